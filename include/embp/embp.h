@@ -1,0 +1,151 @@
+/* embp.h: load a Hugging Face embedding model folder and embed text with it.
+ *
+ *     embp_model *m = NULL;
+ *     embp_error err;
+ *     if (embp_model_load("/models/all-MiniLM-L6-v2", NULL, &m, &err) != EMBP_OK) {
+ *         fprintf(stderr, "embp: %s\n", err.msg);
+ *         return 1;
+ *     }
+ *     const char *texts[] = {"hello world"};
+ *     float v[384];
+ *     embp_embed_texts(m, texts, NULL, 1, 0, 1, v, &err);
+ *     embp_model_free(m);                       // NULL is fine
+ *
+ * Everything here is thread-safe except where a comment says otherwise: embp_embed_* calls on
+ * one model must not overlap (the server's batcher serializes them); tokenizing may run on any
+ * number of threads at once.
+ */
+#ifndef EMBP_EMBP_H
+#define EMBP_EMBP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EMBP_BUILD) && defined(__GNUC__)
+#define EMBP_API __attribute__((visibility("default")))
+#else
+#define EMBP_API
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+/* clang-format off */
+#define EMBP_STATUS_LIST(X)                                                   \
+    X(EMBP_OK,          "ok")                                                 \
+    X(EMBP_EINVAL,      "invalid argument")                                   \
+    X(EMBP_EIO,         "cannot read file")                                   \
+    X(EMBP_EFORMAT,     "malformed model file")                               \
+    X(EMBP_EUNSUPPORTED,"unsupported model or feature")                       \
+    X(EMBP_ENOMEM,      "out of memory")                                      \
+    X(EMBP_ETOOLONG,    "input longer than the model's maximum length")       \
+    X(EMBP_ECONFIG,     "invalid configuration")                              \
+    X(EMBP_EDEVICE,     "not supported by this CPU")                          \
+    X(EMBP_EINTERNAL,   "internal error")
+/* clang-format on */
+
+typedef enum {
+#define EMBP_X(code, msg) code,
+    EMBP_STATUS_LIST(EMBP_X) /* append only: the values are ABI */
+#undef EMBP_X
+} embp_status;
+
+/* A status and a message naming the file, the field and the value that failed. */
+typedef struct {
+    embp_status code;
+    char msg[512];
+} embp_error;
+
+/* A static string for s, never NULL. */
+EMBP_API const char *embp_status_str(embp_status s);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct embp_model embp_model; /* opaque: fields live in src/runtime/model.c */
+
+typedef enum {
+    EMBP_POOLING_MEAN,
+    EMBP_POOLING_CLS,
+    EMBP_POOLING_MAX,
+    EMBP_POOLING_LASTTOKEN,
+    EMBP_POOLING_MEAN_SQRT_LEN,
+} embp_pooling;
+
+/* How to load a model. Zero-initialize (or call embp_load_opts_init), then set what you need.
+ * Strings are borrowed for the duration of embp_model_load only. */
+typedef struct {
+    const char *name;       /* id shown by the API; NULL: the folder's name */
+    const char *precision;  /* auto|fp32|fp16|bf16|int8|int4; NULL: fp32 */
+    const char *storage;    /* fp32|fp16|bf16|int8|int4; NULL: from precision */
+    const char *compute;    /* fp32|bf16|int8; NULL: from precision */
+    const char *quantization_method; /* rtn (default); NULL: rtn */
+    int quant_group_size;   /* int4 group size; 0: 32 */
+    int strict;             /* nonzero: a precision the CPU cannot run is an error */
+    int n_threads;          /* compute threads; 0: one per core */
+    int max_batch_tokens;   /* tokens per forward pass; 0: 16384 */
+} embp_load_opts;
+
+EMBP_API void embp_load_opts_init(embp_load_opts *opts);
+
+/* Loads the model folder at dir. On EMBP_OK, *out owns the model; free it with
+ * embp_model_free(). On error *out is NULL and err (if not NULL) names the file and the field
+ * that failed. opts may be NULL for defaults. */
+EMBP_API embp_status embp_model_load(const char *dir, const embp_load_opts *opts,
+                                     embp_model **out /* OUT */, embp_error *err);
+EMBP_API void embp_model_free(embp_model *m);
+
+/* What a loaded model is. Strings point into the model and live as long as it. */
+typedef struct {
+    const char *name;         /* id used in the API */
+    const char *path;         /* folder it was loaded from */
+    const char *architecture; /* config.json architectures[0], e.g. "BertModel" */
+    int hidden, layers, heads, intermediate, vocab_size, max_position;
+    int max_seq_len;          /* tokens per input, special tokens included */
+    int dim;                  /* embedding size (hidden, unless a Dense module changes it) */
+    embp_pooling pooling;
+    int normalize;            /* 1: output vectors have unit length */
+    int is_demo;              /* 1: seeded random weights, vectors carry no meaning */
+    size_t weight_bytes;      /* bytes of weights held in memory */
+    const char *storage, *compute, *accumulation; /* resolved precision plan */
+    const char *plan_reason;  /* why the plan differs from the request; "" if it does not */
+} embp_model_info;
+
+EMBP_API void embp_model_get_info(const embp_model *m, embp_model_info *out /* OUT */);
+EMBP_API const char *embp_pooling_str(embp_pooling p);
+
+/* ---------------------------------------------------------------- tokens */
+
+/* Tokenizes UTF-8 text of len bytes, special tokens included, into ids (room for cap ids).
+ * truncate nonzero: keeps the first max_seq_len tokens (special tokens kept, as
+ * sentence-transformers does). truncate zero: a longer input is EMBP_ETOOLONG.
+ * *n gets the number of ids written; *n_full (may be NULL) the count before truncation.
+ * Invalid UTF-8 is EMBP_EINVAL. Thread-safe. */
+EMBP_API embp_status embp_tokenize(const embp_model *m, const char *text, size_t len,
+                                   int truncate, int32_t *ids, int cap, int *n /* OUT */,
+                                   int *n_full /* OUT */, embp_error *err);
+
+/* The token string of id, or NULL when id is out of range. */
+EMBP_API const char *embp_token_str(const embp_model *m, int32_t id);
+
+/* ---------------------------------------------------------------- embeddings */
+
+/* Embeds n sequences of token ids (special tokens included, as embp_tokenize writes them).
+ * ids[i] has lens[i] ids, 1 <= lens[i] <= max_seq_len, each in [0, vocab_size).
+ * dims: 0 for the full dimension, else 1..dim: keep the first dims values (matryoshka) and
+ * re-normalize if the model normalizes. out gets n rows of (dims ? dims : dim) floats.
+ * Not thread-safe on one model. */
+EMBP_API embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens,
+                                       int n, int dims, float *out, embp_error *err);
+
+/* Tokenizes and embeds n texts; lens may be NULL for NUL-terminated texts. */
+EMBP_API embp_status embp_embed_texts(embp_model *m, const char *const *texts,
+                                      const size_t *lens, int n, int dims, int truncate,
+                                      float *out, embp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMBP_EMBP_H */

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the test dependencies (the reference tools' numpy/onnx, Node for the ONNX Runtime peer,
+# clang for the fuzzers), then builds a release tree (build/) and a sanitizer tree (build-san/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+pkgs="build-essential cmake pkg-config libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
+      libcmocka-dev python3-numpy python3-onnx nodejs npm curl ca-certificates"
+missing=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+command -v node >/dev/null && command -v npm >/dev/null && missing=${missing//nodejs/} && missing=${missing//npm/}
+missing=$(echo $missing)
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBP_SANITIZE=address,undefined \
+  -DEMBP_FIXTURES_DIR="$PWD/build/fixtures" >/dev/null
+cmake --build build-san -j"$(nproc)"

@@ -1,0 +1,22 @@
+/* Every allocation in embp goes through these, so a test can make the Nth one fail. */
+#ifndef EMBP_CORE_ALLOC_H
+#define EMBP_CORE_ALLOC_H
+
+#include <stddef.h>
+
+void *embp_malloc(size_t n);
+void *embp_calloc(size_t count, size_t size);  /* checks count * size for overflow */
+void *embp_realloc(void *p, size_t n);
+void embp_free(void *p);                       /* NULL is a no-op */
+char *embp_strdup(const char *s);
+char *embp_strndup(const char *s, size_t n);
+/* size bytes aligned to 64 (cache line, AVX-512 register); free with embp_free_aligned. */
+void *embp_malloc_aligned(size_t size);
+void embp_free_aligned(void *p);
+
+/* Test hook: the fail_after-th allocation from now (0 = the next) and all after it fail;
+ * a negative value turns failure off. Counted per thread, so one test thread's setting does not
+ * hit another's work. */
+void embp_alloc_fail_after(long fail_after);
+
+#endif

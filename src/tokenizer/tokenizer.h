@@ -1,0 +1,39 @@
+/* tokenizer.json (Hugging Face tokenizers' format) as a pipeline:
+ *   normalizer -> pre-tokenizer -> model (WordPiece; later Unigram, BPE) -> post-processor.
+ * The ids equal those of HF tokenizers for the same file and text.
+ */
+#ifndef EMBP_TOKENIZER_TOKENIZER_H
+#define EMBP_TOKENIZER_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct embp_tokenizer embp_tokenizer;
+
+/* Loads path (a tokenizer.json). Unknown or unsupported components are EMBP_EUNSUPPORTED naming
+ * the component; malformed JSON or fields are EMBP_EFORMAT naming the field. */
+embp_status embp_tokenizer_load(const char *path, embp_tokenizer **out /* OUT */, embp_error *err);
+/* The same from text in memory (tests, fuzzing); name_for_errors stands for the file. */
+embp_status embp_tokenizer_load_json(const char *json, size_t len, const char *name_for_errors,
+                                     embp_tokenizer **out /* OUT */, embp_error *err);
+void embp_tokenizer_free(embp_tokenizer *t); /* NULL is fine */
+
+/* Encodes UTF-8 text (len bytes, need not be NUL-terminated) as one sequence with the
+ * post-processor's special tokens. max_len > 0: truncate so the result, special tokens
+ * included, has at most max_len ids (HF: truncation of the sequence before the special
+ * tokens are added). Writes min(count, cap) ids; *n_out = ids written, *n_full = the count
+ * without truncation (may be NULL). Invalid UTF-8 is EMBP_EINVAL naming the byte offset.
+ * Thread-safe: a tokenizer is read-only after load. */
+embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, size_t len,
+                                  int max_len, int32_t *ids, int cap, int *n_out /* OUT */,
+                                  int *n_full /* OUT */, embp_error *err);
+
+int embp_tokenizer_vocab_size(const embp_tokenizer *t);
+/* The token string for id, or NULL when out of range. Lives as long as t. */
+const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id);
+/* The id of token, or -1. */
+int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token);
+
+#endif

@@ -233,8 +233,13 @@ static embp_safetensors *st_new(void) {
 
 static embp_status add_file(embp_safetensors *st, st_file *f, embp_error *err) {
     void *p = embp_realloc(st->files, (size_t)(st->n_files + 1) * sizeof *st->files);
-    if (!p)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory opening %s", f->path);
+    if (!p) { /* f is not st's yet: release it here */
+        embp_fail(err, EMBP_ENOMEM, "out of memory opening %s", f->path);
+        if (f->mapped)
+            munmap(embp_unconst(f->base), f->size);
+        embp_free(f->path);
+        return EMBP_ENOMEM;
+    }
     st->files = p;
     st->files[st->n_files++] = *f;
     return parse_file(st, &st->files[st->n_files - 1], err);

@@ -139,8 +139,10 @@ static int cmp_by_name(const void *a, const void *b) {
 /* Tensors [first, n) come from one file: their byte ranges must not overlap. */
 static embp_status check_overlap(embp_safetensors *st, int first, const char *fname,
                                  embp_error *err) {
-    embp_st_tensor *t = st->tensors + first;
     int n = st->n_tensors - first;
+    if (n < 2)
+        return EMBP_OK;
+    embp_st_tensor *t = st->tensors + first;
     qsort(t, (size_t)n, sizeof *t, cmp_by_data);
     for (int i = 1; i < n; i++)
         if ((const uint8_t *)t[i - 1].data + t[i - 1].nbytes > (const uint8_t *)t[i].data)
@@ -282,7 +284,8 @@ static embp_status finish(embp_safetensors *st, embp_safetensors **out, embp_sta
         embp_st_close(st);
         return s;
     }
-    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_by_name);
+    if (st->n_tensors > 1)
+        qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_by_name);
     *out = st;
     return EMBP_OK;
 }
@@ -352,7 +355,8 @@ static embp_status open_index(const char *dir, const char *index_path, embp_safe
                 goto done;
         }
     }
-    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_by_name);
+    if (st->n_tensors > 1)
+        qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_by_name);
     json_object_foreach(map, name, v) {
         const embp_st_tensor *t = embp_st_find(st, name);
         if (!t || !strstr(t->file, json_string_value(v))) {
@@ -411,6 +415,8 @@ void embp_st_close(embp_safetensors *st) {
 
 const embp_st_tensor *embp_st_find(const embp_safetensors *st, const char *name) {
     embp_st_tensor key = {.name = name};
+    if (!st->n_tensors)
+        return NULL;
     return bsearch(&key, st->tensors, (size_t)st->n_tensors, sizeof key, cmp_by_name);
 }
 

@@ -24,7 +24,7 @@ static embp_status parse_one(json_t *t, size_t i, const char *name, embp_added_t
         (st = embp_json_bool(t, "special", false, &a->special, name, where, err)) ||
         (st = embp_json_bool(t, "normalized", !a->special, &a->normalized, name, where, err)))
         return st;
-    a->id = (int32_t)json_integer_value(id);
+    a->id = -1;
     a->content = embp_strdup(content);
     if (!a->content || embp_cps_from_utf8(content, &a->cps, &a->n_cps) != 0)
         return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
@@ -75,6 +75,32 @@ void embp_added_clear(embp_added_tokens *a) {
     memset(a, 0, sizeof *a);
 }
 
+/* ---------------------------------------------------------------- ids */
+
+int32_t embp_added_assign_ids(embp_added_tokens *a, const embp_vocab *v) {
+    int32_t next = v->n_tokens, end = v->n_ids;
+    for (size_t i = 0; i < a->n; i++) {
+        embp_added_token *t = &a->tokens[i];
+        if (t->content[0] == '\0')
+            continue; /* HF ignores empty tokens */
+        int32_t id = -1;
+        for (size_t k = 0; k < i && id < 0; k++)
+            if (a->tokens[k].id >= 0 && strcmp(a->tokens[k].content, t->content) == 0)
+                id = a->tokens[k].id;
+        if (id < 0)
+            id = embp_vocab_find(v, "", 0, t->content, strlen(t->content));
+        if (id < 0)
+            id = next++;
+        for (size_t k = 0; k < i; k++) /* one token per id: the later one wins */
+            if (a->tokens[k].id == id)
+                a->tokens[k].id = -1;
+        t->id = id;
+        if (id >= end)
+            end = id + 1;
+    }
+    return end;
+}
+
 /* ---------------------------------------------------------------- matching */
 
 /* The longest token of the set matching at cp[i..to), or NULL. An empty content never
@@ -84,7 +110,7 @@ static const embp_added_token *match_at(const embp_added_tokens *a, bool normali
     const embp_added_token *best = NULL;
     for (size_t k = 0; k < a->n; k++) {
         const embp_added_token *t = &a->tokens[k];
-        if (t->normalized != normalized || t->n_cps == 0 || t->n_cps > to - i ||
+        if (t->normalized != normalized || t->id < 0 || t->n_cps == 0 || t->n_cps > to - i ||
             t->cps[0] != cp[i] || (best && best->n_cps >= t->n_cps))
             continue;
         if (memcmp(t->cps, cp + i, t->n_cps * sizeof *cp) == 0)

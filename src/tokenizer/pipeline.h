@@ -104,6 +104,7 @@ typedef struct {
     char **tokens; /* [n_ids] into arena; NULL where no token has that id */
     uint32_t *lens;
     int32_t n_ids;
+    int32_t n_tokens; /* distinct tokens: HF's vocab size, where new added ids start */
     embp_vocab_slot *slots;
     uint32_t mask; /* slots has mask + 1 entries, a power of two */
     size_t max_len; /* longest token in bytes */
@@ -150,7 +151,7 @@ typedef struct {
     char *content;
     uint32_t *cps; /* the content as code points; normalized when normalized is set */
     size_t n_cps;
-    int32_t id;
+    int32_t id; /* as HF assigns it (embp_added_assign_ids); -1: not in use */
     bool single_word, lstrip, rstrip, normalized, special;
 } embp_added_token;
 
@@ -163,6 +164,10 @@ typedef struct {
 embp_status embp_added_parse(json_t *j, const char *name, const embp_normalizer *norm,
                              embp_added_tokens *a, embp_error *err);
 void embp_added_clear(embp_added_tokens *a);
+/* Gives each added token its id as HF's add_tokens does: the vocab's id for its content, else
+ * the next free id from v->n_tokens on, in list order (the file's "id" is only a hint). A
+ * token whose content or id a later one takes is dropped. Returns one past the largest id. */
+int32_t embp_added_assign_ids(embp_added_tokens *a, const embp_vocab *v);
 /* Splits cp[from..to) on the added tokens whose normalized flag equals normalized, as HF's
  * AddedVocabulary::find_matches (leftmost-longest, then single_word, lstrip, rstrip). Appends
  * pieces to out; a matched piece has its token's id in *ids at the same index, others -1. */

@@ -101,30 +101,25 @@ static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t
     return embp_added_parse(json_object_get(root, "added_tokens"), name, t->norm, &t->added, err);
 }
 
-/* id_to_tok over the vocab and the added tokens (which win, as in HF's id_to_token). */
+/* Assigns the added tokens' ids, then id_to_tok over the vocab and the added tokens (which
+ * win, as in HF's id_to_token). */
 static embp_status build_id_table(const char *name, embp_tokenizer *t, embp_error *err) {
-    int64_t n_ids = t->wp.vocab.n_ids;
+    t->n_ids = embp_added_assign_ids(&t->added, &t->wp.vocab);
     for (size_t i = 0; i < t->added.n; i++) {
         const embp_added_token *a = &t->added.tokens[i];
-        if ((int64_t)a->id >= n_ids + 2 * (int64_t)t->added.n + 1024)
-            return embp_fail(err, EMBP_EFORMAT,
-                             "%s: added_tokens[%zu].id %d is far past the vocabulary (%d ids)",
-                             name, i, (int)a->id, (int)t->wp.vocab.n_ids);
-        if (a->id >= n_ids)
-            n_ids = a->id + 1;
-        if (a->normalized)
+        if (a->id >= 0 && a->normalized)
             t->has_norm_added = true;
-        else
+        else if (a->id >= 0)
             t->has_raw_added = true;
     }
-    t->n_ids = (int32_t)n_ids;
-    t->id_to_tok = embp_calloc((size_t)n_ids + 1, sizeof *t->id_to_tok);
+    t->id_to_tok = embp_calloc((size_t)t->n_ids + 1, sizeof *t->id_to_tok);
     if (!t->id_to_tok)
         return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     for (int32_t i = 0; i < t->wp.vocab.n_ids; i++)
         t->id_to_tok[i] = t->wp.vocab.tokens[i];
     for (size_t i = 0; i < t->added.n; i++)
-        t->id_to_tok[t->added.tokens[i].id] = t->added.tokens[i].content;
+        if (t->added.tokens[i].id >= 0)
+            t->id_to_tok[t->added.tokens[i].id] = t->added.tokens[i].content;
     return EMBP_OK;
 }
 
@@ -204,7 +199,7 @@ const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id) {
 
 int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
     for (size_t i = 0; i < t->added.n; i++)
-        if (strcmp(t->added.tokens[i].content, token) == 0)
+        if (t->added.tokens[i].id >= 0 && strcmp(t->added.tokens[i].content, token) == 0)
             return t->added.tokens[i].id;
     return embp_vocab_find(&t->wp.vocab, "", 0, token, strlen(token));
 }

@@ -81,6 +81,7 @@ static embp_status vocab_build(json_t *vocab, const char *name, embp_vocab *v,
     while (n_slots < 2 * count)
         n_slots *= 2;
     v->n_ids = max_id + 1;
+    v->n_tokens = (int32_t)count;
     v->mask = n_slots - 1;
     v->arena = embp_malloc(bytes + 1);
     v->tokens = embp_calloc((size_t)v->n_ids + 1, sizeof *v->tokens);

@@ -42,7 +42,10 @@ for m in tiny tiny_cls tiny_max tiny_last tiny_sqrt tiny_f16 tiny_bf16 minilm; d
   node "$peer/peer.mjs" embed "$out/$m" < "$corpus" > "$out/$m.peer.jsonl"
   $PY "$tools/reference_embed.py" "$out/$m" < "$out/$m.peer.jsonl" > "$out/$m.ref.jsonl"
 done
-node "$peer/peer.mjs" tokenize "$out/minilm" < "$here/data/tokenizer_corpus.txt" > "$out/minilm.tokens.jsonl"
-node "$peer/peer.mjs" tokenize "$out/tiny" < "$here/data/tokenizer_corpus.txt" > "$out/tiny.tokens.jsonl"
+if [ -f "$here/data/tokenizer_corpus.txt" ]; then
+  for m in minilm tiny; do
+    node "$peer/peer.mjs" tokenize "$out/$m" < "$here/data/tokenizer_corpus.txt" > "$out/$m.tokens.jsonl"
+  done
+fi
 echo "$stamp" > "$out/.stamp"
 echo "fixtures written to $out"

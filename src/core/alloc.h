@@ -3,6 +3,7 @@
 #define EMBP_CORE_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *embp_malloc(size_t n);
 void *embp_calloc(size_t count, size_t size);  /* checks count * size for overflow */
@@ -13,6 +14,12 @@ char *embp_strndup(const char *s, size_t n);
 /* size bytes aligned to 64 (cache line, AVX-512 register); free with embp_free_aligned. */
 void *embp_malloc_aligned(size_t size);
 void embp_free_aligned(void *p);
+
+/* Drops const from a pointer the owner allocated (or mapped) and now frees; through uintptr_t so
+ * -Wcast-qual keeps watching every other cast. */
+static inline void *embp_unconst(const void *p) {
+    return (void *)(uintptr_t)p;
+}
 
 /* Test hook: the fail_after-th allocation from now (0 = the next) and all after it fail;
  * a negative value turns failure off. Counted per thread, so one test thread's setting does not

@@ -21,15 +21,16 @@ static unsigned long long xgetbv0(void) {
 static void probe(embp_cpu *c) {
     unsigned a, b, cx, d;
     memset(c, 0, sizeof *c);
-    unsigned max = __get_cpuid_max(0, NULL);
+    unsigned max = (unsigned)__get_cpuid_max(0, NULL);
     __cpuid(0, a, b, cx, d);
     memcpy(c->vendor, &b, 4);
     memcpy(c->vendor + 4, &d, 4);
     memcpy(c->vendor + 8, &cx, 4);
-    if (__get_cpuid_max(0x80000000, NULL) >= 0x80000004) {
-        unsigned *w = (unsigned *)c->brand;
+    if ((unsigned)__get_cpuid_max(0x80000000, NULL) >= 0x80000004u) {
+        unsigned w[12];
         for (unsigned i = 0; i < 3; i++)
             __cpuid(0x80000002 + i, w[4 * i], w[4 * i + 1], w[4 * i + 2], w[4 * i + 3]);
+        memcpy(c->brand, w, sizeof w); /* brand[48] stays '\0' */
     }
     __cpuid(1, a, b, cx, d);
     int osxsave = (cx >> 27) & 1;

@@ -1,0 +1,171 @@
+/* Model folder configuration: the real MiniLM files, each pooling fixture, and broken files. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/config.h"
+
+static void test_minilm_folder_reads_as_sentence_transformers_says(void **state) {
+    (void)state;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/models/all-MiniLM-L6-v2", tu_shared());
+    embp_model_config c;
+    embp_error err;
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.hidden, 384);
+    assert_int_equal(c.layers, 6);
+    assert_int_equal(c.heads, 12);
+    assert_int_equal(c.intermediate, 1536);
+    assert_int_equal(c.vocab_size, 30522);
+    assert_int_equal(c.max_position, 512);
+    assert_int_equal(c.type_vocab_size, 2);
+    assert_int_equal(c.max_seq_len, 256);
+    assert_int_equal(c.pooling, EMBP_POOLING_MEAN);
+    assert_int_equal(c.normalize, 1);
+    assert_string_equal(c.architecture, "BertModel");
+    assert_string_equal(c.tensor_prefix, "");
+    assert_float_equal(c.layer_norm_eps, 1e-12f, 1e-18);
+    assert_int_equal(c.is_demo, 0);
+}
+
+static void test_each_pooling_fixture_gets_its_mode(void **state) {
+    (void)state;
+    const struct {
+        const char *name;
+        embp_pooling mode;
+        int normalize;
+    } cases[] = {{"tiny", EMBP_POOLING_MEAN, 1},          {"tiny_cls", EMBP_POOLING_CLS, 1},
+                 {"tiny_max", EMBP_POOLING_MAX, 0},       {"tiny_last", EMBP_POOLING_LASTTOKEN, 1},
+                 {"tiny_sqrt", EMBP_POOLING_MEAN_SQRT_LEN, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *dir = tu_fixture("%s", cases[i].name);
+        embp_model_config c;
+        embp_error err;
+        assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+        assert_int_equal(c.pooling, cases[i].mode);
+        assert_int_equal(c.normalize, cases[i].normalize);
+        free(dir);
+    }
+}
+
+static void expect_config_error(const char *json, embp_status code, const char *needle) {
+    embp_model_config c;
+    memset(&c, 0, sizeof c);
+    embp_error err;
+    embp_status s = embp_config_parse_config_json(json, strlen(json), "m/config.json", &c, &err);
+    if (s != code || !strstr(err.msg, needle) || !strstr(err.msg, "m/config.json"))
+        fail_msg("%s -> status %d '%s', expected %d with '%s'", json, s, s ? err.msg : "", code,
+                 needle);
+}
+
+#define SHAPES "\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4," \
+               "\"intermediate_size\":128,\"vocab_size\":100,\"max_position_embeddings\":64"
+
+static void test_config_json_errors_name_the_field(void **state) {
+    (void)state;
+    expect_config_error("{\"num_hidden_layers\":2}", EMBP_EFORMAT, "'hidden_size' missing");
+    expect_config_error("{" SHAPES ",\"hidden_size\":\"64\"}", EMBP_EFORMAT, "");
+    expect_config_error("{\"hidden_size\":\"64\"}", EMBP_EFORMAT, "'hidden_size' must be an integer");
+    expect_config_error("{\"hidden_size\":65,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+                        "\"intermediate_size\":128,\"vocab_size\":100,"
+                        "\"max_position_embeddings\":64}", EMBP_EFORMAT,
+                        "not a multiple of num_attention_heads 4");
+    expect_config_error("{\"hidden_size\":-1}", EMBP_EFORMAT, "'hidden_size' = -1 is outside");
+    expect_config_error("{" SHAPES ",\"model_type\":\"xlm-roberta\"}", EMBP_EUNSUPPORTED,
+                        "model_type 'xlm-roberta'");
+    expect_config_error("{" SHAPES ",\"hidden_act\":\"relu\"}", EMBP_EUNSUPPORTED,
+                        "hidden_act 'relu'");
+    expect_config_error("{" SHAPES ",\"layer_norm_eps\":\"x\"}", EMBP_EFORMAT, "layer_norm_eps");
+    expect_config_error("{" SHAPES ",\"architectures\":7}", EMBP_EFORMAT, "architectures");
+    expect_config_error("[1]", EMBP_EFORMAT, "not a JSON object");
+    expect_config_error("{" SHAPES, EMBP_EFORMAT, "invalid JSON");
+}
+
+static void test_task_head_architecture_uses_the_bert_prefix(void **state) {
+    (void)state;
+    const char *json = "{" SHAPES ",\"architectures\":[\"BertForMaskedLM\"]}";
+    embp_model_config c;
+    memset(&c, 0, sizeof c);
+    embp_error err;
+    assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+    assert_string_equal(c.tensor_prefix, "bert.");
+}
+
+static void test_pooling_config_errors(void **state) {
+    (void)state;
+    const char *two = "{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}";
+    const char *wm = "{\"pooling_mode_weightedmean_tokens\":true}";
+    const char *bad = "{\"pooling_mode_cls_token\":1}";
+    const char *dim = "{\"pooling_mode_cls_token\":true,\"word_embedding_dimension\":10}";
+    embp_model_config c = {.hidden = 64};
+    embp_error err;
+    assert_int_equal(embp_config_parse_pooling_json(two, strlen(two), "p", &c, &err),
+                     EMBP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "2 pooling modes"));
+    assert_int_equal(embp_config_parse_pooling_json(wm, strlen(wm), "p", &c, &err),
+                     EMBP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "weightedmean"));
+    assert_int_equal(embp_config_parse_pooling_json(bad, strlen(bad), "p", &c, &err), EMBP_EFORMAT);
+    assert_int_equal(embp_config_parse_pooling_json(dim, strlen(dim), "p", &c, &err), EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "differs from config.json hidden_size 64"));
+}
+
+static void write_file(const char *dir, const char *name, const char *text) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_folder_module_errors_name_the_file(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    embp_model_config c;
+    embp_error err;
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EIO);
+    assert_non_null(strstr(err.msg, "config.json"));
+    write_file(dir, "config.json", "{" SHAPES "}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK); /* plain HF folder: defaults */
+    assert_int_equal(c.pooling, EMBP_POOLING_MEAN);
+    assert_int_equal(c.normalize, 0);
+    assert_int_equal(c.max_seq_len, 64);
+    write_file(dir, "modules.json", "[{\"idx\":0,\"name\":\"0\",\"path\":\"\",\"type\":"
+                                    "\"sentence_transformers.models.Transformer\"},{\"idx\":1,"
+                                    "\"name\":\"1\",\"path\":\"2_Dense\",\"type\":"
+                                    "\"sentence_transformers.models.Dense\"}]");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "modules.json: module 1 type"));
+    write_file(dir, "modules.json", "[{\"path\":\"1_Pooling\",\"type\":"
+                                    "\"sentence_transformers.models.Pooling\"}]");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EIO);
+    assert_non_null(strstr(err.msg, "1_Pooling/config.json"));
+    write_file(dir, "modules.json", "[{\"path\":\"../x\",\"type\":"
+                                    "\"sentence_transformers.models.Pooling\"}]");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EFORMAT);
+    write_file(dir, "modules.json", "[]");
+    write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\":1000}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 64); /* capped at max_position_embeddings */
+    write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\":\"long\"}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "sentence_bert_config.json: field 'max_seq_length'"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_minilm_folder_reads_as_sentence_transformers_says),
+        cmocka_unit_test(test_each_pooling_fixture_gets_its_mode),
+        cmocka_unit_test(test_config_json_errors_name_the_field),
+        cmocka_unit_test(test_task_head_architecture_uses_the_bert_prefix),
+        cmocka_unit_test(test_pooling_config_errors),
+        cmocka_unit_test(test_folder_module_errors_name_the_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -21,7 +21,8 @@ static const char TOKENIZER_JSON[] =
     "  \"strip_accents\": null, \"lowercase\": true},"
     " {\"type\": \"Replace\", \"pattern\": {\"String\": \"aa\"}, \"content\": \"a\"}]},"
     "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
-    " {\"type\": \"BertPreTokenizer\"}, {\"type\": \"Punctuation\", \"behavior\": \"Contiguous\"}]},"
+    " {\"type\": \"BertPreTokenizer\"}, {\"type\": \"Punctuation\", \"behavior\": "
+    "\"Contiguous\"}]},"
     "\"post_processor\": {\"type\": \"TemplateProcessing\","
     " \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\", \"type_id\": 0}},"
     "  {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}},"
@@ -49,14 +50,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t ids[512];
     int n = -1, n_full = -1;
     embp_error err;
-    embp_status st = embp_tokenizer_encode(t, (const char *)data, size, max_len, ids, cap, &n,
-                                           &n_full, &err);
+    embp_status st =
+        embp_tokenizer_encode(t, (const char *)data, size, max_len, ids, cap, &n, &n_full, &err);
     if (st == EMBP_OK) {
-        if (n < 0 || n > cap || n > n_full || (max_len > 0 && n > max_len))
-            abort();
+        if (n < 0 || n > cap || n > n_full || (max_len > 0 && n > max_len)) abort();
         for (int i = 0; i < n; i++)
-            if (!embp_tokenizer_id_to_token(t, ids[i]))
-                abort();
+            if (!embp_tokenizer_id_to_token(t, ids[i])) abort();
     } else if (st != EMBP_EINVAL || n != 0) {
         abort();
     }

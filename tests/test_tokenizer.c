@@ -16,8 +16,7 @@ static embp_tokenizer *load_fixture_tokenizer(const char *model) {
     embp_tokenizer *t = NULL;
     embp_error err = {0};
     embp_status st = embp_tokenizer_load(path, &t, &err);
-    if (st != EMBP_OK)
-        fail_msg("load %s: %s", path, err.msg);
+    if (st != EMBP_OK) fail_msg("load %s: %s", path, err.msg);
     free(path);
     return t;
 }
@@ -27,8 +26,7 @@ static int fixture_max_seq(const char *model) {
     char *path = tu_fixture("%s/sentence_bert_config.json", model);
     json_error_t je;
     json_t *cfg = json_load_file(path, 0, &je);
-    if (!cfg)
-        fail_msg("cannot read %s: %s", path, je.text);
+    if (!cfg) fail_msg("cannot read %s: %s", path, je.text);
     int n = (int)json_integer_value(json_object_get(cfg, "max_seq_length"));
     json_decref(cfg);
     free(path);
@@ -60,8 +58,8 @@ static int compare_with_peer(const embp_tokenizer *t, const char *jsonl, int max
         for (int i = 0; i < n_want; i++)
             want[i] = (int32_t)json_integer_value(json_array_get(jids, (size_t)i));
         embp_error err = {0};
-        embp_status st = embp_tokenizer_encode(t, text, len, max_len, ids, MAX_IDS, &n, &n_full,
-                                               &err);
+        embp_status st =
+            embp_tokenizer_encode(t, text, len, max_len, ids, MAX_IDS, &n, &n_full, &err);
         if (st != EMBP_OK || n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
             fprintf(stderr, "%s line %zu differs: \"%s\" (status %d %s)\n", jsonl, r + 1, text,
                     (int)st, err.msg);
@@ -134,19 +132,17 @@ static embp_tokenizer *load_minilm(void) {
     snprintf(path, sizeof path, "%s/models/all-MiniLM-L6-v2/tokenizer.json", tu_shared());
     embp_tokenizer *t = NULL;
     embp_error err = {0};
-    if (embp_tokenizer_load(path, &t, &err) != EMBP_OK)
-        fail_msg("load %s: %s", path, err.msg);
+    if (embp_tokenizer_load(path, &t, &err) != EMBP_OK) fail_msg("load %s: %s", path, err.msg);
     return t;
 }
 
-static void expect_ids(const embp_tokenizer *t, const char *text, int max_len,
-                       const int32_t *want, int n_want, int want_full) {
+static void expect_ids(const embp_tokenizer *t, const char *text, int max_len, const int32_t *want,
+                       int n_want, int want_full) {
     int32_t ids[64];
     int n = -1, n_full = -1;
     embp_error err = {0};
-    assert_int_equal(embp_tokenizer_encode(t, text, strlen(text), max_len, ids, 64, &n, &n_full,
-                                           &err),
-                     EMBP_OK);
+    assert_int_equal(
+        embp_tokenizer_encode(t, text, strlen(text), max_len, ids, 64, &n, &n_full, &err), EMBP_OK);
     if (n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
         fprintf(stderr, "\"%s\" max_len %d:\n", text, max_len);
         print_ids(t, "expected", want, n_want);
@@ -194,17 +190,15 @@ static void test_cap_smaller_than_count_writes_a_prefix(void **state) {
     int32_t ids[8] = {-7, -7, -7, -7, -7, -7, -7, -7};
     int n = -1, n_full = -1;
     embp_error err = {0};
-    assert_int_equal(embp_tokenizer_encode(t, "hello world hello", 17, 0, ids, 3, &n, &n_full,
-                                           &err),
-                     EMBP_OK);
+    assert_int_equal(
+        embp_tokenizer_encode(t, "hello world hello", 17, 0, ids, 3, &n, &n_full, &err), EMBP_OK);
     assert_int_equal(n, 3);
     assert_int_equal(n_full, 5);
     assert_int_equal(ids[0], 101);
     assert_int_equal(ids[1], 7592);
     assert_int_equal(ids[2], 2088);
     assert_int_equal(ids[3], -7); /* nothing past cap */
-    assert_int_equal(embp_tokenizer_encode(t, "hello", 5, 0, NULL, 0, &n, &n_full, &err),
-                     EMBP_OK);
+    assert_int_equal(embp_tokenizer_encode(t, "hello", 5, 0, NULL, 0, &n, &n_full, &err), EMBP_OK);
     assert_int_equal(n, 0);
     assert_int_equal(n_full, 3);
     embp_tokenizer_free(t);
@@ -233,8 +227,8 @@ static void test_invalid_utf8_is_einval_naming_the_offset(void **state) {
         int32_t ids[16];
         int n = -1;
         embp_error err = {0};
-        embp_status st = embp_tokenizer_encode(t, cases[i].text, cases[i].len, 0, ids, 16, &n,
-                                               NULL, &err);
+        embp_status st =
+            embp_tokenizer_encode(t, cases[i].text, cases[i].len, 0, ids, 16, &n, NULL, &err);
         if (st != EMBP_EINVAL || !strstr(err.msg, cases[i].msg))
             fail_msg("case %zu: status %d, message \"%s\", expected \"%s\"", i, (int)st, err.msg,
                      cases[i].msg);

@@ -26,8 +26,7 @@ static int check_component_file(const char *k) {
     snprintf(exp, sizeof exp, "%s/tests/data/tok_components/%s.expected.jsonl", tu_source(), k);
     embp_tokenizer *t = NULL;
     embp_error err = {0};
-    if (embp_tokenizer_load(path, &t, &err) != EMBP_OK)
-        fail_msg("load %s: %s", path, err.msg);
+    if (embp_tokenizer_load(path, &t, &err) != EMBP_OK) fail_msg("load %s: %s", path, err.msg);
     json_t *rows = tu_read_jsonl(exp);
     int bad = 0;
     assert_true(json_array_size(rows) >= 10);
@@ -39,8 +38,8 @@ static int check_component_file(const char *k) {
         assert_true(n_want <= 256);
         for (int i = 0; i < n_want; i++)
             want[i] = (int32_t)json_integer_value(json_array_get(jids, (size_t)i));
-        embp_status st = embp_tokenizer_encode(t, text, strlen(text), 512, ids, 256, &n, NULL,
-                                               &err);
+        embp_status st =
+            embp_tokenizer_encode(t, text, strlen(text), 512, ids, 256, &n, NULL, &err);
         if (st != EMBP_OK || n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
             fprintf(stderr, "%s.json line %zu differs: \"%s\" (%s)\n", k, r + 1, text, err.msg);
             print_ids(t, "expected (HF)", want, n_want);

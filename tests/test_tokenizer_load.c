@@ -92,7 +92,8 @@ static void test_unsupported_components_are_eunsupported(void **state) {
                       "tok.json: normalizer type 'Precompiled' is not supported (supported: "
                       "BertNormalizer, Lowercase");
     expect_load_error("{\"pre_tokenizer\": {\"type\": \"Metaspace\"}," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EUNSUPPORTED, "tok.json: pre_tokenizer type 'Metaspace' is not supported");
+                      EMBP_EUNSUPPORTED,
+                      "tok.json: pre_tokenizer type 'Metaspace' is not supported");
     expect_load_error("{\"post_processor\": {\"type\": \"ByteLevel\"}," TJ_MODEL(TJ_VOCAB),
                       EMBP_EUNSUPPORTED,
                       "tok.json: post_processor type 'ByteLevel' is not supported");
@@ -108,11 +109,11 @@ static void test_unsupported_components_are_eunsupported(void **state) {
 
 static void test_bad_fields_name_the_field(void **state) {
     (void)state;
-    expect_load_error("{\"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": 1},"
-                      TJ_MODEL(TJ_VOCAB), EMBP_EFORMAT,
-                      "normalizer (BertNormalizer).lowercase must be true, false or null");
-    expect_load_error("{\"added_tokens\": [{\"content\": \"x\"}]," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EFORMAT, "added_tokens[0] must have a string \"content\"");
+    expect_load_error(
+        "{\"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": 1}," TJ_MODEL(TJ_VOCAB),
+        EMBP_EFORMAT, "normalizer (BertNormalizer).lowercase must be true, false or null");
+    expect_load_error("{\"added_tokens\": [{\"content\": \"x\"}]," TJ_MODEL(TJ_VOCAB), EMBP_EFORMAT,
+                      "added_tokens[0] must have a string \"content\"");
     expect_load_error("{\"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": "
                       "[{\"SpecialToken\": {\"id\": \"[X]\"}}, {\"Sequence\": {\"id\": \"A\"}}], "
                       "\"special_tokens\": {}}," TJ_MODEL(TJ_VOCAB),
@@ -121,7 +122,8 @@ static void test_bad_fields_name_the_field(void **state) {
                       "\"sep\": [\"[SEP]\", 3]}," TJ_MODEL(TJ_VOCAB),
                       EMBP_EFORMAT, "post_processor.cls must be [token, id]");
     expect_load_error("{\"model\": {\"type\": \"WordPiece\", \"max_input_chars_per_word\": -3, "
-                      "\"vocab\": " TJ_VOCAB "}}", EMBP_EFORMAT,
+                      "\"vocab\": " TJ_VOCAB "}}",
+                      EMBP_EFORMAT,
                       "model.max_input_chars_per_word must be a non-negative integer");
 }
 

@@ -11,8 +11,7 @@
 
 /* ---------------------------------------------------------------- parsing */
 
-static embp_status parse_bert(json_t *j, const char *name, embp_normalizer *n,
-                              embp_error *err) {
+static embp_status parse_bert(json_t *j, const char *name, embp_normalizer *n, embp_error *err) {
     const char *w = "normalizer (BertNormalizer)";
     embp_status st;
     if ((st = embp_json_bool(j, "clean_text", true, &n->clean_text, name, w, err)) ||
@@ -23,22 +22,21 @@ static embp_status parse_bert(json_t *j, const char *name, embp_normalizer *n,
     return embp_json_bool(j, "strip_accents", n->lowercase, &n->strip_accents, name, w, err);
 }
 
-static embp_status parse_replace(json_t *j, const char *name, embp_normalizer *n,
-                                 embp_error *err) {
+static embp_status parse_replace(json_t *j, const char *name, embp_normalizer *n, embp_error *err) {
     json_t *pat = json_object_get(j, "pattern");
     json_t *s = json_is_object(pat) ? json_object_get(pat, "String") : NULL;
     const char *content = NULL;
     if (json_is_object(pat) && json_object_get(pat, "Regex"))
         return embp_fail(err, EMBP_EUNSUPPORTED,
                          "%s: normalizer Replace with a Regex pattern is not supported "
-                         "(supported: String patterns)", name);
+                         "(supported: String patterns)",
+                         name);
     if (!json_is_string(s) || json_string_length(s) == 0)
         return embp_fail(err, EMBP_EFORMAT,
                          "%s: normalizer Replace: \"pattern\" must be {\"String\": non-empty}",
                          name);
     embp_status st = embp_json_str(j, "content", NULL, &content, name, "normalizer Replace", err);
-    if (st)
-        return st;
+    if (st) return st;
     if (!content)
         return embp_fail(err, EMBP_EFORMAT, "%s: normalizer Replace: \"content\" missing", name);
     if (embp_cps_from_utf8(json_string_value(s), &n->pattern, &n->n_pattern) ||
@@ -55,13 +53,11 @@ static embp_status parse_sequence(json_t *j, const char *name, embp_normalizer *
                          "%s: normalizer Sequence: \"normalizers\" must be an array", name);
     size_t count = json_array_size(arr);
     n->items = embp_calloc(count ? count : 1, sizeof *n->items);
-    if (!n->items)
-        return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    if (!n->items) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     for (size_t i = 0; i < count; i++) {
         n->n_items = i + 1;
         embp_status st = embp_normalizer_parse(json_array_get(arr, i), name, &n->items[i], err);
-        if (st)
-            return st;
+        if (st) return st;
     }
     return EMBP_OK;
 }
@@ -110,8 +106,7 @@ embp_status embp_normalizer_parse(json_t *j, const char *name, embp_normalizer *
 }
 
 void embp_normalizer_clear(embp_normalizer *n) {
-    if (!n)
-        return;
+    if (!n) return;
     for (size_t i = 0; i < n->n_items; i++)
         embp_normalizer_clear(&n->items[i]);
     embp_free(n->items);
@@ -135,8 +130,7 @@ static void clean_text(embp_cpbuf *b) {
     for (size_t i = 0; i < b->n; i++) {
         uint32_t c = b->p[i];
         bool keep_ctl = c == '\t' || c == '\n' || c == '\r';
-        if (c == 0 || c == 0xFFFD || (!keep_ctl && embp_uc_is_other(c)))
-            continue;
+        if (c == 0 || c == 0xFFFD || (!keep_ctl && embp_uc_is_other(c))) continue;
         b->p[k++] = embp_uc_is_whitespace(c) ? ' ' : c;
     }
     b->n = k;
@@ -144,13 +138,11 @@ static void clean_text(embp_cpbuf *b) {
 
 static int space_chinese(embp_cpbuf *b, embp_cpbuf *tmp) {
     tmp->n = 0;
-    if (embp_cpbuf_reserve(tmp, b->n) != 0)
-        return -1;
+    if (embp_cpbuf_reserve(tmp, b->n) != 0) return -1;
     for (size_t i = 0; i < b->n; i++) {
         uint32_t c = b->p[i];
         if (!embp_uc_is_chinese(c)) {
-            if (embp_cpbuf_push(tmp, c) != 0)
-                return -1;
+            if (embp_cpbuf_push(tmp, c) != 0) return -1;
         } else if (embp_cpbuf_push(tmp, ' ') || embp_cpbuf_push(tmp, c) ||
                    embp_cpbuf_push(tmp, ' ')) {
             return -1;
@@ -163,25 +155,21 @@ static int space_chinese(embp_cpbuf *b, embp_cpbuf *tmp) {
 static void drop_nonspacing_marks(embp_cpbuf *b) {
     size_t k = 0;
     for (size_t i = 0; i < b->n; i++)
-        if (!embp_uc_is_mark_nonspacing(b->p[i]))
-            b->p[k++] = b->p[i];
+        if (!embp_uc_is_mark_nonspacing(b->p[i])) b->p[k++] = b->p[i];
     b->n = k;
 }
 
 static int lowercase(embp_cpbuf *b, embp_cpbuf *tmp) {
     tmp->n = 0;
-    if (embp_cpbuf_reserve(tmp, b->n) != 0)
-        return -1;
+    if (embp_cpbuf_reserve(tmp, b->n) != 0) return -1;
     for (size_t i = 0; i < b->n; i++)
-        if (embp_uc_push_lower(tmp, b->p[i]) != 0)
-            return -1;
+        if (embp_uc_push_lower(tmp, b->p[i]) != 0) return -1;
     swap_bufs(b, tmp);
     return 0;
 }
 
 static int normal_form(embp_cpbuf *b, embp_cpbuf *tmp, bool compat, bool compose) {
-    if (embp_uc_normalize(b->p, b->n, compat, compose, tmp) != 0)
-        return -1;
+    if (embp_uc_normalize(b->p, b->n, compat, compose, tmp) != 0) return -1;
     swap_bufs(b, tmp);
     return 0;
 }
@@ -193,8 +181,7 @@ static void strip(embp_cpbuf *b, bool left, bool right) {
         lo++;
     while (right && hi > lo && embp_uc_is_whitespace(b->p[hi - 1]))
         hi--;
-    if (lo > 0)
-        memmove(b->p, b->p + lo, (hi - lo) * sizeof *b->p);
+    if (lo > 0) memmove(b->p, b->p + lo, (hi - lo) * sizeof *b->p);
     b->n = hi - lo;
 }
 
@@ -204,10 +191,8 @@ static int replace(const embp_normalizer *n, embp_cpbuf *b, embp_cpbuf *tmp) {
     size_t m = n->n_pattern;
     for (size_t i = 0; i < b->n;) {
         if (b->n - i >= m && memcmp(b->p + i, n->pattern, m * sizeof *b->p) == 0) {
-            if (embp_cpbuf_reserve(tmp, n->n_content + 1) != 0)
-                return -1;
-            if (n->n_content)
-                memcpy(tmp->p + tmp->n, n->content, n->n_content * sizeof *b->p);
+            if (embp_cpbuf_reserve(tmp, n->n_content + 1) != 0) return -1;
+            if (n->n_content) memcpy(tmp->p + tmp->n, n->content, n->n_content * sizeof *b->p);
             tmp->n += n->n_content;
             i += m;
         } else if (embp_cpbuf_push(tmp, b->p[i++]) != 0) {
@@ -219,13 +204,10 @@ static int replace(const embp_normalizer *n, embp_cpbuf *b, embp_cpbuf *tmp) {
 }
 
 static int apply_bert(const embp_normalizer *n, embp_cpbuf *b, embp_cpbuf *tmp) {
-    if (n->clean_text)
-        clean_text(b);
-    if (n->handle_chinese && space_chinese(b, tmp) != 0)
-        return -1;
+    if (n->clean_text) clean_text(b);
+    if (n->handle_chinese && space_chinese(b, tmp) != 0) return -1;
     if (n->strip_accents) {
-        if (normal_form(b, tmp, false, false) != 0)
-            return -1;
+        if (normal_form(b, tmp, false, false) != 0) return -1;
         drop_nonspacing_marks(b);
     }
     return n->lowercase ? lowercase(b, tmp) : 0;
@@ -255,8 +237,7 @@ int embp_normalizer_apply(const embp_normalizer *n, embp_cpbuf *buf, embp_cpbuf 
         return replace(n, buf, tmp);
     case EMBP_NORM_SEQUENCE:
         for (size_t i = 0; i < n->n_items; i++)
-            if (embp_normalizer_apply(&n->items[i], buf, tmp) != 0)
-                return -1;
+            if (embp_normalizer_apply(&n->items[i], buf, tmp) != 0) return -1;
         return 0;
     }
     return 0;

@@ -51,8 +51,7 @@ typedef struct embp_normalizer {
 
 /* j is tokenizer.json's "normalizer" object; fills *n. name is the file, for messages.
  * On error *n holds what was built so far: embp_normalizer_clear frees it either way. */
-embp_status embp_normalizer_parse(json_t *j, const char *name, embp_normalizer *n,
-                                  embp_error *err);
+embp_status embp_normalizer_parse(json_t *j, const char *name, embp_normalizer *n, embp_error *err);
 void embp_normalizer_clear(embp_normalizer *n);
 /* Normalizes buf in place; tmp is scratch. 0, or -1 when out of memory. */
 int embp_normalizer_apply(const embp_normalizer *n, embp_cpbuf *buf, embp_cpbuf *tmp);
@@ -106,7 +105,7 @@ typedef struct {
     int32_t n_ids;
     int32_t n_tokens; /* distinct tokens: HF's vocab size, where new added ids start */
     embp_vocab_slot *slots;
-    uint32_t mask; /* slots has mask + 1 entries, a power of two */
+    uint32_t mask;  /* slots has mask + 1 entries, a power of two */
     size_t max_len; /* longest token in bytes */
 } embp_vocab;
 
@@ -118,8 +117,7 @@ typedef struct {
     int max_chars; /* max_input_chars_per_word */
 } embp_wordpiece;
 
-embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp,
-                                 embp_error *err);
+embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp, embp_error *err);
 void embp_wordpiece_clear(embp_wordpiece *wp);
 /* The id of the token pre + s (either may be empty), or -1. */
 int32_t embp_vocab_find(const embp_vocab *v, const char *pre, size_t n_pre, const char *s,
@@ -130,8 +128,8 @@ typedef struct {
     size_t n, cap;
 } embp_idbuf;
 int embp_idbuf_push(embp_idbuf *b, int32_t id);
-int embp_wordpiece_tokenize(const embp_wordpiece *wp, const uint32_t *cp, size_t n,
-                            embp_idbuf *ids, char **bytes, size_t *bytes_cap);
+int embp_wordpiece_tokenize(const embp_wordpiece *wp, const uint32_t *cp, size_t n, embp_idbuf *ids,
+                            char **bytes, size_t *bytes_cap);
 
 /* ---------------------------------------------------------------- postprocessor.c */
 
@@ -171,14 +169,14 @@ int32_t embp_added_assign_ids(embp_added_tokens *a, const embp_vocab *v);
 /* Splits cp[from..to) on the added tokens whose normalized flag equals normalized, as HF's
  * AddedVocabulary::find_matches (leftmost-longest, then single_word, lstrip, rstrip). Appends
  * pieces to out; a matched piece has its token's id in *ids at the same index, others -1. */
-int embp_added_split(const embp_added_tokens *a, bool normalized, const uint32_t *cp,
-                     uint32_t from, uint32_t to, embp_spanbuf *out, embp_idbuf *piece_ids);
+int embp_added_split(const embp_added_tokens *a, bool normalized, const uint32_t *cp, uint32_t from,
+                     uint32_t to, embp_spanbuf *out, embp_idbuf *piece_ids);
 
 /* ---------------------------------------------------------------- helpers (tokenizer.c) */
 
 /* obj[key] as a boolean; absent or null gives def. Non-boolean is EMBP_EFORMAT naming where. */
-embp_status embp_json_bool(json_t *obj, const char *key, bool def, bool *out,
-                           const char *name, const char *where, embp_error *err);
+embp_status embp_json_bool(json_t *obj, const char *key, bool def, bool *out, const char *name,
+                           const char *where, embp_error *err);
 /* obj[key] as a string, or def when absent; not a string is EMBP_EFORMAT. */
 embp_status embp_json_str(json_t *obj, const char *key, const char *def, const char **out,
                           const char *name, const char *where, embp_error *err);

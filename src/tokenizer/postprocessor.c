@@ -11,8 +11,7 @@
 /* Appends ids to *arr (length *n). */
 static int append_ids(int32_t **arr, int *n, const int32_t *ids, int count) {
     int32_t *p = embp_realloc(*arr, ((size_t)*n + (size_t)count + 1) * sizeof *p);
-    if (!p)
-        return -1;
+    if (!p) return -1;
     memcpy(p + *n, ids, (size_t)count * sizeof *p);
     *arr = p;
     *n += count;
@@ -43,7 +42,8 @@ static embp_status special_ids(json_t *j, json_t *item, const char *name, embp_p
     if (!key || !json_is_array(ids))
         return embp_fail(err, EMBP_EFORMAT,
                          "%s: post_processor: special token \"%.64s\" of the single template is "
-                         "not in special_tokens", name, key ? key : "(no id)");
+                         "not in special_tokens",
+                         name, key ? key : "(no id)");
     for (size_t i = 0; i < json_array_size(ids); i++) {
         json_t *v = json_array_get(ids, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= INT32_MAX)
@@ -75,8 +75,7 @@ static embp_status parse_template(json_t *j, const char *name, embp_postprocesso
                              "%s: post_processor.single[%zu] is neither Sequence nor SpecialToken",
                              name, i);
         embp_status st = special_ids(j, sp, name, pp, n_seq == 0, err);
-        if (st)
-            return st;
+        if (st) return st;
     }
     if (n_seq != 1)
         return embp_fail(err, EMBP_EFORMAT,
@@ -88,14 +87,12 @@ static embp_status parse_template(json_t *j, const char *name, embp_postprocesso
 embp_status embp_postprocessor_parse(json_t *j, const char *name, embp_postprocessor *pp,
                                      embp_error *err) {
     memset(pp, 0, sizeof *pp);
-    if (!j || json_is_null(j))
-        return EMBP_OK;
+    if (!j || json_is_null(j)) return EMBP_OK;
     const char *type = json_string_value(json_object_get(j, "type"));
     if (!json_is_object(j) || !type)
         return embp_fail(err, EMBP_EFORMAT,
                          "%s: post_processor must be null or an object with a \"type\"", name);
-    if (strcmp(type, "TemplateProcessing") == 0)
-        return parse_template(j, name, pp, err);
+    if (strcmp(type, "TemplateProcessing") == 0) return parse_template(j, name, pp, err);
     if (strcmp(type, "BertProcessing") == 0 || strcmp(type, "RobertaProcessing") == 0) {
         int32_t cls, sep;
         embp_status st;
@@ -107,13 +104,13 @@ embp_status embp_postprocessor_parse(json_t *j, const char *name, embp_postproce
         return EMBP_OK;
     }
     return embp_fail(err, EMBP_EUNSUPPORTED,
-                     "%s: post_processor type '%.64s' is not supported (supported: "
-                     POST_SUPPORTED ", null)", name, type);
+                     "%s: post_processor type '%.64s' is not supported (supported: " POST_SUPPORTED
+                     ", null)",
+                     name, type);
 }
 
 void embp_postprocessor_clear(embp_postprocessor *pp) {
-    if (!pp)
-        return;
+    if (!pp) return;
     embp_free(pp->pre);
     embp_free(pp->post);
     memset(pp, 0, sizeof *pp);

@@ -12,8 +12,7 @@ int embp_spanbuf_push(embp_spanbuf *b, uint32_t start, uint32_t end) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
         embp_span *p = embp_realloc(b->p, cap * sizeof *p);
-        if (!p)
-            return -1;
+        if (!p) return -1;
         b->p = p;
         b->cap = cap;
     }
@@ -36,8 +35,7 @@ static embp_status parse_behavior(json_t *j, const char *name, embp_split_behavi
                                   "Contiguous"};
     const char *b = NULL;
     embp_status st = embp_json_str(j, "behavior", "Isolated", &b, name, "pre_tokenizer", err);
-    if (st)
-        return st;
+    if (st) return st;
     for (int i = 0; i < 5; i++) {
         if (strcmp(b, names[i]) == 0) {
             *out = (embp_split_behavior)i;
@@ -73,26 +71,24 @@ embp_status embp_pretokenizer_parse(json_t *j, const char *name, embp_pretokeniz
                              name);
         size_t count = json_array_size(arr);
         p->items = embp_calloc(count ? count : 1, sizeof *p->items);
-        if (!p->items)
-            return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+        if (!p->items) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
         for (size_t i = 0; i < count; i++) {
             p->n_items = i + 1;
-            embp_status st = embp_pretokenizer_parse(json_array_get(arr, i), name, &p->items[i],
-                                                     err);
-            if (st)
-                return st;
+            embp_status st =
+                embp_pretokenizer_parse(json_array_get(arr, i), name, &p->items[i], err);
+            if (st) return st;
         }
     } else {
-        return embp_fail(err, EMBP_EUNSUPPORTED,
-                         "%s: pre_tokenizer type '%.64s' is not supported (supported: "
-                         PRE_SUPPORTED ")", name, type);
+        return embp_fail(
+            err, EMBP_EUNSUPPORTED,
+            "%s: pre_tokenizer type '%.64s' is not supported (supported: " PRE_SUPPORTED ")", name,
+            type);
     }
     return EMBP_OK;
 }
 
 void embp_pretokenizer_clear(embp_pretokenizer *p) {
-    if (!p)
-        return;
+    if (!p) return;
     for (size_t i = 0; i < p->n_items; i++)
         embp_pretokenizer_clear(&p->items[i]);
     embp_free(p->items);
@@ -112,12 +108,10 @@ static int split_bert(const uint32_t *cp, uint32_t s, uint32_t e, embp_spanbuf *
     for (uint32_t i = s; i < e; i++) {
         uint32_t c = cp[i];
         if (embp_uc_is_whitespace(c)) {
-            if (emit(out, run, i))
-                return -1;
+            if (emit(out, run, i)) return -1;
             run = i + 1;
         } else if (embp_uc_is_bert_punc(c)) {
-            if (emit(out, run, i) || emit(out, i, i + 1))
-                return -1;
+            if (emit(out, run, i) || emit(out, i, i + 1)) return -1;
             run = i + 1;
         }
     }
@@ -130,8 +124,7 @@ static int split_pred(const uint32_t *cp, uint32_t s, uint32_t e, bool (*pred)(u
                       embp_split_behavior how, embp_spanbuf *out) {
     uint32_t run = s;
     for (uint32_t i = s; i < e; i++) {
-        if (!pred(cp[i]))
-            continue;
+        if (!pred(cp[i])) continue;
         int rc = 0;
         switch (how) {
         case EMBP_SPLIT_REMOVED:
@@ -160,8 +153,7 @@ static int split_pred(const uint32_t *cp, uint32_t s, uint32_t e, bool (*pred)(u
             rc = rc || emit(out, i, i + 1);
             break;
         }
-        if (rc)
-            return -1;
+        if (rc) return -1;
         run = i + 1;
     }
     return emit(out, run, e);
@@ -180,8 +172,7 @@ static int split_whitespace_regex(const uint32_t *cp, uint32_t s, uint32_t e, em
         uint32_t j = i + 1;
         while (j < e && !embp_uc_is_whitespace(cp[j]) && embp_uc_is_word(cp[j]) == word)
             j++;
-        if (emit(out, i, j))
-            return -1;
+        if (emit(out, i, j)) return -1;
         i = j;
     }
     return 0;
@@ -208,14 +199,12 @@ int embp_pretokenizer_apply(const embp_pretokenizer *p, const uint32_t *cp, embp
                             embp_spanbuf *tmp) {
     if (p->kind == EMBP_PRE_SEQUENCE) {
         for (size_t i = 0; i < p->n_items; i++)
-            if (embp_pretokenizer_apply(&p->items[i], cp, words, tmp) != 0)
-                return -1;
+            if (embp_pretokenizer_apply(&p->items[i], cp, words, tmp) != 0) return -1;
         return 0;
     }
     tmp->n = 0;
     for (size_t i = 0; i < words->n; i++)
-        if (split_piece(p, cp, words->p[i].start, words->p[i].end, tmp) != 0)
-            return -1;
+        if (split_piece(p, cp, words->p[i].start, words->p[i].end, tmp) != 0) return -1;
     embp_spanbuf t = *words;
     *words = *tmp;
     *tmp = t;

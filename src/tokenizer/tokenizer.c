@@ -11,13 +11,13 @@
 #include "tokenizer/pipeline.h"
 
 struct embp_tokenizer {
-    embp_normalizer *norm;   /* NULL: none */
-    embp_pretokenizer *pre;  /* NULL: the whole piece is one word */
+    embp_normalizer *norm;  /* NULL: none */
+    embp_pretokenizer *pre; /* NULL: the whole piece is one word */
     embp_wordpiece wp;
     embp_postprocessor post;
     embp_added_tokens added;
     bool has_raw_added, has_norm_added; /* any "normalized": false / true added tokens */
-    const char **id_to_tok; /* [n_ids], vocab and added tokens; NULL where no token */
+    const char **id_to_tok;             /* [n_ids], vocab and added tokens; NULL where no token */
     int32_t n_ids;
 };
 
@@ -64,14 +64,12 @@ int embp_cps_from_utf8(const char *s, uint32_t **out, size_t *n) {
 
 /* ---------------------------------------------------------------- loading */
 
-static embp_status load_model(json_t *root, const char *name, embp_tokenizer *t,
-                              embp_error *err) {
+static embp_status load_model(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
     json_t *model = json_object_get(root, "model");
     if (!json_is_object(model))
         return embp_fail(err, EMBP_EFORMAT, "%s: \"model\" missing or not an object", name);
     const char *type = json_string_value(json_object_get(model, "type"));
-    if (!type)
-        return embp_fail(err, EMBP_EFORMAT, "%s: model.type missing or not a string", name);
+    if (!type) return embp_fail(err, EMBP_EFORMAT, "%s: model.type missing or not a string", name);
     if (strcmp(type, "WordPiece") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED,
                          "%s: model type '%.64s' is not supported (supported: WordPiece)", name,
@@ -79,21 +77,18 @@ static embp_status load_model(json_t *root, const char *name, embp_tokenizer *t,
     return embp_wordpiece_parse(model, name, &t->wp, err);
 }
 
-static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t,
-                               embp_error *err) {
+static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
     json_t *n = json_object_get(root, "normalizer"), *p = json_object_get(root, "pre_tokenizer");
     embp_status st;
     if (n && !json_is_null(n)) {
         if (!(t->norm = embp_calloc(1, sizeof *t->norm)))
             return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
-        if ((st = embp_normalizer_parse(n, name, t->norm, err)))
-            return st;
+        if ((st = embp_normalizer_parse(n, name, t->norm, err))) return st;
     }
     if (p && !json_is_null(p)) {
         if (!(t->pre = embp_calloc(1, sizeof *t->pre)))
             return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
-        if ((st = embp_pretokenizer_parse(p, name, t->pre, err)))
-            return st;
+        if ((st = embp_pretokenizer_parse(p, name, t->pre, err))) return st;
     }
     if ((st = embp_postprocessor_parse(json_object_get(root, "post_processor"), name, &t->post,
                                        err)))
@@ -113,8 +108,7 @@ static embp_status build_id_table(const char *name, embp_tokenizer *t, embp_erro
             t->has_raw_added = true;
     }
     t->id_to_tok = embp_calloc((size_t)t->n_ids + 1, sizeof *t->id_to_tok);
-    if (!t->id_to_tok)
-        return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    if (!t->id_to_tok) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     for (int32_t i = 0; i < t->wp.vocab.n_ids; i++)
         t->id_to_tok[i] = t->wp.vocab.tokens[i];
     for (size_t i = 0; i < t->added.n; i++)
@@ -153,8 +147,7 @@ embp_status embp_tokenizer_load_json(const char *json, size_t len, const char *n
 embp_status embp_tokenizer_load(const char *path, embp_tokenizer **out, embp_error *err) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
     char *buf = NULL;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
@@ -174,8 +167,7 @@ embp_status embp_tokenizer_load(const char *path, embp_tokenizer **out, embp_err
 }
 
 void embp_tokenizer_free(embp_tokenizer *t) {
-    if (!t)
-        return;
+    if (!t) return;
     embp_normalizer_clear(t->norm);
     embp_free(t->norm);
     embp_pretokenizer_clear(t->pre);
@@ -209,7 +201,7 @@ int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
 /* One encode call's working memory: everything grows as needed and is freed at the end, so
  * the tokenizer itself stays read-only. */
 typedef struct {
-    embp_cpbuf raw, norm, tmp;         /* the text; one piece normalized; scratch */
+    embp_cpbuf raw, norm, tmp; /* the text; one piece normalized; scratch */
     embp_spanbuf pieces, sub, words, wtmp;
     embp_idbuf piece_ids, sub_ids, out; /* out: the sequence's ids, no special tokens */
     char *bytes;
@@ -233,10 +225,8 @@ static void scratch_free(encode_scratch *s) {
 /* Words of the normalized piece norm[from..to): pre-tokenize, then WordPiece each word. */
 static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to) {
     s->words.n = 0;
-    if (embp_spanbuf_push(&s->words, from, to) != 0)
-        return -1;
-    if (t->pre && embp_pretokenizer_apply(t->pre, s->norm.p, &s->words, &s->wtmp) != 0)
-        return -1;
+    if (embp_spanbuf_push(&s->words, from, to) != 0) return -1;
+    if (t->pre && embp_pretokenizer_apply(t->pre, s->norm.p, &s->words, &s->wtmp) != 0) return -1;
     for (size_t w = 0; w < s->words.n; w++) {
         const embp_span *sp = &s->words.p[w];
         if (embp_wordpiece_tokenize(&t->wp, s->norm.p + sp->start, sp->end - sp->start, &s->out,
@@ -250,26 +240,20 @@ static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t fro
  * tokens, encode the rest. */
 static int encode_piece(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to) {
     s->norm.n = 0;
-    if (embp_cpbuf_reserve(&s->norm, to - from) != 0)
-        return -1;
+    if (embp_cpbuf_reserve(&s->norm, to - from) != 0) return -1;
     memcpy(s->norm.p, s->raw.p + from, (to - from) * sizeof *s->raw.p);
     s->norm.n = to - from;
-    if (t->norm && embp_normalizer_apply(t->norm, &s->norm, &s->tmp) != 0)
-        return -1;
-    if (s->norm.n > UINT32_MAX)
-        return -1;
-    if (!t->has_norm_added)
-        return encode_words(t, s, 0, (uint32_t)s->norm.n);
+    if (t->norm && embp_normalizer_apply(t->norm, &s->norm, &s->tmp) != 0) return -1;
+    if (s->norm.n > UINT32_MAX) return -1;
+    if (!t->has_norm_added) return encode_words(t, s, 0, (uint32_t)s->norm.n);
     s->sub.n = s->sub_ids.n = 0;
     if (embp_added_split(&t->added, true, s->norm.p, 0, (uint32_t)s->norm.n, &s->sub,
                          &s->sub_ids) != 0)
         return -1;
     for (size_t i = 0; i < s->sub.n; i++) {
-        int rc = s->sub_ids.p[i] >= 0
-                     ? embp_idbuf_push(&s->out, s->sub_ids.p[i])
-                     : encode_words(t, s, s->sub.p[i].start, s->sub.p[i].end);
-        if (rc != 0)
-            return -1;
+        int rc = s->sub_ids.p[i] >= 0 ? embp_idbuf_push(&s->out, s->sub_ids.p[i])
+                                      : encode_words(t, s, s->sub.p[i].start, s->sub.p[i].end);
+        if (rc != 0) return -1;
     }
     return 0;
 }
@@ -277,22 +261,20 @@ static int encode_piece(const embp_tokenizer *t, encode_scratch *s, uint32_t fro
 /* The sequence's ids (no special tokens) of valid UTF-8 text into s->out. */
 static int encode_sequence(const embp_tokenizer *t, encode_scratch *s, const char *text,
                            size_t len) {
-    if (embp_utf8_decode(text, len, &s->raw) != 0 || s->raw.n > UINT32_MAX)
-        return -1;
+    if (embp_utf8_decode(text, len, &s->raw) != 0 || s->raw.n > UINT32_MAX) return -1;
     uint32_t n = (uint32_t)s->raw.n;
     if (t->has_raw_added) {
         if (embp_added_split(&t->added, false, s->raw.p, 0, n, &s->pieces, &s->piece_ids) != 0)
             return -1;
-    } else if (n > 0 && (embp_spanbuf_push(&s->pieces, 0, n) ||
-                         embp_idbuf_push(&s->piece_ids, -1))) {
+    } else if (n > 0 &&
+               (embp_spanbuf_push(&s->pieces, 0, n) || embp_idbuf_push(&s->piece_ids, -1))) {
         return -1;
     }
     for (size_t i = 0; i < s->pieces.n; i++) {
         int rc = s->piece_ids.p[i] >= 0
                      ? embp_idbuf_push(&s->out, s->piece_ids.p[i])
                      : encode_piece(t, s, s->pieces.p[i].start, s->pieces.p[i].end);
-        if (rc != 0)
-            return -1;
+        if (rc != 0) return -1;
     }
     return 0;
 }
@@ -316,8 +298,7 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
     const char *why = "";
     int n_special = t->post.n_pre + t->post.n_post;
     *n_out = 0;
-    if (n_full)
-        *n_full = 0;
+    if (n_full) *n_full = 0;
     if (cap < 0 || (cap > 0 && !ids) || (len > 0 && !text))
         return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments (cap %d)", cap);
     if (max_len > 0 && max_len < n_special)
@@ -326,8 +307,7 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
                          n_special);
     size_t bad = len ? embp_utf8_check(text, len, &why) : 0;
     if (bad < len)
-        return embp_fail(err, EMBP_EINVAL, "text: invalid UTF-8 at byte offset %zu (%s)", bad,
-                         why);
+        return embp_fail(err, EMBP_EINVAL, "text: invalid UTF-8 at byte offset %zu (%s)", bad, why);
     encode_scratch s;
     memset(&s, 0, sizeof s);
     if (encode_sequence(t, &s, text, len) != 0 || s.out.n > (size_t)INT32_MAX - 16) {
@@ -335,8 +315,7 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
         return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
     }
     int n_seq = (int)s.out.n;
-    if (n_full)
-        *n_full = n_seq + n_special;
+    if (n_full) *n_full = n_seq + n_special;
     if (max_len > 0 && n_seq > max_len - n_special)
         n_seq = max_len - n_special; /* HF: cut the sequence, then add the special tokens */
     *n_out = write_ids(&t->post, s.out.p, n_seq, ids, cap);

@@ -9,17 +9,14 @@
 #include "tokenizer/unicode_tables.h"
 
 int embp_cpbuf_reserve(embp_cpbuf *b, size_t extra) {
-    if (b->cap - b->n >= extra)
-        return 0;
+    if (b->cap - b->n >= extra) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap - b->n < extra) {
-        if (cap > SIZE_MAX / 2 / sizeof(uint32_t))
-            return -1;
+        if (cap > SIZE_MAX / 2 / sizeof(uint32_t)) return -1;
         cap *= 2;
     }
     uint32_t *p = embp_realloc(b->p, cap * sizeof *p);
-    if (!p)
-        return -1;
+    if (!p) return -1;
     b->p = p;
     b->cap = cap;
     return 0;
@@ -35,14 +32,10 @@ void embp_cpbuf_free(embp_cpbuf *b) {
 
 /* Length of the sequence led by byte b0, or 0 for a byte that cannot lead one. */
 static int utf8_lead_len(unsigned char b0) {
-    if (b0 < 0x80)
-        return 1;
-    if (b0 >= 0xC2 && b0 <= 0xDF)
-        return 2;
-    if (b0 >= 0xE0 && b0 <= 0xEF)
-        return 3;
-    if (b0 >= 0xF0 && b0 <= 0xF4)
-        return 4;
+    if (b0 < 0x80) return 1;
+    if (b0 >= 0xC2 && b0 <= 0xDF) return 2;
+    if (b0 >= 0xE0 && b0 <= 0xEF) return 3;
+    if (b0 >= 0xF0 && b0 <= 0xF4) return 4;
     return 0;
 }
 
@@ -91,8 +84,7 @@ size_t embp_utf8_check(const char *s, size_t len, const char **why) {
 
 int embp_utf8_decode(const char *s, size_t len, embp_cpbuf *out) {
     const unsigned char *u = (const unsigned char *)s;
-    if (embp_cpbuf_reserve(out, len) != 0)
-        return -1;
+    if (embp_cpbuf_reserve(out, len) != 0) return -1;
     for (size_t i = 0; i < len;) {
         uint32_t c = u[i];
         int n = utf8_lead_len(u[i]);
@@ -162,10 +154,8 @@ bool embp_uc_is_mark_nonspacing(uint32_t c) {
 }
 
 bool embp_uc_is_whitespace(uint32_t c) {
-    if (c <= 0x20)
-        return c == 0x20 || (c >= 0x09 && c <= 0x0D);
-    if (c < 0x85)
-        return false;
+    if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D);
+    if (c < 0x85) return false;
     return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
            c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
@@ -219,12 +209,10 @@ bool embp_uc_is_word(uint32_t c) {
  * utf8proc_tolower is the simple mapping, so U+0130 alone needs a special case. */
 int embp_uc_push_lower(embp_cpbuf *out, uint32_t c) {
     if (c < 0x80) {
-        if (c >= 'A' && c <= 'Z')
-            c += 32;
+        if (c >= 'A' && c <= 'Z') c += 32;
         return embp_cpbuf_push(out, c);
     }
-    if (c == 0x130)
-        return embp_cpbuf_push(out, 'i') || embp_cpbuf_push(out, 0x307);
+    if (c == 0x130) return embp_cpbuf_push(out, 'i') || embp_cpbuf_push(out, 0x307);
     return embp_cpbuf_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
 }
 
@@ -236,8 +224,7 @@ static int combining_class(uint32_t c) {
 static void canonical_order(uint32_t *p, size_t n) {
     for (size_t i = 1; i < n; i++) {
         int cc = combining_class(p[i]);
-        if (cc == 0)
-            continue;
+        if (cc == 0) continue;
         uint32_t c = p[i];
         size_t j = i;
         while (j > 0 && combining_class(p[j - 1]) > cc) {
@@ -253,33 +240,28 @@ int embp_uc_normalize(const uint32_t *in, size_t n, bool compat, bool compose, e
     out->n = 0;
     for (size_t i = 0; i < n; i++) {
         if (in[i] < 0x80) { /* ASCII decomposes to itself. */
-            if (embp_cpbuf_push(out, in[i]) != 0)
-                return -1;
+            if (embp_cpbuf_push(out, in[i]) != 0) return -1;
             continue;
         }
-        if (embp_cpbuf_reserve(out, 4) != 0)
-            return -1;
+        if (embp_cpbuf_reserve(out, 4) != 0) return -1;
         for (;;) {
             utf8proc_ssize_t room = (utf8proc_ssize_t)(out->cap - out->n);
             utf8proc_ssize_t got = utf8proc_decompose_char(
                 (utf8proc_int32_t)in[i], (utf8proc_int32_t *)out->p + out->n, room, opt, NULL);
-            if (got < 0)
-                return -1;
+            if (got < 0) return -1;
             if (got <= room) {
                 out->n += (size_t)got;
                 break;
             }
-            if (embp_cpbuf_reserve(out, (size_t)got) != 0)
-                return -1;
+            if (embp_cpbuf_reserve(out, (size_t)got) != 0) return -1;
         }
     }
     canonical_order(out->p, out->n);
     if (compose && out->n > 0) {
-        utf8proc_ssize_t m = utf8proc_normalize_utf32((utf8proc_int32_t *)out->p,
-                                                      (utf8proc_ssize_t)out->n,
-                                                      UTF8PROC_COMPOSE | UTF8PROC_STABLE);
-        if (m < 0)
-            return -1;
+        utf8proc_ssize_t m =
+            utf8proc_normalize_utf32((utf8proc_int32_t *)out->p, (utf8proc_ssize_t)out->n,
+                                     UTF8PROC_COMPOSE | UTF8PROC_STABLE);
+        if (m < 0) return -1;
         out->n = (size_t)m;
     }
     return 0;

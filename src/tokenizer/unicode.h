@@ -17,8 +17,7 @@ typedef struct {
 int embp_cpbuf_reserve(embp_cpbuf *b, size_t extra);
 void embp_cpbuf_free(embp_cpbuf *b);
 static inline int embp_cpbuf_push(embp_cpbuf *b, uint32_t c) {
-    if (b->n == b->cap && embp_cpbuf_reserve(b, 1) != 0)
-        return -1;
+    if (b->n == b->cap && embp_cpbuf_reserve(b, 1) != 0) return -1;
     b->p[b->n++] = c;
     return 0;
 }

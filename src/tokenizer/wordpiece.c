@@ -18,26 +18,22 @@ static uint32_t hash2(const char *pre, size_t n_pre, const char *s, size_t n) {
 
 int32_t embp_vocab_find(const embp_vocab *v, const char *pre, size_t n_pre, const char *s,
                         size_t n) {
-    if (!v->slots || n_pre + n > v->max_len)
-        return -1;
+    if (!v->slots || n_pre + n > v->max_len) return -1;
     uint32_t h = hash2(pre, n_pre, s, n);
     for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
         const embp_vocab_slot *slot = &v->slots[i];
-        if (slot->id < 0)
-            return -1;
-        if (slot->hash != h || v->lens[slot->id] != n_pre + n)
-            continue;
+        if (slot->id < 0) return -1;
+        if (slot->hash != h || v->lens[slot->id] != n_pre + n) continue;
         const char *t = v->tokens[slot->id];
-        if (memcmp(t, pre, n_pre) == 0 && memcmp(t + n_pre, s, n) == 0)
-            return slot->id;
+        if (memcmp(t, pre, n_pre) == 0 && memcmp(t + n_pre, s, n) == 0) return slot->id;
     }
 }
 
 /* ---------------------------------------------------------------- loading */
 
 /* First pass over "vocab": checks every id, finds the largest and the bytes needed. */
-static embp_status vocab_scan(json_t *vocab, const char *name, int32_t *max_id,
-                              size_t *bytes, embp_error *err) {
+static embp_status vocab_scan(json_t *vocab, const char *name, int32_t *max_id, size_t *bytes,
+                              embp_error *err) {
     const char *key;
     json_t *val;
     *max_id = -1;
@@ -49,8 +45,7 @@ static embp_status vocab_scan(json_t *vocab, const char *name, int32_t *max_id,
                              "%s: model.vocab[\"%.64s\"]: id must be an integer in [0, 2^31-1)",
                              name, key);
         int32_t id = (int32_t)json_integer_value(val);
-        if (id > *max_id)
-            *max_id = id;
+        if (id > *max_id) *max_id = id;
         *bytes += strlen(key) + 1;
     }
     size_t count = json_object_size(vocab);
@@ -70,13 +65,11 @@ static void vocab_insert(embp_vocab *v, int32_t id) {
     v->slots[i].id = id;
 }
 
-static embp_status vocab_build(json_t *vocab, const char *name, embp_vocab *v,
-                               embp_error *err) {
+static embp_status vocab_build(json_t *vocab, const char *name, embp_vocab *v, embp_error *err) {
     int32_t max_id;
     size_t bytes, count = json_object_size(vocab);
     embp_status st = vocab_scan(vocab, name, &max_id, &bytes, err);
-    if (st)
-        return st;
+    if (st) return st;
     uint32_t n_slots = 16;
     while (n_slots < 2 * count)
         n_slots *= 2;
@@ -99,20 +92,19 @@ static embp_status vocab_build(json_t *vocab, const char *name, embp_vocab *v,
         if (v->tokens[id])
             return embp_fail(err, EMBP_EFORMAT,
                              "%s: model.vocab: id %" PRId32 " is given to both \"%.64s\" and "
-                             "\"%.64s\"", name, id, v->tokens[id], key);
+                             "\"%.64s\"",
+                             name, id, v->tokens[id], key);
         memcpy(at, key, len + 1);
         v->tokens[id] = at;
         v->lens[id] = (uint32_t)len;
         at += len + 1;
-        if (len > v->max_len)
-            v->max_len = len;
+        if (len > v->max_len) v->max_len = len;
         vocab_insert(v, id);
     }
     return EMBP_OK;
 }
 
-static embp_status parse_limits(json_t *j, const char *name, embp_wordpiece *wp,
-                                embp_error *err) {
+static embp_status parse_limits(json_t *j, const char *name, embp_wordpiece *wp, embp_error *err) {
     json_t *m = json_object_get(j, "max_input_chars_per_word");
     if (!m || json_is_null(m)) {
         wp->max_chars = 100;
@@ -120,14 +112,12 @@ static embp_status parse_limits(json_t *j, const char *name, embp_wordpiece *wp,
     }
     if (!json_is_integer(m) || json_integer_value(m) < 0 || json_integer_value(m) > INT32_MAX)
         return embp_fail(err, EMBP_EFORMAT,
-                         "%s: model.max_input_chars_per_word must be a non-negative integer",
-                         name);
+                         "%s: model.max_input_chars_per_word must be a non-negative integer", name);
     wp->max_chars = (int)json_integer_value(m);
     return EMBP_OK;
 }
 
-embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp,
-                                 embp_error *err) {
+embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp, embp_error *err) {
     const char *unk = NULL, *prefix = NULL;
     json_t *vocab = json_object_get(j, "vocab");
     embp_status st;
@@ -140,8 +130,7 @@ embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp
         return st;
     wp->n_prefix = strlen(prefix);
     wp->prefix = embp_strdup(prefix);
-    if (!wp->prefix)
-        return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    if (!wp->prefix) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     wp->unk_id = embp_vocab_find(&wp->vocab, "", 0, unk, strlen(unk));
     if (wp->unk_id < 0)
         return embp_fail(err, EMBP_EFORMAT, "%s: model.unk_token \"%.64s\" is not in model.vocab",
@@ -150,8 +139,7 @@ embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp
 }
 
 void embp_wordpiece_clear(embp_wordpiece *wp) {
-    if (!wp)
-        return;
+    if (!wp) return;
     embp_free(wp->vocab.arena);
     embp_free(wp->vocab.tokens);
     embp_free(wp->vocab.lens);
@@ -166,8 +154,7 @@ int embp_idbuf_push(embp_idbuf *b, int32_t id) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 256;
         int32_t *p = embp_realloc(b->p, cap * sizeof *p);
-        if (!p)
-            return -1;
+        if (!p) return -1;
         b->p = p;
         b->cap = cap;
     }
@@ -188,8 +175,7 @@ static size_t longest_piece(const embp_wordpiece *wp, const char *w, size_t star
     }
     while (end > start) {
         *id = embp_vocab_find(&wp->vocab, wp->prefix, n_pre, w + start, end - start);
-        if (*id >= 0)
-            return end;
+        if (*id >= 0) return end;
         do
             end--;
         while (end > start && ((unsigned char)w[end] & 0xC0) == 0x80);
@@ -197,14 +183,12 @@ static size_t longest_piece(const embp_wordpiece *wp, const char *w, size_t star
     return start;
 }
 
-int embp_wordpiece_tokenize(const embp_wordpiece *wp, const uint32_t *cp, size_t n,
-                            embp_idbuf *ids, char **bytes, size_t *bytes_cap) {
-    if (n > (size_t)wp->max_chars)
-        return embp_idbuf_push(ids, wp->unk_id);
+int embp_wordpiece_tokenize(const embp_wordpiece *wp, const uint32_t *cp, size_t n, embp_idbuf *ids,
+                            char **bytes, size_t *bytes_cap) {
+    if (n > (size_t)wp->max_chars) return embp_idbuf_push(ids, wp->unk_id);
     if (*bytes_cap < 4 * n + 1) {
         char *b = embp_realloc(*bytes, 4 * n + 1);
-        if (!b)
-            return -1;
+        if (!b) return -1;
         *bytes = b;
         *bytes_cap = 4 * n + 1;
     }
@@ -220,8 +204,7 @@ int embp_wordpiece_tokenize(const embp_wordpiece *wp, const uint32_t *cp, size_t
             ids->n = first;
             return embp_idbuf_push(ids, wp->unk_id);
         }
-        if (embp_idbuf_push(ids, id) != 0)
-            return -1;
+        if (embp_idbuf_push(ids, id) != 0) return -1;
         start = end;
     }
     return 0;

@@ -38,7 +38,7 @@ static void test_config_defaults_are_the_documented_ones(void **state) {
 static void test_config_flags_override_environment(void **state) {
     (void)state;
     static const char *const env[] = {"EMB_PROVIDER_PORT", "8080", "EMB_PROVIDER_TRUNCATE", "no",
-                                      "EMB_PROVIDER_API_KEY", "k1", "EMB_PROVIDER_PRECISION",
+                                      "EMB_PROVIDER_API_KEY", "k1", "EMB_PROVIDER_MODEL_PRECISION",
                                       "bf16", NULL};
     fake_env = env;
     embp_config c;

@@ -60,13 +60,13 @@ static const setting table[] = {
      F(threads), 0, 1024, S | E | I},
     {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,
      F(log_level), 0, 0, S | E | T | I},
-    {"precision", "EMB_PROVIDER_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
+    {"precision", "EMB_PROVIDER_MODEL_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
      K_STR, F(precision), 0, 0, S | E | I},
-    {"storage-precision", "EMB_PROVIDER_STORAGE_PRECISION", "", "weights in memory: "
+    {"storage-precision", "EMB_PROVIDER_MODEL_STORAGE_PRECISION", "", "weights in memory: "
      "fp32|fp16|bf16|int8|int4", K_STR, F(storage_precision), 0, 0, S | E | I},
-    {"computation-precision", "EMB_PROVIDER_COMPUTATION_PRECISION", "", "GEMM inputs: "
+    {"computation-precision", "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", "", "GEMM inputs: "
      "fp32|bf16|int8", K_STR, F(computation_precision), 0, 0, S | E | I},
-    {"precision-overrides", "EMB_PROVIDER_PRECISION_OVERRIDES", "", "per-tensor precisions "
+    {"precision-overrides", "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "", "per-tensor precisions "
      "(needs planner support)", K_STR, F(precision_overrides), 0, 0, S | E | I},
     {"enable-quantization", "EMB_PROVIDER_ENABLE_QUANTIZATION", "false", "allow int8 when "
      "--precision is unset (same as --precision int8)", K_BOOL, F(enable_quantization), 0, 0,

@@ -14,7 +14,7 @@ static const char *or_null(const char *s) {
 embp_status embp_models_load_opts(const embp_config *c, embp_load_opts *o, embp_error *err) {
     embp_load_opts_init(o);
     if (*c->precision_overrides)
-        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_PRECISION_OVERRIDES=%s: per-tensor "
+        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES=%s: per-tensor "
                          "overrides are not in embp_load_opts yet; use --precision, "
                          "--storage-precision and --computation-precision",
                          c->precision_overrides);

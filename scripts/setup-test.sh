@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 pkgs="build-essential cmake pkg-config libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
-      libcmocka-dev python3-numpy python3-onnx nodejs npm curl ca-certificates"
+      libcmocka-dev python3-numpy python3-onnx nodejs npm curl ca-certificates haproxy
+      clang-14 libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 command -v node >/dev/null && command -v npm >/dev/null && missing=${missing//nodejs/} && missing=${missing//npm/}

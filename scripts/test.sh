@@ -9,3 +9,5 @@ export EMBP_SHARED=${EMBP_SHARED:-$(cd .. && pwd)/shared}
 ./tests/make_fixtures.sh "$PWD/build/fixtures"
 (cd build && ctest --output-on-failure -j2)
 (cd build-san && EMBP_TEST_SANITIZER=1 ctest --output-on-failure -j2)
+# Every fuzz target under libFuzzer for a bounded time (longer runs: EMBP_FUZZ_SECONDS=600).
+EMBP_FUZZ_SECONDS=${EMBP_FUZZ_SECONDS:-20} ./scripts/fuzz.sh

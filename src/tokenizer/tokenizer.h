@@ -1,6 +1,13 @@
 /* tokenizer.json (Hugging Face tokenizers' format) as a pipeline:
  *   normalizer -> pre-tokenizer -> model (WordPiece; later Unigram, BPE) -> post-processor.
  * The ids equal those of HF tokenizers for the same file and text.
+ * Supported: normalizers BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, Strip, StripAccents,
+ * Replace (String pattern), Sequence; pre-tokenizers BertPreTokenizer, Whitespace,
+ * WhitespaceSplit, Punctuation, Sequence; model WordPiece; post-processors TemplateProcessing
+ * (its "single" template), BertProcessing, RobertaProcessing, null; added tokens with their
+ * single_word/lstrip/rstrip/normalized flags. tokenizer.json's own "truncation" and "padding"
+ * sections are ignored: the caller passes max_len (the model's max_seq_length) to encode, and
+ * batches are packed, never padded.
  */
 #ifndef EMBP_TOKENIZER_TOKENIZER_H
 #define EMBP_TOKENIZER_TOKENIZER_H
@@ -23,13 +30,15 @@ void embp_tokenizer_free(embp_tokenizer *t); /* NULL is fine */
 /* Encodes UTF-8 text (len bytes, need not be NUL-terminated) as one sequence with the
  * post-processor's special tokens. max_len > 0: truncate so the result, special tokens
  * included, has at most max_len ids (HF: truncation of the sequence before the special
- * tokens are added). Writes min(count, cap) ids; *n_out = ids written, *n_full = the count
+ * tokens are added); max_len smaller than the special-token count is EMBP_EINVAL; max_len <= 0
+ * does not truncate. Writes min(count, cap) ids; *n_out = ids written, *n_full = the count
  * without truncation (may be NULL). Invalid UTF-8 is EMBP_EINVAL naming the byte offset.
  * Thread-safe: a tokenizer is read-only after load. */
 embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, size_t len,
                                   int max_len, int32_t *ids, int cap, int *n_out /* OUT */,
                                   int *n_full /* OUT */, embp_error *err);
 
+/* One past the largest id, over the vocab and the added tokens. */
 int embp_tokenizer_vocab_size(const embp_tokenizer *t);
 /* The token string for id, or NULL when out of range. Lives as long as t. */
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id);

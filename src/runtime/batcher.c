@@ -1,0 +1,315 @@
+/* One queue, one model worker thread. Batches form by token budget and a short wait; rows go
+ * back to their requests by slot. Not a scheduler across models: one batcher per model. */
+#include "runtime/batcher.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+
+typedef struct {
+    embp_batch_job *job;
+    int seq;
+} slot;
+
+struct embp_batcher {
+    embp_batcher_opts o;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    embp_batch_job *head, *tail;
+    long queued_tokens;
+    int stop;
+    embp_batcher_stats stats;
+    /* The batch being run: (max_batch_seqs) slots, id pointers, lengths; (seqs, dim) rows. */
+    slot *slots;
+    const int32_t **ids;
+    int *lens;
+    float *rows;
+    embp_batch_job **finished; /* (max_batch_seqs) requests completed by the last batch */
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---------------------------------------------------------------- worker */
+
+/* Under mu: waits for work, then up to max_wait_ms after the oldest arrival for the queue to
+ * hold a full budget. Returns 0 when stopping with nothing queued. */
+static int wait_for_batch(embp_batcher *b) {
+    while (!b->head && !b->stop)
+        pthread_cond_wait(&b->work, &b->mu);
+    if (!b->head)
+        return 0;
+    int64_t deadline = b->head->enqueued_ms + b->o.max_wait_ms;
+    while (b->queued_tokens < b->o.max_batch_tokens && !b->stop) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += left / 1000;
+        ts.tv_nsec += (long)(left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        if (pthread_cond_timedwait(&b->work, &b->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    return 1;
+}
+
+/* Under mu: takes sequences in arrival order while they fit the budget (the first always does)
+ * into b->slots; a request whose last sequence is taken leaves the queue. Returns the count. */
+static int take_batch(embp_batcher *b, long *tokens) {
+    int n = 0;
+    long used = 0;
+    embp_batch_job *last = NULL;
+    while (b->head && n < b->o.max_batch_seqs) {
+        embp_batch_job *j = b->head;
+        int len = j->lens[j->next_seq];
+        if (n > 0 && used + len > b->o.max_batch_tokens)
+            break;
+        if (j != last) {
+            if (++j->n_batches == 2)
+                b->stats.split_jobs++;
+            last = j;
+        }
+        b->slots[n] = (slot){j, j->next_seq};
+        b->ids[n] = j->ids[j->next_seq];
+        b->lens[n] = len;
+        n++;
+        used += len;
+        j->tokens_left -= len;
+        b->queued_tokens -= len;
+        if (++j->next_seq == j->n) {
+            b->head = j->qnext;
+            if (!b->head)
+                b->tail = NULL;
+        }
+    }
+    if (n > 0 && b->slots[0].job != b->slots[n - 1].job)
+        b->stats.mixed_batches++;
+    *tokens = used;
+    return n;
+}
+
+/* Under mu: removes job (still queued with untaken sequences) from the queue. */
+static void unqueue(embp_batcher *b, embp_batch_job *job) {
+    embp_batch_job **pp = &b->head, *prev = NULL;
+    while (*pp && *pp != job) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    if (!*pp)
+        return;
+    *pp = job->qnext;
+    if (b->tail == job)
+        b->tail = prev;
+    b->queued_tokens -= job->tokens_left;
+    job->tokens_left = 0;
+}
+
+/* Completes j: on_done, then wakes a waiter in embp_batcher_run. Either may free j at once, so
+ * nothing here reads j after handing it over. */
+static void finish_job(embp_batch_job *j) {
+    void (*cb)(embp_batch_job *) = j->on_done;
+    pthread_mutex_t *mu = j->wait_mu;
+    pthread_cond_t *cv = j->wait_cv;
+    if (!mu) {
+        j->done = 1;
+        if (cb)
+            cb(j);
+        return;
+    }
+    if (cb)
+        cb(j);
+    pthread_mutex_lock(mu);
+    j->done = 1;
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(mu);
+}
+
+/* Under mu: copies each row to its request, or fails the requests in the batch (and drops
+ * their untaken sequences). Puts the requests with nothing left in b->finished; returns how
+ * many. Nothing here touches a request after it is listed: its waiter may free it at once. */
+static int deliver(embp_batcher *b, int n, embp_status st, const embp_error *err) {
+    size_t dim = (size_t)b->o.dim;
+    for (int i = 0; i < n; i++) {
+        embp_batch_job *j = b->slots[i].job;
+        if (st == EMBP_OK && j->status == EMBP_OK) {
+            memcpy(j->out + (size_t)b->slots[i].seq * dim, b->rows + (size_t)i * dim,
+                   dim * sizeof(float));
+        } else if (j->status == EMBP_OK) {
+            j->status = st;
+            j->err = *err;
+            unqueue(b, j);
+            j->rows_left -= j->n - j->next_seq; /* never taken: nothing to wait for */
+            j->next_seq = j->n;
+        }
+        j->rows_left--;
+    }
+    int n_done = 0;
+    for (int i = 0; i < n; i++) {
+        embp_batch_job *j = b->slots[i].job;
+        if (j->rows_left == 0) {
+            j->rows_left = -1; /* listed once even when it holds several slots */
+            b->finished[n_done++] = j;
+        }
+    }
+    return n_done;
+}
+
+static void *worker(void *arg) {
+    embp_batcher *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (wait_for_batch(b)) {
+        long tokens;
+        int n = take_batch(b, &tokens);
+        b->stats.batches++;
+        b->stats.sequences += n;
+        b->stats.tokens += tokens;
+        pthread_mutex_unlock(&b->mu);
+        embp_error err;
+        embp_error_clear(&err);
+        embp_status st = b->o.embed(b->o.ctx, b->ids, b->lens, n, b->rows, &err);
+        pthread_mutex_lock(&b->mu);
+        int n_done = deliver(b, n, st, &err);
+        pthread_mutex_unlock(&b->mu);
+        for (int i = 0; i < n_done; i++)
+            finish_job(b->finished[i]);
+        pthread_mutex_lock(&b->mu);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- API */
+
+static void batcher_release(embp_batcher *b) {
+    embp_free(b->slots);
+    embp_free(b->ids);
+    embp_free(b->lens);
+    embp_free_aligned(b->rows);
+    embp_free(b->finished);
+    embp_free(b);
+}
+
+embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **out,
+                                embp_error *err) {
+    *out = NULL;
+    if (!opts->embed || opts->dim < 1 || opts->max_batch_tokens < 1 || opts->max_wait_ms < 0 ||
+        opts->max_queue_tokens < 1 || opts->max_batch_seqs < 0)
+        return embp_fail(err, EMBP_EINVAL, "batcher: bad options (dim %d, max_batch_tokens %d, "
+                         "max_wait_ms %d, max_queue_tokens %ld)", opts->dim,
+                         opts->max_batch_tokens, opts->max_wait_ms, opts->max_queue_tokens);
+    embp_batcher *b = embp_calloc(1, sizeof *b);
+    if (!b)
+        return embp_fail(err, EMBP_ENOMEM, "batcher: out of memory");
+    b->o = *opts;
+    if (b->o.max_batch_seqs == 0)
+        b->o.max_batch_seqs = 1024;
+    size_t s = (size_t)b->o.max_batch_seqs;
+    b->slots = embp_calloc(s, sizeof *b->slots);
+    b->ids = embp_calloc(s, sizeof *b->ids);
+    b->lens = embp_calloc(s, sizeof *b->lens);
+    b->finished = embp_calloc(s, sizeof *b->finished);
+    b->rows = embp_malloc_aligned(s * (size_t)b->o.dim * sizeof(float));
+    if (!b->slots || !b->ids || !b->lens || !b->finished || !b->rows) {
+        batcher_release(b);
+        return embp_fail(err, EMBP_ENOMEM, "batcher: out of memory for %zu rows of %d", s,
+                         opts->dim);
+    }
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->work, NULL);
+    if (pthread_create(&b->thread, NULL, worker, b) != 0) {
+        pthread_mutex_destroy(&b->mu);
+        pthread_cond_destroy(&b->work);
+        batcher_release(b);
+        return embp_fail(err, EMBP_ENOMEM, "batcher: cannot start the worker thread");
+    }
+    *out = b;
+    return EMBP_OK;
+}
+
+void embp_batcher_free(embp_batcher *b) {
+    if (!b)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->stop = 1;
+    pthread_cond_signal(&b->work);
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->work);
+    batcher_release(b);
+}
+
+embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
+    long tokens = 0;
+    for (int i = 0; i < job->n; i++)
+        tokens += job->lens[i];
+    job->status = EMBP_OK;
+    embp_error_clear(&job->err);
+    job->next_seq = job->n_batches = job->done = 0;
+    job->rows_left = job->n;
+    job->tokens_left = tokens;
+    job->qnext = NULL;
+    job->enqueued_ms = now_ms();
+    pthread_mutex_lock(&b->mu);
+    embp_batch_submit r = EMBP_BATCH_OK;
+    if (b->stop)
+        r = EMBP_BATCH_STOPPED;
+    else if (b->queued_tokens > 0 && b->queued_tokens + tokens > b->o.max_queue_tokens)
+        r = EMBP_BATCH_FULL;
+    if (r == EMBP_BATCH_OK && job->n > 0) {
+        if (b->tail)
+            b->tail->qnext = job;
+        else
+            b->head = job;
+        b->tail = job;
+        b->queued_tokens += tokens;
+        pthread_cond_signal(&b->work);
+    }
+    pthread_mutex_unlock(&b->mu);
+    if (r == EMBP_BATCH_OK && job->n == 0)
+        finish_job(job);
+    return r;
+}
+
+embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    job->wait_mu = &mu;
+    job->wait_cv = &cv;
+    embp_batch_submit r = embp_batcher_submit(b, job);
+    if (r == EMBP_BATCH_OK) {
+        pthread_mutex_lock(&mu);
+        while (!job->done)
+            pthread_cond_wait(&cv, &mu);
+        pthread_mutex_unlock(&mu);
+    }
+    job->wait_mu = NULL;
+    job->wait_cv = NULL;
+    pthread_mutex_destroy(&mu);
+    pthread_cond_destroy(&cv);
+    return r;
+}
+
+long embp_batcher_queued_tokens(embp_batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    long t = b->queued_tokens;
+    pthread_mutex_unlock(&b->mu);
+    return t;
+}
+
+void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out) {
+    pthread_mutex_lock(&b->mu);
+    *out = b->stats;
+    pthread_mutex_unlock(&b->mu);
+}

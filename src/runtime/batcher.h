@@ -1,0 +1,78 @@
+/* The batcher: one queue of tokenized sequences from all requests and ONE worker thread that
+ * forms batches by a token budget and runs the model on them. HTTP threads only submit and wait.
+ * A batch may mix sequences of several requests and split a large request; each sequence
+ * keeps its slot, so every request gets exactly its own rows, or an error. */
+#ifndef EMBP_RUNTIME_BATCHER_H
+#define EMBP_RUNTIME_BATCHER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+/* ids[i] has lens[i] ids; out gets n rows of dim floats. Runs on the worker thread only, so
+ * a model that is not thread-safe (embp_embed_tokens) is safe here. */
+typedef embp_status (*embp_batch_embed_fn)(void *ctx, const int32_t *const *ids, const int *lens,
+                                           int n, float *out, embp_error *err);
+
+typedef struct {
+    embp_batch_embed_fn embed;
+    void *ctx;
+    int dim;              /* floats per output row */
+    int max_batch_tokens; /* token budget of one batch (a longer sequence runs alone) */
+    int max_batch_seqs;   /* sequences in one batch; 0: 1024 */
+    int max_wait_ms;      /* how long the oldest sequence waits for a batch to fill */
+    long max_queue_tokens; /* queued tokens beyond which submit refuses (EMBP_BATCH_FULL) */
+} embp_batcher_opts;
+
+typedef struct embp_batcher embp_batcher;
+
+/* A request: n sequences in, n rows out. The caller fills the first block, keeps ids, lens and
+ * out alive until on_done runs (or embp_batcher_run returns), and leaves the rest alone. */
+typedef struct embp_batch_job {
+    const int32_t *const *ids;
+    const int *lens;
+    int n;
+    float *out;                                  /* n * dim floats */
+    void (*on_done)(struct embp_batch_job *job); /* on the worker thread; may be NULL */
+    void *user;
+    /* Result, valid once done: EMBP_OK and every row written, or an error and no rows. */
+    embp_status status;
+    embp_error err;
+    /* Private to the batcher. */
+    int next_seq, rows_left, n_batches, done;
+    long tokens_left;
+    int64_t enqueued_ms;
+    struct embp_batch_job *qnext;
+    pthread_mutex_t *wait_mu;
+    pthread_cond_t *wait_cv;
+} embp_batch_job;
+
+typedef enum { EMBP_BATCH_OK, EMBP_BATCH_FULL, EMBP_BATCH_STOPPED } embp_batch_submit;
+
+typedef struct {
+    long batches, sequences, tokens;
+    long mixed_batches; /* batches holding sequences of more than one request */
+    long split_jobs;    /* requests whose sequences ran in more than one batch */
+} embp_batcher_stats;
+
+/* Starts the worker thread. *out owns it; free with embp_batcher_free. */
+embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **out /* OUT */,
+                                embp_error *err);
+/* Finishes every queued request, then stops the worker. NULL is fine. */
+void embp_batcher_free(embp_batcher *b);
+
+/* Queues job. EMBP_BATCH_FULL: the queue holds more than max_queue_tokens with it (a request
+ * alone in an empty queue is always taken, so a big one is slow, never refused forever).
+ * EMBP_BATCH_STOPPED: the batcher is shutting down. Either way on_done is not called. */
+embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job);
+
+/* Submits job and waits for it. Returns the submit result; on EMBP_BATCH_OK job->status and
+ * job->out hold the answer. */
+embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job);
+
+/* Tokens now waiting in the queue, and counters since creation. */
+long embp_batcher_queued_tokens(embp_batcher *b);
+void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out /* OUT */);
+
+#endif

@@ -1,0 +1,278 @@
+/* The settings table and its parsers: environment first, then flags override. */
+#include "server/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+
+typedef enum { K_STR, K_INT, K_BOOL, K_LEVEL } kind;
+
+typedef struct {
+    const char *flag, *env, *def, *help;
+    kind k;
+    size_t off;
+    long min, max;
+    unsigned cmds;
+} setting;
+
+#define S EMBP_CMD_SERVE
+#define E EMBP_CMD_EMBED
+#define T EMBP_CMD_TOKENIZE
+#define I EMBP_CMD_INFO
+#define F(field) offsetof(embp_config, field)
+
+/* clang-format off */
+static const setting table[] = {
+    {"model", "EMB_PROVIDER_MODEL_PATH", "", "model folder(s), comma separated; the first is the "
+     "default. Unset: the HF cache's all-MiniLM-L6-v2, else <bin>/../models/demo-all-MiniLM-L6-v2",
+     K_STR, F(model_path), 0, 0, S | E | T | I},
+    {"model-name", "EMB_PROVIDER_MODEL_NAME", "", "API id of each model, comma separated; unset: "
+     "the folder's name", K_STR, F(model_name), 0, 0, S | E | T | I},
+    {"host", "EMB_PROVIDER_HOST", "0.0.0.0", "address to listen on", K_STR, F(host), 0, 0, S},
+    {"port", "EMB_PROVIDER_PORT", "9000", "TCP port (0: any free port)", K_INT, F(port), 0, 65535,
+     S},
+    {"api-key", "EMB_PROVIDER_API_KEY", "", "require 'Authorization: Bearer KEY' (not on /health)",
+     K_STR, F(api_key), 0, 0, S},
+    {"max-batch-size", "EMB_PROVIDER_MAX_BATCH_SIZE", "2048", "most inputs in one request",
+     K_INT, F(max_batch_size), 1, 1 << 20, S},
+    {"max-context-length", "EMB_PROVIDER_MAX_CONTEXT_LENGTH", "0", "caps the model's "
+     "max_seq_len (tokens per input); 0: the model's", K_INT, F(max_context_length), 0, 1 << 20,
+     S | E | T},
+    {"max-request-bytes", "EMB_PROVIDER_MAX_REQUEST_BYTES", "8388608", "largest request body "
+     "(413 beyond)", K_INT, F(max_request_bytes), 64, 1L << 31, S},
+    {"max-batch-tokens", "EMB_PROVIDER_MAX_BATCH_TOKENS", "16384", "token budget of one forward "
+     "pass", K_INT, F(max_batch_tokens), 1, 1 << 24, S | E},
+    {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "2", "how long a batch waits to fill",
+     K_INT, F(max_wait_time_ms), 0, 10000, S},
+    {"max-queue-tokens", "EMB_PROVIDER_MAX_QUEUE_TOKENS", "262144", "queued tokens beyond which "
+     "requests get 503 + Retry-After", K_INT, F(max_queue_tokens), 1, 1L << 30, S},
+    {"max-connections", "EMB_PROVIDER_MAX_CONNECTIONS", "256", "open connections at once",
+     K_INT, F(max_connections), 1, 100000, S},
+    {"timeout", "EMB_PROVIDER_TIMEOUT_S", "30", "seconds an idle or slow connection may live",
+     K_INT, F(timeout_s), 1, 3600, S},
+    {"truncate", "EMB_PROVIDER_TRUNCATE", "true", "cut inputs longer than max_seq_len "
+     "(--no-truncate: reject them)", K_BOOL, F(truncate), 0, 0, S | E | T},
+    {"threads", "EMB_PROVIDER_THREADS", "0", "compute threads; 0: one per core", K_INT,
+     F(threads), 0, 1024, S | E | I},
+    {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,
+     F(log_level), 0, 0, S | E | T | I},
+    {"precision", "EMB_PROVIDER_MODEL_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
+     K_STR, F(precision), 0, 0, S | E | I},
+    {"storage-precision", "EMB_PROVIDER_MODEL_STORAGE_PRECISION", "", "weights in memory: "
+     "fp32|fp16|bf16|int8|int4", K_STR, F(storage_precision), 0, 0, S | E | I},
+    {"computation-precision", "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", "", "GEMM inputs: "
+     "fp32|bf16|int8", K_STR, F(computation_precision), 0, 0, S | E | I},
+    {"precision-overrides", "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "", "per-tensor precisions "
+     "(needs planner support)", K_STR, F(precision_overrides), 0, 0, S | E | I},
+    {"enable-quantization", "EMB_PROVIDER_ENABLE_QUANTIZATION", "false", "allow int8 when "
+     "--precision is unset (same as --precision int8)", K_BOOL, F(enable_quantization), 0, 0,
+     S | E | I},
+    {"quantization-method", "EMB_PROVIDER_QUANTIZATION_METHOD", "", "rtn (default)", K_STR,
+     F(quantization_method), 0, 0, S | E | I},
+    {"precision-strict", "EMB_PROVIDER_PRECISION_STRICT", "false", "a precision the CPU cannot "
+     "run is an error, not a fallback", K_BOOL, F(precision_strict), 0, 0, S | E | I},
+};
+/* clang-format on */
+#define N_SETTINGS (sizeof table / sizeof table[0])
+
+/* Parses text into the field of s; where names the source ("EMB_PROVIDER_PORT" or "--port"). */
+static embp_status apply(embp_config *c, const setting *s, const char *text, const char *where,
+                         embp_error *err) {
+    char *field = (char *)c + s->off;
+    switch (s->k) {
+    case K_STR:
+        memcpy(field, &text, sizeof text);
+        return EMBP_OK;
+    case K_LEVEL:
+        if (embp_log_level_parse(text) < 0)
+            return embp_fail(err, EMBP_ECONFIG, "%s=%s: not a log level; allowed: %s", where,
+                             text, s->help);
+        memcpy(field, &text, sizeof text);
+        return EMBP_OK;
+    case K_BOOL: {
+        static const char *yes[] = {"true", "1", "yes", "on"}, *no[] = {"false", "0", "no", "off"};
+        for (int i = 0; i < 4; i++) {
+            if (strcmp(text, yes[i]) == 0 || strcmp(text, no[i]) == 0) {
+                *(int *)(void *)field = strcmp(text, yes[i]) == 0;
+                return EMBP_OK;
+            }
+        }
+        return embp_fail(err, EMBP_ECONFIG, "%s=%s: not a boolean; allowed: true|false|1|0|yes|"
+                         "no|on|off", where, text);
+    }
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno || end == text || *end || v < s->min || v > s->max)
+            return embp_fail(err, EMBP_ECONFIG, "%s=%s: not an integer in %ld..%ld (%s)", where,
+                             text, s->min, s->max, s->help);
+        *(long *)(void *)field = v;
+        return EMBP_OK;
+    }
+    }
+    return EMBP_EINTERNAL;
+}
+
+void embp_config_defaults(embp_config *c) {
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        apply(c, &table[i], table[i].def, "default", NULL);
+}
+
+embp_status embp_config_from_env(embp_config *c, const char *(*getenv_fn)(const char *),
+                                 embp_error *err) {
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const char *v = getenv_fn(table[i].env);
+        if (v && (*v || table[i].k == K_STR) && apply(c, &table[i], v, table[i].env, err))
+            return err ? err->code : EMBP_ECONFIG;
+    }
+    return EMBP_OK;
+}
+
+/* The setting whose flag is name (len bytes, without "--"), for cmd; *negated set for "no-X". */
+static const setting *find_flag(const char *name, size_t len, unsigned cmd, int *negated) {
+    *negated = 0;
+    if (len > 3 && strncmp(name, "no-", 3) == 0) {
+        const setting *s = find_flag(name + 3, len - 3, cmd, negated);
+        if (s && s->k == K_BOOL) {
+            *negated = 1;
+            return s;
+        }
+    }
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if ((table[i].cmds & cmd) && strlen(table[i].flag) == len &&
+            strncmp(table[i].flag, name, len) == 0)
+            return &table[i];
+    return NULL;
+}
+
+int embp_config_parse_flag(embp_config *c, unsigned cmd, int argc, char **argv, int *i,
+                           embp_error *err) {
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2) != 0)
+        return 0;
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int negated;
+    const setting *s = find_flag(name, len, cmd, &negated);
+    if (!s)
+        return 0;
+    char where[64];
+    snprintf(where, sizeof where, "--%.*s", (int)len, name);
+    const char *value = eq ? eq + 1 : NULL;
+    if (s->k == K_BOOL && !value) {
+        value = negated ? "false" : "true";
+    } else if (negated) {
+        embp_fail(err, EMBP_ECONFIG, "%s takes no value", where);
+        return -1;
+    } else if (!value) {
+        if (*i + 1 >= argc) {
+            embp_fail(err, EMBP_ECONFIG, "%s needs a value (%s)", where, s->help);
+            return -1;
+        }
+        value = argv[++*i];
+    }
+    (*i)++;
+    return apply(c, s, value, where, err) == EMBP_OK ? 1 : -1;
+}
+
+void embp_config_print_help(FILE *f, unsigned cmd, int markdown) {
+    if (markdown)
+        fputs("| flag | environment variable | default | meaning |\n|---|---|---|---|\n", f);
+    for (size_t i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &table[i];
+        if (!(s->cmds & cmd))
+            continue;
+        const char *def = *s->def ? s->def : "unset";
+        char flag[64];
+        if (s->k == K_BOOL)
+            snprintf(flag, sizeof flag, "--%s, --no-%s", s->flag, s->flag);
+        else
+            snprintf(flag, sizeof flag, "--%s VALUE", s->flag);
+        if (markdown)
+            fprintf(f, "| `%s` | `%s` | `%s` | %s |\n", flag, s->env, def, s->help);
+        else
+            fprintf(f, "  %-40s %s\n  %-40s [%s, default %s]\n", flag, s->help, "", s->env, def);
+    }
+}
+
+void embp_config_list_item(const char *list, int i, char *out, size_t size) {
+    out[0] = '\0';
+    const char *p = list;
+    for (; i > 0 && p; i--) {
+        p = strchr(p, ',');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return;
+    size_t n = strcspn(p, ",");
+    snprintf(out, size, "%.*s", (int)n, p);
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The HF cache's all-MiniLM-L6-v2 snapshot at refs/main into out, or 0 when absent. */
+static int hf_cache_model(const char *(*getenv_fn)(const char *), char *out, size_t size) {
+    char hub[1024], ref[128] = "";
+    const char *hf = getenv_fn("HF_HOME"), *home = getenv_fn("HOME");
+    if (hf && *hf)
+        snprintf(hub, sizeof hub, "%s/hub", hf);
+    else if (home && *home)
+        snprintf(hub, sizeof hub, "%s/.cache/huggingface/hub", home);
+    else
+        return 0;
+    char refpath[1200];
+    snprintf(refpath, sizeof refpath,
+             "%s/models--sentence-transformers--all-MiniLM-L6-v2/refs/main", hub);
+    FILE *f = fopen(refpath, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(ref, 1, sizeof ref - 1, f);
+    fclose(f);
+    ref[n] = '\0';
+    ref[strcspn(ref, " \r\n")] = '\0';
+    if (!*ref || strchr(ref, '/'))
+        return 0;
+    snprintf(out, size, "%s/models--sentence-transformers--all-MiniLM-L6-v2/snapshots/%s", hub,
+             ref);
+    return is_dir(out);
+}
+
+int embp_config_model_paths(const embp_config *c, const char *exe_dir,
+                            const char *(*getenv_fn)(const char *), char *buf, size_t size,
+                            const char **paths, int max, embp_error *err) {
+    if (*c->model_path) {
+        snprintf(buf, size, "%s", c->model_path);
+        int n = 0;
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < max;
+             t = strtok_r(NULL, ",", &save))
+            paths[n++] = t;
+        if (n == 0)
+            embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PATH=%s names no folder",
+                      c->model_path);
+        return n;
+    }
+    if (hf_cache_model(getenv_fn, buf, size)) {
+        paths[0] = buf;
+        return 1;
+    }
+    snprintf(buf, size, "%s/../models/demo-all-MiniLM-L6-v2", exe_dir ? exe_dir : ".");
+    if (is_dir(buf)) {
+        paths[0] = buf;
+        return 1;
+    }
+    embp_fail(err, EMBP_ECONFIG, "no model: set EMB_PROVIDER_MODEL_PATH (or --model) to a "
+              "sentence-transformers folder, put all-MiniLM-L6-v2 in the Hugging Face cache "
+              "($HF_HOME/hub), or run scripts/setup.sh (or `embp demo-model %s`) for a demo "
+              "model", buf);
+    return 0;
+}

@@ -1,0 +1,115 @@
+/* The model registry: loads each configured folder and starts its batcher. */
+#include "server/models.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+
+static const char *or_null(const char *s) {
+    return s && *s ? s : NULL;
+}
+
+embp_status embp_models_load_opts(const embp_config *c, embp_load_opts *o, embp_error *err) {
+    embp_load_opts_init(o);
+    if (*c->precision_overrides)
+        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES=%s: per-tensor "
+                         "overrides are not in embp_load_opts yet; use --precision, "
+                         "--storage-precision and --computation-precision",
+                         c->precision_overrides);
+    o->precision = or_null(c->precision);
+    if (!o->precision && c->enable_quantization)
+        o->precision = "int8";
+    o->storage = or_null(c->storage_precision);
+    o->compute = or_null(c->computation_precision);
+    o->quantization_method = or_null(c->quantization_method);
+    o->strict = c->precision_strict;
+    o->n_threads = (int)c->threads;
+    o->max_batch_tokens = (int)c->max_batch_tokens;
+    return EMBP_OK;
+}
+
+/* Runs on the batcher's worker: the only caller of embp_embed_tokens for this model. */
+static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const int *lens, int n,
+                                  float *out, embp_error *err) {
+    return embp_embed_tokens(ctx, ids, lens, n, 0, out, err);
+}
+
+/* Loads path as models[i] (named by the i-th --model-name, if any). */
+static embp_status load_one(const embp_config *c, const char *path, int i, int with_batcher,
+                            embp_server_model *sm, embp_error *err) {
+    embp_load_opts o;
+    char name[256];
+    if (embp_models_load_opts(c, &o, err) != EMBP_OK)
+        return err->code;
+    embp_config_list_item(c->model_name, i, name, sizeof name);
+    o.name = or_null(name);
+    if (embp_model_load(path, &o, &sm->model, err) != EMBP_OK)
+        return err->code;
+    embp_model_get_info(sm->model, &sm->info);
+    sm->tokenize = embp_tokenize;
+    sm->max_seq_len = sm->info.max_seq_len;
+    if (c->max_context_length > 0 && c->max_context_length < sm->max_seq_len)
+        sm->max_seq_len = (int)c->max_context_length;
+    if (sm->info.is_demo)
+        embp_log(EMBP_LOG_DEBUG, EMBP_LOG_WARN, "model %s (%s) is a DEMO model: seeded random "
+                 "weights, its vectors carry no meaning", sm->info.name, path);
+    if (!with_batcher)
+        return EMBP_OK;
+    if (c->max_batch_tokens < sm->max_seq_len)
+        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MAX_BATCH_TOKENS=%ld is below model "
+                         "%s's max_seq_len %d; raise it or lower --max-context-length",
+                         c->max_batch_tokens, sm->info.name, sm->max_seq_len);
+    embp_batcher_opts bo = {.embed = embed_full_dim, .ctx = sm->model, .dim = sm->info.dim,
+                            .max_batch_tokens = (int)c->max_batch_tokens,
+                            .max_wait_ms = (int)c->max_wait_time_ms,
+                            .max_queue_tokens = c->max_queue_tokens};
+    return embp_batcher_create(&bo, &sm->batcher, err);
+}
+
+static const char *env(const char *name) {
+    return getenv(name);
+}
+
+embp_status embp_models_load(const embp_config *c, const char *exe_dir, int with_batcher,
+                             embp_server_model **out, int *n, embp_error *err) {
+    *out = NULL;
+    *n = 0;
+    char buf[4096];
+    const char *paths[16];
+    int count = embp_config_model_paths(c, exe_dir, env, buf,
+                                        sizeof buf, paths, 16, err);
+    if (count == 0)
+        return err->code;
+    embp_server_model *m = embp_calloc((size_t)count, sizeof *m);
+    if (!m)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    for (int i = 0; i < count; i++) {
+        if (load_one(c, paths[i], i, with_batcher, &m[i], err) != EMBP_OK) {
+            embp_models_free(m, count);
+            return err->code;
+        }
+        for (int k = 0; k < i; k++)
+            if (strcmp(m[k].info.name, m[i].info.name) == 0) {
+                embp_fail(err, EMBP_ECONFIG, "two models are named %s (%s and %s); name them "
+                          "with EMB_PROVIDER_MODEL_NAME", m[i].info.name, m[k].info.path,
+                          m[i].info.path);
+                embp_models_free(m, count);
+                return EMBP_ECONFIG;
+            }
+    }
+    *out = m;
+    *n = count;
+    return EMBP_OK;
+}
+
+void embp_models_free(embp_server_model *m, int n) {
+    if (!m)
+        return;
+    for (int i = 0; i < n; i++) {
+        embp_batcher_free(m[i].batcher);
+        embp_model_free(m[i].model);
+    }
+    embp_free(m);
+}

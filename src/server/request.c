@@ -1,0 +1,294 @@
+/* Parses and validates OpenAI embeddings requests. Every failure says which field, what was
+ * expected and what was found, as an OpenAI invalid_request_error. */
+#include "server/request.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+int embp_http_fail(embp_http_error *e, int status, const char *type, const char *param,
+                   const char *code, const char *fmt, ...) {
+    e->status = status;
+    e->type = type;
+    e->param = param;
+    e->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+#define BAD(e, param, ...) embp_http_fail(e, 400, "invalid_request_error", param, NULL, __VA_ARGS__)
+
+static const char *type_name(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number with a fraction";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "an unknown value";
+}
+
+/* body is len bytes of JSON. Returns the byte offset where nesting first exceeds max_depth, or
+ * -1. jansson recurses once per level (up to 2048 deep); we refuse far earlier, and say where. */
+static long nesting_too_deep(const char *body, size_t len, int max_depth) {
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return (long)i;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* v is the string input[idx] (idx -1: input itself). Copies it into r->texts[slot]. */
+static int take_text(embp_request *r, int slot, const json_t *v, int idx, embp_http_error *e) {
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    char where[32] = "input";
+    if (idx >= 0)
+        snprintf(where, sizeof where, "input[%d]", idx);
+    if (n == 0)
+        return BAD(e, "input", "%s is an empty string; every input must have at least one "
+                   "character", where);
+    if (memchr(s, '\0', n))
+        return BAD(e, "input", "%s contains a NUL character (\\u0000) at byte %zu", where,
+                   (size_t)((const char *)memchr(s, '\0', n) - s));
+    r->texts[slot] = embp_strndup(s, n);
+    r->text_lens[slot] = n;
+    if (!r->texts[slot])
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    return 1;
+}
+
+/* arr is an array of token ids named `where`. Copies it into r->ids[slot]. */
+static int take_ids(embp_request *r, int slot, const json_t *arr, const char *where,
+                    embp_http_error *e) {
+    size_t n = json_array_size(arr);
+    if (n == 0)
+        return BAD(e, "input", "%s is an empty array of token ids", where);
+    if (n > (size_t)INT32_MAX)
+        return BAD(e, "input", "%s has too many token ids", where);
+    r->ids[slot] = embp_malloc(n * sizeof(int32_t));
+    if (!r->ids[slot])
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    r->n_ids[slot] = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *t = json_array_get(arr, i);
+        if (!json_is_integer(t))
+            return BAD(e, "input", "%s[%zu] must be a token id (an integer), found %s", where,
+                       i, type_name(t));
+        json_int_t id = json_integer_value(t);
+        if (id < 0 || id > INT32_MAX)
+            return BAD(e, "input", "%s[%zu] is token id %lld, which is not a valid id", where,
+                       i, (long long)id);
+        r->ids[slot][i] = (int32_t)id;
+    }
+    return 1;
+}
+
+static int alloc_inputs(embp_request *r, int n, int is_tokens, embp_http_error *e) {
+    r->n_inputs = n;
+    r->is_tokens = is_tokens;
+    if (is_tokens) {
+        r->ids = embp_calloc((size_t)n, sizeof *r->ids);
+        r->n_ids = embp_calloc((size_t)n, sizeof *r->n_ids);
+        if (r->ids && r->n_ids)
+            return 1;
+    } else {
+        r->texts = embp_calloc((size_t)n, sizeof *r->texts);
+        r->text_lens = embp_calloc((size_t)n, sizeof *r->text_lens);
+        if (r->texts && r->text_lens)
+            return 1;
+    }
+    return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+}
+
+/* arr is a non-empty array; its first element decides the form: strings, token ids (one
+ * input) or arrays of token ids. Every element must have that form. */
+static int parse_input_array(embp_request *r, const json_t *arr, const embp_request_limits *lim,
+                             embp_http_error *e) {
+    size_t n = json_array_size(arr);
+    const json_t *first = json_array_get(arr, 0);
+    if (json_is_integer(first))
+        return alloc_inputs(r, 1, 1, e) && take_ids(r, 0, arr, "input", e);
+    if (!json_is_string(first) && !json_is_array(first))
+        return BAD(e, "input", "input[0] must be a string, a token id or an array of token ids, "
+                   "found %s", type_name(first));
+    if (n > (size_t)lim->max_inputs)
+        return BAD(e, "input", "input has %zu items; at most %d are allowed per request "
+                   "(EMB_PROVIDER_MAX_BATCH_SIZE)", n, lim->max_inputs);
+    int strings = json_is_string(first);
+    if (!alloc_inputs(r, (int)n, !strings, e))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_array_get(arr, i);
+        if (strings ? !json_is_string(v) : !json_is_array(v))
+            return BAD(e, "input", "input[%zu] must be %s like input[0] (arrays cannot mix "
+                       "kinds), found %s", i, strings ? "a string" : "an array of token ids",
+                       type_name(v));
+        char where[32];
+        snprintf(where, sizeof where, "input[%zu]", i);
+        if (strings ? !take_text(r, (int)i, v, (int)i, e) : !take_ids(r, (int)i, v, where, e))
+            return 0;
+    }
+    return 1;
+}
+
+static int parse_input(embp_request *r, const json_t *root, const embp_request_limits *lim,
+                       embp_http_error *e) {
+    const json_t *in = json_object_get(root, "input");
+    if (!in)
+        return BAD(e, "input", "'input' is required: a string, an array of strings, an array of "
+                   "token ids or an array of arrays of token ids");
+    if (json_is_string(in))
+        return alloc_inputs(r, 1, 0, e) && take_text(r, 0, in, -1, e);
+    if (!json_is_array(in))
+        return BAD(e, "input", "'input' must be a string, an array of strings, an array of "
+                   "token ids or an array of arrays of token ids; found %s", type_name(in));
+    if (json_array_size(in) == 0)
+        return BAD(e, "input", "'input' is an empty array; give at least one input");
+    return parse_input_array(r, in, lim, e);
+}
+
+/* ---------------------------------------------------------------- options */
+
+static int parse_encoding(embp_request *r, const json_t *v, embp_http_error *e) {
+    if (!v || json_is_null(v))
+        return 1;
+    const char *s = json_string_value(v);
+    if (s && strcmp(s, "float") == 0)
+        r->encoding = EMBP_ENCODING_FLOAT;
+    else if (s && strcmp(s, "base64") == 0)
+        r->encoding = EMBP_ENCODING_BASE64;
+    else if (s)
+        return BAD(e, "encoding_format", "'encoding_format' must be \"float\" or \"base64\", "
+                   "found \"%.64s\"", s);
+    else
+        return BAD(e, "encoding_format", "'encoding_format' must be \"float\" or \"base64\", "
+                   "found %s", type_name(v));
+    return 1;
+}
+
+static int parse_options(embp_request *r, const json_t *root, embp_http_error *e) {
+    const json_t *v = json_object_get(root, "model");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v))
+            return BAD(e, "model", "'model' must be a string, found %s", type_name(v));
+        r->model = embp_strdup(json_string_value(v));
+        if (!r->model)
+            return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    }
+    if (!parse_encoding(r, json_object_get(root, "encoding_format"), e))
+        return 0;
+    v = json_object_get(root, "dimensions");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v))
+            return BAD(e, "dimensions", "'dimensions' must be an integer, found %s",
+                       type_name(v));
+        if (json_integer_value(v) < 1 || json_integer_value(v) > INT32_MAX)
+            return BAD(e, "dimensions", "'dimensions' must be at least 1, found %lld",
+                       (long long)json_integer_value(v));
+        r->dimensions = (int)json_integer_value(v);
+    }
+    v = json_object_get(root, "user");
+    if (v && !json_is_null(v) && !json_is_string(v))
+        return BAD(e, "user", "'user' must be a string, found %s", type_name(v));
+    v = json_object_get(root, "truncate");
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v))
+            return BAD(e, "truncate", "'truncate' must be true or false, found %s",
+                       type_name(v));
+        r->truncate = json_is_true(v);
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- entry points */
+
+int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
+                       embp_request *out, embp_http_error *e) {
+    memset(out, 0, sizeof *out);
+    out->truncate = lim->default_truncate;
+    int max_depth = lim->max_depth > 0 ? lim->max_depth : 16;
+    long deep = nesting_too_deep(body, len, max_depth);
+    if (deep >= 0)
+        return BAD(e, NULL, "the JSON body nests deeper than %d levels (at byte %ld)", max_depth,
+                   deep);
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+    if (!root)
+        return BAD(e, NULL, "the body is not valid JSON%s: %s at line %d, column %d (byte %d)",
+                   json_error_code(&je) == json_error_invalid_utf8 ? " (invalid UTF-8)" : "",
+                   je.text, je.line, je.column, je.position);
+    int ok;
+    if (!json_is_object(root))
+        ok = BAD(e, NULL, "the body must be a JSON object, found %s", type_name(root));
+    else
+        ok = parse_options(out, root, e) && parse_input(out, root, lim, e);
+    json_decref(root);
+    if (!ok)
+        embp_request_free(out);
+    return ok;
+}
+
+int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_seq_len,
+                             embp_http_error *e) {
+    if (r->dimensions > dim)
+        return BAD(e, "dimensions", "'dimensions' is %d but this model's embeddings have %d",
+                   r->dimensions, dim);
+    for (int i = 0; r->is_tokens && i < r->n_inputs; i++) {
+        for (int j = 0; j < r->n_ids[i]; j++)
+            if (r->ids[i][j] >= vocab_size)
+                return BAD(e, "input", "input[%d][%d] is token id %d, outside this model's "
+                           "vocabulary [0, %d)", i, j, (int)r->ids[i][j], vocab_size);
+        if (r->n_ids[i] <= max_seq_len)
+            continue;
+        if (!r->truncate)
+            return embp_http_fail(e, 400, "invalid_request_error", "input",
+                                  "context_length_exceeded", "input[%d] has %d tokens; this "
+                                  "model takes at most %d (truncate is false)", i, r->n_ids[i],
+                                  max_seq_len);
+        r->n_ids[i] = max_seq_len;
+    }
+    return 1;
+}
+
+void embp_request_free(embp_request *r) {
+    if (!r)
+        return;
+    for (int i = 0; i < r->n_inputs; i++) {
+        if (r->texts)
+            embp_free(r->texts[i]);
+        if (r->ids)
+            embp_free(r->ids[i]);
+    }
+    embp_free(r->texts);
+    embp_free(r->text_lens);
+    embp_free(r->ids);
+    embp_free(r->n_ids);
+    embp_free(r->model);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,63 @@
+/* The OpenAI embeddings request: parse and validate a POST /v1/embeddings body (jansson), and the
+ * OpenAI-shaped error every failure turns into. Pure functions: no model, no sockets. */
+#ifndef EMBP_SERVER_REQUEST_H
+#define EMBP_SERVER_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An error as the HTTP layer sends it:
+ * {"error":{"message":..., "type":..., "param":..., "code":...}} with status. */
+typedef struct {
+    int status;          /* HTTP status: 400, 401, 404, 405, 413, 500, 503 */
+    const char *type;    /* "invalid_request_error", "authentication_error", "server_error" */
+    const char *param;   /* "input", "model", ...; NULL for JSON null */
+    const char *code;    /* "model_not_found", "context_length_exceeded", ...; NULL for null */
+    char message[512];
+} embp_http_error;
+
+/* Fills e and returns 0 (so `return embp_http_fail(e, 400, ...)` reads as "failed"). */
+int embp_http_fail(embp_http_error *e, int status, const char *type, const char *param,
+                   const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+typedef enum { EMBP_ENCODING_FLOAT, EMBP_ENCODING_BASE64 } embp_encoding;
+
+/* A parsed request. Either texts (is_tokens 0) or token id arrays (is_tokens 1), n_inputs each.
+ * Owns all its memory; free with embp_request_free. */
+typedef struct {
+    char *model;          /* NULL: the default model */
+    embp_encoding encoding;
+    int dimensions;       /* 0: the model's full dimension */
+    int truncate;         /* 1: cut inputs at max_seq_len; 0: a longer input is an error */
+    int n_inputs;
+    int is_tokens;
+    char **texts;         /* n_inputs UTF-8 strings, NUL-terminated, no NUL inside */
+    size_t *text_lens;
+    int32_t **ids;        /* n_inputs token id arrays (is_tokens) */
+    int *n_ids;
+} embp_request;
+
+typedef struct {
+    int max_inputs;       /* EMB_PROVIDER_MAX_BATCH_SIZE */
+    int default_truncate; /* EMB_PROVIDER_TRUNCATE */
+    int max_depth;        /* deepest JSON nesting accepted; 0: 16 */
+} embp_request_limits;
+
+/* Parses body (len bytes, need not be NUL-terminated). Returns 1 and fills *out, or returns 0,
+ * leaves *out empty and fills e with a 400 naming the field, what was expected and what was
+ * found. */
+int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
+                       embp_request *out /* OUT */, embp_http_error *e);
+
+/* Checks what needs the model: dimensions <= dim and token ids in [0, vocab_size) and token
+ * arrays no longer than max_seq_len (or truncated to it when truncate). Returns 1 or 0 with e. */
+int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_seq_len,
+                             embp_http_error *e);
+
+void embp_request_free(embp_request *r); /* NULL is fine; leaves *r zeroed */
+
+#endif

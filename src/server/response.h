@@ -1,0 +1,41 @@
+/* JSON bodies the server sends: the embeddings list (written straight into a growing buffer,
+ * floats shortest round-trip or base64, no JSON DOM on this hot path) and OpenAI errors. */
+#ifndef EMBP_SERVER_RESPONSE_H
+#define EMBP_SERVER_RESPONSE_H
+
+#include <stddef.h>
+
+#include "server/request.h"
+
+/* A growing byte buffer. p is heap memory (embp_malloc) the owner frees with embp_buf_free or
+ * hands over (e.g. to MHD with MHD_RESPMEM_MUST_FREE after embp_buf_take). A failed allocation
+ * sets oom and turns later appends into no-ops, so callers check once at the end. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} embp_buf;
+
+void embp_buf_free(embp_buf *b);
+int embp_buf_reserve(embp_buf *b, size_t extra); /* 1, or 0 and b->oom set */
+void embp_buf_append(embp_buf *b, const void *data, size_t n);
+void embp_buf_puts(embp_buf *b, const char *s);
+/* s as a JSON string literal, quotes included, escaping what JSON requires. */
+void embp_buf_json_string(embp_buf *b, const char *s, size_t n);
+
+/* Writes the shortest decimal that strtof reads back as exactly x into out (room for 32),
+ * returns its length. x must be finite. */
+int embp_format_float(float x, char out[32]);
+
+/* Writes the base64 (RFC 4648, padded) of n bytes at data. */
+void embp_buf_base64(embp_buf *b, const unsigned char *data, size_t n);
+
+/* rows is (n, dim) floats. Writes {"object":"list","data":[...],"model":...,"usage":...}.
+ * Returns 1, or 0 when a value is NaN or infinite (nothing sensible to send) or on oom. */
+int embp_response_embeddings(embp_buf *b, const float *rows, int n, int dim,
+                             embp_encoding enc, const char *model, long prompt_tokens);
+
+/* {"error":{"message":...,"type":...,"param":...,"code":...}} */
+void embp_response_error(embp_buf *b, const embp_http_error *e);
+
+#endif

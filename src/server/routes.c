@@ -1,0 +1,358 @@
+/* Route handlers: what each URL answers. Sockets live in server.c; the model runs in the
+ * batcher; this file turns requests into sequences and rows into JSON. */
+#include "server/routes.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/cpu.h"
+
+static const char demo_warning[] = "demo model: seeded random weights, the vectors carry no "
+                                   "meaning";
+
+static void add_header(embp_reply *r, const char *name, const char *value) {
+    if (r->n_hdr < 4) {
+        r->hdr[r->n_hdr][0] = name;
+        r->hdr[r->n_hdr][1] = value;
+        r->n_hdr++;
+    }
+}
+
+static void reply_error(embp_reply *r, const embp_http_error *e) {
+    r->status = e->status;
+    embp_buf_free(&r->body);
+    embp_response_error(&r->body, e);
+}
+
+/* Takes v (a new reference) as the body. */
+static void reply_json(embp_reply *r, int status, json_t *v) {
+    r->status = status;
+    char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (s)
+        embp_buf_puts(&r->body, s);
+    else
+        r->body.oom = 1;
+    free(s);
+}
+
+/* ---------------------------------------------------------------- routing and keys */
+
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO };
+
+static int route_of(const char *url, const char **allow) {
+    static const struct {
+        const char *url, *method;
+        int id;
+    } routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
+                  {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
+                  {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO}};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(url, routes[i].url) == 0) {
+            *allow = routes[i].method;
+            return routes[i].id;
+        }
+    }
+    return R_NONE;
+}
+
+/* Compares in time that depends only on the expected key's length, not on where they differ. */
+static int key_matches(const char *authorization, const char *key) {
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return 0;
+    const char *got = authorization + 7;
+    size_t n = strlen(key), m = strlen(got);
+    unsigned char d = (unsigned char)(n != m);
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(key[i] ^ (i < m ? got[i] : 0));
+    return d == 0;
+}
+
+int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
+                        const char *authorization, embp_reply *r) {
+    const char *allow = NULL;
+    int route = route_of(url, &allow);
+    embp_http_error e;
+    if (route != R_HEALTH && *x->cfg->api_key && !key_matches(authorization, x->cfg->api_key)) {
+        embp_http_fail(&e, 401, "invalid_request_error", NULL, "invalid_api_key",
+                       authorization ? "Incorrect API key provided" :
+                       "You didn't provide an API key: send 'Authorization: Bearer KEY'");
+        add_header(r, "WWW-Authenticate", "Bearer realm=\"embp\"");
+    } else if (route == R_NONE) {
+        embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url",
+                       "Unknown request URL: %.16s %.200s", method, url);
+    } else if (strcmp(method, allow) != 0 && !(route != R_EMBED && !strcmp(method, "HEAD"))) {
+        embp_http_fail(&e, 405, "invalid_request_error", NULL, "method_not_allowed",
+                       "%.200s takes %s, not %.16s", url, allow, method);
+        add_header(r, "Allow", allow);
+    } else {
+        return 0;
+    }
+    reply_error(r, &e);
+    return 1;
+}
+
+int embp_route_too_big(embp_server_ctx *x, embp_reply *r) {
+    embp_http_error e;
+    embp_http_fail(&e, 413, "invalid_request_error", NULL, "request_too_large",
+                   "The request body is larger than %ld bytes (EMB_PROVIDER_MAX_REQUEST_BYTES)",
+                   x->cfg->max_request_bytes);
+    add_header(r, "Connection", "close");
+    reply_error(r, &e);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- POST /v1/embeddings */
+
+/* A request's sequences: n id arrays (pointing into block or into the request) and lengths. */
+typedef struct {
+    int32_t *block;
+    const int32_t **ids;
+    int *lens;
+    long tokens;
+} sequences;
+
+static void sequences_free(sequences *sq) {
+    embp_free(sq->block);
+    embp_free(sq->ids);
+    embp_free(sq->lens);
+}
+
+static embp_server_model *find_model(embp_server_ctx *x, const char *name, embp_http_error *e) {
+    if (x->n_models == 0) {
+        embp_http_fail(e, 503, "server_error", NULL, NULL, "no model is loaded yet");
+        return NULL;
+    }
+    if (!name)
+        return &x->models[0];
+    for (int i = 0; i < x->n_models; i++)
+        if (strcmp(x->models[i].info.name, name) == 0)
+            return &x->models[i];
+    embp_http_fail(e, 404, "invalid_request_error", "model", "model_not_found",
+                   "The model '%.200s' does not exist; GET /v1/models lists the served ones",
+                   name);
+    return NULL;
+}
+
+/* Tokenizes text input i into ids (room for m->info.max_seq_len). A cap below the model's
+ * max_seq_len (--max-context-length) keeps the first cap-1 ids and the last one, which is the
+ * closing special token for BERT's [CLS] ... [SEP]. */
+static int tokenize_one(embp_server_model *m, const embp_request *q, int i, int32_t *ids,
+                        int *len, embp_http_error *e) {
+    embp_error err;
+    int n = 0, n_full = 0;
+    if (m->tokenize(m->model, q->texts[i], q->text_lens[i], 1, ids, m->info.max_seq_len, &n,
+                    &n_full, &err) != EMBP_OK)
+        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d]: %s",
+                              i, err.msg);
+    if (!q->truncate && n_full > m->max_seq_len)
+        return embp_http_fail(e, 400, "invalid_request_error", "input",
+                              "context_length_exceeded", "input[%d] has %d tokens; this model "
+                              "takes at most %d (truncate is false)", i, n_full, m->max_seq_len);
+    if (n > m->max_seq_len) {
+        ids[m->max_seq_len - 1] = ids[n - 1];
+        n = m->max_seq_len;
+    }
+    *len = n;
+    return 1;
+}
+
+static int make_sequences(embp_server_model *m, const embp_request *q, sequences *sq,
+                          embp_http_error *e) {
+    size_t n = (size_t)q->n_inputs, cap = (size_t)m->info.max_seq_len;
+    sq->ids = embp_calloc(n, sizeof *sq->ids);
+    sq->lens = embp_calloc(n, sizeof *sq->lens);
+    if (!q->is_tokens)
+        sq->block = embp_calloc(n, cap * sizeof(int32_t));
+    if (!sq->ids || !sq->lens || (!q->is_tokens && !sq->block))
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (q->is_tokens) {
+            sq->ids[i] = q->ids[i];
+            sq->lens[i] = q->n_ids[i];
+        } else {
+            if (!tokenize_one(m, q, (int)i, sq->block + i * cap, &sq->lens[i], e))
+                return 0;
+            sq->ids[i] = sq->block + i * cap;
+        }
+        sq->tokens += sq->lens[i];
+    }
+    return 1;
+}
+
+/* out is (n, dim) rows in; (n, d) rows out, in place: the first d values of each, re-normalized
+ * to unit length when the model normalizes (matryoshka truncation). */
+static void apply_dimensions(float *out, int n, int dim, int d, int normalize) {
+    for (int i = 0; i < n; i++) {
+        float *dst = out + (size_t)i * (size_t)d;
+        memmove(dst, out + (size_t)i * (size_t)dim, (size_t)d * sizeof(float));
+        if (!normalize)
+            continue;
+        double ss = 0;
+        for (int j = 0; j < d; j++)
+            ss += (double)dst[j] * dst[j];
+        if (ss > 0)
+            for (int j = 0; j < d; j++)
+                dst[j] = (float)(dst[j] / sqrt(ss));
+    }
+}
+
+/* Runs sq through m's batcher into out (n, dim). */
+static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *sq, int n,
+                           float *out, embp_reply *r, embp_http_error *e) {
+    embp_batch_job job;
+    memset(&job, 0, sizeof job);
+    job.ids = sq->ids;
+    job.lens = sq->lens;
+    job.n = n;
+    job.out = out;
+    embp_batch_submit s = embp_batcher_run(m->batcher, &job);
+    if (s == EMBP_BATCH_FULL) {
+        add_header(r, "Retry-After", "1");
+        return embp_http_fail(e, 503, "server_error", NULL, "queue_full", "The server is busy: "
+                              "more than %ld tokens are queued (EMB_PROVIDER_MAX_QUEUE_TOKENS); "
+                              "retry later", x->cfg->max_queue_tokens);
+    }
+    if (s == EMBP_BATCH_STOPPED) {
+        add_header(r, "Retry-After", "1");
+        return embp_http_fail(e, 503, "server_error", NULL, "shutting_down",
+                              "The server is shutting down");
+    }
+    if (job.status != EMBP_OK)
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "embedding failed: %s",
+                              job.err.msg);
+    return 1;
+}
+
+static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, embp_reply *r) {
+    embp_http_error e;
+    embp_request q;
+    embp_request_limits lim = {(int)x->cfg->max_batch_size, x->cfg->truncate, 16};
+    if (!embp_request_parse(body, len, &lim, &q, &e)) {
+        reply_error(r, &e);
+        return;
+    }
+    sequences sq = {0};
+    float *out = NULL;
+    embp_server_model *m = find_model(x, q.model, &e);
+    int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
+                                           &e) && make_sequences(m, &q, &sq, &e);
+    r->inputs = q.n_inputs;
+    r->tokens = sq.tokens;
+    if (ok) {
+        out = embp_malloc((size_t)q.n_inputs * (size_t)m->info.dim * sizeof(float));
+        ok = out ? embed_sequences(x, m, &sq, q.n_inputs, out, r, &e)
+                 : embp_http_fail(&e, 500, "server_error", NULL, NULL, "out of memory");
+    }
+    if (ok) {
+        int d = q.dimensions ? q.dimensions : m->info.dim;
+        if (d < m->info.dim)
+            apply_dimensions(out, q.n_inputs, m->info.dim, d, m->info.normalize);
+        r->status = 200;
+        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding, m->info.name,
+                                      sq.tokens))
+            ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, "the model produced a "
+                                "value that is not a finite number");
+    }
+    if (!ok)
+        reply_error(r, &e);
+    embp_free(out);
+    sequences_free(&sq);
+    embp_request_free(&q);
+}
+
+/* ---------------------------------------------------------------- GET routes */
+
+/* sentence-transformers' names, as 1_Pooling/config.json spells the modes. */
+static const char *pooling_name(embp_pooling p) {
+    static const char *names[] = {"mean", "cls", "max", "lasttoken", "mean_sqrt_len"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
+}
+
+/* The "embp" object of a model entry: shapes, pooling and the precision plan. */
+static json_t *model_embp_json(const embp_server_model *m) {
+    const embp_model_info *i = &m->info;
+    json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:{s:s, s:s, s:s, s:s}, s:b}", "dim", i->dim,
+                          "max_seq_len", m->max_seq_len, "pooling", pooling_name(i->pooling),
+                          "normalize", i->normalize, "precision", "storage",
+                          i->storage ? i->storage : "", "compute", i->compute ? i->compute : "",
+                          "accumulation", i->accumulation ? i->accumulation : "", "reason",
+                          i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
+    if (o && i->is_demo)
+        json_object_set_new(o, "warning", json_string(demo_warning));
+    return o;
+}
+
+static void route_models(embp_server_ctx *x, embp_reply *r) {
+    json_t *data = json_array();
+    for (int k = 0; k < x->n_models; k++)
+        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:o}", "id",
+                                              x->models[k].info.name, "object", "model",
+                                              "created", 0, "owned_by", "embp", "embp",
+                                              model_embp_json(&x->models[k])));
+    reply_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+static json_t *cpu_json(void) {
+    const embp_cpu *cpu = embp_cpu_get();
+    char feats[512];
+    embp_cpu_features_str(cpu, feats, sizeof feats);
+    return json_pack("{s:s, s:s, s:i, s:s, s:s}", "vendor", cpu->vendor, "brand", cpu->brand,
+                     "cores", cpu->n_cores, "features", feats, "masked", cpu->masked);
+}
+
+static void route_info(embp_server_ctx *x, embp_reply *r) {
+    const embp_config *c = x->cfg;
+    json_t *models = json_array();
+    for (int k = 0; k < x->n_models; k++) {
+        const embp_model_info *i = &x->models[k].info;
+        json_array_append_new(models, json_pack(
+            "{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:o}", "id", i->name, "path",
+            i->path, "architecture", i->architecture ? i->architecture : "", "hidden", i->hidden,
+            "layers", i->layers, "heads", i->heads, "intermediate", i->intermediate,
+            "vocab_size", i->vocab_size, "max_position", i->max_position, "weight_bytes",
+            (json_int_t)i->weight_bytes, "embp", model_embp_json(&x->models[k])));
+    }
+    json_t *limits = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "max_batch_size",
+                               (json_int_t)c->max_batch_size, "max_request_bytes",
+                               (json_int_t)c->max_request_bytes, "max_batch_tokens",
+                               (json_int_t)c->max_batch_tokens, "max_wait_time_ms",
+                               (json_int_t)c->max_wait_time_ms, "max_queue_tokens",
+                               (json_int_t)c->max_queue_tokens, "max_connections",
+                               (json_int_t)c->max_connections, "timeout_s",
+                               (json_int_t)c->timeout_s, "truncate", c->truncate);
+    reply_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:b}", "name", "embp", "models", models,
+                                 "cpu", cpu_json(), "limits", limits, "auth",
+                                 *c->api_key != '\0'));
+}
+
+void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,
+                       size_t len, embp_reply *r) {
+    (void)method;
+    const char *allow;
+    switch (route_of(url, &allow)) {
+    case R_EMBED:
+        route_embeddings(x, body, len, r);
+        break;
+    case R_MODELS:
+        route_models(x, r);
+        break;
+    case R_HEALTH:
+        if (x->n_models > 0 && !atomic_load(&x->quiescing))
+            reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+        else
+            reply_json(r, 503, json_pack("{s:s}", "status", x->n_models ? "stopping" : "loading"));
+        break;
+    case R_INFO:
+        route_info(x, r);
+        break;
+    default: { /* the precheck answers unknown routes; kept for safety */
+        embp_http_error e;
+        embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url", "Unknown URL");
+        reply_error(r, &e);
+    }
+    }
+}

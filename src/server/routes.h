@@ -1,0 +1,44 @@
+/* What each route answers, apart from sockets: the server calls these with a request's method,
+ * URL, Authorization header and body, and sends the reply they build. */
+#ifndef EMBP_SERVER_ROUTES_H
+#define EMBP_SERVER_ROUTES_H
+
+#include <stdatomic.h>
+
+#include "core/log.h"
+#include "server/response.h"
+#include "server/server.h"
+
+typedef struct {
+    const embp_config *cfg;
+    embp_server_model *models;
+    int n_models;
+    embp_log_level log_level;
+    atomic_ulong next_id;
+    atomic_int quiescing;
+} embp_server_ctx;
+
+/* A reply: status, JSON body (heap, handed to libmicrohttpd), up to 4 extra headers (static
+ * strings), and what the log line reports. */
+typedef struct {
+    int status;
+    embp_buf body;
+    const char *hdr[4][2];
+    int n_hdr;
+    int inputs;
+    long tokens;
+} embp_reply;
+
+/* Before the body: unknown route (404), wrong method (405 + Allow), missing or wrong API key
+ * (401 + WWW-Authenticate; /health stays open). Returns 1 when r holds that answer. */
+int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
+                        const char *authorization, embp_reply *r);
+
+/* The 413 for a body over EMB_PROVIDER_MAX_REQUEST_BYTES. Returns 1. */
+int embp_route_too_big(embp_server_ctx *x, embp_reply *r);
+
+/* The answer to a request that passed the precheck, body complete. */
+void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,
+                       size_t len, embp_reply *r);
+
+#endif

@@ -1,0 +1,324 @@
+/* tokenizer.json loading and encoding: splits out the added tokens, then runs each remaining
+ * piece through normalizer -> pre-tokenizer -> WordPiece, then adds the post-processor's
+ * special tokens. The stages live in their own files (pipeline.h). */
+#include "tokenizer/tokenizer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "tokenizer/pipeline.h"
+
+struct embp_tokenizer {
+    embp_normalizer *norm;  /* NULL: none */
+    embp_pretokenizer *pre; /* NULL: the whole piece is one word */
+    embp_wordpiece wp;
+    embp_postprocessor post;
+    embp_added_tokens added;
+    bool has_raw_added, has_norm_added; /* any "normalized": false / true added tokens */
+    const char **id_to_tok;             /* [n_ids], vocab and added tokens; NULL where no token */
+    int32_t n_ids;
+};
+
+/* ---------------------------------------------------------------- JSON helpers */
+
+embp_status embp_json_bool(json_t *obj, const char *key, bool def, bool *out, const char *name,
+                           const char *where, embp_error *err) {
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return EMBP_OK;
+    }
+    if (!json_is_boolean(v))
+        return embp_fail(err, EMBP_EFORMAT, "%s: %s.%s must be true, false or null", name, where,
+                         key);
+    *out = json_is_true(v);
+    return EMBP_OK;
+}
+
+embp_status embp_json_str(json_t *obj, const char *key, const char *def, const char **out,
+                          const char *name, const char *where, embp_error *err) {
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return EMBP_OK;
+    }
+    if (!json_is_string(v))
+        return embp_fail(err, EMBP_EFORMAT, "%s: %s.%s must be a string", name, where, key);
+    *out = json_string_value(v);
+    return EMBP_OK;
+}
+
+int embp_cps_from_utf8(const char *s, uint32_t **out, size_t *n) {
+    embp_cpbuf b = {0};
+    size_t len = strlen(s);
+    if (embp_cpbuf_reserve(&b, len + 1) != 0 || embp_utf8_decode(s, len, &b) != 0) {
+        embp_cpbuf_free(&b);
+        return -1;
+    }
+    *out = b.p;
+    *n = b.n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static embp_status load_model(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
+    json_t *model = json_object_get(root, "model");
+    if (!json_is_object(model))
+        return embp_fail(err, EMBP_EFORMAT, "%s: \"model\" missing or not an object", name);
+    const char *type = json_string_value(json_object_get(model, "type"));
+    if (!type) return embp_fail(err, EMBP_EFORMAT, "%s: model.type missing or not a string", name);
+    if (strcmp(type, "WordPiece") != 0)
+        return embp_fail(err, EMBP_EUNSUPPORTED,
+                         "%s: model type '%.64s' is not supported (supported: WordPiece)", name,
+                         type);
+    return embp_wordpiece_parse(model, name, &t->wp, err);
+}
+
+static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
+    json_t *n = json_object_get(root, "normalizer"), *p = json_object_get(root, "pre_tokenizer");
+    embp_status st;
+    if (n && !json_is_null(n)) {
+        if (!(t->norm = embp_calloc(1, sizeof *t->norm)))
+            return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+        if ((st = embp_normalizer_parse(n, name, t->norm, err))) return st;
+    }
+    if (p && !json_is_null(p)) {
+        if (!(t->pre = embp_calloc(1, sizeof *t->pre)))
+            return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+        if ((st = embp_pretokenizer_parse(p, name, t->pre, err))) return st;
+    }
+    if ((st = embp_postprocessor_parse(json_object_get(root, "post_processor"), name, &t->post,
+                                       err)))
+        return st;
+    return embp_added_parse(json_object_get(root, "added_tokens"), name, t->norm, &t->added, err);
+}
+
+/* Assigns the added tokens' ids, then id_to_tok over the vocab and the added tokens (which
+ * win, as in HF's id_to_token). */
+static embp_status build_id_table(const char *name, embp_tokenizer *t, embp_error *err) {
+    t->n_ids = embp_added_assign_ids(&t->added, &t->wp.vocab);
+    for (size_t i = 0; i < t->added.n; i++) {
+        const embp_added_token *a = &t->added.tokens[i];
+        if (a->id >= 0 && a->normalized)
+            t->has_norm_added = true;
+        else if (a->id >= 0)
+            t->has_raw_added = true;
+    }
+    t->id_to_tok = embp_calloc((size_t)t->n_ids + 1, sizeof *t->id_to_tok);
+    if (!t->id_to_tok) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    for (int32_t i = 0; i < t->wp.vocab.n_ids; i++)
+        t->id_to_tok[i] = t->wp.vocab.tokens[i];
+    for (size_t i = 0; i < t->added.n; i++)
+        if (t->added.tokens[i].id >= 0)
+            t->id_to_tok[t->added.tokens[i].id] = t->added.tokens[i].content;
+    return EMBP_OK;
+}
+
+embp_status embp_tokenizer_load_json(const char *json, size_t len, const char *name_for_errors,
+                                     embp_tokenizer **out, embp_error *err) {
+    const char *name = name_for_errors ? name_for_errors : "tokenizer.json";
+    json_error_t jerr;
+    embp_status st;
+    *out = NULL;
+    json_t *root = json_loadb(json, len, 0, &jerr);
+    if (!root)
+        return embp_fail(err, EMBP_EFORMAT, "%s: invalid JSON at line %d, column %d: %s", name,
+                         jerr.line, jerr.column, jerr.text);
+    embp_tokenizer *t = embp_calloc(1, sizeof *t);
+    if (!t) {
+        st = embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    } else if (!json_is_object(root)) {
+        st = embp_fail(err, EMBP_EFORMAT, "%s: the top level must be a JSON object", name);
+    } else if (!(st = load_model(root, name, t, err)) && !(st = load_stages(root, name, t, err))) {
+        st = build_id_table(name, t, err);
+    }
+    json_decref(root);
+    if (st != EMBP_OK) {
+        embp_tokenizer_free(t);
+        return st;
+    }
+    *out = t;
+    return EMBP_OK;
+}
+
+embp_status embp_tokenizer_load(const char *path, embp_tokenizer **out, embp_error *err) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
+        buf = embp_malloc((size_t)size + 1);
+    size_t got = buf ? fread(buf, 1, (size_t)size, f) : 0;
+    fclose(f);
+    embp_status st;
+    if (!buf)
+        st = size < 0 ? embp_fail(err, EMBP_EIO, "%s: cannot read", path)
+                      : embp_fail(err, EMBP_ENOMEM, "%s: out of memory for %ld bytes", path, size);
+    else if (got != (size_t)size)
+        st = embp_fail(err, EMBP_EIO, "%s: short read (%zu of %ld bytes)", path, got, size);
+    else
+        st = embp_tokenizer_load_json(buf, got, path, out, err);
+    embp_free(buf);
+    return st;
+}
+
+void embp_tokenizer_free(embp_tokenizer *t) {
+    if (!t) return;
+    embp_normalizer_clear(t->norm);
+    embp_free(t->norm);
+    embp_pretokenizer_clear(t->pre);
+    embp_free(t->pre);
+    embp_wordpiece_clear(&t->wp);
+    embp_postprocessor_clear(&t->post);
+    embp_added_clear(&t->added);
+    embp_free(t->id_to_tok);
+    embp_free(t);
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+int embp_tokenizer_vocab_size(const embp_tokenizer *t) {
+    return t->n_ids;
+}
+
+const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->n_ids ? t->id_to_tok[id] : NULL;
+}
+
+int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
+    for (size_t i = 0; i < t->added.n; i++)
+        if (t->added.tokens[i].id >= 0 && strcmp(t->added.tokens[i].content, token) == 0)
+            return t->added.tokens[i].id;
+    return embp_vocab_find(&t->wp.vocab, "", 0, token, strlen(token));
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+/* One encode call's working memory: everything grows as needed and is freed at the end, so
+ * the tokenizer itself stays read-only. */
+typedef struct {
+    embp_cpbuf raw, norm, tmp; /* the text; one piece normalized; scratch */
+    embp_spanbuf pieces, sub, words, wtmp;
+    embp_idbuf piece_ids, sub_ids, out; /* out: the sequence's ids, no special tokens */
+    char *bytes;
+    size_t bytes_cap;
+} encode_scratch;
+
+static void scratch_free(encode_scratch *s) {
+    embp_cpbuf_free(&s->raw);
+    embp_cpbuf_free(&s->norm);
+    embp_cpbuf_free(&s->tmp);
+    embp_spanbuf_free(&s->pieces);
+    embp_spanbuf_free(&s->sub);
+    embp_spanbuf_free(&s->words);
+    embp_spanbuf_free(&s->wtmp);
+    embp_free(s->piece_ids.p);
+    embp_free(s->sub_ids.p);
+    embp_free(s->out.p);
+    embp_free(s->bytes);
+}
+
+/* Words of the normalized piece norm[from..to): pre-tokenize, then WordPiece each word. */
+static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to) {
+    s->words.n = 0;
+    if (embp_spanbuf_push(&s->words, from, to) != 0) return -1;
+    if (t->pre && embp_pretokenizer_apply(t->pre, s->norm.p, &s->words, &s->wtmp) != 0) return -1;
+    for (size_t w = 0; w < s->words.n; w++) {
+        const embp_span *sp = &s->words.p[w];
+        if (embp_wordpiece_tokenize(&t->wp, s->norm.p + sp->start, sp->end - sp->start, &s->out,
+                                    &s->bytes, &s->bytes_cap) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A piece of raw text between added tokens: normalize it, split out the normalized added
+ * tokens, encode the rest. */
+static int encode_piece(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to) {
+    s->norm.n = 0;
+    if (embp_cpbuf_reserve(&s->norm, to - from) != 0) return -1;
+    memcpy(s->norm.p, s->raw.p + from, (to - from) * sizeof *s->raw.p);
+    s->norm.n = to - from;
+    if (t->norm && embp_normalizer_apply(t->norm, &s->norm, &s->tmp) != 0) return -1;
+    if (s->norm.n > UINT32_MAX) return -1;
+    if (!t->has_norm_added) return encode_words(t, s, 0, (uint32_t)s->norm.n);
+    s->sub.n = s->sub_ids.n = 0;
+    if (embp_added_split(&t->added, true, s->norm.p, 0, (uint32_t)s->norm.n, &s->sub,
+                         &s->sub_ids) != 0)
+        return -1;
+    for (size_t i = 0; i < s->sub.n; i++) {
+        int rc = s->sub_ids.p[i] >= 0 ? embp_idbuf_push(&s->out, s->sub_ids.p[i])
+                                      : encode_words(t, s, s->sub.p[i].start, s->sub.p[i].end);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* The sequence's ids (no special tokens) of valid UTF-8 text into s->out. */
+static int encode_sequence(const embp_tokenizer *t, encode_scratch *s, const char *text,
+                           size_t len) {
+    if (embp_utf8_decode(text, len, &s->raw) != 0 || s->raw.n > UINT32_MAX) return -1;
+    uint32_t n = (uint32_t)s->raw.n;
+    if (t->has_raw_added) {
+        if (embp_added_split(&t->added, false, s->raw.p, 0, n, &s->pieces, &s->piece_ids) != 0)
+            return -1;
+    } else if (n > 0 &&
+               (embp_spanbuf_push(&s->pieces, 0, n) || embp_idbuf_push(&s->piece_ids, -1))) {
+        return -1;
+    }
+    for (size_t i = 0; i < s->pieces.n; i++) {
+        int rc = s->piece_ids.p[i] >= 0
+                     ? embp_idbuf_push(&s->out, s->piece_ids.p[i])
+                     : encode_piece(t, s, s->pieces.p[i].start, s->pieces.p[i].end);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+/* Writes pre + seq[0..n_seq) + post into ids, stopping at cap. Returns the count written. */
+static int write_ids(const embp_postprocessor *pp, const int32_t *seq, int n_seq, int32_t *ids,
+                     int cap) {
+    int k = 0;
+    for (int i = 0; i < pp->n_pre && k < cap; i++)
+        ids[k++] = pp->pre[i];
+    for (int i = 0; i < n_seq && k < cap; i++)
+        ids[k++] = seq[i];
+    for (int i = 0; i < pp->n_post && k < cap; i++)
+        ids[k++] = pp->post[i];
+    return k;
+}
+
+embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, size_t len,
+                                  int max_len, int32_t *ids, int cap, int *n_out, int *n_full,
+                                  embp_error *err) {
+    const char *why = "";
+    int n_special = t->post.n_pre + t->post.n_post;
+    *n_out = 0;
+    if (n_full) *n_full = 0;
+    if (cap < 0 || (cap > 0 && !ids) || (len > 0 && !text))
+        return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments (cap %d)", cap);
+    if (max_len > 0 && max_len < n_special)
+        return embp_fail(err, EMBP_EINVAL,
+                         "tokenizer: max_len %d cannot hold the %d special tokens", max_len,
+                         n_special);
+    size_t bad = len ? embp_utf8_check(text, len, &why) : 0;
+    if (bad < len)
+        return embp_fail(err, EMBP_EINVAL, "text: invalid UTF-8 at byte offset %zu (%s)", bad, why);
+    encode_scratch s;
+    memset(&s, 0, sizeof s);
+    if (encode_sequence(t, &s, text, len) != 0 || s.out.n > (size_t)INT32_MAX - 16) {
+        scratch_free(&s);
+        return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
+    }
+    int n_seq = (int)s.out.n;
+    if (n_full) *n_full = n_seq + n_special;
+    if (max_len > 0 && n_seq > max_len - n_special)
+        n_seq = max_len - n_special; /* HF: cut the sequence, then add the special tokens */
+    *n_out = write_ids(&t->post, s.out.p, n_seq, ids, cap);
+    scratch_free(&s);
+    return EMBP_OK;
+}

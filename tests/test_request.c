@@ -1,0 +1,271 @@
+/* Request parsing and response encoding (src/server/request.c, response.c): every validation
+ * error with its status, param and code; floats shortest round-trip; base64 against values
+ * worked out by hand (python: base64.b64encode(struct.pack('<2f', 1.0, -2.0))). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/request.h"
+#include "server/response.h"
+
+static const embp_request_limits lim = {.max_inputs = 4, .default_truncate = 1};
+
+static void expect_error(const char *body, int status, const char *param, const char *code,
+                         const char *needle) {
+    embp_request r;
+    embp_http_error e;
+    memset(&e, 0, sizeof e);
+    int ok = embp_request_parse(body, strlen(body), &lim, &r, &e);
+    if (ok)
+        fail_msg("body %s: expected error %d mentioning \"%s\", it parsed", body, status, needle);
+    if (e.status != status || (param ? !e.param || strcmp(e.param, param) : e.param != NULL) ||
+        (code ? !e.code || strcmp(e.code, code) : e.code != NULL) || !strstr(e.message, needle))
+        fail_msg("body %s\n expected: %d param=%s code=%s message containing \"%s\"\n"
+                 " actual:   %d param=%s code=%s message \"%s\"",
+                 body, status, param ? param : "null", code ? code : "null", needle, e.status,
+                 e.param ? e.param : "null", e.code ? e.code : "null", e.message);
+    assert_string_equal(e.type, "invalid_request_error");
+}
+
+static void test_request_rejects_each_malformed_body_precisely(void **state) {
+    (void)state;
+    expect_error("{\"input\": \"a\"", 400, NULL, NULL, "not valid JSON");
+    expect_error("{\"input\": \"a\"", 400, NULL, NULL, "column");
+    expect_error("[1,2]", 400, NULL, NULL, "must be a JSON object, found an array");
+    expect_error("{}", 400, "input", NULL, "'input' is required");
+    expect_error("{\"input\": 5}", 400, "input", NULL, "found an integer");
+    expect_error("{\"input\": \"\"}", 400, "input", NULL, "empty string");
+    expect_error("{\"input\": [\"a\", \"\"]}", 400, "input", NULL, "input[1] is an empty string");
+    expect_error("{\"input\": []}", 400, "input", NULL, "empty array");
+    expect_error("{\"input\": [\"a\", 3]}", 400, "input", NULL, "input[1] must be a string");
+    expect_error("{\"input\": [[1,2], \"a\"]}", 400, "input", NULL, "input[1] must be an array");
+    expect_error("{\"input\": [1, \"a\"]}", 400, "input", NULL, "input[1] must be a token id");
+    expect_error("{\"input\": [[1], [1.5]]}", 400, "input", NULL, "input[1][0] must be a token");
+    expect_error("{\"input\": [[1], []]}", 400, "input", NULL, "input[1] is an empty array");
+    expect_error("{\"input\": [-1]}", 400, "input", NULL, "token id -1");
+    expect_error("{\"input\": [true]}", 400, "input", NULL, "found a boolean");
+    expect_error("{\"input\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", 400, "input", NULL,
+                 "input has 5 items; at most 4");
+    expect_error("{\"input\": \"a\\u0000b\"}", 400, "input", NULL, "NUL character");
+    expect_error("{\"input\": \"\xff\xfe\"}", 400, NULL, NULL, "UTF-8");
+    expect_error("{\"input\": \"a\", \"model\": 3}", 400, "model", NULL, "'model' must be");
+    expect_error("{\"input\": \"a\", \"encoding_format\": \"hex\"}", 400, "encoding_format",
+                 NULL, "found \"hex\"");
+    expect_error("{\"input\": \"a\", \"dimensions\": 0}", 400, "dimensions", NULL,
+                 "at least 1, found 0");
+    expect_error("{\"input\": \"a\", \"dimensions\": \"8\"}", 400, "dimensions", NULL,
+                 "found a string");
+    expect_error("{\"input\": \"a\", \"truncate\": 1}", 400, "truncate", NULL, "true or false");
+    expect_error("{\"input\": \"a\", \"user\": 1}", 400, "user", NULL, "'user' must be");
+}
+
+static void test_request_rejects_deep_nesting_before_jansson(void **state) {
+    (void)state;
+    char body[4096] = "{\"input\":";
+    size_t n = strlen(body);
+    for (int i = 0; i < 1000; i++)
+        body[n++] = '[';
+    body[n] = '\0';
+    expect_error(body, 400, NULL, NULL, "nests deeper than 16 levels");
+    /* Brackets inside strings are text, not nesting. */
+    embp_request r;
+    embp_http_error e;
+    const char *ok = "{\"input\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[\"}";
+    assert_true(embp_request_parse(ok, strlen(ok), &lim, &r, &e));
+    embp_request_free(&r);
+}
+
+static void test_request_accepts_all_four_input_forms(void **state) {
+    (void)state;
+    embp_request r;
+    embp_http_error e;
+    const char *b1 = "{\"input\": \"héllo\", \"model\": \"m\", \"user\": \"u\"}";
+    assert_true(embp_request_parse(b1, strlen(b1), &lim, &r, &e));
+    assert_int_equal(r.n_inputs, 1);
+    assert_false(r.is_tokens);
+    assert_string_equal(r.texts[0], "héllo");
+    assert_string_equal(r.model, "m");
+    assert_int_equal(r.encoding, EMBP_ENCODING_FLOAT);
+    assert_int_equal(r.truncate, 1);
+    embp_request_free(&r);
+
+    const char *b2 = "{\"input\": [\"a\", \"b c\"], \"encoding_format\": \"base64\", "
+                     "\"dimensions\": 8, \"truncate\": false}";
+    assert_true(embp_request_parse(b2, strlen(b2), &lim, &r, &e));
+    assert_int_equal(r.n_inputs, 2);
+    assert_string_equal(r.texts[1], "b c");
+    assert_null(r.model);
+    assert_int_equal(r.encoding, EMBP_ENCODING_BASE64);
+    assert_int_equal(r.dimensions, 8);
+    assert_int_equal(r.truncate, 0);
+    embp_request_free(&r);
+
+    const char *b3 = "{\"input\": [101, 7, 102]}";
+    assert_true(embp_request_parse(b3, strlen(b3), &lim, &r, &e));
+    assert_int_equal(r.n_inputs, 1);
+    assert_true(r.is_tokens);
+    assert_int_equal(r.n_ids[0], 3);
+    assert_int_equal(r.ids[0][1], 7);
+    embp_request_free(&r);
+
+    const char *b4 = "{\"input\": [[101, 102], [101, 5, 6, 102]]}";
+    assert_true(embp_request_parse(b4, strlen(b4), &lim, &r, &e));
+    assert_int_equal(r.n_inputs, 2);
+    assert_int_equal(r.n_ids[1], 4);
+    assert_int_equal(r.ids[1][2], 6);
+    embp_request_free(&r);
+}
+
+static void test_request_check_model_limits_dimensions_ids_and_length(void **state) {
+    (void)state;
+    embp_request r;
+    embp_http_error e;
+    const char *b = "{\"input\": [[1, 2, 3, 4, 5]], \"dimensions\": 9}";
+    assert_true(embp_request_parse(b, strlen(b), &lim, &r, &e));
+    assert_false(embp_request_check_model(&r, 8, 100, 512, &e));
+    assert_string_equal(e.param, "dimensions");
+    assert_non_null(strstr(e.message, "'dimensions' is 9 but this model's embeddings have 8"));
+    r.dimensions = 8;
+    assert_false(embp_request_check_model(&r, 8, 5, 512, &e));
+    assert_non_null(strstr(e.message, "input[0][4] is token id 5, outside"));
+    r.truncate = 0;
+    assert_false(embp_request_check_model(&r, 8, 100, 4, &e));
+    assert_string_equal(e.code, "context_length_exceeded");
+    assert_non_null(strstr(e.message, "input[0] has 5 tokens; this model takes at most 4"));
+    r.truncate = 1;
+    assert_true(embp_request_check_model(&r, 8, 100, 4, &e));
+    assert_int_equal(r.n_ids[0], 4);
+    embp_request_free(&r);
+}
+
+/* ---------------------------------------------------------------- response */
+
+static void test_format_float_is_shortest_round_trip(void **state) {
+    (void)state;
+    char s[32];
+    embp_format_float(0.1f, s);
+    assert_string_equal(s, "0.1");
+    embp_format_float(1.0f / 3.0f, s); /* numpy: repr(np.float32(1/3)) == '0.33333334' */
+    assert_string_equal(s, "0.33333334");
+    embp_format_float(-2.5e-8f, s);
+    assert_string_equal(s, "-2.5e-08");
+    srand(7);
+    for (int i = 0; i < 100000; i++) {
+        uint32_t u = ((uint32_t)rand() << 16) ^ (uint32_t)rand();
+        float x;
+        memcpy(&x, &u, 4);
+        if (!isfinite(x))
+            continue;
+        int n = embp_format_float(x, s);
+        if (strtof(s, NULL) != x || (int)strlen(s) != n)
+            fail_msg("%.9g formatted as %s does not read back", (double)x, s);
+        /* One digit fewer must not round-trip (when we used more than 6). */
+        char shorter[32];
+        for (int p = 6; p < 9; p++) {
+            snprintf(shorter, sizeof shorter, "%.*g", p, (double)x);
+            if (strtof(shorter, NULL) == x && strlen(shorter) < strlen(s))
+                fail_msg("%s is shorter than %s and reads back", shorter, s);
+        }
+    }
+}
+
+static void test_base64_matches_hand_encoded_floats(void **state) {
+    (void)state;
+    embp_buf b = {0};
+    float v[] = {1.0f, -2.0f};
+    embp_buf_base64(&b, (const unsigned char *)v, sizeof v);
+    assert_string_equal(b.p, "AACAPwAAAMA=");
+    b.len = 0;
+    float w[] = {0.5f, 0.25f, -0.125f};
+    embp_buf_base64(&b, (const unsigned char *)w, sizeof w);
+    assert_string_equal(b.p, "AAAAPwAAgD4AAAC+");
+    b.len = 0;
+    embp_buf_base64(&b, (const unsigned char *)"ab", 2); /* RFC 4648: "ab" -> "YWI=" */
+    assert_string_equal(b.p, "YWI=");
+    embp_buf_free(&b);
+}
+
+static void test_embeddings_body_parses_back_to_the_same_floats(void **state) {
+    (void)state;
+    float rows[6] = {0.1f, -1e-7f, 3.4028235e38f, 1.0f / 3.0f, -0.0f, 12345.678f};
+    embp_buf b = {0};
+    assert_true(embp_response_embeddings(&b, rows, 2, 3, EMBP_ENCODING_FLOAT, "m\"x", 17));
+    json_error_t je;
+    json_t *j = json_loads(b.p, 0, &je);
+    if (!j)
+        fail_msg("not JSON (%s): %s", je.text, b.p);
+    assert_string_equal(json_string_value(json_object_get(j, "object")), "list");
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "m\"x");
+    json_t *usage = json_object_get(j, "usage");
+    assert_int_equal(json_integer_value(json_object_get(usage, "prompt_tokens")), 17);
+    assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 17);
+    json_t *data = json_object_get(j, "data");
+    assert_int_equal(json_array_size(data), 2);
+    for (int i = 0; i < 2; i++) {
+        json_t *d = json_array_get(data, (size_t)i);
+        assert_int_equal(json_integer_value(json_object_get(d, "index")), i);
+        assert_string_equal(json_string_value(json_object_get(d, "object")), "embedding");
+        json_t *emb = json_object_get(d, "embedding");
+        for (int k = 0; k < 3; k++) {
+            float got = (float)json_number_value(json_array_get(emb, (size_t)k));
+            if (got != rows[i * 3 + k])
+                fail_msg("row %d col %d: sent %.9g, parsed back %.9g", i, k,
+                         (double)rows[i * 3 + k], (double)got);
+        }
+    }
+    json_decref(j);
+    embp_buf_free(&b);
+}
+
+static void test_embeddings_body_refuses_nan(void **state) {
+    (void)state;
+    float rows[2] = {1.0f, NAN};
+    embp_buf b = {0};
+    assert_false(embp_response_embeddings(&b, rows, 1, 2, EMBP_ENCODING_FLOAT, "m", 1));
+    embp_buf_free(&b);
+}
+
+static void test_error_body_has_openai_shape(void **state) {
+    (void)state;
+    embp_http_error e;
+    embp_http_fail(&e, 404, "invalid_request_error", "model", "model_not_found",
+                   "The model \"%s\" does not exist", "x\n");
+    embp_buf b = {0};
+    embp_response_error(&b, &e);
+    json_t *j = json_loads(b.p, 0, NULL);
+    assert_non_null(j);
+    json_t *err = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(err, "message")),
+                        "The model \"x\n\" does not exist");
+    assert_string_equal(json_string_value(json_object_get(err, "type")),
+                        "invalid_request_error");
+    assert_string_equal(json_string_value(json_object_get(err, "param")), "model");
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "model_not_found");
+    json_decref(j);
+    b.len = 0;
+    embp_http_fail(&e, 400, "invalid_request_error", NULL, NULL, "bad");
+    embp_response_error(&b, &e);
+    j = json_loads(b.p, 0, NULL);
+    assert_true(json_is_null(json_object_get(json_object_get(j, "error"), "param")));
+    assert_true(json_is_null(json_object_get(json_object_get(j, "error"), "code")));
+    json_decref(j);
+    embp_buf_free(&b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_rejects_each_malformed_body_precisely),
+        cmocka_unit_test(test_request_rejects_deep_nesting_before_jansson),
+        cmocka_unit_test(test_request_accepts_all_four_input_forms),
+        cmocka_unit_test(test_request_check_model_limits_dimensions_ids_and_length),
+        cmocka_unit_test(test_format_float_is_shortest_round_trip),
+        cmocka_unit_test(test_base64_matches_hand_encoded_floats),
+        cmocka_unit_test(test_embeddings_body_parses_back_to_the_same_floats),
+        cmocka_unit_test(test_embeddings_body_refuses_nan),
+        cmocka_unit_test(test_error_body_has_openai_shape),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

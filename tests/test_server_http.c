@@ -1,0 +1,212 @@
+/* HTTP plumbing over real sockets with no model loaded: routes, methods, API key, body limits,
+ * slow clients. The model-backed routes are tested in test_server_embed.c. */
+#include "testutil.h"
+
+#include <strings.h>
+#include <time.h>
+
+#include "httpc.h"
+#include "core/cpu.h"
+#include "server/server.h"
+
+typedef struct {
+    embp_config cfg;
+    embp_server *srv;
+    int port;
+} fixture;
+
+static fixture *start(const char *api_key, long max_bytes, long timeout_s) {
+    fixture *f = calloc(1, sizeof *f);
+    embp_config_defaults(&f->cfg);
+    f->cfg.host = "127.0.0.1";
+    f->cfg.port = 0;
+    f->cfg.api_key = api_key;
+    f->cfg.max_request_bytes = max_bytes;
+    f->cfg.timeout_s = timeout_s;
+    f->cfg.log_level = "warn";
+    embp_error err;
+    if (embp_server_start(&f->cfg, NULL, 0, &f->srv, &err) != EMBP_OK)
+        fail_msg("server start: %s", err.msg);
+    f->port = embp_server_port(f->srv);
+    assert_true(f->port > 0);
+    return f;
+}
+
+static void stop(fixture *f) {
+    assert_int_equal(embp_server_stop(f->srv, 5000), 0);
+    free(f);
+}
+
+/* r is an OpenAI error with this status, type, param and code, its message containing needle. */
+static void expect_error(httpc_reply *r, int status, const char *param, const char *code,
+                         const char *needle) {
+    json_t *j = json_loads(r->body, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *p = json_string_value(json_object_get(e, "param"));
+    const char *c = json_string_value(json_object_get(e, "code"));
+    const char *t = json_string_value(json_object_get(e, "type"));
+    int ok = r->status == status && msg && strstr(msg, needle) && t &&
+             (param ? p && !strcmp(p, param) : json_is_null(json_object_get(e, "param"))) &&
+             (code ? c && !strcmp(c, code) : json_is_null(json_object_get(e, "code")));
+    if (!ok)
+        fail_msg("expected %d param=%s code=%s message with \"%s\"\n got %d: %s", status,
+                 param ? param : "null", code ? code : "null", needle, r->status, r->body);
+    json_decref(j);
+}
+
+static void test_health_is_503_loading_until_a_model_is_served(void **state) {
+    (void)state;
+    fixture *f = start("", 1 << 20, 30);
+    httpc_reply r = httpc_request(f->port, "GET", "/health", NULL, NULL, 0);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(r.body, "{\"status\":\"loading\"}");
+    httpc_free(&r);
+    r = httpc_request(f->port, "POST", "/v1/embeddings", NULL, "{\"input\":\"a\"}", 13);
+    expect_error(&r, 503, NULL, NULL, "no model is loaded");
+    httpc_free(&r);
+    stop(f);
+}
+
+static void test_unknown_route_is_404_and_wrong_method_405_with_allow(void **state) {
+    (void)state;
+    fixture *f = start("", 1 << 20, 30);
+    httpc_reply r = httpc_request(f->port, "GET", "/v2/nothing", NULL, NULL, 0);
+    expect_error(&r, 404, NULL, "unknown_url", "Unknown request URL: GET /v2/nothing");
+    httpc_free(&r);
+    r = httpc_request(f->port, "GET", "/v1/embeddings", NULL, NULL, 0);
+    expect_error(&r, 405, NULL, "method_not_allowed", "takes POST, not GET");
+    char allow[64];
+    assert_true(httpc_header(&r, "Allow", allow, sizeof allow));
+    assert_string_equal(allow, "POST");
+    httpc_free(&r);
+    r = httpc_request(f->port, "DELETE", "/v1/models", NULL, NULL, 0);
+    expect_error(&r, 405, NULL, "method_not_allowed", "takes GET, not DELETE");
+    httpc_free(&r);
+    stop(f);
+}
+
+static void test_malformed_body_is_400_before_any_model_is_needed(void **state) {
+    (void)state;
+    fixture *f = start("", 1 << 20, 30);
+    const char *body = "{\"input\": [\"a\", 1]}";
+    httpc_reply r = httpc_request(f->port, "POST", "/embeddings", NULL, body, strlen(body));
+    expect_error(&r, 400, "input", NULL, "input[1] must be a string");
+    httpc_free(&r);
+    r = httpc_request(f->port, "POST", "/v1/embeddings", NULL, "{\"input\":", 9);
+    expect_error(&r, 400, NULL, NULL, "not valid JSON");
+    httpc_free(&r);
+    stop(f);
+}
+
+static void test_api_key_is_required_except_on_health(void **state) {
+    (void)state;
+    fixture *f = start("s3cret-key", 1 << 20, 30);
+    httpc_reply r = httpc_request(f->port, "GET", "/v1/models", NULL, NULL, 0);
+    expect_error(&r, 401, NULL, "invalid_api_key", "didn't provide an API key");
+    char www[64];
+    assert_true(httpc_header(&r, "WWW-Authenticate", www, sizeof www));
+    assert_non_null(strstr(www, "Bearer"));
+    httpc_free(&r);
+    r = httpc_request(f->port, "GET", "/v1/models", "Authorization: Bearer s3cret-kez\r\n", NULL,
+                      0);
+    expect_error(&r, 401, NULL, "invalid_api_key", "Incorrect API key");
+    assert_null(strstr(r.body, "s3cret")); /* never echo a key back */
+    httpc_free(&r);
+    r = httpc_request(f->port, "GET", "/v1/models", "Authorization: Bearer s3cret-key-longer\r\n",
+                      NULL, 0);
+    assert_int_equal(r.status, 401);
+    httpc_free(&r);
+    r = httpc_request(f->port, "GET", "/v1/models", "Authorization: Bearer s3cret-key\r\n", NULL,
+                      0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"object\":\"list\",\"data\":[]}");
+    httpc_free(&r);
+    r = httpc_request(f->port, "GET", "/health", NULL, NULL, 0);
+    assert_int_equal(r.status, 503); /* open, and honest: no model yet */
+    httpc_free(&r);
+    stop(f);
+}
+
+static void test_body_over_limit_is_413_announced_or_chunked(void **state) {
+    (void)state;
+    fixture *f = start("", 1000, 30);
+    char *big = malloc(5000);
+    memset(big, ' ', 5000);
+    memcpy(big, "{\"input\":\"", 10);
+    httpc_reply r = httpc_request(f->port, "POST", "/v1/embeddings", NULL, big, 5000);
+    expect_error(&r, 413, NULL, "request_too_large", "larger than 1000 bytes");
+    httpc_free(&r);
+    /* Chunked: no length up front, so the limit is enforced while reading. */
+    int fd = httpc_connect(f->port);
+    const char *head = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n";
+    assert_int_equal(httpc_send_all(fd, head, strlen(head)), 0);
+    for (int i = 0; i < 5; i++) {
+        char chunk[600];
+        int n = snprintf(chunk, sizeof chunk, "1f4\r\n%.500s\r\n", big);
+        httpc_send_all(fd, chunk, (size_t)n);
+    }
+    httpc_send_all(fd, "0\r\n\r\n", 5);
+    char *raw;
+    size_t len = httpc_read_all(fd, &raw, 10000);
+    close(fd);
+    httpc_parse(raw, len, &r);
+    expect_error(&r, 413, NULL, "request_too_large", "EMB_PROVIDER_MAX_REQUEST_BYTES");
+    httpc_free(&r);
+    free(big);
+    stop(f);
+}
+
+static void test_slow_client_is_disconnected_after_timeout(void **state) {
+    (void)state;
+    fixture *f = start("", 1 << 20, 1);
+    int fd = httpc_connect(f->port);
+    assert_true(fd >= 0);
+    httpc_send_all(fd, "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n", 40);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *raw;
+    httpc_read_all(fd, &raw, 10000); /* returns when the server closes */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (s > 5.0)
+        fail_msg("a half-sent request held its connection %.1f s (timeout 1 s)", s);
+    free(raw);
+    close(fd);
+    stop(f);
+}
+
+static void test_info_reports_cpu_features_and_limits(void **state) {
+    (void)state;
+    fixture *f = start("", 12345, 30);
+    httpc_reply r = httpc_request(f->port, "GET", "/info", NULL, NULL, 0);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_loads(r.body, 0, NULL);
+    assert_non_null(j);
+    const embp_cpu *cpu = embp_cpu_get();
+    char feats[512];
+    embp_cpu_features_str(cpu, feats, sizeof feats);
+    json_t *jc = json_object_get(j, "cpu");
+    assert_string_equal(json_string_value(json_object_get(jc, "features")), feats);
+    assert_int_equal(json_integer_value(json_object_get(jc, "cores")), cpu->n_cores);
+    json_t *lim = json_object_get(j, "limits");
+    assert_int_equal(json_integer_value(json_object_get(lim, "max_request_bytes")), 12345);
+    assert_int_equal(json_integer_value(json_object_get(lim, "max_queue_tokens")), 262144);
+    json_decref(j);
+    httpc_free(&r);
+    stop(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_is_503_loading_until_a_model_is_served),
+        cmocka_unit_test(test_unknown_route_is_404_and_wrong_method_405_with_allow),
+        cmocka_unit_test(test_malformed_body_is_400_before_any_model_is_needed),
+        cmocka_unit_test(test_api_key_is_required_except_on_health),
+        cmocka_unit_test(test_body_over_limit_is_413_announced_or_chunked),
+        cmocka_unit_test(test_slow_client_is_disconnected_after_timeout),
+        cmocka_unit_test(test_info_reports_cpu_features_and_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

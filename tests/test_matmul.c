@@ -221,6 +221,7 @@ static void test_m_outside_the_engine_is_einval(void **state) {
     assert_int_equal(embp_linear_forward(l, p.x, 0, y, &err), EMBP_EINVAL);
     assert_int_equal(embp_linear_forward(l, p.x, 33, y, &err), EMBP_EINVAL);
     assert_non_null(strstr(err.msg, "33"));
+    embp_linear_free(l);
     assert_int_equal(embp_linear_create(e, p.w, p.b, 0, 8, EMBP_MM_F32, 0, &l, &err), EMBP_EINVAL);
     assert_null(l);
     free_problem(&p);

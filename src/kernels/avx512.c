@@ -14,6 +14,16 @@ static inline vf cvt_ph(const uint16_t *p) {
     return (vf)_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
 }
 
+static inline vf splat(float x) {
+    return (vf)_mm512_set1_ps(x);
+}
+
+/* a * b + c in one rounding: ISO C mode compiles with -ffp-contract=off, so plain a * b + c
+ * would never become an FMA. */
+static inline vf fmadd(vf a, vf b, vf c) {
+    return (vf)_mm512_fmadd_ps(a, b, c);
+}
+
 #include "kernels/simd_body.h"
 
 const embp_kernels embp_kernels_avx512 = EMBP_SIMD_TABLE("avx512");

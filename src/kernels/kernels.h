@@ -41,11 +41,11 @@ typedef struct {
                         const float *ws, const float *bias, float *y, int T, int N);
 } embp_kernels;
 
-/* Floats of scratch one attention call needs: K transposed (D, Lp) plus a score row (Lp), with
+/* Floats of scratch one attention call needs: K transposed (D, Lp) plus four score rows, with
  * Lp = L rounded up to 16 so the SIMD tables run whole vectors over the padding. */
 static inline size_t embp_attn_scratch_floats(int L, int D) {
     size_t lp = ((size_t)L + 15) / 16 * 16;
-    return (size_t)D * lp + lp + 16;
+    return (size_t)D * lp + 4 * lp + 16;
 }
 
 /* The best table the CPU can run; called once at model load. Never NULL. */

@@ -1,6 +1,7 @@
 /* The SIMD kernels written once with GCC vector extensions, included by avx2.c (VW 8) and
  * avx512.c (VW 16), each compiled with its own -m flags. The includer defines VW, a vf/vi/vu
- * vector typedef of VW lanes, cvt_ph(const uint16_t *) -> vf, and names the table. Not a
+ * vector typedef of VW lanes, cvt_ph(const uint16_t *) -> vf, splat(float) -> vf (a broadcast:
+ * (vf){0} + x is a real scalar add, since 0 + -0 is +0), fmadd, and names the table. Not a
  * public header: include it from those two files only. */
 #include <math.h>
 #include <string.h>
@@ -16,9 +17,6 @@ static inline vf ld(const float *p) {
 }
 static inline void st(float *p, vf v) {
     memcpy(p, &v, sizeof v);
-}
-static inline vf splat(float x) {
-    return (vf){0} + x;
 }
 /* Lane-wise select by mask m (all ones or zero per lane): m ? a : b. */
 static inline vf sel(vi m, vf a, vf b) {
@@ -56,12 +54,12 @@ static inline vf vexp(vf x) {
     vf n = t - magic;
     vf r = x - n * 0.693359375f + n * 2.12194440e-4f;
     vf p = splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    p = fmadd(p, r, splat(1.3981999507e-3f));
+    p = fmadd(p, r, splat(8.3334519073e-3f));
+    p = fmadd(p, r, splat(4.1665795894e-2f));
+    p = fmadd(p, r, splat(1.6666665459e-1f));
+    p = fmadd(p, r, splat(5.0000001201e-1f));
+    p = fmadd(p, r * r, r + 1.0f);
     vi e = ((vi)t - (vi){0} - 0x4B400000 + 127) << 23;
     return p * (vf)e;
 }
@@ -183,57 +181,89 @@ static void transpose_k(const float *k, int stride, int L, int D, int Lp, float 
     }
 }
 
-/* s (Lp) = scale * q (D) . kt (D, Lp), whole vectors over the padding. */
-static void scores_row(const float *q, const float *kt, int D, int Lp, float scale, float *s) {
-    for (int j = 0; j < Lp; j += VW) {
-        vf a0 = {0}, a1 = {0};
-        int d = 0;
-        for (; d + 2 <= D; d += 2) {
-            a0 += q[d] * ld(kt + (size_t)d * Lp + j);
-            a1 += q[d + 1] * ld(kt + (size_t)(d + 1) * Lp + j);
+/* Four query rows at a time: P (4, Lp) = scale * q_r . kt (D, Lp), 16 columns per step, so
+ * each loaded kt vector feeds four FMAs. Whole vectors run over the zero padding. */
+#define NJ (16 / VW)
+static void scores4(const float *const *q, const float *kt, int D, int Lp, float scale,
+                    float *P) {
+    for (int j = 0; j < Lp; j += 16) {
+        vf acc[4][NJ];
+        memset(acc, 0, sizeof acc);
+        for (int d = 0; d < D; d++) {
+            const float *row = kt + (size_t)d * Lp + j;
+            for (int u = 0; u < NJ; u++) {
+                vf kv = ld(row + u * VW);
+                for (int r = 0; r < 4; r++)
+                    acc[r][u] = fmadd(splat(q[r][d]), kv, acc[r][u]);
+            }
         }
-        for (; d < D; d++)
-            a0 += q[d] * ld(kt + (size_t)d * Lp + j);
-        st(s + j, (a0 + a1) * scale);
+        for (int r = 0; r < 4; r++)
+            for (int u = 0; u < NJ; u++)
+                st(P + (size_t)r * Lp + j + u * VW, acc[r][u] * scale);
     }
 }
 
-/* o (D) = inv * sum_j p[j] v[j] over L rows of v (row stride stride); four accumulators per
- * vector of D so the FMA chains overlap. */
-static void weighted_rows(const float *p, const float *v, int stride, int L, int D, float inv,
-                          float *o) {
-    int c = 0;
-    for (; c + VW <= D; c += VW) {
-        vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-        int j = 0;
-        for (; j + 4 <= L; j += 4) {
-            a0 += p[j] * ld(v + (size_t)j * stride + c);
-            a1 += p[j + 1] * ld(v + (size_t)(j + 1) * stride + c);
-            a2 += p[j + 2] * ld(v + (size_t)(j + 2) * stride + c);
-            a3 += p[j + 3] * ld(v + (size_t)(j + 3) * stride + c);
+/* o_r (VW x nc) at columns c.. = inv_r * sum_j P[r][j] v[j][c..], nc in {1, 2}: each
+ * broadcast P value feeds nc FMAs and each V load four, over eight independent chains. */
+static void weighted4_chunk(const float *P, int Lp, const float *v, int stride, int L, int c,
+                            int nc, const float *inv, vf o[4][2]) {
+    vf acc[4][2];
+    memset(acc, 0, sizeof acc);
+    for (int j = 0; j < L; j++) {
+        const float *vr = v + (size_t)j * stride + c;
+        vf v0 = ld(vr), v1 = nc > 1 ? ld(vr + VW) : v0;
+        for (int r = 0; r < 4; r++) {
+            vf p = splat(P[(size_t)r * Lp + j]);
+            acc[r][0] = fmadd(p, v0, acc[r][0]);
+            acc[r][1] = fmadd(p, v1, acc[r][1]);
         }
-        for (; j < L; j++)
-            a0 += p[j] * ld(v + (size_t)j * stride + c);
-        st(o + c, ((a0 + a1) + (a2 + a3)) * inv);
     }
-    for (; c < D; c++) {
-        float a = 0.0f;
-        for (int j = 0; j < L; j++)
-            a += p[j] * v[(size_t)j * stride + c];
-        o[c] = a * inv;
+    for (int r = 0; r < 4; r++)
+        for (int u = 0; u < 2; u++)
+            o[r][u] = acc[r][u] * inv[r];
+}
+
+/* Rows i0 .. i0 + rows - 1 of out (row stride out_stride) from P (4, Lp). */
+static void weighted4(const float *P, int Lp, const float *v, int stride, int L, int D,
+                      const float *inv, float *out, int out_stride, int rows) {
+    int c = 0;
+    for (; c + VW <= D; c += 2 * VW) {
+        int nc = c + 2 * VW <= D ? 2 : 1;
+        vf o[4][2];
+        weighted4_chunk(P, Lp, v, stride, L, c, nc, inv, o);
+        for (int r = 0; r < rows; r++)
+            for (int u = 0; u < nc; u++)
+                st(out + (size_t)r * out_stride + c + u * VW, o[r][u]);
+        if (nc == 1) {
+            c += VW;
+            break;
+        }
     }
+    for (; c < D; c++)
+        for (int r = 0; r < rows; r++) {
+            float a = 0.0f;
+            for (int j = 0; j < L; j++)
+                a += P[(size_t)r * Lp + j] * v[(size_t)j * stride + c];
+            out[(size_t)r * out_stride + c] = a * inv[r];
+        }
 }
 
 static void attention_simd(const float *q, const float *k, const float *v, int stride,
                            float *out, int out_stride, int L, int D, float scale,
                            float *scratch) {
     int Lp = (L + 15) / 16 * 16;
-    float *kt = scratch, *s = scratch + (size_t)D * Lp;
+    float *kt = scratch, *P = scratch + (size_t)D * Lp;
     transpose_k(k, stride, L, D, Lp, kt);
-    for (int i = 0; i < L; i++) {
-        scores_row(q + (size_t)i * stride, kt, D, Lp, scale, s);
-        float inv = 1.0f / softmax_exp(s, L);
-        weighted_rows(s, v, stride, L, D, inv, out + (size_t)i * out_stride);
+    for (int i0 = 0; i0 < L; i0 += 4) {
+        int rows = L - i0 < 4 ? L - i0 : 4;
+        const float *qr[4];
+        float inv[4];
+        for (int r = 0; r < 4; r++) /* past the last row: repeat it, results unused */
+            qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * stride;
+        scores4(qr, kt, D, Lp, scale, P);
+        for (int r = 0; r < 4; r++)
+            inv[r] = 1.0f / softmax_exp(P + (size_t)r * Lp, L);
+        weighted4(P, Lp, v, stride, L, D, inv, out + (size_t)i0 * out_stride, out_stride, rows);
     }
 }
 

@@ -1,0 +1,505 @@
+/* The oneDNN matmul wrapper: packed weights, primitives cached per M bucket, and the bf16/int8
+ * activation conversions around them. See matmul.h for the contract. */
+#include "kernels/matmul.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "core/alloc.h"
+
+struct embp_mm_engine {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    const embp_kernels *k;
+    int max_m;     /* bucket of the largest M */
+    void *act;     /* bf16 or u8 activations (max_m, K) */
+    size_t act_bytes;
+    int32_t *acc;  /* int8 accumulators (max_m, N) */
+    size_t acc_bytes;
+    float *xs;     /* per-row activation scales (max_m) */
+    int wq_max;    /* int8 weights lie in [-wq_max, wq_max]: 127 with VNNI, else 63 */
+};
+
+typedef struct {
+    dnnl_primitive_t prim;
+    dnnl_memory_t src, dst;
+    char impl[48];
+} mm_slot;
+
+struct embp_linear {
+    embp_mm_engine *e;
+    int K, N, gelu;
+    embp_mm_type type;
+    dnnl_memory_desc_t wmd; /* the packed (blocked) layout the primitives expect */
+    void *wbuf;
+    size_t wbytes;
+    dnnl_memory_t wmem, bmem;
+    float *bias;            /* (N) */
+    float *scales;          /* int8: (N) per output channel */
+    int32_t *wsum;          /* int8: (N) sum over k of the s8 weights, for the zero point */
+    int n_slots;
+    mm_slot *slots;
+};
+
+#define DNNL_TRY(call, what)                                                                   \
+    do {                                                                                       \
+        dnnl_status_t st_ = (call);                                                            \
+        if (st_ != dnnl_success) {                                                             \
+            rc = embp_fail(err, EMBP_EINTERNAL, "oneDNN %s failed (status %d)", what, (int)st_); \
+            goto fail;                                                                         \
+        }                                                                                      \
+    } while (0)
+
+const char *embp_mm_type_str(embp_mm_type t) {
+    return t == EMBP_MM_BF16 ? "bf16" : t == EMBP_MM_INT8 ? "int8" : "fp32";
+}
+
+int embp_mm_bucket(int M) {
+    if (M <= 256)
+        return (M + 15) / 16 * 16;
+    if (M <= 2048)
+        return (M + 127) / 128 * 128;
+    return (M + 511) / 512 * 512;
+}
+
+/* The cache slot of a bucket: 16 slots of 16, 14 of 128, then steps of 512. */
+static int slot_of(int Mb) {
+    if (Mb <= 256)
+        return Mb / 16 - 1;
+    if (Mb <= 2048)
+        return 16 + (Mb - 256) / 128 - 1;
+    return 30 + (Mb - 2048) / 512 - 1;
+}
+
+/* ---------------------------------------------------------------- engine */
+
+embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engine **out,
+                                  embp_error *err) {
+    embp_status rc = EMBP_OK;
+    *out = NULL;
+    if (max_m < 1)
+        return embp_fail(err, EMBP_EINVAL, "matmul engine: max_m %d must be >= 1", max_m);
+    embp_mm_engine *e = embp_calloc(1, sizeof *e);
+    if (!e)
+        return embp_fail(err, EMBP_ENOMEM, "matmul engine: out of memory");
+    e->k = k;
+    e->max_m = embp_mm_bucket(max_m);
+    /* Without VNNI, oneDNN's u8 x s8 kernels sum pairs of products in int16 (vpmaddubsw),
+     * which saturates past 32767 = 255 * 64.2 * 2: 7-bit weights keep every pair in range. */
+    const embp_cpu *cpu = embp_cpu_get();
+    e->wq_max = cpu->avx512_vnni || cpu->avx_vnni ? 127 : 63;
+    DNNL_TRY(dnnl_engine_create(&e->eng, dnnl_cpu, 0), "engine_create");
+    DNNL_TRY(dnnl_stream_create(&e->stream, e->eng, dnnl_stream_default_flags), "stream_create");
+    e->xs = embp_malloc_aligned((size_t)e->max_m * sizeof(float));
+    if (!e->xs) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul engine: out of memory for %d scales", e->max_m);
+        goto fail;
+    }
+    *out = e;
+    return EMBP_OK;
+fail:
+    embp_mm_engine_free(e);
+    return rc;
+}
+
+void embp_mm_engine_free(embp_mm_engine *e) {
+    if (!e)
+        return;
+    if (e->stream)
+        dnnl_stream_destroy(e->stream);
+    if (e->eng)
+        dnnl_engine_destroy(e->eng);
+    embp_free_aligned(e->act);
+    embp_free_aligned(e->acc);
+    embp_free_aligned(e->xs);
+    embp_free(e);
+}
+
+/* Grows a scratch buffer to n bytes: at load only, never in a forward. */
+static embp_status reserve(void **buf, size_t *have, size_t n, embp_error *err) {
+    if (n <= *have)
+        return EMBP_OK;
+    void *p = embp_malloc_aligned(n);
+    if (!p)
+        return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory for %zu bytes of scratch", n);
+    embp_free_aligned(*buf);
+    *buf = p;
+    *have = n;
+    return EMBP_OK;
+}
+
+/* ---------------------------------------------------------------- primitives */
+
+static dnnl_data_type_t src_dt(embp_mm_type t) {
+    return t == EMBP_MM_BF16 ? dnnl_bf16 : t == EMBP_MM_INT8 ? dnnl_u8 : dnnl_f32;
+}
+static dnnl_data_type_t wei_dt(embp_mm_type t) {
+    return t == EMBP_MM_BF16 ? dnnl_bf16 : t == EMBP_MM_INT8 ? dnnl_s8 : dnnl_f32;
+}
+
+/* A primitive descriptor for (M, K) x (K, N): weights in *wmd (or any layout when NULL),
+ * bias and GELU fused unless int8 (whose epilogue is ours, after the s32 result). */
+static embp_status make_pd(const embp_linear *l, int M, const dnnl_memory_desc_t *wmd,
+                           dnnl_primitive_desc_t *pd, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    int int8 = l->type == EMBP_MM_INT8;
+    dnnl_memory_desc_t smd, wany, bmd, dmd;
+    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_matmul_desc_t md;
+    *pd = NULL;
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_dt(l->type), dnnl_ab), "src md");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&wany, 2, wd, wei_dt(l->type), dnnl_format_tag_any),
+             "weights md");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab), "bias md");
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&dmd, 2, dd, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab),
+             "dst md");
+    DNNL_TRY(dnnl_matmul_desc_init(&md, &smd, wmd ? wmd : &wany, int8 ? NULL : &bmd, &dmd),
+             "matmul_desc_init");
+    DNNL_TRY(dnnl_primitive_attr_create(&attr), "attr_create");
+    if (l->gelu && !int8) {
+        DNNL_TRY(dnnl_post_ops_create(&po), "post_ops_create");
+        DNNL_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f),
+                 "append gelu_erf");
+        DNNL_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
+    }
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, &md, attr, l->e->eng, NULL);
+    if (st == dnnl_unimplemented)
+        rc = embp_fail(err, EMBP_EDEVICE, "matmul: oneDNN has no %s kernel for this CPU",
+                       embp_mm_type_str(l->type));
+    else
+        DNNL_TRY(st, "matmul pd_create");
+fail:
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return rc;
+}
+
+static void slot_clear(mm_slot *s) {
+    if (s->prim)
+        dnnl_primitive_destroy(s->prim);
+    if (s->src)
+        dnnl_memory_destroy(s->src);
+    if (s->dst)
+        dnnl_memory_destroy(s->dst);
+    memset(s, 0, sizeof *s);
+}
+
+/* The cached primitive for bucket(M), created on first use with the packed weight layout. */
+static embp_status get_slot(embp_linear *l, int M, mm_slot **out, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    int Mb = embp_mm_bucket(M), i = slot_of(Mb);
+    if (M < 1 || i >= l->n_slots)
+        return embp_fail(err, EMBP_EINVAL, "matmul: M %d outside 1..%d", M, l->e->max_m);
+    mm_slot *s = &l->slots[i];
+    *out = s;
+    if (s->prim)
+        return EMBP_OK;
+    dnnl_primitive_desc_t pd = NULL;
+    if ((rc = make_pd(l, Mb, &l->wmd, &pd, err)) != EMBP_OK)
+        return rc;
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+        snprintf(s->impl, sizeof s->impl, "%s", impl);
+    DNNL_TRY(dnnl_primitive_create(&s->prim, pd), "matmul primitive_create");
+    DNNL_TRY(dnnl_memory_create(&s->src, dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
+                                l->e->eng, DNNL_MEMORY_NONE),
+             "src memory");
+    DNNL_TRY(dnnl_memory_create(&s->dst, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
+                                l->e->eng, DNNL_MEMORY_NONE),
+             "dst memory");
+    dnnl_primitive_desc_destroy(pd);
+    return EMBP_OK;
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    slot_clear(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- weights */
+
+/* Reorders w, (N, K) row-major of type wei_dt (that is (K, N) in oneDNN's "ba" layout), into
+ * the blocked layout a primitive at a mid-size M prefers, into an owned buffer. */
+static embp_status pack_weights(embp_linear *l, const void *w, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    dnnl_primitive_desc_t pd = NULL, rpd = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t from = NULL;
+    dnnl_memory_desc_t fmd;
+    dnnl_dims_t wd = {l->K, l->N};
+    if ((rc = make_pd(l, embp_mm_bucket(l->e->max_m < 128 ? l->e->max_m : 128), NULL, &pd,
+                      err)) != EMBP_OK)
+        return rc;
+    l->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    l->wbytes = dnnl_memory_desc_get_size(&l->wmd);
+    if (!(l->wbuf = embp_malloc_aligned(l->wbytes))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory for %zu bytes of weights",
+                       l->wbytes);
+        goto fail;
+    }
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&fmd, 2, wd, wei_dt(l->type), dnnl_ba), "weights md");
+    DNNL_TRY(dnnl_memory_create(&from, &fmd, l->e->eng, (void *)(uintptr_t)w), "weights memory");
+    DNNL_TRY(dnnl_memory_create(&l->wmem, &l->wmd, l->e->eng, l->wbuf), "packed memory");
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, &fmd, l->e->eng, &l->wmd, l->e->eng, NULL),
+             "reorder pd_create");
+    DNNL_TRY(dnnl_primitive_create(&reorder, rpd), "reorder create");
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, l->wmem}};
+    DNNL_TRY(dnnl_primitive_execute(reorder, l->e->stream, 2, args), "reorder execute");
+    DNNL_TRY(dnnl_stream_wait(l->e->stream), "stream_wait");
+fail:
+    if (reorder)
+        dnnl_primitive_destroy(reorder);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    if (from)
+        dnnl_memory_destroy(from);
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+/* The parts every type shares: the struct, bias, slots, engine scratch; then packs w. */
+static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bias, int K, int N,
+                               embp_mm_type t, int gelu, embp_linear **out, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    embp_linear *l = embp_calloc(1, sizeof *l);
+    if (!l)
+        return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory");
+    *l = (embp_linear){.e = e, .K = K, .N = N, .gelu = gelu, .type = t};
+    l->n_slots = slot_of(e->max_m) + 1;
+    l->slots = embp_calloc((size_t)l->n_slots, sizeof *l->slots);
+    l->bias = embp_calloc((size_t)N, sizeof(float));
+    if (!l->slots || !l->bias) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory");
+        goto fail;
+    }
+    if (bias)
+        memcpy(l->bias, bias, (size_t)N * sizeof(float));
+    dnnl_memory_desc_t bmd;
+    dnnl_dims_t bd = {1, N};
+    DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab), "bias md");
+    DNNL_TRY(dnnl_memory_create(&l->bmem, &bmd, e->eng, l->bias), "bias memory");
+    size_t row = t == EMBP_MM_BF16 ? 2 : 1;
+    if (t != EMBP_MM_F32 && (rc = reserve(&e->act, &e->act_bytes, (size_t)e->max_m * K * row,
+                                          err)) != EMBP_OK)
+        goto fail;
+    if (t == EMBP_MM_INT8 && (rc = reserve((void **)&e->acc, &e->acc_bytes,
+                                           (size_t)e->max_m * N * sizeof(int32_t), err)) != EMBP_OK)
+        goto fail;
+    if ((rc = pack_weights(l, w, err)) != EMBP_OK)
+        goto fail;
+    *out = l;
+    return EMBP_OK;
+fail:
+    embp_linear_free(l);
+    return rc;
+}
+
+static embp_status check_shape(int K, int N, embp_error *err) {
+    if (K < 1 || N < 1)
+        return embp_fail(err, EMBP_EINVAL, "matmul: shape K %d x N %d must be positive", K, N);
+    return EMBP_OK;
+}
+
+embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *bias, int K, int N,
+                               embp_mm_type compute, int gelu, embp_linear **out,
+                               embp_error *err) {
+    *out = NULL;
+    embp_status rc = check_shape(K, N, err);
+    if (rc != EMBP_OK || compute == EMBP_MM_F32)
+        return rc ? rc : linear_init(e, w, bias, K, N, EMBP_MM_F32, gelu, out, err);
+    size_t n = (size_t)K * N;
+    if (compute == EMBP_MM_BF16) {
+        uint16_t *wb = embp_malloc(n * sizeof *wb);
+        if (!wb)
+            return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory converting weights");
+        e->k->f32_to_bf16(w, wb, n);
+        rc = linear_init(e, wb, bias, K, N, EMBP_MM_BF16, gelu, out, err);
+        embp_free(wb);
+        return rc;
+    }
+    /* int8: per output channel (a row of w), scale = max |w| / wq_max, round to nearest. */
+    int8_t *q = embp_malloc(n);
+    float *sc = embp_malloc((size_t)N * sizeof *sc);
+    if (!q || !sc) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory quantizing weights");
+    } else {
+        for (int r = 0; r < N; r++) {
+            const float *row = w + (size_t)r * K;
+            float amax = 0.0f;
+            for (int k = 0; k < K; k++)
+                amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+            sc[r] = amax > 0.0f ? amax / (float)e->wq_max : 1.0f;
+            for (int k = 0; k < K; k++)
+                q[(size_t)r * K + k] = (int8_t)nearbyintf(row[k] / sc[r]);
+        }
+        rc = embp_linear_create_s8(e, q, sc, bias, K, N, gelu, out, err);
+    }
+    embp_free(q);
+    embp_free(sc);
+    return rc;
+}
+
+/* Rows of w (N, K) with values past wq_max are requantized into range: w' = round(w f),
+ * scale' = scale / f with f = wq_max / max |row|. Writes w' to q and scale' to sc. */
+static void fit_s8(const int8_t *w, const float *scales, int K, int N, int wq_max, int8_t *q,
+                   float *sc) {
+    for (int r = 0; r < N; r++) {
+        const int8_t *row = w + (size_t)r * K;
+        int amax = 0;
+        for (int k = 0; k < K; k++)
+            amax = abs(row[k]) > amax ? abs(row[k]) : amax;
+        float f = amax > wq_max ? (float)wq_max / (float)amax : 1.0f;
+        sc[r] = scales[r] / f;
+        for (int k = 0; k < K; k++)
+            q[(size_t)r * K + k] = f == 1.0f ? row[k] : (int8_t)nearbyintf((float)row[k] * f);
+    }
+}
+
+embp_status embp_linear_create_s8(embp_mm_engine *e, const int8_t *w, const float *scales,
+                                  const float *bias, int K, int N, int gelu, embp_linear **out,
+                                  embp_error *err) {
+    *out = NULL;
+    embp_status rc = check_shape(K, N, err);
+    if (rc != EMBP_OK)
+        return rc;
+    int8_t *q = embp_malloc((size_t)K * N);
+    float *sc = embp_malloc((size_t)N * sizeof(float));
+    int32_t *ws = embp_malloc((size_t)N * sizeof(int32_t));
+    if (!q || !sc || !ws) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory for %d x %d int8 weights", N, K);
+        goto done;
+    }
+    fit_s8(w, scales, K, N, e->wq_max, q, sc);
+    for (int r = 0; r < N; r++) {
+        int32_t sum = 0;
+        for (int k = 0; k < K; k++)
+            sum += q[(size_t)r * K + k];
+        ws[r] = sum;
+    }
+    if ((rc = linear_init(e, q, bias, K, N, EMBP_MM_INT8, gelu, out, err)) != EMBP_OK)
+        goto done;
+    (*out)->scales = sc, (*out)->wsum = ws;
+    sc = NULL, ws = NULL;
+done:
+    embp_free(q);
+    embp_free(sc);
+    embp_free(ws);
+    return rc;
+}
+
+void embp_linear_free(embp_linear *l) {
+    if (!l)
+        return;
+    for (int i = 0; l->slots && i < l->n_slots; i++)
+        slot_clear(&l->slots[i]);
+    if (l->wmem)
+        dnnl_memory_destroy(l->wmem);
+    if (l->bmem)
+        dnnl_memory_destroy(l->bmem);
+    embp_free_aligned(l->wbuf);
+    embp_free(l->slots);
+    embp_free(l->bias);
+    embp_free(l->scales);
+    embp_free(l->wsum);
+    embp_free(l);
+}
+
+size_t embp_linear_bytes(const embp_linear *l) {
+    size_t n = l->wbytes + (size_t)l->N * sizeof(float);
+    return l->type == EMBP_MM_INT8 ? n + (size_t)l->N * 8 : n;
+}
+
+const char *embp_linear_impl(embp_linear *l, int M) {
+    mm_slot *s = NULL;
+    return get_slot(l, M, &s, NULL) == EMBP_OK ? s->impl : "";
+}
+
+/* ---------------------------------------------------------------- forward */
+
+embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    embp_mm_engine *e = l->e;
+    mm_slot *s = NULL;
+    if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
+        return rc;
+    void *src = (void *)(uintptr_t)x, *dst = y;
+    if (l->type == EMBP_MM_BF16) {
+        e->k->f32_to_bf16(x, e->act, (size_t)M * l->K);
+        src = e->act;
+    } else if (l->type == EMBP_MM_INT8) {
+        e->k->quantize_u8(x, e->act, e->xs, M, l->K);
+        src = e->act;
+        dst = e->acc;
+    }
+    DNNL_TRY(dnnl_memory_set_data_handle(s->src, src), "set src");
+    DNNL_TRY(dnnl_memory_set_data_handle(s->dst, dst), "set dst");
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->src},
+                               {DNNL_ARG_WEIGHTS, l->wmem},
+                               {DNNL_ARG_DST, s->dst},
+                               {DNNL_ARG_BIAS, l->bmem}};
+    DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
+             "matmul execute");
+    DNNL_TRY(dnnl_stream_wait(e->stream), "stream_wait");
+    if (l->type == EMBP_MM_INT8) {
+        e->k->dequant_s32(e->acc, l->wsum, e->xs, l->scales, l->bias, y, M, l->N);
+        if (l->gelu)
+            e->k->gelu(y, (size_t)M * l->N);
+    }
+fail:
+    return rc;
+}
+
+/* ---------------------------------------------------------------- peak */
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double embp_mm_peak_gflops(embp_mm_type t, int M, int K, int N, double seconds, embp_error *err) {
+    embp_mm_engine *e = NULL;
+    embp_linear *l = NULL;
+    double gflops = -1.0;
+    int Mb = embp_mm_bucket(M);
+    float *w = embp_malloc((size_t)K * N * sizeof(float));
+    float *x = embp_malloc_aligned((size_t)Mb * K * sizeof(float));
+    float *y = embp_malloc_aligned((size_t)Mb * N * sizeof(float));
+    if (!w || !x || !y) {
+        embp_fail(err, EMBP_ENOMEM, "matmul peak: out of memory");
+        goto done;
+    }
+    uint32_t r = 1;
+    for (size_t i = 0; i < (size_t)K * N; i++, r = r * 1664525u + 1013904223u)
+        w[i] = (float)(r >> 8) / 16777216.0f - 0.5f;
+    for (size_t i = 0; i < (size_t)Mb * K; i++, r = r * 1664525u + 1013904223u)
+        x[i] = (float)(r >> 8) / 16777216.0f - 0.5f;
+    if (embp_mm_engine_create(embp_kernels_pick(embp_cpu_get()), M, &e, err) != EMBP_OK ||
+        embp_linear_create(e, w, NULL, K, N, t, 0, &l, err) != EMBP_OK ||
+        embp_linear_forward(l, x, M, y, err) != EMBP_OK)
+        goto done;
+    long calls = 0;
+    double t0 = now_s(), t1 = t0;
+    while (t1 - t0 < seconds) {
+        if (embp_linear_forward(l, x, M, y, err) != EMBP_OK)
+            goto done;
+        calls++;
+        t1 = now_s();
+    }
+    gflops = 2.0 * M * (double)K * N * (double)calls / (t1 - t0) / 1e9;
+done:
+    embp_linear_free(l);
+    embp_mm_engine_free(e);
+    embp_free(w);
+    embp_free_aligned(x);
+    embp_free_aligned(y);
+    return gflops;
+}

@@ -1,0 +1,63 @@
+/* matmul.h: the dense layers y = x W + b (optionally GELU) on oneDNN's matmul.
+ * x is (M, K) f32, W is (K, N) given in torch Linear's layout (N, K), y is (M, N) f32. Weights
+ * are converted once at load to the compute type and reordered into the primitive's preferred
+ * blocked layout; primitives are made for fixed M buckets (runtime M with blocked weights falls
+ * to oneDNN's reference kernel: seconds per call) and cached per linear.
+ *
+ * Compute types: f32 (x f32, W f32); bf16 (x converted to bf16 per call, W bf16, dst f32);
+ * int8 (x quantized per token to u8 with zero point 128, W s8 with per-output-channel scales,
+ * s32 accumulators scaled back in our epilogue). Bias and GELU are oneDNN post-ops for f32 and
+ * bf16, and part of the epilogue for int8.
+ */
+#ifndef EMBP_KERNELS_MATMUL_H
+#define EMBP_KERNELS_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "kernels/kernels.h"
+
+typedef enum { EMBP_MM_F32, EMBP_MM_BF16, EMBP_MM_INT8 } embp_mm_type;
+
+const char *embp_mm_type_str(embp_mm_type t); /* "fp32", "bf16", "int8" */
+
+/* The rows a call with M rows computes: M rounded up to 16 (M <= 256), 128 (<= 2048) or 512.
+ * x and y must have room for that many rows; the extra rows are scratch. */
+int embp_mm_bucket(int M);
+
+/* One oneDNN engine and stream plus the per-call scratch of the bf16/int8 paths, shared by all
+ * linears of a model. Calls on one engine must not overlap. max_m: the largest M a call passes. */
+typedef struct embp_mm_engine embp_mm_engine;
+embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engine **out /* OUT */,
+                                  embp_error *err);
+void embp_mm_engine_free(embp_mm_engine *e); /* NULL is fine; free its linears first */
+
+typedef struct embp_linear embp_linear;
+
+/* w is (N, K) f32 (torch Linear's weight), bias (N) or NULL; both are copied/converted, so
+ * the caller may free them after. gelu nonzero: y = GELU_erf(x W + b). The int8 type
+ * quantizes w per output channel (round to nearest, scale = max |row| / 127). */
+embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *bias, int K, int N,
+                               embp_mm_type compute, int gelu, embp_linear **out /* OUT */,
+                               embp_error *err);
+/* The same from weights already quantized: w (N, K) s8 with scales (N), y = x (w * scale)^T. */
+embp_status embp_linear_create_s8(embp_mm_engine *e, const int8_t *w, const float *scales,
+                                  const float *bias, int K, int N, int gelu,
+                                  embp_linear **out /* OUT */, embp_error *err);
+void embp_linear_free(embp_linear *l); /* NULL is fine */
+
+/* y (M, N) = x (M, K) W + b. x and y have room for embp_mm_bucket(M) rows. The first call for
+ * a bucket creates its primitive (~0.5 ms); later ones reuse it. */
+embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err);
+
+/* Bytes held for the packed weights, bias and scales. */
+size_t embp_linear_bytes(const embp_linear *l);
+/* oneDNN's implementation name for bucket(M), e.g. "brg:avx512_core" (creates it if needed). */
+const char *embp_linear_impl(embp_linear *l, int M);
+
+/* Times a pure (M, K) x (K, N) GEMM of the given type for about `seconds`, on random data;
+ * returns GFLOP/s (2 M N K per call), or a negative value with err set. For machine peak. */
+double embp_mm_peak_gflops(embp_mm_type t, int M, int K, int N, double seconds, embp_error *err);
+
+#endif

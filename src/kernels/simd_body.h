@@ -1,0 +1,369 @@
+/* The SIMD kernels written once with GCC vector extensions, included by avx2.c (VW 8) and
+ * avx512.c (VW 16), each compiled with its own -m flags. The includer defines VW, a vf/vi/vu
+ * vector typedef of VW lanes, cvt_ph(const uint16_t *) -> vf, splat(float) -> vf (a broadcast:
+ * (vf){0} + x is a real scalar add, since 0 + -0 is +0), fmadd, and names the table. Not a
+ * public header: include it from those two files only. */
+#include <math.h>
+#include <string.h>
+
+#include "core/fp.h"
+
+/* ---------------------------------------------------------------- vector helpers */
+
+static inline vf ld(const float *p) {
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void st(float *p, vf v) {
+    memcpy(p, &v, sizeof v);
+}
+/* Lane-wise select by mask m (all ones or zero per lane): m ? a : b. */
+static inline vf sel(vi m, vf a, vf b) {
+    return (vf)(((vi)a & m) | ((vi)b & ~m));
+}
+static inline vf vmax(vf a, vf b) {
+    return sel((vi)(a > b), a, b);
+}
+static inline vf vmin(vf a, vf b) {
+    return sel((vi)(a < b), a, b);
+}
+static inline vf vabs(vf a) {
+    return (vf)((vi)a & ((vi){0} + 0x7fffffff));
+}
+static inline float hsum(vf v) {
+    float s = 0.0f;
+    for (int i = 0; i < VW; i++)
+        s += v[i];
+    return s;
+}
+static inline float hmax(vf v) {
+    float m = v[0];
+    for (int i = 1; i < VW; i++)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+/* exp(x) for x in [-87, 88] (clamped outside), relative error ~2e-7: x = n ln2 + r, Cephes'
+ * degree-5 polynomial for exp(r), 2^n built in the exponent bits. Rounding to nearest uses the
+ * 1.5 * 2^23 trick, which vector extensions have no floor for. */
+static inline vf vexp(vf x) {
+    const float magic = 12582912.0f;
+    x = vmin(vmax(x, splat(-87.0f)), splat(88.0f));
+    vf t = x * 1.44269504088896341f + magic;
+    vf n = t - magic;
+    vf r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    vf p = splat(1.9875691500e-4f);
+    p = fmadd(p, r, splat(1.3981999507e-3f));
+    p = fmadd(p, r, splat(8.3334519073e-3f));
+    p = fmadd(p, r, splat(4.1665795894e-2f));
+    p = fmadd(p, r, splat(1.6666665459e-1f));
+    p = fmadd(p, r, splat(5.0000001201e-1f));
+    p = fmadd(p, r * r, r + 1.0f);
+    vi e = ((vi)t - (vi){0} - 0x4B400000 + 127) << 23;
+    return p * (vf)e;
+}
+
+/* erf(x) by Abramowitz and Stegun 7.1.26 (absolute error <= 1.5e-7). */
+static inline vf verf(vf x) {
+    vf a = vabs(x);
+    vf t = 1.0f / (1.0f + 0.3275911f * a);
+    vf y = splat(1.061405429f);
+    y = y * t - 1.453152027f;
+    y = y * t + 1.421413741f;
+    y = y * t - 0.284496736f;
+    y = y * t + 0.254829592f;
+    y = 1.0f - y * t * vexp(-a * a);
+    vi sign = (vi)x & ((vi){0} + (int32_t)0x80000000u);
+    return (vf)((vi)y | sign);
+}
+
+/* ---------------------------------------------------------------- row kernels */
+
+static float row_mean(const float *x, int C) {
+    vf acc = {0};
+    int c = 0;
+    for (; c + VW <= C; c += VW)
+        acc += ld(x + c);
+    float s = hsum(acc);
+    for (; c < C; c++)
+        s += x[c];
+    return s / (float)C;
+}
+
+static float row_var(const float *x, int C, float mean) {
+    vf acc = {0};
+    int c = 0;
+    for (; c + VW <= C; c += VW) {
+        vf d = ld(x + c) - mean;
+        acc += d * d;
+    }
+    float s = hsum(acc);
+    for (; c < C; c++)
+        s += (x[c] - mean) * (x[c] - mean);
+    return s / (float)C;
+}
+
+/* x is (T, C), r (T, C) or NULL, g and b (C): x = LN(x + r). Two passes over the row. */
+static void layernorm_simd(float *x, const float *r, const float *g, const float *b, int T,
+                           int C, float eps) {
+    for (int t = 0; t < T; t++) {
+        float *row = x + (size_t)t * C;
+        int c = 0;
+        if (r) {
+            const float *rr = r + (size_t)t * C;
+            for (; c + VW <= C; c += VW)
+                st(row + c, ld(row + c) + ld(rr + c));
+            for (; c < C; c++)
+                row[c] += rr[c];
+        }
+        float mean = row_mean(row, C);
+        float rstd = 1.0f / sqrtf(row_var(row, C, mean) + eps);
+        for (c = 0; c + VW <= C; c += VW)
+            st(row + c, (ld(row + c) - mean) * rstd * ld(g + c) + ld(b + c));
+        for (; c < C; c++)
+            row[c] = (row[c] - mean) * rstd * g[c] + b[c];
+    }
+}
+
+static void gelu_simd(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vf v = ld(x + i);
+        st(x + i, 0.5f * v * (1.0f + verf(v * 0.70710678118654752f)));
+    }
+    for (; i < n; i++)
+        x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+/* Softmax without the final division: x becomes exp(x - max); returns the sum. */
+static float softmax_exp(float *x, int n) {
+    vf m = splat(-INFINITY);
+    int i = 0;
+    for (; i + VW <= n; i += VW)
+        m = vmax(m, ld(x + i));
+    float mx = hmax(m);
+    for (; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    vf acc = {0};
+    for (i = 0; i + VW <= n; i += VW) {
+        vf e = vexp(ld(x + i) - mx);
+        st(x + i, e);
+        acc += e;
+    }
+    float s = hsum(acc);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        s += x[i];
+    }
+    return s;
+}
+
+static void softmax_simd(float *x, int n) {
+    float inv = 1.0f / softmax_exp(x, n);
+    int i = 0;
+    for (; i + VW <= n; i += VW)
+        st(x + i, ld(x + i) * inv);
+    for (; i < n; i++)
+        x[i] *= inv;
+}
+
+/* ---------------------------------------------------------------- attention */
+
+/* kt = k transposed: (D, Lp), zero in the padding columns L..Lp. */
+static void transpose_k(const float *k, int stride, int L, int D, int Lp, float *kt) {
+    for (int d = 0; d < D; d++) {
+        float *row = kt + (size_t)d * Lp;
+        for (int j = 0; j < L; j++)
+            row[j] = k[(size_t)j * stride + d];
+        for (int j = L; j < Lp; j++)
+            row[j] = 0.0f;
+    }
+}
+
+/* Four query rows at a time: P (4, Lp) = scale * q_r . kt (D, Lp), 16 columns per step, so
+ * each loaded kt vector feeds four FMAs. Whole vectors run over the zero padding. */
+#define NJ (16 / VW)
+static void scores4(const float *const *q, const float *kt, int D, int Lp, float scale,
+                    float *P) {
+    for (int j = 0; j < Lp; j += 16) {
+        vf acc[4][NJ];
+        memset(acc, 0, sizeof acc);
+        for (int d = 0; d < D; d++) {
+            const float *row = kt + (size_t)d * Lp + j;
+            for (int u = 0; u < NJ; u++) {
+                vf kv = ld(row + u * VW);
+                for (int r = 0; r < 4; r++)
+                    acc[r][u] = fmadd(splat(q[r][d]), kv, acc[r][u]);
+            }
+        }
+        for (int r = 0; r < 4; r++)
+            for (int u = 0; u < NJ; u++)
+                st(P + (size_t)r * Lp + j + u * VW, acc[r][u] * scale);
+    }
+}
+
+/* o_r (VW x nc) at columns c.. = inv_r * sum_j P[r][j] v[j][c..], nc in {1, 2}: each
+ * broadcast P value feeds nc FMAs and each V load four, over eight independent chains. */
+static void weighted4_chunk(const float *P, int Lp, const float *v, int stride, int L, int c,
+                            int nc, const float *inv, vf o[4][2]) {
+    vf acc[4][2];
+    memset(acc, 0, sizeof acc);
+    for (int j = 0; j < L; j++) {
+        const float *vr = v + (size_t)j * stride + c;
+        vf v0 = ld(vr), v1 = nc > 1 ? ld(vr + VW) : v0;
+        for (int r = 0; r < 4; r++) {
+            vf p = splat(P[(size_t)r * Lp + j]);
+            acc[r][0] = fmadd(p, v0, acc[r][0]);
+            acc[r][1] = fmadd(p, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int u = 0; u < 2; u++)
+            o[r][u] = acc[r][u] * inv[r];
+}
+
+/* Rows i0 .. i0 + rows - 1 of out (row stride out_stride) from P (4, Lp). */
+static void weighted4(const float *P, int Lp, const float *v, int stride, int L, int D,
+                      const float *inv, float *out, int out_stride, int rows) {
+    int c = 0;
+    for (; c + VW <= D; c += 2 * VW) {
+        int nc = c + 2 * VW <= D ? 2 : 1;
+        vf o[4][2];
+        weighted4_chunk(P, Lp, v, stride, L, c, nc, inv, o);
+        for (int r = 0; r < rows; r++)
+            for (int u = 0; u < nc; u++)
+                st(out + (size_t)r * out_stride + c + u * VW, o[r][u]);
+        if (nc == 1) {
+            c += VW;
+            break;
+        }
+    }
+    for (; c < D; c++)
+        for (int r = 0; r < rows; r++) {
+            float a = 0.0f;
+            for (int j = 0; j < L; j++)
+                a += P[(size_t)r * Lp + j] * v[(size_t)j * stride + c];
+            out[(size_t)r * out_stride + c] = a * inv[r];
+        }
+}
+
+static void attention_simd(const float *q, const float *k, const float *v, int stride,
+                           float *out, int out_stride, int L, int D, float scale,
+                           float *scratch) {
+    int Lp = (L + 15) / 16 * 16;
+    float *kt = scratch, *P = scratch + (size_t)D * Lp;
+    transpose_k(k, stride, L, D, Lp, kt);
+    for (int i0 = 0; i0 < L; i0 += 4) {
+        int rows = L - i0 < 4 ? L - i0 : 4;
+        const float *qr[4];
+        float inv[4];
+        for (int r = 0; r < 4; r++) /* past the last row: repeat it, results unused */
+            qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * stride;
+        scores4(qr, kt, D, Lp, scale, P);
+        for (int r = 0; r < 4; r++)
+            inv[r] = 1.0f / softmax_exp(P + (size_t)r * Lp, L);
+        weighted4(P, Lp, v, stride, L, D, inv, out + (size_t)i0 * out_stride, out_stride, rows);
+    }
+}
+
+/* ---------------------------------------------------------------- conversions */
+
+static void f32_to_bf16_simd(const float *x, uint16_t *y, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vu u;
+        memcpy(&u, x + i, sizeof u);
+        vu nan = (vu)((u & 0x7fffffffu) > 0x7f800000u);
+        vu r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        r = (r & ~nan) | (((u >> 16) | 0x40u) & nan);
+        vh h = __builtin_convertvector(r, vh);
+        memcpy(y + i, &h, sizeof h);
+    }
+    for (; i < n; i++)
+        y[i] = embp_f32_to_bf16(x[i]);
+}
+
+static void bf16_to_f32_simd(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        vh h;
+        memcpy(&h, x + i, sizeof h);
+        vu u = __builtin_convertvector(h, vu) << 16;
+        memcpy(y + i, &u, sizeof u);
+    }
+    for (; i < n; i++)
+        y[i] = embp_bf16_to_f32(x[i]);
+}
+
+static void fp16_to_f32_simd(const uint16_t *x, float *y, size_t n) {
+    size_t i = 0;
+    for (; i + VW <= n; i += VW)
+        st(y + i, cvt_ph(x + i));
+    for (; i < n; i++)
+        y[i] = embp_fp16_to_f32(x[i]);
+}
+
+/* ---------------------------------------------------------------- int8 GEMM edges */
+
+static void quantize_u8_simd(const float *x, uint8_t *q, float *scale, int T, int K) {
+    const float magic = 12582912.0f;
+    for (int t = 0; t < T; t++) {
+        const float *row = x + (size_t)t * K;
+        uint8_t *qr = q + (size_t)t * K;
+        vf m = {0};
+        int k = 0;
+        for (; k + VW <= K; k += VW)
+            m = vmax(m, vabs(ld(row + k)));
+        float amax = hmax(m);
+        for (; k < K; k++)
+            amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
+        float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+        scale[t] = s;
+        for (k = 0; k + VW <= K; k += VW) {
+            vf r = (ld(row + k) * inv + magic) - magic + 128.0f;
+            r = vmin(vmax(r, splat(0.0f)), splat(255.0f));
+            vb b = __builtin_convertvector(__builtin_convertvector(r, vi), vb);
+            memcpy(qr + k, &b, sizeof b);
+        }
+        for (; k < K; k++) {
+            float r = nearbyintf(row[k] * inv) + 128.0f;
+            qr[k] = (uint8_t)(r < 0.0f ? 0.0f : r > 255.0f ? 255.0f : r);
+        }
+    }
+}
+
+static void dequant_s32_simd(const int32_t *acc, const int32_t *wsum, const float *xs,
+                             const float *ws, const float *bias, float *y, int T, int N) {
+    for (int t = 0; t < T; t++) {
+        const int32_t *a = acc + (size_t)t * N;
+        float *yr = y + (size_t)t * N;
+        int n = 0;
+        for (; n + VW <= N; n += VW) {
+            vi av, wv;
+            memcpy(&av, a + n, sizeof av);
+            memcpy(&wv, wsum + n, sizeof wv);
+            vf v = __builtin_convertvector(av - 128 * wv, vf) * (xs[t] * ld(ws + n));
+            st(yr + n, bias ? v + ld(bias + n) : v);
+        }
+        for (; n < N; n++) {
+            float v = (float)(a[n] - 128 * wsum[n]) * (xs[t] * ws[n]);
+            yr[n] = bias ? v + bias[n] : v;
+        }
+    }
+}
+
+/* clang-format off */
+#define EMBP_SIMD_TABLE(NAME) {          \
+    .name        = NAME,                 \
+    .layernorm   = layernorm_simd,       \
+    .gelu        = gelu_simd,            \
+    .softmax     = softmax_simd,         \
+    .attention   = attention_simd,       \
+    .f32_to_bf16 = f32_to_bf16_simd,     \
+    .bf16_to_f32 = bf16_to_f32_simd,     \
+    .fp16_to_f32 = fp16_to_f32_simd,     \
+    .quantize_u8 = quantize_u8_simd,     \
+    .dequant_s32 = dequant_s32_simd,     \
+}
+/* clang-format on */

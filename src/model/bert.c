@@ -1,0 +1,403 @@
+/* BERT: load and check the weights, pack the dense layers, run the packed-token forward.
+ * Not here: tokenizing, pooling, batching (runtime/). */
+#include "model/bert.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "core/alloc.h"
+#include "core/cpu.h"
+
+typedef struct {
+    embp_linear *qkv, *out, *ffn_in, *ffn_out; /* (H,3H) (H,H) (H,I)+GELU (I,H) */
+    float *ln1_g, *ln1_b, *ln2_g, *ln2_b;      /* (H) each */
+} bert_layer;
+
+struct embp_bert {
+    int H, L, NH, D, I, V, P; /* hidden, layers, heads, head size, FFN, vocab, positions */
+    float eps;
+    int max_tokens, max_len, n_threads;
+    const embp_kernels *k;
+    embp_mm_engine *eng;
+    float *word, *pos, *type0, *emb_g, *emb_b; /* (V,H) (P,H) (H) (H) (H) */
+    bert_layer *layers;
+    size_t weight_bytes;
+    /* scratch, one block: rows are bucket(max_tokens) so a GEMM may pad its M */
+    void *arena;
+    float *x, *tmp, *ctx, *qkv, *ffn, *attn; /* (T,H) (T,H) (T,H) (T,3H) (T,I) per-thread */
+    size_t attn_per_thread;
+};
+
+void embp_bert_precision_init(embp_bert_precision *p) {
+    p->storage = EMBP_MM_F32;
+    p->compute = EMBP_MM_F32;
+}
+
+/* ---------------------------------------------------------------- loading tensors */
+
+/* The tensor `name` under cfg's prefix, or without one, or under "bert.". */
+static const embp_st_tensor *find_tensor(const embp_safetensors *st, const char *prefix,
+                                         const char *name) {
+    const char *tries[3] = {prefix, "", "bert."};
+    for (int i = 0; i < 3; i++) {
+        char full[256];
+        snprintf(full, sizeof full, "%s%s", tries[i], name);
+        const embp_st_tensor *t = embp_st_find(st, full);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+static void shape_str(char *buf, size_t n, const int64_t *dims, int nd) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < nd && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+}
+
+/* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
+static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
+                            const char *name, int d0, int d1, float *dst, embp_error *err) {
+    const embp_st_tensor *t = find_tensor(st, prefix, name);
+    if (!t)
+        return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
+                         name);
+    int64_t want[2] = {d0, d1};
+    int nd = d1 > 0 ? 2 : 1;
+    if (t->n_dims != nd || t->shape[0] != d0 || (nd == 2 && t->shape[1] != d1)) {
+        char got[96], exp[96];
+        shape_str(got, sizeof got, t->shape, t->n_dims);
+        shape_str(exp, sizeof exp, want, nd);
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has shape %s, expected %s from "
+                         "config.json", t->file, t->name, got, exp);
+    }
+    size_t n = (size_t)t->n_elems;
+    if (t->dtype == EMBP_DT_F32)
+        memcpy(dst, t->data, n * sizeof(float));
+    else if (t->dtype == EMBP_DT_F16)
+        b->k->fp16_to_f32(t->data, dst, n);
+    else if (t->dtype == EMBP_DT_BF16)
+        b->k->bf16_to_f32(t->data, dst, n);
+    else
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32, F16 or "
+                         "BF16", t->file, t->name, embp_dtype_name(t->dtype));
+    return EMBP_OK;
+}
+
+/* A fp32 table owned by b, counted in weight_bytes. */
+static embp_status load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                              const char *name, int d0, int d1, float **out, embp_error *err) {
+    size_t n = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    if (!(*out = embp_malloc_aligned(n * sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for tensor '%s' (%zu floats)", name, n);
+    b->weight_bytes += n * sizeof(float);
+    return load_f32(b, st, prefix, name, d0, d1, *out, err);
+}
+
+static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
+                                   const embp_safetensors *st, embp_error *err) {
+    const char *p = cfg->tensor_prefix;
+    embp_status rc;
+    if ((rc = load_table(b, st, p, "embeddings.word_embeddings.weight", b->V, b->H, &b->word,
+                         err)) ||
+        (rc = load_table(b, st, p, "embeddings.position_embeddings.weight", b->P, b->H, &b->pos,
+                         err)) ||
+        (rc = load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
+        (rc = load_table(b, st, p, "embeddings.LayerNorm.bias", b->H, 0, &b->emb_b, err)))
+        return rc;
+    if (!(b->type0 = embp_calloc((size_t)b->H, sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
+    if (cfg->type_vocab_size > 0) { /* token type ids are all 0: keep row 0 only */
+        float *all = NULL;
+        rc = load_table(b, st, p, "embeddings.token_type_embeddings.weight", cfg->type_vocab_size,
+                        b->H, &all, err);
+        if (rc == EMBP_OK)
+            memcpy(b->type0, all, (size_t)b->H * sizeof(float));
+        b->weight_bytes -= (size_t)cfg->type_vocab_size * b->H * sizeof(float);
+        embp_free_aligned(all);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- loading layers */
+
+typedef struct {
+    const embp_safetensors *st;
+    const char *prefix;
+    embp_mm_type compute;
+    float *w, *bias; /* load-time scratch: (max N, max K) and (max N) */
+} loader;
+
+/* Loads `names` (n of them, each (rows, K) weight + (rows) bias) stacked into one (n rows, K)
+ * linear: QKV is three, the others one. */
+static embp_status load_linear(embp_bert *b, const loader *ld, int layer, const char *const *names,
+                               int n, int rows, int K, int gelu, embp_linear **out,
+                               embp_error *err) {
+    embp_status rc;
+    char name[160];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
+        if ((rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K,
+                           err)))
+            return rc;
+        snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", layer, names[i]);
+        if ((rc = load_f32(b, ld->st, ld->prefix, name, rows, 0, ld->bias + (size_t)i * rows,
+                           err)))
+            return rc;
+    }
+    if ((rc = embp_linear_create(b->eng, ld->w, ld->bias, K, n * rows, ld->compute, gelu, out,
+                                 err)))
+        return rc;
+    b->weight_bytes += embp_linear_bytes(*out);
+    return EMBP_OK;
+}
+
+static embp_status load_ln(embp_bert *b, const loader *ld, int layer, const char *what,
+                           float **g, float **bias, embp_error *err) {
+    char name[160];
+    embp_status rc;
+    snprintf(name, sizeof name, "encoder.layer.%d.%s.LayerNorm.weight", layer, what);
+    if ((rc = load_table(b, ld->st, ld->prefix, name, b->H, 0, g, err)))
+        return rc;
+    snprintf(name, sizeof name, "encoder.layer.%d.%s.LayerNorm.bias", layer, what);
+    return load_table(b, ld->st, ld->prefix, name, b->H, 0, bias, err);
+}
+
+static embp_status load_layer(embp_bert *b, const loader *ld, int i, embp_error *err) {
+    static const char *const qkv[3] = {"attention.self.query", "attention.self.key",
+                                       "attention.self.value"};
+    static const char *const out[1] = {"attention.output.dense"};
+    static const char *const inter[1] = {"intermediate.dense"};
+    static const char *const outp[1] = {"output.dense"};
+    bert_layer *l = &b->layers[i];
+    embp_status rc;
+    if ((rc = load_linear(b, ld, i, qkv, 3, b->H, b->H, 0, &l->qkv, err)) ||
+        (rc = load_linear(b, ld, i, out, 1, b->H, b->H, 0, &l->out, err)) ||
+        (rc = load_linear(b, ld, i, inter, 1, b->I, b->H, 1, &l->ffn_in, err)) ||
+        (rc = load_linear(b, ld, i, outp, 1, b->H, b->I, 0, &l->ffn_out, err)) ||
+        (rc = load_ln(b, ld, i, "attention.output", &l->ln1_g, &l->ln1_b, err)) ||
+        (rc = load_ln(b, ld, i, "output", &l->ln2_g, &l->ln2_b, err)))
+        return rc;
+    return EMBP_OK;
+}
+
+static embp_status load_layers(embp_bert *b, const embp_model_config *cfg,
+                               const embp_safetensors *st, embp_mm_type compute,
+                               embp_error *err) {
+    size_t big = (size_t)b->H * (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
+    loader ld = {st, cfg->tensor_prefix, compute, embp_malloc(big * sizeof(float)),
+                 embp_malloc((size_t)(b->I > 3 * b->H ? b->I : 3 * b->H) * sizeof(float))};
+    embp_status rc = EMBP_OK;
+    if (!ld.w || !ld.bias)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for %zu floats of load scratch", big);
+    for (int i = 0; rc == EMBP_OK && i < b->L; i++)
+        rc = load_layer(b, &ld, i, err);
+    embp_free(ld.w);
+    embp_free(ld.bias);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+/* One block for every activation of a forward over bucket(max_tokens) rows. */
+static embp_status alloc_arena(embp_bert *b, embp_error *err) {
+    size_t Tp = (size_t)embp_mm_bucket(b->max_tokens), H = (size_t)b->H;
+    b->attn_per_thread = (embp_attn_scratch_floats(b->max_len, b->D) + 15) / 16 * 16;
+    size_t sizes[6] = {Tp * H, Tp * H, Tp * H, Tp * 3 * H, Tp * (size_t)b->I,
+                       b->attn_per_thread * (size_t)b->n_threads};
+    float **ptrs[6] = {&b->x, &b->tmp, &b->ctx, &b->qkv, &b->ffn, &b->attn};
+    size_t total = 0;
+    for (int i = 0; i < 6; i++)
+        total += (sizes[i] + 15) / 16 * 16;
+    if (!(b->arena = embp_malloc_aligned(total * sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu MB of forward scratch "
+                         "(max_batch_tokens %d)", total * 4 >> 20, b->max_tokens);
+    memset(b->arena, 0, total * sizeof(float));
+    float *p = b->arena;
+    for (int i = 0; i < 6; i++) {
+        *ptrs[i] = p;
+        p += (sizes[i] + 15) / 16 * 16;
+    }
+    return EMBP_OK;
+}
+
+/* ---------------------------------------------------------------- load / free */
+
+static embp_status check_config(const embp_model_config *cfg, int max_tokens, int max_len,
+                                embp_error *err) {
+    if (cfg->hidden < 1 || cfg->heads < 1 || cfg->hidden % cfg->heads || cfg->layers < 1 ||
+        cfg->intermediate < 1 || cfg->vocab_size < 1 || cfg->max_position < 1)
+        return embp_fail(err, EMBP_ECONFIG, "config.json: hidden_size %d, num_attention_heads "
+                         "%d, num_hidden_layers %d, intermediate_size %d, vocab_size %d, "
+                         "max_position_embeddings %d do not describe a BERT", cfg->hidden,
+                         cfg->heads, cfg->layers, cfg->intermediate, cfg->vocab_size,
+                         cfg->max_position);
+    if (max_len < 1 || max_len > cfg->max_position || max_tokens < max_len)
+        return embp_fail(err, EMBP_EINVAL, "max sequence length %d must be in 1..%d "
+                         "(max_position_embeddings) and <= max_batch_tokens %d", max_len,
+                         cfg->max_position, max_tokens);
+    return EMBP_OK;
+}
+
+embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
+                           const embp_bert_precision *prec, int max_tokens, int max_len,
+                           int n_threads, embp_bert **out, embp_error *err) {
+    embp_status rc;
+    *out = NULL;
+    if ((rc = check_config(cfg, max_tokens, max_len, err)))
+        return rc;
+    embp_bert *b = embp_calloc(1, sizeof *b);
+    if (!b)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    *b = (embp_bert){.H = cfg->hidden, .L = cfg->layers, .NH = cfg->heads,
+                     .D = cfg->hidden / cfg->heads, .I = cfg->intermediate, .V = cfg->vocab_size,
+                     .P = cfg->max_position, .eps = cfg->layer_norm_eps,
+                     .max_tokens = max_tokens, .max_len = max_len,
+                     .n_threads = n_threads > 0 ? n_threads : embp_cpu_get()->n_cores,
+                     .k = embp_kernels_pick(embp_cpu_get())};
+    if (b->n_threads < 1)
+        b->n_threads = 1;
+    embp_mm_type compute = prec ? prec->compute : EMBP_MM_F32;
+    if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    omp_set_num_threads(b->n_threads);
+    if ((rc = embp_mm_engine_create(b->k, max_tokens, &b->eng, err)) ||
+        (rc = load_embeddings(b, cfg, st, err)) || (rc = load_layers(b, cfg, st, compute, err)) ||
+        (rc = alloc_arena(b, err)))
+        goto fail;
+    *out = b;
+    return EMBP_OK;
+fail:
+    embp_bert_free(b);
+    return rc;
+}
+
+void embp_bert_free(embp_bert *b) {
+    if (!b)
+        return;
+    for (int i = 0; b->layers && i < b->L; i++) {
+        bert_layer *l = &b->layers[i];
+        embp_linear_free(l->qkv);
+        embp_linear_free(l->out);
+        embp_linear_free(l->ffn_in);
+        embp_linear_free(l->ffn_out);
+        embp_free_aligned(l->ln1_g);
+        embp_free_aligned(l->ln1_b);
+        embp_free_aligned(l->ln2_g);
+        embp_free_aligned(l->ln2_b);
+    }
+    embp_free(b->layers);
+    embp_mm_engine_free(b->eng);
+    embp_free_aligned(b->word);
+    embp_free_aligned(b->pos);
+    embp_free(b->type0);
+    embp_free_aligned(b->emb_g);
+    embp_free_aligned(b->emb_b);
+    embp_free_aligned(b->arena);
+    embp_free(b);
+}
+
+size_t embp_bert_weight_bytes(const embp_bert *b) {
+    return b->weight_bytes;
+}
+int embp_bert_max_tokens(const embp_bert *b) {
+    return b->max_tokens;
+}
+const char *embp_bert_kernels_name(const embp_bert *b) {
+    return b->k->name;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* x (T, H) = LN(word[id] + pos[position in its sequence] + type[0]), positions from 0 per
+ * sequence. */
+static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
+    int H = b->H;
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < n; s++)
+        for (int t = offsets[s]; t < offsets[s + 1]; t++) {
+            const float *w = b->word + (size_t)ids[t] * H, *p = b->pos + (size_t)(t - offsets[s]) * H;
+            float *x = b->x + (size_t)t * H;
+            for (int c = 0; c < H; c++)
+                x[c] = w[c] + p[c] + b->type0[c];
+            b->k->layernorm(x, NULL, b->emb_g, b->emb_b, 1, H, b->eps);
+        }
+}
+
+/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H). */
+static void attention(embp_bert *b, const int *offsets, int n) {
+    int H = b->H, D = b->D, NH = b->NH;
+    float scale = 1.0f / sqrtf((float)D);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int job = 0; job < n * NH; job++) {
+        int s = job / NH, h = job % NH, t0 = offsets[s], len = offsets[s + 1] - t0;
+        const float *q = b->qkv + (size_t)t0 * 3 * H + (size_t)h * D;
+        float *scr = b->attn + (size_t)omp_get_thread_num() * b->attn_per_thread;
+        b->k->attention(q, q + H, q + 2 * H, 3 * H, b->ctx + (size_t)t0 * H + (size_t)h * D, H, len,
+                        D, scale, scr);
+    }
+}
+
+/* y (T, H) = LN(y + r), rows split across the threads. */
+static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g,
+                          const float *beta, int T) {
+    int H = b->H, chunk = 16;
+#pragma omp parallel for schedule(static)
+    for (int t0 = 0; t0 < T; t0 += chunk) {
+        int rows = T - t0 < chunk ? T - t0 : chunk;
+        b->k->layernorm(y + (size_t)t0 * H, r + (size_t)t0 * H, g, beta, rows, H, b->eps);
+    }
+}
+
+static embp_status check_batch(const embp_bert *b, const int32_t *ids, const int *offsets, int n,
+                               embp_error *err) {
+    if (n < 1 || offsets[0] != 0)
+        return embp_fail(err, EMBP_EINVAL, "forward: %d sequences, offsets[0] %d", n,
+                         n > 0 ? offsets[0] : 0);
+    for (int s = 0; s < n; s++) {
+        int len = offsets[s + 1] - offsets[s];
+        if (len < 1 || len > b->max_len)
+            return embp_fail(err, EMBP_EINVAL, "forward: sequence %d has %d tokens, expected "
+                             "1..%d", s, len, b->max_len);
+    }
+    if (offsets[n] > b->max_tokens)
+        return embp_fail(err, EMBP_EINVAL, "forward: %d tokens exceed max_batch_tokens %d",
+                         offsets[n], b->max_tokens);
+    for (int t = 0; t < offsets[n]; t++)
+        if (ids[t] < 0 || ids[t] >= b->V)
+            return embp_fail(err, EMBP_EINVAL, "forward: token %d has id %d outside the "
+                             "vocabulary [0, %d)", t, ids[t], b->V);
+    return EMBP_OK;
+}
+
+embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
+                              const float **hidden, embp_error *err) {
+    embp_status rc;
+    if ((rc = check_batch(b, ids, offsets, n, err)))
+        return rc;
+    int T = offsets[n];
+    omp_set_num_threads(b->n_threads);
+    embed(b, ids, offsets, n);
+    for (int i = 0; i < b->L; i++) {
+        bert_layer *l = &b->layers[i];
+        if ((rc = embp_linear_forward(l->qkv, b->x, T, b->qkv, err)))
+            return rc;
+        attention(b, offsets, n);
+        if ((rc = embp_linear_forward(l->out, b->ctx, T, b->tmp, err)))
+            return rc;
+        add_layernorm(b, b->x, b->tmp, l->ln1_g, l->ln1_b, T); /* x = LN(x + attn) */
+        if ((rc = embp_linear_forward(l->ffn_in, b->x, T, b->ffn, err)) ||
+            (rc = embp_linear_forward(l->ffn_out, b->ffn, T, b->tmp, err)))
+            return rc;
+        add_layernorm(b, b->x, b->tmp, l->ln2_g, l->ln2_b, T);
+    }
+    *hidden = b->x;
+    return EMBP_OK;
+}

@@ -1,0 +1,52 @@
+/* bert.h: BERT encoder weights and the forward pass over packed tokens.
+ * A batch is T = sum of the sequences' lengths rows of hidden size H, no padding: the dense
+ * layers are one GEMM over (T, H); attention runs per sequence and head over its own length.
+ * Pooling is not here (runtime/pooling.h).
+ */
+#ifndef EMBP_MODEL_BERT_H
+#define EMBP_MODEL_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "kernels/matmul.h"
+
+/* The precision plan the loader follows. Weights are converted from the file's dtype to
+ * `storage` and packed for `compute`; today storage follows compute (the packed layout is the
+ * compute type). Embeddings, LayerNorm and biases stay fp32. */
+typedef struct {
+    embp_mm_type storage;
+    embp_mm_type compute;
+} embp_bert_precision;
+
+/* fp32 / fp32. */
+void embp_bert_precision_init(embp_bert_precision *p);
+
+typedef struct embp_bert embp_bert;
+
+/* Builds the encoder from st's tensors, named as cfg says (cfg->tensor_prefix, e.g. "bert.",
+ * is tried first, then no prefix). Every tensor's dtype (F32, F16 or BF16) and shape are checked
+ * against cfg: errors name the tensor and the expected and found shapes. Allocates the forward's
+ * scratch for max_tokens packed tokens and sequences of up to max_len tokens. n_threads: the
+ * OpenMP threads a forward uses (0: one per core). prec may be NULL for fp32. st is only read:
+ * the caller may close it afterwards. */
+embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
+                           const embp_bert_precision *prec, int max_tokens, int max_len,
+                           int n_threads, embp_bert **out /* OUT */, embp_error *err);
+void embp_bert_free(embp_bert *b); /* NULL is fine */
+
+/* ids are n sequences concatenated, sequence i being ids[offsets[i] .. offsets[i+1]);
+ * offsets[0] = 0, each length in 1..max_len, T = offsets[n] <= max_tokens, each id in
+ * [0, vocab). *hidden gets the last layer's states (T, H), pointing into b's scratch: valid
+ * until the next forward. Never allocates. Calls on one b must not overlap. */
+embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
+                              const float **hidden /* OUT */, embp_error *err);
+
+size_t embp_bert_weight_bytes(const embp_bert *b); /* packed weights + fp32 tables */
+int embp_bert_max_tokens(const embp_bert *b);
+const char *embp_bert_kernels_name(const embp_bert *b); /* "avx512", "avx2", "scalar" */
+
+#endif

@@ -1,0 +1,303 @@
+/* embp_model: a loaded folder (config, tokenizer, BERT weights) and the public embed calls.
+ * Batching across requests is the batcher's (runtime/batcher.c); this runs what it is given. */
+#include "runtime/model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "runtime/pooling.h"
+#include "tokenizer/tokenizer.h"
+
+struct embp_model {
+    char *name, *path;
+    embp_model_config cfg;
+    embp_tokenizer *tok;
+    embp_bert *bert;
+    embp_bert_precision prec;
+    char plan_reason[256];
+    int max_tokens;
+    int32_t *ids;  /* (max_tokens): a pass's ids, packed by embp_embed_tokens */
+    int *offsets;  /* (max_tokens + 1) */
+};
+
+void embp_load_opts_init(embp_load_opts *opts) {
+    memset(opts, 0, sizeof *opts);
+}
+
+const char *embp_pooling_str(embp_pooling p) {
+    switch (p) {
+    case EMBP_POOLING_MEAN:
+        return "mean";
+    case EMBP_POOLING_CLS:
+        return "cls";
+    case EMBP_POOLING_MAX:
+        return "max";
+    case EMBP_POOLING_LASTTOKEN:
+        return "lasttoken";
+    case EMBP_POOLING_MEAN_SQRT_LEN:
+        return "mean_sqrt_len";
+    }
+    return "unknown";
+}
+
+/* The folder's last path component, without trailing slashes. */
+static char *basename_of(const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    return embp_strndup(dir + b, n - b);
+}
+
+/* Parts of a load that read files: config, tokenizer, weights. */
+static embp_status load_parts(embp_model *m, const char *dir, const embp_load_opts *o,
+                              embp_error *err) {
+    embp_status rc;
+    char path[4096];
+    if ((rc = embp_config_load(dir, &m->cfg, err)))
+        return rc;
+    m->max_tokens = o->max_batch_tokens > 0 ? o->max_batch_tokens : 16384;
+    if (m->max_tokens < m->cfg.max_seq_len)
+        return embp_fail(err, EMBP_ECONFIG, "max_batch_tokens %d is below the model's "
+                         "max_seq_len %d", m->max_tokens, m->cfg.max_seq_len);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    if ((rc = embp_tokenizer_load(path, &m->tok, err)))
+        return rc;
+    embp_safetensors *st = NULL;
+    if ((rc = embp_st_open_dir(dir, &st, err)))
+        return rc;
+    rc = embp_bert_load(&m->cfg, st, &m->prec, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
+                        &m->bert, err);
+    embp_st_release_pages(st);
+    embp_st_close(st);
+    if (rc)
+        return rc;
+    m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
+    m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
+    if (!m->ids || !m->offsets)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
+    return EMBP_OK;
+}
+
+embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
+                                 const embp_bert_precision *prec, const char *reason,
+                                 embp_model **out, embp_error *err) {
+    embp_load_opts defaults;
+    embp_status rc;
+    *out = NULL;
+    if (!opts) {
+        embp_load_opts_init(&defaults);
+        opts = &defaults;
+    }
+    if (!dir || !*dir)
+        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
+    embp_model *m = embp_calloc(1, sizeof *m);
+    if (!m)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    embp_bert_precision_init(&m->prec);
+    if (prec)
+        m->prec = *prec;
+    snprintf(m->plan_reason, sizeof m->plan_reason, "%s", reason ? reason : "");
+    m->path = embp_strdup(dir);
+    m->name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
+    if (!m->path || !m->name) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    if ((rc = load_parts(m, dir, opts, err)))
+        goto fail;
+    *out = m;
+    return EMBP_OK;
+fail:
+    embp_model_free(m);
+    return rc;
+}
+
+void embp_model_free(embp_model *m) {
+    if (!m)
+        return;
+    embp_bert_free(m->bert);
+    embp_tokenizer_free(m->tok);
+    embp_free(m->ids);
+    embp_free(m->offsets);
+    embp_free(m->name);
+    embp_free(m->path);
+    embp_free(m);
+}
+
+/* opts' precision words to a plan, until the precision planner (src/precision/) takes over:
+ * fp32, bf16 and int8 compute run; anything else runs fp32 with a reason, or fails if strict. */
+static embp_status simple_plan(const embp_load_opts *o, embp_bert_precision *p, char *reason,
+                               size_t cap, embp_error *err) {
+    const char *want = o->compute ? o->compute : o->precision;
+    embp_bert_precision_init(p);
+    reason[0] = '\0';
+    if (!want || !strcmp(want, "fp32") || !strcmp(want, "auto"))
+        return EMBP_OK;
+    if (!strcmp(want, "int8")) {
+        p->storage = p->compute = EMBP_MM_INT8;
+        return EMBP_OK;
+    }
+    if (!strcmp(want, "bf16") && embp_cpu_has_avx512(embp_cpu_get())) {
+        p->storage = p->compute = EMBP_MM_BF16;
+        return EMBP_OK;
+    }
+    snprintf(reason, cap, "precision %s is not available %s; running fp32", want,
+             strcmp(want, "bf16") ? "yet" : "on this CPU (oneDNN bf16 needs AVX-512)");
+    if (o->strict)
+        return embp_fail(err, !strcmp(want, "bf16") ? EMBP_EDEVICE : EMBP_EUNSUPPORTED,
+                         "strict: %s", reason);
+    return EMBP_OK;
+}
+
+embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_model **out,
+                            embp_error *err) {
+    embp_load_opts defaults;
+    embp_bert_precision p;
+    char reason[200];
+    if (!opts) {
+        embp_load_opts_init(&defaults);
+        opts = &defaults;
+    }
+    *out = NULL;
+    embp_status rc = simple_plan(opts, &p, reason, sizeof reason, err);
+    return rc ? rc : embp_model_load_plan(dir, opts, &p, reason, out, err);
+}
+
+void embp_model_get_info(const embp_model *m, embp_model_info *o) {
+    const embp_model_config *c = &m->cfg;
+    memset(o, 0, sizeof *o);
+    o->name = m->name;
+    o->path = m->path;
+    o->architecture = c->architecture[0] ? c->architecture : "BertModel";
+    o->hidden = c->hidden, o->layers = c->layers, o->heads = c->heads;
+    o->intermediate = c->intermediate, o->vocab_size = c->vocab_size;
+    o->max_position = c->max_position, o->max_seq_len = c->max_seq_len;
+    o->dim = c->hidden;
+    o->pooling = c->pooling, o->normalize = c->normalize, o->is_demo = c->is_demo;
+    o->weight_bytes = embp_bert_weight_bytes(m->bert);
+    o->storage = embp_mm_type_str(m->prec.storage);
+    o->compute = embp_mm_type_str(m->prec.compute);
+    o->accumulation = "fp32";
+    o->plan_reason = m->plan_reason;
+}
+
+int embp_model_max_batch_tokens(const embp_model *m) {
+    return m->max_tokens;
+}
+
+const char *embp_model_kernels(const embp_model *m) {
+    return embp_bert_kernels_name(m->bert);
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+embp_status embp_tokenize(const embp_model *m, const char *text, size_t len, int truncate,
+                          int32_t *ids, int cap, int *n, int *n_full, embp_error *err) {
+    int full = 0, max = m->cfg.max_seq_len;
+    *n = 0;
+    embp_status rc = embp_tokenizer_encode(m->tok, text, len, truncate ? max : 0, ids, cap, n,
+                                           &full, err);
+    if (n_full)
+        *n_full = full;
+    if (rc)
+        return rc;
+    if (!truncate && full > max)
+        return embp_fail(err, EMBP_ETOOLONG, "input has %d tokens, more than the model's "
+                         "max_seq_len %d", full, max);
+    return EMBP_OK;
+}
+
+const char *embp_token_str(const embp_model *m, int32_t id) {
+    return embp_tokenizer_id_to_token(m->tok, id);
+}
+
+/* ---------------------------------------------------------------- embeddings */
+
+embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int *offsets, int n,
+                                    int dims, float *out, embp_error *err) {
+    int H = m->cfg.hidden;
+    const float *hidden = NULL;
+    if (dims < 0 || dims > H)
+        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, H);
+    if (n == 0)
+        return EMBP_OK;
+    embp_status rc = embp_bert_forward(m->bert, ids, offsets, n, &hidden, err);
+    if (rc)
+        return rc;
+    embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);
+    return EMBP_OK;
+}
+
+static embp_status check_inputs(const embp_model *m, const int32_t *const *ids, const int *lens,
+                                int n, int dims, embp_error *err) {
+    if (n < 0 || (n > 0 && (!ids || !lens)))
+        return embp_fail(err, EMBP_EINVAL, "%d inputs with ids %p and lens %p", n,
+                         (const void *)ids, (const void *)lens);
+    if (dims < 0 || dims > m->cfg.hidden)
+        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.hidden);
+    for (int i = 0; i < n; i++) {
+        if (lens[i] < 1 || lens[i] > m->cfg.max_seq_len)
+            return embp_fail(err, lens[i] > m->cfg.max_seq_len ? EMBP_ETOOLONG : EMBP_EINVAL,
+                             "input %d has %d tokens, expected 1..%d (max_seq_len)", i, lens[i],
+                             m->cfg.max_seq_len);
+        for (int j = 0; j < lens[i]; j++)
+            if (ids[i][j] < 0 || ids[i][j] >= m->cfg.vocab_size)
+                return embp_fail(err, EMBP_EINVAL, "input %d: token %d has id %d outside the "
+                                 "vocabulary [0, %d)", i, j, ids[i][j], m->cfg.vocab_size);
+    }
+    return EMBP_OK;
+}
+
+embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens, int n,
+                              int dims, float *out, embp_error *err) {
+    embp_status rc = check_inputs(m, ids, lens, n, dims, err);
+    int width = dims ? dims : m->cfg.hidden;
+    for (int first = 0; rc == EMBP_OK && first < n;) {
+        int count = 0, T = 0;
+        m->offsets[0] = 0;
+        while (first + count < n && T + lens[first + count] <= m->max_tokens) {
+            memcpy(m->ids + T, ids[first + count], (size_t)lens[first + count] * sizeof(int32_t));
+            T += lens[first + count];
+            m->offsets[++count] = T;
+        }
+        rc = embp_model_embed_packed(m, m->ids, m->offsets, count, dims,
+                                     out + (size_t)first * width, err);
+        first += count;
+    }
+    return rc;
+}
+
+embp_status embp_embed_texts(embp_model *m, const char *const *texts, const size_t *lens, int n,
+                             int dims, int truncate, float *out, embp_error *err) {
+    int cap = m->cfg.max_seq_len;
+    if (n < 0 || (n > 0 && !texts))
+        return embp_fail(err, EMBP_EINVAL, "%d texts with texts %p", n, (const void *)texts);
+    int32_t *buf = embp_malloc((size_t)(n ? n : 1) * (size_t)cap * sizeof *buf);
+    int32_t **rows = embp_malloc((size_t)(n ? n : 1) * sizeof *rows);
+    int *counts = embp_malloc((size_t)(n ? n : 1) * sizeof *counts);
+    embp_status rc = EMBP_OK;
+    if (!buf || !rows || !counts)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory tokenizing %d texts", n);
+    for (int i = 0; rc == EMBP_OK && i < n; i++) {
+        rows[i] = buf + (size_t)i * cap;
+        size_t len = lens ? lens[i] : strlen(texts[i]);
+        if ((rc = embp_tokenize(m, texts[i], len, truncate, rows[i], cap, &counts[i], NULL,
+                                err))) {
+            char where[32];
+            snprintf(where, sizeof where, "text %d", i);
+            embp_error_prefix(err, where);
+        }
+    }
+    if (rc == EMBP_OK)
+        rc = embp_embed_tokens(m, (const int32_t *const *)rows, counts, n, dims, out, err);
+    embp_free(buf);
+    embp_free(rows);
+    embp_free(counts);
+    return rc;
+}

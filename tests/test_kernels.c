@@ -1,0 +1,267 @@
+/* Each SIMD kernel table against the scalar reference (and the scalar one against values
+ * worked by hand), with named tolerances. Tables the CPU cannot run are skipped. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "core/fp.h"
+#include "kernels/kernels.h"
+
+/* clang-format off */
+#define LAYERNORM_TOL 2e-5  /* abs, outputs O(1): fp32 sums of 384 terms in another order */
+#define GELU_TOL      2e-6  /* abs over [-10, 10]: A&S erf is within 1.5e-7, times x/2      */
+#define SOFTMAX_TOL   1e-6  /* abs on probabilities: polynomial exp ~2e-7 relative         */
+#define ATTN_TOL      1e-5  /* abs on outputs O(1)                                          */
+#define DEQUANT_TOL   1e-6  /* relative                                                     */
+/* clang-format on */
+
+static uint32_t rng_state = 12345;
+static float frand(float lo, float hi) {
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(rng_state >> 8) / 16777216.0f;
+}
+static float *rand_vec(size_t n, float lo, float hi) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = frand(lo, hi);
+    return v;
+}
+
+/* The SIMD tables this CPU runs. */
+static int simd_tables(const embp_kernels **out) {
+    const embp_cpu *cpu = embp_cpu_get();
+    int n = 0;
+    if (embp_cpu_has_avx2(cpu))
+        out[n++] = &embp_kernels_avx2;
+    if (embp_cpu_has_avx512(cpu))
+        out[n++] = &embp_kernels_avx512;
+    if (n == 0)
+        print_message("no SIMD table runs on this CPU: only the scalar checks ran\n");
+    return n;
+}
+
+/* Fails naming the kernel, the index and both values when |a - b| > tol * (rel ? |b| : 1). */
+static void expect_close(const char *what, const char *k, const float *a, const float *b,
+                         size_t n, double tol, int rel) {
+    for (size_t i = 0; i < n; i++) {
+        double lim = rel ? tol * fabs((double)b[i]) + 1e-30 : tol;
+        if (!(fabs((double)a[i] - b[i]) <= lim))
+            fail_msg("%s (%s): index %zu: got %.9g, scalar %.9g, |diff| %.3g > %.3g", what, k, i,
+                     (double)a[i], (double)b[i], fabs((double)a[i] - b[i]), lim);
+    }
+}
+
+static void test_scalar_gelu_and_softmax_match_hand_values(void **state) {
+    (void)state;
+    float g[3] = {1.0f, -1.0f, 0.0f};
+    embp_kernels_scalar.gelu(g, 3);
+    /* 0.5 x (1 + erf(x / sqrt 2)): x = 1 gives 0.8413447460685429, x = -1 -0.1586552539314571 */
+    assert_true(fabs(g[0] - 0.8413447460685429) < 1e-7);
+    assert_true(fabs(g[1] + 0.1586552539314571) < 1e-7);
+    assert_true(g[2] == 0.0f);
+    float s[2] = {0.0f, logf(3.0f)}; /* exp: 1 and 3, so 1/4 and 3/4 */
+    embp_kernels_scalar.softmax(s, 2);
+    assert_true(fabs(s[0] - 0.25) < 1e-7 && fabs(s[1] - 0.75) < 1e-7);
+}
+
+static void test_scalar_layernorm_matches_hand_values(void **state) {
+    (void)state;
+    /* Row (1, 2, 3, 4) + residual (1, 1, 1, 1): mean 3.5, var 1.25; gain 2, bias 1. */
+    float x[4] = {1, 2, 3, 4}, r[4] = {1, 1, 1, 1}, g[4] = {2, 2, 2, 2}, b[4] = {1, 1, 1, 1};
+    embp_kernels_scalar.layernorm(x, r, g, b, 1, 4, 0.0f);
+    for (int i = 0; i < 4; i++) {
+        double want = (i + 2 - 3.5) / sqrt(1.25) * 2 + 1;
+        if (fabs(x[i] - want) > 1e-6)
+            fail_msg("layernorm[%d]: got %.9g, want %.9g", i, (double)x[i], want);
+    }
+}
+
+static void test_simd_layernorm_with_residual_matches_scalar(void **state) {
+    (void)state;
+    const embp_kernels *ks[2];
+    int nk = simd_tables(ks);
+    int Cs[] = {64, 384, 37};
+    for (int ci = 0; ci < 3; ci++) {
+        int T = 5, C = Cs[ci];
+        float *x = rand_vec((size_t)T * C, 90.0f, 110.0f); /* a large mean: the one-pass trap */
+        float *r = rand_vec((size_t)T * C, -1.0f, 1.0f);
+        float *g = rand_vec((size_t)C, 0.5f, 2.0f), *b = rand_vec((size_t)C, -1.0f, 1.0f);
+        float *ref = malloc((size_t)T * C * sizeof *ref), *got = malloc((size_t)T * C * 4);
+        for (int with_r = 0; with_r < 2; with_r++) {
+            memcpy(ref, x, (size_t)T * C * 4);
+            embp_kernels_scalar.layernorm(ref, with_r ? r : NULL, g, b, T, C, 1e-12f);
+            for (int k = 0; k < nk; k++) {
+                memcpy(got, x, (size_t)T * C * 4);
+                ks[k]->layernorm(got, with_r ? r : NULL, g, b, T, C, 1e-12f);
+                expect_close("layernorm", ks[k]->name, got, ref, (size_t)T * C, LAYERNORM_TOL, 0);
+            }
+        }
+        free(x), free(r), free(g), free(b), free(ref), free(got);
+    }
+}
+
+static void test_simd_gelu_matches_scalar(void **state) {
+    (void)state;
+    const embp_kernels *ks[2];
+    int nk = simd_tables(ks);
+    size_t n = 4001; /* odd: runs the scalar tail */
+    float *x = malloc(n * 4), *ref = malloc(n * 4), *got = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        x[i] = -10.0f + 20.0f * (float)i / (float)(n - 1);
+    memcpy(ref, x, n * 4);
+    embp_kernels_scalar.gelu(ref, n);
+    for (int k = 0; k < nk; k++) {
+        memcpy(got, x, n * 4);
+        ks[k]->gelu(got, n);
+        expect_close("gelu", ks[k]->name, got, ref, n, GELU_TOL, 0);
+    }
+    free(x), free(ref), free(got);
+}
+
+static void test_simd_softmax_matches_scalar(void **state) {
+    (void)state;
+    const embp_kernels *ks[2];
+    int nk = simd_tables(ks);
+    int ns[] = {1, 7, 16, 129, 512};
+    for (int i = 0; i < 5; i++) {
+        int n = ns[i];
+        float *x = rand_vec((size_t)n, -30.0f, 30.0f), *ref = malloc((size_t)n * 4);
+        float *got = malloc((size_t)n * 4);
+        memcpy(ref, x, (size_t)n * 4);
+        embp_kernels_scalar.softmax(ref, n);
+        for (int k = 0; k < nk; k++) {
+            memcpy(got, x, (size_t)n * 4);
+            ks[k]->softmax(got, n);
+            expect_close("softmax", ks[k]->name, got, ref, (size_t)n, SOFTMAX_TOL, 0);
+        }
+        free(x), free(ref), free(got);
+    }
+}
+
+static void test_scalar_attention_of_one_token_returns_its_value(void **state) {
+    (void)state;
+    float qkv[3 * 4] = {1, 2, 3, 4, 5, 6, 7, 8, -1, 0.5f, 2, -3}, out[4], scratch[128];
+    embp_kernels_scalar.attention(qkv, qkv + 4, qkv + 8, 12, out, 4, 1, 4, 0.5f, scratch);
+    for (int d = 0; d < 4; d++)
+        assert_true(out[d] == qkv[8 + d]);
+}
+
+/* Q, K, V interleaved as in the fused QKV rows: (L, 3 * D) with a head at column 0. */
+static void test_simd_attention_matches_scalar(void **state) {
+    (void)state;
+    const embp_kernels *ks[2];
+    int nk = simd_tables(ks);
+    int Ls[] = {1, 5, 17, 128}, Ds[] = {16, 32, 24};
+    for (int li = 0; li < 4; li++)
+        for (int di = 0; di < 3; di++) {
+            int L = Ls[li], D = Ds[di], stride = 3 * D;
+            float *qkv = rand_vec((size_t)L * stride, -2.0f, 2.0f);
+            float *ref = malloc((size_t)L * D * 4), *got = malloc((size_t)L * D * 4);
+            float *scr = malloc(embp_attn_scratch_floats(L, D) * 4);
+            float scale = 1.0f / sqrtf((float)D);
+            embp_kernels_scalar.attention(qkv, qkv + D, qkv + 2 * D, stride, ref, D, L, D, scale,
+                                          scr);
+            for (int k = 0; k < nk; k++) {
+                ks[k]->attention(qkv, qkv + D, qkv + 2 * D, stride, got, D, L, D, scale, scr);
+                char what[64];
+                snprintf(what, sizeof what, "attention L=%d D=%d", L, D);
+                expect_close(what, ks[k]->name, got, ref, (size_t)L * D, ATTN_TOL, 0);
+            }
+            free(qkv), free(ref), free(got), free(scr);
+        }
+}
+
+/* Every fp16 bit pattern; bf16 of random and special floats: bit-exact with the scalar, except
+ * that hardware quiets a signaling NaN (still a NaN). */
+static void test_simd_conversions_match_scalar_bit_for_bit(void **state) {
+    (void)state;
+    const embp_kernels *ks[2];
+    int nk = simd_tables(ks);
+    size_t n = 65536;
+    uint16_t *h = malloc(n * 2), *ref16 = malloc(n * 2), *got16 = malloc(n * 2);
+    float *ref = malloc(n * 4), *got = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        h[i] = (uint16_t)i;
+    float *x = rand_vec(n, -1e4f, 1e4f);
+    float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e-40f, 3.0e38f, 1.00390625f};
+    memcpy(x, specials, sizeof specials);
+    for (int k = 0; k < nk; k++) {
+        embp_kernels_scalar.fp16_to_f32(h, ref, n);
+        ks[k]->fp16_to_f32(h, got, n);
+        for (size_t i = 0; i < n; i++)
+            if (memcmp(&ref[i], &got[i], 4) != 0 && !(isnan(ref[i]) && isnan(got[i])))
+                fail_msg("fp16_to_f32 (%s): 0x%04zx: got %g, scalar %g", ks[k]->name, i,
+                         (double)got[i], (double)ref[i]);
+        embp_kernels_scalar.f32_to_bf16(x, ref16, n);
+        ks[k]->f32_to_bf16(x, got16, n);
+        for (size_t i = 0; i < n; i++)
+            if (ref16[i] != got16[i])
+                fail_msg("f32_to_bf16 (%s): %g: got 0x%04x, scalar 0x%04x", ks[k]->name,
+                         (double)x[i], got16[i], ref16[i]);
+        embp_kernels_scalar.bf16_to_f32(h, ref, n);
+        ks[k]->bf16_to_f32(h, got, n);
+        assert_memory_equal(ref, got, n * 4);
+    }
+    free(h), free(ref16), free(got16), free(ref), free(got), free(x);
+}
+
+static void test_simd_quantize_and_dequant_match_scalar(void **state) {
+    (void)state;
+    const embp_kernels *ks[2];
+    int nk = simd_tables(ks);
+    int T = 7, K = 70, N = 37;
+    float *x = rand_vec((size_t)T * K, -3.0f, 3.0f);
+    memset(x, 0, (size_t)K * 4); /* a zero row: scale 1, every value 128 */
+    uint8_t *qr = malloc((size_t)T * K), *qg = malloc((size_t)T * K);
+    float sr[7], sg[7];
+    int32_t *acc = malloc((size_t)T * N * 4), *wsum = malloc((size_t)N * 4);
+    float *ws = rand_vec((size_t)N, 0.001f, 0.01f), *bias = rand_vec((size_t)N, -1, 1);
+    float *yr = malloc((size_t)T * N * 4), *yg = malloc((size_t)T * N * 4);
+    for (int i = 0; i < T * N; i++)
+        acc[i] = (int32_t)frand(-200000.0f, 200000.0f);
+    for (int i = 0; i < N; i++)
+        wsum[i] = (int32_t)frand(-2000.0f, 2000.0f);
+    embp_kernels_scalar.quantize_u8(x, qr, sr, T, K);
+    assert_true(sr[0] == 1.0f && qr[0] == 128);
+    embp_kernels_scalar.dequant_s32(acc, wsum, sr, ws, bias, yr, T, N);
+    for (int k = 0; k < nk; k++) {
+        ks[k]->quantize_u8(x, qg, sg, T, K);
+        assert_memory_equal(sr, sg, sizeof sr);
+        assert_memory_equal(qr, qg, (size_t)T * K);
+        ks[k]->dequant_s32(acc, wsum, sr, ws, bias, yg, T, N);
+        expect_close("dequant_s32", ks[k]->name, yg, yr, (size_t)T * N, DEQUANT_TOL, 1);
+    }
+    free(x), free(qr), free(qg), free(acc), free(wsum), free(ws), free(bias), free(yr), free(yg);
+}
+
+static void test_pick_follows_the_cpu_mask(void **state) {
+    (void)state;
+    embp_cpu c;
+    embp_error err;
+    assert_int_equal(embp_cpu_mask(embp_cpu_get_unmasked(), "scalar", &c, &err), EMBP_OK);
+    assert_string_equal(embp_kernels_pick(&c)->name, "scalar");
+    if (embp_cpu_has_avx2(embp_cpu_get_unmasked())) {
+        assert_int_equal(embp_cpu_mask(embp_cpu_get_unmasked(), "avx2", &c, &err), EMBP_OK);
+        assert_string_equal(embp_kernels_pick(&c)->name, "avx2");
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scalar_gelu_and_softmax_match_hand_values),
+        cmocka_unit_test(test_scalar_layernorm_matches_hand_values),
+        cmocka_unit_test(test_simd_layernorm_with_residual_matches_scalar),
+        cmocka_unit_test(test_simd_gelu_matches_scalar),
+        cmocka_unit_test(test_simd_softmax_matches_scalar),
+        cmocka_unit_test(test_scalar_attention_of_one_token_returns_its_value),
+        cmocka_unit_test(test_simd_attention_matches_scalar),
+        cmocka_unit_test(test_simd_conversions_match_scalar_bit_for_bit),
+        cmocka_unit_test(test_simd_quantize_and_dequant_match_scalar),
+        cmocka_unit_test(test_pick_follows_the_cpu_mask),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

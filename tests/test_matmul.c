@@ -1,0 +1,270 @@
+/* The oneDNN matmul wrapper against a float64 matmul written here: f32 exactly, bf16 and int8
+ * against the same float64 matmul of the values they round to (so the test sees wiring, not
+ * rounding), and both against the f32 result by cosine. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/cpu.h"
+#include "core/fp.h"
+#include "kernels/matmul.h"
+
+/* clang-format off */
+#define F32_TOL        2e-5  /* abs, outputs O(1), K <= 1536: fp32 sums in another order      */
+#define EMULATED_TOL   2e-5  /* abs: bf16/int8 results vs float64 over the same rounded values */
+#define BF16_COS_MIN   0.9999
+#define INT8_COS_MIN   0.999
+/* clang-format on */
+
+static uint32_t rng = 7;
+static float frand(float lo, float hi) {
+    rng = rng * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(rng >> 8) / 16777216.0f;
+}
+
+typedef struct {
+    int M, K, N;
+    float *x, *w, *b; /* x (bucket(M), K), w (N, K) torch layout, b (N) */
+} problem;
+
+static problem make_problem(int M, int K, int N) {
+    problem p = {M, K, N, NULL, NULL, NULL};
+    int Mb = embp_mm_bucket(M);
+    p.x = calloc((size_t)Mb * K, 4);
+    p.w = malloc((size_t)N * K * 4);
+    p.b = malloc((size_t)N * 4);
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        p.x[i] = frand(-1, 1);
+    for (size_t i = 0; i < (size_t)N * K; i++)
+        p.w[i] = frand(-0.08f, 0.08f);
+    for (int i = 0; i < N; i++)
+        p.b[i] = frand(-0.5f, 0.5f);
+    return p;
+}
+static void free_problem(problem *p) {
+    free(p->x), free(p->w), free(p->b);
+}
+
+/* y = x w^T + b (+ GELU) in float64 from given x and w (both as float arrays). */
+static double *ref_matmul(const float *x, const float *w, const float *b, int M, int K, int N,
+                          int gelu) {
+    double *y = malloc((size_t)M * N * sizeof *y);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double a = b ? b[n] : 0.0;
+            for (int k = 0; k < K; k++)
+                a += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
+            y[(size_t)m * N + n] = gelu ? 0.5 * a * (1.0 + erf(a / sqrt(2.0))) : a;
+        }
+    return y;
+}
+
+static float *run(embp_mm_engine *e, const problem *p, embp_mm_type t, int gelu) {
+    embp_linear *l = NULL;
+    embp_error err = {0};
+    float *y = malloc((size_t)embp_mm_bucket(p->M) * p->N * 4);
+    if (embp_linear_create(e, p->w, p->b, p->K, p->N, t, gelu, &l, &err) != EMBP_OK)
+        fail_msg("linear_create %s: %s", embp_mm_type_str(t), err.msg);
+    if (embp_linear_forward(l, p->x, p->M, y, &err) != EMBP_OK)
+        fail_msg("linear_forward %s M=%d: %s", embp_mm_type_str(t), p->M, err.msg);
+    const char *impl = embp_linear_impl(l, p->M);
+    if (strstr(impl, "ref"))
+        fail_msg("%s M=%d K=%d N=%d runs oneDNN's reference kernel %s", embp_mm_type_str(t), p->M,
+                 p->K, p->N, impl);
+    embp_linear_free(l);
+    return y;
+}
+
+static void expect_near(const char *what, const float *got, const double *want, int M, int N,
+                        double tol) {
+    double worst = 0.0;
+    int wi = 0;
+    for (int i = 0; i < M * N; i++) {
+        double d = fabs(got[i] - want[i]);
+        if (!(d <= worst))
+            worst = d, wi = i;
+    }
+    if (!(worst <= tol))
+        fail_msg("%s: max |diff| %.3g > %.3g at row %d col %d: got %.9g, want %.9g", what, worst,
+                 tol, wi / N, wi % N, (double)got[wi], want[wi]);
+}
+
+static double min_row_cosine(const float *a, const float *b, int M, int N) {
+    double worst = 1.0;
+    for (int m = 0; m < M; m++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (int n = 0; n < N; n++) {
+            double u = a[(size_t)m * N + n], v = b[(size_t)m * N + n];
+            ab += u * v, aa += u * u, bb += v * v;
+        }
+        double c = ab / sqrt(aa * bb);
+        worst = c < worst ? c : worst;
+    }
+    return worst;
+}
+
+static embp_mm_engine *engine(int max_m) {
+    embp_mm_engine *e = NULL;
+    embp_error err;
+    if (embp_mm_engine_create(embp_kernels_pick(embp_cpu_get()), max_m, &e, &err) != EMBP_OK)
+        fail_msg("engine: %s", err.msg);
+    return e;
+}
+
+static void test_f32_matches_float64_for_every_bucket_kind(void **state) {
+    (void)state;
+    embp_mm_engine *e = engine(3000);
+    int Ms[] = {1, 5, 16, 17, 130, 300, 2100};
+    for (int i = 0; i < 7; i++)
+        for (int gelu = 0; gelu < 2; gelu++) {
+            problem p = make_problem(Ms[i], 384, i == 6 ? 64 : 1152);
+            double *want = ref_matmul(p.x, p.w, p.b, p.M, p.K, p.N, gelu);
+            float *got = run(e, &p, EMBP_MM_F32, gelu);
+            char what[64];
+            snprintf(what, sizeof what, "f32 M=%d gelu=%d", p.M, gelu);
+            expect_near(what, got, want, p.M, p.N, F32_TOL);
+            free(want), free(got), free_problem(&p);
+        }
+    embp_mm_engine_free(e);
+}
+
+static void test_bf16_matches_float64_of_bf16_rounded_inputs(void **state) {
+    (void)state;
+    if (!embp_cpu_get()->avx512_bf16)
+        skip();
+    embp_mm_engine *e = engine(256);
+    problem p = make_problem(77, 384, 1536);
+    size_t nx = (size_t)p.M * p.K, nw = (size_t)p.N * p.K;
+    float *xr = malloc(nx * 4), *wr = malloc(nw * 4);
+    for (size_t i = 0; i < nx; i++)
+        xr[i] = embp_bf16_to_f32(embp_f32_to_bf16(p.x[i]));
+    for (size_t i = 0; i < nw; i++)
+        wr[i] = embp_bf16_to_f32(embp_f32_to_bf16(p.w[i]));
+    double *want = ref_matmul(xr, wr, p.b, p.M, p.K, p.N, 1);
+    float *got = run(e, &p, EMBP_MM_BF16, 1), *f32 = run(e, &p, EMBP_MM_F32, 1);
+    expect_near("bf16 vs float64 of rounded inputs", got, want, p.M, p.N, EMULATED_TOL);
+    double c = min_row_cosine(got, f32, p.M, p.N);
+    print_message("bf16 vs f32: worst row cosine %.7f\n", c);
+    assert_true(c >= BF16_COS_MIN);
+    free(xr), free(wr), free(want), free(got), free(f32), free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
+/* The int8 path by hand: w quantized per row (max |w| / 127, or / 63 without VNNI, where
+ * oneDNN's int16 pair sums would saturate), x per row with zero point 128. */
+static void test_int8_matches_float64_of_quantized_inputs(void **state) {
+    (void)state;
+    embp_mm_engine *e = engine(256);
+    problem p = make_problem(45, 384, 1152);
+    size_t nx = (size_t)p.M * p.K, nw = (size_t)p.N * p.K;
+    float *xr = malloc(nx * 4), *wr = malloc(nw * 4);
+    const embp_cpu *cpu = embp_cpu_get();
+    float wq = cpu->avx512_vnni || cpu->avx_vnni ? 127.0f : 63.0f;
+    for (int n = 0; n < p.N; n++) {
+        float a = 0, *row = p.w + (size_t)n * p.K;
+        for (int k = 0; k < p.K; k++)
+            a = fmaxf(a, fabsf(row[k]));
+        float s = a / wq;
+        for (int k = 0; k < p.K; k++)
+            wr[(size_t)n * p.K + k] = nearbyintf(row[k] / s) * s;
+    }
+    for (int m = 0; m < p.M; m++) {
+        float a = 0, *row = p.x + (size_t)m * p.K;
+        for (int k = 0; k < p.K; k++)
+            a = fmaxf(a, fabsf(row[k]));
+        float s = a / 127.0f, inv = 1.0f / s;
+        for (int k = 0; k < p.K; k++)
+            xr[(size_t)m * p.K + k] = nearbyintf(row[k] * inv) * s;
+    }
+    for (int gelu = 0; gelu < 2; gelu++) {
+        double *want = ref_matmul(xr, wr, p.b, p.M, p.K, p.N, gelu);
+        float *got = run(e, &p, EMBP_MM_INT8, gelu), *f32 = run(e, &p, EMBP_MM_F32, gelu);
+        expect_near("int8 vs float64 of quantized inputs", got, want, p.M, p.N, EMULATED_TOL);
+        double c = min_row_cosine(got, f32, p.M, p.N);
+        print_message("int8 vs f32 (gelu %d): worst row cosine %.7f\n", gelu, c);
+        assert_true(c >= INT8_COS_MIN);
+        free(want), free(got), free(f32);
+    }
+    free(xr), free(wr), free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
+/* oneDNN 2.6 has bf16 matmul only from AVX-512 on: elsewhere the error names the type. */
+static void test_bf16_without_avx512_is_edevice(void **state) {
+    (void)state;
+    if (embp_cpu_get()->avx512f)
+        skip();
+    embp_mm_engine *e = engine(16);
+    problem p = make_problem(1, 32, 16);
+    embp_linear *l = NULL;
+    embp_error err = {0};
+    assert_int_equal(embp_linear_create(e, p.w, p.b, 32, 16, EMBP_MM_BF16, 0, &l, &err),
+                     EMBP_EDEVICE);
+    assert_null(l);
+    assert_non_null(strstr(err.msg, "bf16"));
+    free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
+static void test_m_outside_the_engine_is_einval(void **state) {
+    (void)state;
+    embp_mm_engine *e = engine(32);
+    problem p = make_problem(1, 16, 8);
+    embp_linear *l = NULL;
+    embp_error err = {0};
+    assert_int_equal(embp_linear_create(e, p.w, p.b, 16, 8, EMBP_MM_F32, 0, &l, &err), EMBP_OK);
+    float y[64 * 8];
+    assert_int_equal(embp_linear_forward(l, p.x, 0, y, &err), EMBP_EINVAL);
+    assert_int_equal(embp_linear_forward(l, p.x, 33, y, &err), EMBP_EINVAL);
+    assert_non_null(strstr(err.msg, "33"));
+    embp_linear_free(l);
+    assert_int_equal(embp_linear_create(e, p.w, p.b, 0, 8, EMBP_MM_F32, 0, &l, &err), EMBP_EINVAL);
+    assert_null(l);
+    free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
+static void test_failed_allocation_in_create_is_enomem_without_leak(void **state) {
+    (void)state;
+    embp_mm_engine *e = engine(64);
+    problem p = make_problem(3, 64, 48);
+    for (long n = 0;; n++) {
+        embp_linear *l = NULL;
+        embp_error err = {0};
+        embp_alloc_fail_after(n);
+        embp_status rc = embp_linear_create(e, p.w, p.b, 64, 48, EMBP_MM_INT8, 1, &l, &err);
+        embp_alloc_fail_after(-1);
+        embp_linear_free(l);
+        if (rc == EMBP_OK)
+            break;
+        assert_int_equal(rc, EMBP_ENOMEM);
+        assert_null(l);
+    }
+    free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
+static void test_peak_gflops_is_measured(void **state) {
+    (void)state;
+    embp_error err = {0};
+    double g = embp_mm_peak_gflops(EMBP_MM_F32, 256, 256, 256, 0.05, &err);
+    print_message("f32 256^3 GEMM: %.1f GFLOP/s\n", g);
+    assert_true(g > 0.0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_f32_matches_float64_for_every_bucket_kind),
+        cmocka_unit_test(test_bf16_matches_float64_of_bf16_rounded_inputs),
+        cmocka_unit_test(test_int8_matches_float64_of_quantized_inputs),
+        cmocka_unit_test(test_bf16_without_avx512_is_edevice),
+        cmocka_unit_test(test_m_outside_the_engine_is_einval),
+        cmocka_unit_test(test_failed_allocation_in_create_is_enomem_without_leak),
+        cmocka_unit_test(test_peak_gflops_is_measured),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -217,6 +217,46 @@ static void test_out_of_memory_while_parsing_is_clean(void **state) {
     assert_true(failures > 3); /* the injector really hit several allocations */
 }
 
+static void test_nan_or_inf_weights_are_named(void **state) {
+    (void)state;
+    float good[3] = {1, -2, 3}, nan_w[3] = {1, 0, 3};
+    uint16_t inf_h[2] = {0x3c00, 0xfc00}; /* fp16 1.0, -inf */
+    nan_w[1] = __builtin_nanf("");
+    embp_st_write_tensor ts[] = {{"ok", EMBP_DT_F32, 1, {3}, good},
+                                 {"layer.bad", EMBP_DT_F32, 1, {3}, nan_w},
+                                 {"half", EMBP_DT_F16, 1, {2}, inf_h}};
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    embp_error err;
+    for (int n = 1; n <= 3; n += 2) { /* "ok" alone passes; with the others, each is named */
+        assert_int_equal(embp_st_write(path, n == 1 ? ts : ts + 1, n == 1 ? 1 : 2, NULL, NULL, 0,
+                                       &err), EMBP_OK);
+        embp_safetensors *st;
+        assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
+        embp_status s = embp_st_check_finite(st, &err);
+        if (n == 1) {
+            assert_int_equal(s, EMBP_OK);
+        } else {
+            assert_int_equal(s, EMBP_EFORMAT);
+            assert_non_null(strstr(err.msg, "'half' holds NaN or infinity (element 1)"));
+        }
+        embp_st_close(st);
+    }
+    ts[2].data = good; /* now only layer.bad is wrong */
+    ts[2].dtype = EMBP_DT_F32;
+    ts[2].shape[0] = 3;
+    assert_int_equal(embp_st_write(path, ts, 3, NULL, NULL, 0, &err), EMBP_OK);
+    embp_safetensors *st;
+    assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
+    assert_int_equal(embp_st_check_finite(st, &err), EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "'layer.bad' holds NaN or infinity (element 1)"));
+    embp_st_close(st);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_fixture_tensors_with_config_shapes),
@@ -227,6 +267,7 @@ int main(void) {
         cmocka_unit_test(test_truncation_at_every_byte_is_a_clean_error),
         cmocka_unit_test(test_header_length_beyond_file_is_refused_before_parsing),
         cmocka_unit_test(test_out_of_memory_while_parsing_is_clean),
+        cmocka_unit_test(test_nan_or_inf_weights_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -435,6 +435,40 @@ const char *embp_st_metadata(const embp_safetensors *st, const char *key) {
     return NULL;
 }
 
+/* Index of the first element whose exponent bits are all ones (NaN or infinity), or -1.
+ * Works on the raw bits, so it needs no alignment and no float conversion. */
+static int64_t first_nonfinite(const embp_st_tensor *t) {
+    const uint8_t *p = t->data;
+    if (t->dtype == EMBP_DT_F32) {
+        for (int64_t i = 0; i < t->n_elems; i++) {
+            uint32_t u;
+            memcpy(&u, p + 4 * i, 4);
+            if ((u & 0x7f800000u) == 0x7f800000u)
+                return i;
+        }
+    } else if (t->dtype == EMBP_DT_F16 || t->dtype == EMBP_DT_BF16) {
+        uint16_t mask = t->dtype == EMBP_DT_F16 ? 0x7c00 : 0x7f80;
+        for (int64_t i = 0; i < t->n_elems; i++) {
+            uint16_t u;
+            memcpy(&u, p + 2 * i, 2);
+            if ((u & mask) == mask)
+                return i;
+        }
+    }
+    return -1;
+}
+
+embp_status embp_st_check_finite(const embp_safetensors *st, embp_error *err) {
+    for (int i = 0; i < st->n_tensors; i++) {
+        int64_t at = first_nonfinite(&st->tensors[i]);
+        if (at >= 0)
+            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' holds NaN or infinity (element "
+                             "%lld): the weights are corrupt", st->tensors[i].file,
+                             st->tensors[i].name, (long long)at);
+    }
+    return EMBP_OK;
+}
+
 size_t embp_st_mapped_bytes(const embp_safetensors *st) {
     size_t n = 0;
     for (int i = 0; i < st->n_files; i++)

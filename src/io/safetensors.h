@@ -74,6 +74,11 @@ const embp_st_tensor *embp_st_at(const embp_safetensors *st, int i);
 /* A "__metadata__" value of the (first) file, or NULL. */
 const char *embp_st_metadata(const embp_safetensors *st, const char *key);
 
+/* EMBP_EFORMAT naming the first F32/F16/BF16 tensor holding a NaN or an infinity (and where),
+ * EMBP_OK when every floating-point tensor is finite. A weight file with them would make every
+ * embedding NaN, which a client cannot tell from an answer. */
+embp_status embp_st_check_finite(const embp_safetensors *st, embp_error *err);
+
 /* Total bytes of all mapped files, and a hint that the mapped pages are no longer needed
  * (after weights were converted into owned buffers): madvise(MADV_DONTNEED). */
 size_t embp_st_mapped_bytes(const embp_safetensors *st);

@@ -71,6 +71,10 @@ static embp_status load_parts(embp_model *m, const char *dir, const embp_load_op
     embp_safetensors *st = NULL;
     if ((rc = embp_st_open_dir(dir, &st, err)))
         return rc;
+    if ((rc = embp_st_check_finite(st, err))) {
+        embp_st_close(st);
+        return rc;
+    }
     rc = embp_bert_load(&m->cfg, st, &m->prec, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
                         &m->bert, err);
     embp_st_release_pages(st);

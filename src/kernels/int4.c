@@ -96,6 +96,27 @@ static void pack_chunk(const uint8_t *q, int n, int k, int p, int c, embp_int4_l
     }
 }
 
+/* PANEL8 (int4.h): 8 columns per panel, 4 bytes per k. */
+static void pack_panel8(const uint8_t *q, const uint16_t *scales, embp_int4_weights *w) {
+    int n = w->n, k = w->k, ng = k / w->group_size, np = (n + 7) / 8;
+    for (int p = 0; p < np; p++) {
+        for (int kk = 0; kk < k; kk++) {
+            uint32_t v = 0;
+            for (int j = 0; j < 8; j++) {
+                int col = 8 * p + j;
+                uint32_t u = col < n ? (uint32_t)(embp_int4_get(q + (size_t)col * k / 2, kk) + 8) : 8;
+                v |= u << (4 * j);
+            }
+            memcpy(w->q + ((size_t)p * k + kk) * 4, &v, 4);
+        }
+        for (int b = 0; b < ng; b++)
+            for (int j = 0; j < 8; j++) {
+                int col = 8 * p + j;
+                w->scales[((size_t)p * ng + b) * 8 + j] = col < n ? scales[(size_t)col * ng + b] : 0;
+            }
+    }
+}
+
 static void pack_panels(const uint8_t *q, const uint16_t *scales, embp_int4_weights *w) {
     int n = w->n, k = w->k, g = w->group_size, ng = k / g, np = (n + 15) / 16;
     for (int p = 0; p < np; p++) {
@@ -141,6 +162,8 @@ embp_status embp_int4_pack(const embp_int4_kernel *kernel, const uint8_t *q,
     if (kernel->layout == EMBP_INT4_LAYOUT_ROWS) {
         memcpy(out->q, q, qb);
         memcpy(out->scales, scales, sb);
+    } else if (kernel->layout == EMBP_INT4_LAYOUT_PANEL8) {
+        pack_panel8(q, scales, out);
     } else {
         pack_panels(q, scales, out);
     }

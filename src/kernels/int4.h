@@ -9,7 +9,11 @@
  *
  * Packed layouts (embp_int4_pack, once at load), so the inner loop streams one panel of 16
  * output columns along K:
- *   ROWS  (scalar, avx2): quant.h's own format, unchanged.
+ *   ROWS  (scalar): quant.h's own format, unchanged.
+ *   PANEL8 (avx2): panel p (columns 8p..8p+7), k: 4 bytes at q + (p * K + k) * 4, nibble j
+ *         (bits 4j..4j+3, little endian) = column 8p + j; scales fp16 [panel][group][8]. The
+ *         avx2 kernel multiplies q by its scale while unpacking (exact in fp32: 4 x 11 bits)
+ *         and sums bf16(A) x (q s) per k, the same terms in another order.
  *   BF16  (avx512_bf16): panel p (columns 16p..16p+15), chunk c (k = 4c..4c+3) is 32 bytes at
  *         q + (p * K/4 + c) * 32; byte j holds column 16p + j/2, k = 4c + (j&1) in its low
  *         nibble and k = 4c + 2 + (j&1) in its high nibble. Zero-extended to 32 words and split
@@ -28,7 +32,12 @@
 #include "core/cpu.h"
 #include "core/status.h"
 
-typedef enum { EMBP_INT4_LAYOUT_ROWS, EMBP_INT4_LAYOUT_BF16, EMBP_INT4_LAYOUT_VNNI } embp_int4_layout;
+typedef enum {
+    EMBP_INT4_LAYOUT_ROWS,
+    EMBP_INT4_LAYOUT_BF16,
+    EMBP_INT4_LAYOUT_VNNI,
+    EMBP_INT4_LAYOUT_PANEL8
+} embp_int4_layout;
 
 /* Packed weights, owned: free with embp_int4_weights_free. */
 typedef struct {

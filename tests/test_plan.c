@@ -363,8 +363,15 @@ static void test_override_parse_survives_every_allocation_failure(void **state) 
                                                     "{\"a\": \"int8\", \"b\": \"bf16\"}", NULL);
         embp_alloc_fail_after(-1);
         assert_true(rc == EMBP_OK || rc == EMBP_ENOMEM);
-        if (rc == EMBP_OK)
+        if (rc == EMBP_OK) {
             assert_int_equal(req.n_overrides, 2);
+            /* a second value replaces the first (the old entries are freed) */
+            assert_int_equal(embp_precision_request_set(&req, "EMB_PROVIDER_MODEL_PRECISION_"
+                                                        "OVERRIDES", "{\"c\": \"fp16\"}", NULL),
+                             EMBP_OK);
+            assert_int_equal(req.n_overrides, 1);
+            assert_string_equal(req.overrides[0].model, "c");
+        }
         embp_precision_request_free(&req); /* ASan's leak check sees the rest */
     }
 }

@@ -10,6 +10,7 @@
 
 #define KC 256 /* K per unpacked block: KC x 16 floats = 16 KB */
 #define MR 6
+#define MB 192 /* rows of A per sweep: 192 x KC floats = 192 KB */
 
 static size_t scratch_avx2(int m, int k) {
     return (size_t)m * k * sizeof(float) + 64;
@@ -79,41 +80,44 @@ static __m256i lane_mask(int left) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* All rows of A against columns [16 bp, 16 bp + 16). */
-static void column_block(const embp_int4_weights *w, const float *ab, int m, int bp,
-                         const float *bias, float *c, float *buf) {
-    int k = w->k, n = w->n, col = 16 * bp;
+/* Rows [i0, i0 + mb) x columns [16 bp, 16 bp + 16) x K slice [k0, k0 + kc). */
+static void block(const embp_int4_weights *w, const float *ab, int i0, int mb, int k0, int kc,
+                  int bp, const float *bias, float *c, float *buf) {
+    int k = w->k, n = w->n, col = 16 * bp, first = k0 == 0, i = i0, end = i0 + mb;
     __m256i m0 = lane_mask(n - col), m1 = lane_mask(n - col - 8);
-    for (int k0 = 0; k0 < k; k0 += KC) {
-        int kc = k - k0 < KC ? k - k0 : KC, first = k0 == 0;
-        const float *bs = k0 + kc == k ? bias : NULL;
-        unpack_block(w, 2 * bp, k0, kc, buf);
-        int i = 0;
-        for (; i + MR <= m; i += MR)
-            tile(ab, k, i, MR, k0, kc, buf, c, n, col, m0, m1, first, bs);
-        switch (m - i) { /* constant mr for each remainder, so the tile stays in registers */
-        case 5: tile(ab, k, i, 5, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-        case 4: tile(ab, k, i, 4, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-        case 3: tile(ab, k, i, 3, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-        case 2: tile(ab, k, i, 2, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-        case 1: tile(ab, k, i, 1, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-        default: break;
-        }
+    const float *bs = k0 + kc == k ? bias : NULL;
+    unpack_block(w, 2 * bp, k0, kc, buf);
+    for (; i + MR <= end; i += MR)
+        tile(ab, k, i, MR, k0, kc, buf, c, n, col, m0, m1, first, bs);
+    switch (end - i) { /* constant mr for each remainder, so the tile stays in registers */
+    case 5: tile(ab, k, i, 5, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
+    case 4: tile(ab, k, i, 4, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
+    case 3: tile(ab, k, i, 3, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
+    case 2: tile(ab, k, i, 2, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
+    case 1: tile(ab, k, i, 1, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
+    default: break;
     }
 }
 
+/* Loops: MB rows x KC of K (a 192 KB slice of A that stays in L2) outside, column blocks split
+ * across threads inside, so A is read once per column sweep instead of once per column block
+ * (which at M = 4096 cost more than the arithmetic). Weights unpack once per MB rows. */
 static void gemm_avx2(const embp_int4_weights *w, const float *a, int m, const float *bias,
                       float *c, void *scratch) {
     float *ab = scratch;
     for (size_t i = 0; i < (size_t)m * w->k; i++)
         ab[i] = embp_bf16_to_f32(embp_f32_to_bf16(a[i]));
-    int nb = (w->n + 15) / 16;
+    int nb = (w->n + 15) / 16, k = w->k;
 #pragma omp parallel if ((size_t)m * w->n * w->k > (1u << 18))
     {
         _Alignas(32) float buf[KC * 16];
+        for (int i0 = 0; i0 < m; i0 += MB)
+            for (int k0 = 0; k0 < k; k0 += KC) {
+                int mb = m - i0 < MB ? m - i0 : MB, kc = k - k0 < KC ? k - k0 : KC;
 #pragma omp for schedule(static)
-        for (int bp = 0; bp < nb; bp++)
-            column_block(w, ab, m, bp, bias, c, buf);
+                for (int bp = 0; bp < nb; bp++)
+                    block(w, ab, i0, mb, k0, kc, bp, bias, c, buf);
+            }
     }
 }
 

@@ -189,12 +189,10 @@ static embp_status set_overrides(embp_precision_request *r, const char *text, em
         }
         i++;
     }
-    embp_precision_request keep = *r;
+    for (int j = 0; j < r->n_overrides; j++) /* replace what an earlier call set */
+        embp_free(r->overrides[j].model);
+    embp_free(r->overrides);
     r->overrides = o, r->n_overrides = (int)n;
-    keep.global.precision = EMBP_PRECISION_UNSET; /* free only the old overrides */
-    for (int j = 0; j < keep.n_overrides; j++)
-        embp_free(keep.overrides[j].model);
-    embp_free(keep.overrides);
     o = NULL, i = 0;
 done:
     for (size_t j = 0; o && j < i; j++)

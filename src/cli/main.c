@@ -1,12 +1,50 @@
-/* Placeholder until the command line lands. */
+/* embp: serve | embed | tokenize | info | demo-model. Dispatches to one function per command. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/demo.h"
 
+static void usage(FILE *f) {
+    fputs("embp: embedding-model inference server for Hugging Face / sentence-transformers BERT "
+          "folders.\n\n"
+          "usage: embp <command> [flags]   (embp <command> --help for its flags)\n\n"
+          "commands:\n"
+          "  serve        OpenAI-compatible HTTP API: POST /v1/embeddings, GET /v1/models,\n"
+          "               /health, /info\n"
+          "  embed        embed lines of stdin (or --text T) and print JSON lines\n"
+          "  tokenize     print token ids and token strings as JSON lines\n"
+          "  info         model shapes, pooling, precision plan and CPU features\n"
+          "  demo-model OUT  write a MiniLM-shaped model with random weights (a demo)\n\n"
+          "Every flag mirrors an environment variable; flags win. Settings:\n", f);
+    embp_config_print_help(f, EMBP_CMD_ALL, 0);
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "demo-model") == 0)
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--help-markdown")) { /* the README's settings table */
+        embp_config_print_help(stdout, EMBP_CMD_ALL, 1);
+        return 0;
+    }
+    if (!strcmp(cmd, "serve"))
+        return embp_cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "embed"))
+        return embp_cli_embed(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize"))
+        return embp_cli_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "info"))
+        return embp_cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "demo-model"))
         return embp_cli_demo_model(argc - 1, argv + 1);
-    fputs("embp: not built yet\n", stderr);
-    return 1;
+    fprintf(stderr, "embp: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
 }

@@ -266,17 +266,11 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
 
 /* ---------------------------------------------------------------- GET routes */
 
-/* sentence-transformers' names, as 1_Pooling/config.json spells the modes. */
-static const char *pooling_name(embp_pooling p) {
-    static const char *names[] = {"mean", "cls", "max", "lasttoken", "mean_sqrt_len"};
-    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "unknown";
-}
-
 /* The "embp" object of a model entry: shapes, pooling and the precision plan. */
 static json_t *model_embp_json(const embp_server_model *m) {
     const embp_model_info *i = &m->info;
     json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:{s:s, s:s, s:s, s:s}, s:b}", "dim", i->dim,
-                          "max_seq_len", m->max_seq_len, "pooling", pooling_name(i->pooling),
+                          "max_seq_len", m->max_seq_len, "pooling", embp_pooling_str(i->pooling),
                           "normalize", i->normalize, "precision", "storage",
                           i->storage ? i->storage : "", "compute", i->compute ? i->compute : "",
                           "accumulation", i->accumulation ? i->accumulation : "", "reason",

@@ -1,0 +1,28 @@
+/* The embp command line: shared option parsing for serve, embed, tokenize and info. Settings
+ * come from the table in src/server/config.c; each command adds a few flags of its own. */
+#ifndef EMBP_CLI_CLI_H
+#define EMBP_CLI_CLI_H
+
+#include "server/config.h"
+
+/* Flags a command has besides the settings table. */
+typedef struct {
+    const char *texts[256]; /* --text T, repeatable (argv pointers) */
+    int n_texts;
+    int dimensions;     /* --dimensions N */
+    int json;           /* --json */
+    char exe_dir[4096]; /* folder of the embp binary */
+} embp_cli_args;
+
+/* Defaults, then EMB_PROVIDER_* variables, then argv[1..] (argv[0] is the command name).
+ * Prints `embp <cmd> --help` and returns 1 for --help; prints the error and returns 2 for a bad
+ * flag or value; returns 0 to go on. */
+int embp_cli_parse(int argc, char **argv, unsigned cmd, const char *usage, embp_config *c,
+                   embp_cli_args *a);
+
+int embp_cli_serve(int argc, char **argv);
+int embp_cli_embed(int argc, char **argv);
+int embp_cli_tokenize(int argc, char **argv);
+int embp_cli_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,298 @@
+/* embp embed | tokenize | info: the model without the server, for scripts and checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "core/alloc.h"
+#include "core/cpu.h"
+#include "server/models.h"
+#include "server/response.h"
+
+/* Calls fn(text, len, index, ctx) for each --text, else each line of stdin (split on '\n'
+ * only; a final empty line is dropped, as the peer's readLines does). Stops at fn's nonzero. */
+static int for_each_text(const embp_cli_args *a, int (*fn)(const char *, size_t, int, void *),
+                         void *ctx) {
+    for (int i = 0; i < a->n_texts; i++)
+        if (fn(a->texts[i], strlen(a->texts[i]), i, ctx))
+            return 1;
+    if (a->n_texts)
+        return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    for (int i = 0; !rc && (n = getline(&line, &cap, stdin)) >= 0; i++) {
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        rc = fn(line, (size_t)n, i, ctx);
+    }
+    free(line);
+    return rc;
+}
+
+/* Lines are embedded in chunks of up to CHUNK texts (or the token budget), one model call
+ * each: one call per line would run the GEMMs at M = a sentence's length, far below what the
+ * matmuls need to reach their speed. */
+enum { CHUNK = 128 };
+
+typedef struct {
+    embp_server_model *m;
+    int truncate, dims;
+    long budget;   /* tokens per chunk (--max-batch-tokens) */
+    int32_t *ids;  /* (CHUNK, max_seq_len): each pending text's ids */
+    float *vec;    /* (CHUNK, dims or dim) */
+    embp_buf out;
+    /* The pending chunk: count texts (owned copies), their lengths, input indices, ids. */
+    char *texts[CHUNK];
+    size_t text_lens[CHUNK];
+    int index[CHUNK], n_ids[CHUNK], count;
+    long tokens;
+} run_ctx;
+
+/* Tokenizes text into ids (room for max_seq_len); prints the error and returns -1 when it
+ * fails. */
+static int tokenize_text(run_ctx *r, const char *text, size_t len, int index, int32_t *ids) {
+    embp_error err;
+    int n = 0, n_full = 0;
+    if (r->m->tokenize(r->m->model, text, len, 1, ids, r->m->info.max_seq_len, &n, &n_full,
+                       &err) != EMBP_OK) {
+        fprintf(stderr, "embp: line %d: %s\n", index + 1, err.msg);
+        return -1;
+    }
+    if (!r->truncate && n_full > r->m->max_seq_len) {
+        fprintf(stderr, "embp: line %d has %d tokens; the model takes at most %d "
+                "(--no-truncate)\n", index + 1, n_full, r->m->max_seq_len);
+        return -1;
+    }
+    if (n > r->m->max_seq_len) { /* --max-context-length: keep the closing special token */
+        ids[r->m->max_seq_len - 1] = ids[n - 1];
+        n = r->m->max_seq_len;
+    }
+    return n;
+}
+
+static void put_text_field(embp_buf *b, const char *text, size_t len, int index) {
+    char head[48];
+    snprintf(head, sizeof head, "{\"index\":%d,\"text\":", index);
+    embp_buf_puts(b, head);
+    embp_buf_json_string(b, text, len);
+}
+
+/* Appends pending text k's JSON line, with its vector v (d floats), to r->out. */
+static void put_embedding(run_ctx *r, int k, const float *v, int d) {
+    put_text_field(&r->out, r->texts[k], r->text_lens[k], r->index[k]);
+    char mid[48];
+    snprintf(mid, sizeof mid, ",\"tokens\":%d,\"embedding\":[", r->n_ids[k]);
+    embp_buf_puts(&r->out, mid);
+    for (int j = 0; j < d; j++) {
+        char f[32];
+        int n = embp_format_float(v[j], f);
+        if (j)
+            embp_buf_puts(&r->out, ",");
+        embp_buf_append(&r->out, f, (size_t)n);
+    }
+    embp_buf_puts(&r->out, "]}\n");
+}
+
+/* Embeds the pending chunk in one model call and prints its lines. Returns nonzero on error. */
+static int flush_chunk(run_ctx *r) {
+    if (r->count == 0)
+        return 0;
+    size_t cap = (size_t)r->m->info.max_seq_len;
+    const int32_t *ids[CHUNK];
+    for (int k = 0; k < r->count; k++)
+        ids[k] = r->ids + (size_t)k * cap;
+    embp_error err;
+    int rc = 0;
+    if (embp_embed_tokens(r->m->model, ids, r->n_ids, r->count, r->dims, r->vec, &err) !=
+        EMBP_OK) {
+        fprintf(stderr, "embp: lines %d..%d: %s\n", r->index[0] + 1,
+                r->index[r->count - 1] + 1, err.msg);
+        rc = 1;
+    }
+    int d = r->dims ? r->dims : r->m->info.dim;
+    r->out.len = 0;
+    for (int k = 0; !rc && k < r->count; k++)
+        put_embedding(r, k, r->vec + (size_t)k * (size_t)d, d);
+    if (!rc)
+        rc = r->out.oom || fwrite(r->out.p, 1, r->out.len, stdout) != r->out.len;
+    for (int k = 0; k < r->count; k++)
+        embp_free(r->texts[k]);
+    r->count = 0;
+    r->tokens = 0;
+    return rc;
+}
+
+/* Adds one line to the pending chunk, flushing it first when the line would not fit. */
+static int embed_one(const char *text, size_t len, int index, void *ctx) {
+    run_ctx *r = ctx;
+    if (r->count == CHUNK && flush_chunk(r))
+        return 1;
+    int k = r->count;
+    int n = tokenize_text(r, text, len, index, r->ids + (size_t)k * r->m->info.max_seq_len);
+    if (n < 0)
+        return 1;
+    if (k > 0 && r->tokens + n > r->budget) { /* flushing reads slots < k only */
+        if (flush_chunk(r))
+            return 1;
+        memmove(r->ids, r->ids + (size_t)k * r->m->info.max_seq_len, (size_t)n * sizeof *r->ids);
+        k = 0;
+    }
+    r->texts[k] = embp_strndup(text, len);
+    if (!r->texts[k]) {
+        fputs("embp: out of memory\n", stderr);
+        return 1;
+    }
+    r->text_lens[k] = len;
+    r->index[k] = index;
+    r->n_ids[k] = n;
+    r->count = k + 1;
+    r->tokens += n;
+    return 0;
+}
+
+static int tokenize_one(const char *text, size_t len, int index, void *ctx) {
+    run_ctx *r = ctx;
+    int n = tokenize_text(r, text, len, index, r->ids);
+    if (n < 0)
+        return 1;
+    r->out.len = 0;
+    put_text_field(&r->out, text, len, index);
+    embp_buf_puts(&r->out, ",\"ids\":[");
+    for (int j = 0; j < n; j++) {
+        char num[16];
+        snprintf(num, sizeof num, "%s%d", j ? "," : "", (int)r->ids[j]);
+        embp_buf_puts(&r->out, num);
+    }
+    embp_buf_puts(&r->out, "],\"tokens\":[");
+    for (int j = 0; j < n; j++) {
+        const char *t = embp_token_str(r->m->model, r->ids[j]);
+        if (j)
+            embp_buf_puts(&r->out, ",");
+        embp_buf_json_string(&r->out, t ? t : "", t ? strlen(t) : 0);
+    }
+    embp_buf_puts(&r->out, "]}\n");
+    return r->out.oom || fwrite(r->out.p, 1, r->out.len, stdout) != r->out.len;
+}
+
+/* The shared body of embed and tokenize: parse, load the default model, run fn per text. */
+static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
+                     int (*fn)(const char *, size_t, int, void *), int (*finish)(run_ctx *)) {
+    embp_config c;
+    embp_cli_args a;
+    int rc = embp_cli_parse(argc, argv, cmd, usage, &c, &a);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    embp_server_model *models = NULL;
+    int n = 0;
+    embp_error err;
+    if (embp_models_load(&c, a.exe_dir, 0, &models, &n, &err) != EMBP_OK) {
+        fprintf(stderr, "embp: %s\n", err.msg);
+        return 1;
+    }
+    run_ctx r = {.m = &models[0], .truncate = c.truncate, .dims = a.dimensions,
+                 .budget = c.max_batch_tokens};
+    if (a.dimensions > models[0].info.dim) {
+        fprintf(stderr, "embp: --dimensions %d is more than the model's %d\n", a.dimensions,
+                models[0].info.dim);
+        embp_models_free(models, n);
+        return 2;
+    }
+    r.ids = embp_calloc((size_t)CHUNK * (size_t)models[0].info.max_seq_len, sizeof(int32_t));
+    r.vec = embp_calloc((size_t)CHUNK * (size_t)models[0].info.dim, sizeof(float));
+    if (!r.ids || !r.vec)
+        fputs("embp: out of memory\n", stderr);
+    rc = !r.ids || !r.vec || for_each_text(&a, fn, &r);
+    if (finish && !rc)
+        rc = finish(&r);
+    for (int k = 0; k < r.count; k++) /* left pending by an error */
+        embp_free(r.texts[k]);
+    embp_free(r.ids);
+    embp_free(r.vec);
+    embp_buf_free(&r.out);
+    embp_models_free(models, n);
+    return rc;
+}
+
+int embp_cli_embed(int argc, char **argv) {
+    return run_texts(argc, argv, EMBP_CMD_EMBED, "embed [--text T ...] [flags] < lines",
+                     embed_one, flush_chunk);
+}
+
+int embp_cli_tokenize(int argc, char **argv) {
+    return run_texts(argc, argv, EMBP_CMD_TOKENIZE, "tokenize [--text T ...] [flags] < lines",
+                     tokenize_one, NULL);
+}
+
+static void print_info_text(const embp_server_model *m, const embp_cpu *cpu, const char *feats,
+                            const char *all) {
+    const embp_model_info *i = &m->info;
+    if (i->is_demo)
+        printf("WARN: %s is a DEMO model: seeded random weights, its vectors carry no meaning\n",
+               i->name);
+    printf("model         %s\npath          %s\narchitecture  %s\n", i->name, i->path,
+           i->architecture ? i->architecture : "");
+    printf("shapes        hidden %d, layers %d, heads %d, intermediate %d, vocab %d, "
+           "positions %d\n", i->hidden, i->layers, i->heads, i->intermediate, i->vocab_size,
+           i->max_position);
+    printf("embedding     dim %d, pooling %s, normalize %s\nmax_seq_len   %d\n", i->dim,
+           embp_pooling_str(i->pooling), i->normalize ? "yes" : "no", m->max_seq_len);
+    printf("weights       %.1f MiB in memory\n", (double)i->weight_bytes / (1024.0 * 1024.0));
+    printf("precision     storage %s, compute %s, accumulation %s%s%s\n", i->storage, i->compute,
+           i->accumulation, i->plan_reason && *i->plan_reason ? "; " : "",
+           i->plan_reason ? i->plan_reason : "");
+    printf("cpu           %s (%s), %d cores\n", cpu->brand, cpu->vendor, cpu->n_cores);
+    printf("features      %s\nmasked        %s\n", feats, *cpu->masked ? cpu->masked : "none");
+    (void)all;
+}
+
+static void print_info_json(const embp_server_model *m, const embp_cpu *cpu, const char *feats,
+                            const char *all) {
+    const embp_model_info *i = &m->info;
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i}, s:i, s:s, s:b, s:i, s:I, "
+        "s:{s:s, s:s, s:s, s:s}, s:b, s:{s:s, s:s, s:i, s:s, s:s, s:s}}",
+        "name", i->name, "path", i->path, "architecture", i->architecture ? i->architecture : "",
+        "shapes", "hidden", i->hidden, "layers", i->layers, "heads", i->heads, "intermediate",
+        i->intermediate, "vocab_size", i->vocab_size, "max_position", i->max_position, "dim",
+        i->dim, "pooling", embp_pooling_str(i->pooling), "normalize", i->normalize,
+        "max_seq_len", m->max_seq_len, "weight_bytes", (json_int_t)i->weight_bytes, "precision",
+        "storage", i->storage, "compute", i->compute, "accumulation", i->accumulation, "reason",
+        i->plan_reason ? i->plan_reason : "", "demo", i->is_demo, "cpu", "vendor", cpu->vendor,
+        "brand", cpu->brand, "cores", cpu->n_cores, "features", feats, "features_unmasked", all,
+        "masked", cpu->masked);
+    if (o && i->is_demo)
+        json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "
+                                                      "vectors carry no meaning"));
+    char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(o);
+}
+
+int embp_cli_info(int argc, char **argv) {
+    embp_config c;
+    embp_cli_args a;
+    int rc = embp_cli_parse(argc, argv, EMBP_CMD_INFO, "info [--json] [flags]", &c, &a);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    embp_server_model *models = NULL;
+    int n = 0;
+    embp_error err;
+    if (embp_models_load(&c, a.exe_dir, 0, &models, &n, &err) != EMBP_OK) {
+        fprintf(stderr, "embp: %s\n", err.msg);
+        return 1;
+    }
+    const embp_cpu *cpu = embp_cpu_get();
+    char feats[512], all[512];
+    embp_cpu_features_str(cpu, feats, sizeof feats);
+    embp_cpu_features_str(embp_cpu_get_unmasked(), all, sizeof all);
+    for (int k = 0; k < n; k++)
+        (a.json ? print_info_json : print_info_text)(&models[k], cpu, feats, all);
+    embp_models_free(models, n);
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* embp serve: load the models, serve HTTP until SIGTERM/SIGINT, then drain and exit 0. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "core/log.h"
+#include "server/models.h"
+#include "server/server.h"
+
+int embp_cli_serve(int argc, char **argv) {
+    embp_config c;
+    embp_cli_args a;
+    int r = embp_cli_parse(argc, argv, EMBP_CMD_SERVE, "serve [flags]", &c, &a);
+    if (r)
+        return r == 1 ? 0 : r;
+    embp_log_level lvl = (embp_log_level)embp_log_level_parse(c.log_level);
+    /* Blocked before any thread starts, so every thread inherits the mask and only sigwait
+     * below sees the signals: no async-signal-safety concerns in handlers. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    embp_server_model *models = NULL;
+    int n = 0;
+    embp_server *srv = NULL;
+    embp_error err;
+    if (embp_models_load(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
+        embp_server_start(&c, models, n, &srv, &err) != EMBP_OK) {
+        embp_log(lvl, EMBP_LOG_ERROR, "%s", err.msg);
+        embp_models_free(models, n);
+        return 1;
+    }
+    for (int i = 0; i < n; i++)
+        embp_log(lvl, EMBP_LOG_INFO, "model %s: %s, dim %d, max_seq_len %d, pooling %s, %s/%s%s",
+                 models[i].info.name, models[i].info.path, models[i].info.dim,
+                 models[i].max_seq_len, embp_pooling_str(models[i].info.pooling),
+                 models[i].info.storage, models[i].info.compute,
+                 models[i].info.is_demo ? " (DEMO: vectors carry no meaning)" : "");
+    embp_log(lvl, EMBP_LOG_INFO, "listening on %s:%d%s", c.host, embp_server_port(srv),
+             *c.api_key ? " (API key required)" : "");
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    embp_log(lvl, EMBP_LOG_INFO, "%s: no new connections; finishing requests in flight",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    int left = embp_server_stop(srv, 30000);
+    embp_models_free(models, n);
+    if (left)
+        embp_log(lvl, EMBP_LOG_WARN, "%d requests were still running after 30 s", left);
+    embp_log(lvl, EMBP_LOG_INFO, "stopped");
+    return 0;
+}

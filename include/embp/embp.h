@@ -86,6 +86,16 @@ typedef struct {
     int strict;             /* nonzero: a precision the CPU cannot run is an error */
     int n_threads;          /* compute threads; 0: one per core */
     int max_batch_tokens;   /* tokens per forward pass; 0: 16384 */
+    /* Fields below were added after the first release: embp_load_opts_init() sets them. */
+    const char *precision_overrides; /* JSON {"model-name":"int8"} or
+                                      * {"model-name":{"storage":"int4","compute":"bf16"}};
+                                      * the entry for this model's name wins over the above */
+    int enable_quantization;  /* -1 (default): allowed; 0: int8/int4 are refused and auto never
+                               * picks them; 1: allowed */
+    const char *fidelity_min; /* "MEAN,MIN" cosine floors auto needs; NULL: "0.999,0.995" */
+    const char *fidelity_cache_dir; /* where measured fidelity is cached; NULL: not cached */
+    int measure_fidelity;     /* nonzero: measure the plan against fp32 at load, even when not
+                               * auto (auto always measures its candidates) */
 } embp_load_opts;
 
 EMBP_API void embp_load_opts_init(embp_load_opts *opts);
@@ -111,6 +121,13 @@ typedef struct {
     size_t weight_bytes;      /* bytes of weights held in memory */
     const char *storage, *compute, *accumulation; /* resolved precision plan */
     const char *plan_reason;  /* why the plan differs from the request; "" if it does not */
+    /* Fields below were added after the first release. */
+    const char *requested;    /* the precision asked for, e.g. "auto", "int8", "storage int4 +
+                               * compute bf16", "fp32 (default)" */
+    const char *plan_desc;    /* one line for logs: requested, resolved, memory, reasons */
+    int quant_group_size;     /* int4 group along K; 0 unless storage is int4 */
+    double fidelity_mean;     /* cosine to fp32 on the built-in probe set; NaN: not measured */
+    double fidelity_min;
 } embp_model_info;
 
 EMBP_API void embp_model_get_info(const embp_model *m, embp_model_info *out /* OUT */);

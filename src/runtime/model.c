@@ -3,6 +3,7 @@
 #include "runtime/model.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -25,6 +26,7 @@ struct embp_model {
 
 void embp_load_opts_init(embp_load_opts *opts) {
     memset(opts, 0, sizeof *opts);
+    opts->enable_quantization = -1;
 }
 
 const char *embp_pooling_str(embp_pooling p) {
@@ -189,6 +191,9 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->compute = embp_mm_type_str(m->prec.compute);
     o->accumulation = "fp32";
     o->plan_reason = m->plan_reason;
+    o->requested = "";
+    o->plan_desc = "";
+    o->fidelity_mean = o->fidelity_min = NAN; /* not measured: the planner is not wired yet */
 }
 
 int embp_model_max_batch_tokens(const embp_model *m) {

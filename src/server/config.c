@@ -66,13 +66,22 @@ static const setting table[] = {
      "fp32|fp16|bf16|int8|int4", K_STR, F(storage_precision), 0, 0, S | E | I},
     {"computation-precision", "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", "", "GEMM inputs: "
      "fp32|bf16|int8", K_STR, F(computation_precision), 0, 0, S | E | I},
-    {"precision-overrides", "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "", "per-tensor precisions "
-     "(needs planner support)", K_STR, F(precision_overrides), 0, 0, S | E | I},
-    {"enable-quantization", "EMB_PROVIDER_ENABLE_QUANTIZATION", "false", "allow int8 when "
-     "--precision is unset (same as --precision int8)", K_BOOL, F(enable_quantization), 0, 0,
-     S | E | I},
-    {"quantization-method", "EMB_PROVIDER_QUANTIZATION_METHOD", "", "rtn (default)", K_STR,
+    {"precision-overrides", "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "", "JSON per model name: "
+     "{\"name\":\"int8\"} or {\"name\":{\"storage\":\"int4\",\"compute\":\"bf16\"}}; wins over "
+     "the settings above for that model", K_STR, F(precision_overrides), 0, 0, S | E | I},
+    {"enable-quantization", "EMB_PROVIDER_ENABLE_QUANTIZATION", "true", "allow int8/int4 plans "
+     "(false: an int8/int4 request is an error and auto never picks them)", K_BOOL,
+     F(enable_quantization), 0, 0, S | E | I},
+    {"quantization-method", "EMB_PROVIDER_QUANTIZATION_METHOD", "", "rtn (round to nearest at "
+     "load, the default); gptq/awq/bitsandbytes are refused with the reason", K_STR,
      F(quantization_method), 0, 0, S | E | I},
+    {"quant-group-size", "EMB_PROVIDER_QUANT_GROUP_SIZE", "32", "int4 group along K: a power of "
+     "two 16..256 dividing the layer widths", K_INT, F(quant_group_size), 16, 256, S | E | I},
+    {"fidelity-min", "EMB_PROVIDER_FIDELITY_MIN", "0.999,0.995", "MEAN,MIN cosine to fp32 on the "
+     "probe set that auto needs to pick a plan", K_STR, F(fidelity_min), 0, 0, S | E | I},
+    {"fidelity-cache", "EMB_PROVIDER_FIDELITY_CACHE", "", "folder caching measured fidelity; "
+     "unset: $XDG_CACHE_HOME/embp or ~/.cache/embp; 'off': none", K_STR, F(fidelity_cache), 0, 0,
+     S | E | I},
     {"precision-strict", "EMB_PROVIDER_PRECISION_STRICT", "false", "a precision the CPU cannot "
      "run is an error, not a fallback", K_BOOL, F(precision_strict), 0, 0, S | E | I},
 };
@@ -194,8 +203,12 @@ void embp_config_print_help(FILE *f, unsigned cmd, int markdown) {
             snprintf(flag, sizeof flag, "--%s, --no-%s", s->flag, s->flag);
         else
             snprintf(flag, sizeof flag, "--%s VALUE", s->flag);
-        if (markdown)
-            fprintf(f, "| `%s` | `%s` | `%s` | %s |\n", flag, s->env, def, s->help);
+        if (markdown) {
+            fprintf(f, "| `%s` | `%s` | `%s` | ", flag, s->env, def);
+            for (const char *h = s->help; *h; h++) /* a bare '|' would end the cell */
+                fputs(*h == '|' ? "\\|" : (char[2]){*h, 0}, f);
+            fputs(" |\n", f);
+        }
         else
             fprintf(f, "  %-40s %s\n  %-40s [%s, default %s]\n", flag, s->help, "", s->env, def);
     }

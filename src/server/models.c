@@ -13,14 +13,14 @@ static const char *or_null(const char *s) {
 
 embp_status embp_models_load_opts(const embp_config *c, embp_load_opts *o, embp_error *err) {
     embp_load_opts_init(o);
-    if (*c->precision_overrides)
-        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES=%s: per-tensor "
-                         "overrides are not in embp_load_opts yet; use --precision, "
-                         "--storage-precision and --computation-precision",
-                         c->precision_overrides);
+    (void)err;
     o->precision = or_null(c->precision);
-    if (!o->precision && c->enable_quantization)
-        o->precision = "int8";
+    o->precision_overrides = or_null(c->precision_overrides);
+    o->enable_quantization = c->enable_quantization;
+    o->quant_group_size = (int)c->quant_group_size;
+    o->fidelity_min = or_null(c->fidelity_min);
+    /* The command line fills the default folder ($XDG_CACHE_HOME/embp) before this. */
+    o->fidelity_cache_dir = strcmp(c->fidelity_cache, "off") ? or_null(c->fidelity_cache) : NULL;
     o->storage = or_null(c->storage_precision);
     o->compute = or_null(c->computation_precision);
     o->quantization_method = or_null(c->quantization_method);

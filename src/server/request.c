@@ -39,9 +39,11 @@ static const char *type_name(const json_t *v) {
 }
 
 /* body is len bytes of JSON. Returns the byte offset where nesting first exceeds max_depth, or
- * -1. jansson recurses once per level (up to 2048 deep); we refuse far earlier, and say where. */
-static long nesting_too_deep(const char *body, size_t len, int max_depth) {
+ * -1; *commas gets the commas outside strings (values - 1, give or take the containers).
+ * jansson recurses once per level (up to 2048 deep); we refuse far earlier, and say where. */
+static long scan_body(const char *body, size_t len, int max_depth, long *commas) {
     int depth = 0, in_str = 0;
+    *commas = 0;
     for (size_t i = 0; i < len; i++) {
         char c = body[i];
         if (in_str) {
@@ -51,6 +53,8 @@ static long nesting_too_deep(const char *body, size_t len, int max_depth) {
                 in_str = 0;
         } else if (c == '"') {
             in_str = 1;
+        } else if (c == ',') {
+            ++*commas;
         } else if (c == '[' || c == '{') {
             if (++depth > max_depth)
                 return (long)i;
@@ -233,10 +237,17 @@ int embp_request_parse(const char *body, size_t len, const embp_request_limits *
     memset(out, 0, sizeof *out);
     out->truncate = lim->default_truncate;
     int max_depth = lim->max_depth > 0 ? lim->max_depth : 16;
-    long deep = nesting_too_deep(body, len, max_depth);
+    long commas, max_values = lim->max_values > 0 ? lim->max_values
+                                                  : (long)lim->max_inputs * 512 + 64;
+    long deep = scan_body(body, len, max_depth, &commas);
     if (deep >= 0)
         return BAD(e, NULL, "the JSON body nests deeper than %d levels (at byte %ld)", max_depth,
                    deep);
+    /* A parsed value costs jansson ~40 bytes: "1," (2 bytes) would grow 20x in memory. */
+    if (commas >= max_values)
+        return BAD(e, "input", "the body holds more than %ld values; a request takes at most "
+                   "%d inputs (EMB_PROVIDER_MAX_BATCH_SIZE) of at most 512 token ids on average",
+                   max_values, lim->max_inputs);
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
     if (!root)

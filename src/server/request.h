@@ -45,6 +45,8 @@ typedef struct {
     int max_inputs;       /* EMB_PROVIDER_MAX_BATCH_SIZE */
     int default_truncate; /* EMB_PROVIDER_TRUNCATE */
     int max_depth;        /* deepest JSON nesting accepted; 0: 16 */
+    long max_values;      /* JSON values accepted (bounds the parse's memory, ~40 bytes per
+                           * value); 0: max_inputs * 512 + 64 */
 } embp_request_limits;
 
 /* Parses body (len bytes, need not be NUL-terminated). Returns 1 and fills *out, or returns 0,

@@ -230,7 +230,8 @@ static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *
 static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, embp_reply *r) {
     embp_http_error e;
     embp_request q;
-    embp_request_limits lim = {(int)x->cfg->max_batch_size, x->cfg->truncate, 16};
+    embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size,
+                               .default_truncate = x->cfg->truncate, .max_depth = 16};
     if (!embp_request_parse(body, len, &lim, &q, &e)) {
         reply_error(r, &e);
         return;

@@ -1,14 +1,17 @@
-/* libmicrohttpd plumbing: routing, API key, body limit, one log line per request, shutdown.
- * A thread per connection: a connection's thread parses, tokenizes, waits on the batcher and
- * answers; the model runs only on the batcher's worker. */
+/* libmicrohttpd plumbing: routing, API key, body limit, one log line per request, a deadline
+ * per request, shutdown. A thread per connection: a connection's thread parses, tokenizes,
+ * waits on the batcher and answers; the model runs only on the batcher's worker. */
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,11 +20,26 @@
 #include "server/response.h"
 #include "server/routes.h"
 
+/* An open connection. deadline_us is when its request must have fully arrived (0 while one
+ * is being answered): libmicrohttpd's timeout is for idleness, so a client sending a byte a
+ * second (slowloris) would hold its connection and thread forever without this. */
+typedef struct conn_entry {
+    struct conn_entry *prev, *next;
+    MHD_socket fd;
+    int64_t deadline_us;
+} conn_entry;
+
 struct embp_server {
     embp_server_ctx ctx;
     struct MHD_Daemon *daemon;
     int port;
     atomic_int active; /* requests between their first byte and their completion */
+    /* The watchdog: every open connection, and a thread cutting those past their deadline. */
+    pthread_mutex_t conn_mu;
+    pthread_cond_t conn_cv;
+    conn_entry *conns;
+    pthread_t watchdog;
+    int watchdog_started, watchdog_stop;
 };
 
 /* One request's state across libmicrohttpd's calls. */
@@ -36,6 +54,86 @@ static int64_t now_us(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+/* ---------------------------------------------------------------- request deadlines */
+
+/* Tracks each connection from accept to close (MHD_OPTION_NOTIFY_CONNECTION). libmicrohttpd
+ * notifies CLOSED before it closes the socket, so the watchdog never touches a reused fd. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    embp_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_entry *e = ci ? embp_calloc(1, sizeof *e) : NULL;
+        if (!e) /* no deadline for this one; the idle timeout still applies */
+            return;
+        e->fd = ci->connect_fd;
+        e->deadline_us = now_us() + (int64_t)s->ctx.cfg->timeout_s * 1000000;
+        pthread_mutex_lock(&s->conn_mu);
+        e->next = s->conns;
+        if (s->conns)
+            s->conns->prev = e;
+        s->conns = e;
+        pthread_mutex_unlock(&s->conn_mu);
+        *socket_context = e;
+    } else if (*socket_context) {
+        conn_entry *e = *socket_context;
+        pthread_mutex_lock(&s->conn_mu);
+        if (e->prev)
+            e->prev->next = e->next;
+        else
+            s->conns = e->next;
+        if (e->next)
+            e->next->prev = e->prev;
+        pthread_mutex_unlock(&s->conn_mu);
+        embp_free(e);
+        *socket_context = NULL;
+    }
+}
+
+/* Sets c's deadline: 0 while its request is answered, now + timeout for the next one. */
+static void set_deadline(embp_server *s, struct MHD_Connection *c, int waiting) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_entry *e = ci ? ci->socket_context : NULL;
+    if (!e)
+        return;
+    pthread_mutex_lock(&s->conn_mu);
+    e->deadline_us = waiting ? now_us() + (int64_t)s->ctx.cfg->timeout_s * 1000000 : 0;
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* Every 200 ms: shuts down the sockets of connections past their deadline. libmicrohttpd's
+ * thread for the connection then reads EOF and closes it as a client abort. */
+static void *watchdog_main(void *arg) {
+    embp_server *s = arg;
+    pthread_mutex_lock(&s->conn_mu);
+    while (!s->watchdog_stop) {
+        int64_t now = now_us();
+        for (conn_entry *e = s->conns; e; e = e->next) {
+            if (e->deadline_us && now > e->deadline_us) {
+                shutdown(e->fd, SHUT_RDWR);
+                e->deadline_us = 0;
+                embp_log(s->ctx.log_level, EMBP_LOG_INFO, "closed a connection that sent no "
+                         "complete request within %ld s (EMB_PROVIDER_TIMEOUT_S)",
+                         s->ctx.cfg->timeout_s);
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->conn_cv, &s->conn_mu, &ts);
+    }
+    pthread_mutex_unlock(&s->conn_mu);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- requests */
 
 /* Queues r's body with status and headers (Content-Type, plus r->hdr if set), freeing r's
  * buffer when sent, and logs the request's line. */
@@ -116,6 +214,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    set_deadline(s, c, 0); /* the whole request is in: answering may take its time */
     embp_reply r = {0};
     if (st->too_big)
         embp_route_too_big(&s->ctx, &r);
@@ -126,10 +225,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)c;
     (void)toe;
     embp_server *s = cls;
     request_state *st = *con_cls;
+    set_deadline(s, c, 1); /* a keep-alive connection's next request */
     if (!st)
         return;
     embp_buf_free(&st->body);
@@ -160,6 +259,34 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss, i
     return 0;
 }
 
+/* Frees s after its daemon and watchdog have stopped (or never started). */
+static void server_release(embp_server *s) {
+    if (s->watchdog_started) {
+        pthread_mutex_lock(&s->conn_mu);
+        s->watchdog_stop = 1;
+        pthread_cond_signal(&s->conn_cv);
+        pthread_mutex_unlock(&s->conn_mu);
+        pthread_join(s->watchdog, NULL);
+    }
+    pthread_mutex_destroy(&s->conn_mu);
+    pthread_cond_destroy(&s->conn_cv);
+    embp_free(s);
+}
+
+/* Starts libmicrohttpd on ss: a thread per connection, the connection limit (beyond it new
+ * connections wait in the kernel's listen backlog) and the idle timeout. */
+static struct MHD_Daemon *start_daemon(embp_server *s, struct sockaddr_storage *ss, int v6) {
+    const embp_config *cfg = s->ctx.cfg;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
+    return MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)(1 << 20), MHD_OPTION_END);
+}
+
 embp_status embp_server_start(const embp_config *cfg, embp_server_model *models, int n_models,
                               embp_server **out, embp_error *err) {
     *out = NULL;
@@ -176,18 +303,21 @@ embp_status embp_server_start(const embp_config *cfg, embp_server_model *models,
     s->ctx.n_models = n_models;
     int lvl = embp_log_level_parse(cfg->log_level);
     s->ctx.log_level = lvl < 0 ? EMBP_LOG_INFO : (embp_log_level)lvl;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
-        (size_t)(1 << 20), MHD_OPTION_END);
+    pthread_mutex_init(&s->conn_mu, NULL);
+    pthread_cond_init(&s->conn_cv, NULL);
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
+        server_release(s);
+        return embp_fail(err, EMBP_ENOMEM, "server: cannot start the watchdog thread");
+    }
+    s->watchdog_started = 1;
+    errno = 0;
+    s->daemon = start_daemon(s, &ss, v6);
     if (!s->daemon) {
-        embp_free(s);
-        return embp_fail(err, EMBP_EIO, "cannot listen on %s:%ld (address in use, or not "
-                         "allowed?)", cfg->host, cfg->port);
+        int e = errno;
+        server_release(s);
+        return embp_fail(err, EMBP_EIO, "cannot listen on %s:%ld: %s (EMB_PROVIDER_HOST, "
+                         "EMB_PROVIDER_PORT)", cfg->host, cfg->port, e ? strerror(e) :
+                         "address in use, or not allowed?");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : (int)cfg->port;
@@ -213,6 +343,6 @@ int embp_server_stop(embp_server *s, int grace_ms) {
     }
     int left = atomic_load(&s->active);
     MHD_stop_daemon(s->daemon);
-    embp_free(s);
+    server_release(s);
     return left;
 }

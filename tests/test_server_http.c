@@ -198,6 +198,42 @@ static void test_info_reports_cpu_features_and_limits(void **state) {
     stop(f);
 }
 
+static void test_cors_is_off_by_default_and_answers_preflight_when_set(void **state) {
+    (void)state;
+    char v[128];
+    fixture *f = start("secret", 1 << 20, 30);
+    httpc_reply r = httpc_request(f->port, "GET", "/health", NULL, NULL, 0);
+    assert_false(httpc_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    httpc_free(&r);
+    r = httpc_request(f->port, "OPTIONS", "/v1/embeddings", NULL, NULL, 0);
+    assert_int_equal(r.status, 401); /* no CORS: OPTIONS is just an unauthorized request */
+    httpc_free(&r);
+    stop(f);
+
+    f = calloc(1, sizeof *f);
+    embp_config_defaults(&f->cfg);
+    f->cfg.host = "127.0.0.1";
+    f->cfg.port = 0;
+    f->cfg.api_key = "secret";
+    f->cfg.cors_origin = "https://app.example";
+    f->cfg.log_level = "warn";
+    embp_error err;
+    assert_int_equal(embp_server_start(&f->cfg, NULL, 0, &f->srv, &err), EMBP_OK);
+    f->port = embp_server_port(f->srv);
+    r = httpc_request(f->port, "OPTIONS", "/v1/embeddings", NULL, NULL, 0);
+    assert_int_equal(r.status, 204); /* preflight carries no key and must not need one */
+    assert_true(httpc_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    assert_string_equal(v, "https://app.example");
+    assert_true(httpc_header(&r, "Access-Control-Allow-Headers", v, sizeof v));
+    assert_non_null(strstr(v, "Authorization"));
+    httpc_free(&r);
+    r = httpc_request(f->port, "GET", "/v1/models", NULL, NULL, 0);
+    assert_int_equal(r.status, 401); /* the real request still needs the key */
+    assert_true(httpc_header(&r, "Access-Control-Allow-Origin", v, sizeof v));
+    httpc_free(&r);
+    stop(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_health_is_503_loading_until_a_model_is_served),
@@ -207,6 +243,7 @@ int main(void) {
         cmocka_unit_test(test_body_over_limit_is_413_announced_or_chunked),
         cmocka_unit_test(test_slow_client_is_disconnected_after_timeout),
         cmocka_unit_test(test_info_reports_cpu_features_and_limits),
+        cmocka_unit_test(test_cors_is_off_by_default_and_answers_preflight_when_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,9 @@ static const setting table[] = {
      K_INT, F(timeout_s), 1, 3600, S},
     {"truncate", "EMB_PROVIDER_TRUNCATE", "true", "cut inputs longer than max_seq_len "
      "(--no-truncate: reject them)", K_BOOL, F(truncate), 0, 0, S | E | T},
+    {"cors-origin", "EMB_PROVIDER_CORS_ORIGIN", "", "answer browsers from this origin (* or "
+     "https://app.example): Access-Control-Allow-Origin and OPTIONS preflight; unset: no CORS",
+     K_STR, F(cors_origin), 0, 0, S},
     {"threads", "EMB_PROVIDER_THREADS", "0", "compute threads; 0: one per core", K_INT,
      F(threads), 0, 1024, S | E | I},
     {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,

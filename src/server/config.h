@@ -21,7 +21,7 @@ enum {
 typedef struct {
     const char *model_path, *model_name, *host, *api_key, *log_level;
     const char *precision, *storage_precision, *computation_precision, *precision_overrides;
-    const char *quantization_method, *fidelity_min, *fidelity_cache;
+    const char *quantization_method, *fidelity_min, *fidelity_cache, *cors_origin;
     long quant_group_size;
     long port, max_batch_size, max_context_length, max_request_bytes, max_batch_tokens;
     long max_wait_time_ms, max_queue_tokens, threads, max_connections, timeout_s;

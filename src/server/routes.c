@@ -14,7 +14,7 @@ static const char demo_warning[] = "demo model: seeded random weights, the vecto
                                    "meaning";
 
 static void add_header(embp_reply *r, const char *name, const char *value) {
-    if (r->n_hdr < 4) {
+    if (r->n_hdr < (int)(sizeof r->hdr / sizeof r->hdr[0])) {
         r->hdr[r->n_hdr][0] = name;
         r->hdr[r->n_hdr][1] = value;
         r->n_hdr++;
@@ -76,6 +76,20 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     const char *allow = NULL;
     int route = route_of(url, &allow);
     embp_http_error e;
+    const char *cors = x->cfg->cors_origin;
+    if (cors && *cors) {
+        add_header(r, "Access-Control-Allow-Origin", cors);
+        if (strcmp(cors, "*") != 0)
+            add_header(r, "Vary", "Origin");
+        if (!strcmp(method, "OPTIONS") && route != R_NONE) { /* the browser's preflight */
+            add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            add_header(r, "Access-Control-Max-Age", "600");
+            r->status = 204;
+            embp_buf_append(&r->body, "", 0);
+            return 1;
+        }
+    }
     if (route != R_HEALTH && *x->cfg->api_key && !key_matches(authorization, x->cfg->api_key)) {
         embp_http_fail(&e, 401, "invalid_request_error", NULL, "invalid_api_key",
                        authorization ? "Incorrect API key provided" :

@@ -18,19 +18,21 @@ typedef struct {
     atomic_int quiescing;
 } embp_server_ctx;
 
-/* A reply: status, JSON body (heap, handed to libmicrohttpd), up to 4 extra headers (static
+/* A reply: status, JSON body (heap, handed to libmicrohttpd), up to 6 extra headers (static
  * strings), and what the log line reports. */
 typedef struct {
     int status;
     embp_buf body;
-    const char *hdr[4][2];
+    const char *hdr[6][2];
     int n_hdr;
     int inputs;
     long tokens;
 } embp_reply;
 
-/* Before the body: unknown route (404), wrong method (405 + Allow), missing or wrong API key
- * (401 + WWW-Authenticate; /health stays open). Returns 1 when r holds that answer. */
+/* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every
+ * reply, and a 204 to an OPTIONS preflight, which carries no API key), unknown route (404),
+ * wrong method (405 + Allow), missing or wrong API key (401 + WWW-Authenticate; /health stays
+ * open). Returns 1 when r holds that answer. */
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
                         const char *authorization, embp_reply *r);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -67,6 +68,26 @@ static int own_flag(int argc, char **argv, int *i, unsigned cmd, embp_cli_args *
     return 0;
 }
 
+/* The fidelity cache folder when EMB_PROVIDER_FIDELITY_CACHE is unset: $XDG_CACHE_HOME/embp,
+ * else ~/.cache/embp (created; if it cannot be, measuring just is not cached). */
+static void default_cache_dir(embp_config *c, embp_cli_args *a) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (*c->fidelity_cache || (!(xdg && *xdg) && !(home && *home)))
+        return;
+    if (xdg && *xdg)
+        snprintf(a->cache_dir, sizeof a->cache_dir, "%s/embp", xdg);
+    else
+        snprintf(a->cache_dir, sizeof a->cache_dir, "%s/.cache/embp", home);
+    for (char *p = a->cache_dir + 1; *p; p++) /* mkdir -p */
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(a->cache_dir, 0755);
+            *p = '/';
+        }
+    if (mkdir(a->cache_dir, 0755) == 0 || errno == EEXIST)
+        c->fidelity_cache = a->cache_dir;
+}
+
 int embp_cli_parse(int argc, char **argv, unsigned cmd, const char *usage, embp_config *c,
                    embp_cli_args *a) {
     memset(a, 0, sizeof *a);
@@ -101,5 +122,6 @@ int embp_cli_parse(int argc, char **argv, unsigned cmd, const char *usage, embp_
             return 2;
         }
     }
+    default_cache_dir(c, a);
     return 0;
 }

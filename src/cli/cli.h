@@ -12,6 +12,7 @@ typedef struct {
     int dimensions;     /* --dimensions N */
     int json;           /* --json */
     char exe_dir[4096]; /* folder of the embp binary */
+    char cache_dir[4096]; /* default fidelity cache: $XDG_CACHE_HOME/embp or ~/.cache/embp */
 } embp_cli_args;
 
 /* Defaults, then EMB_PROVIDER_* variables, then argv[1..] (argv[0] is the command name).

@@ -268,9 +268,15 @@ static void test_int8_without_vnni_falls_back_with_reason(void **state) {
 static void test_avx2_and_scalar_cpus_run_fp32_and_slower_int4_paths(void **state) {
     (void)state;
     embp_cpu cpu = masked("avx2");
+    /* int8 stays int8 on AVX2 (faster than fp32 there), with 7-bit weights and the reason */
     embp_plan p = plan_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "int8"), &cpu);
+    assert_pair(&p, EMBP_STORAGE_INT8, EMBP_COMPUTE_INT8);
+    assert_contains(p.reasons[0], "weights are kept to 7 bits");
+    cpu = masked("scalar"); /* no AVX2 at all: fp32 */
+    p = plan_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "int8"), &cpu);
     assert_pair(&p, EMBP_STORAGE_FP32, EMBP_COMPUTE_FP32);
     assert_contains(p.reasons[0], "AVX512_VNNI or AVX-VNNI");
+    cpu = masked("avx2");
     p = plan_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "bf16"), &cpu);
     assert_pair(&p, EMBP_STORAGE_BF16, EMBP_COMPUTE_FP32);
     p = plan_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "int4"), &cpu);
@@ -298,9 +304,12 @@ static void test_strict_mode_turns_fallbacks_into_device_errors(void **state) {
     embp_precision_request_free(&req);
     /* the strict argument does the same without the variable */
     parse_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "int8"), &req);
-    cpu = masked("avx2");
+    cpu = masked("scalar");
     assert_int_equal(embp_plan_resolve(&req, "m", &cpu, 1, &p, &err), EMBP_EDEVICE);
     assert_contains(err.msg, "AVX512_VNNI");
+    cpu = masked("avx2"); /* int8 on AVX2 keeps int8 numerics (7-bit weights): strict accepts */
+    assert_int_equal(embp_plan_resolve(&req, "m", &cpu, 1, &p, &err), EMBP_OK);
+    assert_pair(&p, EMBP_STORAGE_INT8, EMBP_COMPUTE_INT8);
     embp_precision_request_free(&req);
     /* a slower kernel for the same numerics is not a fallback: strict accepts it */
     parse_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "int4"), &req);
@@ -425,6 +434,11 @@ static void test_auto_candidates_are_fastest_first_and_pick_meets_thresholds(voi
     assert_int_equal(embp_plan_pick(c, n, 0.999, 0.99), 0);
     assert_int_equal(embp_plan_pick(c, n, 0.999999, 0.99), 3);
     cpu = masked("avx2");
+    n = embp_plan_auto_candidates(&req, &cpu, c, 8);
+    assert_int_equal(n, 2); /* int8 through AVX2 (measured faster than fp32), then fp32 */
+    assert_pair(&c[0], EMBP_STORAGE_INT8, EMBP_COMPUTE_INT8);
+    assert_pair(&c[1], EMBP_STORAGE_FP32, EMBP_COMPUTE_FP32);
+    cpu = masked("scalar");
     n = embp_plan_auto_candidates(&req, &cpu, c, 8);
     assert_int_equal(n, 1); /* nothing beats fp32 there */
     assert_pair(&c[0], EMBP_STORAGE_FP32, EMBP_COMPUTE_FP32);

@@ -162,6 +162,15 @@ EMBP_API embp_status embp_embed_texts(embp_model *m, const char *const *texts,
                                       const size_t *lens, int n, int dims, int truncate,
                                       float *out, embp_error *err);
 
+/* ---------------------------------------------------------------- fidelity (added later) */
+
+/* Measures how far m's precision plan moves its vectors: embeds a built-in probe set of 42
+ * varied sentences with m and with an fp32 load of the same folder, and stores the mean and
+ * minimum cosine in m (embp_model_info.fidelity_mean/min). cache_dir (may be NULL) holds
+ * measured figures keyed by weights file and plan. Not thread-safe on one model. */
+EMBP_API embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir,
+                                                 embp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

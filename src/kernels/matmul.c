@@ -11,6 +11,8 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "core/alloc.h"
+#include "kernels/int4.h"
+#include "kernels/quant.h"
 
 struct embp_mm_engine {
     dnnl_engine_t eng;
@@ -42,6 +44,8 @@ struct embp_linear {
     float *bias;            /* (N) */
     float *scales;          /* int8: (N) per output channel */
     int32_t *wsum;          /* int8: (N) sum over k of the s8 weights, for the zero point */
+    const embp_int4_kernel *k4; /* int4 types: the kernel and its packed weights */
+    embp_int4_weights i4;
     int n_slots;
     mm_slot *slots;
 };
@@ -56,7 +60,19 @@ struct embp_linear {
     } while (0)
 
 const char *embp_mm_type_str(embp_mm_type t) {
-    return t == EMBP_MM_BF16 ? "bf16" : t == EMBP_MM_INT8 ? "int8" : "fp32";
+    switch (t) {
+    case EMBP_MM_BF16:
+        return "bf16";
+    case EMBP_MM_INT8:
+        return "int8";
+    case EMBP_MM_INT4_BF16:
+        return "int4/bf16";
+    case EMBP_MM_INT4_INT8:
+        return "int4/int8";
+    case EMBP_MM_F32:
+        break;
+    }
+    return "fp32";
 }
 
 int embp_mm_bucket(int M) {
@@ -395,9 +411,60 @@ done:
     return rc;
 }
 
+/* ---------------------------------------------------------------- int4 */
+
+embp_status embp_linear_create_int4(embp_mm_engine *e, const float *w, const float *bias, int K,
+                                    int N, int g, embp_mm_type compute, int gelu,
+                                    embp_linear **out, const char **kernel_name,
+                                    embp_error *err) {
+    *out = NULL;
+    embp_status rc = check_shape(K, N, err);
+    if (rc == EMBP_OK)
+        rc = embp_quant_int4_check(K, g, err);
+    if (rc != EMBP_OK)
+        return rc;
+    const embp_int4_kernel *k4 = embp_int4_pick(embp_cpu_get(), compute == EMBP_MM_INT4_INT8);
+    if (!k4)
+        return embp_fail(err, EMBP_EDEVICE, "int4 weights with int8 compute need AVX512_VNNI, "
+                         "not found on this CPU");
+    embp_linear *l = embp_calloc(1, sizeof *l);
+    uint8_t *q = embp_malloc((size_t)N * (size_t)(K / 2));
+    uint16_t *sc = embp_malloc((size_t)N * (size_t)(K / g) * sizeof *sc);
+    if (!l || !q || !sc || !(l->bias = embp_calloc((size_t)N, sizeof(float)))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory quantizing %d x %d to int4", N, K);
+        goto done;
+    }
+    l->e = e, l->K = K, l->N = N, l->gelu = gelu, l->type = compute, l->k4 = k4;
+    if (bias)
+        memcpy(l->bias, bias, (size_t)N * sizeof(float));
+    if ((rc = embp_quant_int4(w, N, K, g, q, sc, err)) ||
+        (rc = embp_int4_pack(k4, q, sc, N, K, g, &l->i4, err)) ||
+        (rc = reserve(&e->act, &e->act_bytes, k4->scratch_bytes(e->max_m, K), err)))
+        goto done;
+    l->wbytes = l->i4.bytes;
+    if (kernel_name)
+        *kernel_name = k4->name;
+    *out = l;
+    l = NULL;
+done:
+    embp_free(q);
+    embp_free(sc);
+    embp_linear_free(l);
+    return rc;
+}
+
+static embp_status int4_forward(embp_linear *l, const float *x, int M, float *y,
+                                embp_error *err) {
+    embp_status rc = embp_int4_gemm(l->k4, &l->i4, x, M, l->bias, y, l->e->act, err);
+    if (rc == EMBP_OK && l->gelu)
+        l->e->k->gelu(y, (size_t)M * l->N);
+    return rc;
+}
+
 void embp_linear_free(embp_linear *l) {
     if (!l)
         return;
+    embp_int4_weights_free(&l->i4);
     for (int i = 0; l->slots && i < l->n_slots; i++)
         slot_clear(&l->slots[i]);
     if (l->wmem)
@@ -418,6 +485,8 @@ size_t embp_linear_bytes(const embp_linear *l) {
 }
 
 const char *embp_linear_impl(embp_linear *l, int M) {
+    if (l->k4)
+        return l->k4->name;
     mm_slot *s = NULL;
     return get_slot(l, M, &s, NULL) == EMBP_OK ? s->impl : "";
 }
@@ -425,6 +494,8 @@ const char *embp_linear_impl(embp_linear *l, int M) {
 /* ---------------------------------------------------------------- forward */
 
 embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err) {
+    if (l->k4)
+        return int4_forward(l, x, M, y, err);
     embp_status rc = EMBP_OK;
     embp_mm_engine *e = l->e;
     mm_slot *s = NULL;

@@ -18,9 +18,18 @@
 #include "core/status.h"
 #include "kernels/kernels.h"
 
-typedef enum { EMBP_MM_F32, EMBP_MM_BF16, EMBP_MM_INT8 } embp_mm_type;
+/* INT4_BF16 / INT4_INT8: weights stay int4 (group-wise, kernels/quant.h) and run through
+ * embp's own int4 kernels (kernels/int4.h) with bf16 or int8 numerics; not oneDNN. */
+typedef enum {
+    EMBP_MM_F32,
+    EMBP_MM_BF16,
+    EMBP_MM_INT8,
+    EMBP_MM_INT4_BF16,
+    EMBP_MM_INT4_INT8
+} embp_mm_type;
 
-const char *embp_mm_type_str(embp_mm_type t); /* "fp32", "bf16", "int8" */
+/* "fp32", "bf16", "int8", "int4/bf16", "int4/int8" */
+const char *embp_mm_type_str(embp_mm_type t);
 
 /* The rows a call with M rows computes: M rounded up to 16 (M <= 256), 128 (<= 2048) or 512.
  * x and y must have room for that many rows; the extra rows are scratch. */
@@ -45,6 +54,14 @@ embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *b
 embp_status embp_linear_create_s8(embp_mm_engine *e, const int8_t *w, const float *scales,
                                   const float *bias, int K, int N, int gelu,
                                   embp_linear **out /* OUT */, embp_error *err);
+/* int4 weights: w (N, K) f32 quantized group-wise (group g along K, round to nearest, fp16
+ * scales) and packed for the fastest int4 kernel this CPU runs with the numerics of compute
+ * (EMBP_MM_INT4_BF16 or EMBP_MM_INT4_INT8); EMBP_EDEVICE when no kernel can (int8 numerics
+ * need AVX-512 VNNI). kernel_name (may be NULL) gets the variant's static name. */
+embp_status embp_linear_create_int4(embp_mm_engine *e, const float *w, const float *bias, int K,
+                                    int N, int g, embp_mm_type compute, int gelu,
+                                    embp_linear **out /* OUT */, const char **kernel_name,
+                                    embp_error *err);
 void embp_linear_free(embp_linear *l); /* NULL is fine */
 
 /* y (M, N) = x (M, K) W + b. x and y have room for embp_mm_bucket(M) rows. The first call for

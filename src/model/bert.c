@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/cpu.h"
+#include "core/fp.h"
 
 typedef struct {
     embp_linear *qkv, *out, *ffn_in, *ffn_out; /* (H,3H) (H,H) (H,I)+GELU (I,H) */
@@ -22,6 +23,7 @@ struct embp_bert {
     int max_tokens, max_len, n_threads;
     const embp_kernels *k;
     embp_mm_engine *eng;
+    const char *int4_kernel; /* static name of the int4 variant, or NULL */
     float *word, *pos, *type0, *emb_g, *emb_b; /* (V,H) (P,H) (H) (H) (H) */
     bert_layer *layers;
     size_t weight_bytes;
@@ -34,6 +36,8 @@ struct embp_bert {
 void embp_bert_precision_init(embp_bert_precision *p) {
     p->storage = EMBP_MM_F32;
     p->compute = EMBP_MM_F32;
+    p->group_size = 0;
+    p->round = EMBP_ROUND_NONE;
 }
 
 /* ---------------------------------------------------------------- loading tensors */
@@ -129,9 +133,19 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
 typedef struct {
     const embp_safetensors *st;
     const char *prefix;
-    embp_mm_type compute;
+    embp_bert_precision prec;
     float *w, *bias; /* load-time scratch: (max N, max K) and (max N) */
 } loader;
+
+/* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
+static void round_weights(float *w, size_t n, embp_weight_round r) {
+    if (r == EMBP_ROUND_BF16)
+        for (size_t i = 0; i < n; i++)
+            w[i] = embp_bf16_to_f32(embp_f32_to_bf16(w[i]));
+    else if (r == EMBP_ROUND_FP16)
+        for (size_t i = 0; i < n; i++)
+            w[i] = embp_fp16_to_f32(embp_f32_to_fp16(w[i]));
+}
 
 /* Loads `names` (n of them, each (rows, K) weight + (rows) bias) stacked into one (n rows, K)
  * linear: QKV is three, the others one. */
@@ -150,8 +164,14 @@ static embp_status load_linear(embp_bert *b, const loader *ld, int layer, const 
                            err)))
             return rc;
     }
-    if ((rc = embp_linear_create(b->eng, ld->w, ld->bias, K, n * rows, ld->compute, gelu, out,
-                                 err)))
+    round_weights(ld->w, (size_t)n * rows * K, ld->prec.round);
+    embp_mm_type c = ld->prec.compute;
+    if (c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8)
+        rc = embp_linear_create_int4(b->eng, ld->w, ld->bias, K, n * rows, ld->prec.group_size, c,
+                                     gelu, out, &b->int4_kernel, err);
+    else
+        rc = embp_linear_create(b->eng, ld->w, ld->bias, K, n * rows, c, gelu, out, err);
+    if (rc)
         return rc;
     b->weight_bytes += embp_linear_bytes(*out);
     return EMBP_OK;
@@ -187,10 +207,10 @@ static embp_status load_layer(embp_bert *b, const loader *ld, int i, embp_error 
 }
 
 static embp_status load_layers(embp_bert *b, const embp_model_config *cfg,
-                               const embp_safetensors *st, embp_mm_type compute,
+                               const embp_safetensors *st, const embp_bert_precision *prec,
                                embp_error *err) {
     size_t big = (size_t)b->H * (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
-    loader ld = {st, cfg->tensor_prefix, compute, embp_malloc(big * sizeof(float)),
+    loader ld = {st, cfg->tensor_prefix, *prec, embp_malloc(big * sizeof(float)),
                  embp_malloc((size_t)(b->I > 3 * b->H ? b->I : 3 * b->H) * sizeof(float))};
     embp_status rc = EMBP_OK;
     if (!ld.w || !ld.bias)
@@ -262,14 +282,17 @@ embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors 
                      .k = embp_kernels_pick(embp_cpu_get())};
     if (b->n_threads < 1)
         b->n_threads = 1;
-    embp_mm_type compute = prec ? prec->compute : EMBP_MM_F32;
+    embp_bert_precision fp32;
+    embp_bert_precision_init(&fp32);
+    if (!prec)
+        prec = &fp32;
     if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;
     }
     omp_set_num_threads(b->n_threads);
     if ((rc = embp_mm_engine_create(b->k, max_tokens, &b->eng, err)) ||
-        (rc = load_embeddings(b, cfg, st, err)) || (rc = load_layers(b, cfg, st, compute, err)) ||
+        (rc = load_embeddings(b, cfg, st, err)) || (rc = load_layers(b, cfg, st, prec, err)) ||
         (rc = alloc_arena(b, err)))
         goto fail;
     *out = b;
@@ -310,6 +333,10 @@ size_t embp_bert_weight_bytes(const embp_bert *b) {
 int embp_bert_max_tokens(const embp_bert *b) {
     return b->max_tokens;
 }
+const char *embp_bert_int4_kernel(const embp_bert *b) {
+    return b->int4_kernel ? b->int4_kernel : "";
+}
+
 const char *embp_bert_kernels_name(const embp_bert *b) {
     return b->k->name;
 }

@@ -14,12 +14,19 @@
 #include "io/safetensors.h"
 #include "kernels/matmul.h"
 
-/* The precision plan the loader follows. Weights are converted from the file's dtype to
- * `storage` and packed for `compute`; today storage follows compute (the packed layout is the
- * compute type). Embeddings, LayerNorm and biases stay fp32. */
+/* How the dense layers' weights are rounded before packing: to what a storage precision keeps
+ * (bf16 or fp16 storage computed in fp32 is rounded, then held as fp32), or not at all. */
+typedef enum { EMBP_ROUND_NONE, EMBP_ROUND_BF16, EMBP_ROUND_FP16 } embp_weight_round;
+
+/* The precision plan the loader follows (precision/plan.h resolves it). The dense layers'
+ * weights are rounded as `round` says, then packed for `compute`: oneDNN for fp32, bf16 and
+ * int8; embp's int4 kernels for EMBP_MM_INT4_* (group `group_size`). Embeddings, LayerNorm and
+ * biases stay fp32. `storage` is what memory holds, for reports. */
 typedef struct {
     embp_mm_type storage;
     embp_mm_type compute;
+    int group_size;          /* int4 only */
+    embp_weight_round round;
 } embp_bert_precision;
 
 /* fp32 / fp32. */
@@ -48,5 +55,7 @@ embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offse
 size_t embp_bert_weight_bytes(const embp_bert *b); /* packed weights + fp32 tables */
 int embp_bert_max_tokens(const embp_bert *b);
 const char *embp_bert_kernels_name(const embp_bert *b); /* "avx512", "avx2", "scalar" */
+/* The int4 kernel variant the dense layers run ("avx2", "avx512_bf16", ...), or "". */
+const char *embp_bert_int4_kernel(const embp_bert *b);
 
 #endif

@@ -19,7 +19,10 @@ struct embp_model {
     embp_tokenizer *tok;
     embp_bert *bert;
     embp_bert_precision prec;
-    char plan_reason[256];
+    embp_plan plan;         /* as resolved; fp32 with no reasons until set */
+    char plan_reason[4 * EMBP_PLAN_REASON_LEN];
+    char requested[96];
+    char plan_desc[512];
     int max_tokens;
     int32_t *ids;  /* (max_tokens): a pass's ids, packed by embp_embed_tokens */
     int *offsets;  /* (max_tokens + 1) */
@@ -45,6 +48,8 @@ const char *embp_pooling_str(embp_pooling p) {
     }
     return "unknown";
 }
+
+static void describe_plan(embp_model *m);
 
 /* The folder's last path component, without trailing slashes. */
 static char *basename_of(const char *dir) {
@@ -109,7 +114,14 @@ embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
     embp_bert_precision_init(&m->prec);
     if (prec)
         m->prec = *prec;
-    snprintf(m->plan_reason, sizeof m->plan_reason, "%s", reason ? reason : "");
+    m->plan.storage = EMBP_STORAGE_FP32, m->plan.compute = EMBP_COMPUTE_FP32;
+    m->plan.requested_storage = m->plan.requested_compute = -1;
+    m->plan.fidelity_mean = m->plan.fidelity_min = NAN;
+    snprintf(m->plan.desc, sizeof m->plan.desc, "storage %s, compute %s, accumulation fp32",
+             embp_mm_type_str(m->prec.storage), embp_mm_type_str(m->prec.compute));
+    describe_plan(m);
+    if (reason && *reason)
+        snprintf(m->plan_reason, sizeof m->plan_reason, "%s", reason);
     m->path = embp_strdup(dir);
     m->name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
     if (!m->path || !m->name) {
@@ -137,31 +149,6 @@ void embp_model_free(embp_model *m) {
     embp_free(m);
 }
 
-/* opts' precision words to a plan, until the precision planner (src/precision/) takes over:
- * fp32, bf16 and int8 compute run; anything else runs fp32 with a reason, or fails if strict. */
-static embp_status simple_plan(const embp_load_opts *o, embp_bert_precision *p, char *reason,
-                               size_t cap, embp_error *err) {
-    const char *want = o->compute ? o->compute : o->precision;
-    embp_bert_precision_init(p);
-    reason[0] = '\0';
-    if (!want || !strcmp(want, "fp32") || !strcmp(want, "auto"))
-        return EMBP_OK;
-    if (!strcmp(want, "int8")) {
-        p->storage = p->compute = EMBP_MM_INT8;
-        return EMBP_OK;
-    }
-    if (!strcmp(want, "bf16") && embp_cpu_has_avx512(embp_cpu_get())) {
-        p->storage = p->compute = EMBP_MM_BF16;
-        return EMBP_OK;
-    }
-    snprintf(reason, cap, "precision %s is not available %s; running fp32", want,
-             strcmp(want, "bf16") ? "yet" : "on this CPU (oneDNN bf16 needs AVX-512)");
-    if (o->strict)
-        return embp_fail(err, !strcmp(want, "bf16") ? EMBP_EDEVICE : EMBP_EUNSUPPORTED,
-                         "strict: %s", reason);
-    return EMBP_OK;
-}
-
 /* Loading packs weights on the calling thread's OpenMP team. A server then runs the model on
  * another thread (its batcher), whose team would compete with this idle one: libgomp counts
  * more threads than cores and throttles its spin-wait, so every parallel region pays a futex
@@ -175,17 +162,52 @@ static void release_openmp_team(void) {
 embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_model **out,
                             embp_error *err) {
     embp_load_opts defaults;
-    embp_bert_precision p;
-    char reason[200];
     if (!opts) {
         embp_load_opts_init(&defaults);
         opts = &defaults;
     }
     *out = NULL;
-    embp_status rc = simple_plan(opts, &p, reason, sizeof reason, err);
-    rc = rc ? rc : embp_model_load_plan(dir, opts, &p, reason, out, err);
+    if (!dir || !*dir)
+        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
+    char *name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
+    if (!name)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    embp_status rc = embp_model_load_planned(dir, opts, name, out, err);
+    embp_free(name);
     release_openmp_team();
     return rc;
+}
+
+/* The plan's words for embp_model_info: what was asked, why it differs, one line for logs. */
+static void describe_plan(embp_model *m) {
+    const embp_plan *p = &m->plan;
+    if (p->is_auto)
+        snprintf(m->requested, sizeof m->requested, "auto");
+    else if (p->requested_storage < 0 && p->requested_compute < 0)
+        snprintf(m->requested, sizeof m->requested, "fp32 (default)");
+    else
+        snprintf(m->requested, sizeof m->requested, "storage %s, compute %s",
+                 p->requested_storage >= 0 ? embp_storage_str(p->requested_storage) : "any",
+                 p->requested_compute >= 0 ? embp_compute_str(p->requested_compute) : "any");
+    size_t used = 0;
+    m->plan_reason[0] = '\0';
+    for (int i = 0; i < p->n_reasons && used < sizeof m->plan_reason; i++)
+        used += (size_t)snprintf(m->plan_reason + used, sizeof m->plan_reason - used, "%s%s",
+                                 i ? "; " : "", p->reasons[i]);
+    char fid[96] = "fidelity not measured";
+    if (!isnan(p->fidelity_mean))
+        snprintf(fid, sizeof fid, "fidelity to fp32: mean cosine %.5f, min %.5f",
+                 p->fidelity_mean, p->fidelity_min);
+    snprintf(m->plan_desc, sizeof m->plan_desc, "%s; %s", p->desc, fid);
+}
+
+void embp_model_set_plan(embp_model *m, const embp_plan *p) {
+    m->plan = *p;
+    describe_plan(m);
+}
+
+void embp_model_get_plan(const embp_model *m, embp_plan *out) {
+    *out = m->plan;
 }
 
 void embp_model_get_info(const embp_model *m, embp_model_info *o) {
@@ -200,13 +222,15 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->dim = c->hidden;
     o->pooling = c->pooling, o->normalize = c->normalize, o->is_demo = c->is_demo;
     o->weight_bytes = embp_bert_weight_bytes(m->bert);
-    o->storage = embp_mm_type_str(m->prec.storage);
-    o->compute = embp_mm_type_str(m->prec.compute);
+    o->storage = embp_storage_str(m->plan.storage);
+    o->compute = embp_compute_str(m->plan.compute);
     o->accumulation = "fp32";
     o->plan_reason = m->plan_reason;
-    o->requested = "";
-    o->plan_desc = "";
-    o->fidelity_mean = o->fidelity_min = NAN; /* not measured: the planner is not wired yet */
+    o->requested = m->requested;
+    o->plan_desc = m->plan_desc;
+    o->quant_group_size = m->plan.storage == EMBP_STORAGE_INT4 ? m->plan.group_size : 0;
+    o->fidelity_mean = m->plan.fidelity_mean;
+    o->fidelity_min = m->plan.fidelity_min;
 }
 
 int embp_model_max_batch_tokens(const embp_model *m) {

@@ -5,6 +5,7 @@
 
 #include "embp/embp.h"
 #include "model/bert.h"
+#include "precision/plan.h"
 
 /* Loads dir as embp_model_load does, but with the precision plan given (prec may be NULL for
  * fp32; reason, if not NULL, is shown as plan_reason). The precision planner calls this. */
@@ -21,6 +22,14 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
                                     int dims, float *out, embp_error *err);
 
 int embp_model_max_batch_tokens(const embp_model *m);
+
+/* Loads dir under the precision plan opts ask for (the planner resolves it for `name` on this
+ * CPU; auto measures its candidates); src/runtime/plan_load.c. */
+embp_status embp_model_load_planned(const char *dir, const embp_load_opts *opts, const char *name,
+                                    embp_model **out /* OUT */, embp_error *err);
+/* The plan m runs, as the planner resolved it (fidelity NaN until measured). */
+void embp_model_set_plan(embp_model *m, const embp_plan *p);
+void embp_model_get_plan(const embp_model *m, embp_plan *out /* OUT */);
 /* The kernel table the model runs ("avx512", "avx2", "scalar"). */
 const char *embp_model_kernels(const embp_model *m);
 

@@ -1,0 +1,216 @@
+/* Loading a model under a precision plan: the request from embp_load_opts, the planner's
+ * resolution on this CPU, auto's measured choice, and fidelity against fp32. The library reads
+ * no environment: embp_load_opts carries the EMB_PROVIDER_* values as strings, and they go
+ * through the planner's own parser so every error names the variable. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "precision/plan.h"
+#include "precision/probe.h"
+#include "precision/request.h"
+#include "runtime/model.h"
+
+static embp_status request_from_opts(const embp_load_opts *o, embp_precision_request *r,
+                                     embp_error *err) {
+    char group[16] = "", quant[8] = "";
+    if (o->quant_group_size > 0)
+        snprintf(group, sizeof group, "%d", o->quant_group_size);
+    if (o->enable_quantization >= 0)
+        snprintf(quant, sizeof quant, "%s", o->enable_quantization ? "true" : "false");
+    const char *vars[][2] = {
+        {"EMB_PROVIDER_MODEL_PRECISION", o->precision},
+        {"EMB_PROVIDER_MODEL_STORAGE_PRECISION", o->storage},
+        {"EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", o->compute},
+        {"EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", o->precision_overrides},
+        {"EMB_PROVIDER_QUANTIZATION_METHOD", o->quantization_method},
+        {"EMB_PROVIDER_QUANT_GROUP_SIZE", group},
+        {"EMB_PROVIDER_ENABLE_QUANTIZATION", quant},
+        {"EMB_PROVIDER_FIDELITY_MIN", o->fidelity_min},
+    };
+    embp_precision_request_init(r);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        embp_status rc = embp_precision_request_set(r, vars[i][0], vars[i][1], err);
+        if (rc != EMBP_OK) {
+            embp_precision_request_free(r);
+            return rc;
+        }
+    }
+    return EMBP_OK;
+}
+
+/* The loader's view of a resolved plan: which kernels, and how to round the weights. */
+static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
+    embp_bert_precision_init(b);
+    if (p->storage == EMBP_STORAGE_INT4) {
+        b->compute = p->compute == EMBP_COMPUTE_INT8 ? EMBP_MM_INT4_INT8 : EMBP_MM_INT4_BF16;
+        b->group_size = p->group_size;
+    } else if (p->compute == EMBP_COMPUTE_INT8) {
+        b->compute = EMBP_MM_INT8;
+    } else if (p->compute == EMBP_COMPUTE_BF16) {
+        b->compute = EMBP_MM_BF16; /* fp16 weights are rounded to fp16 first, then to bf16 */
+    }
+    b->storage = b->compute;
+    if (p->storage == EMBP_STORAGE_FP16)
+        b->round = EMBP_ROUND_FP16;
+    else if (p->storage == EMBP_STORAGE_BF16 && p->compute == EMBP_COMPUTE_FP32)
+        b->round = EMBP_ROUND_BF16;
+}
+
+/* Embeds the probe set with m into out (n x dim). */
+static embp_status embed_probe(embp_model *m, float *out, embp_error *err) {
+    int n;
+    const char *const *texts = embp_probe_texts(&n);
+    return embp_embed_texts(m, texts, NULL, n, 0, 1, out, err);
+}
+
+/* Fidelity of m against ref (fp32 of the same folder), as mean and minimum cosine. */
+static embp_status measure(embp_model *m, embp_model *ref, double *mean, double *min,
+                           embp_error *err) {
+    int n;
+    embp_probe_texts(&n);
+    embp_model_info info;
+    embp_model_get_info(m, &info);
+    float *a = embp_malloc((size_t)n * (size_t)info.dim * sizeof *a);
+    float *b = embp_malloc((size_t)n * (size_t)info.dim * sizeof *b);
+    embp_status rc = !a || !b ? embp_fail(err, EMBP_ENOMEM, "out of memory measuring fidelity")
+                              : embed_probe(m, a, err);
+    if (rc == EMBP_OK && (rc = embed_probe(ref, b, err)) == EMBP_OK)
+        rc = embp_fidelity(a, b, n, info.dim, mean, min, err);
+    embp_free(a);
+    embp_free(b);
+    return rc;
+}
+
+/* The cache key of dir's weights under plan p; 0 when the weights cannot be stat'ed. */
+static int cache_key(const char *dir, const embp_plan *p, char *path, size_t psize, char *plan,
+                     size_t plsize, embp_fidelity_key *key) {
+    struct stat sb;
+    snprintf(path, psize, "%s/model.safetensors", dir);
+    if (stat(path, &sb) != 0) {
+        snprintf(path, psize, "%s/model.safetensors.index.json", dir);
+        if (stat(path, &sb) != 0)
+            return 0;
+    }
+    embp_plan_key(p, plan, plsize);
+    *key = (embp_fidelity_key){path, (int64_t)sb.st_size, (int64_t)sb.st_mtime, plan};
+    return 1;
+}
+
+static embp_status load_as(const char *dir, const embp_load_opts *o, const embp_plan *p,
+                           embp_model **out, embp_error *err) {
+    embp_bert_precision b;
+    plan_to_bert(p, &b);
+    embp_status rc = embp_model_load_plan(dir, o, &b, "", out, err);
+    if (rc == EMBP_OK)
+        embp_model_set_plan(*out, p);
+    return rc;
+}
+
+/* Fidelity of plan p for dir: from the cache, else measured with m (loaded under p) against a
+ * fp32 model loaded on demand into *ref. */
+static embp_status fidelity_of(const char *dir, const embp_load_opts *o, embp_plan *p,
+                               embp_model *m, embp_model **ref, embp_error *err) {
+    char wpath[4096], plan[64], cache[4096];
+    embp_fidelity_key key;
+    int have_key = o->fidelity_cache_dir && *o->fidelity_cache_dir &&
+                   cache_key(dir, p, wpath, sizeof wpath, plan, sizeof plan, &key);
+    if (have_key) {
+        snprintf(cache, sizeof cache, "%s/fidelity.json", o->fidelity_cache_dir);
+        int found = 0;
+        embp_error cerr;
+        if (embp_fidelity_cache_get(cache, &key, &found, &p->fidelity_mean, &p->fidelity_min,
+                                    &cerr) == EMBP_OK && found)
+            return EMBP_OK;
+    }
+    embp_status rc = EMBP_OK;
+    if (!*ref) {
+        embp_plan fp32 = *p;
+        fp32.storage = EMBP_STORAGE_FP32, fp32.compute = EMBP_COMPUTE_FP32;
+        rc = load_as(dir, o, &fp32, ref, err);
+    }
+    if (rc == EMBP_OK)
+        rc = measure(m, *ref, &p->fidelity_mean, &p->fidelity_min, err);
+    if (rc == EMBP_OK && have_key) {
+        embp_error cerr; /* a cache that cannot be written only costs a re-measure */
+        embp_fidelity_cache_put(cache, &key, p->fidelity_mean, p->fidelity_min, &cerr);
+    }
+    return rc;
+}
+
+/* auto: the candidates this CPU runs, fastest first; the first whose fidelity meets the floor
+ * wins, else fp32 (the last candidate). Keeps the winner loaded in *out. */
+static embp_status load_auto(const char *dir, const embp_load_opts *o,
+                             const embp_precision_request *req, embp_model **out,
+                             embp_error *err) {
+    embp_plan cands[8];
+    int n = embp_plan_auto_candidates(req, embp_cpu_get(), cands, 8);
+    embp_model *ref = NULL, *m = NULL;
+    embp_status rc = EMBP_OK;
+    for (int i = 0; i < n && rc == EMBP_OK; i++) {
+        cands[i].is_auto = 1;
+        if (cands[i].storage == EMBP_STORAGE_FP32 && cands[i].compute == EMBP_COMPUTE_FP32) {
+            cands[i].fidelity_mean = cands[i].fidelity_min = 1.0; /* the reference itself */
+            rc = load_as(dir, o, &cands[i], &m, err);
+            break;
+        }
+        if ((rc = load_as(dir, o, &cands[i], &m, err)) != EMBP_OK ||
+            (rc = fidelity_of(dir, o, &cands[i], m, &ref, err)) != EMBP_OK)
+            break;
+        if (embp_plan_pick(&cands[i], 1, req->fidelity_mean_min, req->fidelity_min_min) == 0) {
+            embp_model_set_plan(m, &cands[i]);
+            break;
+        }
+        embp_model_free(m);
+        m = NULL;
+    }
+    embp_model_free(ref);
+    if (rc != EMBP_OK) {
+        embp_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return m ? EMBP_OK : embp_fail(err, EMBP_EINTERNAL, "auto: no candidate plan loaded");
+}
+
+embp_status embp_model_load_planned(const char *dir, const embp_load_opts *o, const char *name,
+                                    embp_model **out, embp_error *err) {
+    embp_precision_request req;
+    embp_status rc = request_from_opts(o, &req, err);
+    if (rc != EMBP_OK)
+        return rc;
+    embp_plan plan;
+    rc = embp_plan_resolve(&req, name, embp_cpu_get(), o->strict, &plan, err);
+    if (rc == EMBP_OK && plan.is_auto) {
+        rc = load_auto(dir, o, &req, out, err);
+    } else if (rc == EMBP_OK) {
+        rc = load_as(dir, o, &plan, out, err);
+        if (rc == EMBP_OK && o->measure_fidelity)
+            rc = embp_model_measure_fidelity(*out, o->fidelity_cache_dir, err);
+    }
+    embp_precision_request_free(&req);
+    if (rc != EMBP_OK && *out) {
+        embp_model_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir, embp_error *err) {
+    embp_plan p;
+    embp_model_get_plan(m, &p);
+    embp_load_opts o;
+    embp_load_opts_init(&o);
+    embp_model_info info;
+    embp_model_get_info(m, &info);
+    o.fidelity_cache_dir = cache_dir;
+    o.max_batch_tokens = embp_model_max_batch_tokens(m);
+    embp_model *ref = NULL;
+    embp_status rc = fidelity_of(info.path, &o, &p, m, &ref, err);
+    embp_model_free(ref);
+    if (rc == EMBP_OK)
+        embp_model_set_plan(m, &p);
+    return rc;
+}

@@ -159,7 +159,8 @@ static embp_status load_auto(const char *dir, const embp_load_opts *o,
         if ((rc = load_as(dir, o, &cands[i], &m, err)) != EMBP_OK ||
             (rc = fidelity_of(dir, o, &cands[i], m, &ref, err)) != EMBP_OK)
             break;
-        if (embp_plan_pick(&cands[i], 1, req->fidelity_mean_min, req->fidelity_min_min) == 0) {
+        if (cands[i].fidelity_mean >= req->fidelity_mean_min &&
+            cands[i].fidelity_min >= req->fidelity_min_min) { /* embp_plan_pick's rule, one plan */
             embp_model_set_plan(m, &cands[i]);
             break;
         }

@@ -34,8 +34,11 @@ static void print_usage(const char *cmd, unsigned mask, const char *usage) {
     if (mask & EMBP_CMD_EMBED)
         printf("  %-40s %s\n", "--dimensions N", "keep the first N values (re-normalized when "
                "the model normalizes)");
-    if (mask & EMBP_CMD_INFO)
+    if (mask & EMBP_CMD_INFO) {
         printf("  %-40s %s\n", "--json", "print one JSON object");
+        printf("  %-40s %s\n", "--fidelity", "measure the plan against fp32 on the built-in "
+               "probe set (mean and minimum cosine; cached)");
+    }
     printf("  %-40s %s\n", "--help", "this text");
     (void)cmd;
 }
@@ -62,6 +65,11 @@ static int own_flag(int argc, char **argv, int *i, unsigned cmd, embp_cli_args *
     }
     if ((cmd & EMBP_CMD_INFO) && !strcmp(f, "--json")) {
         a->json = 1;
+        (*i)++;
+        return 1;
+    }
+    if ((cmd & EMBP_CMD_INFO) && !strcmp(f, "--fidelity")) {
+        a->fidelity = 1;
         (*i)++;
         return 1;
     }

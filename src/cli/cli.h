@@ -11,6 +11,7 @@ typedef struct {
     int n_texts;
     int dimensions;     /* --dimensions N */
     int json;           /* --json */
+    int fidelity;       /* info --fidelity */
     char exe_dir[4096]; /* folder of the embp binary */
     char cache_dir[4096]; /* default fidelity cache: $XDG_CACHE_HOME/embp or ~/.cache/embp */
 } embp_cli_args;

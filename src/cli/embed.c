@@ -1,4 +1,5 @@
 /* embp embed | tokenize | info: the model without the server, for scripts and checks. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +245,14 @@ static void print_info_text(const embp_server_model *m, const embp_cpu *cpu, con
     printf("precision     storage %s, compute %s, accumulation %s%s%s\n", i->storage, i->compute,
            i->accumulation, i->plan_reason && *i->plan_reason ? "; " : "",
            i->plan_reason ? i->plan_reason : "");
+    printf("requested     %s\n", i->requested ? i->requested : "");
+    if (i->quant_group_size)
+        printf("int4 group    %d weights along K, fp16 scales\n", i->quant_group_size);
+    if (isnan(i->fidelity_mean))
+        printf("fidelity      not measured (embp info --fidelity measures it)\n");
+    else
+        printf("fidelity      mean cosine %.6f, min %.6f to fp32 on the probe set\n",
+               i->fidelity_mean, i->fidelity_min);
     printf("cpu           %s (%s), %d cores\n", cpu->brand, cpu->vendor, cpu->n_cores);
     printf("features      %s\nmasked        %s\n", feats, *cpu->masked ? cpu->masked : "none");
     (void)all;
@@ -264,6 +273,8 @@ static void print_info_json(const embp_server_model *m, const embp_cpu *cpu, con
         i->plan_reason ? i->plan_reason : "", "demo", i->is_demo, "cpu", "vendor", cpu->vendor,
         "brand", cpu->brand, "cores", cpu->n_cores, "features", feats, "features_unmasked", all,
         "masked", cpu->masked);
+    if (o)
+        json_object_set_new(o, "precision", embp_models_precision_json(i));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "
                                                       "vectors carry no meaning"));
@@ -291,8 +302,19 @@ int embp_cli_info(int argc, char **argv) {
     char feats[512], all[512];
     embp_cpu_features_str(cpu, feats, sizeof feats);
     embp_cpu_features_str(embp_cpu_get_unmasked(), all, sizeof all);
-    for (int k = 0; k < n; k++)
+    for (int k = 0; k < n; k++) {
+        if (a.fidelity) {
+            const char *cache = strcmp(c.fidelity_cache, "off") ? c.fidelity_cache : NULL;
+            if (embp_model_measure_fidelity(models[k].model, cache, &err) != EMBP_OK) {
+                fprintf(stderr, "embp: measuring fidelity of %s: %s\n", models[k].info.name,
+                        err.msg);
+                embp_models_free(models, n);
+                return 1;
+            }
+            embp_model_get_info(models[k].model, &models[k].info);
+        }
         (a.json ? print_info_json : print_info_text)(&models[k], cpu, feats, all);
+    }
     embp_models_free(models, n);
     return 0;
 }

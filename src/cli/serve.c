@@ -33,10 +33,11 @@ int embp_cli_serve(int argc, char **argv) {
         return 1;
     }
     for (int i = 0; i < n; i++)
-        embp_log(lvl, EMBP_LOG_INFO, "model %s: %s, dim %d, max_seq_len %d, pooling %s, %s/%s%s",
-                 models[i].info.name, models[i].info.path, models[i].info.dim,
-                 models[i].max_seq_len, embp_pooling_str(models[i].info.pooling),
-                 models[i].info.storage, models[i].info.compute,
+        embp_log(lvl, EMBP_LOG_INFO, "model %s: %s, dim %d, max_seq_len %d, pooling %s; "
+                 "requested %s; plan: %s%s", models[i].info.name, models[i].info.path,
+                 models[i].info.dim, models[i].max_seq_len,
+                 embp_pooling_str(models[i].info.pooling), models[i].info.requested,
+                 models[i].info.plan_desc,
                  models[i].info.is_demo ? " (DEMO: vectors carry no meaning)" : "");
     embp_log(lvl, EMBP_LOG_INFO, "listening on %s:%d%s", c.host, embp_server_port(srv),
              *c.api_key ? " (API key required)" : "");

@@ -1,6 +1,7 @@
 /* The model registry: loads each configured folder and starts its batcher. */
 #include "server/models.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,4 +113,24 @@ void embp_models_free(embp_server_model *m, int n) {
         embp_model_free(m[i].model);
     }
     embp_free(m);
+}
+
+static json_t *fidelity_value(double v) {
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+json_t *embp_models_precision_json(const embp_model_info *i) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "requested",
+                          i->requested ? i->requested : "", "storage", i->storage ? i->storage : "",
+                          "compute", i->compute ? i->compute : "", "accumulation",
+                          i->accumulation ? i->accumulation : "", "reason",
+                          i->plan_reason ? i->plan_reason : "", "plan",
+                          i->plan_desc ? i->plan_desc : "");
+    if (!o)
+        return NULL;
+    if (i->quant_group_size)
+        json_object_set_new(o, "group_size", json_integer(i->quant_group_size));
+    json_object_set_new(o, "fidelity_mean", fidelity_value(i->fidelity_mean));
+    json_object_set_new(o, "fidelity_min", fidelity_value(i->fidelity_min));
+    return o;
 }

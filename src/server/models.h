@@ -3,6 +3,8 @@
 #ifndef EMBP_SERVER_MODELS_H
 #define EMBP_SERVER_MODELS_H
 
+#include <jansson.h>
+
 #include "server/server.h"
 
 /* Fills *out with n models (heap array). with_batcher 0 skips the batchers (embp embed,
@@ -18,5 +20,10 @@ void embp_models_free(embp_server_model *m, int n);
 /* embp_load_opts from c: precision strings passed through for the planner to validate. */
 embp_status embp_models_load_opts(const embp_config *c, embp_load_opts *o /* OUT */,
                                   embp_error *err);
+
+/* The "precision" object of a model for /v1/models, /info and `embp info --json`: requested,
+ * resolved storage/compute/accumulation, int4 group, the reasons, one line, and the fidelity to
+ * fp32 (null until measured). New reference. */
+json_t *embp_models_precision_json(const embp_model_info *i);
 
 #endif

@@ -2,6 +2,8 @@
  * batcher; this file turns requests into sequences and rows into JSON. */
 #include "server/routes.h"
 
+#include "server/models.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -290,6 +292,8 @@ static json_t *model_embp_json(const embp_server_model *m) {
                           i->storage ? i->storage : "", "compute", i->compute ? i->compute : "",
                           "accumulation", i->accumulation ? i->accumulation : "", "reason",
                           i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
+    if (o)
+        json_object_set_new(o, "precision", embp_models_precision_json(i));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# One command: embp next to the ONNX Runtime peer (../shared/tools/peer: HF tokenizers + ONNX
+# Runtime, same fixture model, same threads, same texts) in one run, as a Markdown table of
+# ratios. Writes bench/results/latest.md. Takes a few minutes.
+#   bench/run.sh [--seconds S] [--quick]    (--quick: MiniLM shapes only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=3; quick=0
+while [ $# -gt 0 ]; do case $1 in --seconds) secs=$2; shift 2;; --quick) quick=1; shift;; *) echo "unknown $1"; exit 2;; esac; done
+shared=$(cd "${EMBP_SHARED:-../shared}" && pwd)
+[ -x build/bench_forward ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)" >/dev/null; }
+fx=build/bench-fixtures; mkdir -p "$fx"
+peer=${EMBP_PEER_DIR:-build/peer}
+if [ ! -d "$peer/node_modules/onnxruntime-node" ]; then
+  mkdir -p "$peer"; cp "$shared/tools/peer/"* "$peer/"
+  (cd "$peer" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error)
+fi
+PY=/usr/bin/python3
+[ -f "$fx/minilm/onnx/model.onnx" ] || $PY "$shared/tools/make_fixture_model.py" "$fx/minilm" --like "$shared/models/all-MiniLM-L6-v2" --seed 11 --onnx >/dev/null
+models=minilm
+if [ $quick = 0 ]; then
+  [ -f "$fx/base/onnx/model.onnx" ] || $PY "$shared/tools/make_fixture_model.py" "$fx/base" --like "$shared/models/all-MiniLM-L6-v2" \
+     --hidden 768 --layers 12 --heads 12 --intermediate 3072 --seed 5 --onnx >/dev/null
+  models="minilm base"
+fi
+[ -f "$fx/corpus.txt" ] || $PY bench/make_corpus.py "$fx/corpus.txt"
+jget() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
+precisions="fp32 int8 int4"
+grep -q avx512_bf16 /proc/cpuinfo && precisions="fp32 bf16 int8 int4"
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); feats=$(./build/embp info --model "$fx/minilm" 2>/dev/null | awk '/^features/{ $1=""; print }' | xargs)
+out=$(mktemp)
+{
+echo "Measured $(date -u +%Y-%m-%d) on $cpu ($(nproc) cores; $feats), 2 threads each, ${secs} s per figure."
+echo "Peer: ONNX Runtime $(cd "$peer" && node -e "console.log(require('onnxruntime-node/package.json').version)") (onnxruntime-node) + HF tokenizers, same fixture, padded batches."
+echo
+for m in $models; do
+  d=$fx/$m
+  p32=$(node "$peer/peer.mjs" bench "$d" --batch 32 --seq 128 --seconds "$secs" --threads 2 | jget tokens_per_second)
+  p1=$(node "$peer/peer.mjs" bench "$d" --batch 1 --seq 16 --seconds "$secs" --threads 2 | jget p50_ms)
+  pmix=$(node bench/peer_bench.mjs "$peer" "$d" mixed "$fx/corpus.txt" --seconds "$secs" --threads 2 | jget tokens_per_second)
+  echo "**$m-shaped fixture** (peer: $(printf '%.0f' "$p32") tokens/s at 32x128, p50 $(printf '%.2f' "$p1") ms at 1x16, $(printf '%.0f' "$pmix") tokens/s mixed)"
+  echo
+  echo "| embp plan | 32x128 tokens/s | vs peer | 1x16 p50 ms | vs peer | mixed corpus tokens/s | vs peer | encoder GFLOP/s (% of peak) | weights MiB | RSS after load MiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for pr in $precisions; do
+    bf=$(./build/bench_forward "$d" --seconds "$secs" --precision $pr 2>&1)
+    t32=$(echo "$bf" | awk '/batch 32 x 128/{print $5}')
+    g32=$(echo "$bf" | awk '/batch 32 x 128/{print $7}')
+    l1=$(echo "$bf" | awk '/batch  1 x  16/{print $11}')
+    peak=$(echo "$bf" | awk '/peak fp32 GEMM/{print $(NF-1)}')
+    mx=$(./build/bench_mixed "$d" "$fx/corpus.txt" --seconds "$secs" --precision $pr)
+    plan=$(echo "$mx" | $PY -c "import json,sys; j=json.loads(sys.stdin.readline()); print(j['storage']+'/'+j['compute'])")
+    tmix=$(echo "$mx" | jget tokens_per_second); wb=$(echo "$mx" | jget weight_bytes); rss=$(echo "$mx" | jget rss_after_load)
+    $PY - "$pr" "$plan" "$t32" "$p32" "$l1" "$p1" "$tmix" "$pmix" "$g32" "$peak" "$wb" "$rss" <<'PY'
+import sys
+pr, plan, t32, p32, l1, p1, tm, pm, g, peak, wb, rss = sys.argv[1:]
+t32, p32, l1, p1, tm, pm, g, peak = map(float, (t32, p32, l1, p1, tm, pm, g, peak))
+print("| %s (%s) | %.0f | %.2fx | %.2f | %.2fx | %.0f | %.2fx | %.0f (%.0f%%) | %.1f | %.0f |" % (
+    pr, plan, t32, t32 / p32, l1, l1 / p1, tm, tm / pm, g, 100 * g / peak, int(wb) / 2**20, int(rss) / 2**20))
+PY
+  done
+  echo
+done
+# the server, end to end, MiniLM fp32 (tests/load_client.mjs checks every answer)
+port=$((20000 + RANDOM % 20000))
+./build/embp serve --model "$fx/minilm" --host 127.0.0.1 --port $port --log-level warn > /tmp/embp-bench-serve.log 2>&1 & spid=$!
+trap 'kill $spid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 20); do curl -s -o /dev/null -H 'Content-Type: application/json' -d '{"input":"hello world how are you"}' "http://127.0.0.1:$port/v1/embeddings"; done
+lat=$(for _ in $(seq 200); do curl -s -o /dev/null -w '%{time_total}\n' -H 'Content-Type: application/json' -d '{"input":"hello world how are you"}' "http://127.0.0.1:$port/v1/embeddings"; done | sort -n)
+http50=$(echo "$lat" | awk '{a[NR]=$1} END{printf "%.2f", 1000*a[int(NR*0.5)]}'); http99=$(echo "$lat" | awk '{a[NR]=$1} END{printf "%.2f", 1000*a[int(NR*0.99)]}')
+echo "**Server, MiniLM-shaped fp32, loopback** (one short sentence per request, curl): p50 $http50 ms, p99 $http99 ms."
+echo
+echo "| concurrent clients (4 inputs each) | requests/s | inputs/s | p50 ms | p99 ms |"
+echo "|---|---|---|---|---|"
+for c in 1 8 64; do
+  r=$(node tests/load_client.mjs "http://127.0.0.1:$port" --clients $c --seconds "$secs" --inputs 4 || true)
+  echo "$r" | $PY -c "import json,sys; j=json.loads(sys.stdin.readline()); print('| %d | %.1f | %.0f | %.1f | %.1f |' % ($c, j['requests_per_second'], 4*j['requests_per_second'], j['p50_ms'] or 0, j['p99_ms'] or 0))"
+done
+echo
+echo "The load client runs on the same 2 cores as the server, so server figures are a floor."
+} | tee "$out"
+cp "$out" bench/results/latest.md

@@ -40,13 +40,13 @@ for m in $models; do
   pmix=$(node bench/peer_bench.mjs "$peer" "$d" mixed "$fx/corpus.txt" --seconds "$secs" --threads 2 | jget tokens_per_second)
   echo "**$m-shaped fixture** (peer: $(printf '%.0f' "$p32") tokens/s at 32x128, p50 $(printf '%.2f' "$p1") ms at 1x16, $(printf '%.0f' "$pmix") tokens/s mixed)"
   echo
-  echo "| embp plan | 32x128 tokens/s | vs peer | 1x16 p50 ms | vs peer | mixed corpus tokens/s | vs peer | encoder GFLOP/s (% of peak) | weights MiB | RSS after load MiB |"
+  echo "| embp plan | 32x128 tokens/s | vs peer | 1x16 p50 ms | vs peer | mixed corpus tokens/s | vs peer | encoder GFLOP/s (% of fp32 GEMM peak) | weights MiB | RSS after load MiB |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for pr in $precisions; do
     bf=$(./build/bench_forward "$d" --seconds "$secs" --precision $pr 2>&1)
     t32=$(echo "$bf" | awk '/batch 32 x 128/{print $5}')
     g32=$(echo "$bf" | awk '/batch 32 x 128/{print $7}')
-    l1=$(echo "$bf" | awk '/batch  1 x  16/{print $11}')
+    l1=$(echo "$bf" | awk '/batch  1 x  16/{print $10}')
     peak=$(echo "$bf" | awk '/peak fp32 GEMM/{print $(NF-1)}')
     mx=$(./build/bench_mixed "$d" "$fx/corpus.txt" --seconds "$secs" --precision $pr)
     plan=$(echo "$mx" | $PY -c "import json,sys; j=json.loads(sys.stdin.readline()); print(j['storage']+'/'+j['compute'])")

@@ -14,15 +14,17 @@ tools=$shared/tools
 PY=/usr/bin/python3
 stamp=$(cat "$0" "$tools/make_fixture_model.py" "$tools/reference_embed.py" "$tools/peer/peer.mjs" \
         "$here/data/"*.txt "$tools/testdata/sentences.txt" | sha256sum | cut -c1-16)
-if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
-  echo "fixtures up to date in $out"; exit 0
-fi
-rm -rf "$out"; mkdir -p "$out"
+# The peer (HF tokenizers + ONNX Runtime) is needed by the tests too, not only here.
+mkdir -p "$out/.."
 peer=${EMBP_PEER_DIR:-$out/../peer}
 if [ ! -d "$peer/node_modules/tokenizers" ] || [ ! -d "$peer/node_modules/onnxruntime-node" ]; then
   mkdir -p "$peer"; cp "$tools/peer/"* "$peer/"
   (cd "$peer" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error)
 fi
+if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp" ]; then
+  echo "fixtures up to date in $out"; exit 0
+fi
+rm -rf "$out"; mkdir -p "$out"
 minilm_cfg=$shared/models/all-MiniLM-L6-v2
 corpus=$out/sentences.txt
 cat "$tools/testdata/sentences.txt" "$here/data/sentences_extra.txt" > "$corpus"

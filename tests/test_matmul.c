@@ -168,9 +168,14 @@ static void test_int8_matches_float64_of_quantized_inputs(void **state) {
         float a = 0, *row = p.w + (size_t)n * p.K;
         for (int k = 0; k < p.K; k++)
             a = fmaxf(a, fabsf(row[k]));
-        float s = a / wq;
+        /* quant.h's int8 (scale max/127, the format embp quantize stores), then, without
+         * VNNI, requantized into -63..63: q7 = round(q8 f), scale / f with f = 63 / max |q8| */
+        float s = a / 127.0f, q8max = 0;
         for (int k = 0; k < p.K; k++)
-            wr[(size_t)n * p.K + k] = nearbyintf(row[k] / s) * s;
+            q8max = fmaxf(q8max, fabsf(nearbyintf(row[k] / s)));
+        float f = q8max > wq ? wq / q8max : 1.0f;
+        for (int k = 0; k < p.K; k++)
+            wr[(size_t)n * p.K + k] = nearbyintf(nearbyintf(row[k] / s) * f) * (s / f);
     }
     for (int m = 0; m < p.M; m++) {
         float a = 0, *row = p.x + (size_t)m * p.K;

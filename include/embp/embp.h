@@ -171,6 +171,32 @@ EMBP_API embp_status embp_embed_texts(embp_model *m, const char *const *texts,
 EMBP_API embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir,
                                                  embp_error *err);
 
+/* ---------------------------------------------------------------- quantizing ahead */
+
+typedef struct {
+    const char *storage; /* "int8", "int4", "bf16" or "fp16" */
+    int group_size;      /* int4: 16..256, a power of two dividing K; 0 means 32 */
+    const char *method;  /* "rtn" (round to nearest; NULL means rtn); others are refused */
+    int measure_fidelity; /* nonzero: embed the probe set with the result and with in's fp32 */
+    int overwrite;       /* nonzero: out may be a non-empty folder (its files are replaced) */
+} embp_quantize_opts;
+
+typedef struct {
+    size_t bytes_in, bytes_out;         /* the weight files */
+    double fidelity_mean, fidelity_min; /* NaN when not measured */
+    char plan[64];                      /* plan the fidelity was measured with: "int4/bf16/g32" */
+} embp_quantize_report;
+
+/* Writes the model folder `in` to `out` with the dense layers' weights quantized (int8, int4)
+ * or every float tensor converted (bf16, fp16), laid out as docs/QUANTIZED_FORMAT.md says,
+ * plus out/embp_quantize.json (method, group size, source, fidelity). The other files of the
+ * folder (config, tokenizer, pooling) are copied; other weight files (ONNX, PyTorch) are not.
+ * Loading out then needs no fp32 weights and no re-quantizing. report may be NULL. */
+EMBP_API embp_status embp_model_quantize(const char *in, const char *out,
+                                         const embp_quantize_opts *opts,
+                                         embp_quantize_report *report /* OUT */,
+                                         embp_error *err);
+
 #ifdef __cplusplus
 }
 #endif

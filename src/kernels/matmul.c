@@ -341,23 +341,14 @@ embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *b
         embp_free(wb);
         return rc;
     }
-    /* int8: per output channel (a row of w), scale = max |w| / wq_max, round to nearest. */
+    /* int8: per output channel (a row of w), quant.h's rtn (scale = max |w| / 127), then the
+     * same path as weights quantized ahead (embp quantize), so both give identical bytes. */
     int8_t *q = embp_malloc(n);
     float *sc = embp_malloc((size_t)N * sizeof *sc);
-    if (!q || !sc) {
+    if (!q || !sc)
         rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory quantizing weights");
-    } else {
-        for (int r = 0; r < N; r++) {
-            const float *row = w + (size_t)r * K;
-            float amax = 0.0f;
-            for (int k = 0; k < K; k++)
-                amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
-            sc[r] = amax > 0.0f ? amax / (float)e->wq_max : 1.0f;
-            for (int k = 0; k < K; k++)
-                q[(size_t)r * K + k] = (int8_t)nearbyintf(row[k] / sc[r]);
-        }
+    else if ((rc = embp_quant_int8(w, N, K, q, sc, err)) == EMBP_OK)
         rc = embp_linear_create_s8(e, q, sc, bias, K, N, gelu, out, err);
-    }
     embp_free(q);
     embp_free(sc);
     return rc;
@@ -423,22 +414,41 @@ embp_status embp_linear_create_int4(embp_mm_engine *e, const float *w, const flo
         rc = embp_quant_int4_check(K, g, err);
     if (rc != EMBP_OK)
         return rc;
+    uint8_t *q = embp_malloc((size_t)N * (size_t)(K / 2));
+    uint16_t *sc = embp_malloc((size_t)N * (size_t)(K / g) * sizeof *sc);
+    if (!q || !sc)
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory quantizing %d x %d to int4", N, K);
+    else if ((rc = embp_quant_int4(w, N, K, g, q, sc, err)) == EMBP_OK)
+        rc = embp_linear_create_int4_q(e, q, sc, bias, K, N, g, compute, gelu, out, kernel_name,
+                                       err);
+    embp_free(q);
+    embp_free(sc);
+    return rc;
+}
+
+embp_status embp_linear_create_int4_q(embp_mm_engine *e, const uint8_t *q, const uint16_t *scales,
+                                      const float *bias, int K, int N, int g,
+                                      embp_mm_type compute, int gelu, embp_linear **out,
+                                      const char **kernel_name, embp_error *err) {
+    *out = NULL;
+    embp_status rc = check_shape(K, N, err);
+    if (rc == EMBP_OK)
+        rc = embp_quant_int4_check(K, g, err);
+    if (rc != EMBP_OK)
+        return rc;
     const embp_int4_kernel *k4 = embp_int4_pick(embp_cpu_get(), compute == EMBP_MM_INT4_INT8);
     if (!k4)
         return embp_fail(err, EMBP_EDEVICE, "int4 weights with int8 compute need AVX512_VNNI, "
                          "not found on this CPU");
     embp_linear *l = embp_calloc(1, sizeof *l);
-    uint8_t *q = embp_malloc((size_t)N * (size_t)(K / 2));
-    uint16_t *sc = embp_malloc((size_t)N * (size_t)(K / g) * sizeof *sc);
-    if (!l || !q || !sc || !(l->bias = embp_calloc((size_t)N, sizeof(float)))) {
-        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory quantizing %d x %d to int4", N, K);
+    if (!l || !(l->bias = embp_calloc((size_t)N, sizeof(float)))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory for %d x %d int4 weights", N, K);
         goto done;
     }
     l->e = e, l->K = K, l->N = N, l->gelu = gelu, l->type = compute, l->k4 = k4;
     if (bias)
         memcpy(l->bias, bias, (size_t)N * sizeof(float));
-    if ((rc = embp_quant_int4(w, N, K, g, q, sc, err)) ||
-        (rc = embp_int4_pack(k4, q, sc, N, K, g, &l->i4, err)) ||
+    if ((rc = embp_int4_pack(k4, q, scales, N, K, g, &l->i4, err)) ||
         (rc = reserve(&e->act, &e->act_bytes, k4->scratch_bytes(e->max_m, K), err)))
         goto done;
     l->wbytes = l->i4.bytes;
@@ -447,8 +457,6 @@ embp_status embp_linear_create_int4(embp_mm_engine *e, const float *w, const flo
     *out = l;
     l = NULL;
 done:
-    embp_free(q);
-    embp_free(sc);
     embp_linear_free(l);
     return rc;
 }

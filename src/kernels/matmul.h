@@ -62,6 +62,12 @@ embp_status embp_linear_create_int4(embp_mm_engine *e, const float *w, const flo
                                     int N, int g, embp_mm_type compute, int gelu,
                                     embp_linear **out /* OUT */, const char **kernel_name,
                                     embp_error *err);
+/* The same from int4 weights already quantized (quant.h's format: q (N, K/2) bytes, scales
+ * (N, K/g) fp16), as embp quantize writes them. */
+embp_status embp_linear_create_int4_q(embp_mm_engine *e, const uint8_t *q, const uint16_t *scales,
+                                      const float *bias, int K, int N, int g,
+                                      embp_mm_type compute, int gelu, embp_linear **out /* OUT */,
+                                      const char **kernel_name, embp_error *err);
 void embp_linear_free(embp_linear *l); /* NULL is fine */
 
 /* y (M, N) = x (M, K) W + b. x and y have room for embp_mm_bucket(M) rows. The first call for

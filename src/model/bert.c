@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/fp.h"
+#include "kernels/quant.h"
 
 typedef struct {
     embp_linear *qkv, *out, *ffn_in, *ffn_out; /* (H,3H) (H,H) (H,I)+GELU (I,H) */
@@ -24,7 +25,12 @@ struct embp_bert {
     const embp_kernels *k;
     embp_mm_engine *eng;
     const char *int4_kernel; /* static name of the int4 variant, or NULL */
-    float *word, *pos, *type0, *emb_g, *emb_b; /* (V,H) (P,H) (H) (H) (H) */
+    float *pos, *type0, *emb_g, *emb_b; /* (P,H) (H) (H) (H) */
+    embp_table_format word_fmt;         /* word table (V,H): one of these, as word_fmt says */
+    float *word;                        /* f32 */
+    uint16_t *word16;                   /* bf16 or fp16 */
+    int8_t *word8;                      /* int8 with word_scale (V) */
+    float *word_scale;
     bert_layer *layers;
     size_t weight_bytes;
     /* scratch, one block: rows are bucket(max_tokens) so a GEMM may pad its M */
@@ -38,6 +44,7 @@ void embp_bert_precision_init(embp_bert_precision *p) {
     p->compute = EMBP_MM_F32;
     p->group_size = 0;
     p->round = EMBP_ROUND_NONE;
+    p->table = EMBP_TABLE_F32;
 }
 
 /* ---------------------------------------------------------------- loading tensors */
@@ -103,12 +110,86 @@ static embp_status load_table(embp_bert *b, const embp_safetensors *st, const ch
     return load_f32(b, st, prefix, name, d0, d1, *out, err);
 }
 
+static embp_status bad_shape(const embp_st_tensor *t, const int64_t *want, int nd,
+                             embp_error *err) {
+    char got[96], exp[96];
+    shape_str(got, sizeof got, t->shape, t->n_dims);
+    shape_str(exp, sizeof exp, want, nd);
+    return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' (%s) has shape %s, expected %s from "
+                     "config.json", t->file, t->name, embp_dtype_name(t->dtype), got, exp);
+}
+
+/* The word table into b->word* as fmt says. A file from embp quantize may hold it as I8 with
+ * "_scale" (per row): taken as it is for an int8 table, else dequantized. */
+static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                              embp_table_format fmt, embp_error *err) {
+    const char *name = "embeddings.word_embeddings.weight";
+    const embp_st_tensor *t = find_tensor(st, prefix, name);
+    size_t n = (size_t)b->V * (size_t)b->H;
+    float *f = NULL;
+    embp_status rc = EMBP_OK;
+    b->word_fmt = fmt;
+    if (t && t->dtype == EMBP_DT_I8) {
+        char sname[300];
+        snprintf(sname, sizeof sname, "%s_scale", t->name);
+        const embp_st_tensor *s = embp_st_find(st, sname);
+        int64_t want[2] = {b->V, b->H}, ws[1] = {b->V};
+        if (t->n_dims != 2 || t->shape[0] != b->V || t->shape[1] != b->H)
+            return bad_shape(t, want, 2, err);
+        if (!s || s->dtype != EMBP_DT_F32)
+            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is I8 but its F32 scales '%s' "
+                             "are %s", t->file, t->name, sname, s ? "not F32" : "missing");
+        if (s->n_dims != 1 || s->shape[0] != b->V)
+            return bad_shape(s, ws, 1, err);
+        if (fmt == EMBP_TABLE_INT8) {
+            if (!(b->word8 = embp_malloc_aligned(n)) ||
+                !(b->word_scale = embp_malloc_aligned((size_t)b->V * sizeof(float))))
+                return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+            memcpy(b->word8, t->data, n);
+            memcpy(b->word_scale, s->data, (size_t)b->V * sizeof(float));
+            b->weight_bytes += n + (size_t)b->V * sizeof(float);
+            return EMBP_OK;
+        }
+        if (!(f = embp_malloc_aligned(n * sizeof(float))))
+            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+        embp_dequant_int8(t->data, s->data, b->V, b->H, f);
+    } else {
+        if (!(f = embp_malloc_aligned(n * sizeof(float))))
+            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+        if ((rc = load_f32(b, st, prefix, name, b->V, b->H, f, err))) {
+            embp_free_aligned(f);
+            return rc;
+        }
+    }
+    if (fmt == EMBP_TABLE_F32) {
+        b->word = f;
+        b->weight_bytes += n * sizeof(float);
+        return EMBP_OK;
+    }
+    if (fmt == EMBP_TABLE_INT8) {
+        if (!(b->word8 = embp_malloc_aligned(n)) ||
+            !(b->word_scale = embp_malloc_aligned((size_t)b->V * sizeof(float))))
+            rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+        else
+            rc = embp_quant_int8(f, b->V, b->H, b->word8, b->word_scale, err);
+        b->weight_bytes += n + (size_t)b->V * sizeof(float);
+    } else if (!(b->word16 = embp_malloc_aligned(n * sizeof(uint16_t)))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            b->word16[i] = fmt == EMBP_TABLE_BF16 ? embp_f32_to_bf16(f[i]) : embp_f32_to_fp16(f[i]);
+        b->weight_bytes += n * sizeof(uint16_t);
+    }
+    embp_free_aligned(f);
+    return rc;
+}
+
 static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
-                                   const embp_safetensors *st, embp_error *err) {
+                                   const embp_safetensors *st, embp_table_format fmt,
+                                   embp_error *err) {
     const char *p = cfg->tensor_prefix;
     embp_status rc;
-    if ((rc = load_table(b, st, p, "embeddings.word_embeddings.weight", b->V, b->H, &b->word,
-                         err)) ||
+    if ((rc = load_words(b, st, p, fmt, err)) ||
         (rc = load_table(b, st, p, "embeddings.position_embeddings.weight", b->P, b->H, &b->pos,
                          err)) ||
         (rc = load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
@@ -135,6 +216,13 @@ typedef struct {
     const char *prefix;
     embp_bert_precision prec;
     float *w, *bias; /* load-time scratch: (max N, max K) and (max N) */
+    size_t big;      /* floats in w */
+    /* weights quantized ahead (embp quantize), allocated on first use: int8 (max N, max K) with
+     * fp32 scales (max N); int4 (max N, max K / 2) bytes with fp16 scales (max N, max K / 16) */
+    int8_t *q8;
+    float *sc8;
+    uint8_t *q4;
+    uint16_t *sc4;
 } loader;
 
 /* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
@@ -147,37 +235,132 @@ static void round_weights(float *w, size_t n, embp_weight_round r) {
             w[i] = embp_fp16_to_f32(embp_f32_to_fp16(w[i]));
 }
 
+/* How the file keeps a dense weight: floats, or quantized ahead by embp quantize
+ * (docs/QUANTIZED_FORMAT.md: I8 (N, K) + F32 scales (N); U8 (N, K/2) int4 nibbles + F16 scales
+ * (N, K/g), each scale tensor named as the weight plus "_scale"). */
+typedef enum { FORM_FLOAT, FORM_INT8, FORM_INT4 } weight_form;
+
+static weight_form form_of(const embp_st_tensor *t) {
+    return t->dtype == EMBP_DT_I8 ? FORM_INT8 : t->dtype == EMBP_DT_U8 ? FORM_INT4 : FORM_FLOAT;
+}
+
+static embp_status quant_scratch(const embp_bert *b, loader *ld, weight_form f, embp_error *err) {
+    size_t maxn = (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
+    if (f == FORM_INT8 && !ld->q8) {
+        ld->q8 = embp_malloc(ld->big);
+        ld->sc8 = embp_malloc(maxn * sizeof(float));
+    } else if (f == FORM_INT4 && !ld->q4) {
+        ld->q4 = embp_malloc(ld->big / 2);
+        ld->sc4 = embp_malloc(ld->big / 16 * sizeof(uint16_t));
+    }
+    if ((f == FORM_INT8 && (!ld->q8 || !ld->sc8)) || (f == FORM_INT4 && (!ld->q4 || !ld->sc4)))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the quantized-weight scratch");
+    return EMBP_OK;
+}
+
+/* Copies quantized weight w (rows, K) of form f and its scales into row block `at` (of rows
+ * rows) of ld's scratch; *g gets the int4 group size (the same for every block of a linear). */
+static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, weight_form f,
+                                  int rows, int K, int at, int *g, embp_error *err) {
+    char sname[300];
+    snprintf(sname, sizeof sname, "%s_scale", w->name);
+    const embp_st_tensor *s = embp_st_find(ld->st, sname);
+    int64_t want[2] = {rows, f == FORM_INT8 ? K : K / 2};
+    if (w->n_dims != 2 || w->shape[0] != rows || w->shape[1] != want[1] ||
+        (f == FORM_INT4 && K % 2))
+        return bad_shape(w, want, 2, err);
+    if (!s)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s (quantized by embp quantize) "
+                         "but its scales '%s' are missing", w->file, w->name,
+                         embp_dtype_name(w->dtype), sname);
+    if (f == FORM_INT8) {
+        int64_t ws[1] = {rows};
+        if (s->dtype != EMBP_DT_F32)
+            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32 "
+                             "(int8 scales)", s->file, s->name, embp_dtype_name(s->dtype));
+        if (s->n_dims != 1 || s->shape[0] != rows)
+            return bad_shape(s, ws, 1, err);
+        memcpy(ld->q8 + (size_t)at * rows * K, w->data, (size_t)rows * K);
+        memcpy(ld->sc8 + (size_t)at * rows, s->data, (size_t)rows * sizeof(float));
+        return EMBP_OK;
+    }
+    if (s->dtype != EMBP_DT_F16)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F16 (int4 "
+                         "group scales)", s->file, s->name, embp_dtype_name(s->dtype));
+    if (s->n_dims != 2 || s->shape[0] != rows || s->shape[1] < 1 || K % s->shape[1])
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' must have shape [%d, K/g] with a "
+                         "group size g dividing K = %d", s->file, s->name, rows, K);
+    int gs = (int)(K / s->shape[1]);
+    embp_error why;
+    embp_status rc = embp_quant_int4_check(K, gs, &why);
+    if (rc != EMBP_OK)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s': %s", s->file, s->name, why.msg);
+    if (*g && *g != gs)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has group size %d, its siblings %d",
+                         s->file, s->name, gs, *g);
+    *g = gs;
+    memcpy(ld->q4 + (size_t)at * rows * (K / 2), w->data, (size_t)rows * (K / 2));
+    memcpy(ld->sc4 + (size_t)at * rows * (K / gs), s->data,
+           (size_t)rows * (K / gs) * sizeof(uint16_t));
+    return EMBP_OK;
+}
+
 /* Loads `names` (n of them, each (rows, K) weight + (rows) bias) stacked into one (n rows, K)
- * linear: QKV is three, the others one. */
-static embp_status load_linear(embp_bert *b, const loader *ld, int layer, const char *const *names,
+ * linear: QKV is three, the others one. Weights quantized ahead go to the kernels as they are
+ * when the plan's compute takes them (int8 -> int8, int4 -> int4), else are dequantized. */
+static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *const *names,
                                int n, int rows, int K, int gelu, embp_linear **out,
                                embp_error *err) {
     embp_status rc;
     char name[160];
+    weight_form form = FORM_FLOAT;
+    int g = 0;
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
-        if ((rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K,
-                           err)))
+        const embp_st_tensor *t = find_tensor(ld->st, ld->prefix, name);
+        weight_form f = t ? form_of(t) : FORM_FLOAT;
+        if (i > 0 && f != form)
+            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings in layer %d "
+                             "are not", t->file, t->name, embp_dtype_name(t->dtype), layer);
+        form = f;
+        if (f == FORM_FLOAT)
+            rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K, err);
+        else if ((rc = quant_scratch(b, ld, f, err)) == EMBP_OK)
+            rc = load_quantized(ld, t, f, rows, K, i, &g, err);
+        if (rc)
             return rc;
         snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", layer, names[i]);
         if ((rc = load_f32(b, ld->st, ld->prefix, name, rows, 0, ld->bias + (size_t)i * rows,
                            err)))
             return rc;
     }
-    round_weights(ld->w, (size_t)n * rows * K, ld->prec.round);
     embp_mm_type c = ld->prec.compute;
-    if (c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8)
-        rc = embp_linear_create_int4(b->eng, ld->w, ld->bias, K, n * rows, ld->prec.group_size, c,
-                                     gelu, out, &b->int4_kernel, err);
-    else
-        rc = embp_linear_create(b->eng, ld->w, ld->bias, K, n * rows, c, gelu, out, err);
+    int N = n * rows, int4 = c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8;
+    if (form == FORM_INT8 && c == EMBP_MM_INT8)
+        rc = embp_linear_create_s8(b->eng, ld->q8, ld->sc8, ld->bias, K, N, gelu, out, err);
+    else if (form == FORM_INT4 && int4)
+        rc = embp_linear_create_int4_q(b->eng, ld->q4, ld->sc4, ld->bias, K, N, g, c, gelu, out,
+                                       &b->int4_kernel, err);
+    else {
+        if (form == FORM_INT8)
+            embp_dequant_int8(ld->q8, ld->sc8, N, K, ld->w);
+        else if (form == FORM_INT4)
+            embp_dequant_int4(ld->q4, ld->sc4, N, K, g, ld->w);
+        else
+            round_weights(ld->w, (size_t)N * K, ld->prec.round);
+        if (int4)
+            rc = embp_linear_create_int4(b->eng, ld->w, ld->bias, K, N, ld->prec.group_size, c,
+                                         gelu, out, &b->int4_kernel, err);
+        else
+            rc = embp_linear_create(b->eng, ld->w, ld->bias, K, N, c, gelu, out, err);
+    }
     if (rc)
         return rc;
     b->weight_bytes += embp_linear_bytes(*out);
     return EMBP_OK;
 }
 
-static embp_status load_ln(embp_bert *b, const loader *ld, int layer, const char *what,
+static embp_status load_ln(embp_bert *b, loader *ld, int layer, const char *what,
                            float **g, float **bias, embp_error *err) {
     char name[160];
     embp_status rc;
@@ -188,7 +371,7 @@ static embp_status load_ln(embp_bert *b, const loader *ld, int layer, const char
     return load_table(b, ld->st, ld->prefix, name, b->H, 0, bias, err);
 }
 
-static embp_status load_layer(embp_bert *b, const loader *ld, int i, embp_error *err) {
+static embp_status load_layer(embp_bert *b, loader *ld, int i, embp_error *err) {
     static const char *const qkv[3] = {"attention.self.query", "attention.self.key",
                                        "attention.self.value"};
     static const char *const out[1] = {"attention.output.dense"};
@@ -211,7 +394,8 @@ static embp_status load_layers(embp_bert *b, const embp_model_config *cfg,
                                embp_error *err) {
     size_t big = (size_t)b->H * (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
     loader ld = {st, cfg->tensor_prefix, *prec, embp_malloc(big * sizeof(float)),
-                 embp_malloc((size_t)(b->I > 3 * b->H ? b->I : 3 * b->H) * sizeof(float))};
+                 embp_malloc((size_t)(b->I > 3 * b->H ? b->I : 3 * b->H) * sizeof(float)), big,
+                 NULL, NULL, NULL, NULL};
     embp_status rc = EMBP_OK;
     if (!ld.w || !ld.bias)
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory for %zu floats of load scratch", big);
@@ -219,6 +403,10 @@ static embp_status load_layers(embp_bert *b, const embp_model_config *cfg,
         rc = load_layer(b, &ld, i, err);
     embp_free(ld.w);
     embp_free(ld.bias);
+    embp_free(ld.q8);
+    embp_free(ld.sc8);
+    embp_free(ld.q4);
+    embp_free(ld.sc4);
     return rc;
 }
 
@@ -292,7 +480,7 @@ embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors 
     }
     omp_set_num_threads(b->n_threads);
     if ((rc = embp_mm_engine_create(b->k, max_tokens, &b->eng, err)) ||
-        (rc = load_embeddings(b, cfg, st, err)) || (rc = load_layers(b, cfg, st, prec, err)) ||
+        (rc = load_embeddings(b, cfg, st, prec->table, err)) || (rc = load_layers(b, cfg, st, prec, err)) ||
         (rc = alloc_arena(b, err)))
         goto fail;
     *out = b;
@@ -319,12 +507,31 @@ void embp_bert_free(embp_bert *b) {
     embp_free(b->layers);
     embp_mm_engine_free(b->eng);
     embp_free_aligned(b->word);
+    embp_free_aligned(b->word16);
+    embp_free_aligned(b->word8);
+    embp_free_aligned(b->word_scale);
     embp_free_aligned(b->pos);
     embp_free(b->type0);
     embp_free_aligned(b->emb_g);
     embp_free_aligned(b->emb_b);
     embp_free_aligned(b->arena);
     embp_free(b);
+}
+
+int embp_bert_dense_weight(const char *name) {
+    static const char *const ends[] = {".attention.self.query.weight", ".attention.self.key.weight",
+                                       ".attention.self.value.weight",
+                                       ".attention.output.dense.weight",
+                                       ".intermediate.dense.weight", ".output.dense.weight"};
+    if (!strstr(name, "encoder.layer."))
+        return 0;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t e = strlen(ends[i]);
+        if (n > e && strcmp(name + n - e, ends[i]) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 size_t embp_bert_weight_bytes(const embp_bert *b) {
@@ -343,6 +550,26 @@ const char *embp_bert_kernels_name(const embp_bert *b) {
 
 /* ---------------------------------------------------------------- forward */
 
+/* x (H) = the word table's row for id (at element offset row), as fp32. */
+static void word_row(const embp_bert *b, size_t row, int id, float *x) {
+    int H = b->H;
+    switch (b->word_fmt) {
+    case EMBP_TABLE_F32:
+        memcpy(x, b->word + row, (size_t)H * sizeof(float));
+        break;
+    case EMBP_TABLE_BF16:
+        b->k->bf16_to_f32(b->word16 + row, x, (size_t)H);
+        break;
+    case EMBP_TABLE_FP16:
+        b->k->fp16_to_f32(b->word16 + row, x, (size_t)H);
+        break;
+    case EMBP_TABLE_INT8:
+        for (int c = 0; c < H; c++)
+            x[c] = (float)b->word8[row + c] * b->word_scale[id];
+        break;
+    }
+}
+
 /* x (T, H) = LN(word[id] + pos[position in its sequence] + type[0]), positions from 0 per
  * sequence. */
 static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
@@ -350,10 +577,12 @@ static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < n; s++)
         for (int t = offsets[s]; t < offsets[s + 1]; t++) {
-            const float *w = b->word + (size_t)ids[t] * H, *p = b->pos + (size_t)(t - offsets[s]) * H;
+            const float *p = b->pos + (size_t)(t - offsets[s]) * H;
             float *x = b->x + (size_t)t * H;
+            size_t row = (size_t)ids[t] * H;
+            word_row(b, row, ids[t], x);
             for (int c = 0; c < H; c++)
-                x[c] = w[c] + p[c] + b->type0[c];
+                x[c] += p[c] + b->type0[c];
             b->k->layernorm(x, NULL, b->emb_g, b->emb_b, 1, H, b->eps);
         }
 }

@@ -18,15 +18,23 @@
  * (bf16 or fp16 storage computed in fp32 is rounded, then held as fp32), or not at all. */
 typedef enum { EMBP_ROUND_NONE, EMBP_ROUND_BF16, EMBP_ROUND_FP16 } embp_weight_round;
 
+/* How the word-embedding table (the largest tensor of a small encoder: 47 MB of MiniLM's 87
+ * in fp32) sits in memory: it is only gathered, one row per token, so any storage costs a
+ * conversion of H values per token. int8 is per row (vocabulary entry), symmetric, fp32 scale:
+ * kernels/quant.h's int8 with the table as a [V, H] matrix. */
+typedef enum { EMBP_TABLE_F32, EMBP_TABLE_BF16, EMBP_TABLE_FP16, EMBP_TABLE_INT8 } embp_table_format;
+
 /* The precision plan the loader follows (precision/plan.h resolves it). The dense layers'
  * weights are rounded as `round` says, then packed for `compute`: oneDNN for fp32, bf16 and
- * int8; embp's int4 kernels for EMBP_MM_INT4_* (group `group_size`). Embeddings, LayerNorm and
- * biases stay fp32. `storage` is what memory holds, for reports. */
+ * int8; embp's int4 kernels for EMBP_MM_INT4_* (group `group_size`). The word-embedding table
+ * is kept as `table` says; position embeddings, LayerNorm and biases stay fp32. `storage` is
+ * what memory holds, for reports. */
 typedef struct {
     embp_mm_type storage;
     embp_mm_type compute;
     int group_size;          /* int4 only */
     embp_weight_round round;
+    embp_table_format table;
 } embp_bert_precision;
 
 /* fp32 / fp32. */
@@ -36,7 +44,9 @@ typedef struct embp_bert embp_bert;
 
 /* Builds the encoder from st's tensors, named as cfg says (cfg->tensor_prefix, e.g. "bert.",
  * is tried first, then no prefix). Every tensor's dtype (F32, F16 or BF16) and shape are checked
- * against cfg: errors name the tensor and the expected and found shapes. Allocates the forward's
+ * against cfg: errors name the tensor and the expected and found shapes. Dense weights quantized
+ * ahead by embp quantize (I8 or U8 with "_scale" tensors, docs/QUANTIZED_FORMAT.md) are taken as
+ * they are when prec's compute runs them, else dequantized. Allocates the forward's
  * scratch for max_tokens packed tokens and sequences of up to max_len tokens. n_threads: the
  * OpenMP threads a forward uses (0: one per core). prec may be NULL for fp32. st is only read:
  * the caller may close it afterwards. */
@@ -51,6 +61,10 @@ void embp_bert_free(embp_bert *b); /* NULL is fine */
  * until the next forward. Never allocates. Calls on one b must not overlap. */
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
                               const float **hidden /* OUT */, embp_error *err);
+
+/* 1 when tensor `name` is one of the dense layers' weights (QKV, attention output, FFN), the
+ * tensors embp quantize quantizes; embeddings, LayerNorm and biases are not. */
+int embp_bert_dense_weight(const char *name);
 
 size_t embp_bert_weight_bytes(const embp_bert *b); /* packed weights + fp32 tables */
 int embp_bert_max_tokens(const embp_bert *b);

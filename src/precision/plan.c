@@ -339,6 +339,66 @@ embp_status embp_plan_resolve(const embp_precision_request *req, const char *mod
     return EMBP_OK;
 }
 
+embp_status embp_plan_resolve_file(const embp_precision_request *req, const char *model_name,
+                                   const embp_cpu *cpu, int strict, embp_storage file_storage,
+                                   int file_group, const char *file_desc, embp_plan *out,
+                                   embp_error *err) {
+    static const int short_st[] = {-1, -1, EMBP_STORAGE_FP32, EMBP_STORAGE_FP16,
+                                   EMBP_STORAGE_BF16, EMBP_STORAGE_INT8, EMBP_STORAGE_INT4};
+    const char *ovar;
+    const embp_precision_spec *s = pick_spec(req, model_name, &ovar);
+    int asked = s->storage >= 0 ? s->storage : s->compute < 0 ? short_st[s->precision] : -1;
+    int quantized = file_storage == EMBP_STORAGE_INT8 || file_storage == EMBP_STORAGE_INT4;
+    char src[200];
+    spec_source(s, ovar, model_name ? model_name : "", src, sizeof src);
+    if (quantized && !req->quantization_enabled)
+        return embp_fail(err, EMBP_ECONFIG, "%s holds %s weights written by embp quantize, but "
+                         "EMB_PROVIDER_ENABLE_QUANTIZATION=false; enable quantization or load the "
+                         "original folder", file_desc, storage_names[file_storage]);
+    if (asked >= 0 && (!quantized || asked == (int)file_storage)) {
+        embp_status rc = embp_plan_resolve(req, model_name, cpu, strict, out, err);
+        out->prequantized = 1; /* fp32 of this folder is not the source's: no fidelity from it */
+        if (rc == EMBP_OK && asked == (int)file_storage && quantized) {
+            if (file_group && out->group_size != file_group) {
+                add_reason(out, "group size %d from %s (the request's %d applies when "
+                           "quantizing at load)", file_group, file_desc, out->group_size);
+                out->group_size = file_group;
+                finish(out);
+            }
+        }
+        return rc;
+    }
+    if (asked >= 0)
+        return embp_fail(err, EMBP_ECONFIG, "%s asks for storage %s, but %s holds %s weights "
+                         "written by embp quantize: a quantized folder runs at the storage it was "
+                         "written with. Load the original folder for %s, or ask for %s (or auto)",
+                         src, storage_names[asked], file_desc, storage_names[file_storage],
+                         storage_names[asked], storage_names[file_storage]);
+    /* nothing asked, auto, or compute alone: the file's storage */
+    embp_precision_spec fs = *s;
+    fs.precision = EMBP_PRECISION_FP32, fs.storage = (int)file_storage;
+    embp_precision_request r = *req;
+    r.global = fs, r.n_overrides = 0;
+    if (file_group)
+        r.group_size = file_group, r.global.group_size = 0;
+    embp_status rc = embp_plan_resolve(&r, model_name, cpu, strict, out, err);
+    if (rc != EMBP_OK)
+        return rc;
+    out->requested_storage = -1, out->requested_compute = s->compute;
+    out->prequantized = 1;
+    if (out->n_reasons < EMBP_PLAN_REASONS) { /* first: it explains the rest */
+        memmove(out->reasons[1], out->reasons[0], sizeof out->reasons[0] * (size_t)out->n_reasons);
+        out->n_reasons++;
+    } else {
+        memmove(out->reasons[1], out->reasons[0], sizeof out->reasons[0] * (EMBP_PLAN_REASONS - 1));
+    }
+    snprintf(out->reasons[0], sizeof out->reasons[0], "%s%s holds %s weights written by embp "
+             "quantize: storage %s", s->precision == EMBP_PRECISION_AUTO ? "auto: " : "",
+             file_desc, storage_names[file_storage], storage_names[file_storage]);
+    finish(out);
+    return EMBP_OK;
+}
+
 /* ---------------------------------------------------------------- auto */
 
 int embp_plan_auto_candidates(const embp_precision_request *req, const embp_cpu *cpu,

@@ -125,6 +125,8 @@ typedef struct {
     const char *accumulation; /* "fp32", always */
     int group_size;         /* int4 group along K; 0 unless storage is int4 */
     int is_auto;            /* 1: from auto; run the candidates and embp_plan_pick() */
+    int prequantized;       /* 1: the folder was written by embp quantize; its fidelity is the
+                             * one recorded against the source (embp_quantize.json) */
     const char *kernel;     /* the int4 kernel variant ("avx512_bf16", ...), "" otherwise */
     double bytes_per_weight; /* memory per weight, incl. int4 group scales (not int8's per
                               * channel scales: 4/K more, see embp_precision_bytes_per_weight) */
@@ -145,6 +147,16 @@ typedef struct {
 embp_status embp_plan_resolve(const embp_precision_request *req, const char *model_name,
                               const embp_cpu *cpu, int strict, embp_plan *out /* OUT */,
                               embp_error *err);
+
+/* The same for a folder written by embp quantize, whose file holds file_storage weights (int4
+ * with group file_group). Nothing asked, or auto, takes the file's storage (no auto candidates:
+ * the fp32 weights are not there). int8/int4 files run only at their own storage: another
+ * explicit storage is EMBP_ECONFIG naming file_desc (the file) and what to do. fp16/bf16 files
+ * are ordinary float checkpoints: any storage may be asked of them. */
+embp_status embp_plan_resolve_file(const embp_precision_request *req, const char *model_name,
+                                   const embp_cpu *cpu, int strict, embp_storage file_storage,
+                                   int file_group, const char *file_desc,
+                                   embp_plan *out /* OUT */, embp_error *err);
 
 /* The plans auto may choose on cpu, fastest first, fp32 always last; at most cap written,
  * returns how many. Quantized plans only when req->quantization_enabled. */

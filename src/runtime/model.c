@@ -183,6 +183,8 @@ static void describe_plan(embp_model *m) {
     const embp_plan *p = &m->plan;
     if (p->is_auto)
         snprintf(m->requested, sizeof m->requested, "auto");
+    else if (p->requested_storage < 0 && p->requested_compute < 0 && p->prequantized)
+        snprintf(m->requested, sizeof m->requested, "nothing (the folder's storage)");
     else if (p->requested_storage < 0 && p->requested_compute < 0)
         snprintf(m->requested, sizeof m->requested, "fp32 (default)");
     else

@@ -30,6 +30,9 @@ embp_status embp_model_load_planned(const char *dir, const embp_load_opts *opts,
 /* The plan m runs, as the planner resolved it (fidelity NaN until measured). */
 void embp_model_set_plan(embp_model *m, const embp_plan *p);
 void embp_model_get_plan(const embp_model *m, embp_plan *out /* OUT */);
+/* Mean and minimum cosine between m's and ref's embeddings of the probe set (plan_load.c). */
+embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *mean, double *min,
+                                        embp_error *err);
 /* The kernel table the model runs ("avx512", "avx2", "scalar"). */
 const char *embp_model_kernels(const embp_model *m);
 

@@ -3,11 +3,15 @@
  * no environment: embp_load_opts carries the EMB_PROVIDER_* values as strings, and they go
  * through the planner's own parser so every error names the variable. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "core/alloc.h"
+#include "io/safetensors.h"
 #include "precision/plan.h"
 #include "precision/probe.h"
 #include "precision/request.h"
@@ -53,6 +57,10 @@ static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
         b->compute = EMBP_MM_BF16; /* fp16 weights are rounded to fp16 first, then to bf16 */
     }
     b->storage = b->compute;
+    /* the word table follows the storage asked, whatever the compute: it is only gathered */
+    static const embp_table_format table[] = {EMBP_TABLE_F32, EMBP_TABLE_FP16, EMBP_TABLE_BF16,
+                                              EMBP_TABLE_INT8, EMBP_TABLE_INT8};
+    b->table = table[p->storage];
     if (p->storage == EMBP_STORAGE_FP16)
         b->round = EMBP_ROUND_FP16;
     else if (p->storage == EMBP_STORAGE_BF16 && p->compute == EMBP_COMPUTE_FP32)
@@ -67,8 +75,8 @@ static embp_status embed_probe(embp_model *m, float *out, embp_error *err) {
 }
 
 /* Fidelity of m against ref (fp32 of the same folder), as mean and minimum cosine. */
-static embp_status measure(embp_model *m, embp_model *ref, double *mean, double *min,
-                           embp_error *err) {
+embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *mean,
+                                        double *min, embp_error *err) {
     int n;
     embp_probe_texts(&n);
     embp_model_info info;
@@ -132,7 +140,7 @@ static embp_status fidelity_of(const char *dir, const embp_load_opts *o, embp_pl
         rc = load_as(dir, o, &fp32, ref, err);
     }
     if (rc == EMBP_OK)
-        rc = measure(m, *ref, &p->fidelity_mean, &p->fidelity_min, err);
+        rc = embp_model_fidelity_between(m, *ref, &p->fidelity_mean, &p->fidelity_min, err);
     if (rc == EMBP_OK && have_key) {
         embp_error cerr; /* a cache that cannot be written only costs a re-measure */
         embp_fidelity_cache_put(cache, &key, p->fidelity_mean, p->fidelity_min, &cerr);
@@ -176,6 +184,50 @@ static embp_status load_auto(const char *dir, const embp_load_opts *o,
     return m ? EMBP_OK : embp_fail(err, EMBP_EINTERNAL, "auto: no candidate plan loaded");
 }
 
+/* ---------------------------------------------------------------- folders from embp quantize */
+
+/* The storage embp quantize recorded in dir's weights ("embp.storage" in the safetensors
+ * metadata), or -1 for an ordinary folder; int4's group size. A folder that cannot be opened is
+ * left to the real load to report. */
+static embp_status peek_folder(const char *dir, int *storage, int *group, char *desc,
+                               size_t dsize, embp_error *err) {
+    *storage = -1, *group = 0;
+    snprintf(desc, dsize, "%s/model.safetensors", dir);
+    embp_safetensors *st = NULL;
+    embp_error ignored;
+    if (embp_st_open_dir(dir, &st, &ignored) != EMBP_OK)
+        return EMBP_OK;
+    embp_status rc = EMBP_OK;
+    const char *v = embp_st_metadata(st, "embp.storage"), *g = embp_st_metadata(st,
+                                                                              "embp.group_size");
+    if (v) {
+        *storage = embp_storage_parse(v);
+        if (*storage < 0 || *storage == EMBP_STORAGE_FP32)
+            rc = embp_fail(err, EMBP_EFORMAT, "%s: __metadata__ \"embp.storage\" is \"%s\"; "
+                           "allowed fp16, bf16, int8, int4", desc, v);
+        else if (*storage == EMBP_STORAGE_INT4 && (!g || (*group = atoi(g)) < 16))
+            rc = embp_fail(err, EMBP_EFORMAT, "%s: __metadata__ \"embp.group_size\" is %s%s%s; "
+                           "an int4 file needs its group size (16..256)", desc, g ? "\"" : "",
+                           g ? g : "missing", g ? "\"" : "");
+    }
+    embp_st_close(st);
+    return rc;
+}
+
+/* Fidelity embp quantize measured for plan p against the fp32 source, from
+ * dir/embp_quantize.json, when it was measured for the same storage/compute/group. */
+static void recorded_fidelity(const char *dir, embp_plan *p) {
+    char path[4096], key[64];
+    snprintf(path, sizeof path, "%s/embp_quantize.json", dir);
+    json_t *j = json_load_file(path, 0, NULL), *f = json_object_get(j, "fidelity");
+    embp_plan_key(p, key, sizeof key);
+    const char *plan = json_string_value(json_object_get(f, "plan"));
+    json_t *mean = json_object_get(f, "mean"), *min = json_object_get(f, "min");
+    if (plan && strcmp(plan, key) == 0 && json_is_number(mean) && json_is_number(min))
+        p->fidelity_mean = json_number_value(mean), p->fidelity_min = json_number_value(min);
+    json_decref(j);
+}
+
 embp_status embp_model_load_planned(const char *dir, const embp_load_opts *o, const char *name,
                                     embp_model **out, embp_error *err) {
     embp_precision_request req;
@@ -183,8 +235,23 @@ embp_status embp_model_load_planned(const char *dir, const embp_load_opts *o, co
     if (rc != EMBP_OK)
         return rc;
     embp_plan plan;
-    rc = embp_plan_resolve(&req, name, embp_cpu_get(), o->strict, &plan, err);
-    if (rc == EMBP_OK && plan.is_auto) {
+    int fstorage, fgroup;
+    char fdesc[4200];
+    if ((rc = peek_folder(dir, &fstorage, &fgroup, fdesc, sizeof fdesc, err)) != EMBP_OK) {
+        embp_precision_request_free(&req);
+        return rc;
+    }
+    if (fstorage >= 0) { /* quantized ahead: the file fixes the storage; fidelity was measured
+                          * against the fp32 source by embp quantize, which this folder lacks */
+        rc = embp_plan_resolve_file(&req, name, embp_cpu_get(), o->strict, fstorage, fgroup,
+                                    fdesc, &plan, err);
+        if (rc == EMBP_OK) {
+            recorded_fidelity(dir, &plan);
+            rc = load_as(dir, o, &plan, out, err);
+        }
+    } else if ((rc = embp_plan_resolve(&req, name, embp_cpu_get(), o->strict, &plan, err)) !=
+               EMBP_OK) {
+    } else if (plan.is_auto) {
         rc = load_auto(dir, o, &req, out, err);
     } else if (rc == EMBP_OK) {
         rc = load_as(dir, o, &plan, out, err);
@@ -202,6 +269,15 @@ embp_status embp_model_load_planned(const char *dir, const embp_load_opts *o, co
 embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir, embp_error *err) {
     embp_plan p;
     embp_model_get_plan(m, &p);
+    if (p.prequantized) {
+        if (!isnan(p.fidelity_mean))
+            return EMBP_OK;
+        return embp_fail(err, EMBP_EINVAL, "the weights were quantized ahead by embp quantize "
+                         "and the fp32 weights to compare with are not in this folder; embp "
+                         "quantize measures fidelity against the source (embp_quantize.json "
+                         "holds no figure for plan storage %s, compute %s)",
+                         embp_storage_str(p.storage), embp_compute_str(p.compute));
+    }
     embp_load_opts o;
     embp_load_opts_init(&o);
     embp_model_info info;

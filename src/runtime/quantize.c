@@ -1,0 +1,394 @@
+/* embp quantize: a model folder rewritten with its weights at a storage precision, so that
+ * loading it needs neither the fp32 weights nor a quantization pass, and memory holds only what
+ * the storage costs. The layout is docs/QUANTIZED_FORMAT.md; the loader side is
+ * model/bert.c (load_linear) and runtime/plan_load.c (peek_folder). Quantization is the same
+ * code as at load (kernels/quant.h, round to nearest), so a quantized folder embeds exactly as
+ * its source does when loaded with the same plan. */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/fp.h"
+#include "io/safetensors.h"
+#include "kernels/quant.h"
+#include "model/bert.h"
+#include "precision/plan.h"
+#include "precision/probe.h"
+#include "precision/request.h"
+#include "runtime/model.h"
+
+/* Files of a model folder that hold weights in another form: never copied (the point of the
+ * output is its own model.safetensors). */
+static int is_weight_file(const char *name) {
+    static const char *const exact[] = {"model.safetensors", "model.safetensors.index.json",
+                                        "pytorch_model.bin", "pytorch_model.bin.index.json",
+                                        "tf_model.h5", "flax_model.msgpack", "rust_model.ot",
+                                        "onnx", "openvino", "embp_quantize.json"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (strcmp(name, exact[i]) == 0)
+            return 1;
+    size_t n = strlen(name);
+    return (n > 12 && strcmp(name + n - 12, ".safetensors") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".bin") == 0);
+}
+
+static embp_status copy_file(const char *from, const char *to, embp_error *err) {
+    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
+    embp_status rc = EMBP_OK;
+    char buf[65536];
+    size_t n;
+    if (!in || !out)
+        rc = embp_fail(err, EMBP_EIO, "cannot %s %s: %s", in ? "write" : "read", in ? to : from,
+                       strerror(errno));
+    while (rc == EMBP_OK && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = embp_fail(err, EMBP_EIO, "cannot write %s: %s", to, strerror(errno));
+    if (rc == EMBP_OK && in && ferror(in))
+        rc = embp_fail(err, EMBP_EIO, "cannot read %s", from);
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && rc == EMBP_OK)
+        rc = embp_fail(err, EMBP_EIO, "cannot write %s: %s", to, strerror(errno));
+    return rc;
+}
+
+/* Copies the folder from -> to (both existing), skipping weight files and hidden entries;
+ * depth bounds recursion through symlinked loops. */
+static embp_status copy_tree(const char *from, const char *to, int depth, embp_error *err) {
+    if (depth > 4)
+        return EMBP_OK;
+    DIR *d = opendir(from);
+    if (!d)
+        return embp_fail(err, EMBP_EIO, "cannot read folder %s: %s", from, strerror(errno));
+    embp_status rc = EMBP_OK;
+    struct dirent *e;
+    char src[PATH_MAX], dst[PATH_MAX];
+    struct stat sb;
+    while (rc == EMBP_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || is_weight_file(e->d_name))
+            continue;
+        snprintf(src, sizeof src, "%s/%s", from, e->d_name);
+        snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
+        if (stat(src, &sb) != 0)
+            continue;
+        if (S_ISDIR(sb.st_mode)) {
+            if (mkdir(dst, 0755) != 0 && errno != EEXIST)
+                rc = embp_fail(err, EMBP_EIO, "cannot create %s: %s", dst, strerror(errno));
+            else
+                rc = copy_tree(src, dst, depth + 1, err);
+        } else if (S_ISREG(sb.st_mode)) {
+            rc = copy_file(src, dst, err);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+typedef struct {
+    embp_st_write_tensor *t;
+    int n, cap;
+    char **names; /* owned names and data, parallel to t */
+    void **data;
+} out_tensors;
+
+static embp_st_write_tensor *add(out_tensors *o, const char *name, embp_dtype dt, int nd,
+                                 const int64_t *shape, void *data, embp_error *err) {
+    if (o->n == o->cap) {
+        int cap = o->cap ? 2 * o->cap : 256;
+        embp_st_write_tensor *t = embp_realloc(o->t, (size_t)cap * sizeof *t);
+        char **names = t ? embp_realloc(o->names, (size_t)cap * sizeof *names) : NULL;
+        if (names)
+            o->names = names;
+        void **data2 = names ? embp_realloc(o->data, (size_t)cap * sizeof *data2) : NULL;
+        if (t)
+            o->t = t;
+        if (!t || !names || !data2) {
+            embp_free(data);
+            embp_fail(err, EMBP_ENOMEM, "out of memory listing tensors");
+            return NULL;
+        }
+        o->data = data2, o->cap = cap;
+    }
+    char *nm = embp_strdup(name);
+    if (!nm) {
+        embp_free(data);
+        embp_fail(err, EMBP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    embp_st_write_tensor *w = &o->t[o->n];
+    memset(w, 0, sizeof *w);
+    w->name = nm, w->dtype = dt, w->n_dims = nd, w->data = data;
+    memcpy(w->shape, shape, (size_t)nd * sizeof *shape);
+    o->names[o->n] = nm, o->data[o->n] = data;
+    o->n++;
+    return w;
+}
+
+static void out_free(out_tensors *o) {
+    for (int i = 0; i < o->n; i++) {
+        embp_free(o->names[i]);
+        embp_free(o->data[i]);
+    }
+    embp_free(o->t);
+    embp_free(o->names);
+    embp_free(o->data);
+}
+
+/* t's values as fp32 (a new buffer), or NULL with err set. */
+static float *as_f32(const embp_st_tensor *t, embp_error *err) {
+    size_t n = (size_t)t->n_elems;
+    float *f = embp_malloc((n ? n : 1) * sizeof *f);
+    if (!f) {
+        embp_fail(err, EMBP_ENOMEM, "out of memory converting '%s'", t->name);
+        return NULL;
+    }
+    const uint16_t *h = t->data;
+    for (size_t i = 0; i < n; i++)
+        f[i] = t->dtype == EMBP_DT_F32   ? ((const float *)t->data)[i]
+               : t->dtype == EMBP_DT_F16 ? embp_fp16_to_f32(h[i])
+                                         : embp_bf16_to_f32(h[i]);
+    return f;
+}
+
+static int is_float(embp_dtype d) {
+    return d == EMBP_DT_F32 || d == EMBP_DT_F16 || d == EMBP_DT_BF16;
+}
+
+/* One input tensor into o, as storage s says. */
+static embp_status convert(const embp_st_tensor *t, embp_storage s, int g, out_tensors *o,
+                           embp_error *err) {
+    size_t n = (size_t)t->n_elems;
+    if (!is_float(t->dtype)) { /* ids, masks: as they are */
+        void *copy = embp_malloc(t->nbytes ? t->nbytes : 1);
+        if (!copy)
+            return embp_fail(err, EMBP_ENOMEM, "out of memory copying '%s'", t->name);
+        memcpy(copy, t->data, t->nbytes);
+        return add(o, t->name, t->dtype, t->n_dims, t->shape, copy, err) ? EMBP_OK : err->code;
+    }
+    float *f = as_f32(t, err);
+    if (!f)
+        return err->code;
+    int dense = embp_bert_dense_weight(t->name) && t->n_dims == 2;
+    size_t nl = strlen(t->name), wl = strlen("embeddings.word_embeddings.weight");
+    int words = t->n_dims == 2 && nl >= wl &&
+                strcmp(t->name + nl - wl, "embeddings.word_embeddings.weight") == 0;
+    if (s == EMBP_STORAGE_FP16 || s == EMBP_STORAGE_BF16) {
+        uint16_t *h = embp_malloc((n ? n : 1) * sizeof *h);
+        if (!h) {
+            embp_free(f);
+            return embp_fail(err, EMBP_ENOMEM, "out of memory converting '%s'", t->name);
+        }
+        for (size_t i = 0; i < n; i++)
+            h[i] = s == EMBP_STORAGE_FP16 ? embp_f32_to_fp16(f[i]) : embp_f32_to_bf16(f[i]);
+        embp_free(f);
+        return add(o, t->name, s == EMBP_STORAGE_FP16 ? EMBP_DT_F16 : EMBP_DT_BF16, t->n_dims,
+                   t->shape, h, err) ? EMBP_OK : err->code;
+    }
+    if (!dense && !words) /* position embeddings, LayerNorm, biases: fp32, as at load */
+        return add(o, t->name, EMBP_DT_F32, t->n_dims, t->shape, f, err) ? EMBP_OK : err->code;
+    int N = (int)t->shape[0], K = (int)t->shape[1];
+    char sname[300];
+    snprintf(sname, sizeof sname, "%s_scale", t->name);
+    embp_status rc;
+    if (s == EMBP_STORAGE_INT8 || words) { /* the word table is int8 per row for int4 too */
+        int8_t *q = embp_malloc(n);
+        float *sc = embp_malloc((size_t)N * sizeof *sc);
+        if (!q || !sc)
+            rc = embp_fail(err, EMBP_ENOMEM, "out of memory quantizing '%s'", t->name);
+        else
+            rc = embp_quant_int8(f, N, K, q, sc, err);
+        embp_free(f);
+        int64_t ss[1] = {N};
+        if (rc != EMBP_OK || !add(o, t->name, EMBP_DT_I8, 2, t->shape, q, err)) {
+            embp_free(sc);
+            return rc ? (embp_free(q), rc) : err->code;
+        }
+        return add(o, sname, EMBP_DT_F32, 1, ss, sc, err) ? EMBP_OK : err->code;
+    }
+    embp_error why;
+    if ((rc = embp_quant_int4_check(K, g, &why)) != EMBP_OK) {
+        embp_free(f);
+        return embp_fail(err, rc, "tensor '%s' (K = %d): %s", t->name, K, why.msg);
+    }
+    uint8_t *q = embp_malloc(n / 2);
+    uint16_t *sc = embp_malloc((size_t)N * (size_t)(K / g) * sizeof *sc);
+    if (!q || !sc)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory quantizing '%s'", t->name);
+    else
+        rc = embp_quant_int4(f, N, K, g, q, sc, err);
+    embp_free(f);
+    int64_t qs[2] = {N, K / 2}, ss[2] = {N, K / g};
+    if (rc != EMBP_OK || !add(o, t->name, EMBP_DT_U8, 2, qs, q, err)) {
+        embp_free(sc);
+        return rc ? (embp_free(q), rc) : err->code;
+    }
+    return add(o, sname, EMBP_DT_F16, 2, ss, sc, err) ? EMBP_OK : err->code;
+}
+
+/* ---------------------------------------------------------------- the folder */
+
+static embp_status check_opts(const char *in, const char *out, const embp_quantize_opts *o,
+                              embp_storage *s, int *g, embp_error *err) {
+    int st = o->storage ? embp_storage_parse(o->storage) : -1;
+    if (st < 0 || st == EMBP_STORAGE_FP32)
+        return embp_fail(err, EMBP_ECONFIG, "quantize: precision '%s': allowed values int8, int4, "
+                         "bf16, fp16", o->storage ? o->storage : "");
+    *s = (embp_storage)st;
+    *g = o->group_size ? o->group_size : 32;
+    if (*g < 16 || *g > 256 || (*g & (*g - 1)))
+        return embp_fail(err, EMBP_ECONFIG, "quantize: group size %d: allowed 16, 32, 64, 128, "
+                         "256", *g);
+    embp_precision_request r; /* the method check is the planner's, word for word */
+    embp_precision_request_init(&r);
+    embp_status rc = embp_precision_request_set(&r, "EMB_PROVIDER_QUANTIZATION_METHOD",
+                                                o->method ? o->method : "rtn", err);
+    embp_precision_request_free(&r);
+    if (rc != EMBP_OK)
+        return rc;
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(in, a))
+        return embp_fail(err, EMBP_EIO, "quantize: cannot open model folder %s: %s", in,
+                         strerror(errno));
+    if (realpath(out, b) && strcmp(a, b) == 0)
+        return embp_fail(err, EMBP_EINVAL, "quantize: output %s is the input folder", out);
+    DIR *d = opendir(out);
+    if (d) {
+        struct dirent *e;
+        int empty = 1;
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+                empty = 0;
+        closedir(d);
+        if (!empty && !o->overwrite)
+            return embp_fail(err, EMBP_EINVAL, "quantize: output folder %s exists and is not "
+                             "empty (--force replaces its files)", out);
+    } else if (mkdir(out, 0755) != 0) {
+        return embp_fail(err, EMBP_EIO, "quantize: cannot create %s: %s", out, strerror(errno));
+    }
+    char stale[PATH_MAX]; /* an index left by an earlier folder would win over our file */
+    snprintf(stale, sizeof stale, "%s/model.safetensors.index.json", out);
+    if (unlink(stale) != 0 && errno != ENOENT)
+        return embp_fail(err, EMBP_EIO, "quantize: cannot remove %s: %s", stale, strerror(errno));
+    return EMBP_OK;
+}
+
+static embp_status write_record(const char *in, const char *out, embp_storage s, int g,
+                                const embp_quantize_report *r, embp_error *err) {
+    char path[PATH_MAX], src[PATH_MAX], when[32];
+    time_t now = time(NULL);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    json_t *j = json_object();
+    json_object_set_new(j, "format", json_string("embp-quantized-1"));
+    json_object_set_new(j, "storage", json_string(embp_storage_str(s)));
+    json_object_set_new(j, "method", json_string("rtn"));
+    if (s == EMBP_STORAGE_INT4)
+        json_object_set_new(j, "group_size", json_integer(g));
+    json_object_set_new(j, "source", json_string(realpath(in, src) ? src : in));
+    json_object_set_new(j, "created", json_string(when));
+    json_object_set_new(j, "weight_bytes_in", json_integer((json_int_t)r->bytes_in));
+    json_object_set_new(j, "weight_bytes_out", json_integer((json_int_t)r->bytes_out));
+    if (!isnan(r->fidelity_mean)) {
+        int n;
+        embp_probe_texts(&n);
+        json_object_set_new(j, "fidelity",
+                            json_pack("{s:s, s:f, s:f, s:i, s:s}", "plan", r->plan, "mean",
+                                      r->fidelity_mean, "min", r->fidelity_min, "probe_texts", n,
+                                      "reference", "fp32 of the source folder"));
+    }
+    snprintf(path, sizeof path, "%s/embp_quantize.json", out);
+    int bad = json_dump_file(j, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    return bad ? embp_fail(err, EMBP_EIO, "cannot write %s", path) : EMBP_OK;
+}
+
+static embp_status measure(const char *in, const char *out, embp_quantize_report *r,
+                           embp_error *err) {
+    embp_model *q = NULL, *ref = NULL;
+    embp_load_opts o;
+    embp_load_opts_init(&o);
+    o.max_batch_tokens = 4096;
+    embp_status rc = embp_model_load(out, &o, &q, err);
+    if (rc == EMBP_OK) {
+        o.precision = "fp32";
+        rc = embp_model_load(in, &o, &ref, err);
+    }
+    if (rc == EMBP_OK)
+        rc = embp_model_fidelity_between(q, ref, &r->fidelity_mean, &r->fidelity_min, err);
+    if (rc == EMBP_OK) {
+        embp_plan p;
+        embp_model_get_plan(q, &p);
+        embp_plan_key(&p, r->plan, sizeof r->plan);
+    }
+    embp_model_free(q);
+    embp_model_free(ref);
+    return rc;
+}
+
+embp_status embp_model_quantize(const char *in, const char *out, const embp_quantize_opts *opts,
+                                embp_quantize_report *report, embp_error *err) {
+    embp_quantize_report local;
+    embp_quantize_report *r = report ? report : &local;
+    embp_error local_err; /* the converters read err->code back */
+    if (!err)
+        err = &local_err;
+    memset(r, 0, sizeof *r);
+    r->fidelity_mean = r->fidelity_min = NAN;
+    embp_storage s = EMBP_STORAGE_INT8;
+    int g = 32;
+    embp_status rc;
+    if (!in || !out || !opts)
+        return embp_fail(err, EMBP_EINVAL, "quantize: input, output and options are required");
+    if ((rc = check_opts(in, out, opts, &s, &g, err)))
+        return rc;
+    embp_model *probe = NULL; /* the source must load: it checks every file before we write */
+    embp_load_opts lo;
+    embp_load_opts_init(&lo);
+    lo.precision = "fp32", lo.max_batch_tokens = 1024;
+    if ((rc = embp_model_load(in, &lo, &probe, err)))
+        return rc;
+    embp_model_free(probe);
+    embp_safetensors *st = NULL;
+    if ((rc = embp_st_open_dir(in, &st, err)))
+        return rc;
+    if (embp_st_metadata(st, "embp.storage")) {
+        embp_st_close(st);
+        return embp_fail(err, EMBP_EINVAL, "quantize: %s was already written by embp quantize "
+                         "(storage %s); quantize the original folder", in,
+                         embp_st_metadata(st, "embp.storage"));
+    }
+    out_tensors o = {0};
+    r->bytes_in = embp_st_mapped_bytes(st);
+    for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++)
+        rc = convert(embp_st_at(st, i), s, g, &o, err);
+    char path[PATH_MAX], grp[16];
+    snprintf(grp, sizeof grp, "%d", g);
+    const char *mk[] = {"format", "embp.format", "embp.storage", "embp.method", "embp.group_size"};
+    const char *mv[] = {"pt", "embp-quantized-1", embp_storage_str(s), "rtn", grp};
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    if (rc == EMBP_OK)
+        rc = embp_st_write(path, o.t, o.n, mk, mv, s == EMBP_STORAGE_INT4 ? 5 : 4, err);
+    out_free(&o);
+    embp_st_close(st);
+    struct stat sb;
+    if (rc == EMBP_OK && stat(path, &sb) == 0)
+        r->bytes_out = (size_t)sb.st_size;
+    if (rc == EMBP_OK)
+        rc = copy_tree(in, out, 0, err);
+    if (rc == EMBP_OK && opts->measure_fidelity)
+        rc = measure(in, out, r, err);
+    if (rc == EMBP_OK)
+        rc = write_record(in, out, s, g, r, err);
+    return rc;
+}

@@ -521,6 +521,92 @@ static void test_fidelity_cache_round_trips_and_misses_on_changed_file(void **st
     free(dir);
 }
 
+/* ---------------------------------------------------------------- folders from embp quantize */
+
+/* Resolves kv for model "m" against a file holding storage fs (group fg). */
+static embp_status file_plan(const char *const *kv, const embp_cpu *cpu, embp_storage fs, int fg,
+                             embp_plan *p, embp_error *err) {
+    embp_precision_request req;
+    embp_precision_request_init(&req);
+    parse_ok(kv, &req);
+    embp_status rc = embp_plan_resolve_file(&req, "m", cpu, 0, fs, fg, "q/model.safetensors", p,
+                                            err);
+    embp_precision_request_free(&req);
+    return rc;
+}
+
+static void test_quantized_folder_takes_its_storage_when_nothing_or_auto_is_asked(void **state) {
+    (void)state;
+    embp_cpu c = zen5();
+    embp_plan p;
+    embp_error err;
+    const char *const *asks[] = {REQ("X", "1"), REQ("EMB_PROVIDER_MODEL_PRECISION", "auto")};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(file_plan(asks[i], &c, EMBP_STORAGE_INT4, 64, &p, &err), EMBP_OK);
+        assert_int_equal(p.storage, EMBP_STORAGE_INT4);
+        assert_int_equal(p.compute, EMBP_COMPUTE_BF16);
+        assert_int_equal(p.group_size, 64); /* the file's, not the default 32 */
+        assert_int_equal(p.prequantized, 1);
+        assert_int_equal(p.is_auto, 0);     /* no candidates: the fp32 weights are not there */
+        assert_non_null(strstr(p.reasons[0], "q/model.safetensors holds int4 weights"));
+    }
+    assert_int_equal(file_plan(REQ("X", "1"), &c, EMBP_STORAGE_INT8, 0, &p, &err), EMBP_OK);
+    assert_int_equal(p.storage, EMBP_STORAGE_INT8);
+    assert_int_equal(p.compute, EMBP_COMPUTE_INT8);
+}
+
+static void test_quantized_folder_refuses_another_storage_and_names_the_file(void **state) {
+    (void)state;
+    embp_cpu c = zen5();
+    embp_plan p;
+    embp_error err;
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_PRECISION", "fp32"), &c, EMBP_STORAGE_INT8,
+                               0, &p, &err), EMBP_ECONFIG);
+    assert_non_null(strstr(err.msg, "EMB_PROVIDER_MODEL_PRECISION=fp32"));
+    assert_non_null(strstr(err.msg, "q/model.safetensors holds int8 weights"));
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_STORAGE_PRECISION", "int4"), &c,
+                               EMBP_STORAGE_INT8, 0, &p, &err), EMBP_ECONFIG);
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_ENABLE_QUANTIZATION", "false"), &c,
+                               EMBP_STORAGE_INT4, 32, &p, &err), EMBP_ECONFIG);
+    assert_non_null(strstr(err.msg, "EMB_PROVIDER_ENABLE_QUANTIZATION=false"));
+    /* the per-model override wins over the global, here too */
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_PRECISION", "fp32",
+                                   "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "{\"m\":\"int8\"}"),
+                               &c, EMBP_STORAGE_INT8, 0, &p, &err), EMBP_OK);
+    assert_int_equal(p.storage, EMBP_STORAGE_INT8);
+}
+
+static void test_quantized_folder_compute_and_group_follow_the_file(void **state) {
+    (void)state;
+    embp_cpu c = zen5();
+    embp_plan p;
+    embp_error err;
+    /* compute alone: the storage stays the file's */
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", "int8"), &c,
+                               EMBP_STORAGE_INT4, 32, &p, &err), EMBP_OK);
+    assert_int_equal(p.storage, EMBP_STORAGE_INT4);
+    assert_int_equal(p.compute, EMBP_COMPUTE_INT8);
+    /* the same storage asked with another group: the file's group, with the reason */
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_PRECISION", "int4"), &c, EMBP_STORAGE_INT4,
+                               128, &p, &err), EMBP_OK);
+    assert_int_equal(p.group_size, 128);
+    assert_true(p.n_reasons >= 1);
+    assert_non_null(strstr(p.desc, "group 128"));
+    /* without VNNI, int4 x int8 falls back to bf16 numerics, as for any int4 plan */
+    embp_cpu nv = masked("-avx512_vnni,-avx_vnni");
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", "int8"), &nv,
+                               EMBP_STORAGE_INT4, 32, &p, &err), EMBP_OK);
+    assert_int_equal(p.compute, EMBP_COMPUTE_BF16);
+    /* a bf16 file is an ordinary checkpoint: other storages may be asked of it */
+    assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_PRECISION", "int8"), &c, EMBP_STORAGE_BF16,
+                               0, &p, &err), EMBP_OK);
+    assert_int_equal(p.storage, EMBP_STORAGE_INT8);
+    assert_int_equal(p.prequantized, 1);
+    assert_int_equal(file_plan(REQ("X", "1"), &c, EMBP_STORAGE_BF16, 0, &p, &err), EMBP_OK);
+    assert_int_equal(p.storage, EMBP_STORAGE_BF16);
+    assert_int_equal(p.compute, EMBP_COMPUTE_BF16);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_bad_value_names_variable_value_and_allowed_values),
@@ -541,6 +627,9 @@ int main(void) {
         cmocka_unit_test(test_fidelity_is_mean_and_min_cosine_worked_by_hand),
         cmocka_unit_test(test_probe_set_has_forty_varied_sentences),
         cmocka_unit_test(test_fidelity_cache_round_trips_and_misses_on_changed_file),
+        cmocka_unit_test(test_quantized_folder_takes_its_storage_when_nothing_or_auto_is_asked),
+        cmocka_unit_test(test_quantized_folder_refuses_another_storage_and_names_the_file),
+        cmocka_unit_test(test_quantized_folder_compute_and_group_follow_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,9 +274,14 @@ static embp_status check_opts(const char *in, const char *out, const embp_quanti
         if (!empty && !o->overwrite)
             return embp_fail(err, EMBP_EINVAL, "quantize: output folder %s exists and is not "
                              "empty (--force replaces its files)", out);
-    } else if (mkdir(out, 0755) != 0) {
-        return embp_fail(err, EMBP_EIO, "quantize: cannot create %s: %s", out, strerror(errno));
     }
+    return EMBP_OK;
+}
+
+/* Creates out (when missing) and removes a stale index a replaced folder may hold. */
+static embp_status prepare_out(const char *out, embp_error *err) {
+    if (mkdir(out, 0755) != 0 && errno != EEXIST)
+        return embp_fail(err, EMBP_EIO, "quantize: cannot create %s: %s", out, strerror(errno));
     char stale[PATH_MAX]; /* an index left by an earlier folder would win over our file */
     snprintf(stale, sizeof stale, "%s/model.safetensors.index.json", out);
     if (unlink(stale) != 0 && errno != ENOENT)
@@ -352,21 +357,28 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
         return embp_fail(err, EMBP_EINVAL, "quantize: input, output and options are required");
     if ((rc = check_opts(in, out, opts, &s, &g, err)))
         return rc;
-    embp_model *probe = NULL; /* the source must load: it checks every file before we write */
-    embp_load_opts lo;
-    embp_load_opts_init(&lo);
-    lo.precision = "fp32", lo.max_batch_tokens = 1024;
-    if ((rc = embp_model_load(in, &lo, &probe, err)))
-        return rc;
-    embp_model_free(probe);
     embp_safetensors *st = NULL;
     if ((rc = embp_st_open_dir(in, &st, err)))
         return rc;
     if (embp_st_metadata(st, "embp.storage")) {
+        rc = embp_fail(err, EMBP_EINVAL, "quantize: %s was already written by embp quantize "
+                       "(storage %s); quantize the original folder", in,
+                       embp_st_metadata(st, "embp.storage"));
         embp_st_close(st);
-        return embp_fail(err, EMBP_EINVAL, "quantize: %s was already written by embp quantize "
-                         "(storage %s); quantize the original folder", in,
-                         embp_st_metadata(st, "embp.storage"));
+        return rc;
+    }
+    embp_model *probe = NULL; /* the source must load: it checks every file before we write */
+    embp_load_opts lo;
+    embp_load_opts_init(&lo);
+    lo.precision = "fp32", lo.max_batch_tokens = 1024;
+    if ((rc = embp_model_load(in, &lo, &probe, err))) {
+        embp_st_close(st);
+        return rc;
+    }
+    embp_model_free(probe);
+    if ((rc = prepare_out(out, err))) {
+        embp_st_close(st);
+        return rc;
     }
     out_tensors o = {0};
     r->bytes_in = embp_st_mapped_bytes(st);

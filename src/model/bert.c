@@ -425,7 +425,9 @@ static embp_status alloc_arena(embp_bert *b, embp_error *err) {
     if (!(b->arena = embp_malloc_aligned(total * sizeof(float))))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu MB of forward scratch "
                          "(max_batch_tokens %d)", total * 4 >> 20, b->max_tokens);
-    memset(b->arena, 0, total * sizeof(float));
+    /* Not cleared: an allocation this size is fresh zero pages from the kernel, which take no
+     * memory until a batch that large touches them, so resident memory follows the largest
+     * batch run, not the budget. Rows past a batch's tokens are never read into its results. */
     float *p = b->arena;
     for (int i = 0; i < 6; i++) {
         *ptrs[i] = p;

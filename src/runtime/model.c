@@ -159,6 +159,30 @@ static void release_openmp_team(void) {
     omp_pause_resource_all(omp_pause_hard);
 }
 
+/* Runs one pass per GEMM row bucket (kernels/matmul.h: 16-row steps to 256, then 128-row
+ * steps) up to `tokens`, so each bucket's primitives exist before a request needs them. A pass
+ * of T tokens is sequences of at most max_seq_len [PAD] tokens (id 0; any id would do). */
+static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
+    int max_t = tokens < m->max_tokens ? tokens : m->max_tokens, len = m->cfg.max_seq_len;
+    int n_max = max_t / len + 1;
+    int32_t *ids = embp_calloc((size_t)max_t, sizeof *ids);
+    int *off = embp_malloc(((size_t)n_max + 1) * sizeof *off);
+    float *out = embp_malloc((size_t)n_max * (size_t)m->cfg.hidden * sizeof *out);
+    embp_status rc = !ids || !off || !out ? embp_fail(err, EMBP_ENOMEM, "out of memory warming up")
+                                          : EMBP_OK;
+    for (int T = 16; rc == EMBP_OK && T <= max_t; T += T < 256 ? 16 : 128) {
+        int n = 0;
+        off[0] = 0;
+        for (int left = T; left > 0; left -= len < left ? len : left, n++)
+            off[n + 1] = off[n] + (len < left ? len : left);
+        rc = embp_model_embed_packed(m, ids, off, n, 0, out, err);
+    }
+    embp_free(ids);
+    embp_free(off);
+    embp_free(out);
+    return rc;
+}
+
 embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_model **out,
                             embp_error *err) {
     embp_load_opts defaults;
@@ -174,6 +198,10 @@ embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_mo
         return embp_fail(err, EMBP_ENOMEM, "out of memory");
     embp_status rc = embp_model_load_planned(dir, opts, name, out, err);
     embp_free(name);
+    if (rc == EMBP_OK && opts->warmup_tokens > 0 && (rc = warm_up(*out, opts->warmup_tokens, err))) {
+        embp_model_free(*out);
+        *out = NULL;
+    }
     release_openmp_team();
     return rc;
 }

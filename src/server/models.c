@@ -46,6 +46,7 @@ static embp_status load_one(const embp_config *c, const char *path, int i, int w
         return err->code;
     embp_config_list_item(c->model_name, i, name, sizeof name);
     o.name = or_null(name);
+    o.warmup_tokens = with_batcher ? 512 : 0; /* a server's first requests find primitives */
     if (embp_model_load(path, &o, &sm->model, err) != EMBP_OK)
         return err->code;
     embp_model_get_info(sm->model, &sm->info);

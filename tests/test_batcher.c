@@ -1,12 +1,15 @@
 /* The batcher (src/runtime/batcher.c) on the tiny fixture: requests from many threads, mixed
  * into shared batches and split across them, get the rows each text gets alone; the alone rows
- * match the ONNX Runtime peer; a full queue refuses instead of growing.
+ * match the ONNX Runtime peer; a full queue refuses instead of growing. With length_grouping,
+ * the same, plus the order batches take sequences in (seen through the embed callback, with the
+ * worker held between batches so the queue is the same on every run: no timing).
  * Not bit for bit: oneDNN picks its GEMM blocking by M (the batch's packed token count), so a
  * row's dot products sum in a different order in a different batch. Measured max |diff| is
  * ~1e-9 on tiny; we allow 1e-5 (the peer check allows 1e-4), so a row from another request
  * (|diff| ~0.1) still fails. */
 #include "testutil.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
@@ -108,12 +111,11 @@ static void *client_main(void *arg) {
     return NULL;
 }
 
-static void test_mixed_concurrent_requests_get_the_rows_of_each_text_alone(void **state) {
-    (void)state;
+static void run_mixed_clients(int length_grouping) {
     world *w = setup_world();
     embp_batcher_opts o = {.embed = embed_cb, .ctx = w->m, .dim = w->dim,
                            .max_batch_tokens = 96, .max_wait_ms = 3,
-                           .max_queue_tokens = 1 << 20};
+                           .max_queue_tokens = 1 << 20, .length_grouping = length_grouping};
     embp_error err;
     assert_int_equal(embp_batcher_create(&o, &w->b, &err), EMBP_OK);
     enum { N_CLIENTS = 6 };
@@ -137,6 +139,16 @@ static void test_mixed_concurrent_requests_get_the_rows_of_each_text_alone(void 
     embp_batcher_free(w->b);
     embp_model_free(w->m);
     free(w);
+}
+
+static void test_mixed_concurrent_requests_get_the_rows_of_each_text_alone(void **state) {
+    (void)state;
+    run_mixed_clients(0);
+}
+
+static void test_length_grouping_gives_each_text_its_rows_alone(void **state) {
+    (void)state;
+    run_mixed_clients(1);
 }
 
 /* Holds the worker inside a batch until released, so the queue fills deterministically. */
@@ -208,10 +220,335 @@ static void test_full_queue_refuses_instead_of_growing(void **state) {
     free(w);
 }
 
+/* ------------------------------------------------------- length grouping */
+
+#define MAX_BATCHES 64
+#define MAX_BATCH_SEQS 256
+
+/* Records each batch (which texts, as rows of world) and holds the worker in batch k until the
+ * test releases it; released = INT_MAX lets every batch through. */
+typedef struct {
+    world *w;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int entered, released;
+    int n[MAX_BATCHES];
+    int text[MAX_BATCHES][MAX_BATCH_SEQS];
+} stepper;
+
+static int text_of(const world *w, const int32_t *ids) {
+    for (int t = 0; t < w->n; t++)
+        if (ids == w->ids[t])
+            return t;
+    return -1;
+}
+
+static embp_status stepped_embed(void *ctx, const int32_t *const *ids, const int *lens, int n,
+                                 float *out, embp_error *err) {
+    stepper *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    int k = s->entered++;
+    if (k < MAX_BATCHES) {
+        s->n[k] = n;
+        for (int i = 0; i < n; i++)
+            s->text[k][i] = text_of(s->w, ids[i]);
+    }
+    pthread_cond_broadcast(&s->cv);
+    while (s->released <= k)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    return embp_embed_tokens(s->w->m, ids, lens, n, 0, out, err);
+}
+
+/* Returns once the worker is inside batch k (it stays there until step_release(s, k + 1)). */
+static void step_wait(stepper *s, int k) {
+    pthread_mutex_lock(&s->mu);
+    while (s->entered <= k)
+        pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void step_release(stepper *s, int released) {
+    pthread_mutex_lock(&s->mu);
+    s->released = released;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void start_stepped(world *w, stepper *s, int max_batch_tokens, int length_grouping) {
+    s->w = w;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    embp_batcher_opts o = {.embed = stepped_embed, .ctx = s, .dim = w->dim,
+                           .max_batch_tokens = max_batch_tokens,
+                           .max_batch_seqs = MAX_BATCH_SEQS, .max_wait_ms = 0,
+                           .max_queue_tokens = 1 << 20, .length_grouping = length_grouping};
+    embp_error err;
+    assert_int_equal(embp_batcher_create(&o, &w->b, &err), EMBP_OK);
+}
+
+/* One request of texts (rows of world), submitted without waiting. */
+typedef struct {
+    embp_batch_job job;
+    const int32_t *ids[MAX_TEXTS];
+    int lens[MAX_TEXTS], which[MAX_TEXTS];
+    float *out;
+} req;
+
+static void req_submit(world *w, req *r, const int *which, int n) {
+    assert_true(n >= 1 && n <= MAX_TEXTS);
+    for (int k = 0; k < n; k++) {
+        r->which[k] = which[k];
+        r->ids[k] = w->ids[which[k]];
+        r->lens[k] = w->lens[which[k]];
+    }
+    r->out = malloc((size_t)n * (size_t)w->dim * sizeof(float));
+    r->job = (embp_batch_job){.ids = r->ids, .lens = r->lens, .n = n, .out = r->out};
+    assert_int_equal(embp_batcher_submit(w->b, &r->job), EMBP_BATCH_OK);
+}
+
+/* After embp_batcher_free (which finishes every request): each row is its text's row alone. */
+static void req_check(const world *w, req *r, const char *name) {
+    if (!r->job.done || r->job.status != EMBP_OK)
+        fail_msg("request %s: done %d, status %d (%s)", name, r->job.done, r->job.status,
+                 r->job.err.msg);
+    for (int k = 0; k < r->job.n; k++) {
+        const float *got = r->out + (size_t)k * (size_t)w->dim, *want = w->alone[r->which[k]];
+        for (int d = 0; d < w->dim; d++)
+            if (fabsf(got[d] - want[d]) > BATCH_TOL)
+                fail_msg("request %s row %d (text %d) dim %d: batched %.9g, alone %.9g", name, k,
+                         r->which[k], d, (double)got[d], (double)want[d]);
+    }
+    free(r->out);
+}
+
+/* by[] gets the rows of world shortest first (ties by row). */
+static void sort_by_len(const world *w, int *by) {
+    for (int i = 0; i < w->n; i++) {
+        int k = i;
+        for (; k > 0 && w->lens[by[k - 1]] > w->lens[i]; k--)
+            by[k] = by[k - 1];
+        by[k] = i;
+    }
+}
+
+static void print_batch(const world *w, const char *what, const int *text, int n) {
+    fprintf(stderr, "%s:", what);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " %d(len %d)", text[i], w->lens[text[i]]);
+    fprintf(stderr, "\n");
+}
+
+/* The scene: the worker is held in batch 0 while the queue gets, in this order, L (the 8
+ * longest texts, longest first, one request), M (4 middle-length texts, one request), S0..S2 (the
+ * 3 shortest, one request each). The budget B is the 4 longest texts, so L alone is more than a
+ * batch, and in arrival order batch 1 holds L's first 4 texts and nothing else. */
+enum { SC_L, SC_M, SC_S0, SC_S1, SC_S2, SC_REQS };
+static const int sc_count[SC_REQS] = {8, 4, 1, 1, 1};
+
+typedef struct {
+    world *w;
+    stepper st;
+    req r[SC_REQS], gate;
+    int B;
+} scene;
+
+static scene *run_scene(int length_grouping) {
+    scene *c = calloc(1, sizeof *c);
+    world *w = c->w = setup_world();
+    int by[MAX_TEXTS] = {0}, n = w->n;
+    assert_true(n >= 40);
+    sort_by_len(w, by);
+    for (int i = 0; i < 4; i++)
+        c->B += w->lens[by[n - 1 - i]];
+    start_stepped(w, &c->st, c->B, length_grouping);
+    int g = by[n / 2 + 5];
+    req_submit(w, &c->gate, &g, 1);
+    step_wait(&c->st, 0);
+    int which[SC_REQS][8];
+    for (int i = 0; i < 8; i++)
+        which[SC_L][i] = by[n - 1 - i];
+    for (int i = 0; i < 4; i++)
+        which[SC_M][i] = by[n / 2 - 2 + i];
+    for (int i = 0; i < 3; i++)
+        which[SC_S0 + i][0] = by[i];
+    for (int r = 0; r < SC_REQS; r++)
+        req_submit(w, &c->r[r], which[r], sc_count[r]);
+    step_release(&c->st, INT_MAX);
+    embp_batcher_free(w->b); /* runs everything queued */
+    req_check(w, &c->gate, "gate");
+    static const char *names[SC_REQS] = {"L", "M", "S0", "S1", "S2"};
+    for (int r = 0; r < SC_REQS; r++)
+        req_check(w, &c->r[r], names[r]);
+    return c;
+}
+
+static void free_scene(scene *c) {
+    embp_model_free(c->w->m);
+    free(c->w);
+    free(c);
+}
+
+static int in_batch(const stepper *s, int k, int text) {
+    for (int i = 0; i < s->n[k]; i++)
+        if (s->text[k][i] == text)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    int text, len, rank, pos, taken;
+} cand;
+
+static int cand_cmp(const void *x, const void *y) {
+    const cand *a = x, *b = y;
+    if (a->len != b->len)
+        return a->len - b->len;
+    if (a->rank != b->rank)
+        return a->rank - b->rank;
+    return a->pos - b->pos;
+}
+
+/* Batch 1 as batcher.h specifies it, worked out by sorting all queued sequences at once (the
+ * batcher merges per-request orders with a heap): L's texts shortest first while they fit B/2
+ * (the first always), then everything left by (length, request, position) while it fits B. */
+static int expected_batch1(const scene *c, int *want) {
+    cand all[16];
+    int m = 0, n = 0;
+    long used = 0;
+    for (int r = 0; r < SC_REQS; r++)
+        for (int k = 0; k < sc_count[r]; k++)
+            all[m++] = (cand){c->r[r].which[k], c->r[r].lens[k], r, k, 0};
+    qsort(all, (size_t)m, sizeof *all, cand_cmp);
+    for (int i = 0; i < m; i++) {
+        if (all[i].rank != SC_L)
+            continue;
+        if (n > 0 && used + all[i].len > c->B / 2)
+            break;
+        want[n++] = all[i].text;
+        used += all[i].len;
+        all[i].taken = 1;
+    }
+    for (int i = 0; i < m; i++) {
+        if (all[i].taken)
+            continue;
+        if (used + all[i].len > c->B)
+            break;
+        want[n++] = all[i].text;
+        used += all[i].len;
+    }
+    return n;
+}
+
+static void test_length_grouping_takes_short_requests_past_a_long_one(void **state) {
+    (void)state;
+    scene *c = run_scene(1);
+    const world *w = c->w;
+    int want[16], n_want = expected_batch1(c, want);
+    int same = c->st.n[1] == n_want;
+    for (int i = 0; same && i < n_want; i++)
+        same = c->st.text[1][i] == want[i];
+    if (!same || !in_batch(&c->st, 1, c->r[SC_S0].which[0])) {
+        print_batch(w, "batch 1 expected", want, n_want);
+        print_batch(w, "batch 1 got     ", c->st.text[1], c->st.n[1]);
+        fail_msg("length grouping: batch 1 is not the FIFO lane then shortest first (budget %d)",
+                 c->B);
+    }
+    /* Every sequence ran exactly once: the gate, then the 15 queued. */
+    int seen = 0;
+    for (int k = 1; k < c->st.entered; k++)
+        seen += c->st.n[k];
+    assert_int_equal(seen, 15);
+    free_scene(c);
+}
+
+/* The same scene without grouping: the short requests are not in batch 1. This is what makes
+ * the test above fail if length_grouping did nothing. */
+static void test_without_length_grouping_short_requests_wait_in_arrival_order(void **state) {
+    (void)state;
+    scene *c = run_scene(0);
+    const int *l = c->r[SC_L].which;
+    if (c->st.n[1] != 4 || c->st.text[1][0] != l[0] || c->st.text[1][1] != l[1] ||
+        c->st.text[1][2] != l[2] || c->st.text[1][3] != l[3]) {
+        print_batch(c->w, "batch 1 expected", l, 4);
+        print_batch(c->w, "batch 1 got     ", c->st.text[1], c->st.n[1]);
+        fail_msg("arrival order: batch 1 should be L's first 4 texts (budget %d)", c->B);
+    }
+    for (int s = SC_S0; s <= SC_S2; s++)
+        assert_false(in_batch(&c->st, 1, c->r[s].which[0]));
+    free_scene(c);
+}
+
+/* A stream of requests of short texts, each more than a batch, keeps arriving (one per batch,
+ * queued while the worker is held); the one long text, queued second, must still run while the
+ * stream lasts. Pure shortest-first would run it only after the stream stops. */
+static void test_length_grouping_does_not_starve_an_old_long_request(void **state) {
+    (void)state;
+    enum { ROUNDS = 12 };
+    world *w = setup_world();
+    int by[MAX_TEXTS] = {0}, n = w->n;
+    sort_by_len(w, by);
+    int lng = by[n - 1], B = 2 * w->lens[lng];
+    int shorts[MAX_TEXTS], n_shorts = 0;
+    for (int i = 0; i < n; i++)
+        if (2 * w->lens[by[i]] <= w->lens[lng])
+            shorts[n_shorts++] = by[i];
+    assert_true(n_shorts >= 4);
+    stepper *st = calloc(1, sizeof *st);
+    start_stepped(w, st, B, 1);
+    req *rs = calloc(ROUNDS + 3, sizeof *rs), *greq = &rs[ROUNDS + 1], *lreq = &rs[ROUNDS + 2];
+    req_submit(w, greq, &shorts[0], 1);
+    step_wait(st, 0);
+    /* Round r: shorts, cycling, until they hold 1.5 budgets. */
+    int cursor = 0, round_len[ROUNDS + 1];
+    for (int r = 0; r <= ROUNDS; r++) {
+        int which[MAX_TEXTS], k = 0;
+        long tokens = 0;
+        while (tokens <= B + B / 2 && k < MAX_TEXTS) {
+            which[k] = shorts[cursor++ % n_shorts];
+            tokens += w->lens[which[k++]];
+        }
+        round_len[r] = k;
+        req_submit(w, &rs[r], which, k);
+        if (r == 0)
+            req_submit(w, lreq, &lng, 1);
+        if (r == 0)
+            continue;
+        step_release(st, r); /* batch r - 1 ends; the worker forms batch r from the queue */
+        step_wait(st, r);
+    }
+    int long_batch = -1;
+    for (int k = 1; k <= ROUNDS && long_batch < 0; k++)
+        if (in_batch(st, k, lng))
+            long_batch = k;
+    step_release(st, INT_MAX);
+    embp_batcher_free(w->b);
+    /* Round 0 (queued first) has round_len[0] texts; the FIFO lane takes at least one of them a
+     * batch and the long text right after, so it runs by batch round_len[0] + 1 at worst. */
+    if (long_batch < 0 || long_batch > round_len[0] + 1) {
+        for (int k = 1; k <= ROUNDS; k++)
+            print_batch(w, "batch", st->text[k], st->n[k]);
+        fail_msg("the long text (%d, len %d) ran in batch %d of the %d under the stream "
+                 "(budget %d)", lng, w->lens[lng], long_batch, ROUNDS, B);
+    }
+    req_check(w, greq, "gate");
+    req_check(w, lreq, "long");
+    for (int r = 0; r <= ROUNDS; r++)
+        req_check(w, &rs[r], "round");
+    free(rs);
+    free(st);
+    embp_model_free(w->m);
+    free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_concurrent_requests_get_the_rows_of_each_text_alone),
         cmocka_unit_test(test_full_queue_refuses_instead_of_growing),
+        cmocka_unit_test(test_length_grouping_gives_each_text_its_rows_alone),
+        cmocka_unit_test(test_length_grouping_takes_short_requests_past_a_long_one),
+        cmocka_unit_test(test_without_length_grouping_short_requests_wait_in_arrival_order),
+        cmocka_unit_test(test_length_grouping_does_not_starve_an_old_long_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 #include "runtime/batcher.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,7 +19,8 @@ struct embp_batcher {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t work;
-    embp_batch_job *head, *tail;
+    embp_batch_job *head, *tail; /* queued requests in arrival order */
+    int n_jobs;                  /* requests in that list */
     long queued_tokens;
     int stop;
     embp_batcher_stats stats;
@@ -28,7 +30,14 @@ struct embp_batcher {
     int *lens;
     float *rows;
     embp_batch_job **finished; /* (max_batch_seqs) requests completed by the last batch */
+    struct qhead *heap;        /* (heap_cap >= n_jobs) length_grouping's shortest-first lane */
+    int heap_cap;
 };
+
+static int cmp_u64(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
+    return (a > c) - (a < c);
+}
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -64,39 +73,159 @@ static int wait_for_batch(embp_batcher *b) {
     return 1;
 }
 
-/* Under mu: takes sequences in arrival order while they fit the budget (the first always does)
- * into b->slots; a request whose last sequence is taken leaves the queue. Returns the count. */
-static int take_batch(embp_batcher *b, long *tokens) {
-    int n = 0;
-    long used = 0;
-    embp_batch_job *last = NULL;
-    while (b->head && n < b->o.max_batch_seqs) {
-        embp_batch_job *j = b->head;
-        int len = j->lens[j->next_seq];
-        if (n > 0 && used + len > b->o.max_batch_tokens)
-            break;
-        if (j != last) {
-            if (++j->n_batches == 2)
-                b->stats.split_jobs++;
-            last = j;
+/* ------------------------------------------------------- forming a batch */
+
+/* Index of the k-th sequence of j in the order it is taken. */
+static int seq_at(const embp_batch_job *j, int k) {
+    return j->order ? (int)(j->order[k] & 0xffffffff) : k;
+}
+
+static int next_len(const embp_batch_job *j) {
+    return j->lens[seq_at(j, j->next_seq)];
+}
+
+/* Under mu: moves the next sequence of j into slot n of the batch being formed. */
+static void take_seq(embp_batcher *b, int n, embp_batch_job *j, int *n_jobs) {
+    int seq = seq_at(j, j->next_seq), len = j->lens[seq];
+    if (j->batch_mark != b->stats.batches + 1) { /* first sequence of j in this batch */
+        j->batch_mark = b->stats.batches + 1;
+        (*n_jobs)++;
+        if (++j->n_batches == 2)
+            b->stats.split_jobs++;
+    }
+    b->slots[n] = (slot){j, seq};
+    b->ids[n] = j->ids[seq];
+    b->lens[n] = len;
+    j->next_seq++;
+    j->tokens_left -= len;
+    b->queued_tokens -= len;
+}
+
+/* Under mu: takes sequences in arrival order from the first job with any left, while they fit
+ * max_tokens and max_seqs (the first always does). Returns the new count; *used grows. */
+static int take_fifo(embp_batcher *b, int n, long *used, long max_tokens, int max_seqs,
+                     int *n_jobs) {
+    for (embp_batch_job *j = b->head; j && n < max_seqs;) {
+        if (j->next_seq == j->n) {
+            j = j->qnext;
+            continue;
         }
-        b->slots[n] = (slot){j, j->next_seq};
-        b->ids[n] = j->ids[j->next_seq];
-        b->lens[n] = len;
-        n++;
-        used += len;
-        j->tokens_left -= len;
-        b->queued_tokens -= len;
-        if (++j->next_seq == j->n) {
-            b->head = j->qnext;
-            if (!b->head)
-                b->tail = NULL;
+        int len = next_len(j);
+        if (n > 0 && *used + len > max_tokens)
+            break;
+        take_seq(b, n++, j, n_jobs);
+        *used += len;
+    }
+    return n;
+}
+
+/* The shortest-first lane's heap of jobs, keyed by (length of the job's next sequence, rank in
+ * the queue): a k-way merge of the jobs' own shortest-first orders. */
+typedef struct qhead {
+    embp_batch_job *job;
+    int rank;
+} qhead;
+
+static int qhead_less(const qhead *x, const qhead *y) {
+    int lx = next_len(x->job), ly = next_len(y->job);
+    return lx != ly ? lx < ly : x->rank < y->rank;
+}
+
+static void sift_down(qhead *h, int n, int i) {
+    for (;;) {
+        int m = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && qhead_less(&h[l], &h[m]))
+            m = l;
+        if (r < n && qhead_less(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        qhead t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Under mu: fills the batch (n slots taken so far) shortest first over all jobs, up to the
+ * budget. Returns the new count, or -1 when the heap cannot grow (nothing taken). */
+static int take_shortest(embp_batcher *b, int n, long *used, int *n_jobs) {
+    if (b->n_jobs > b->heap_cap) {
+        int cap = b->n_jobs > 2 * b->heap_cap ? b->n_jobs : 2 * b->heap_cap;
+        qhead *h = embp_realloc(b->heap, (size_t)cap * sizeof *h);
+        if (!h)
+            return -1;
+        b->heap = h;
+        b->heap_cap = cap;
+    }
+    qhead *h = b->heap;
+    int m = 0, rank = 0;
+    for (embp_batch_job *j = b->head; j; j = j->qnext, rank++)
+        if (j->next_seq < j->n)
+            h[m++] = (qhead){j, rank};
+    for (int i = m / 2 - 1; i >= 0; i--)
+        sift_down(h, m, i);
+    while (m > 0 && n < b->o.max_batch_seqs) {
+        embp_batch_job *j = h[0].job;
+        int len = next_len(j);
+        if (n > 0 && *used + len > b->o.max_batch_tokens)
+            break; /* the shortest left does not fit, so nothing else does */
+        take_seq(b, n++, j, n_jobs);
+        *used += len;
+        if (j->next_seq == j->n)
+            h[0] = h[--m];
+        sift_down(h, m, 0);
+    }
+    return n;
+}
+
+/* Under mu: unlinks the jobs whose every sequence is taken (they wait for rows, not a batch). */
+static void drop_taken(embp_batcher *b) {
+    embp_batch_job **pp = &b->head, *prev = NULL;
+    while (*pp) {
+        embp_batch_job *j = *pp;
+        if (j->next_seq == j->n) {
+            *pp = j->qnext;
+            b->n_jobs--;
+        } else {
+            prev = j;
+            pp = &j->qnext;
         }
     }
-    if (n > 0 && b->slots[0].job != b->slots[n - 1].job)
+    b->tail = prev;
+}
+
+/* Under mu: takes the next batch into b->slots (see batcher.h for the order); a request whose
+ * last sequence is taken leaves the queue. Returns the count; *tokens gets their tokens. */
+static int take_batch(embp_batcher *b, long *tokens) {
+    int n = 0, n_jobs = 0;
+    long used = 0;
+    if (!b->o.length_grouping) {
+        n = take_fifo(b, 0, &used, b->o.max_batch_tokens, b->o.max_batch_seqs, &n_jobs);
+    } else {
+        int half_seqs = b->o.max_batch_seqs / 2 > 0 ? b->o.max_batch_seqs / 2 : 1;
+        n = take_fifo(b, 0, &used, b->o.max_batch_tokens / 2, half_seqs, &n_jobs);
+        int k = take_shortest(b, n, &used, &n_jobs);
+        if (k < 0) /* out of memory for the heap: arrival order for the rest */
+            k = take_fifo(b, n, &used, b->o.max_batch_tokens, b->o.max_batch_seqs, &n_jobs);
+        n = k;
+    }
+    drop_taken(b);
+    if (n_jobs > 1)
         b->stats.mixed_batches++;
     *tokens = used;
     return n;
+}
+
+/* Job j's sequences shortest first, ties by index, into j->order; NULL (index order) when
+ * there is one sequence or no memory, which only costs the ordering. Not under mu. */
+static void sort_job(embp_batch_job *j) {
+    j->order = NULL;
+    if (j->n < 2 || !(j->order = embp_malloc((size_t)j->n * sizeof *j->order)))
+        return;
+    for (int i = 0; i < j->n; i++)
+        j->order[i] = (uint64_t)(uint32_t)j->lens[i] << 32 | (uint32_t)i;
+    qsort(j->order, (size_t)j->n, sizeof *j->order, cmp_u64);
 }
 
 /* Under mu: removes job (still queued with untaken sequences) from the queue. */
@@ -111,6 +240,7 @@ static void unqueue(embp_batcher *b, embp_batch_job *job) {
     *pp = job->qnext;
     if (b->tail == job)
         b->tail = prev;
+    b->n_jobs--;
     b->queued_tokens -= job->tokens_left;
     job->tokens_left = 0;
 }
@@ -159,6 +289,8 @@ static int deliver(embp_batcher *b, int n, embp_status st, const embp_error *err
         embp_batch_job *j = b->slots[i].job;
         if (j->rows_left == 0) {
             j->rows_left = -1; /* listed once even when it holds several slots */
+            embp_free(j->order);
+            j->order = NULL;
             b->finished[n_done++] = j;
         }
     }
@@ -197,6 +329,7 @@ static void batcher_release(embp_batcher *b) {
     embp_free(b->lens);
     embp_free_aligned(b->rows);
     embp_free(b->finished);
+    embp_free(b->heap);
     embp_free(b);
 }
 
@@ -260,6 +393,10 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
     job->rows_left = job->n;
     job->tokens_left = tokens;
     job->qnext = NULL;
+    job->batch_mark = 0;
+    job->order = NULL;
+    if (b->o.length_grouping)
+        sort_job(job);
     job->enqueued_ms = now_ms();
     pthread_mutex_lock(&b->mu);
     embp_batch_submit r = EMBP_BATCH_OK;
@@ -273,10 +410,15 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
         else
             b->head = job;
         b->tail = job;
+        b->n_jobs++;
         b->queued_tokens += tokens;
         pthread_cond_signal(&b->work);
     }
     pthread_mutex_unlock(&b->mu);
+    if (r != EMBP_BATCH_OK || job->n == 0) {
+        embp_free(job->order); /* the worker never sees this job */
+        job->order = NULL;
+    }
     if (r == EMBP_BATCH_OK && job->n == 0)
         finish_job(job);
     return r;

@@ -1,7 +1,22 @@
 /* The batcher: one queue of tokenized sequences from all requests and ONE worker thread that
  * forms batches by a token budget and runs the model on them. HTTP threads only submit and wait.
  * A batch may mix sequences of several requests and split a large request; each sequence
- * keeps its slot, so every request gets exactly its own rows, or an error. */
+ * keeps its slot, so every request gets exactly its own rows, or an error.
+ *
+ * Which sequences a batch takes (only matters when more than one batch is waiting):
+ * - length_grouping off: arrival order. A short request waits behind every token queued before it.
+ * - length_grouping on: two lanes per batch. The FIFO lane first takes sequences in arrival order
+ *   (the oldest request first) up to half the token budget and half max_batch_seqs, always at
+ *   least one sequence. The rest of the budget then goes shortest first over every sequence still
+ *   queued, of all requests; ties by request arrival, then by position in the request. Within a
+ *   request, both lanes take its sequences shortest first.
+ *   So a short request is not stuck behind a large request of long texts (it rides in the next
+ *   batch unless half a budget of shorter tokens waits), and nothing starves: the FIFO lane moves
+ *   the oldest request by at least one sequence and up to half a budget every batch, so a request
+ *   waits at most about twice the batches it would wait in arrival order. A token share rather
+ *   than an age: a batch takes 1 ms to seconds, so any fixed age is always or never exceeded.
+ *   The model packs tokens without padding, so grouping saves no FLOPs and every row is what the
+ *   sequence gets in any other batch; it changes only who waits. */
 #ifndef EMBP_RUNTIME_BATCHER_H
 #define EMBP_RUNTIME_BATCHER_H
 
@@ -23,6 +38,7 @@ typedef struct {
     int max_batch_seqs;   /* sequences in one batch; 0: 1024 */
     int max_wait_ms;      /* how long the oldest sequence waits for a batch to fill */
     long max_queue_tokens; /* queued tokens beyond which submit refuses (EMBP_BATCH_FULL) */
+    int length_grouping;   /* nonzero: shortest first with a FIFO lane (see above) */
 } embp_batcher_opts;
 
 typedef struct embp_batcher embp_batcher;
@@ -40,8 +56,9 @@ typedef struct embp_batch_job {
     embp_status status;
     embp_error err;
     /* Private to the batcher. */
-    int next_seq, rows_left, n_batches, done;
-    long tokens_left;
+    int next_seq, rows_left, n_batches, done; /* next_seq counts taken sequences */
+    long tokens_left, batch_mark;
+    uint64_t *order; /* length_grouping: (len << 32 | index), ascending; NULL: index order */
     int64_t enqueued_ms;
     struct embp_batch_job *qnext;
     pthread_mutex_t *wait_mu;

@@ -28,6 +28,7 @@ static void test_config_defaults_are_the_documented_ones(void **state) {
     assert_int_equal(c.max_request_bytes, 8 * 1024 * 1024);
     assert_int_equal(c.max_batch_tokens, 16384);
     assert_int_equal(c.max_wait_time_ms, 2);
+    assert_int_equal(c.length_grouping, 1);
     assert_int_equal(c.max_queue_tokens, 262144);
     assert_int_equal(c.truncate, 1);
     assert_string_equal(c.log_level, "info");
@@ -39,7 +40,7 @@ static void test_config_flags_override_environment(void **state) {
     (void)state;
     static const char *const env[] = {"EMB_PROVIDER_PORT", "8080", "EMB_PROVIDER_TRUNCATE", "no",
                                       "EMB_PROVIDER_API_KEY", "k1", "EMB_PROVIDER_MODEL_PRECISION",
-                                      "bf16", NULL};
+                                      "bf16", "EMB_PROVIDER_ENABLE_LENGTH_GROUPING", "off", NULL};
     fake_env = env;
     embp_config c;
     embp_error err;
@@ -49,6 +50,7 @@ static void test_config_flags_override_environment(void **state) {
     assert_int_equal(c.truncate, 0);
     assert_string_equal(c.api_key, "k1");
     assert_string_equal(c.precision, "bf16");
+    assert_int_equal(c.length_grouping, 0);
     char *argv[] = {"serve", "--port=0", "--truncate", "--api-key", "k2", "--text", "x", NULL};
     int i = 1;
     assert_int_equal(embp_config_parse_flag(&c, EMBP_CMD_SERVE, 7, argv, &i, &err), 1);

@@ -48,6 +48,10 @@ static const setting table[] = {
      "pass", K_INT, F(max_batch_tokens), 1, 1 << 24, S | E},
     {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "2", "how long a batch waits to fill",
      K_INT, F(max_wait_time_ms), 0, 10000, S},
+    {"length-grouping", "EMB_PROVIDER_ENABLE_LENGTH_GROUPING", "true", "when more than a batch "
+     "waits, fill half of each batch shortest first across requests and the other half in "
+     "arrival order: short requests pass large ones, nothing starves, same vectors (false: "
+     "arrival order only)", K_BOOL, F(length_grouping), 0, 0, S},
     {"max-queue-tokens", "EMB_PROVIDER_MAX_QUEUE_TOKENS", "262144", "queued tokens beyond which "
      "requests get 503 + Retry-After", K_INT, F(max_queue_tokens), 1, 1L << 30, S},
     {"max-connections", "EMB_PROVIDER_MAX_CONNECTIONS", "256", "open connections at once",

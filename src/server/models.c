@@ -66,7 +66,8 @@ static embp_status load_one(const embp_config *c, const char *path, int i, int w
     embp_batcher_opts bo = {.embed = embed_full_dim, .ctx = sm->model, .dim = sm->info.dim,
                             .max_batch_tokens = (int)c->max_batch_tokens,
                             .max_wait_ms = (int)c->max_wait_time_ms,
-                            .max_queue_tokens = c->max_queue_tokens};
+                            .max_queue_tokens = c->max_queue_tokens,
+                            .length_grouping = c->length_grouping};
     return embp_batcher_create(&bo, &sm->batcher, err);
 }
 

@@ -329,14 +329,15 @@ static void route_info(embp_server_ctx *x, embp_reply *r) {
             "vocab_size", i->vocab_size, "max_position", i->max_position, "weight_bytes",
             (json_int_t)i->weight_bytes, "embp", model_embp_json(&x->models[k])));
     }
-    json_t *limits = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "max_batch_size",
+    json_t *limits = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "max_batch_size",
                                (json_int_t)c->max_batch_size, "max_request_bytes",
                                (json_int_t)c->max_request_bytes, "max_batch_tokens",
                                (json_int_t)c->max_batch_tokens, "max_wait_time_ms",
                                (json_int_t)c->max_wait_time_ms, "max_queue_tokens",
                                (json_int_t)c->max_queue_tokens, "max_connections",
                                (json_int_t)c->max_connections, "timeout_s",
-                               (json_int_t)c->timeout_s, "truncate", c->truncate);
+                               (json_int_t)c->timeout_s, "truncate", c->truncate,
+                               "length_grouping", c->length_grouping);
     reply_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:b}", "name", "embp", "models", models,
                                  "cpu", cpu_json(), "limits", limits, "auth",
                                  *c->api_key != '\0'));

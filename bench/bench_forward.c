@@ -100,6 +100,7 @@ int main(int argc, char **argv) {
     double seconds = 3.0;
     embp_load_opts o;
     embp_load_opts_init(&o);
+    o.max_batch_tokens = 4096; /* one pass of 32 x 128 */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);

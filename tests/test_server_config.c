@@ -26,8 +26,8 @@ static void test_config_defaults_are_the_documented_ones(void **state) {
     assert_int_equal(c.port, 9000);
     assert_int_equal(c.max_batch_size, 2048);
     assert_int_equal(c.max_request_bytes, 8 * 1024 * 1024);
-    assert_int_equal(c.max_batch_tokens, 16384);
-    assert_int_equal(c.max_wait_time_ms, 2);
+    assert_int_equal(c.max_batch_tokens, 0); /* the model's: 2048 or its max_seq_len */
+    assert_int_equal(c.max_wait_time_ms, 0);
     assert_int_equal(c.length_grouping, 1);
     assert_int_equal(c.max_queue_tokens, 262144);
     assert_int_equal(c.truncate, 1);
@@ -92,8 +92,8 @@ static void test_config_bad_values_name_variable_value_and_range(void **state) {
     expect_bad(e3, "EMB_PROVIDER_TRUNCATE=maybe", "true|false");
     static const char *const e4[] = {"EMB_PROVIDER_LOG_LEVEL", "loud", NULL};
     expect_bad(e4, "EMB_PROVIDER_LOG_LEVEL=loud", "debug|info|warn|error");
-    static const char *const e5[] = {"EMB_PROVIDER_MAX_BATCH_TOKENS", "0", NULL};
-    expect_bad(e5, "EMB_PROVIDER_MAX_BATCH_TOKENS=0", "1..");
+    static const char *const e5[] = {"EMB_PROVIDER_MAX_BATCH_TOKENS", "-1", NULL};
+    expect_bad(e5, "EMB_PROVIDER_MAX_BATCH_TOKENS=-1", "0..");
     embp_config c;
     embp_error err;
     embp_config_defaults(&c);

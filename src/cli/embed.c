@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/cpu.h"
+#include "runtime/model.h"
 #include "server/models.h"
 #include "server/response.h"
 
@@ -195,7 +196,7 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
         return 1;
     }
     run_ctx r = {.m = &models[0], .truncate = c.truncate, .dims = a.dimensions,
-                 .budget = c.max_batch_tokens};
+                 .budget = embp_model_max_batch_tokens(models[0].model)};
     if (a.dimensions > models[0].info.dim) {
         fprintf(stderr, "embp: --dimensions %d is more than the model's %d\n", a.dimensions,
                 models[0].info.dim);

@@ -44,9 +44,12 @@ static const setting table[] = {
      S | E | T},
     {"max-request-bytes", "EMB_PROVIDER_MAX_REQUEST_BYTES", "8388608", "largest request body "
      "(413 beyond)", K_INT, F(max_request_bytes), 64, 1L << 31, S},
-    {"max-batch-tokens", "EMB_PROVIDER_MAX_BATCH_TOKENS", "16384", "token budget of one forward "
-     "pass", K_INT, F(max_batch_tokens), 1, 1 << 24, S | E},
-    {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "2", "how long a batch waits to fill",
+    {"max-batch-tokens", "EMB_PROVIDER_MAX_BATCH_TOKENS", "0", "token budget of one forward "
+     "pass; 0: 2048, or the model's max_seq_len when longer (the forward's scratch is sized by "
+     "it: ~15 KiB per token for MiniLM, ~30 for BERT-base)", K_INT, F(max_batch_tokens), 0,
+     1 << 24, S | E},
+    {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "0", "how long an idle model waits "
+     "for a batch to fill (a busy one batches what queued meanwhile); 0: start at once",
      K_INT, F(max_wait_time_ms), 0, 10000, S},
     {"length-grouping", "EMB_PROVIDER_ENABLE_LENGTH_GROUPING", "true", "when more than a batch "
      "waits, fill half of each batch shortest first across requests and the other half in "

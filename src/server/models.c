@@ -1,6 +1,8 @@
 /* The model registry: loads each configured folder and starts its batcher. */
 #include "server/models.h"
 
+#include "runtime/model.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +61,12 @@ static embp_status load_one(const embp_config *c, const char *path, int i, int w
                  "weights, its vectors carry no meaning", sm->info.name, path);
     if (!with_batcher)
         return EMBP_OK;
-    if (c->max_batch_tokens < sm->max_seq_len)
+    if (c->max_batch_tokens > 0 && c->max_batch_tokens < sm->max_seq_len)
         return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MAX_BATCH_TOKENS=%ld is below model "
                          "%s's max_seq_len %d; raise it or lower --max-context-length",
                          c->max_batch_tokens, sm->info.name, sm->max_seq_len);
     embp_batcher_opts bo = {.embed = embed_full_dim, .ctx = sm->model, .dim = sm->info.dim,
-                            .max_batch_tokens = (int)c->max_batch_tokens,
+                            .max_batch_tokens = embp_model_max_batch_tokens(sm->model),
                             .max_wait_ms = (int)c->max_wait_time_ms,
                             .max_queue_tokens = c->max_queue_tokens,
                             .length_grouping = c->length_grouping};

@@ -13,6 +13,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runtime/batcher.h"
 
@@ -541,6 +543,72 @@ static void test_length_grouping_does_not_starve_an_old_long_request(void **stat
     free(w);
 }
 
+/* ---------------------------------------------------------------- filling a batch */
+
+static double ms_since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* max_wait_ms is long (2 s) so that waiting and not waiting cannot be confused: a lone request
+ * starts at once; after a batch that answered three requests, the next waits for three, and
+ * starts as soon as they are queued, not at the deadline. */
+static void test_next_batch_waits_for_as_many_requests_as_the_last_answered(void **state) {
+    (void)state;
+    world *w = setup_world();
+    stepper *st = calloc(1, sizeof *st);
+    st->w = w;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    embp_batcher_opts o = {.embed = stepped_embed, .ctx = st, .dim = w->dim,
+                           .max_batch_tokens = 1 << 16, .max_batch_seqs = MAX_BATCH_SEQS,
+                           .max_wait_ms = 2000, .max_queue_tokens = 1 << 20};
+    embp_error err;
+    assert_int_equal(embp_batcher_create(&o, &w->b, &err), EMBP_OK);
+    req r[7];
+    int one[1] = {0}, two[1] = {1}, three[1] = {2};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    req_submit(w, &r[0], one, 1);
+    step_wait(st, 0);
+    double lone = ms_since(&t0);
+    print_message("lone request entered the model after %.1f ms\n", lone);
+    assert_true(lone < 1000); /* not the 2 s deadline */
+    req_submit(w, &r[1], one, 1); /* queued while batch 0 runs */
+    req_submit(w, &r[2], two, 1);
+    req_submit(w, &r[3], three, 1);
+    step_release(st, 1);
+    step_wait(st, 1);
+    assert_int_equal(st->n[1], 3); /* batch 1: the three that queued meanwhile */
+    step_release(st, 2);
+    /* batch 1 answered three: one request alone now waits for two more */
+    req_submit(w, &r[4], one, 1);
+    usleep(100 * 1000);
+    pthread_mutex_lock(&st->mu);
+    int entered = st->entered;
+    pthread_mutex_unlock(&st->mu);
+    assert_int_equal(entered, 2); /* still waiting after 100 ms */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    req_submit(w, &r[5], two, 1);
+    req_submit(w, &r[6], three, 1);
+    step_wait(st, 2);
+    double filled = ms_since(&t0);
+    print_message("third request queued: the batch started %.1f ms later\n", filled);
+    assert_true(filled < 1000);
+    assert_int_equal(st->n[2], 3);
+    step_release(st, INT_MAX);
+    embp_batcher_free(w->b);
+    w->b = NULL;
+    for (int i = 0; i < 7; i++)
+        req_check(w, &r[i], "filled");
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+    embp_model_free(w->m);
+    free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_concurrent_requests_get_the_rows_of_each_text_alone),
@@ -549,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_length_grouping_takes_short_requests_past_a_long_one),
         cmocka_unit_test(test_without_length_grouping_short_requests_wait_in_arrival_order),
         cmocka_unit_test(test_length_grouping_does_not_starve_an_old_long_request),
+        cmocka_unit_test(test_next_batch_waits_for_as_many_requests_as_the_last_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

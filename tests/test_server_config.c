@@ -27,7 +27,7 @@ static void test_config_defaults_are_the_documented_ones(void **state) {
     assert_int_equal(c.max_batch_size, 2048);
     assert_int_equal(c.max_request_bytes, 8 * 1024 * 1024);
     assert_int_equal(c.max_batch_tokens, 0); /* the model's: 2048 or its max_seq_len */
-    assert_int_equal(c.max_wait_time_ms, 0);
+    assert_int_equal(c.max_wait_time_ms, 2);
     assert_int_equal(c.length_grouping, 1);
     assert_int_equal(c.max_queue_tokens, 262144);
     assert_int_equal(c.truncate, 1);

@@ -24,6 +24,7 @@ struct embp_batcher {
     long queued_tokens;
     int stop;
     embp_batcher_stats stats;
+    int last_done; /* requests the last batch finished: how many the next one waits for */
     /* The batch being run: (max_batch_seqs) slots, id pointers, lengths; (seqs, dim) rows. */
     slot *slots;
     const int32_t **ids;
@@ -47,15 +48,28 @@ static int64_t now_ms(void) {
 
 /* ---------------------------------------------------------------- worker */
 
-/* Under mu: waits for work, then up to max_wait_ms after the oldest arrival for the queue to
- * hold a full budget. Returns 0 when stopping with nothing queued. */
+/* Under mu: 1 when at least `want` requests are queued. */
+static int queued_jobs_reach(const embp_batcher *b, int want) {
+    int n = 0;
+    for (const embp_batch_job *j = b->head; j && n < want; j = j->qnext)
+        n++;
+    return n >= want;
+}
+
+/* Under mu: waits for work, then for the batch to fill: up to max_wait_ms after the oldest
+ * arrival, until the queue holds a full budget or as many requests as the last batch finished.
+ * Clients that got their answers from a batch send their next requests within a moment of one
+ * another; the first to arrive must not start a pass alone (and hold the rest for a whole
+ * pass). A lone client (the last batch finished one request) never waits. Returns 0 when
+ * stopping with nothing queued. */
 static int wait_for_batch(embp_batcher *b) {
     while (!b->head && !b->stop)
         pthread_cond_wait(&b->work, &b->mu);
     if (!b->head)
         return 0;
     int64_t deadline = b->head->enqueued_ms + b->o.max_wait_ms;
-    while (b->queued_tokens < b->o.max_batch_tokens && !b->stop) {
+    while (b->queued_tokens < b->o.max_batch_tokens && !b->stop &&
+           !queued_jobs_reach(b, b->last_done)) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;
@@ -312,6 +326,7 @@ static void *worker(void *arg) {
         embp_status st = b->o.embed(b->o.ctx, b->ids, b->lens, n, b->rows, &err);
         pthread_mutex_lock(&b->mu);
         int n_done = deliver(b, n, st, &err);
+        b->last_done = n_done;
         pthread_mutex_unlock(&b->mu);
         for (int i = 0; i < n_done; i++)
             finish_job(b->finished[i]);

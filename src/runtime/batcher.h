@@ -36,7 +36,9 @@ typedef struct {
     int dim;              /* floats per output row */
     int max_batch_tokens; /* token budget of one batch (a longer sequence runs alone) */
     int max_batch_seqs;   /* sequences in one batch; 0: 1024 */
-    int max_wait_ms;      /* how long the oldest sequence waits for a batch to fill */
+    int max_wait_ms;      /* how long the oldest sequence may wait for a batch to fill: until the
+                           * queue holds the budget or as many requests as the last batch
+                           * finished (a lone client never waits) */
     long max_queue_tokens; /* queued tokens beyond which submit refuses (EMBP_BATCH_FULL) */
     int length_grouping;   /* nonzero: shortest first with a FIFO lane (see above) */
 } embp_batcher_opts;

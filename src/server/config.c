@@ -48,8 +48,9 @@ static const setting table[] = {
      "pass; 0: 2048, or the model's max_seq_len when longer (the forward's scratch is sized by "
      "it: ~15 KiB per token for MiniLM, ~30 for BERT-base)", K_INT, F(max_batch_tokens), 0,
      1 << 24, S | E},
-    {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "0", "how long an idle model waits "
-     "for a batch to fill (a busy one batches what queued meanwhile); 0: start at once",
+    {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "2", "longest wait for a batch to "
+     "fill: until it holds the token budget or as many requests as the last batch answered "
+     "(a lone client never waits); 0: never wait",
      K_INT, F(max_wait_time_ms), 0, 10000, S},
     {"length-grouping", "EMB_PROVIDER_ENABLE_LENGTH_GROUPING", "true", "when more than a batch "
      "waits, fill half of each batch shortest first across requests and the other half in "

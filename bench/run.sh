@@ -71,17 +71,25 @@ port=$((20000 + RANDOM % 20000))
 ./build/embp serve --model "$fx/minilm" --host 127.0.0.1 --port $port --max-batch-tokens $budget --log-level warn > /tmp/embp-bench-serve.log 2>&1 & spid=$!
 trap 'kill $spid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+rss0=$(awk '/VmRSS/{print $2}' /proc/$spid/status)
+wbytes=$(./build/embp info --model "$fx/minilm" --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['weight_bytes'])")
 check=$(node tests/load_client.mjs "http://127.0.0.1:$port" --clients 8 --seconds 1 --inputs 4 || true)
 runs=$(for spec in 1x1 8x1 64x1 64x8; do
   ./build/bench_http --port $port --clients "${spec%x*}" --inputs "${spec#*x}" --seconds "$secs" --text "$sent" || echo '{}'
 done)
-$PY - "$inproc" "$runs" "$check" "$budget" <<'PY'
+hwm=$(awk '/VmHWM/{print $2}' /proc/$spid/status); rss1=$(awk '/VmRSS/{print $2}' /proc/$spid/status)
+$PY - "$inproc" "$runs" "$check" "$budget" "$rss0" "$rss1" "$hwm" "$wbytes" <<'PY'
 import json, sys
 inproc, runs, check = float(sys.argv[1]), [json.loads(l) for l in sys.argv[2].splitlines()], sys.argv[3]
 budget = int(sys.argv[4])
+rss0, rss1, hwm, wb = int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024, int(sys.argv[7]) / 1024, int(sys.argv[8]) / 2**20
 one = runs[0]
 print("**Server, MiniLM-shaped fp32, loopback** (bench_http, keep-alive; one 17-token sentence per request, "
       "1 client): p50 %.2f ms, p99 %.2f ms." % (one.get("p50_ms", 0), one.get("p99_ms", 0)))
+print()
+print("Server resident memory (MiniLM fp32, default budget): weights %.1f MiB; RSS after load and warm-up %.0f MiB "
+      "(weights + %.0f); peak over every run below (VmHWM) %.0f MiB (weights + %.0f; target: + 64 or less); "
+      "after the runs %.0f MiB." % (wb, rss0, rss0 - wb, hwm, hwm - wb, rss1))
 print()
 print("| clients x inputs per request | requests/s | inputs/s | tokens/s | vs in-process | p50 ms | p99 ms | errors |")
 print("|---|---|---|---|---|---|---|---|")

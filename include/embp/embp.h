@@ -85,7 +85,7 @@ typedef struct {
     int quant_group_size;   /* int4 group size; 0: 32 */
     int strict;             /* nonzero: a precision the CPU cannot run is an error */
     int n_threads;          /* compute threads; 0: one per core */
-    int max_batch_tokens;   /* tokens per forward pass; 0: 2048, or max_seq_len if longer */
+    int max_batch_tokens;   /* tokens per forward pass; 0: 1024, or max_seq_len if longer */
     /* Fields below were added after the first release: embp_load_opts_init() sets them. */
     const char *precision_overrides; /* JSON {"model-name":"int8"} or
                                       * {"model-name":{"storage":"int4","compute":"bf16"}};

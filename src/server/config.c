@@ -45,7 +45,7 @@ static const setting table[] = {
     {"max-request-bytes", "EMB_PROVIDER_MAX_REQUEST_BYTES", "8388608", "largest request body "
      "(413 beyond)", K_INT, F(max_request_bytes), 64, 1L << 31, S},
     {"max-batch-tokens", "EMB_PROVIDER_MAX_BATCH_TOKENS", "0", "token budget of one forward "
-     "pass; 0: 2048, or the model's max_seq_len when longer (the forward's scratch is sized by "
+     "pass; 0: 1024, or the model's max_seq_len when longer (the forward's scratch is sized by "
      "it: ~15 KiB per token for MiniLM, ~30 for BERT-base)", K_INT, F(max_batch_tokens), 0,
      1 << 24, S | E},
     {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "2", "longest wait for a batch to "

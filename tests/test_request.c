@@ -196,6 +196,41 @@ static void test_format_float_is_shortest_round_trip(void **state) {
     }
 }
 
+/* The fast exact path against printf + strtof (glibc's own shortest-digits search), on random
+ * bit patterns and on values shaped like embeddings: the same text, byte for byte. */
+static void test_fast_float_writer_equals_printf_search(void **state) {
+    (void)state;
+    char a[32], b[32];
+    uint64_t st = 88172645463325252ull;
+    for (long i = 0; i < 1000000; i++) {
+        st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+        uint32_t u = (uint32_t)st;
+        float x;
+        if (i % 2) {
+            x = (float)((double)(st >> 11) / 9007199254740992.0 * 0.4 - 0.2);
+            if (i % 6 == 1)
+                x *= 1e-3f; /* into exponent form: 1e-4 and below */
+        } else {
+            memcpy(&x, &u, 4);
+        }
+        if (!isfinite(x))
+            continue;
+        int la = embp_format_float(x, a), lb = embp_format_float_ref(x, b);
+        if (la != lb || strcmp(a, b) != 0)
+            fail_msg("%.9g: fast path '%s', printf search '%s'", (double)x, a, b);
+    }
+    static const float edge[] = {1e5f, 99999.99f, 1e-20f, 9.99999e-21f, 1e-4f, 9.9999997e-5f,
+                                 0.001f, 1.0f, 10.0f, 0.5f, 1.1754944e-38f, 3.4028235e38f,
+                                 0.099999994f, 9.999999f, 1e-5f, 123.456f};
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        for (int sign = 0; sign < 2; sign++) {
+            float x = sign ? -edge[i] : edge[i];
+            embp_format_float(x, a);
+            embp_format_float_ref(x, b);
+            assert_string_equal(a, b);
+        }
+}
+
 static void test_base64_matches_hand_encoded_floats(void **state) {
     (void)state;
     embp_buf b = {0};
@@ -287,6 +322,7 @@ int main(void) {
         cmocka_unit_test(test_request_accepts_all_four_input_forms),
         cmocka_unit_test(test_request_check_model_limits_dimensions_ids_and_length),
         cmocka_unit_test(test_format_float_is_shortest_round_trip),
+        cmocka_unit_test(test_fast_float_writer_equals_printf_search),
         cmocka_unit_test(test_base64_matches_hand_encoded_floats),
         cmocka_unit_test(test_embeddings_body_parses_back_to_the_same_floats),
         cmocka_unit_test(test_embeddings_body_refuses_nan),

@@ -26,6 +26,8 @@ void embp_buf_json_string(embp_buf *b, const char *s, size_t n);
 /* Writes the shortest decimal that strtof reads back as exactly x into out (room for 32),
  * returns its length. x must be finite. */
 int embp_format_float(float x, char out[32]);
+/* The same by printf and strtof (slow, simple): the reference the fast path is tested against. */
+int embp_format_float_ref(float x, char out[32]);
 
 /* Writes the base64 (RFC 4648, padded) of n bytes at data. */
 void embp_buf_base64(embp_buf *b, const unsigned char *data, size_t n);

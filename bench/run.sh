@@ -79,14 +79,22 @@ runs=$(for spec in 1x1 8x1 64x1 64x8; do
   ./build/bench_http --port $port --clients "${spec%x*}" --inputs "${spec#*x}" --seconds "$secs" --text "$sent" || echo '{}'
 done)
 hwm=$(awk '/VmHWM/{print $2}' /proc/$spid/status); rss1=$(awk '/VmRSS/{print $2}' /proc/$spid/status)
-$PY - "$inproc" "$runs" "$check" "$budget" "$rss0" "$rss1" "$hwm" "$wbytes" <<'PY'
+kill $spid; wait $spid 2>/dev/null || true
+# the same single-client latency with the int8 plan
+./build/embp serve --model "$fx/minilm" --host 127.0.0.1 --port $port --precision int8 --log-level warn > /tmp/embp-bench-serve8.log 2>&1 & spid=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+one8=$(./build/bench_http --port $port --clients 1 --inputs 1 --seconds "$secs" --text "$sent" || echo '{}')
+kill $spid; wait $spid 2>/dev/null || true
+$PY - "$inproc" "$runs" "$check" "$budget" "$rss0" "$rss1" "$hwm" "$wbytes" "$one8" <<'PY'
 import json, sys
 inproc, runs, check = float(sys.argv[1]), [json.loads(l) for l in sys.argv[2].splitlines()], sys.argv[3]
 budget = int(sys.argv[4])
+one8 = json.loads(sys.argv[9]) if sys.argv[9].strip() else {}
 rss0, rss1, hwm, wb = int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024, int(sys.argv[7]) / 1024, int(sys.argv[8]) / 2**20
 one = runs[0]
 print("**Server, MiniLM-shaped fp32, loopback** (bench_http, keep-alive; one 17-token sentence per request, "
-      "1 client): p50 %.2f ms, p99 %.2f ms." % (one.get("p50_ms", 0), one.get("p99_ms", 0)))
+      "1 client): p50 %.2f ms, p99 %.2f ms; with the int8 plan p50 %.2f ms, p99 %.2f ms." % (one.get("p50_ms", 0),
+      one.get("p99_ms", 0), one8.get("p50_ms", 0), one8.get("p99_ms", 0)))
 print()
 print("Server resident memory (MiniLM fp32, default budget): weights %.1f MiB; RSS after load and warm-up %.0f MiB "
       "(weights + %.0f); peak during the runs below (VmHWM, reset after load) %.0f MiB (weights + %.0f; target: + 64 or less); "

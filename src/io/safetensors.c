@@ -482,6 +482,22 @@ void embp_st_release_pages(embp_safetensors *st) {
             madvise(embp_unconst(st->files[i].base), st->files[i].size, MADV_DONTNEED);
 }
 
+void embp_st_release_tensor(const embp_safetensors *st, const embp_st_tensor *t) {
+    long page = sysconf(_SC_PAGESIZE);
+    const uint8_t *d = t->data;
+    for (int i = 0; page > 0 && i < st->n_files; i++) {
+        const st_file *f = &st->files[i];
+        if (!f->mapped || d < f->base || d + t->nbytes > f->base + f->size)
+            continue;
+        /* whole pages only: a neighbour's bytes on a shared page stay mapped */
+        uintptr_t lo = ((uintptr_t)d + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+        uintptr_t hi = ((uintptr_t)d + t->nbytes) & ~((uintptr_t)page - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        return;
+    }
+}
+
 /* ---------------------------------------------------------------- writing */
 
 static json_t *header_json(const embp_st_write_tensor *ts, int n, const char *const *mk,

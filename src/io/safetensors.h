@@ -83,6 +83,10 @@ embp_status embp_st_check_finite(const embp_safetensors *st, embp_error *err);
  * (after weights were converted into owned buffers): madvise(MADV_DONTNEED). */
 size_t embp_st_mapped_bytes(const embp_safetensors *st);
 void embp_st_release_pages(embp_safetensors *st);
+/* The same for the whole pages of one tensor, once its bytes were copied: loading then holds
+ * one tensor of the file at a time, not the file plus its converted copy. A no-op for a borrowed
+ * buffer (embp_st_open_buffer). The mapping stays valid: a later read faults the pages back in. */
+void embp_st_release_tensor(const embp_safetensors *st, const embp_st_tensor *t);
 
 /* Writing (embp quantize, the demo model). Tensors are written in the given order. */
 typedef struct {

@@ -97,6 +97,7 @@ static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, cons
     else
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32, F16 or "
                          "BF16", t->file, t->name, embp_dtype_name(t->dtype));
+    embp_st_release_tensor(st, t);
     return EMBP_OK;
 }
 
@@ -282,6 +283,7 @@ static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, wei
             return bad_shape(s, ws, 1, err);
         memcpy(ld->q8 + (size_t)at * rows * K, w->data, (size_t)rows * K);
         memcpy(ld->sc8 + (size_t)at * rows, s->data, (size_t)rows * sizeof(float));
+        embp_st_release_tensor(ld->st, w);
         return EMBP_OK;
     }
     if (s->dtype != EMBP_DT_F16)
@@ -300,6 +302,7 @@ static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, wei
                          s->file, s->name, gs, *g);
     *g = gs;
     memcpy(ld->q4 + (size_t)at * rows * (K / 2), w->data, (size_t)rows * (K / 2));
+    embp_st_release_tensor(ld->st, w);
     memcpy(ld->sc4 + (size_t)at * rows * (K / gs), s->data,
            (size_t)rows * (K / gs) * sizeof(uint16_t));
     return EMBP_OK;

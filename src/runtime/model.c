@@ -90,6 +90,7 @@ static embp_status load_parts(embp_model *m, const char *dir, const embp_load_op
         embp_st_close(st);
         return rc;
     }
+    embp_st_release_pages(st); /* the check read every page; loading reads them one at a time */
     rc = embp_bert_load(&m->cfg, st, &m->prec, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
                         &m->bert, err);
     embp_st_release_pages(st);

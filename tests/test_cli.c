@@ -232,7 +232,8 @@ static void test_help_of_each_command_exits_0_and_names_every_flag(void **state)
         "--max-wait-time-ms", "--max-queue-tokens", "EMB_PROVIDER_MAX_QUEUE_TOKENS",
         "--max-connections", "--timeout", "--truncate", "--no-truncate", "--threads",
         "--precision", "--storage-precision", "--computation-precision", "--precision-overrides",
-        "--enable-quantization", "--quantization-method", "--precision-strict", NULL};
+        "--enable-quantization", "--quantization-method", "--precision-strict",
+        "--length-grouping", "EMB_PROVIDER_ENABLE_LENGTH_GROUPING", NULL};
     static const char *embed[] = {"--text", "--dimensions", "--truncate", "--max-batch-tokens",
                                   "--max-context-length", "--threads", "--precision", NULL};
     static const char *tokenize[] = {"--text", "--truncate", "--max-context-length", NULL};
@@ -254,12 +255,32 @@ static void test_help_of_each_command_exits_0_and_names_every_flag(void **state)
         free(out);
         free(err);
     }
+    /* quantize and demo-model take their own flags, not the settings table */
+    static const char *quantize[] = {"--precision", "int8", "int4", "bf16", "fp16", "--group-size",
+                                     "--method", "rtn", "--no-fidelity", "--force", "--help", NULL};
+    static const char *demo[] = {"--seed", "--assets", "random weights", NULL};
+    struct {
+        const char *cmd, **flags;
+    } own[] = {{"quantize", quantize}, {"demo-model", demo}};
+    for (int c = 0; c < 2; c++) {
+        const char *args[] = {own[c].cmd, "--help", NULL};
+        char *out, *err;
+        int st = run(args, NULL, NULL, &out, &err);
+        expect_exit(st, 0, own[c].cmd, err);
+        for (const char **f = own[c].flags; *f; f++)
+            if (!strstr(out, *f))
+                fail_msg("embp %s --help does not name %s:\n%s", own[c].cmd, *f, out);
+        free(out);
+        free(err);
+    }
     const char *args[] = {"--help", NULL};
     char *out, *err;
     int st = run(args, NULL, NULL, &out, &err);
     expect_exit(st, 0, "embp --help", err);
     assert_non_null(strstr(out, "serve"));
     assert_non_null(strstr(out, "tokenize"));
+    assert_non_null(strstr(out, "quantize"));
+    assert_non_null(strstr(out, "EMB_PROVIDER_ENABLE_LENGTH_GROUPING"));
     free(out);
     free(err);
 }

@@ -71,6 +71,20 @@ static void shape_str(char *buf, size_t n, const int64_t *dims, int nd) {
         snprintf(buf + o, n - o, "]");
 }
 
+static embp_status bad_shape(const embp_st_tensor *t, const int64_t *want, int nd,
+                             embp_error *err) {
+    char got[96], exp[96];
+    shape_str(got, sizeof got, t->shape, t->n_dims);
+    shape_str(exp, sizeof exp, want, nd);
+    return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' (%s) has shape %s, expected %s from "
+                     "config.json", t->file, t->name, embp_dtype_name(t->dtype), got, exp);
+}
+
+/* 1 when t is 2-D (d0, d1), or 1-D (d0) when d1 is 0. */
+static int has_shape(const embp_st_tensor *t, int d0, int d1) {
+    return t->n_dims == (d1 > 0 ? 2 : 1) && t->shape[0] == d0 && (d1 <= 0 || t->shape[1] == d1);
+}
+
 /* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
 static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
                             const char *name, int d0, int d1, float *dst, embp_error *err) {
@@ -79,14 +93,8 @@ static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, cons
         return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
                          name);
     int64_t want[2] = {d0, d1};
-    int nd = d1 > 0 ? 2 : 1;
-    if (t->n_dims != nd || t->shape[0] != d0 || (nd == 2 && t->shape[1] != d1)) {
-        char got[96], exp[96];
-        shape_str(got, sizeof got, t->shape, t->n_dims);
-        shape_str(exp, sizeof exp, want, nd);
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has shape %s, expected %s from "
-                         "config.json", t->file, t->name, got, exp);
-    }
+    if (!has_shape(t, d0, d1))
+        return bad_shape(t, want, d1 > 0 ? 2 : 1, err);
     size_t n = (size_t)t->n_elems;
     if (t->dtype == EMBP_DT_F32)
         memcpy(dst, t->data, n * sizeof(float));
@@ -111,13 +119,27 @@ static embp_status load_table(embp_bert *b, const embp_safetensors *st, const ch
     return load_f32(b, st, prefix, name, d0, d1, *out, err);
 }
 
-static embp_status bad_shape(const embp_st_tensor *t, const int64_t *want, int nd,
-                             embp_error *err) {
-    char got[96], exp[96];
-    shape_str(got, sizeof got, t->shape, t->n_dims);
-    shape_str(exp, sizeof exp, want, nd);
-    return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' (%s) has shape %s, expected %s from "
-                     "config.json", t->file, t->name, embp_dtype_name(t->dtype), got, exp);
+/* The F32 scales of int8 tensor t (rows, K), one per row, named as t plus "_scale" (as embp
+ * quantize writes them); checks both shapes. */
+static embp_status int8_scales(const embp_safetensors *st, const embp_st_tensor *t, int rows,
+                               int K, const embp_st_tensor **scales, embp_error *err) {
+    char sname[300];
+    snprintf(sname, sizeof sname, "%s_scale", t->name);
+    const embp_st_tensor *s = embp_st_find(st, sname);
+    int64_t want[2] = {rows, K};
+    if (!has_shape(t, rows, K))
+        return bad_shape(t, want, 2, err);
+    if (!s)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s (quantized by embp quantize) "
+                         "but its scales '%s' are missing", t->file, t->name,
+                         embp_dtype_name(t->dtype), sname);
+    if (s->dtype != EMBP_DT_F32)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32 "
+                         "(int8 scales)", s->file, s->name, embp_dtype_name(s->dtype));
+    if (!has_shape(s, rows, 0))
+        return bad_shape(s, want, 1, err);
+    *scales = s;
+    return EMBP_OK;
 }
 
 /* The word table into b->word* as fmt says. A file from embp quantize may hold it as I8 with
@@ -125,55 +147,39 @@ static embp_status bad_shape(const embp_st_tensor *t, const int64_t *want, int n
 static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
                               embp_table_format fmt, embp_error *err) {
     const char *name = "embeddings.word_embeddings.weight";
-    const embp_st_tensor *t = find_tensor(st, prefix, name);
-    size_t n = (size_t)b->V * (size_t)b->H;
-    float *f = NULL;
-    embp_status rc = EMBP_OK;
+    const embp_st_tensor *t = find_tensor(st, prefix, name), *s = NULL;
+    size_t n = (size_t)b->V * (size_t)b->H, nsc = (size_t)b->V * sizeof(float);
+    int stored8 = t && t->dtype == EMBP_DT_I8;
+    embp_status rc;
     b->word_fmt = fmt;
-    if (t && t->dtype == EMBP_DT_I8) {
-        char sname[300];
-        snprintf(sname, sizeof sname, "%s_scale", t->name);
-        const embp_st_tensor *s = embp_st_find(st, sname);
-        int64_t want[2] = {b->V, b->H}, ws[1] = {b->V};
-        if (t->n_dims != 2 || t->shape[0] != b->V || t->shape[1] != b->H)
-            return bad_shape(t, want, 2, err);
-        if (!s || s->dtype != EMBP_DT_F32)
-            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is I8 but its F32 scales '%s' "
-                             "are %s", t->file, t->name, sname, s ? "not F32" : "missing");
-        if (s->n_dims != 1 || s->shape[0] != b->V)
-            return bad_shape(s, ws, 1, err);
-        if (fmt == EMBP_TABLE_INT8) {
-            if (!(b->word8 = embp_malloc_aligned(n)) ||
-                !(b->word_scale = embp_malloc_aligned((size_t)b->V * sizeof(float))))
-                return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+    if (stored8 && (rc = int8_scales(st, t, b->V, b->H, &s, err)))
+        return rc;
+    if (fmt == EMBP_TABLE_INT8) {
+        if (!(b->word8 = embp_malloc_aligned(n)) || !(b->word_scale = embp_malloc_aligned(nsc)))
+            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+        b->weight_bytes += n + nsc;
+        if (stored8) {
             memcpy(b->word8, t->data, n);
-            memcpy(b->word_scale, s->data, (size_t)b->V * sizeof(float));
-            b->weight_bytes += n + (size_t)b->V * sizeof(float);
+            memcpy(b->word_scale, s->data, nsc);
+            embp_st_release_tensor(st, t);
             return EMBP_OK;
         }
-        if (!(f = embp_malloc_aligned(n * sizeof(float))))
-            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+    }
+    float *f = embp_malloc_aligned(n * sizeof(float));
+    if (!f)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+    if (stored8)
         embp_dequant_int8(t->data, s->data, b->V, b->H, f);
-    } else {
-        if (!(f = embp_malloc_aligned(n * sizeof(float))))
-            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
-        if ((rc = load_f32(b, st, prefix, name, b->V, b->H, f, err))) {
-            embp_free_aligned(f);
-            return rc;
-        }
+    else if ((rc = load_f32(b, st, prefix, name, b->V, b->H, f, err))) {
+        embp_free_aligned(f);
+        return rc;
     }
+    rc = EMBP_OK;
     if (fmt == EMBP_TABLE_F32) {
-        b->word = f;
+        b->word = f, f = NULL;
         b->weight_bytes += n * sizeof(float);
-        return EMBP_OK;
-    }
-    if (fmt == EMBP_TABLE_INT8) {
-        if (!(b->word8 = embp_malloc_aligned(n)) ||
-            !(b->word_scale = embp_malloc_aligned((size_t)b->V * sizeof(float))))
-            rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
-        else
-            rc = embp_quant_int8(f, b->V, b->H, b->word8, b->word_scale, err);
-        b->weight_bytes += n + (size_t)b->V * sizeof(float);
+    } else if (fmt == EMBP_TABLE_INT8) {
+        rc = embp_quant_int8(f, b->V, b->H, b->word8, b->word_scale, err);
     } else if (!(b->word16 = embp_malloc_aligned(n * sizeof(uint16_t)))) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
     } else {
@@ -263,29 +269,26 @@ static embp_status quant_scratch(const embp_bert *b, loader *ld, weight_form f, 
  * rows) of ld's scratch; *g gets the int4 group size (the same for every block of a linear). */
 static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, weight_form f,
                                   int rows, int K, int at, int *g, embp_error *err) {
-    char sname[300];
-    snprintf(sname, sizeof sname, "%s_scale", w->name);
-    const embp_st_tensor *s = embp_st_find(ld->st, sname);
-    int64_t want[2] = {rows, f == FORM_INT8 ? K : K / 2};
-    if (w->n_dims != 2 || w->shape[0] != rows || w->shape[1] != want[1] ||
-        (f == FORM_INT4 && K % 2))
-        return bad_shape(w, want, 2, err);
-    if (!s)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s (quantized by embp quantize) "
-                         "but its scales '%s' are missing", w->file, w->name,
-                         embp_dtype_name(w->dtype), sname);
+    const embp_st_tensor *s = NULL;
+    embp_status rc;
     if (f == FORM_INT8) {
-        int64_t ws[1] = {rows};
-        if (s->dtype != EMBP_DT_F32)
-            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32 "
-                             "(int8 scales)", s->file, s->name, embp_dtype_name(s->dtype));
-        if (s->n_dims != 1 || s->shape[0] != rows)
-            return bad_shape(s, ws, 1, err);
+        if ((rc = int8_scales(ld->st, w, rows, K, &s, err)))
+            return rc;
         memcpy(ld->q8 + (size_t)at * rows * K, w->data, (size_t)rows * K);
         memcpy(ld->sc8 + (size_t)at * rows, s->data, (size_t)rows * sizeof(float));
         embp_st_release_tensor(ld->st, w);
         return EMBP_OK;
     }
+    char sname[300];
+    snprintf(sname, sizeof sname, "%s_scale", w->name);
+    s = embp_st_find(ld->st, sname);
+    int64_t want[2] = {rows, K / 2};
+    if (!has_shape(w, rows, K / 2) || K % 2)
+        return bad_shape(w, want, 2, err);
+    if (!s)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s (quantized by embp quantize) "
+                         "but its scales '%s' are missing", w->file, w->name,
+                         embp_dtype_name(w->dtype), sname);
     if (s->dtype != EMBP_DT_F16)
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F16 (int4 "
                          "group scales)", s->file, s->name, embp_dtype_name(s->dtype));
@@ -294,7 +297,7 @@ static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, wei
                          "group size g dividing K = %d", s->file, s->name, rows, K);
     int gs = (int)(K / s->shape[1]);
     embp_error why;
-    embp_status rc = embp_quant_int4_check(K, gs, &why);
+    rc = embp_quant_int4_check(K, gs, &why);
     if (rc != EMBP_OK)
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s': %s", s->file, s->name, why.msg);
     if (*g && *g != gs)

@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/fp.h"
 #include "io/safetensors.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 #include "model/bert.h"
 #include "precision/plan.h"
@@ -96,69 +97,55 @@ static embp_status copy_tree(const char *from, const char *to, int depth, embp_e
 
 /* ---------------------------------------------------------------- tensors */
 
+/* The tensors to write; each name and data is owned (freed through embp_unconst). */
 typedef struct {
     embp_st_write_tensor *t;
     int n, cap;
-    char **names; /* owned names and data, parallel to t */
-    void **data;
 } out_tensors;
 
-static embp_st_write_tensor *add(out_tensors *o, const char *name, embp_dtype dt, int nd,
-                                 const int64_t *shape, void *data, embp_error *err) {
-    if (o->n == o->cap) {
+/* Appends a tensor; o takes data, and frees it when this fails. */
+static embp_status add(out_tensors *o, const char *name, embp_dtype dt, int nd,
+                       const int64_t *shape, void *data, embp_error *err) {
+    char *nm = embp_strdup(name);
+    if (nm && o->n == o->cap) {
         int cap = o->cap ? 2 * o->cap : 256;
         embp_st_write_tensor *t = embp_realloc(o->t, (size_t)cap * sizeof *t);
-        char **names = t ? embp_realloc(o->names, (size_t)cap * sizeof *names) : NULL;
-        if (names)
-            o->names = names;
-        void **data2 = names ? embp_realloc(o->data, (size_t)cap * sizeof *data2) : NULL;
         if (t)
-            o->t = t;
-        if (!t || !names || !data2) {
-            embp_free(data);
-            embp_fail(err, EMBP_ENOMEM, "out of memory listing tensors");
-            return NULL;
-        }
-        o->data = data2, o->cap = cap;
+            o->t = t, o->cap = cap;
     }
-    char *nm = embp_strdup(name);
-    if (!nm) {
+    if (!nm || o->n == o->cap) {
+        embp_free(nm);
         embp_free(data);
-        embp_fail(err, EMBP_ENOMEM, "out of memory");
-        return NULL;
+        return embp_fail(err, EMBP_ENOMEM, "out of memory listing tensors");
     }
-    embp_st_write_tensor *w = &o->t[o->n];
+    embp_st_write_tensor *w = &o->t[o->n++];
     memset(w, 0, sizeof *w);
     w->name = nm, w->dtype = dt, w->n_dims = nd, w->data = data;
     memcpy(w->shape, shape, (size_t)nd * sizeof *shape);
-    o->names[o->n] = nm, o->data[o->n] = data;
-    o->n++;
-    return w;
+    return EMBP_OK;
 }
 
 static void out_free(out_tensors *o) {
     for (int i = 0; i < o->n; i++) {
-        embp_free(o->names[i]);
-        embp_free(o->data[i]);
+        embp_free(embp_unconst(o->t[i].name));
+        embp_free(embp_unconst(o->t[i].data));
     }
     embp_free(o->t);
-    embp_free(o->names);
-    embp_free(o->data);
 }
 
-/* t's values as fp32 (a new buffer), or NULL with err set. */
-static float *as_f32(const embp_st_tensor *t, embp_error *err) {
+/* t's values as fp32 (a new buffer), or NULL with err set; the conversions are the kernel
+ * table's, as at load (model/bert.c). */
+static float *as_f32(const embp_kernels *k, const embp_st_tensor *t, embp_error *err) {
     size_t n = (size_t)t->n_elems;
     float *f = embp_malloc((n ? n : 1) * sizeof *f);
-    if (!f) {
+    if (!f)
         embp_fail(err, EMBP_ENOMEM, "out of memory converting '%s'", t->name);
-        return NULL;
-    }
-    const uint16_t *h = t->data;
-    for (size_t i = 0; i < n; i++)
-        f[i] = t->dtype == EMBP_DT_F32   ? ((const float *)t->data)[i]
-               : t->dtype == EMBP_DT_F16 ? embp_fp16_to_f32(h[i])
-                                         : embp_bf16_to_f32(h[i]);
+    else if (t->dtype == EMBP_DT_F32)
+        memcpy(f, t->data, n * sizeof *f);
+    else if (t->dtype == EMBP_DT_F16)
+        k->fp16_to_f32(t->data, f, n);
+    else
+        k->bf16_to_f32(t->data, f, n);
     return f;
 }
 
@@ -167,17 +154,17 @@ static int is_float(embp_dtype d) {
 }
 
 /* One input tensor into o, as storage s says. */
-static embp_status convert(const embp_st_tensor *t, embp_storage s, int g, out_tensors *o,
-                           embp_error *err) {
+static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_storage s, int g,
+                           out_tensors *o, embp_error *err) {
     size_t n = (size_t)t->n_elems;
     if (!is_float(t->dtype)) { /* ids, masks: as they are */
         void *copy = embp_malloc(t->nbytes ? t->nbytes : 1);
         if (!copy)
             return embp_fail(err, EMBP_ENOMEM, "out of memory copying '%s'", t->name);
         memcpy(copy, t->data, t->nbytes);
-        return add(o, t->name, t->dtype, t->n_dims, t->shape, copy, err) ? EMBP_OK : err->code;
+        return add(o, t->name, t->dtype, t->n_dims, t->shape, copy, err);
     }
-    float *f = as_f32(t, err);
+    float *f = as_f32(k, t, err);
     if (!f)
         return err->code;
     int dense = embp_bert_dense_weight(t->name) && t->n_dims == 2;
@@ -194,47 +181,37 @@ static embp_status convert(const embp_st_tensor *t, embp_storage s, int g, out_t
             h[i] = s == EMBP_STORAGE_FP16 ? embp_f32_to_fp16(f[i]) : embp_f32_to_bf16(f[i]);
         embp_free(f);
         return add(o, t->name, s == EMBP_STORAGE_FP16 ? EMBP_DT_F16 : EMBP_DT_BF16, t->n_dims,
-                   t->shape, h, err) ? EMBP_OK : err->code;
+                   t->shape, h, err);
     }
     if (!dense && !words) /* position embeddings, LayerNorm, biases: fp32, as at load */
-        return add(o, t->name, EMBP_DT_F32, t->n_dims, t->shape, f, err) ? EMBP_OK : err->code;
-    int N = (int)t->shape[0], K = (int)t->shape[1];
-    char sname[300];
-    snprintf(sname, sizeof sname, "%s_scale", t->name);
-    embp_status rc;
-    if (s == EMBP_STORAGE_INT8 || words) { /* the word table is int8 per row for int4 too */
-        int8_t *q = embp_malloc(n);
-        float *sc = embp_malloc((size_t)N * sizeof *sc);
-        if (!q || !sc)
-            rc = embp_fail(err, EMBP_ENOMEM, "out of memory quantizing '%s'", t->name);
-        else
-            rc = embp_quant_int8(f, N, K, q, sc, err);
-        embp_free(f);
-        int64_t ss[1] = {N};
-        if (rc != EMBP_OK || !add(o, t->name, EMBP_DT_I8, 2, t->shape, q, err)) {
-            embp_free(sc);
-            return rc ? (embp_free(q), rc) : err->code;
-        }
-        return add(o, sname, EMBP_DT_F32, 1, ss, sc, err) ? EMBP_OK : err->code;
-    }
+        return add(o, t->name, EMBP_DT_F32, t->n_dims, t->shape, f, err);
+    /* q and its scales: int8 per row (the word table is int8 for int4 files too), else int4 */
+    int N = (int)t->shape[0], K = (int)t->shape[1], int8 = s == EMBP_STORAGE_INT8 || words;
+    int64_t qs[2] = {N, int8 ? K : K / 2}, ss[2] = {N, int8 ? 1 : K / g};
+    void *q = NULL, *sc = NULL;
+    embp_status rc = EMBP_OK;
     embp_error why;
-    if ((rc = embp_quant_int4_check(K, g, &why)) != EMBP_OK) {
-        embp_free(f);
-        return embp_fail(err, rc, "tensor '%s' (K = %d): %s", t->name, K, why.msg);
-    }
-    uint8_t *q = embp_malloc(n / 2);
-    uint16_t *sc = embp_malloc((size_t)N * (size_t)(K / g) * sizeof *sc);
-    if (!q || !sc)
+    if (!int8 && (rc = embp_quant_int4_check(K, g, &why)) != EMBP_OK)
+        rc = embp_fail(err, rc, "tensor '%s' (K = %d): %s", t->name, K, why.msg);
+    else if (!(q = embp_malloc(int8 ? n : n / 2)) ||
+             !(sc = embp_malloc((size_t)N * (int8 ? sizeof(float) : (size_t)(K / g) * 2))))
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory quantizing '%s'", t->name);
     else
-        rc = embp_quant_int4(f, N, K, g, q, sc, err);
+        rc = int8 ? embp_quant_int8(f, N, K, q, sc, err) : embp_quant_int4(f, N, K, g, q, sc, err);
     embp_free(f);
-    int64_t qs[2] = {N, K / 2}, ss[2] = {N, K / g};
-    if (rc != EMBP_OK || !add(o, t->name, EMBP_DT_U8, 2, qs, q, err)) {
-        embp_free(sc);
-        return rc ? (embp_free(q), rc) : err->code;
+    char sname[300];
+    snprintf(sname, sizeof sname, "%s_scale", t->name);
+    if (rc == EMBP_OK) { /* add takes q (and sc) whatever it returns */
+        rc = add(o, t->name, int8 ? EMBP_DT_I8 : EMBP_DT_U8, 2, qs, q, err);
+        q = NULL;
     }
-    return add(o, sname, EMBP_DT_F16, 2, ss, sc, err) ? EMBP_OK : err->code;
+    if (rc == EMBP_OK) {
+        rc = add(o, sname, int8 ? EMBP_DT_F32 : EMBP_DT_F16, int8 ? 1 : 2, ss, sc, err);
+        sc = NULL;
+    }
+    embp_free(q);
+    embp_free(sc);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the folder */
@@ -382,8 +359,9 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     }
     out_tensors o = {0};
     r->bytes_in = embp_st_mapped_bytes(st);
+    const embp_kernels *k = embp_kernels_pick(embp_cpu_get());
     for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++)
-        rc = convert(embp_st_at(st, i), s, g, &o, err);
+        rc = convert(k, embp_st_at(st, i), s, g, &o, err);
     char path[PATH_MAX], grp[16];
     snprintf(grp, sizeof grp, "%d", g);
     const char *mk[] = {"format", "embp.format", "embp.storage", "embp.method", "embp.group_size"};

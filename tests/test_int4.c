@@ -23,9 +23,12 @@ typedef struct {
     int m, k, n, g;
 } shape;
 
-/* M = 1, 3, 17; K a multiple of the group; N not a multiple of 16 or 32 (the register block). */
+/* M = 1, 3, 17; K a multiple of the group; N not a multiple of 16 or 32 (the register block).
+ * The last is past the AVX2 kernel's 192-row sweep and 256-value K slice, with a partial tile
+ * and a partial panel. */
 static const shape shapes[] = {{1, 64, 40, 32},  {3, 96, 17, 32},  {17, 256, 33, 32},
-                               {3, 128, 50, 64}, {17, 64, 16, 16}, {5, 512, 70, 128}};
+                               {3, 128, 50, 64}, {17, 64, 16, 16}, {5, 512, 70, 128},
+                               {200, 320, 40, 32}};
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) { /* uniform in [-1, 1) */

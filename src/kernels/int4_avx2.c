@@ -1,7 +1,10 @@
 /* AVX2 int4 GEMM (int4.h, bf16 numerics in fp32 FMA): the path for CPUs without AVX512_BF16.
- * A is rounded to bf16 once into scratch (kept as fp32). Per block of 16 output columns and
- * KC values of K, the weights are unpacked once, times their scales, into a 16 KB buffer that
- * stays in L1, and every row of A runs over it in a 6 x 16 register tile (12 accumulators). */
+ * A is rounded to bf16 once into scratch (kept as fp32), packed 6 rows interleaved per k so the
+ * 6 broadcasts of a k step read one 24-byte run instead of 6 rows K floats apart. Per block of
+ * 16 output columns and KC values of K, the weights are unpacked once, times their scales, into
+ * a 16 KB buffer that stays in L1, and every row of A runs over it in a 6 x 16 register tile
+ * (12 accumulators). Packing A and plain stores for whole panels took M = 4096 from 142-150 to
+ * 158-177 GFLOP/s (bench_int4, 2-core AVX2 EPYC). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -9,11 +12,107 @@
 #include "kernels/int4.h"
 
 #define KC 256 /* K per unpacked block: KC x 16 floats = 16 KB */
+#define MB 192 /* rows of A per sweep (a multiple of 6): 192 x KC floats = 192 KB */
+
+/* ---------------------------------------------------------------- the register tile */
+
 #define MR 6
-#define MB 192 /* rows of A per sweep: 192 x KC floats = 192 KB */
+
+/* dst = the m rows of a (m, k), each value rounded to bf16, as tiles of 6 rows: tile t's k-th
+ * column is the 6 floats at dst + (t * k + kk) * 6 (rows past m are 0). */
+static void pack_a(const float *a, int m, int k, float *dst) {
+    for (int i = 0; i < m; i += MR) {
+        float *d = dst + (size_t)(i / MR) * k * MR;
+        for (int r = 0; r < MR; r++)
+            for (int kk = 0; kk < k; kk++)
+                d[kk * MR + r] =
+                    i + r < m ? embp_bf16_to_f32(embp_f32_to_bf16(a[(size_t)(i + r) * k + kk]))
+                              : 0.0f;
+    }
+}
+
+/* C rows [0, mr) (row stride ldc) x 16 columns += A x b, or = when first; adds bias (pointing
+ * at the tile's first column) when not NULL (the last slice of K). ap: the tile's packed A at
+ * the slice's first k. full: all 16 columns exist, so C and bias move with plain loads and
+ * stores; else masks m0, m1 cover the last panel (masked stores are slow on AMD: ~15% of a
+ * slice if every tile used them). mr and full are constants after inlining. */
+static inline __attribute__((always_inline)) void tile(int mr, int full, int kc, const float *ap,
+                                                       const float *b, float *c, size_t ldc,
+                                                       __m256i m0, __m256i m1, int first,
+                                                       const float *bias) {
+#define TILE_LD(p, m) (full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m))
+    __m256 acc[MR][2];
+    for (int r = 0; r < mr; r++) {
+        acc[r][0] = first ? _mm256_setzero_ps() : TILE_LD(c + r * ldc, m0);
+        acc[r][1] = first ? _mm256_setzero_ps() : TILE_LD(c + r * ldc + 8, m1);
+    }
+    for (int kk = 0; kk < kc; kk++) {
+        __m256 b0 = _mm256_load_ps(b + kk * 16), b1 = _mm256_load_ps(b + kk * 16 + 8);
+        for (int r = 0; r < mr; r++) {
+            __m256 x = _mm256_broadcast_ss(ap + kk * MR + r);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        if (bias) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], TILE_LD(bias, m0));
+            acc[r][1] = _mm256_add_ps(acc[r][1], TILE_LD(bias + 8, m1));
+        }
+        if (full) {
+            _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+            _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+        } else {
+            _mm256_maskstore_ps(c + r * ldc, m0, acc[r][0]);
+            _mm256_maskstore_ps(c + r * ldc + 8, m1, acc[r][1]);
+        }
+    }
+#undef TILE_LD
+}
+
+/* Lanes < left set (left clamped to 0..8). */
+static inline __m256i lane_mask(int left) {
+    left = left < 0 ? 0 : left > 8 ? 8 : left;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* tile_rows for one value of full (a constant after inlining). */
+static inline __attribute__((always_inline)) void
+tile_rows_full(int full, int mb, int kc, const float *ap, size_t tile_stride, const float *b,
+               float *c, size_t ldc, __m256i m0, __m256i m1, int first, const float *bias) {
+    int i = 0;
+    for (; i + MR <= mb; i += MR, ap += tile_stride)
+        tile(MR, full, kc, ap, b, c + i * ldc, ldc, m0, m1, first, bias);
+    c += i * ldc;
+    switch (mb - i) { /* constant mr for each remainder, so the tile stays in registers */
+    /* clang-format off */
+    case 5: tile(5, full, kc, ap, b, c, ldc, m0, m1, first, bias); break;
+    case 4: tile(4, full, kc, ap, b, c, ldc, m0, m1, first, bias); break;
+    case 3: tile(3, full, kc, ap, b, c, ldc, m0, m1, first, bias); break;
+    case 2: tile(2, full, kc, ap, b, c, ldc, m0, m1, first, bias); break;
+    case 1: tile(1, full, kc, ap, b, c, ldc, m0, m1, first, bias); break;
+    default: break;
+    /* clang-format on */
+    }
+}
+
+/* mb rows of C from c (row stride n, the 16 columns from col of n in all) over one K slice of
+ * kc: ap holds the rows' packed A tiles tile_stride apart, b the slice's panel (kc x 16). Whole
+ * tiles, then one tile of the remaining rows. bias: the whole (n) bias, or NULL. */
+static inline void tile_rows(int mb, int kc, const float *ap, size_t tile_stride, const float *b,
+                             float *c, int n, int col, int first, const float *bias) {
+    __m256i m0 = lane_mask(n - col), m1 = lane_mask(n - col - 8);
+    const float *bs = bias ? bias + col : NULL;
+    if (n - col >= 16)
+        tile_rows_full(1, mb, kc, ap, tile_stride, b, c + col, (size_t)n, m0, m1, first, bs);
+    else
+        tile_rows_full(0, mb, kc, ap, tile_stride, b, c + col, (size_t)n, m0, m1, first, bs);
+}
+
+/* ---------------------------------------------------------------- the int4 GEMM */
 
 static size_t scratch_avx2(int m, int k) {
-    return (size_t)m * k * sizeof(float) + 64;
+    return (size_t)(m + MR - 1) / MR * MR * k * sizeof(float) + 64;
 }
 
 /* buf[kk][0..16) = q * scale for k = k0 + kk, columns of panels p and p + 1 (PANEL8). */
@@ -44,59 +143,13 @@ static void unpack_block(const embp_int4_weights *w, int p, int k0, int kc, floa
     }
 }
 
-/* C rows [i0, i0 + mr) x 16 columns from col (mask for the last block) += A x buf, or = when
- * first; adds bias when last. mr is a constant after inlining. */
-static inline __attribute__((always_inline)) void
-tile(const float *ab, int k, int i0, int mr, int k0, int kc, const float *buf, float *c, int n,
-     int col, __m256i m0, __m256i m1, int first, const float *bias) {
-    __m256 acc[MR][2];
-    for (int r = 0; r < mr; r++) {
-        float *cr = c + (size_t)(i0 + r) * n + col;
-        acc[r][0] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(cr, m0);
-        acc[r][1] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(cr + 8, m1);
-    }
-    for (int kk = 0; kk < kc; kk++) {
-        __m256 b0 = _mm256_load_ps(buf + kk * 16), b1 = _mm256_load_ps(buf + kk * 16 + 8);
-        for (int r = 0; r < mr; r++) {
-            __m256 a = _mm256_broadcast_ss(ab + (size_t)(i0 + r) * k + k0 + kk);
-            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-        }
-    }
-    for (int r = 0; r < mr; r++) {
-        float *cr = c + (size_t)(i0 + r) * n + col;
-        if (bias) {
-            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_maskload_ps(bias + col, m0));
-            acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_maskload_ps(bias + col + 8, m1));
-        }
-        _mm256_maskstore_ps(cr, m0, acc[r][0]);
-        _mm256_maskstore_ps(cr + 8, m1, acc[r][1]);
-    }
-}
-
-/* Lanes < left set (left clamped to 0..8). */
-static __m256i lane_mask(int left) {
-    left = left < 0 ? 0 : left > 8 ? 8 : left;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* Rows [i0, i0 + mb) x columns [16 bp, 16 bp + 16) x K slice [k0, k0 + kc). */
 static void block(const embp_int4_weights *w, const float *ab, int i0, int mb, int k0, int kc,
                   int bp, const float *bias, float *c, float *buf) {
-    int k = w->k, n = w->n, col = 16 * bp, first = k0 == 0, i = i0, end = i0 + mb;
-    __m256i m0 = lane_mask(n - col), m1 = lane_mask(n - col - 8);
-    const float *bs = k0 + kc == k ? bias : NULL;
+    size_t tile_stride = (size_t)w->k * MR;
     unpack_block(w, 2 * bp, k0, kc, buf);
-    for (; i + MR <= end; i += MR)
-        tile(ab, k, i, MR, k0, kc, buf, c, n, col, m0, m1, first, bs);
-    switch (end - i) { /* constant mr for each remainder, so the tile stays in registers */
-    case 5: tile(ab, k, i, 5, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-    case 4: tile(ab, k, i, 4, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-    case 3: tile(ab, k, i, 3, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-    case 2: tile(ab, k, i, 2, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-    case 1: tile(ab, k, i, 1, k0, kc, buf, c, n, col, m0, m1, first, bs); break;
-    default: break;
-    }
+    tile_rows(mb, kc, ab + (size_t)(i0 / MR) * tile_stride + (size_t)k0 * MR, tile_stride, buf,
+              c + (size_t)i0 * w->n, w->n, 16 * bp, k0 == 0, k0 + kc == w->k ? bias : NULL);
 }
 
 /* Loops: MB rows x KC of K (a 192 KB slice of A that stays in L2) outside, column blocks split
@@ -105,9 +158,8 @@ static void block(const embp_int4_weights *w, const float *ab, int i0, int mb, i
 static void gemm_avx2(const embp_int4_weights *w, const float *a, int m, const float *bias,
                       float *c, void *scratch) {
     float *ab = scratch;
-    for (size_t i = 0; i < (size_t)m * w->k; i++)
-        ab[i] = embp_bf16_to_f32(embp_f32_to_bf16(a[i]));
     int nb = (w->n + 15) / 16, k = w->k;
+    pack_a(a, m, k, ab);
 #pragma omp parallel if ((size_t)m * w->n * w->k > (1u << 18))
     {
         _Alignas(32) float buf[KC * 16];

@@ -118,10 +118,10 @@ static embp_mm_engine *engine(int max_m) {
 static void test_f32_matches_float64_for_every_bucket_kind(void **state) {
     (void)state;
     embp_mm_engine *e = engine(3000);
-    int Ms[] = {1, 5, 16, 17, 130, 300, 2100};
-    for (int i = 0; i < 7; i++)
+    int Ms[] = {1, 5, 16, 17, 33, 130, 300, 2100};
+    for (int i = 0; i < 8; i++)
         for (int gelu = 0; gelu < 2; gelu++) {
-            problem p = make_problem(Ms[i], 384, i == 6 ? 64 : 1152);
+            problem p = make_problem(Ms[i], 384, i == 7 ? 64 : 1152);
             double *want = ref_matmul(p.x, p.w, p.b, p.M, p.K, p.N, gelu);
             float *got = run(e, &p, EMBP_MM_F32, gelu);
             char what[64];

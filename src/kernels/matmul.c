@@ -76,7 +76,9 @@ const char *embp_mm_type_str(embp_mm_type t) {
 }
 
 int embp_mm_bucket(int M) {
-    if (M <= 64) /* a short sentence: 17 tokens must not cost 32 rows of GEMM */
+    if (M <= 32) /* a short sentence: 17 tokens must not cost 20 rows of GEMM */
+        return M;
+    if (M <= 64)
         return (M + 3) / 4 * 4;
     if (M <= 256)
         return (M + 15) / 16 * 16;
@@ -85,15 +87,17 @@ int embp_mm_bucket(int M) {
     return (M + 511) / 512 * 512;
 }
 
-/* The cache slot of a bucket: 16 slots of 4, 12 of 16, 14 of 128, then steps of 512. */
+/* The cache slot of a bucket: 32 slots of 1, 8 of 4, 12 of 16, 14 of 128, then steps of 512. */
 static int slot_of(int Mb) {
+    if (Mb <= 32)
+        return Mb - 1;
     if (Mb <= 64)
-        return Mb / 4 - 1;
+        return 32 + (Mb - 32) / 4 - 1;
     if (Mb <= 256)
-        return 16 + (Mb - 64) / 16 - 1;
+        return 40 + (Mb - 64) / 16 - 1;
     if (Mb <= 2048)
-        return 28 + (Mb - 256) / 128 - 1;
-    return 42 + (Mb - 2048) / 512 - 1;
+        return 52 + (Mb - 256) / 128 - 1;
+    return 66 + (Mb - 2048) / 512 - 1;
 }
 
 /* ---------------------------------------------------------------- engine */

@@ -480,6 +480,52 @@ static void test_sigterm_lets_the_request_in_flight_finish_and_exits_0(void **st
     free(model);
 }
 
+/* --drain-timeout 0: SIGTERM with a request in flight closes its connection at once (no
+ * answer); the log says how many were still running and under which setting, and the process
+ * exits 0 once the work already queued is done. */
+static void test_sigterm_with_drain_timeout_0_closes_connections_at_once(void **state) {
+    (void)state;
+    char *model = tu_fixture("minilm");
+    const char *args[] = {"serve", "--model", model, "--host", "127.0.0.1", "--port", "0",
+                          "--drain-timeout", "0", NULL};
+    child c = spawn(args, NULL, NULL);
+    char *log = NULL;
+    size_t nlog = 0;
+    int port = wait_listening(&c, &log, &nlog);
+    /* 40 inputs of ~200 tokens: ~8k tokens, ~1 s of work in a release build. */
+    json_t *in = json_array();
+    for (int i = 0; i < 40; i++) {
+        char text[2048] = "";
+        for (int w = 0; w < 200; w++)
+            strcat(text, w % 3 ? "river " : "stone ");
+        json_array_append_new(in, json_string(text));
+    }
+    json_t *q = json_pack("{s:o}", "input", in);
+    char *body = json_dumps(q, JSON_COMPACT);
+    big_request b = {.port = port, .body = body};
+    pthread_t th;
+    pthread_create(&th, NULL, send_big, &b);
+    while (!__atomic_load_n(&b.sent, __ATOMIC_SEQ_CST))
+        usleep(1000);
+    usleep(100000);
+    kill(c.pid, SIGTERM);
+    pthread_join(th, NULL);
+    char *out, *err;
+    int st = finish(c, &out, &err);
+    expect_exit(st, 0, "embp serve after SIGTERM with --drain-timeout 0", err);
+    if (b.reply.status == 200 || !strstr(err, "1 requests were still running after 0 s") ||
+        !strstr(err, "EMB_PROVIDER_DRAIN_TIMEOUT_S"))
+        fail_msg("expected no answer and the drain warning, got status %d; log:\n%s",
+                 b.reply.status, err);
+    httpc_free(&b.reply);
+    free(body);
+    json_decref(q);
+    free(log);
+    free(out);
+    free(err);
+    free(model);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -490,6 +536,7 @@ int main(void) {
         cmocka_unit_test(test_bad_flag_or_variable_value_exits_nonzero_naming_it),
         cmocka_unit_test(test_missing_or_broken_model_folder_names_the_file_and_field),
         cmocka_unit_test(test_sigterm_lets_the_request_in_flight_finish_and_exits_0),
+        cmocka_unit_test(test_sigterm_with_drain_timeout_0_closes_connections_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

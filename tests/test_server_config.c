@@ -30,6 +30,7 @@ static void test_config_defaults_are_the_documented_ones(void **state) {
     assert_int_equal(c.max_wait_time_ms, 2);
     assert_int_equal(c.length_grouping, 1);
     assert_int_equal(c.max_queue_tokens, 262144);
+    assert_int_equal(c.drain_timeout_s, 30);
     assert_int_equal(c.truncate, 1);
     assert_string_equal(c.log_level, "info");
     assert_string_equal(c.api_key, "");
@@ -94,6 +95,8 @@ static void test_config_bad_values_name_variable_value_and_range(void **state) {
     expect_bad(e4, "EMB_PROVIDER_LOG_LEVEL=loud", "debug|info|warn|error");
     static const char *const e5[] = {"EMB_PROVIDER_MAX_BATCH_TOKENS", "-1", NULL};
     expect_bad(e5, "EMB_PROVIDER_MAX_BATCH_TOKENS=-1", "0..");
+    static const char *const e6[] = {"EMB_PROVIDER_DRAIN_TIMEOUT_S", "-5", NULL};
+    expect_bad(e6, "EMB_PROVIDER_DRAIN_TIMEOUT_S=-5", "0..86400");
     embp_config c;
     embp_error err;
     embp_config_defaults(&c);

@@ -45,10 +45,11 @@ int embp_cli_serve(int argc, char **argv) {
     sigwait(&sigs, &sig);
     embp_log(lvl, EMBP_LOG_INFO, "%s: no new connections; finishing requests in flight",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    int left = embp_server_stop(srv, 30000);
+    int left = embp_server_stop(srv, (int)c.drain_timeout_s * 1000);
     embp_models_free(models, n);
     if (left)
-        embp_log(lvl, EMBP_LOG_WARN, "%d requests were still running after 30 s", left);
+        embp_log(lvl, EMBP_LOG_WARN, "%d requests were still running after %ld s "
+                 "(EMB_PROVIDER_DRAIN_TIMEOUT_S)", left, c.drain_timeout_s);
     embp_log(lvl, EMBP_LOG_INFO, "stopped");
     return 0;
 }

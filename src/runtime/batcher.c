@@ -48,14 +48,6 @@ static int64_t now_ms(void) {
 
 /* ---------------------------------------------------------------- worker */
 
-/* Under mu: 1 when at least `want` requests are queued. */
-static int queued_jobs_reach(const embp_batcher *b, int want) {
-    int n = 0;
-    for (const embp_batch_job *j = b->head; j && n < want; j = j->qnext)
-        n++;
-    return n >= want;
-}
-
 /* Under mu: waits for work, then for the batch to fill: up to max_wait_ms after the oldest
  * arrival, until the queue holds a full budget or as many requests as the last batch finished.
  * Clients that got their answers from a batch send their next requests within a moment of one
@@ -69,7 +61,7 @@ static int wait_for_batch(embp_batcher *b) {
         return 0;
     int64_t deadline = b->head->enqueued_ms + b->o.max_wait_ms;
     while (b->queued_tokens < b->o.max_batch_tokens && !b->stop &&
-           !queued_jobs_reach(b, b->last_done)) {
+           b->n_jobs < b->last_done) {
         int64_t left = deadline - now_ms();
         if (left <= 0)
             break;

@@ -62,6 +62,11 @@ static const setting table[] = {
      K_INT, F(max_connections), 1, 100000, S},
     {"timeout", "EMB_PROVIDER_TIMEOUT_S", "30", "seconds an idle or slow connection may live",
      K_INT, F(timeout_s), 1, 3600, S},
+    {"drain-timeout", "EMB_PROVIDER_DRAIN_TIMEOUT_S", "30", "on SIGTERM/SIGINT, seconds to "
+     "let requests in flight finish; then their connections close unanswered and the process "
+     "exits once the model finishes the work already queued (keep it below your "
+     "orchestrator's grace period, e.g. Kubernetes' terminationGracePeriodSeconds)", K_INT,
+     F(drain_timeout_s), 0, 86400, S},
     {"truncate", "EMB_PROVIDER_TRUNCATE", "true", "cut inputs longer than max_seq_len "
      "(--no-truncate: reject them)", K_BOOL, F(truncate), 0, 0, S | E | T},
     {"cors-origin", "EMB_PROVIDER_CORS_ORIGIN", "", "answer browsers from this origin (* or "

@@ -399,6 +399,18 @@ static void *send_big(void *p) {
     return NULL;
 }
 
+/* Sends b from a thread and SIGTERMs pid 100 ms after the body is out (the server has read it
+ * and is embedding it); returns once b's reply (or its absence) is in. */
+static void sigterm_during(big_request *b, pid_t pid) {
+    pthread_t th;
+    pthread_create(&th, NULL, send_big, b);
+    while (!__atomic_load_n(&b->sent, __ATOMIC_SEQ_CST))
+        usleep(1000);
+    usleep(100000);
+    kill(pid, SIGTERM);
+    pthread_join(th, NULL);
+}
+
 /* Reads the child's stderr until "listening on HOST:PORT"; returns PORT. */
 static int wait_listening(child *c, char **log, size_t *n) {
     time_t t0 = time(NULL);
@@ -441,13 +453,7 @@ static void test_sigterm_lets_the_request_in_flight_finish_and_exits_0(void **st
     json_t *q = json_pack("{s:o, s:s}", "input", in, "encoding_format", "float");
     char *body = json_dumps(q, JSON_COMPACT);
     big_request b = {.port = port, .body = body};
-    pthread_t th;
-    pthread_create(&th, NULL, send_big, &b);
-    while (!__atomic_load_n(&b.sent, __ATOMIC_SEQ_CST))
-        usleep(1000);
-    usleep(100000); /* the server has read the body and is embedding it */
-    kill(c.pid, SIGTERM);
-    pthread_join(th, NULL);
+    sigterm_during(&b, c.pid);
     char *out, *err;
     int st = finish(c, &out, &err);
     if (b.reply.status != 200)
@@ -503,13 +509,7 @@ static void test_sigterm_with_drain_timeout_0_closes_connections_at_once(void **
     json_t *q = json_pack("{s:o}", "input", in);
     char *body = json_dumps(q, JSON_COMPACT);
     big_request b = {.port = port, .body = body};
-    pthread_t th;
-    pthread_create(&th, NULL, send_big, &b);
-    while (!__atomic_load_n(&b.sent, __ATOMIC_SEQ_CST))
-        usleep(1000);
-    usleep(100000);
-    kill(c.pid, SIGTERM);
-    pthread_join(th, NULL);
+    sigterm_during(&b, c.pid);
     char *out, *err;
     int st = finish(c, &out, &err);
     expect_exit(st, 0, "embp serve after SIGTERM with --drain-timeout 0", err);

@@ -11,11 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <dnnl.h>
-
 #include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/fp.h"
+#include "kernels/dnnl_compat.h"
 #include "kernels/int4.h"
 #include "kernels/quant.h"
 
@@ -44,39 +43,41 @@ static float frand(void) {
  * w is [n, k] fp32 (torch layout, so B is tag ba). -1 on failure. */
 static double time_dnnl(dnnl_engine_t eng, dnnl_stream_t st, dnnl_data_type_t dt, int m, int k,
                         int n, const float *a, const float *w, char *impl, size_t impl_size) {
-    dnnl_dims_t ad = {m, k}, bd = {k, n}, cd = {m, n};
-    dnnl_memory_desc_t a_md, b_any, b_src, c_md, a32_md;
-    CHECK(dnnl_memory_desc_init_by_tag(&a_md, 2, ad, dt, dnnl_ab));
-    CHECK(dnnl_memory_desc_init_by_tag(&a32_md, 2, ad, dnnl_f32, dnnl_ab));
-    CHECK(dnnl_memory_desc_init_by_tag(&b_any, 2, bd, dt, dnnl_format_tag_any));
-    CHECK(dnnl_memory_desc_init_by_tag(&b_src, 2, bd, dnnl_f32, dnnl_ba));
-    CHECK(dnnl_memory_desc_init_by_tag(&c_md, 2, cd, dnnl_f32, dnnl_ab));
-    dnnl_matmul_desc_t md;
-    CHECK(dnnl_matmul_desc_init(&md, &a_md, &b_any, NULL, &c_md));
+    dnnl_memory_desc_t a_md = EMBP_DNNL_MD_INIT, b_any = EMBP_DNNL_MD_INIT;
+    dnnl_memory_desc_t b_src = EMBP_DNNL_MD_INIT, c_md = EMBP_DNNL_MD_INIT;
+    dnnl_memory_desc_t a32_md = EMBP_DNNL_MD_INIT; /* leak on failure: a benchmark that exits */
+    CHECK(embp_dnnl_md_2d(&a_md, m, k, dt, dnnl_ab));
+    CHECK(embp_dnnl_md_2d(&a32_md, m, k, dnnl_f32, dnnl_ab));
+    CHECK(embp_dnnl_md_2d(&b_any, k, n, dt, dnnl_format_tag_any));
+    CHECK(embp_dnnl_md_2d(&b_src, k, n, dnnl_f32, dnnl_ba));
+    CHECK(embp_dnnl_md_2d(&c_md, m, n, dnnl_f32, dnnl_ab));
     dnnl_primitive_desc_t pd;
-    if (dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL) != dnnl_success) {
+    if (embp_dnnl_matmul_pd(&pd, eng, embp_dnnl_md_ref(&a_md), embp_dnnl_md_ref(&b_any), NULL,
+                            embp_dnnl_md_ref(&c_md), NULL) != dnnl_success) {
         snprintf(impl, impl_size, "unimplemented");
         return -1.0;
     }
     const char *name = "?";
     dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name);
     snprintf(impl, impl_size, "%s", name);
-    const dnnl_memory_desc_t *b_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    embp_dnnl_cmd b_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     dnnl_memory_t am, a32, bsrc, bm, cm;
-    CHECK(dnnl_memory_create(&am, &a_md, eng, DNNL_MEMORY_ALLOCATE));
-    CHECK(dnnl_memory_create(&a32, &a32_md, eng, (void *)(uintptr_t)a));
-    CHECK(dnnl_memory_create(&bsrc, &b_src, eng, (void *)(uintptr_t)w));
+    CHECK(dnnl_memory_create(&am, embp_dnnl_md_ref(&a_md), eng, DNNL_MEMORY_ALLOCATE));
+    CHECK(dnnl_memory_create(&a32, embp_dnnl_md_ref(&a32_md), eng, (void *)(uintptr_t)a));
+    CHECK(dnnl_memory_create(&bsrc, embp_dnnl_md_ref(&b_src), eng, (void *)(uintptr_t)w));
     CHECK(dnnl_memory_create(&bm, b_md, eng, DNNL_MEMORY_ALLOCATE));
-    CHECK(dnnl_memory_create(&cm, &c_md, eng, DNNL_MEMORY_ALLOCATE));
+    CHECK(dnnl_memory_create(&cm, embp_dnnl_md_ref(&c_md), eng, DNNL_MEMORY_ALLOCATE));
     dnnl_primitive_desc_t rpd;
     dnnl_primitive_t r, mm;
-    CHECK(dnnl_reorder_primitive_desc_create(&rpd, &b_src, eng, b_md, eng, NULL));
+    CHECK(dnnl_reorder_primitive_desc_create(&rpd, embp_dnnl_md_ref(&b_src), eng, b_md, eng,
+                                             NULL));
     CHECK(dnnl_primitive_create(&r, rpd));
     dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, bsrc}, {DNNL_ARG_TO, bm}};
     CHECK(dnnl_primitive_execute(r, st, 2, rargs)); /* weights prepacked once */
     dnnl_primitive_desc_destroy(rpd);
     dnnl_primitive_destroy(r);
-    CHECK(dnnl_reorder_primitive_desc_create(&rpd, &a32_md, eng, &a_md, eng, NULL));
+    CHECK(dnnl_reorder_primitive_desc_create(&rpd, embp_dnnl_md_ref(&a32_md), eng,
+                                             embp_dnnl_md_ref(&a_md), eng, NULL));
     CHECK(dnnl_primitive_create(&r, rpd));
     dnnl_exec_arg_t aargs[2] = {{DNNL_ARG_FROM, a32}, {DNNL_ARG_TO, am}};
     CHECK(dnnl_primitive_execute(r, st, 2, aargs)); /* activations to dt outside the timing */
@@ -95,6 +96,8 @@ static double time_dnnl(dnnl_engine_t eng, dnnl_stream_t st, dnnl_data_type_t dt
     dnnl_primitive_desc_destroy(rpd), dnnl_primitive_desc_destroy(pd);
     dnnl_memory_destroy(am), dnnl_memory_destroy(a32), dnnl_memory_destroy(bsrc);
     dnnl_memory_destroy(bm), dnnl_memory_destroy(cm);
+    embp_dnnl_md_free(&a_md), embp_dnnl_md_free(&a32_md), embp_dnnl_md_free(&b_any);
+    embp_dnnl_md_free(&b_src), embp_dnnl_md_free(&c_md);
     return best * 1e3;
 }
 

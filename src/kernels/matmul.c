@@ -8,9 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include "core/alloc.h"
+#include "kernels/dnnl_compat.h"
 #include "kernels/int4.h"
 #include "kernels/quant.h"
 
@@ -37,7 +36,7 @@ struct embp_linear {
     embp_mm_engine *e;
     int K, N, gelu;
     embp_mm_type type;
-    dnnl_memory_desc_t wmd; /* the packed (blocked) layout the primitives expect */
+    dnnl_memory_desc_t wmd; /* the packed (blocked) layout the primitives expect; owned */
     void *wbuf;
     size_t wbytes;
     dnnl_memory_t wmem, bmem;
@@ -166,34 +165,33 @@ static dnnl_data_type_t wei_dt(embp_mm_type t) {
     return t == EMBP_MM_BF16 ? dnnl_bf16 : t == EMBP_MM_INT8 ? dnnl_s8 : dnnl_f32;
 }
 
-/* A primitive descriptor for (M, K) x (K, N): weights in *wmd (or any layout when NULL),
+/* A primitive descriptor for (M, K) x (K, N): weights in wmd (or any layout when NULL),
  * bias and GELU fused unless int8 (whose epilogue is ours, after the s32 result). */
-static embp_status make_pd(const embp_linear *l, int M, const dnnl_memory_desc_t *wmd,
+static embp_status make_pd(const embp_linear *l, int M, embp_dnnl_cmd wmd,
                            dnnl_primitive_desc_t *pd, embp_error *err) {
     embp_status rc = EMBP_OK;
     int int8 = l->type == EMBP_MM_INT8;
-    dnnl_memory_desc_t smd, wany, bmd, dmd;
-    dnnl_dims_t sd = {M, l->K}, wd = {l->K, l->N}, bd = {1, l->N}, dd = {M, l->N};
+    dnnl_memory_desc_t smd = EMBP_DNNL_MD_INIT, wany = EMBP_DNNL_MD_INIT;
+    dnnl_memory_desc_t bmd = EMBP_DNNL_MD_INIT, dmd = EMBP_DNNL_MD_INIT;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
-    dnnl_matmul_desc_t md;
     *pd = NULL;
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_dt(l->type), dnnl_ab), "src md");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&wany, 2, wd, wei_dt(l->type), dnnl_format_tag_any),
+    DNNL_TRY(embp_dnnl_md_2d(&smd, M, l->K, src_dt(l->type), dnnl_ab), "src md");
+    DNNL_TRY(embp_dnnl_md_2d(&wany, l->K, l->N, wei_dt(l->type), dnnl_format_tag_any),
              "weights md");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab), "bias md");
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&dmd, 2, dd, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab),
-             "dst md");
-    DNNL_TRY(dnnl_matmul_desc_init(&md, &smd, wmd ? wmd : &wany, int8 ? NULL : &bmd, &dmd),
-             "matmul_desc_init");
+    DNNL_TRY(embp_dnnl_md_2d(&bmd, 1, l->N, dnnl_f32, dnnl_ab), "bias md");
+    DNNL_TRY(embp_dnnl_md_2d(&dmd, M, l->N, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab), "dst md");
     DNNL_TRY(dnnl_primitive_attr_create(&attr), "attr_create");
     if (l->gelu && !int8) {
         DNNL_TRY(dnnl_post_ops_create(&po), "post_ops_create");
-        DNNL_TRY(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0.0f, 0.0f),
+        DNNL_TRY(embp_dnnl_append_eltwise(po, dnnl_eltwise_gelu_erf, 0.0f, 0.0f),
                  "append gelu_erf");
         DNNL_TRY(dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops");
     }
-    dnnl_status_t st = dnnl_primitive_desc_create(pd, &md, attr, l->e->eng, NULL);
+    dnnl_status_t st = embp_dnnl_matmul_pd(pd, l->e->eng, embp_dnnl_md_ref(&smd),
+                                           wmd ? wmd : embp_dnnl_md_ref(&wany),
+                                           int8 ? NULL : embp_dnnl_md_ref(&bmd),
+                                           embp_dnnl_md_ref(&dmd), attr);
     if (st == dnnl_unimplemented)
         rc = embp_fail(err, EMBP_EDEVICE, "matmul: oneDNN has no %s kernel for this CPU",
                        embp_mm_type_str(l->type));
@@ -204,6 +202,10 @@ fail:
         dnnl_post_ops_destroy(po);
     if (attr)
         dnnl_primitive_attr_destroy(attr);
+    embp_dnnl_md_free(&smd);
+    embp_dnnl_md_free(&wany);
+    embp_dnnl_md_free(&bmd);
+    embp_dnnl_md_free(&dmd);
     return rc;
 }
 
@@ -228,7 +230,7 @@ static embp_status get_slot(embp_linear *l, int M, mm_slot **out, embp_error *er
     if (s->prim)
         return EMBP_OK;
     dnnl_primitive_desc_t pd = NULL;
-    if ((rc = make_pd(l, Mb, &l->wmd, &pd, err)) != EMBP_OK)
+    if ((rc = make_pd(l, Mb, embp_dnnl_md_ref(&l->wmd), &pd, err)) != EMBP_OK)
         return rc;
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
@@ -257,22 +259,26 @@ static embp_status pack_weights(embp_linear *l, const void *w, embp_error *err) 
     dnnl_primitive_desc_t pd = NULL, rpd = NULL;
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t from = NULL;
-    dnnl_memory_desc_t fmd;
-    dnnl_dims_t wd = {l->K, l->N};
+    dnnl_memory_desc_t fmd = EMBP_DNNL_MD_INIT;
     if ((rc = make_pd(l, embp_mm_bucket(l->e->max_m < 128 ? l->e->max_m : 128), NULL, &pd,
                       err)) != EMBP_OK)
         return rc;
-    l->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    l->wbytes = dnnl_memory_desc_get_size(&l->wmd);
+    DNNL_TRY(embp_dnnl_md_copy(&l->wmd, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md,
+                                                                      0)),
+             "packed weights md");
+    l->wbytes = dnnl_memory_desc_get_size(embp_dnnl_md_ref(&l->wmd));
     if (!(l->wbuf = embp_malloc_aligned(l->wbytes))) {
         rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory for %zu bytes of weights",
                        l->wbytes);
         goto fail;
     }
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&fmd, 2, wd, wei_dt(l->type), dnnl_ba), "weights md");
-    DNNL_TRY(dnnl_memory_create(&from, &fmd, l->e->eng, (void *)(uintptr_t)w), "weights memory");
-    DNNL_TRY(dnnl_memory_create(&l->wmem, &l->wmd, l->e->eng, l->wbuf), "packed memory");
-    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, &fmd, l->e->eng, &l->wmd, l->e->eng, NULL),
+    DNNL_TRY(embp_dnnl_md_2d(&fmd, l->K, l->N, wei_dt(l->type), dnnl_ba), "weights md");
+    DNNL_TRY(dnnl_memory_create(&from, embp_dnnl_md_ref(&fmd), l->e->eng, (void *)(uintptr_t)w),
+             "weights memory");
+    DNNL_TRY(dnnl_memory_create(&l->wmem, embp_dnnl_md_ref(&l->wmd), l->e->eng, l->wbuf),
+             "packed memory");
+    DNNL_TRY(dnnl_reorder_primitive_desc_create(&rpd, embp_dnnl_md_ref(&fmd), l->e->eng,
+                                                embp_dnnl_md_ref(&l->wmd), l->e->eng, NULL),
              "reorder pd_create");
     DNNL_TRY(dnnl_primitive_create(&reorder, rpd), "reorder create");
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, l->wmem}};
@@ -285,6 +291,7 @@ fail:
         dnnl_primitive_desc_destroy(rpd);
     if (from)
         dnnl_memory_destroy(from);
+    embp_dnnl_md_free(&fmd);
     dnnl_primitive_desc_destroy(pd);
     return rc;
 }
@@ -306,10 +313,12 @@ static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bi
     }
     if (bias)
         memcpy(l->bias, bias, (size_t)N * sizeof(float));
-    dnnl_memory_desc_t bmd;
-    dnnl_dims_t bd = {1, N};
-    DNNL_TRY(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab), "bias md");
-    DNNL_TRY(dnnl_memory_create(&l->bmem, &bmd, e->eng, l->bias), "bias memory");
+    dnnl_memory_desc_t bmd = EMBP_DNNL_MD_INIT;
+    dnnl_status_t st = embp_dnnl_md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&l->bmem, embp_dnnl_md_ref(&bmd), e->eng, l->bias);
+    embp_dnnl_md_free(&bmd);
+    DNNL_TRY(st, "bias memory");
     size_t row = t == EMBP_MM_BF16 ? 2 : 1;
     if (t != EMBP_MM_F32 && (rc = reserve(&e->act, &e->act_bytes, (size_t)e->max_m * K * row,
                                           err)) != EMBP_OK)
@@ -487,6 +496,7 @@ void embp_linear_free(embp_linear *l) {
         dnnl_memory_destroy(l->wmem);
     if (l->bmem)
         dnnl_memory_destroy(l->bmem);
+    embp_dnnl_md_free(&l->wmd);
     embp_free_aligned(l->wbuf);
     embp_free(l->slots);
     embp_free(l->bias);

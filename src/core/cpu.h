@@ -1,7 +1,9 @@
 /* The CPU probe: which instruction sets this machine (and its OS) can run.
  * embp_cpu_get() is the one piece of global state in embp: it runs CPUID once (call_once)
  * and applies the EMBP_CPU_FEATURES mask, e.g. "-avx512_bf16,-avx512_vnni", so every
- * fallback path can be tested on a machine that has the feature. */
+ * fallback path can be tested on a machine that has the feature. A mask also caps oneDNN at the
+ * masked CPU's level (dnnl_set_max_cpu_isa, process-wide): kernels/matmul.c applies it once,
+ * before embp's first oneDNN object, since core/ does not link oneDNN. */
 #ifndef EMBP_CORE_CPU_H
 #define EMBP_CORE_CPU_H
 

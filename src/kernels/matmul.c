@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 #include <time.h>
 
 #include "core/alloc.h"
@@ -101,6 +102,33 @@ static int slot_of(int Mb) {
 
 /* ---------------------------------------------------------------- engine */
 
+/* The oneDNN ISA level of a (masked) CPU: the highest one whose instructions it has. */
+static dnnl_cpu_isa_t isa_of(const embp_cpu *c) {
+    if (!embp_cpu_has_avx2(c))
+        return dnnl_cpu_isa_sse41; /* oneDNN's floor; embp's "scalar" level */
+    if (!embp_cpu_has_avx512(c))
+        return c->avx_vnni ? dnnl_cpu_isa_avx2_vnni : dnnl_cpu_isa_avx2;
+    if (c->amx_tile && c->amx_int8 && c->amx_bf16 && c->avx512_bf16 && c->avx512_vnni)
+        return dnnl_cpu_isa_avx512_core_amx;
+    if (c->avx512_bf16 && c->avx512_vnni)
+        return dnnl_cpu_isa_avx512_core_bf16;
+    return c->avx512_vnni ? dnnl_cpu_isa_avx512_core_vnni : dnnl_cpu_isa_avx512_core;
+}
+
+static dnnl_status_t g_isa_status = dnnl_success;
+static once_flag g_isa_once = ONCE_FLAG_INIT;
+
+/* The oneDNN half of the CPU probe (core/cpu.h): when EMBP_CPU_FEATURES masks a feature, oneDNN
+ * is capped at the masked CPU's level (dnnl_set_max_cpu_isa), so a masked run uses the smaller
+ * machine's kernels in oneDNN too. The cap is process-wide and only takes before oneDNN's first
+ * dispatch, so it is set once, here, before embp makes its first oneDNN object; core/ does not
+ * link oneDNN. Without a mask oneDNN is left to choose. */
+static void cap_isa_once(void) {
+    const embp_cpu *c = embp_cpu_get();
+    if (c->masked[0])
+        g_isa_status = dnnl_set_max_cpu_isa(isa_of(c));
+}
+
 embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engine **out,
                                   embp_error *err) {
     embp_status rc = EMBP_OK;
@@ -116,6 +144,12 @@ embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engi
      * which saturates past 32767 = 255 * 64.2 * 2: 7-bit weights keep every pair in range. */
     const embp_cpu *cpu = embp_cpu_get();
     e->wq_max = cpu->avx512_vnni || cpu->avx_vnni ? 127 : 63;
+    call_once(&g_isa_once, cap_isa_once);
+    if (g_isa_status != dnnl_success) {
+        rc = embp_fail(err, EMBP_EINTERNAL, "EMBP_CPU_FEATURES: oneDNN refused the ISA cap "
+                       "(status %d; something used oneDNN before embp)", (int)g_isa_status);
+        goto fail;
+    }
     DNNL_TRY(dnnl_engine_create(&e->eng, dnnl_cpu, 0), "engine_create");
     DNNL_TRY(dnnl_stream_create(&e->stream, e->eng, dnnl_stream_default_flags), "stream_create");
     e->xs = embp_malloc_aligned((size_t)e->max_m * sizeof(float));

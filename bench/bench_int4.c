@@ -1,4 +1,4 @@
-/* bench_int4: the int4 GEMM (the variant embp_int4_pick chooses here) against oneDNN's bf16 and
+/* bench_int4: the int4 GEMM (the variant kernels.h's table holds here) against oneDNN's bf16 and
  * fp32 matmul at the same shapes, in one run. oneDNN gets prepacked weights (format_tag any,
  * reordered once) and a primitive for this fixed M (never runtime M with blocked weights: that
  * falls to a reference kernel), and bf16 activations converted outside the timing; the int4
@@ -16,6 +16,7 @@
 #include "core/fp.h"
 #include "kernels/dnnl_compat.h"
 #include "kernels/int4.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 static double now(void) {
@@ -165,7 +166,7 @@ int main(int argc, char **argv) {
     static const int kn[][2] = {{384, 1152}, {384, 384},  {384, 1536}, {1536, 384},
                                 {768, 2304}, {768, 3072}, {3072, 768}};
     const embp_cpu *cpu = embp_cpu_get();
-    const embp_int4_kernel *kern = embp_int4_pick(cpu, 0);
+    const embp_int4_kernel *kern = embp_kernels_pick(cpu)->int4[0];
     char feats[256];
     embp_cpu_features_str(cpu, feats, sizeof feats);
     time_t t = time(NULL);

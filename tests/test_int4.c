@@ -11,6 +11,7 @@
 #include "core/cpu.h"
 #include "core/fp.h"
 #include "kernels/int4.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 /* Two fp32 sums of the same K terms in different orders differ by at most 2 K u sum|terms|
@@ -210,14 +211,14 @@ static void test_pick_follows_cpu_features(void **state) {
         skip();
     embp_cpu c;
     embp_error err;
-    assert_string_equal(embp_int4_pick(base, 0)->name, "avx512_bf16");
-    assert_string_equal(embp_int4_pick(base, 1)->name, "avx512_vnni");
+    assert_string_equal(embp_kernels_pick(base)->int4[0]->name, "avx512_bf16");
+    assert_string_equal(embp_kernels_pick(base)->int4[1]->name, "avx512_vnni");
     assert_int_equal(embp_cpu_mask(base, "-avx512_bf16", &c, &err), EMBP_OK);
-    assert_string_equal(embp_int4_pick(&c, 0)->name, "avx2");
+    assert_string_equal(embp_kernels_pick(&c)->int4[0]->name, "avx2");
     assert_int_equal(embp_cpu_mask(base, "-avx512_vnni", &c, &err), EMBP_OK);
-    assert_null(embp_int4_pick(&c, 1));
+    assert_null(embp_kernels_pick(&c)->int4[1]);
     assert_int_equal(embp_cpu_mask(base, "scalar", &c, &err), EMBP_OK);
-    assert_string_equal(embp_int4_pick(&c, 0)->name, "scalar");
+    assert_string_equal(embp_kernels_pick(&c)->int4[0]->name, "scalar");
 }
 
 static void test_gemm_rejects_weights_packed_for_another_kernel(void **state) {

@@ -225,11 +225,11 @@ static void test_simd_quantize_and_dequant_match_scalar(void **state) {
         acc[i] = (int32_t)frand(-200000.0f, 200000.0f);
     for (int i = 0; i < N; i++)
         wsum[i] = (int32_t)frand(-2000.0f, 2000.0f);
-    embp_kernels_scalar.quantize_u8(x, qr, sr, T, K);
+    embp_kernels_scalar.quantize_u8(x, T, K, qr, sr);
     assert_true(sr[0] == 1.0f && qr[0] == 128);
     embp_kernels_scalar.dequant_s32(acc, wsum, sr, ws, bias, yr, T, N);
     for (int k = 0; k < nk; k++) {
-        ks[k]->quantize_u8(x, qg, sg, T, K);
+        ks[k]->quantize_u8(x, T, K, qg, sg);
         assert_memory_equal(sr, sg, sizeof sr);
         assert_memory_equal(qr, qg, (size_t)T * K);
         ks[k]->dequant_s32(acc, wsum, sr, ws, bias, yg, T, N);

@@ -9,6 +9,7 @@
 
 #include "core/cpu.h"
 #include "core/fp.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -134,7 +135,7 @@ static void test_activation_u8_round_trip_and_zero_point(void **state) {
     for (int i = 0; i < M * K; i++)
         x[i] = frand() * (float)(i % 3 + 1);
     x[K + 5] = -9.0f; /* row 1's max magnitude, negative: maps to q = 1 */
-    embp_quant_act_u8_scalar(x, M, K, q, s);
+    embp_kernels_scalar.quantize_u8(x, M, K, q, s);
     assert_int_equal(q[K + 5], 1);
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K; k++) {
@@ -157,8 +158,8 @@ static void test_activation_avx512_gives_the_same_bytes_as_scalar(void **state) 
     for (int i = 0; i < M * K; i++)
         x[i] = frand() * 4.0f;
     x[3] = NAN;
-    embp_quant_act_u8_scalar(x, M, K, q1, s1);
-    embp_quant_act_u8_avx512(x, M, K, q2, s2);
+    embp_kernels_scalar.quantize_u8(x, M, K, q1, s1);
+    embp_kernels_avx512.quantize_u8(x, M, K, q2, s2);
     for (int i = 0; i < M * K; i++)
         if (q1[i] != q2[i])
             fail_msg("element %d (x = %.9g): scalar %d avx512 %d", i, (double)x[i], q1[i], q2[i]);

@@ -96,7 +96,7 @@ typedef struct {
     const char *fidelity_cache_dir; /* where measured fidelity is cached; NULL: not cached */
     int measure_fidelity;     /* nonzero: measure the plan against fp32 at load, even when not
                                * auto (auto always measures its candidates) */
-    int warmup_tokens;        /* > 0: run a pass per GEMM row bucket (1, 2, ... 32, 36, ...) up
+    int warmup_tokens;        /* > 0: run a pass per GEMM row count embp computes (its buckets) up
                                * to this many tokens at load so the first requests find their
                                * GEMM primitives made (a server sets it; each new batch size
                                * otherwise costs ~0.5 ms per distinct layer shape on its first

@@ -26,4 +26,4 @@ static inline vf fmadd(vf a, vf b, vf c) {
 
 #include "kernels/simd_body.h"
 
-const embp_kernels embp_kernels_avx2 = EMBP_SIMD_TABLE("avx2");
+const embp_kernels embp_kernels_avx2 = EMBP_SIMD_TABLE("avx2", &embp_int4_avx2, NULL);

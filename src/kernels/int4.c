@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/fp.h"
+#include "kernels/kernels.h"
 #include "kernels/quant.h"
 
 /* ---------------------------------------------------------------- scalar references */
@@ -43,7 +44,7 @@ static void scalar_int8(const embp_int4_weights *w, const float *a, int m, const
     int n = w->n, k = w->k, g = w->group_size, ng = k / g;
     uint8_t *qa = scratch;
     float *sa = (float *)(void *)(qa + (((size_t)m * k + 63) & ~(size_t)63));
-    embp_quant_act_u8_scalar(a, m, k, qa, sa);
+    embp_kernels_scalar.quantize_u8(a, m, k, qa, sa);
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             const uint8_t *row = w->q + (size_t)j * k / 2;
@@ -62,19 +63,6 @@ const embp_int4_kernel embp_int4_scalar = {"scalar", 0, EMBP_INT4_LAYOUT_ROWS, s
                                            scratch_none};
 const embp_int4_kernel embp_int4_scalar_int8 = {"scalar_int8", 1, EMBP_INT4_LAYOUT_ROWS,
                                                 scalar_int8, scratch_u8};
-
-/* ---------------------------------------------------------------- dispatch */
-
-const embp_int4_kernel *embp_int4_pick(const embp_cpu *cpu, int int8_compute) {
-    int avx512 = embp_cpu_has_avx512(cpu);
-    if (int8_compute)
-        return avx512 && cpu->avx512_vnni ? &embp_int4_avx512_vnni : NULL;
-    if (avx512 && cpu->avx512_bf16)
-        return &embp_int4_avx512_bf16;
-    if (embp_cpu_has_avx2(cpu))
-        return &embp_int4_avx2;
-    return &embp_int4_scalar;
-}
 
 /* ---------------------------------------------------------------- packing */
 

@@ -5,7 +5,8 @@
  *   int8: A per row to u8 (quant.h, scale sa[m]); C[m][n] = bias[n] + sa[m] * sum_g s[n][g] *
  *         int32(sum_{k in g} (qa[m][k] - 128) * q[n][k]).
  * Variants: "avx512_bf16" (vdpbf16ps), "avx512_vnni" (vpdpbusd), "avx2" and "scalar" (bf16
- * numerics in fp32 FMA; scalar also int8); embp_int4_pick() chooses at load.
+ * numerics in fp32 FMA; scalar also int8); kernels.h's table names the one a CPU runs. The int8
+ * numerics quantize A with kernels.h's quantize_u8.
  *
  * Packed layouts (embp_int4_pack, once at load), so the inner loop streams one panel of 16
  * output columns along K:
@@ -66,10 +67,6 @@ extern const embp_int4_kernel embp_int4_avx2;
 extern const embp_int4_kernel embp_int4_avx512_bf16;
 extern const embp_int4_kernel embp_int4_avx512_vnni;
 /* clang-format on */
-
-/* The fastest variant cpu runs with the given numerics; NULL when none can (int8 numerics
- * need AVX-512 VNNI; the scalar int8 reference is never picked, it is for tests). */
-const embp_int4_kernel *embp_int4_pick(const embp_cpu *cpu, int int8_compute);
 
 /* Packs quant.h int4 weights q [n, k/2 bytes], scales [n, k/g] for kernel into *out. */
 embp_status embp_int4_pack(const embp_int4_kernel *kernel, const uint8_t *q,

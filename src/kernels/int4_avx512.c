@@ -6,7 +6,7 @@
 
 #include "core/fp.h"
 #include "kernels/int4.h"
-#include "kernels/quant.h"
+#include "kernels/kernels.h"
 
 #define MR 4 /* rows of A per register block: 2 x MR group sums + 2 x MR totals in zmm */
 
@@ -186,7 +186,7 @@ static void gemm_vnni(const embp_int4_weights *w, const float *a, int m, const f
                       float *c, void *scratch) {
     uint8_t *qa = scratch;
     float *sa = (float *)(void *)(qa + (((size_t)m * w->k + 63) & ~(size_t)63));
-    embp_quant_act_u8_avx512(a, m, w->k, qa, sa);
+    embp_kernels_avx512.quantize_u8(a, m, w->k, qa, sa);
     int np = (w->n + 15) / 16, npairs = (np + 1) / 2;
 #pragma omp parallel for schedule(static) if ((size_t)m * w->n * w->k > (1u << 18))
     for (int pp = 0; pp < npairs; pp++) {

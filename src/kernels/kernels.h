@@ -1,6 +1,8 @@
-/* kernels.h: every compute kernel embp calls outside the GEMMs, one table per instruction set.
- * T packed tokens, C hidden, L sequence length, D head size (llm.c's letters). The GEMMs live in
- * kernels/matmul.h (oneDNN). Kernels never see a request or a model: rows and sizes only.
+/* kernels.h: every compute kernel embp calls, one table per instruction-set level; the one
+ * place that chooses code by CPU features. T packed tokens, C hidden, L sequence length, D head
+ * size (llm.c's letters). The fp32/bf16/int8 GEMMs run on oneDNN (kernels/matmul.h, which takes
+ * its activation conversions from this table); the int4 GEMMs are embp's own (kernels/int4.h),
+ * reached through this table. Kernels never see a request or a model: rows and sizes only.
  */
 #ifndef EMBP_KERNELS_KERNELS_H
 #define EMBP_KERNELS_KERNELS_H
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/cpu.h"
+#include "kernels/int4.h"
 
 typedef struct {
     const char *name; /* "avx512", "avx2", "scalar" */
@@ -32,13 +35,26 @@ typedef struct {
     void (*bf16_to_f32)(const uint16_t *x, float *y, size_t n);
     void (*fp16_to_f32)(const uint16_t *x, float *y, size_t n);
 
-    /* x is (T, K) row stride K: q = clamp(round(x / s) + 128) as u8 with s = max|row| / 127 per
-     * row written to scale[t] (a zero row gets s = 1). For the int8 GEMM's activations. */
-    void (*quantize_u8)(const float *x, uint8_t *q, float *scale, int T, int K);
+    /* The one u8 activation quantizer, per token (row), for every int8 GEMM (oneDNN's and the
+     * int4 ones). x is (T, K); q gets (T, K) u8 with zero point 128, scale (T), so that
+     * x ~ (q - 128) * scale[t]:
+     *   scale[t] = max_k |x[t][k]| / 127, q = round_half_even(clamp(x * (1 / scale), +-127)) + 128,
+     *   so q is in [1, 255] and |x - (q - 128) scale| <= scale / 2 (plus fp32 rounding).
+     *   All-zero row: scale 1, every q 128 (dequantizes to exact zeros).
+     *   A row holding a NaN: scale NaN and every q 1; a row holding an Inf (no NaN): scale Inf,
+     *   q 1 at each Inf and 128 elsewhere. Either way the row's GEMM results come out non-finite
+     *   (never a plausible number) and no float-to-int conversion sees a value out of range.
+     * Every table gives identical bytes and scales (tests/test_act_quant.c). */
+    void (*quantize_u8)(const float *x, int T, int K, uint8_t *q, float *scale);
     /* acc is (T, N) int32 = sum_k qx[t,k] * qw[k,n] with qx carrying a +128 zero point; writes
      * y = (acc - 128 * wsum[n]) * xs[t] * ws[n] + bias[n] (bias may be NULL). */
     void (*dequant_s32)(const int32_t *acc, const int32_t *wsum, const float *xs,
                         const float *ws, const float *bias, float *y, int T, int N);
+
+    /* The int4 GEMM (int4.h) this CPU runs fastest, by numerics: int4[0] bf16, int4[1] int8
+     * (NULL where none can: int8 numerics need AVX-512 VNNI; the scalar int8 reference
+     * embp_int4_scalar_int8 is for tests and never in a table). */
+    const embp_int4_kernel *int4[2];
 } embp_kernels;
 
 /* Floats of scratch one attention call needs: K transposed (D, Lp) plus four score rows, with
@@ -51,9 +67,13 @@ static inline size_t embp_attn_scratch_floats(int L, int D) {
 /* The best table the CPU can run; called once at model load. Never NULL. */
 const embp_kernels *embp_kernels_pick(const embp_cpu *cpu);
 
-/* The reference, always built; the SIMD tables exist on x86-64 builds. */
+/* The reference, always built; the SIMD tables exist on x86-64 builds. The AVX-512 tables share
+ * one SIMD body and differ in their int4 kernels: with AVX512_BF16 and/or AVX512_VNNI. */
 extern const embp_kernels embp_kernels_scalar;
 extern const embp_kernels embp_kernels_avx2;
 extern const embp_kernels embp_kernels_avx512;
+extern const embp_kernels embp_kernels_avx512_bf16;
+extern const embp_kernels embp_kernels_avx512_vnni;
+extern const embp_kernels embp_kernels_avx512_bf16_vnni;
 
 #endif

@@ -2,6 +2,7 @@
  * activation conversions around them. See matmul.h for the contract. */
 #include "kernels/matmul.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,29 +76,28 @@ const char *embp_mm_type_str(embp_mm_type t) {
     return "fp32";
 }
 
+/* The bucket rule (matmul.h), the one place it is written: a row count up to `upto` rounds up
+ * to a multiple of `step`. */
+static const struct {
+    int upto, step;
+} k_buckets[] = {{32, 1}, {64, 4}, {256, 16}, {2048, 128}, {INT_MAX, 512}};
+
 int embp_mm_bucket(int M) {
-    if (M <= 32) /* a short sentence: 17 tokens must not cost 20 rows of GEMM */
-        return M;
-    if (M <= 64)
-        return (M + 3) / 4 * 4;
-    if (M <= 256)
-        return (M + 15) / 16 * 16;
-    if (M <= 2048)
-        return (M + 127) / 128 * 128;
-    return (M + 511) / 512 * 512;
+    int i = 0;
+    while (M > k_buckets[i].upto)
+        i++;
+    int step = k_buckets[i].step;
+    return (M + step - 1) / step * step;
 }
 
-/* The cache slot of a bucket: 32 slots of 1, 8 of 4, 12 of 16, 14 of 128, then steps of 512. */
+/* The cache slot of a bucket Mb: the buckets below it, counted range by range. */
 static int slot_of(int Mb) {
-    if (Mb <= 32)
-        return Mb - 1;
-    if (Mb <= 64)
-        return 32 + (Mb - 32) / 4 - 1;
-    if (Mb <= 256)
-        return 40 + (Mb - 64) / 16 - 1;
-    if (Mb <= 2048)
-        return 52 + (Mb - 256) / 128 - 1;
-    return 66 + (Mb - 2048) / 512 - 1;
+    int slot = 0, lo = 0, i = 0;
+    for (; Mb > k_buckets[i].upto; i++) {
+        slot += (k_buckets[i].upto - lo) / k_buckets[i].step;
+        lo = k_buckets[i].upto;
+    }
+    return slot + (Mb - lo) / k_buckets[i].step - 1;
 }
 
 /* ---------------------------------------------------------------- engine */
@@ -487,7 +487,7 @@ embp_status embp_linear_create_int4_q(embp_mm_engine *e, const uint8_t *q, const
         rc = embp_quant_int4_check(K, g, err);
     if (rc != EMBP_OK)
         return rc;
-    const embp_int4_kernel *k4 = embp_int4_pick(embp_cpu_get(), compute == EMBP_MM_INT4_INT8);
+    const embp_int4_kernel *k4 = e->k->int4[compute == EMBP_MM_INT4_INT8];
     if (!k4)
         return embp_fail(err, EMBP_EDEVICE, "int4 weights with int8 compute need AVX512_VNNI, "
                          "not found on this CPU");
@@ -566,7 +566,7 @@ embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y,
         e->k->f32_to_bf16(x, e->act, (size_t)M * l->K);
         src = e->act;
     } else if (l->type == EMBP_MM_INT8) {
-        e->k->quantize_u8(x, e->act, e->xs, M, l->K);
+        e->k->quantize_u8(x, M, l->K, e->act, e->xs);
         src = e->act;
         dst = e->acc;
     }

@@ -1,4 +1,4 @@
-/* Scalar quantization: the reference for every format in quant.h, and the load-time path. */
+/* Weight quantization (quant.h): the reference for its formats, and the load-time path. */
 #include "kernels/quant.h"
 
 #include <math.h>
@@ -97,22 +97,4 @@ void embp_dequant_int4(const uint8_t *q, const uint16_t *scales, int n, int k, i
             w[(size_t)i * k + j] =
                 (float)embp_int4_get(row, j) * embp_fp16_to_f32(scales[(size_t)i * ng + j / g]);
     }
-}
-
-void embp_quant_act_u8_scalar(const float *x, int m, int k, uint8_t *q, float *scales) {
-    for (int i = 0; i < m; i++) {
-        const float *row = x + (size_t)i * k;
-        float s = absmax(row, k) / 127.0f;
-        float inv = s > 0.0f ? 1.0f / s : 0.0f;
-        scales[i] = s;
-        for (int j = 0; j < k; j++) {
-            /* Clamp in float first: a NaN or huge x must not reach the int conversion. */
-            float v = fminf(fmaxf(row[j] * inv, -127.0f), 127.0f);
-            q[(size_t)i * k + j] = (uint8_t)(round_even(v) + 128);
-        }
-    }
-}
-
-embp_quant_act_fn embp_quant_act_pick(const embp_cpu *cpu) {
-    return embp_cpu_has_avx512(cpu) ? embp_quant_act_u8_avx512 : embp_quant_act_u8_scalar;
 }

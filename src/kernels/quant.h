@@ -1,5 +1,6 @@
-/* Weight and activation quantization: round to nearest at load (weights) and per GEMM
- * (activations). W is [N, K], row n = output channel, as torch.nn.Linear stores it.
+/* Weight quantization, round to nearest at load, and the formats of weights and activations.
+ * W is [N, K], row n = output channel, as torch.nn.Linear stores it. The activation quantizer
+ * runs per GEMM and so is a kernel: kernels.h's quantize_u8, one per instruction set.
  *
  * Formats (all symmetric, so 0.0 is exact and signs quantize alike):
  *   int8 weights  q[n][k] int8 in [-127, 127], scale[n] fp32 = max_k |W[n][k]| / 127;
@@ -14,14 +15,14 @@
  *   activations   per row (token) m: scale[m] fp32 = max_k |x| / 127, u8 q = round(x / scale)
  *                 + 128 in [1, 255] (zero point 128), so x ~ (q - 128) * scale.
  * Bound for all three: |w - dequant(quant(w))| <= scale / 2 (plus fp32 rounding of w / scale).
- * An all-zero row or group gets scale 0 and q = 0 (dequantizes to exact zeros). */
+ * An all-zero weight row or group gets scale 0 and q = 0 (dequantizes to exact zeros); an
+ * activation row's edge cases (all zero, NaN, Inf) are stated with kernels.h's quantize_u8. */
 #ifndef EMBP_KERNELS_QUANT_H
 #define EMBP_KERNELS_QUANT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/cpu.h"
 #include "core/status.h"
 
 /* w is [n, k]; q gets [n, k], scales [n]. Returns EMBP_EINVAL for a non-finite weight (the
@@ -40,13 +41,5 @@ void embp_dequant_int4(const uint8_t *q, const uint16_t *scales, int n, int k, i
 static inline int embp_int4_get(const uint8_t *row, int k) {
     return ((row[k >> 1] >> ((k & 1) * 4)) & 15) - 8;
 }
-
-/* x is [m, k] fp32; q gets [m, k] u8 with zero point 128, scales [m]. Runs every int8 GEMM, so
- * it has an AVX-512 variant; both give identical bytes (same rounding: half to even). */
-typedef void (*embp_quant_act_fn)(const float *x, int m, int k, uint8_t *q, float *scales);
-void embp_quant_act_u8_scalar(const float *x, int m, int k, uint8_t *q, float *scales);
-void embp_quant_act_u8_avx512(const float *x, int m, int k, uint8_t *q, float *scales);
-/* The best variant cpu runs. */
-embp_quant_act_fn embp_quant_act_pick(const embp_cpu *cpu);
 
 #endif

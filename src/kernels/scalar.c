@@ -87,18 +87,22 @@ static void fp16_to_f32_scalar(const uint16_t *x, float *y, size_t n) {
         y[i] = embp_fp16_to_f32(x[i]);
 }
 
-static void quantize_u8_scalar(const float *x, uint8_t *q, float *scale, int T, int K) {
+/* kernels.h states the contract; this is its reference. */
+static void quantize_u8_scalar(const float *x, int T, int K, uint8_t *q, float *scale) {
     for (int t = 0; t < T; t++) {
         const float *row = x + (size_t)t * K;
         float amax = 0.0f;
-        for (int k = 0; k < K; k++)
+        int nan = 0;
+        for (int k = 0; k < K; k++) {
             amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
-        float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+            nan |= isnan(row[k]);
+        }
+        float s = nan ? NAN : amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
         scale[t] = s;
         for (int k = 0; k < K; k++) {
-            float r = nearbyintf(row[k] * inv) + 128.0f;
-            r = r < 0.0f ? 0.0f : r > 255.0f ? 255.0f : r;
-            q[(size_t)t * K + k] = (uint8_t)r;
+            /* Clamp in float first: a NaN (fmaxf takes -127) must not reach the conversion. */
+            float v = fminf(fmaxf(row[k] * inv, -127.0f), 127.0f);
+            q[(size_t)t * K + k] = (uint8_t)(nearbyintf(v) + 128.0f);
         }
     }
 }
@@ -125,12 +129,16 @@ const embp_kernels embp_kernels_scalar = {
     .fp16_to_f32 = fp16_to_f32_scalar,
     .quantize_u8 = quantize_u8_scalar,
     .dequant_s32 = dequant_s32_scalar,
+    .int4        = {&embp_int4_scalar, NULL},
 };
 /* clang-format on */
 
 const embp_kernels *embp_kernels_pick(const embp_cpu *cpu) {
-    if (embp_cpu_has_avx512(cpu))
-        return &embp_kernels_avx512;
+    if (embp_cpu_has_avx512(cpu)) {
+        if (cpu->avx512_bf16)
+            return cpu->avx512_vnni ? &embp_kernels_avx512_bf16_vnni : &embp_kernels_avx512_bf16;
+        return cpu->avx512_vnni ? &embp_kernels_avx512_vnni : &embp_kernels_avx512;
+    }
     if (embp_cpu_has_avx2(cpu))
         return &embp_kernels_avx2;
     return &embp_kernels_scalar;

@@ -306,29 +306,40 @@ static void fp16_to_f32_simd(const uint16_t *x, float *y, size_t n) {
 
 /* ---------------------------------------------------------------- int8 GEMM edges */
 
-static void quantize_u8_simd(const float *x, uint8_t *q, float *scale, int T, int K) {
+/* kernels.h states the contract; the same bytes as quantize_u8_scalar. Rounding half to even
+ * by the 1.5 * 2^23 trick, exact for the clamped |v| <= 127. */
+static void quantize_u8_simd(const float *x, int T, int K, uint8_t *q, float *scale) {
     const float magic = 12582912.0f;
     for (int t = 0; t < T; t++) {
         const float *row = x + (size_t)t * K;
         uint8_t *qr = q + (size_t)t * K;
         vf m = {0};
+        vi nan = {0};
         int k = 0;
-        for (; k + VW <= K; k += VW)
-            m = vmax(m, vabs(ld(row + k)));
+        for (; k + VW <= K; k += VW) {
+            vf v = ld(row + k);
+            m = vmax(m, vabs(v));
+            nan |= (vi)(v != v);
+        }
         float amax = hmax(m);
-        for (; k < K; k++)
+        int any_nan = 0;
+        for (int i = 0; i < VW; i++)
+            any_nan |= nan[i] != 0;
+        for (; k < K; k++) {
             amax = fabsf(row[k]) > amax ? fabsf(row[k]) : amax;
-        float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
+            any_nan |= isnan(row[k]);
+        }
+        float s = any_nan ? NAN : amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
         scale[t] = s;
         for (k = 0; k + VW <= K; k += VW) {
-            vf r = (ld(row + k) * inv + magic) - magic + 128.0f;
-            r = vmin(vmax(r, splat(0.0f)), splat(255.0f));
+            vf v = vmin(vmax(ld(row + k) * inv, splat(-127.0f)), splat(127.0f)); /* NaN: -127 */
+            vf r = (v + magic) - magic + 128.0f;
             vb b = __builtin_convertvector(__builtin_convertvector(r, vi), vb);
             memcpy(qr + k, &b, sizeof b);
         }
         for (; k < K; k++) {
-            float r = nearbyintf(row[k] * inv) + 128.0f;
-            qr[k] = (uint8_t)(r < 0.0f ? 0.0f : r > 255.0f ? 255.0f : r);
+            float v = fminf(fmaxf(row[k] * inv, -127.0f), 127.0f);
+            qr[k] = (uint8_t)(nearbyintf(v) + 128.0f);
         }
     }
 }
@@ -354,7 +365,7 @@ static void dequant_s32_simd(const int32_t *acc, const int32_t *wsum, const floa
 }
 
 /* clang-format off */
-#define EMBP_SIMD_TABLE(NAME) {          \
+#define EMBP_SIMD_TABLE(NAME, INT4_BF16, INT4_INT8) { \
     .name        = NAME,                 \
     .layernorm   = layernorm_simd,       \
     .gelu        = gelu_simd,            \
@@ -365,5 +376,6 @@ static void dequant_s32_simd(const int32_t *acc, const int32_t *wsum, const floa
     .fp16_to_f32 = fp16_to_f32_simd,     \
     .quantize_u8 = quantize_u8_simd,     \
     .dequant_s32 = dequant_s32_simd,     \
+    .int4        = {INT4_BF16, INT4_INT8}, \
 }
 /* clang-format on */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernels/int4.h"
+#include "kernels/kernels.h"
 
 /* ---------------------------------------------------------------- vocabulary */
 
@@ -244,9 +244,10 @@ static embp_status check_pair(const embp_precision_request *req, int st, int co,
 static int fit_to_cpu(embp_plan *p, const embp_cpu *cpu) {
     int changed = 0;
     if (p->storage == EMBP_STORAGE_INT4) {
-        const embp_int4_kernel *k = embp_int4_pick(cpu, p->compute == EMBP_COMPUTE_INT8);
+        const embp_kernels *t = embp_kernels_pick(cpu);
+        const embp_int4_kernel *k = t->int4[p->compute == EMBP_COMPUTE_INT8];
         if (!k) {
-            k = embp_int4_pick(cpu, 0);
+            k = t->int4[0];
             add_reason(p, "int4 with compute int8 needs AVX512_VNNI with AVX-512, not found: "
                        "compute bf16 instead (kernel %s)", k->name);
             p->compute = EMBP_COMPUTE_BF16, changed = 1;
@@ -417,7 +418,7 @@ int embp_plan_auto_candidates(const embp_precision_request *req, const embp_cpu 
             continue;
         int fast = co == EMBP_COMPUTE_BF16 ? has_bf16(cpu) : has_vnni(cpu) || int8_on_avx2(cpu);
         if (st == EMBP_STORAGE_INT4)
-            fast = embp_int4_pick(cpu, co == EMBP_COMPUTE_INT8) != NULL &&
+            fast = embp_kernels_pick(cpu)->int4[co == EMBP_COMPUTE_INT8] != NULL &&
                    (co == EMBP_COMPUTE_INT8 || has_bf16(cpu));
         if (!fast || (st == EMBP_STORAGE_INT4 && co == EMBP_COMPUTE_INT8 && has_bf16(cpu)))
             continue; /* int4/int8 only where int4/bf16 would be slow */

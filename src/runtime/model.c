@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "kernels/matmul.h"
 #include "runtime/pooling.h"
 #include "tokenizer/tokenizer.h"
 
@@ -167,9 +168,9 @@ static void release_openmp_team(void) {
     omp_pause_resource_all(omp_pause_hard);
 }
 
-/* Runs one pass per GEMM row bucket (kernels/matmul.h: every row count to 32, steps of 4 to 64,
- * 16 to 256, then 128) up to `tokens`, so each bucket's primitives exist before a request needs them. A pass
- * of T tokens is sequences of at most max_seq_len [PAD] tokens (id 0; any id would do). */
+/* Runs one pass per GEMM row bucket (embp_mm_bucket, kernels/matmul.h) up to `tokens`, so each
+ * bucket's primitives exist before a request needs them. A pass of T tokens is sequences of at
+ * most max_seq_len [PAD] tokens (id 0; any id would do). */
 static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
     int max_t = tokens < m->max_tokens ? tokens : m->max_tokens, len = m->cfg.max_seq_len;
     int n_max = max_t / len + 1;
@@ -178,7 +179,7 @@ static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
     float *out = embp_malloc((size_t)n_max * (size_t)m->cfg.hidden * sizeof *out);
     embp_status rc = !ids || !off || !out ? embp_fail(err, EMBP_ENOMEM, "out of memory warming up")
                                           : EMBP_OK;
-    for (int T = 1; rc == EMBP_OK && T <= max_t; T += T < 32 ? 1 : T < 64 ? 4 : T < 256 ? 16 : 128) {
+    for (int T = 1; rc == EMBP_OK && T <= max_t; T = embp_mm_bucket(T + 1)) {
         int n = 0;
         off[0] = 0;
         for (int left = T; left > 0; left -= len < left ? len : left, n++)

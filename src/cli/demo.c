@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "io/safetensors.h"
 
 #ifndef EMBP_SOURCE_DIR
@@ -41,22 +42,6 @@ static void fill_normal(float *x, size_t n, float mean, float sd, uint64_t *s) {
         if (i + 1 < n)
             x[i + 1] = mean + sd * (float)(r * sin(t));
     }
-}
-
-static int copy_file(const char *from, const char *to) {
-    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
-    char buf[65536];
-    size_t n;
-    int ok = in && out;
-    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        ok = fwrite(buf, 1, n, out) == n;
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0)
-        ok = 0;
-    if (!ok)
-        fprintf(stderr, "embp demo-model: cannot copy %s to %s: %s\n", from, to, strerror(errno));
-    return ok;
 }
 
 typedef struct {
@@ -195,8 +180,11 @@ int embp_cli_demo_model(int argc, char **argv) {
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
         snprintf(from, sizeof from, "%s/%s", assets, copied[i]);
         snprintf(path, sizeof path, "%s/%s", out, copied[i]);
-        if (!copy_file(from, path))
+        embp_error cerr;
+        if (embp_copy_file(from, path, &cerr) != EMBP_OK) {
+            fprintf(stderr, "embp demo-model: %s\n", cerr.msg);
             return 1;
+        }
     }
     if (!write_config(assets, out))
         return 1;

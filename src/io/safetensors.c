@@ -428,6 +428,27 @@ const embp_st_tensor *embp_st_at(const embp_safetensors *st, int i) {
     return i >= 0 && i < st->n_tensors ? &st->tensors[i] : NULL;
 }
 
+static void shape_str(char *buf, size_t n, const int64_t *dims, int nd) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < nd && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+}
+
+embp_status embp_st_expect_shape(const embp_st_tensor *t, int64_t d0, int64_t d1,
+                                 embp_error *err) {
+    int nd = d1 > 0 ? 2 : 1;
+    if (t->n_dims == nd && t->shape[0] == d0 && (nd == 1 || t->shape[1] == d1))
+        return EMBP_OK;
+    char got[96], exp[96];
+    int64_t want[2] = {d0, d1};
+    shape_str(got, sizeof got, t->shape, t->n_dims);
+    shape_str(exp, sizeof exp, want, nd);
+    return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' (%s) has shape %s, expected %s from "
+                     "config.json", t->file, t->name, embp_dtype_name(t->dtype), got, exp);
+}
+
 const char *embp_st_metadata(const embp_safetensors *st, const char *key) {
     for (int i = 0; i < st->n_meta; i++)
         if (strcmp(st->meta[2 * i], key) == 0)

@@ -68,6 +68,11 @@ void embp_st_close(embp_safetensors *st); /* NULL is fine */
 
 /* The tensor called name, or NULL. */
 const embp_st_tensor *embp_st_find(const embp_safetensors *st, const char *name);
+
+/* EMBP_OK when t's shape is (d0) (d1 <= 0) or (d0, d1); else EMBP_EFORMAT naming the file, the
+ * tensor, its dtype and both shapes, the expected one "from config.json". */
+embp_status embp_st_expect_shape(const embp_st_tensor *t, int64_t d0, int64_t d1,
+                                 embp_error *err);
 /* All tensors, in no particular order. */
 int embp_st_count(const embp_safetensors *st);
 const embp_st_tensor *embp_st_at(const embp_safetensors *st, int i);

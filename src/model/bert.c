@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/fp.h"
+#include "io/qformat.h"
 #include "kernels/quant.h"
 
 typedef struct {
@@ -63,28 +64,6 @@ static const embp_st_tensor *find_tensor(const embp_safetensors *st, const char 
     return NULL;
 }
 
-static void shape_str(char *buf, size_t n, const int64_t *dims, int nd) {
-    size_t o = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < nd && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", (long long)dims[i]);
-    if (o < n)
-        snprintf(buf + o, n - o, "]");
-}
-
-static embp_status bad_shape(const embp_st_tensor *t, const int64_t *want, int nd,
-                             embp_error *err) {
-    char got[96], exp[96];
-    shape_str(got, sizeof got, t->shape, t->n_dims);
-    shape_str(exp, sizeof exp, want, nd);
-    return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' (%s) has shape %s, expected %s from "
-                     "config.json", t->file, t->name, embp_dtype_name(t->dtype), got, exp);
-}
-
-/* 1 when t is 2-D (d0, d1), or 1-D (d0) when d1 is 0. */
-static int has_shape(const embp_st_tensor *t, int d0, int d1) {
-    return t->n_dims == (d1 > 0 ? 2 : 1) && t->shape[0] == d0 && (d1 <= 0 || t->shape[1] == d1);
-}
-
 /* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
 static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
                             const char *name, int d0, int d1, float *dst, embp_error *err) {
@@ -92,9 +71,9 @@ static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, cons
     if (!t)
         return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
                          name);
-    int64_t want[2] = {d0, d1};
-    if (!has_shape(t, d0, d1))
-        return bad_shape(t, want, d1 > 0 ? 2 : 1, err);
+    embp_status rc = embp_st_expect_shape(t, d0, d1, err);
+    if (rc != EMBP_OK)
+        return rc;
     size_t n = (size_t)t->n_elems;
     if (t->dtype == EMBP_DT_F32)
         memcpy(dst, t->data, n * sizeof(float));
@@ -119,48 +98,26 @@ static embp_status load_table(embp_bert *b, const embp_safetensors *st, const ch
     return load_f32(b, st, prefix, name, d0, d1, *out, err);
 }
 
-/* The F32 scales of int8 tensor t (rows, K), one per row, named as t plus "_scale" (as embp
- * quantize writes them); checks both shapes. */
-static embp_status int8_scales(const embp_safetensors *st, const embp_st_tensor *t, int rows,
-                               int K, const embp_st_tensor **scales, embp_error *err) {
-    char sname[300];
-    snprintf(sname, sizeof sname, "%s_scale", t->name);
-    const embp_st_tensor *s = embp_st_find(st, sname);
-    int64_t want[2] = {rows, K};
-    if (!has_shape(t, rows, K))
-        return bad_shape(t, want, 2, err);
-    if (!s)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s (quantized by embp quantize) "
-                         "but its scales '%s' are missing", t->file, t->name,
-                         embp_dtype_name(t->dtype), sname);
-    if (s->dtype != EMBP_DT_F32)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32 "
-                         "(int8 scales)", s->file, s->name, embp_dtype_name(s->dtype));
-    if (!has_shape(s, rows, 0))
-        return bad_shape(s, want, 1, err);
-    *scales = s;
-    return EMBP_OK;
-}
-
 /* The word table into b->word* as fmt says. A file from embp quantize may hold it as I8 with
  * "_scale" (per row): taken as it is for an int8 table, else dequantized. */
 static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
                               embp_table_format fmt, embp_error *err) {
     const char *name = "embeddings.word_embeddings.weight";
-    const embp_st_tensor *t = find_tensor(st, prefix, name), *s = NULL;
+    const embp_st_tensor *t = find_tensor(st, prefix, name);
     size_t n = (size_t)b->V * (size_t)b->H, nsc = (size_t)b->V * sizeof(float);
-    int stored8 = t && t->dtype == EMBP_DT_I8;
+    int stored8 = t && embp_qf_form_of(t) == EMBP_QF_INT8;
+    embp_qf_weight qw;
     embp_status rc;
     b->word_fmt = fmt;
-    if (stored8 && (rc = int8_scales(st, t, b->V, b->H, &s, err)))
+    if (stored8 && (rc = embp_qf_weight_read(st, t, b->V, b->H, &qw, err)))
         return rc;
     if (fmt == EMBP_TABLE_INT8) {
         if (!(b->word8 = embp_malloc_aligned(n)) || !(b->word_scale = embp_malloc_aligned(nsc)))
             return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
         b->weight_bytes += n + nsc;
         if (stored8) {
-            memcpy(b->word8, t->data, n);
-            memcpy(b->word_scale, s->data, nsc);
+            memcpy(b->word8, qw.q, n);
+            memcpy(b->word_scale, qw.scales, nsc);
             embp_st_release_tensor(st, t);
             return EMBP_OK;
         }
@@ -169,7 +126,7 @@ static embp_status load_words(embp_bert *b, const embp_safetensors *st, const ch
     if (!f)
         return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
     if (stored8)
-        embp_dequant_int8(t->data, s->data, b->V, b->H, f);
+        embp_dequant_int8(qw.q, qw.scales, b->V, b->H, f);
     else if ((rc = load_f32(b, st, prefix, name, b->V, b->H, f, err))) {
         embp_free_aligned(f);
         return rc;
@@ -242,71 +199,43 @@ static void round_weights(float *w, size_t n, embp_weight_round r) {
             w[i] = embp_fp16_to_f32(embp_f32_to_fp16(w[i]));
 }
 
-/* How the file keeps a dense weight: floats, or quantized ahead by embp quantize
- * (docs/QUANTIZED_FORMAT.md: I8 (N, K) + F32 scales (N); U8 (N, K/2) int4 nibbles + F16 scales
- * (N, K/g), each scale tensor named as the weight plus "_scale"). */
-typedef enum { FORM_FLOAT, FORM_INT8, FORM_INT4 } weight_form;
-
-static weight_form form_of(const embp_st_tensor *t) {
-    return t->dtype == EMBP_DT_I8 ? FORM_INT8 : t->dtype == EMBP_DT_U8 ? FORM_INT4 : FORM_FLOAT;
-}
-
-static embp_status quant_scratch(const embp_bert *b, loader *ld, weight_form f, embp_error *err) {
+static embp_status quant_scratch(const embp_bert *b, loader *ld, embp_qf_form f, embp_error *err) {
     size_t maxn = (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
-    if (f == FORM_INT8 && !ld->q8) {
+    if (f == EMBP_QF_INT8 && !ld->q8) {
         ld->q8 = embp_malloc(ld->big);
         ld->sc8 = embp_malloc(maxn * sizeof(float));
-    } else if (f == FORM_INT4 && !ld->q4) {
+    } else if (f == EMBP_QF_INT4 && !ld->q4) {
         ld->q4 = embp_malloc(ld->big / 2);
         ld->sc4 = embp_malloc(ld->big / 16 * sizeof(uint16_t));
     }
-    if ((f == FORM_INT8 && (!ld->q8 || !ld->sc8)) || (f == FORM_INT4 && (!ld->q4 || !ld->sc4)))
+    if ((f == EMBP_QF_INT8 && (!ld->q8 || !ld->sc8)) || (f == EMBP_QF_INT4 && (!ld->q4 || !ld->sc4)))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for the quantized-weight scratch");
     return EMBP_OK;
 }
 
-/* Copies quantized weight w (rows, K) of form f and its scales into row block `at` (of rows
- * rows) of ld's scratch; *g gets the int4 group size (the same for every block of a linear). */
-static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, weight_form f,
-                                  int rows, int K, int at, int *g, embp_error *err) {
-    const embp_st_tensor *s = NULL;
-    embp_status rc;
-    if (f == FORM_INT8) {
-        if ((rc = int8_scales(ld->st, w, rows, K, &s, err)))
-            return rc;
-        memcpy(ld->q8 + (size_t)at * rows * K, w->data, (size_t)rows * K);
-        memcpy(ld->sc8 + (size_t)at * rows, s->data, (size_t)rows * sizeof(float));
+/* Copies quantized weight w (rows, K) and its scales (io/qformat.h checks both) into row block
+ * `at` (of rows rows) of ld's scratch; *g gets the int4 group size, the same for every block of
+ * a linear. */
+static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, int rows, int K,
+                                  int at, int *g, embp_error *err) {
+    embp_qf_weight qw;
+    embp_status rc = embp_qf_weight_read(ld->st, w, rows, K, &qw, err);
+    if (rc != EMBP_OK)
+        return rc;
+    if (qw.form == EMBP_QF_INT8) {
+        memcpy(ld->q8 + (size_t)at * rows * K, qw.q, (size_t)rows * K);
+        memcpy(ld->sc8 + (size_t)at * rows, qw.scales, (size_t)rows * sizeof(float));
         embp_st_release_tensor(ld->st, w);
         return EMBP_OK;
     }
-    char sname[300];
-    snprintf(sname, sizeof sname, "%s_scale", w->name);
-    s = embp_st_find(ld->st, sname);
-    int64_t want[2] = {rows, K / 2};
-    if (!has_shape(w, rows, K / 2) || K % 2)
-        return bad_shape(w, want, 2, err);
-    if (!s)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s (quantized by embp quantize) "
-                         "but its scales '%s' are missing", w->file, w->name,
-                         embp_dtype_name(w->dtype), sname);
-    if (s->dtype != EMBP_DT_F16)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F16 (int4 "
-                         "group scales)", s->file, s->name, embp_dtype_name(s->dtype));
-    if (s->n_dims != 2 || s->shape[0] != rows || s->shape[1] < 1 || K % s->shape[1])
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' must have shape [%d, K/g] with a "
-                         "group size g dividing K = %d", s->file, s->name, rows, K);
-    int gs = (int)(K / s->shape[1]);
-    embp_error why;
-    rc = embp_quant_int4_check(K, gs, &why);
-    if (rc != EMBP_OK)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s': %s", s->file, s->name, why.msg);
+    int gs = qw.group_size;
     if (*g && *g != gs)
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has group size %d, its siblings %d",
-                         s->file, s->name, gs, *g);
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s_scale' has group size %d, its "
+                         "siblings %d", w->file, w->name, gs, *g);
     *g = gs;
-    memcpy(ld->q4 + (size_t)at * rows * (K / 2), w->data, (size_t)rows * (K / 2));
+    memcpy(ld->q4 + (size_t)at * rows * (K / 2), qw.q, (size_t)rows * (K / 2));
     embp_st_release_tensor(ld->st, w);
-    memcpy(ld->sc4 + (size_t)at * rows * (K / gs), s->data,
+    memcpy(ld->sc4 + (size_t)at * rows * (K / gs), qw.scales,
            (size_t)rows * (K / gs) * sizeof(uint16_t));
     return EMBP_OK;
 }
@@ -319,20 +248,20 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
                                embp_error *err) {
     embp_status rc;
     char name[160];
-    weight_form form = FORM_FLOAT;
+    embp_qf_form form = EMBP_QF_FLOAT;
     int g = 0;
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
         const embp_st_tensor *t = find_tensor(ld->st, ld->prefix, name);
-        weight_form f = t ? form_of(t) : FORM_FLOAT;
+        embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
         if (i > 0 && f != form)
             return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings in layer %d "
                              "are not", t->file, t->name, embp_dtype_name(t->dtype), layer);
         form = f;
-        if (f == FORM_FLOAT)
+        if (f == EMBP_QF_FLOAT)
             rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K, err);
         else if ((rc = quant_scratch(b, ld, f, err)) == EMBP_OK)
-            rc = load_quantized(ld, t, f, rows, K, i, &g, err);
+            rc = load_quantized(ld, t, rows, K, i, &g, err);
         if (rc)
             return rc;
         snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", layer, names[i]);
@@ -342,15 +271,15 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
     }
     embp_mm_type c = ld->prec.compute;
     int N = n * rows, int4 = c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8;
-    if (form == FORM_INT8 && c == EMBP_MM_INT8)
+    if (form == EMBP_QF_INT8 && c == EMBP_MM_INT8)
         rc = embp_linear_create_s8(b->eng, ld->q8, ld->sc8, ld->bias, K, N, gelu, out, err);
-    else if (form == FORM_INT4 && int4)
+    else if (form == EMBP_QF_INT4 && int4)
         rc = embp_linear_create_int4_q(b->eng, ld->q4, ld->sc4, ld->bias, K, N, g, c, gelu, out,
                                        &b->int4_kernel, err);
     else {
-        if (form == FORM_INT8)
+        if (form == EMBP_QF_INT8)
             embp_dequant_int8(ld->q8, ld->sc8, N, K, ld->w);
-        else if (form == FORM_INT4)
+        else if (form == EMBP_QF_INT4)
             embp_dequant_int4(ld->q4, ld->sc4, N, K, g, ld->w);
         else
             round_weights(ld->w, (size_t)N * K, ld->prec.round);

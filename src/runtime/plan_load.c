@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
+#include "io/qformat.h"
 #include "io/safetensors.h"
 #include "precision/plan.h"
 #include "precision/probe.h"
@@ -186,8 +187,8 @@ static embp_status load_auto(const char *dir, const embp_load_opts *o,
 
 /* ---------------------------------------------------------------- folders from embp quantize */
 
-/* The storage embp quantize recorded in dir's weights ("embp.storage" in the safetensors
- * metadata), or -1 for an ordinary folder; int4's group size. A folder that cannot be opened is
+/* The storage embp quantize recorded in dir's weights (io/qformat.h's metadata), or -1 for an
+ * ordinary folder; int4's group size. A folder that cannot be opened is
  * left to the real load to report. */
 static embp_status peek_folder(const char *dir, int *storage, int *group, char *desc,
                                size_t dsize, embp_error *err) {
@@ -197,19 +198,10 @@ static embp_status peek_folder(const char *dir, int *storage, int *group, char *
     embp_error ignored;
     if (embp_st_open_dir(dir, &st, &ignored) != EMBP_OK)
         return EMBP_OK;
-    embp_status rc = EMBP_OK;
-    const char *v = embp_st_metadata(st, "embp.storage"), *g = embp_st_metadata(st,
-                                                                              "embp.group_size");
-    if (v) {
-        *storage = embp_storage_parse(v);
-        if (*storage < 0 || *storage == EMBP_STORAGE_FP32)
-            rc = embp_fail(err, EMBP_EFORMAT, "%s: __metadata__ \"embp.storage\" is \"%s\"; "
-                           "allowed fp16, bf16, int8, int4", desc, v);
-        else if (*storage == EMBP_STORAGE_INT4 && (!g || (*group = atoi(g)) < 16))
-            rc = embp_fail(err, EMBP_EFORMAT, "%s: __metadata__ \"embp.group_size\" is %s%s%s; "
-                           "an int4 file needs its group size (16..256)", desc, g ? "\"" : "",
-                           g ? g : "missing", g ? "\"" : "");
-    }
+    embp_qf_meta meta;
+    embp_status rc = embp_qf_meta_read(st, desc, &meta, err);
+    if (rc == EMBP_OK && meta.storage)
+        *storage = embp_storage_parse(meta.storage), *group = meta.group_size;
     embp_st_close(st);
     return rc;
 }

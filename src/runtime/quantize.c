@@ -1,7 +1,7 @@
 /* embp quantize: a model folder rewritten with its weights at a storage precision, so that
  * loading it needs neither the fp32 weights nor a quantization pass, and memory holds only what
- * the storage costs. The layout is docs/QUANTIZED_FORMAT.md; the loader side is
- * model/bert.c (load_linear) and runtime/plan_load.c (peek_folder). Quantization is the same
+ * the storage costs. The format (names, dtypes, metadata) is io/qformat.h's, which also reads
+ * it back; docs/QUANTIZED_FORMAT.md is the users' page. Quantization is the same
  * code as at load (kernels/quant.h, round to nearest), so a quantized folder embeds exactly as
  * its source does when loaded with the same plan. */
 #include <dirent.h>
@@ -18,7 +18,9 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/fp.h"
+#include "io/qformat.h"
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
@@ -41,26 +43,6 @@ static int is_weight_file(const char *name) {
     size_t n = strlen(name);
     return (n > 12 && strcmp(name + n - 12, ".safetensors") == 0) ||
            (n > 4 && strcmp(name + n - 4, ".bin") == 0);
-}
-
-static embp_status copy_file(const char *from, const char *to, embp_error *err) {
-    FILE *in = fopen(from, "rb"), *out = in ? fopen(to, "wb") : NULL;
-    embp_status rc = EMBP_OK;
-    char buf[65536];
-    size_t n;
-    if (!in || !out)
-        rc = embp_fail(err, EMBP_EIO, "cannot %s %s: %s", in ? "write" : "read", in ? to : from,
-                       strerror(errno));
-    while (rc == EMBP_OK && (n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n)
-            rc = embp_fail(err, EMBP_EIO, "cannot write %s: %s", to, strerror(errno));
-    if (rc == EMBP_OK && in && ferror(in))
-        rc = embp_fail(err, EMBP_EIO, "cannot read %s", from);
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0 && rc == EMBP_OK)
-        rc = embp_fail(err, EMBP_EIO, "cannot write %s: %s", to, strerror(errno));
-    return rc;
 }
 
 /* Copies the folder from -> to (both existing), skipping weight files and hidden entries;
@@ -88,7 +70,7 @@ static embp_status copy_tree(const char *from, const char *to, int depth, embp_e
             else
                 rc = copy_tree(src, dst, depth + 1, err);
         } else if (S_ISREG(sb.st_mode)) {
-            rc = copy_file(src, dst, err);
+            rc = embp_copy_file(src, dst, err);
         }
     }
     closedir(d);
@@ -187,7 +169,8 @@ static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_
         return add(o, t->name, EMBP_DT_F32, t->n_dims, t->shape, f, err);
     /* q and its scales: int8 per row (the word table is int8 for int4 files too), else int4 */
     int N = (int)t->shape[0], K = (int)t->shape[1], int8 = s == EMBP_STORAGE_INT8 || words;
-    int64_t qs[2] = {N, int8 ? K : K / 2}, ss[2] = {N, int8 ? 1 : K / g};
+    embp_qf_layout lay;
+    embp_qf_layout_of(int8 ? EMBP_QF_INT8 : EMBP_QF_INT4, N, K, g, &lay);
     void *q = NULL, *sc = NULL;
     embp_status rc = EMBP_OK;
     embp_error why;
@@ -200,13 +183,13 @@ static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_
         rc = int8 ? embp_quant_int8(f, N, K, q, sc, err) : embp_quant_int4(f, N, K, g, q, sc, err);
     embp_free(f);
     char sname[300];
-    snprintf(sname, sizeof sname, "%s_scale", t->name);
+    embp_qf_scale_name(t->name, sname, sizeof sname);
     if (rc == EMBP_OK) { /* add takes q (and sc) whatever it returns */
-        rc = add(o, t->name, int8 ? EMBP_DT_I8 : EMBP_DT_U8, 2, qs, q, err);
+        rc = add(o, t->name, lay.q_dtype, 2, lay.q_shape, q, err);
         q = NULL;
     }
     if (rc == EMBP_OK) {
-        rc = add(o, sname, int8 ? EMBP_DT_F32 : EMBP_DT_F16, int8 ? 1 : 2, ss, sc, err);
+        rc = add(o, sname, lay.s_dtype, lay.s_dims, lay.s_shape, sc, err);
         sc = NULL;
     }
     embp_free(q);
@@ -272,7 +255,7 @@ static embp_status write_record(const char *in, const char *out, embp_storage s,
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *j = json_object();
-    json_object_set_new(j, "format", json_string("embp-quantized-1"));
+    json_object_set_new(j, "format", json_string(EMBP_QF_FORMAT));
     json_object_set_new(j, "storage", json_string(embp_storage_str(s)));
     json_object_set_new(j, "method", json_string("rtn"));
     if (s == EMBP_STORAGE_INT4)
@@ -337,10 +320,11 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     embp_safetensors *st = NULL;
     if ((rc = embp_st_open_dir(in, &st, err)))
         return rc;
-    if (embp_st_metadata(st, "embp.storage")) {
+    embp_qf_meta meta = {0};
+    if ((rc = embp_qf_meta_read(st, in, &meta, err)) == EMBP_OK && meta.storage)
         rc = embp_fail(err, EMBP_EINVAL, "quantize: %s was already written by embp quantize "
-                       "(storage %s); quantize the original folder", in,
-                       embp_st_metadata(st, "embp.storage"));
+                       "(storage %s); quantize the original folder", in, meta.storage);
+    if (rc != EMBP_OK) {
         embp_st_close(st);
         return rc;
     }
@@ -363,12 +347,11 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++)
         rc = convert(k, embp_st_at(st, i), s, g, &o, err);
     char path[PATH_MAX], grp[16];
-    snprintf(grp, sizeof grp, "%d", g);
-    const char *mk[] = {"format", "embp.format", "embp.storage", "embp.method", "embp.group_size"};
-    const char *mv[] = {"pt", "embp-quantized-1", embp_storage_str(s), "rtn", grp};
+    const char *mk[EMBP_QF_META_MAX], *mv[EMBP_QF_META_MAX];
+    int n_meta = embp_qf_meta_pairs(embp_storage_str(s), g, grp, mk, mv);
     snprintf(path, sizeof path, "%s/model.safetensors", out);
     if (rc == EMBP_OK)
-        rc = embp_st_write(path, o.t, o.n, mk, mv, s == EMBP_STORAGE_INT4 ? 5 : 4, err);
+        rc = embp_st_write(path, o.t, o.n, mk, mv, n_meta, err);
     out_free(&o);
     embp_st_close(st);
     struct stat sb;

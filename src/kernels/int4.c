@@ -19,44 +19,51 @@ static size_t scratch_u8(int m, int k) {
     return (size_t)m * k + (size_t)m * sizeof(float) + 64;
 }
 
-/* Row m of the bf16 reference: groups summed in fp32, then scaled (int4.h). */
-static void scalar_bf16(const embp_int4_weights *w, const float *a, int m, const float *bias,
-                        float *c, void *scratch) {
-    (void)scratch;
+/* One group's sum for row i of A and weight row `row` (k in [k0, k0 + g)): with int8 numerics
+ * (qa given) the exact int32 sum of (qa - 128) q; with bf16 numerics the fp32 sum of bf16(a) q. */
+static float group_sum(const float *a, const uint8_t *qa, int i, int k, const uint8_t *row,
+                       int k0, int g) {
+    if (qa) {
+        int32_t dot = 0;
+        for (int t = k0; t < k0 + g; t++)
+            dot += ((int32_t)qa[(size_t)i * k + t] - 128) * embp_int4_get(row, t);
+        return (float)dot;
+    }
+    float gs = 0.0f;
+    for (int t = k0; t < k0 + g; t++)
+        gs += embp_bf16_to_f32(embp_f32_to_bf16(a[(size_t)i * k + t])) *
+              (float)embp_int4_get(row, t);
+    return gs;
+}
+
+/* The reference of both numerics, exactly as int4.h writes them: groups summed, each scaled
+ * and added in fp32, then (int8) times the row's activation scale sa[i], plus bias. */
+static void scalar_ref(const embp_int4_weights *w, const float *a, const uint8_t *qa,
+                       const float *sa, int m, const float *bias, float *c) {
     int n = w->n, k = w->k, g = w->group_size, ng = k / g;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
             const uint8_t *row = w->q + (size_t)j * k / 2;
             float acc = 0.0f;
-            for (int b = 0; b < ng; b++) {
-                float gs = 0.0f;
-                for (int t = b * g; t < (b + 1) * g; t++)
-                    gs += embp_bf16_to_f32(embp_f32_to_bf16(a[(size_t)i * k + t])) *
-                          (float)embp_int4_get(row, t);
-                acc += gs * embp_fp16_to_f32(w->scales[(size_t)j * ng + b]);
-            }
-            c[(size_t)i * n + j] = acc + (bias ? bias[j] : 0.0f);
+            for (int b = 0; b < ng; b++)
+                acc += group_sum(a, qa, i, k, row, b * g, g) *
+                       embp_fp16_to_f32(w->scales[(size_t)j * ng + b]);
+            c[(size_t)i * n + j] = (qa ? acc * sa[i] : acc) + (bias ? bias[j] : 0.0f);
         }
+}
+
+static void scalar_bf16(const embp_int4_weights *w, const float *a, int m, const float *bias,
+                        float *c, void *scratch) {
+    (void)scratch;
+    scalar_ref(w, a, NULL, NULL, m, bias, c);
 }
 
 static void scalar_int8(const embp_int4_weights *w, const float *a, int m, const float *bias,
                         float *c, void *scratch) {
-    int n = w->n, k = w->k, g = w->group_size, ng = k / g;
     uint8_t *qa = scratch;
-    float *sa = (float *)(void *)(qa + (((size_t)m * k + 63) & ~(size_t)63));
-    embp_kernels_scalar.quantize_u8(a, m, k, qa, sa);
-    for (int i = 0; i < m; i++)
-        for (int j = 0; j < n; j++) {
-            const uint8_t *row = w->q + (size_t)j * k / 2;
-            float acc = 0.0f;
-            for (int b = 0; b < ng; b++) {
-                int32_t dot = 0;
-                for (int t = b * g; t < (b + 1) * g; t++)
-                    dot += ((int32_t)qa[(size_t)i * k + t] - 128) * embp_int4_get(row, t);
-                acc += (float)dot * embp_fp16_to_f32(w->scales[(size_t)j * ng + b]);
-            }
-            c[(size_t)i * n + j] = acc * sa[i] + (bias ? bias[j] : 0.0f);
-        }
+    float *sa = (float *)(void *)(qa + (((size_t)m * w->k + 63) & ~(size_t)63));
+    embp_kernels_scalar.quantize_u8(a, m, w->k, qa, sa);
+    scalar_ref(w, a, qa, sa, m, bias, c);
 }
 
 const embp_int4_kernel embp_int4_scalar = {"scalar", 0, EMBP_INT4_LAYOUT_ROWS, scalar_bf16,

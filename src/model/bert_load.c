@@ -1,0 +1,446 @@
+/* BERT loading: check the weights against config.json, pack the dense layers as the precision
+ * plan says (quantized files through io/qformat.h), size the forward's scratch. The forward pass
+ * is bert.c. */
+#include "model/bert_impl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "core/alloc.h"
+#include "core/cpu.h"
+#include "core/fp.h"
+#include "io/qformat.h"
+#include "kernels/quant.h"
+
+void embp_bert_precision_init(embp_bert_precision *p) {
+    p->storage = EMBP_MM_F32;
+    p->compute = EMBP_MM_F32;
+    p->group_size = 0;
+    p->round = EMBP_ROUND_NONE;
+    p->table = EMBP_TABLE_F32;
+}
+
+/* ---------------------------------------------------------------- loading tensors */
+
+/* The tensor `name` under cfg's prefix, or without one, or under "bert.". */
+static const embp_st_tensor *find_tensor(const embp_safetensors *st, const char *prefix,
+                                         const char *name) {
+    const char *tries[3] = {prefix, "", "bert."};
+    for (int i = 0; i < 3; i++) {
+        char full[256];
+        snprintf(full, sizeof full, "%s%s", tries[i], name);
+        const embp_st_tensor *t = embp_st_find(st, full);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
+static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
+                            const char *name, int d0, int d1, float *dst, embp_error *err) {
+    const embp_st_tensor *t = find_tensor(st, prefix, name);
+    if (!t)
+        return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
+                         name);
+    embp_status rc = embp_st_expect_shape(t, d0, d1, err);
+    if (rc != EMBP_OK)
+        return rc;
+    size_t n = (size_t)t->n_elems;
+    if (t->dtype == EMBP_DT_F32)
+        memcpy(dst, t->data, n * sizeof(float));
+    else if (t->dtype == EMBP_DT_F16)
+        b->k->fp16_to_f32(t->data, dst, n);
+    else if (t->dtype == EMBP_DT_BF16)
+        b->k->bf16_to_f32(t->data, dst, n);
+    else
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32, F16 or "
+                         "BF16", t->file, t->name, embp_dtype_name(t->dtype));
+    embp_st_release_tensor(st, t);
+    return EMBP_OK;
+}
+
+/* A fp32 table owned by b, counted in weight_bytes. */
+static embp_status load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                              const char *name, int d0, int d1, float **out, embp_error *err) {
+    size_t n = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
+    if (!(*out = embp_malloc_aligned(n * sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for tensor '%s' (%zu floats)", name, n);
+    b->weight_bytes += n * sizeof(float);
+    return load_f32(b, st, prefix, name, d0, d1, *out, err);
+}
+
+/* The word table into b->word* as fmt says. A file from embp quantize may hold it as I8 with
+ * "_scale" (per row): taken as it is for an int8 table, else dequantized. */
+static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                              embp_table_format fmt, embp_error *err) {
+    const char *name = "embeddings.word_embeddings.weight";
+    const embp_st_tensor *t = find_tensor(st, prefix, name);
+    size_t n = (size_t)b->V * (size_t)b->H, nsc = (size_t)b->V * sizeof(float);
+    int stored8 = t && embp_qf_form_of(t) == EMBP_QF_INT8;
+    embp_qf_weight qw;
+    embp_status rc;
+    b->word_fmt = fmt;
+    if (stored8 && (rc = embp_qf_weight_read(st, t, b->V, b->H, &qw, err)))
+        return rc;
+    if (fmt == EMBP_TABLE_INT8) {
+        if (!(b->word8 = embp_malloc_aligned(n)) || !(b->word_scale = embp_malloc_aligned(nsc)))
+            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+        b->weight_bytes += n + nsc;
+        if (stored8) {
+            memcpy(b->word8, qw.q, n);
+            memcpy(b->word_scale, qw.scales, nsc);
+            embp_st_release_tensor(st, t);
+            return EMBP_OK;
+        }
+    }
+    float *f = embp_malloc_aligned(n * sizeof(float));
+    if (!f)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+    if (stored8)
+        embp_dequant_int8(qw.q, qw.scales, b->V, b->H, f);
+    else if ((rc = load_f32(b, st, prefix, name, b->V, b->H, f, err))) {
+        embp_free_aligned(f);
+        return rc;
+    }
+    rc = EMBP_OK;
+    if (fmt == EMBP_TABLE_F32) {
+        b->word = f, f = NULL;
+        b->weight_bytes += n * sizeof(float);
+    } else if (fmt == EMBP_TABLE_INT8) {
+        rc = embp_quant_int8(f, b->V, b->H, b->word8, b->word_scale, err);
+    } else if (!(b->word16 = embp_malloc_aligned(n * sizeof(uint16_t)))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            b->word16[i] = fmt == EMBP_TABLE_BF16 ? embp_f32_to_bf16(f[i]) : embp_f32_to_fp16(f[i]);
+        b->weight_bytes += n * sizeof(uint16_t);
+    }
+    embp_free_aligned(f);
+    return rc;
+}
+
+static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
+                                   const embp_safetensors *st, embp_table_format fmt,
+                                   embp_error *err) {
+    const char *p = cfg->tensor_prefix;
+    embp_status rc;
+    if ((rc = load_words(b, st, p, fmt, err)) ||
+        (rc = load_table(b, st, p, "embeddings.position_embeddings.weight", b->P, b->H, &b->pos,
+                         err)) ||
+        (rc = load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
+        (rc = load_table(b, st, p, "embeddings.LayerNorm.bias", b->H, 0, &b->emb_b, err)))
+        return rc;
+    if (!(b->type0 = embp_calloc((size_t)b->H, sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
+    if (cfg->type_vocab_size > 0) { /* token type ids are all 0: keep row 0 only */
+        float *all = NULL;
+        rc = load_table(b, st, p, "embeddings.token_type_embeddings.weight", cfg->type_vocab_size,
+                        b->H, &all, err);
+        if (rc == EMBP_OK)
+            memcpy(b->type0, all, (size_t)b->H * sizeof(float));
+        b->weight_bytes -= (size_t)cfg->type_vocab_size * b->H * sizeof(float);
+        embp_free_aligned(all);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- loading layers */
+
+typedef struct {
+    const embp_safetensors *st;
+    const char *prefix;
+    embp_bert_precision prec;
+    float *w, *bias; /* load-time scratch: (max N, max K) and (max N) */
+    size_t big;      /* floats in w */
+    /* weights quantized ahead (embp quantize), allocated on first use: int8 (max N, max K) with
+     * fp32 scales (max N); int4 (max N, max K / 2) bytes with fp16 scales (max N, max K / 16) */
+    int8_t *q8;
+    float *sc8;
+    uint8_t *q4;
+    uint16_t *sc4;
+} loader;
+
+/* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
+static void round_weights(float *w, size_t n, embp_weight_round r) {
+    if (r == EMBP_ROUND_BF16)
+        for (size_t i = 0; i < n; i++)
+            w[i] = embp_bf16_to_f32(embp_f32_to_bf16(w[i]));
+    else if (r == EMBP_ROUND_FP16)
+        for (size_t i = 0; i < n; i++)
+            w[i] = embp_fp16_to_f32(embp_f32_to_fp16(w[i]));
+}
+
+static embp_status quant_scratch(const embp_bert *b, loader *ld, embp_qf_form f, embp_error *err) {
+    size_t maxn = (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
+    if (f == EMBP_QF_INT8 && !ld->q8) {
+        ld->q8 = embp_malloc(ld->big);
+        ld->sc8 = embp_malloc(maxn * sizeof(float));
+    } else if (f == EMBP_QF_INT4 && !ld->q4) {
+        ld->q4 = embp_malloc(ld->big / 2);
+        ld->sc4 = embp_malloc(ld->big / 16 * sizeof(uint16_t));
+    }
+    if ((f == EMBP_QF_INT8 && (!ld->q8 || !ld->sc8)) || (f == EMBP_QF_INT4 && (!ld->q4 || !ld->sc4)))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the quantized-weight scratch");
+    return EMBP_OK;
+}
+
+/* Copies quantized weight w (rows, K) and its scales (io/qformat.h checks both) into row block
+ * `at` (of rows rows) of ld's scratch; *g gets the int4 group size, the same for every block of
+ * a linear. */
+static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, int rows, int K,
+                                  int at, int *g, embp_error *err) {
+    embp_qf_weight qw;
+    embp_status rc = embp_qf_weight_read(ld->st, w, rows, K, &qw, err);
+    if (rc != EMBP_OK)
+        return rc;
+    if (qw.form == EMBP_QF_INT8) {
+        memcpy(ld->q8 + (size_t)at * rows * K, qw.q, (size_t)rows * K);
+        memcpy(ld->sc8 + (size_t)at * rows, qw.scales, (size_t)rows * sizeof(float));
+        embp_st_release_tensor(ld->st, w);
+        return EMBP_OK;
+    }
+    int gs = qw.group_size;
+    if (*g && *g != gs)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s_scale' has group size %d, its "
+                         "siblings %d", w->file, w->name, gs, *g);
+    *g = gs;
+    memcpy(ld->q4 + (size_t)at * rows * (K / 2), qw.q, (size_t)rows * (K / 2));
+    embp_st_release_tensor(ld->st, w);
+    memcpy(ld->sc4 + (size_t)at * rows * (K / gs), qw.scales,
+           (size_t)rows * (K / gs) * sizeof(uint16_t));
+    return EMBP_OK;
+}
+
+/* Loads `names` (n of them, each (rows, K) weight + (rows) bias) stacked into one (n rows, K)
+ * linear: QKV is three, the others one. Weights quantized ahead go to the kernels as they are
+ * when the plan's compute takes them (int8 -> int8, int4 -> int4), else are dequantized. */
+static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *const *names,
+                               int n, int rows, int K, int gelu, embp_linear **out,
+                               embp_error *err) {
+    embp_status rc;
+    char name[160];
+    embp_qf_form form = EMBP_QF_FLOAT;
+    int g = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
+        const embp_st_tensor *t = find_tensor(ld->st, ld->prefix, name);
+        embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
+        if (i > 0 && f != form)
+            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings in layer %d "
+                             "are not", t->file, t->name, embp_dtype_name(t->dtype), layer);
+        form = f;
+        if (f == EMBP_QF_FLOAT)
+            rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K, err);
+        else if ((rc = quant_scratch(b, ld, f, err)) == EMBP_OK)
+            rc = load_quantized(ld, t, rows, K, i, &g, err);
+        if (rc)
+            return rc;
+        snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", layer, names[i]);
+        if ((rc = load_f32(b, ld->st, ld->prefix, name, rows, 0, ld->bias + (size_t)i * rows,
+                           err)))
+            return rc;
+    }
+    embp_mm_type c = ld->prec.compute;
+    int N = n * rows, int4 = c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8;
+    if (form == EMBP_QF_INT8 && c == EMBP_MM_INT8)
+        rc = embp_linear_create_s8(b->eng, ld->q8, ld->sc8, ld->bias, K, N, gelu, out, err);
+    else if (form == EMBP_QF_INT4 && int4)
+        rc = embp_linear_create_int4_q(b->eng, ld->q4, ld->sc4, ld->bias, K, N, g, c, gelu, out,
+                                       &b->int4_kernel, err);
+    else {
+        if (form == EMBP_QF_INT8)
+            embp_dequant_int8(ld->q8, ld->sc8, N, K, ld->w);
+        else if (form == EMBP_QF_INT4)
+            embp_dequant_int4(ld->q4, ld->sc4, N, K, g, ld->w);
+        else
+            round_weights(ld->w, (size_t)N * K, ld->prec.round);
+        if (int4)
+            rc = embp_linear_create_int4(b->eng, ld->w, ld->bias, K, N, ld->prec.group_size, c,
+                                         gelu, out, &b->int4_kernel, err);
+        else
+            rc = embp_linear_create(b->eng, ld->w, ld->bias, K, N, c, gelu, out, err);
+    }
+    if (rc)
+        return rc;
+    b->weight_bytes += embp_linear_bytes(*out);
+    return EMBP_OK;
+}
+
+static embp_status load_ln(embp_bert *b, loader *ld, int layer, const char *what,
+                           float **g, float **bias, embp_error *err) {
+    char name[160];
+    embp_status rc;
+    snprintf(name, sizeof name, "encoder.layer.%d.%s.LayerNorm.weight", layer, what);
+    if ((rc = load_table(b, ld->st, ld->prefix, name, b->H, 0, g, err)))
+        return rc;
+    snprintf(name, sizeof name, "encoder.layer.%d.%s.LayerNorm.bias", layer, what);
+    return load_table(b, ld->st, ld->prefix, name, b->H, 0, bias, err);
+}
+
+static embp_status load_layer(embp_bert *b, loader *ld, int i, embp_error *err) {
+    static const char *const qkv[3] = {"attention.self.query", "attention.self.key",
+                                       "attention.self.value"};
+    static const char *const out[1] = {"attention.output.dense"};
+    static const char *const inter[1] = {"intermediate.dense"};
+    static const char *const outp[1] = {"output.dense"};
+    bert_layer *l = &b->layers[i];
+    embp_status rc;
+    if ((rc = load_linear(b, ld, i, qkv, 3, b->H, b->H, 0, &l->qkv, err)) ||
+        (rc = load_linear(b, ld, i, out, 1, b->H, b->H, 0, &l->out, err)) ||
+        (rc = load_linear(b, ld, i, inter, 1, b->I, b->H, 1, &l->ffn_in, err)) ||
+        (rc = load_linear(b, ld, i, outp, 1, b->H, b->I, 0, &l->ffn_out, err)) ||
+        (rc = load_ln(b, ld, i, "attention.output", &l->ln1_g, &l->ln1_b, err)) ||
+        (rc = load_ln(b, ld, i, "output", &l->ln2_g, &l->ln2_b, err)))
+        return rc;
+    return EMBP_OK;
+}
+
+static embp_status load_layers(embp_bert *b, const embp_model_config *cfg,
+                               const embp_safetensors *st, const embp_bert_precision *prec,
+                               embp_error *err) {
+    size_t big = (size_t)b->H * (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
+    loader ld = {st, cfg->tensor_prefix, *prec, embp_malloc(big * sizeof(float)),
+                 embp_malloc((size_t)(b->I > 3 * b->H ? b->I : 3 * b->H) * sizeof(float)), big,
+                 NULL, NULL, NULL, NULL};
+    embp_status rc = EMBP_OK;
+    if (!ld.w || !ld.bias)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for %zu floats of load scratch", big);
+    for (int i = 0; rc == EMBP_OK && i < b->L; i++)
+        rc = load_layer(b, &ld, i, err);
+    embp_free(ld.w);
+    embp_free(ld.bias);
+    embp_free(ld.q8);
+    embp_free(ld.sc8);
+    embp_free(ld.q4);
+    embp_free(ld.sc4);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+/* One block for every activation of a forward over bucket(max_tokens) rows. */
+static embp_status alloc_arena(embp_bert *b, embp_error *err) {
+    size_t Tp = (size_t)embp_mm_bucket(b->max_tokens), H = (size_t)b->H;
+    b->attn_per_thread = (embp_attn_scratch_floats(b->max_len, b->D) + 15) / 16 * 16;
+    size_t sizes[6] = {Tp * H, Tp * H, Tp * H, Tp * 3 * H, Tp * (size_t)b->I,
+                       b->attn_per_thread * (size_t)b->n_threads};
+    float **ptrs[6] = {&b->x, &b->tmp, &b->ctx, &b->qkv, &b->ffn, &b->attn};
+    size_t total = 0;
+    for (int i = 0; i < 6; i++)
+        total += (sizes[i] + 15) / 16 * 16;
+    if (!(b->arena = embp_malloc_aligned(total * sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu MB of forward scratch "
+                         "(max_batch_tokens %d)", total * 4 >> 20, b->max_tokens);
+    /* Not cleared: an allocation this size is fresh zero pages from the kernel, which take no
+     * memory until a batch that large touches them, so resident memory follows the largest
+     * batch run, not the budget. Rows past a batch's tokens are never read into its results. */
+    float *p = b->arena;
+    for (int i = 0; i < 6; i++) {
+        *ptrs[i] = p;
+        p += (sizes[i] + 15) / 16 * 16;
+    }
+    return EMBP_OK;
+}
+
+/* ---------------------------------------------------------------- load / free */
+
+static embp_status check_config(const embp_model_config *cfg, int max_tokens, int max_len,
+                                embp_error *err) {
+    if (cfg->hidden < 1 || cfg->heads < 1 || cfg->hidden % cfg->heads || cfg->layers < 1 ||
+        cfg->intermediate < 1 || cfg->vocab_size < 1 || cfg->max_position < 1)
+        return embp_fail(err, EMBP_ECONFIG, "config.json: hidden_size %d, num_attention_heads "
+                         "%d, num_hidden_layers %d, intermediate_size %d, vocab_size %d, "
+                         "max_position_embeddings %d do not describe a BERT", cfg->hidden,
+                         cfg->heads, cfg->layers, cfg->intermediate, cfg->vocab_size,
+                         cfg->max_position);
+    if (max_len < 1 || max_len > cfg->max_position || max_tokens < max_len)
+        return embp_fail(err, EMBP_EINVAL, "max sequence length %d must be in 1..%d "
+                         "(max_position_embeddings) and <= max_batch_tokens %d", max_len,
+                         cfg->max_position, max_tokens);
+    return EMBP_OK;
+}
+
+embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
+                           const embp_bert_precision *prec, int max_tokens, int max_len,
+                           int n_threads, embp_bert **out, embp_error *err) {
+    embp_status rc;
+    *out = NULL;
+    if ((rc = check_config(cfg, max_tokens, max_len, err)))
+        return rc;
+    embp_bert *b = embp_calloc(1, sizeof *b);
+    if (!b)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    *b = (embp_bert){.H = cfg->hidden, .L = cfg->layers, .NH = cfg->heads,
+                     .D = cfg->hidden / cfg->heads, .I = cfg->intermediate, .V = cfg->vocab_size,
+                     .P = cfg->max_position, .eps = cfg->layer_norm_eps,
+                     .max_tokens = max_tokens, .max_len = max_len,
+                     .n_threads = n_threads > 0 ? n_threads : embp_cpu_get()->n_cores,
+                     .k = embp_kernels_pick(embp_cpu_get())};
+    if (b->n_threads < 1)
+        b->n_threads = 1;
+    embp_bert_precision fp32;
+    embp_bert_precision_init(&fp32);
+    if (!prec)
+        prec = &fp32;
+    if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
+        goto fail;
+    }
+    omp_set_num_threads(b->n_threads);
+    if ((rc = embp_mm_engine_create(b->k, max_tokens, &b->eng, err)) ||
+        (rc = load_embeddings(b, cfg, st, prec->table, err)) || (rc = load_layers(b, cfg, st, prec, err)) ||
+        (rc = alloc_arena(b, err)))
+        goto fail;
+    *out = b;
+    return EMBP_OK;
+fail:
+    embp_bert_free(b);
+    return rc;
+}
+
+void embp_bert_free(embp_bert *b) {
+    if (!b)
+        return;
+    for (int i = 0; b->layers && i < b->L; i++) {
+        bert_layer *l = &b->layers[i];
+        embp_linear_free(l->qkv);
+        embp_linear_free(l->out);
+        embp_linear_free(l->ffn_in);
+        embp_linear_free(l->ffn_out);
+        embp_free_aligned(l->ln1_g);
+        embp_free_aligned(l->ln1_b);
+        embp_free_aligned(l->ln2_g);
+        embp_free_aligned(l->ln2_b);
+    }
+    embp_free(b->layers);
+    embp_mm_engine_free(b->eng);
+    embp_free_aligned(b->word);
+    embp_free_aligned(b->word16);
+    embp_free_aligned(b->word8);
+    embp_free_aligned(b->word_scale);
+    embp_free_aligned(b->pos);
+    embp_free(b->type0);
+    embp_free_aligned(b->emb_g);
+    embp_free_aligned(b->emb_b);
+    embp_free_aligned(b->arena);
+    embp_free(b);
+}
+
+int embp_bert_dense_weight(const char *name) {
+    static const char *const ends[] = {".attention.self.query.weight", ".attention.self.key.weight",
+                                       ".attention.self.value.weight",
+                                       ".attention.output.dense.weight",
+                                       ".intermediate.dense.weight", ".output.dense.weight"};
+    if (!strstr(name, "encoder.layer."))
+        return 0;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t e = strlen(ends[i]);
+        if (n > e && strcmp(name + n - e, ends[i]) == 0)
+            return 1;
+    }
+    return 0;
+}

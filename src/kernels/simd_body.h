@@ -1,12 +1,38 @@
 /* The SIMD kernels written once with GCC vector extensions, included by avx2.c (VW 8) and
- * avx512.c (VW 16), each compiled with its own -m flags. The includer defines VW, a vf/vi/vu
- * vector typedef of VW lanes, cvt_ph(const uint16_t *) -> vf, splat(float) -> vf (a broadcast:
- * (vf){0} + x is a real scalar add, since 0 + -0 is +0), fmadd, and names the table. Not a
- * public header: include it from those two files only. */
+ * avx512.c (VW 16), each compiled with its own -m flags. The includer defines VW and names the
+ * tables; the few operations vector extensions lack (fp16 loads, broadcast, FMA) are the one
+ * width-specific part, below. Not a public header: include it from those two files only. */
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
 #include "core/fp.h"
+
+typedef float vf __attribute__((vector_size(VW * 4)));
+typedef int32_t vi __attribute__((vector_size(VW * 4)));
+typedef uint32_t vu __attribute__((vector_size(VW * 4)));
+typedef uint16_t vh __attribute__((vector_size(VW * 2)));
+typedef uint8_t vb __attribute__((vector_size(VW)));
+
+/* VW fp16 values to fp32 (F16C / vcvtph2ps); a broadcast (an intrinsic: (vf){0} + x is a real
+ * scalar add, since 0 + -0 is +0); a * b + c in one rounding (ISO C mode compiles with
+ * -ffp-contract=off, so plain a * b + c would never become an FMA). */
+#if VW == 16
+#define SIMD(op)          _mm512_##op
+#define SIMD_LOAD_HALF(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#else
+#define SIMD(op)          _mm256_##op
+#define SIMD_LOAD_HALF(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#endif
+static inline vf cvt_ph(const uint16_t *p) {
+    return (vf)SIMD(cvtph_ps)(SIMD_LOAD_HALF(p));
+}
+static inline vf splat(float x) {
+    return (vf)SIMD(set1_ps)(x);
+}
+static inline vf fmadd(vf a, vf b, vf c) {
+    return (vf)SIMD(fmadd_ps)(a, b, c);
+}
 
 /* ---------------------------------------------------------------- vector helpers */
 

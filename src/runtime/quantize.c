@@ -116,7 +116,7 @@ static void out_free(out_tensors *o) {
 }
 
 /* t's values as fp32 (a new buffer), or NULL with err set; the conversions are the kernel
- * table's, as at load (model/bert.c). */
+ * table's, as at load (model/bert_load.c). */
 static float *as_f32(const embp_kernels *k, const embp_st_tensor *t, embp_error *err) {
     size_t n = (size_t)t->n_elems;
     float *f = embp_malloc((n ? n : 1) * sizeof *f);

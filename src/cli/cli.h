@@ -27,5 +27,6 @@ int embp_cli_embed(int argc, char **argv);
 int embp_cli_tokenize(int argc, char **argv);
 int embp_cli_info(int argc, char **argv);
 int embp_cli_quantize(int argc, char **argv);
+int embp_cli_pull(int argc, char **argv);
 
 #endif

@@ -1,4 +1,5 @@
-/* embp: serve | embed | tokenize | info | quantize | demo-model. Dispatches to one function per command. */
+/* embp: serve | embed | tokenize | info | quantize | pull | demo-model. Dispatches to one
+ * function per command. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,6 +18,9 @@ static void usage(FILE *f) {
           "  info         model shapes, pooling, precision plan and CPU features\n"
           "  quantize IN OUT --precision int8|int4|bf16|fp16\n"
           "               write a model folder with its weights stored at that precision\n"
+          "  pull ORG/NAME[@REVISION]\n"
+          "               download a model from the Hugging Face Hub into its cache\n"
+          "               (then: embp serve --model ORG/NAME)\n"
           "  demo-model OUT  write a MiniLM-shaped model with random weights (a demo)\n\n"
           "Every flag mirrors an environment variable; flags win. Settings:\n", f);
     embp_config_print_help(f, EMBP_CMD_ALL, 0);
@@ -46,6 +50,8 @@ int main(int argc, char **argv) {
         return embp_cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "quantize"))
         return embp_cli_quantize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pull"))
+        return embp_cli_pull(argc - 1, argv + 1);
     if (!strcmp(cmd, "demo-model"))
         return embp_cli_demo_model(argc - 1, argv + 1);
     fprintf(stderr, "embp: unknown command '%s'\n\n", cmd);

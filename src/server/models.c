@@ -6,9 +6,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "hub/hub.h"
 
 static const char *or_null(const char *s) {
     return s && *s ? s : NULL;
@@ -39,15 +41,16 @@ static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const in
     return embp_embed_tokens(ctx, ids, lens, n, 0, out, err);
 }
 
-/* Loads path as models[i] (named by the i-th --model-name, if any). */
-static embp_status load_one(const embp_config *c, const char *path, int i, int with_batcher,
-                            embp_server_model *sm, embp_error *err) {
+/* Loads path as models[i], named by the i-th --model-name, else by default_name (NULL: the
+ * folder's name). */
+static embp_status load_one(const embp_config *c, const char *path, const char *default_name,
+                            int i, int with_batcher, embp_server_model *sm, embp_error *err) {
     embp_load_opts o;
     char name[256];
     if (embp_models_load_opts(c, &o, err) != EMBP_OK)
         return err->code;
     embp_config_list_item(c->model_name, i, name, sizeof name);
-    o.name = or_null(name);
+    o.name = *name ? name : default_name;
     o.warmup_tokens = with_batcher ? 512 : 0; /* a server's first requests find primitives */
     if (embp_model_load(path, &o, &sm->model, err) != EMBP_OK)
         return err->code;
@@ -77,6 +80,47 @@ static const char *env(const char *name) {
     return getenv(name);
 }
 
+/* A --model value that is no folder but reads ORG/NAME[@REVISION] is a Hugging Face Hub
+ * model: found in the HF cache, else pulled into it (unless HF_HUB_OFFLINE). paths[i] then
+ * points at dirs[i], the snapshot folder, and names[i] at the id's NAME, the model's default
+ * API id. */
+typedef struct {
+    char dirs[16][4096];
+    embp_hub_id ids[16];
+    const char *names[16];
+} hub_paths;
+
+static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
+                                   embp_error *err) {
+    embp_hub_opts o;
+    embp_hub_opts_from_env(&o, env);
+    embp_hub_progress_state progress = {0};
+    o.progress = embp_hub_progress_stderr;
+    o.progress_ctx = &progress;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 || !embp_hub_is_id(paths[i]))
+            continue;
+        embp_hub_parse_id(paths[i], &h->ids[i], NULL);
+        if (embp_hub_find(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], NULL) != EMBP_OK) {
+            if (!o.offline)
+                embp_log(EMBP_LOG_DEBUG, EMBP_LOG_INFO, "%s is neither a folder nor in the "
+                         "Hugging Face cache (%s): pulling it from %s", paths[i], o.cache,
+                         o.endpoint);
+            if (embp_hub_pull(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], err) != EMBP_OK) {
+                char what[160];
+                snprintf(what, sizeof what, "model %.100s (no such folder; as a Hub id)",
+                         paths[i]);
+                embp_error_prefix(err, what);
+                return err->code;
+            }
+        }
+        paths[i] = h->dirs[i];
+        h->names[i] = h->ids[i].name;
+    }
+    return EMBP_OK;
+}
+
 embp_status embp_models_load(const embp_config *c, const char *exe_dir, int with_batcher,
                              embp_server_model **out, int *n, embp_error *err) {
     *out = NULL;
@@ -87,11 +131,22 @@ embp_status embp_models_load(const embp_config *c, const char *exe_dir, int with
                                         sizeof buf, paths, 16, err);
     if (count == 0)
         return err->code;
-    embp_server_model *m = embp_calloc((size_t)count, sizeof *m);
-    if (!m)
+    hub_paths *h = embp_calloc(1, sizeof *h);
+    if (!h)
         return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    if (resolve_hub_ids(paths, count, h, err) != EMBP_OK) {
+        embp_free(h);
+        return err->code;
+    }
+    embp_server_model *m = embp_calloc((size_t)count, sizeof *m);
+    if (!m) {
+        embp_free(h);
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    }
     for (int i = 0; i < count; i++) {
-        if (load_one(c, paths[i], i, with_batcher, &m[i], err) != EMBP_OK) {
+        embp_status st = load_one(c, paths[i], h->names[i], i, with_batcher, &m[i], err);
+        if (st != EMBP_OK) {
+            embp_free(h);
             embp_models_free(m, count);
             return err->code;
         }
@@ -100,10 +155,12 @@ embp_status embp_models_load(const embp_config *c, const char *exe_dir, int with
                 embp_fail(err, EMBP_ECONFIG, "two models are named %s (%s and %s); name them "
                           "with EMB_PROVIDER_MODEL_NAME", m[i].info.name, m[k].info.path,
                           m[i].info.path);
+                embp_free(h);
                 embp_models_free(m, count);
                 return EMBP_ECONFIG;
             }
     }
+    embp_free(h);
     *out = m;
     *n = count;
     return EMBP_OK;

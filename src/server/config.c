@@ -27,11 +27,12 @@ typedef struct {
 
 /* clang-format off */
 static const setting table[] = {
-    {"model", "EMB_PROVIDER_MODEL_PATH", "", "model folder(s), comma separated; the first is the "
+    {"model", "EMB_PROVIDER_MODEL_PATH", "", "model folder(s) or Hugging Face ids "
+     "ORG/NAME[@REV] (from the HF cache, pulled when absent), comma separated; the first is the "
      "default. Unset: the HF cache's all-MiniLM-L6-v2, else <bin>/../models/demo-all-MiniLM-L6-v2",
      K_STR, F(model_path), 0, 0, S | E | T | I},
     {"model-name", "EMB_PROVIDER_MODEL_NAME", "", "API id of each model, comma separated; unset: "
-     "the folder's name", K_STR, F(model_name), 0, 0, S | E | T | I},
+     "the folder's name (NAME for ORG/NAME)", K_STR, F(model_name), 0, 0, S | E | T | I},
     {"host", "EMB_PROVIDER_HOST", "0.0.0.0", "address to listen on", K_STR, F(host), 0, 0, S},
     {"port", "EMB_PROVIDER_PORT", "9000", "TCP port (0: any free port)", K_INT, F(port), 0, 65535,
      S},

@@ -13,7 +13,8 @@ repo ORG/NAME with the routes and headers huggingface_hub's hf_api.py and file_d
 
 Faults, for the tests: --cut-after N (the first /cdn-lfs body stops after N bytes and the
 connection closes), --corrupt (every /cdn-lfs body has one byte flipped; the headers still
-announce the true sha256), --token T (no "Authorization: Bearer T": 401 GatedRepo).
+announce the true sha256), --token T (no "Authorization: Bearer T": 401 GatedRepo),
+--slow-ms MS (/cdn-lfs bodies go 16 KiB at a time, MS apart).
 Every request is appended to --log as "METHOD PATH RANGE". Writes its port to --port-file.
 The errors mimic the Hub's: 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound.
 """
@@ -22,6 +23,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -196,14 +198,22 @@ def make_handler(repo, args, state):
                 if args.cut_after and not state["cut_done"] and not head:
                     state["cut_done"] = True
                     cut = args.cut_after
-            if cut is None:
+            if cut is None and not args.slow_ms:
                 return self.send(code, body, headers, head)
-            # Announce the whole body, send part of it, then drop the connection.
+            # Announce the whole body, send part of it (--cut-after), then drop the connection.
             self.send_response(code)
             for k, v in headers.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if head:
+                return
+            if cut is None:  # --slow-ms: 16 KiB at a time, so concurrent clients overlap
+                for i in range(0, len(body), 16384):
+                    self.wfile.write(body[i:i + 16384])
+                    self.wfile.flush()
+                    time.sleep(args.slow_ms / 1000)
+                return
             self.wfile.write(body[:cut])
             self.wfile.flush()
             self.close_connection = True
@@ -221,6 +231,7 @@ def main():
     ap.add_argument("--cut-after", type=int, default=0)
     ap.add_argument("--corrupt", action="store_true")
     ap.add_argument("--token", default="")
+    ap.add_argument("--slow-ms", type=int, default=0)
     args = ap.parse_args()
     repo = Repo(args.root, args.repo)
     state = {"lock": threading.Lock(), "cut_done": False}

@@ -164,6 +164,20 @@ grep -q "cdn-lfs/.* bytes=100000-$" "$log" || fail "the second pull did not resu
 cmp "$(cat "$work/out")/model.safetensors" "$served/model.safetensors" || fail "resumed file differs"
 echo "ok: resumed from byte 100000 with a Range request; the file is byte-identical"
 
+# ---------------------------------------------------------------- two pulls at once share the work
+# They take turns on huggingface_hub's lock files (.locks/.../<etag>.lock): each blob is
+# fetched once, and neither appends to the other's .incomplete file.
+start_hub --slow-ms 30
+n0=$(requests)
+HF_HOME=$work/hf-two timeout 60 "$bin" pull $repo > "$work/out1" 2> "$work/err1" & p1=$!
+HF_HOME=$work/hf-two timeout 60 "$bin" pull $repo > "$work/out2" 2> "$work/err2" & p2=$!
+wait $p1 || { cat "$work/err1"; fail "the first of two concurrent pulls failed"; }
+wait $p2 || { cat "$work/err2"; fail "the second of two concurrent pulls failed"; }
+cmp "$(cat "$work/out1")/model.safetensors" "$served/model.safetensors" || fail "concurrent pulls: file differs"
+gets=$(tail -n +$((n0 + 1)) "$log" | grep -c "^GET /cdn-lfs/" || true)
+[ "$gets" = 1 ] || fail "two concurrent pulls fetched model.safetensors $gets times"
+echo "ok: two pulls at once: one download of model.safetensors, both succeed$(grep -h waiting "$work/err1" "$work/err2" | head -1 | sed 's/^/ (/;s/$/)/')"
+
 # ---------------------------------------------------------------- a corrupted blob is refused
 start_hub --corrupt
 pull "$work/hf-bad" $repo

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -797,6 +798,29 @@ static embp_status link_snapshot(session *s, const char *commit, const char *pat
     return EMBP_OK;
 }
 
+/* Takes <cache>/.locks/models--ORG--NAME/<etag>.lock with flock(LOCK_EX), waiting while
+ * another process downloads the same blob: the lock file huggingface_hub's filelock takes, so
+ * embp and Python tools pulling at once into one cache (replicas on a shared volume) take turns
+ * instead of appending to one .incomplete file. Returns the descriptor to close, or -1 when
+ * the lock cannot be made (a read-only .locks: go on unlocked, as huggingface_hub does). */
+static int lock_blob(session *s, const char *etag) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/.locks/models--%s--%s/%s.lock", s->o->cache, s->id->org,
+             s->id->name, etag);
+    if (mkdir_parent(path) != 0)
+        return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0664); /* group-writable, as theirs */
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (s->o->progress) /* say why nothing moves */
+            s->o->progress(s->o->progress_ctx, etag, 0, 0, 3);
+        while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+            ;
+    }
+    return fd;
+}
+
 /* Makes snapshots/<commit>/<path> present: nothing to do when it already resolves, a symlink
  * when the blob is there, else a download first. */
 static embp_status fetch_file(session *s, const char *commit, const char *path,
@@ -816,10 +840,13 @@ static embp_status fetch_file(session *s, const char *commit, const char *path,
         return rc;
     char blob[1600];
     snprintf(blob, sizeof blob, "%s/blobs/%s", s->repo, m.etag);
-    int cached = stat(blob, &st) == 0 && S_ISREG(st.st_mode);
-    if (!cached && (rc = download_blob(s, path, &m, blob, err)) != EMBP_OK)
-        return rc;
-    if ((rc = link_snapshot(s, commit, path, m.etag, err)) != EMBP_OK)
+    int lock = lock_blob(s, m.etag);
+    int cached = stat(blob, &st) == 0 && S_ISREG(st.st_mode); /* perhaps while we waited */
+    if (!cached)
+        rc = download_blob(s, path, &m, blob, err);
+    if (lock >= 0)
+        close(lock); /* releases the flock */
+    if (rc != EMBP_OK || (rc = link_snapshot(s, commit, path, m.etag, err)) != EMBP_OK)
         return rc;
     if (s->o->progress)
         s->o->progress(s->o->progress_ctx, path, m.size, m.size, cached ? 2 : 1);
@@ -965,6 +992,11 @@ void embp_hub_progress_stderr(void *ctx, const char *path, uint64_t done, uint64
             bar[i] = i < pct * 30 / 100 ? '#' : '.';
         bar[30] = '\0';
         fprintf(stderr, "\r%-34.34s [%s] %3d%% %s / %s  %s/s  ", path, bar, pct, d, tot, rate);
+        return;
+    }
+    if (state == 3) {
+        fprintf(stderr, "%swaiting for another process downloading blob %s\n",
+                tty ? "\r\033[K" : "embp pull: ", path);
         return;
     }
     fprintf(stderr, "%s%-34s %s %s\n", tty ? "\r\033[K" : "embp pull: ", path, tot,

@@ -11,6 +11,8 @@
  *                                   LFS file (X-Linked-Etag), the git blob sha1 otherwise; each
  *                                   is checked against the bytes before it gets its name
  *     blobs/<etag>.incomplete       a download in progress, resumed with an HTTP Range request
+ *   <cache>/.locks/models--ORG--NAME/<etag>.lock   flock()ed while a process downloads <etag>,
+ *                                                  as huggingface_hub's filelock does
  *     snapshots/<commit>/<path>     a relative symlink to ../../blobs/<etag>
  *
  * The protocol, as huggingface_hub's file_download.py and hf_api.py speak it:
@@ -43,7 +45,8 @@ embp_status embp_hub_parse_id(const char *spec, embp_hub_id *id /* OUT */, embp_
 int embp_hub_is_id(const char *spec);
 
 /* Called as bytes arrive (state 0, at most ~10 times a second), once when a file is complete
- * (state 1: downloaded and verified) and once for a file the cache already holds (state 2).
+ * (state 1: downloaded and verified), once for a file the cache already holds (state 2), and
+ * with the blob's etag as path when another process is downloading it and we wait (state 3).
  * total is 0 when the server did not say. */
 typedef void (*embp_hub_progress_fn)(void *ctx, const char *path, uint64_t done, uint64_t total,
                                      int state);

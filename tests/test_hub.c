@@ -12,14 +12,6 @@
 
 #include "hub/hub.h"
 
-static const char *const *fake_env;
-static const char *fake_getenv(const char *name) {
-    for (int i = 0; fake_env && fake_env[i]; i += 2)
-        if (strcmp(fake_env[i], name) == 0)
-            return fake_env[i + 1];
-    return NULL;
-}
-
 static void test_hub_parses_ids_with_and_without_revision(void **state) {
     (void)state;
     embp_hub_id id;
@@ -123,33 +115,33 @@ static void test_hub_module_dirs_from_modules_json(void **state) {
 
 static void test_hub_env_follows_huggingface_hub_precedence(void **state) {
     (void)state;
-    embp_hub_opts o;
-    const char *home_only[] = {"HOME", "/home/u", NULL};
-    fake_env = home_only;
-    embp_hub_opts_from_env(&o, fake_getenv);
-    assert_string_equal(o.cache, "/home/u/.cache/huggingface/hub");
-    assert_string_equal(o.endpoint, "https://huggingface.co");
-    assert_string_equal(o.token, "");
-    assert_false(o.offline);
-    const char *xdg[] = {"HOME", "/home/u", "XDG_CACHE_HOME", "/xdg", NULL};
-    fake_env = xdg;
-    embp_hub_opts_from_env(&o, fake_getenv);
-    assert_string_equal(o.cache, "/xdg/huggingface/hub");
-    const char *all[] = {"HOME", "/home/u", "XDG_CACHE_HOME", "/xdg", "HF_HOME", "/hf",
-                         "HF_ENDPOINT", "http://mirror.local:8080//", "HF_HUB_OFFLINE", "TRUE",
-                         "HF_TOKEN", "hf_abc", NULL};
-    fake_env = all;
-    embp_hub_opts_from_env(&o, fake_getenv);
-    assert_string_equal(o.cache, "/hf/hub");
-    assert_string_equal(o.endpoint, "http://mirror.local:8080");
-    assert_string_equal(o.token, "hf_abc");
-    assert_true(o.offline);
-    const char *cache[] = {"HF_HOME", "/hf", "HF_HUB_CACHE", "/elsewhere", "HF_HUB_OFFLINE",
-                           "0", NULL};
-    fake_env = cache;
-    embp_hub_opts_from_env(&o, fake_getenv);
-    assert_string_equal(o.cache, "/elsewhere");
-    assert_false(o.offline);
+    static const char *const home_only[] = {"HOME", "/home/u", NULL};
+    static const char *const xdg[] = {"HOME", "/home/u", "XDG_CACHE_HOME", "/xdg", NULL};
+    static const char *const all[] = {
+        "HOME", "/home/u", "XDG_CACHE_HOME", "/xdg", "HF_HOME", "/hf", "HF_ENDPOINT",
+        "http://mirror.local:8080//", "HF_HUB_OFFLINE", "TRUE", "HF_TOKEN", "hf_abc", NULL};
+    static const char *const cache[] = {"HF_HOME", "/hf", "HF_HUB_CACHE", "/elsewhere",
+                                        "HF_HUB_OFFLINE", "0", NULL};
+    static const struct {
+        const char *const *env;
+        const char *cache, *endpoint, *token;
+        int offline;
+    } cases[] = {
+        {home_only, "/home/u/.cache/huggingface/hub", "https://huggingface.co", "", 0},
+        {xdg, "/xdg/huggingface/hub", "https://huggingface.co", "", 0},
+        {all, "/hf/hub", "http://mirror.local:8080", "hf_abc", 1},
+        {cache, "/elsewhere", "https://huggingface.co", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        embp_hub_opts o;
+        tu_env = cases[i].env;
+        embp_hub_opts_from_env(&o, tu_getenv);
+        assert_string_equal(o.cache, cases[i].cache);
+        assert_string_equal(o.endpoint, cases[i].endpoint);
+        assert_string_equal(o.token, cases[i].token);
+        assert_int_equal(o.offline, cases[i].offline);
+    }
+    tu_env = NULL;
 }
 
 static void write_file(const char *path, const char *text) {
@@ -170,9 +162,9 @@ static void test_hub_finds_snapshots_through_refs_and_token_file(void **state) {
     snprintf(p, sizeof p, "%s/token", root);
     write_file(p, "hf_fromfile\n");
     const char *env[] = {"HF_HOME", root, NULL};
-    fake_env = env;
+    tu_env = env;
     embp_hub_opts o;
-    embp_hub_opts_from_env(&o, fake_getenv);
+    embp_hub_opts_from_env(&o, tu_getenv);
     assert_string_equal(o.token, "hf_fromfile");
     embp_hub_id id;
     embp_error err;
@@ -194,6 +186,7 @@ static void test_hub_finds_snapshots_through_refs_and_token_file(void **state) {
     assert_int_equal(embp_hub_find(&o, &id, dir, sizeof dir, &err), EMBP_OK);
     assert_int_equal(embp_hub_parse_id("acme/m@v2", &id, &err), EMBP_OK);
     assert_int_equal(embp_hub_find(&o, &id, dir, sizeof dir, &err), EMBP_EIO);
+    tu_env = NULL;
     snprintf(p, sizeof p, "rm -rf %s", root);
     assert_int_equal(system(p), 0);
 }

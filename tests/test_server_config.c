@@ -9,15 +9,6 @@
 
 #include "server/config.h"
 
-/* A fake environment for the getenv hook: NAME=VALUE pairs. */
-static const char *const *fake_env;
-static const char *fake_getenv(const char *name) {
-    for (int i = 0; fake_env && fake_env[i]; i += 2)
-        if (strcmp(fake_env[i], name) == 0)
-            return fake_env[i + 1];
-    return NULL;
-}
-
 static void test_config_defaults_are_the_documented_ones(void **state) {
     (void)state;
     embp_config c;
@@ -42,11 +33,11 @@ static void test_config_flags_override_environment(void **state) {
     static const char *const env[] = {"EMB_PROVIDER_PORT", "8080", "EMB_PROVIDER_TRUNCATE", "no",
                                       "EMB_PROVIDER_API_KEY", "k1", "EMB_PROVIDER_MODEL_PRECISION",
                                       "bf16", "EMB_PROVIDER_ENABLE_LENGTH_GROUPING", "off", NULL};
-    fake_env = env;
+    tu_env = env;
     embp_config c;
     embp_error err;
     embp_config_defaults(&c);
-    assert_int_equal(embp_config_from_env(&c, fake_getenv, &err), EMBP_OK);
+    assert_int_equal(embp_config_from_env(&c, tu_getenv, &err), EMBP_OK);
     assert_int_equal(c.port, 8080);
     assert_int_equal(c.truncate, 0);
     assert_string_equal(c.api_key, "k1");
@@ -73,11 +64,11 @@ static void test_config_flags_override_environment(void **state) {
 }
 
 static void expect_bad(const char *const *env, const char *needle1, const char *needle2) {
-    fake_env = env;
+    tu_env = env;
     embp_config c;
     embp_error err;
     embp_config_defaults(&c);
-    embp_status st = embp_config_from_env(&c, fake_getenv, &err);
+    embp_status st = embp_config_from_env(&c, tu_getenv, &err);
     if (st != EMBP_ECONFIG || !strstr(err.msg, needle1) || !strstr(err.msg, needle2))
         fail_msg("%s=%s: expected ECONFIG with \"%s\" and \"%s\", got %d \"%s\"", env[0], env[1],
                  needle1, needle2, st, st ? err.msg : "");
@@ -135,7 +126,7 @@ static void test_config_finds_models_from_list_hf_cache_or_demo(void **state) {
     const char *paths[4];
     embp_config_defaults(&c);
     c.model_path = "/a/one,/b/two";
-    assert_int_equal(embp_config_model_paths(&c, "/x/bin", fake_getenv, buf, sizeof buf, paths,
+    assert_int_equal(embp_config_model_paths(&c, "/x/bin", tu_getenv, buf, sizeof buf, paths,
                                              4, &err), 2);
     assert_string_equal(paths[0], "/a/one");
     assert_string_equal(paths[1], "/b/two");
@@ -149,9 +140,9 @@ static void test_config_finds_models_from_list_hf_cache_or_demo(void **state) {
     assert_int_equal(system(cmd), 0);
     static const char *env[4] = {"HF_HOME", NULL, NULL};
     env[1] = hf;
-    fake_env = env;
+    tu_env = env;
     c.model_path = "";
-    assert_int_equal(embp_config_model_paths(&c, tmp, fake_getenv, buf, sizeof buf, paths, 4,
+    assert_int_equal(embp_config_model_paths(&c, tmp, tu_getenv, buf, sizeof buf, paths, 4,
                                              &err), 1);
     char want[600];
     snprintf(want, sizeof want, "%s/snapshots/abc123", snap);
@@ -162,11 +153,11 @@ static void test_config_finds_models_from_list_hf_cache_or_demo(void **state) {
     assert_int_equal(system(cmd), 0);
     char exe_dir[300];
     snprintf(exe_dir, sizeof exe_dir, "%s/bin", tmp);
-    assert_int_equal(embp_config_model_paths(&c, exe_dir, fake_getenv, buf, sizeof buf, paths,
+    assert_int_equal(embp_config_model_paths(&c, exe_dir, tu_getenv, buf, sizeof buf, paths,
                                              4, &err), 1);
     assert_non_null(strstr(paths[0], "/bin/../models/demo-all-MiniLM-L6-v2"));
 
-    assert_int_equal(embp_config_model_paths(&c, "/nonexistent/bin", fake_getenv, buf,
+    assert_int_equal(embp_config_model_paths(&c, "/nonexistent/bin", tu_getenv, buf,
                                              sizeof buf, paths, 4, &err), 0);
     assert_non_null(strstr(err.msg, "EMB_PROVIDER_MODEL_PATH"));
     assert_non_null(strstr(err.msg, "scripts/setup.sh"));

@@ -73,6 +73,15 @@ json_t *tu_read_jsonl(const char *path) {
     return arr;
 }
 
+const char *const *tu_env;
+
+const char *tu_getenv(const char *name) {
+    for (int i = 0; tu_env && tu_env[i]; i += 2)
+        if (strcmp(tu_env[i], name) == 0)
+            return tu_env[i + 1];
+    return NULL;
+}
+
 char *tu_tmpdir(void) {
     char tmpl[] = "/tmp/embp-test-XXXXXX";
     char *d = mkdtemp(tmpl);

@@ -22,6 +22,10 @@ const char *tu_bin(void);
 char *tu_read_file(const char *path, size_t *len);
 /* One JSON value per non-empty line of path, as a JSON array. Fails the test if unreadable. */
 json_t *tu_read_jsonl(const char *path);
+/* A fake environment for the library's getenv hooks: tu_getenv looks name up in tu_env, a
+ * NULL-terminated list of NAME, VALUE pairs the test sets (NULL: nothing is set). */
+extern const char *const *tu_env;
+const char *tu_getenv(const char *name);
 /* A fresh temporary directory (mkdtemp); free the string with free(). */
 char *tu_tmpdir(void);
 /* Cosine similarity and max |a-b| of two n-vectors. */

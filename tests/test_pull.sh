@@ -150,6 +150,15 @@ for g, r in zip(got, [ref[0], ref[2]]):
 print("ok: serve --model pulled into an empty cache, serves id %s, vectors equal the folder's" % ids[0])
 PY
 
+# A cache huggingface_hub started (one file, and its refs/main): --model completes it and
+# uses the file Python fetched (its snapshot entry is there: no request for it).
+"$PY" -c "import sys; from huggingface_hub import hf_hub_download as d; d(sys.argv[1], 'config.json', cache_dir=sys.argv[2])" $repo "$work/hf-mixed/hub"
+n0=$(requests)
+HF_HOME=$work/hf-mixed "$bin" embed --model $repo "${args[@]}" > "$work/mixed.jsonl" 2> "$work/err" || { cat "$work/err"; fail "embed --model over a partial cache"; }
+cmp -s "$work/mixed.jsonl" "$work/dir.jsonl" || fail "embed over the completed cache differs"
+tail -n +$((n0 + 1)) "$log" | grep -q "^GET /$repo/resolve/[0-9a-f]*/config.json" && fail "config.json was fetched again"
+echo "ok: --model completes a cache huggingface_hub started, reusing its config.json blob"
+
 # ---------------------------------------------------------------- a connection cut mid-file resumes
 start_hub --cut-after 100000
 pull "$work/hf-cut" $repo

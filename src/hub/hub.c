@@ -204,6 +204,13 @@ static int write_atomic(const char *path, const char *text) {
     return 0;
 }
 
+/* Whether dir/file resolves to a readable file (a snapshot symlink whose blob is there). */
+static int has(const char *dir, const char *file) {
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    return access(p, R_OK) == 0;
+}
+
 embp_status embp_hub_find(const embp_hub_opts *o, const embp_hub_id *id, char *dir, size_t size,
                           embp_error *err) {
     char repo[1300], commit[64] = "";
@@ -221,10 +228,9 @@ embp_status embp_hub_find(const embp_hub_opts *o, const embp_hub_id *id, char *d
             fclose(f);
         }
     }
-    char cfg[1800];
     snprintf(dir, size, "%s/snapshots/%s", repo, commit);
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    if (is_hex(commit, 40) && access(cfg, R_OK) == 0)
+    if (is_hex(commit, 40) && has(dir, "config.json") && has(dir, "tokenizer.json") &&
+        (has(dir, "model.safetensors") || has(dir, "model.safetensors.index.json")))
         return EMBP_OK;
     return embp_fail(err, EMBP_EIO, "%s/%s@%s is not in the cache (%s)", id->org, id->name,
                      id->revision, repo);

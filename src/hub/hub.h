@@ -66,7 +66,9 @@ void embp_hub_opts_from_env(embp_hub_opts *o /* OUT */, const char *(*getenv_fn)
 
 /* The snapshot folder of id in the cache, without touching the network: the commit is the
  * revision itself when it is a 40-hex hash, else the one refs/<revision> names; the folder must
- * hold config.json. EMBP_EIO with "not in the cache" (naming the folder) otherwise. */
+ * hold config.json, tokenizer.json and model.safetensors (or its index), as a Python tool that
+ * fetched only some files may leave less. EMBP_EIO with "not in the cache" (naming the folder)
+ * otherwise. */
 embp_status embp_hub_find(const embp_hub_opts *o, const embp_hub_id *id, char *dir /* OUT */,
                           size_t size, embp_error *err);
 

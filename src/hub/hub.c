@@ -715,74 +715,91 @@ static embp_status blob_fail(const char *path, const char *file, int e, uint64_t
     return disk_fail(what, e, need, err);
 }
 
+/* Opens tmp (blobs/<etag>.incomplete) for appending into d->fd and d->have: what an earlier
+ * attempt left, unless it is longer than the file (then not a prefix of it: emptied). Fails
+ * early when the disk lacks room for the rest. */
+static embp_status open_partial(const char *path, const char *tmp, const file_meta *m,
+                                dl_ctx *d, embp_error *err) {
+    if (mkdir_parent(tmp) != 0)
+        return blob_fail(path, tmp, errno, m->size, err);
+    d->fd = open(tmp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat st;
+    struct statvfs vfs;
+    int e = 0;
+    uint64_t need = m->size;
+    if (d->fd < 0 || fstat(d->fd, &st) != 0) {
+        e = errno;
+    } else {
+        d->have = (uint64_t)st.st_size;
+        if (m->size && d->have > m->size && ftruncate(d->fd, 0) != 0)
+            e = errno;
+        else if (m->size && d->have > m->size)
+            d->have = 0;
+        need = m->size > d->have ? m->size - d->have : 0;
+        if (!e && need && fstatvfs(d->fd, &vfs) == 0 &&
+            (uint64_t)vfs.f_bavail * vfs.f_frsize < need)
+            e = ENOSPC;
+    }
+    if (!e)
+        return EMBP_OK;
+    if (d->fd >= 0)
+        close(d->fd);
+    d->fd = -1;
+    return blob_fail(path, tmp, e, need, err);
+}
+
+/* GETs m->location from byte d->have on (HTTP Range), appending to d->fd. */
+static embp_status transfer(session *s, const char *path, const char *tmp, const file_meta *m,
+                            dl_ctx *d, embp_error *err) {
+    struct curl_slist *h = request_init(s, m->location, m->same_host);
+    curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, dl_write);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, d);
+    char range[48];
+    if (d->have) {
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)d->have);
+        curl_easy_setopt(s->curl, CURLOPT_RANGE, range);
+    }
+    uint64_t had = d->have;
+    CURLcode rc = curl_easy_perform(s->curl);
+    curl_slist_free_all(h);
+    long code = 0;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (rc == CURLE_WRITE_ERROR && d->write_errno)
+        return blob_fail(path, tmp, d->write_errno, m->size > d->have ? m->size - d->have : 0,
+                         err);
+    if (rc == CURLE_HTTP_RETURNED_ERROR)
+        return http_fail(s, code, path, err);
+    if (rc != CURLE_OK && d->have > had)
+        return embp_fail(err, EMBP_EIO, "%s: the connection broke after %llu of %llu bytes "
+                         "(%s); kept them in %s: run the same command again to resume", path,
+                         (unsigned long long)d->have, (unsigned long long)m->size,
+                         *s->curl_err ? s->curl_err : curl_easy_strerror(rc), tmp);
+    if (rc != CURLE_OK)
+        return net_fail(s, rc, path, err);
+    return EMBP_OK;
+}
+
 /* Downloads m->location into blobs/<etag>.incomplete (appending to what an earlier attempt
  * left), verifies it and renames it to blobs/<etag>. */
 static embp_status download_blob(session *s, const char *path, const file_meta *m,
                                  const char *blob, embp_error *err) {
     char tmp[1800];
     snprintf(tmp, sizeof tmp, "%s.incomplete", blob);
-    if (mkdir_parent(tmp) != 0)
-        return blob_fail(path, tmp, errno, m->size, err);
-    dl_ctx d = {.s = s, .path = path, .total = m->size};
-    d.fd = open(tmp, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    struct stat st;
-    if (d.fd < 0 || fstat(d.fd, &st) != 0) {
-        embp_status e = blob_fail(path, tmp, errno, m->size, err);
-        if (d.fd >= 0)
-            close(d.fd);
-        return e;
-    }
-    d.have = (uint64_t)st.st_size;
-    if (m->size && d.have > m->size) { /* longer than the file: not a prefix of it */
-        if (ftruncate(d.fd, 0) != 0) {
-            embp_status e = blob_fail(path, tmp, errno, m->size, err);
-            close(d.fd);
-            return e;
-        }
-        d.have = 0;
-    }
-    struct statvfs vfs;
-    if (m->size > d.have && fstatvfs(d.fd, &vfs) == 0 &&
-        (uint64_t)vfs.f_bavail * vfs.f_frsize < m->size - d.have) {
-        close(d.fd);
-        return blob_fail(path, tmp, ENOSPC, m->size - d.have, err);
-    }
-    embp_status st_ = EMBP_OK;
-    if (!m->size || d.have < m->size) {
-        struct curl_slist *h = request_init(s, m->location, m->same_host);
-        curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(s->curl, CURLOPT_FAILONERROR, 1L);
-        curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, dl_write);
-        curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &d);
-        char range[48];
-        if (d.have) {
-            snprintf(range, sizeof range, "%llu-", (unsigned long long)d.have);
-            curl_easy_setopt(s->curl, CURLOPT_RANGE, range);
-        }
-        uint64_t had = d.have;
-        CURLcode rc = curl_easy_perform(s->curl);
-        curl_slist_free_all(h);
-        long code = 0;
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
-        if (rc == CURLE_WRITE_ERROR && d.write_errno)
-            st_ = blob_fail(path, tmp, d.write_errno, m->size > d.have ? m->size - d.have : 0, err);
-        else if (rc == CURLE_HTTP_RETURNED_ERROR)
-            st_ = http_fail(s, code, path, err);
-        else if (rc != CURLE_OK && d.have > had)
-            st_ = embp_fail(err, EMBP_EIO, "%s: the connection broke after %llu of %llu bytes "
-                            "(%s); kept them in %s: run the same command again to resume", path,
-                            (unsigned long long)d.have, (unsigned long long)m->size,
-                            *s->curl_err ? s->curl_err : curl_easy_strerror(rc), tmp);
-        else if (rc != CURLE_OK)
-            st_ = net_fail(s, rc, path, err);
-    }
-    if (close(d.fd) != 0 && st_ == EMBP_OK)
-        st_ = blob_fail(path, tmp, errno, 0, err);
-    if (st_ == EMBP_OK)
-        st_ = verify(s, path, tmp, m, d.have, err);
-    if (st_ == EMBP_OK && rename(tmp, blob) != 0)
-        st_ = blob_fail(path, blob, errno, 0, err);
-    return st_;
+    dl_ctx d = {.s = s, .path = path, .total = m->size, .fd = -1};
+    embp_status rc = open_partial(path, tmp, m, &d, err);
+    if (rc != EMBP_OK)
+        return rc;
+    if (!m->size || d.have < m->size)
+        rc = transfer(s, path, tmp, m, &d, err);
+    if (close(d.fd) != 0 && rc == EMBP_OK)
+        rc = blob_fail(path, tmp, errno, 0, err);
+    if (rc == EMBP_OK)
+        rc = verify(s, path, tmp, m, d.have, err);
+    if (rc == EMBP_OK && rename(tmp, blob) != 0)
+        rc = blob_fail(path, blob, errno, 0, err);
+    return rc;
 }
 
 /* Points snapshots/<commit>/<path> at blobs/<etag> with a relative symlink, made under a

@@ -1004,7 +1004,11 @@ void embp_hub_progress_stderr(void *ctx, const char *path, uint64_t done, uint64
     human((double)done, d, sizeof d);
     human((double)total, tot, sizeof tot);
     double secs = t - p->started;
-    human(secs > 0.05 ? (double)done / secs : 0, rate, sizeof rate);
+    rate[0] = '\0';
+    if (secs > 0.2) {
+        human((double)done / secs, rate, sizeof rate);
+        strcat(rate, "/s");
+    }
     int tty = isatty(STDERR_FILENO);
     if (state == 0) {
         if (!tty)
@@ -1014,7 +1018,7 @@ void embp_hub_progress_stderr(void *ctx, const char *path, uint64_t done, uint64
         for (int i = 0; i < 30; i++)
             bar[i] = i < pct * 30 / 100 ? '#' : '.';
         bar[30] = '\0';
-        fprintf(stderr, "\r%-34.34s [%s] %3d%% %s / %s  %s/s  ", path, bar, pct, d, tot, rate);
+        fprintf(stderr, "\r%-34.34s [%s] %3d%% %s / %s  %s  ", path, bar, pct, d, tot, rate);
         return;
     }
     if (state == 3) {
@@ -1022,6 +1026,7 @@ void embp_hub_progress_stderr(void *ctx, const char *path, uint64_t done, uint64
                 tty ? "\r\033[K" : "embp pull: ", path);
         return;
     }
-    fprintf(stderr, "%s%-34s %s %s\n", tty ? "\r\033[K" : "embp pull: ", path, tot,
-            state == 2 ? "(cached)" : "downloaded, verified");
+    fprintf(stderr, "%s%-34s %s %s%s%s\n", tty ? "\r\033[K" : "embp pull: ", path, tot,
+            state == 2 ? "(cached)" : "downloaded, verified", *rate && state == 1 ? ", " : "",
+            state == 1 ? rate : "");
 }

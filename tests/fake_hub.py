@@ -11,8 +11,8 @@ repo ORG/NAME with the routes and headers huggingface_hub's hf_api.py and file_d
        (sha256) and X-Linked-Size; X-Repo-Commit on both
   GET  /cdn-lfs/<sha256>                   the bytes, with Range (206 + Content-Range)
 
-Faults, for the tests: --cut-after N (the first /cdn-lfs body stops after N bytes and the
-connection closes), --corrupt (every /cdn-lfs body has one byte flipped; the headers still
+Faults, for the tests: --cut-after N [--cut-times K] (the first K /cdn-lfs bodies stop after
+N bytes and the connection closes), --corrupt (every /cdn-lfs body has one byte flipped; the headers still
 announce the true sha256), --token T (no "Authorization: Bearer T": 401 GatedRepo),
 --slow-ms MS (/cdn-lfs bodies go 16 KiB at a time, MS apart).
 Every request is appended to --log as "METHOD PATH RANGE". Writes its port to --port-file.
@@ -195,8 +195,8 @@ def make_handler(repo, args, state):
             body = data[start:]
             cut = None
             with state["lock"]:
-                if args.cut_after and not state["cut_done"] and not head:
-                    state["cut_done"] = True
+                if args.cut_after and state["cuts"] < args.cut_times and not head:
+                    state["cuts"] += 1
                     cut = args.cut_after
             if cut is None and not args.slow_ms:
                 return self.send(code, body, headers, head)
@@ -229,12 +229,13 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--cut-after", type=int, default=0)
+    ap.add_argument("--cut-times", type=int, default=1)
     ap.add_argument("--corrupt", action="store_true")
     ap.add_argument("--token", default="")
     ap.add_argument("--slow-ms", type=int, default=0)
     args = ap.parse_args()
     repo = Repo(args.root, args.repo)
-    state = {"lock": threading.Lock(), "cut_done": False}
+    state = {"lock": threading.Lock(), "cuts": 0}
     srv = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(repo, args, state))
     srv.handle_error = lambda request, client_address: None  # a client hanging up is expected
     args.port = srv.server_address[1]

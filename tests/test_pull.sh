@@ -5,7 +5,8 @@
 # snapshot_download(local_files_only=True) and hf_hub_download find the cache embp wrote, its
 # scan_cache_dir reports no problem, every file is byte-identical to the served one, and its own
 # snapshot_download from the same fake Hub writes the very same tree (blob names, sizes, symlink
-# targets, refs). Then: a connection cut mid-file resumes with a Range request; a corrupted
+# targets, refs). Then: a connection cut mid-file resumes with a Range request (within the
+# pull, and on the next one); a corrupted
 # blob is refused with no snapshot entry; HF_HUB_OFFLINE=1 sends no request; 401 / 404 / no
 # network / bad id / disk full give their messages; serve and embed --model ORG/NAME pull when
 # absent and give the vectors of the folder itself.
@@ -160,18 +161,24 @@ tail -n +$((n0 + 1)) "$log" | grep -q "^GET /$repo/resolve/[0-9a-f]*/config.json
 echo "ok: --model completes a cache huggingface_hub started, reusing its config.json blob"
 
 # ---------------------------------------------------------------- a connection cut mid-file resumes
-start_hub --cut-after 100000
+# Within a pull: a cut after 100000 bytes is resumed at once (Range: bytes=100000-), twice at
+# most. The fake Hub cuts three times, so the first pull gives up with 300000 bytes kept in
+# the .incomplete file, no snapshot entry and no ref; the next pull resumes from there.
+start_hub --cut-after 100000 --cut-times 3
 pull "$work/hf-cut" $repo
-expect_fail 1 "model.safetensors" "broke after 100000" "run the same command again"
+expect_fail 1 "model.safetensors" "broke after 300000 of 359376" "run the same command again"
+for b in 100000 200000; do
+  grep -q "cdn-lfs/.* bytes=$b-$" "$log" || fail "the first pull did not resume from byte $b"
+done
 rdir=$work/hf-cut/hub/models--acme--tiny-model
 part=$(ls "$rdir"/blobs/*.incomplete)
-[ "$(stat -c %s "$part")" = 100000 ] || fail "the partial file has $(stat -c %s "$part") bytes, expected 100000"
+[ "$(stat -c %s "$part")" = 300000 ] || fail "the partial file has $(stat -c %s "$part") bytes, expected 300000"
 [ ! -e "$rdir/refs/main" ] && [ ! -e "$(ls -d "$rdir"/snapshots/*)/model.safetensors" ] || fail "a cut download made a snapshot entry or a ref"
 pull "$work/hf-cut" $repo
 [ "$rc" = 0 ] || { cat "$work/err"; fail "the pull after the cut exited $rc"; }
-grep -q "cdn-lfs/.* bytes=100000-$" "$log" || fail "the second pull did not resume with Range: bytes=100000-"
+grep -q "cdn-lfs/.* bytes=300000-$" "$log" || fail "the second pull did not resume with Range: bytes=300000-"
 cmp "$(cat "$work/out")/model.safetensors" "$served/model.safetensors" || fail "resumed file differs"
-echo "ok: resumed from byte 100000 with a Range request; the file is byte-identical"
+echo "ok: resumed within the pull (bytes=100000-, 200000-) and on the next (bytes=300000-); byte-identical"
 
 # ---------------------------------------------------------------- two pulls at once share the work
 # They take turns on huggingface_hub's lock files (.locks/.../<etag>.lock): each blob is

@@ -595,6 +595,7 @@ typedef struct {
     int fd;
     uint64_t have, total; /* bytes in the .incomplete file; expected size (0: unknown) */
     int started, write_errno;
+    int broke; /* the last transfer stopped mid-body after bytes arrived */
     double last_progress;
 } dl_ctx;
 
@@ -762,6 +763,7 @@ static embp_status transfer(session *s, const char *path, const char *tmp, const
         curl_easy_setopt(s->curl, CURLOPT_RANGE, range);
     }
     uint64_t had = d->have;
+    d->started = d->broke = 0;
     CURLcode rc = curl_easy_perform(s->curl);
     curl_slist_free_all(h);
     long code = 0;
@@ -771,7 +773,8 @@ static embp_status transfer(session *s, const char *path, const char *tmp, const
                          err);
     if (rc == CURLE_HTTP_RETURNED_ERROR)
         return http_fail(s, code, path, err);
-    if (rc != CURLE_OK && d->have > had)
+    d->broke = rc != CURLE_OK && d->have > had;
+    if (d->broke)
         return embp_fail(err, EMBP_EIO, "%s: the connection broke after %llu of %llu bytes "
                          "(%s); kept them in %s: run the same command again to resume", path,
                          (unsigned long long)d->have, (unsigned long long)m->size,
@@ -780,6 +783,8 @@ static embp_status transfer(session *s, const char *path, const char *tmp, const
         return net_fail(s, rc, path, err);
     return EMBP_OK;
 }
+
+enum { RESUME_ATTEMPTS = 3 };
 
 /* Downloads m->location into blobs/<etag>.incomplete (appending to what an earlier attempt
  * left), verifies it and renames it to blobs/<etag>. */
@@ -791,8 +796,16 @@ static embp_status download_blob(session *s, const char *path, const file_meta *
     embp_status rc = open_partial(path, tmp, m, &d, err);
     if (rc != EMBP_OK)
         return rc;
-    if (!m->size || d.have < m->size)
+    /* A connection that breaks mid-file after making progress is resumed at once, twice at
+     * most (huggingface_hub retries too); one that cannot connect fails at once. */
+    for (int attempt = 0; (!m->size || d.have < m->size) && attempt < RESUME_ATTEMPTS;
+         attempt++) {
+        if (attempt)
+            sleep(1);
         rc = transfer(s, path, tmp, m, &d, err);
+        if (rc == EMBP_OK || !d.broke)
+            break;
+    }
     if (close(d.fd) != 0 && rc == EMBP_OK)
         rc = blob_fail(path, tmp, errno, 0, err);
     if (rc == EMBP_OK)

@@ -131,39 +131,33 @@ embp_status embp_models_load(const embp_config *c, const char *exe_dir, int with
                                         sizeof buf, paths, 16, err);
     if (count == 0)
         return err->code;
+    embp_server_model *m = NULL;
     hub_paths *h = embp_calloc(1, sizeof *h);
-    if (!h)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    if (resolve_hub_ids(paths, count, h, err) != EMBP_OK) {
-        embp_free(h);
-        return err->code;
+    if (!h || !(m = embp_calloc((size_t)count, sizeof *m))) {
+        embp_fail(err, EMBP_ENOMEM, "out of memory");
+        goto fail;
     }
-    embp_server_model *m = embp_calloc((size_t)count, sizeof *m);
-    if (!m) {
-        embp_free(h);
-        return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    }
+    if (resolve_hub_ids(paths, count, h, err) != EMBP_OK)
+        goto fail;
     for (int i = 0; i < count; i++) {
-        embp_status st = load_one(c, paths[i], h->names[i], i, with_batcher, &m[i], err);
-        if (st != EMBP_OK) {
-            embp_free(h);
-            embp_models_free(m, count);
-            return err->code;
-        }
+        if (load_one(c, paths[i], h->names[i], i, with_batcher, &m[i], err) != EMBP_OK)
+            goto fail;
         for (int k = 0; k < i; k++)
             if (strcmp(m[k].info.name, m[i].info.name) == 0) {
                 embp_fail(err, EMBP_ECONFIG, "two models are named %s (%s and %s); name them "
                           "with EMB_PROVIDER_MODEL_NAME", m[i].info.name, m[k].info.path,
                           m[i].info.path);
-                embp_free(h);
-                embp_models_free(m, count);
-                return EMBP_ECONFIG;
+                goto fail;
             }
     }
     embp_free(h);
     *out = m;
     *n = count;
     return EMBP_OK;
+fail:
+    embp_free(h);
+    embp_models_free(m, count);
+    return err->code;
 }
 
 void embp_models_free(embp_server_model *m, int n) {

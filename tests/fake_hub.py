@@ -15,7 +15,7 @@ Faults, for the tests: --cut-after N [--cut-times K] (the first K /cdn-lfs bodie
 N bytes and the connection closes), --corrupt (every /cdn-lfs body has one byte flipped; the headers still
 announce the true sha256), --token T (no "Authorization: Bearer T": 401 GatedRepo),
 --slow-ms MS (/cdn-lfs bodies go 16 KiB at a time, MS apart).
-Every request is appended to --log as "METHOD PATH RANGE". Writes its port to --port-file.
+Every request is appended to --log as "METHOD PATH RANGE auth|noauth". Writes its port to --port-file.
 The errors mimic the Hub's: 404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound.
 """
 import argparse
@@ -71,7 +71,8 @@ def make_handler(repo, args, state):
             with state["lock"]:
                 with open(args.log, "a") as f:
                     rng = self.headers.get("Range", "-")
-                    f.write("%s %s %s\n" % (self.command, self.path, rng))
+                    auth = "auth" if self.headers.get("Authorization") else "noauth"
+                    f.write("%s %s %s %s\n" % (self.command, self.path, rng, auth))
 
         def send(self, code, body=b"", headers=None, head=False):
             self.send_response(code)

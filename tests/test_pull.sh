@@ -61,7 +61,7 @@ expect_fail() { # expected_rc message_part...
   [ "$rc" = "$1" ] || { cat "$work/err"; fail "exit $rc, expected $1"; }
   shift
   for m in "$@"; do grep -qF -- "$m" "$work/err" || { cat "$work/err"; fail "message lacks '$m'"; }; done
-  echo "ok: $(cat "$work/err")"
+  echo "ok: $(tail -1 "$work/err")"
 }
 
 # ---------------------------------------------------------------- a pull, checked by huggingface_hub
@@ -129,6 +129,11 @@ HF_HOME=$work/hf "$bin" embed --model $repo "${args[@]}" > "$work/hub.jsonl" 2> 
 "$bin" embed --model "$served" "${args[@]}" > "$work/dir.jsonl" 2> /dev/null || fail "embed of the served folder"
 cmp -s "$work/hub.jsonl" "$work/dir.jsonl" || fail "embed --model $repo differs from embedding the folder"
 echo "ok: embed --model $repo gives the folder's vectors ($(wc -l < "$work/hub.jsonl") texts)"
+name() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['name'])"; }
+[ "$(HF_HOME=$work/hf "$bin" info --model $repo --json | name)" = tiny-model ] || fail "info: the id is not NAME"
+[ "$(HF_HOME=$work/hf EMB_PROVIDER_MODEL_NAME=mini "$bin" info --model $repo --json | name)" = mini ] ||
+  fail "EMB_PROVIDER_MODEL_NAME does not name a Hub model"
+echo "ok: a Hub model is named NAME (tiny-model), or as EMB_PROVIDER_MODEL_NAME says"
 # serve with an empty cache: pulls first, then serves the model as NAME
 port=$((20000 + RANDOM % 20000))
 HF_HOME=$work/hf-serve "$bin" serve --model $repo --host 127.0.0.1 --port $port > "$work/serve.log" 2>&1 & spid=$!
@@ -168,7 +173,7 @@ start_hub --cut-after 100000 --cut-times 3
 pull "$work/hf-cut" $repo
 expect_fail 1 "model.safetensors" "broke after 300000 of 359376" "run the same command again"
 for b in 100000 200000; do
-  grep -q "cdn-lfs/.* bytes=$b-$" "$log" || fail "the first pull did not resume from byte $b"
+  grep -q "cdn-lfs/.* bytes=$b- " "$log" || fail "the first pull did not resume from byte $b"
 done
 rdir=$work/hf-cut/hub/models--acme--tiny-model
 part=$(ls "$rdir"/blobs/*.incomplete)
@@ -176,7 +181,7 @@ part=$(ls "$rdir"/blobs/*.incomplete)
 [ ! -e "$rdir/refs/main" ] && [ ! -e "$(ls -d "$rdir"/snapshots/*)/model.safetensors" ] || fail "a cut download made a snapshot entry or a ref"
 pull "$work/hf-cut" $repo
 [ "$rc" = 0 ] || { cat "$work/err"; fail "the pull after the cut exited $rc"; }
-grep -q "cdn-lfs/.* bytes=300000-$" "$log" || fail "the second pull did not resume with Range: bytes=300000-"
+grep -q "cdn-lfs/.* bytes=300000- " "$log" || fail "the second pull did not resume with Range: bytes=300000-"
 cmp "$(cat "$work/out")/model.safetensors" "$served/model.safetensors" || fail "resumed file differs"
 echo "ok: resumed within the pull (bytes=100000-, 200000-) and on the next (bytes=300000-); byte-identical"
 
@@ -212,7 +217,11 @@ HF_TOKEN=wrong pull "$work/hf-401" $repo
 expect_fail 1 "HF_TOKEN given was refused"
 HF_TOKEN=s3cret pull "$work/hf-401" $repo
 [ "$rc" = 0 ] || { cat "$work/err"; fail "pull with the right HF_TOKEN exited $rc"; }
-grep -q "^GET /cdn-lfs" "$log" || fail "no CDN request"
+# The token goes to the Hub, never to the CDN (another origin, a signed URL in real life).
+n_cdn=$(grep -c "^GET /cdn-lfs/.* auth$" "$log" || true)
+[ "$n_cdn" = 0 ] || fail "HF_TOKEN was sent to the CDN $n_cdn times"
+grep -q "^HEAD /$repo/resolve/.* auth$" "$log" || fail "HF_TOKEN was not sent to the Hub"
+echo "ok: HF_TOKEN goes to the Hub's /api and /resolve, not to the CDN"
 start_hub
 pull "$work/hf-404" acme/no-such-model
 expect_fail 1 "acme/no-such-model not found" "HTTP 404"

@@ -224,6 +224,26 @@ static void test_info_describes_the_folder(void **s) {
     embp_model_get_info(b, &ib);
     assert_string_equal(ia.name, "tiny_cls");
     assert_string_equal(ib.name, "my-model");
+    /* A Hugging Face cache snapshot is named by its repository, not by its commit folder. */
+    char *tmp = tu_tmpdir(), *fx = tu_fixture("tiny_cls"), cmd[4096], snap[1024];
+    const char *repos[][2] = {{"models--org--tiny-cls", "tiny-cls"}, {"models--solo", "solo"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(snap, sizeof snap, "%s/hub/%s/snapshots/0123abcd", tmp, repos[k][0]);
+        snprintf(cmd, sizeof cmd, "mkdir -p %s && rmdir %s && ln -s %s %s", snap, snap, fx, snap);
+        assert_int_equal(system(cmd), 0);
+        embp_model *c = NULL;
+        embp_error err;
+        if (embp_model_load(snap, NULL, &c, &err) != EMBP_OK)
+            fail_msg("load %s: %s", snap, err.msg);
+        embp_model_info ic;
+        embp_model_get_info(c, &ic);
+        assert_string_equal(ic.name, repos[k][1]);
+        embp_model_free(c);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+    assert_int_equal(system(cmd), 0);
+    free(tmp);
+    free(fx);
     assert_string_equal(embp_pooling_str(ia.pooling), "cls");
     assert_int_equal(ib.dim, 384);
     assert_int_equal(ib.layers, 6);

@@ -156,6 +156,13 @@ static void test_config_finds_models_from_list_hf_cache_or_demo(void **state) {
     assert_int_equal(embp_config_model_paths(&c, exe_dir, tu_getenv, buf, sizeof buf, paths,
                                              4, &err), 1);
     assert_non_null(strstr(paths[0], "/bin/../models/demo-all-MiniLM-L6-v2"));
+    /* The real model scripts/setup.sh fetches wins over the demo beside it. */
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/models/all-MiniLM-L6-v2", tmp);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(embp_config_model_paths(&c, exe_dir, tu_getenv, buf, sizeof buf, paths,
+                                             4, &err), 1);
+    assert_non_null(strstr(paths[0], "/bin/../models/all-MiniLM-L6-v2"));
+    assert_null(strstr(paths[0], "demo"));
 
     assert_int_equal(embp_config_model_paths(&c, "/nonexistent/bin", tu_getenv, buf,
                                              sizeof buf, paths, 4, &err), 0);

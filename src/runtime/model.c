@@ -52,7 +52,8 @@ const char *embp_pooling_str(embp_pooling p) {
 
 static void describe_plan(embp_model *m);
 
-/* The folder's last path component, without trailing slashes. */
+/* The model's default id: the folder's last path component, without trailing slashes; for a
+ * Hugging Face cache snapshot (.../models--ORG--NAME/snapshots/COMMIT), NAME, not the commit. */
 static char *basename_of(const char *dir) {
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/')
@@ -60,6 +61,19 @@ static char *basename_of(const char *dir) {
     size_t b = n;
     while (b > 0 && dir[b - 1] != '/')
         b--;
+    static const char snap[] = "/snapshots/";
+    size_t ls = sizeof snap - 1;
+    if (b >= ls && memcmp(dir + b - ls, snap, ls) == 0) {
+        size_t e = b - ls, r = e; /* dir[..e) ends with models--ORG--NAME */
+        while (r > 0 && dir[r - 1] != '/')
+            r--;
+        if (e - r > 8 && memcmp(dir + r, "models--", 8) == 0) {
+            size_t k = e;
+            while (k > r + 9 && !(dir[k - 1] == '-' && dir[k - 2] == '-'))
+                k--;
+            return k > r + 9 ? embp_strndup(dir + k, e - k) : embp_strndup(dir + r + 8, e - r - 8);
+        }
+    }
     return embp_strndup(dir + b, n - b);
 }
 

@@ -29,10 +29,12 @@ typedef struct {
 static const setting table[] = {
     {"model", "EMB_PROVIDER_MODEL_PATH", "", "model folder(s) or Hugging Face ids "
      "ORG/NAME[@REV] (from the HF cache, pulled when absent), comma separated; the first is the "
-     "default. Unset: the HF cache's all-MiniLM-L6-v2, else <bin>/../models/demo-all-MiniLM-L6-v2",
-     K_STR, F(model_path), 0, 0, S | E | T | I},
+     "default. Unset: the HF cache's sentence-transformers/all-MiniLM-L6-v2, else "
+     "<bin>/../models/all-MiniLM-L6-v2 (scripts/setup.sh puts it there), else the demo "
+     "<bin>/../models/demo-all-MiniLM-L6-v2", K_STR, F(model_path), 0, 0, S | E | T | I},
     {"model-name", "EMB_PROVIDER_MODEL_NAME", "", "API id of each model, comma separated; unset: "
-     "the folder's name (NAME for ORG/NAME)", K_STR, F(model_name), 0, 0, S | E | T | I},
+     "the folder's name (NAME for ORG/NAME or a Hugging Face cache snapshot of it)", K_STR,
+     F(model_name), 0, 0, S | E | T | I},
     {"host", "EMB_PROVIDER_HOST", "0.0.0.0", "address to listen on", K_STR, F(host), 0, 0, S},
     {"port", "EMB_PROVIDER_PORT", "9000", "TCP port (0: any free port)", K_INT, F(port), 0, 65535,
      S},
@@ -295,10 +297,14 @@ int embp_config_model_paths(const embp_config *c, const char *exe_dir,
         paths[0] = buf;
         return 1;
     }
-    snprintf(buf, size, "%s/../models/demo-all-MiniLM-L6-v2", exe_dir ? exe_dir : ".");
-    if (is_dir(buf)) {
-        paths[0] = buf;
-        return 1;
+    /* The real model scripts/setup.sh fetches, then the demo it writes when it cannot. */
+    static const char *const beside_bin[] = {"all-MiniLM-L6-v2", "demo-all-MiniLM-L6-v2"};
+    for (size_t i = 0; i < sizeof beside_bin / sizeof beside_bin[0]; i++) {
+        snprintf(buf, size, "%s/../models/%s", exe_dir ? exe_dir : ".", beside_bin[i]);
+        if (is_dir(buf)) {
+            paths[0] = buf;
+            return 1;
+        }
     }
     embp_fail(err, EMBP_ECONFIG, "no model: set EMB_PROVIDER_MODEL_PATH (or --model) to a "
               "sentence-transformers folder, put all-MiniLM-L6-v2 in the Hugging Face cache "

@@ -49,7 +49,7 @@ void embp_config_print_help(FILE *f, unsigned cmd, int markdown);
 /* Splits c->model_path on commas into up to max paths (pointers into buf, which has size
  * bytes). When model_path is unset, finds the default: $HF_HOME/hub (else
  * ~/.cache/huggingface/hub) models--sentence-transformers--all-MiniLM-L6-v2 at refs/main, else
- * <exe_dir>/../models/demo-all-MiniLM-L6-v2. Returns the count, or 0 with err saying how to get
+ * <exe_dir>/../models/all-MiniLM-L6-v2, else <exe_dir>/../models/demo-all-MiniLM-L6-v2. Returns the count, or 0 with err saying how to get
  * a model. getenv_fn may be a test's. */
 int embp_config_model_paths(const embp_config *c, const char *exe_dir,
                             const char *(*getenv_fn)(const char *), char *buf, size_t size,

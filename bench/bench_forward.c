@@ -1,5 +1,6 @@
 /* Forward-pass throughput and latency of one model folder, next to the machine's GEMM peak.
- *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision fp32|bf16|int8]
+ *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision P] [--storage S]
+ *                 [--compute C] [--group-size G]     (P, S, C, G: as embp's flags of those names)
  * Prints tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16, achieved GFLOP/s, and a pure
  * oneDNN GEMM's GFLOP/s measured in the same run. Checks the vectors before timing them. */
 #include <math.h>
@@ -108,12 +109,18 @@ int main(int argc, char **argv) {
             o.n_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
             o.precision = argv[++i];
+        else if (!strcmp(argv[i], "--storage") && i + 1 < argc)
+            o.storage = argv[++i];
+        else if (!strcmp(argv[i], "--compute") && i + 1 < argc)
+            o.compute = argv[++i];
+        else if (!strcmp(argv[i], "--group-size") && i + 1 < argc)
+            o.quant_group_size = atoi(argv[++i]);
         else
             dir = argv[i];
     }
     if (!dir)
         return fprintf(stderr, "usage: bench_forward MODEL_DIR [--seconds S] [--threads N] "
-                       "[--precision fp32|bf16|int8]\n"), 2;
+                       "[--precision P] [--storage S] [--compute C] [--group-size G]\n"), 2;
     embp_model *m = NULL;
     embp_error err = {0};
     if (embp_model_load(dir, &o, &m, &err) != EMBP_OK)
@@ -121,8 +128,9 @@ int main(int argc, char **argv) {
     embp_model_info info;
     embp_model_get_info(m, &info);
     const embp_cpu *cpu = embp_cpu_get();
-    printf("model %s: H %d, %d layers, compute %s, kernels %s, %d cores, %s\n", info.name,
-           info.hidden, info.layers, info.compute, embp_model_kernels(m), cpu->n_cores, cpu->brand);
+    printf("model %s: H %d, %d layers, storage %s, compute %s, kernels %s, %d cores, %s\n",
+           info.name, info.hidden, info.layers, info.storage, info.compute, embp_model_kernels(m),
+           cpu->n_cores, cpu->brand);
     enum { CAP = 1 << 20 };
     double *times = malloc(CAP * sizeof *times);
     int n = run(m, &info, 32, 128, seconds, times, CAP);

@@ -90,6 +90,10 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job);
  * job->out hold the answer. */
 embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job);
 
+/* 1 when submit would refuse any job now (EMBP_BATCH_FULL): the queue already holds
+ * max_queue_tokens. A caller checks it before the work of preparing a job. */
+int embp_batcher_full(embp_batcher *b);
+
 /* Tokens now waiting in the queue, and counters since creation. */
 long embp_batcher_queued_tokens(embp_batcher *b);
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out /* OUT */);

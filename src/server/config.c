@@ -65,6 +65,9 @@ static const setting table[] = {
      K_INT, F(max_connections), 1, 100000, S},
     {"timeout", "EMB_PROVIDER_TIMEOUT_S", "30", "seconds an idle or slow connection may live",
      K_INT, F(timeout_s), 1, 3600, S},
+    {"max-prepare-ms", "EMB_PROVIDER_MAX_PREPARE_MS", "10000", "CPU ms one request may spend "
+     "being parsed and tokenized on its connection's thread (413 beyond, checked between "
+     "inputs); 0: no bound", K_INT, F(max_prepare_ms), 0, 3600000, S},
     {"drain-timeout", "EMB_PROVIDER_DRAIN_TIMEOUT_S", "30", "on SIGTERM/SIGINT, seconds to "
      "let requests in flight finish; then their connections close unanswered and the process "
      "exits once the model finishes the work already queued (keep it below your "

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/cpu.h"
@@ -162,8 +163,15 @@ static int tokenize_one(embp_server_model *m, const embp_request *q, int i, int3
     int n = 0, n_full = 0;
     if (m->tokenize(m->model, q->texts[i], q->text_lens[i], 1, ids, m->info.max_seq_len, &n,
                     &n_full, &err) != EMBP_OK)
-        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d]: %s",
-                              i, err.msg);
+        return err.code == EMBP_ENOMEM
+                   ? embp_http_fail(e, 500, "server_error", NULL, NULL, "input[%d]: %s", i,
+                                    err.msg)
+                   : embp_http_fail(e, 400, "invalid_request_error", "input", NULL,
+                                    "input[%d]: %s", i, err.msg);
+    if (n == 0) /* a tokenizer without special tokens, an input of only spaces or controls */
+        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d] has "
+                              "no tokens after tokenization (only whitespace or control "
+                              "characters?); every input needs at least one", i);
     if (!q->truncate && n_full > m->max_seq_len)
         return embp_http_fail(e, 400, "invalid_request_error", "input",
                               "context_length_exceeded", "input[%d] has %d tokens; this model "
@@ -176,8 +184,27 @@ static int tokenize_one(embp_server_model *m, const embp_request *q, int i, int3
     return 1;
 }
 
-static int make_sequences(embp_server_model *m, const embp_request *q, sequences *sq,
-                          embp_http_error *e) {
+/* CPU time this thread has used, in ms: request preparation runs on the connection's thread. */
+static double thread_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The 413 for a request whose parse and tokenization used more than max_prepare_ms of CPU
+ * since t0 (thread_cpu_ms), checked between inputs; 1 while within it or unbounded (0). */
+static int within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e) {
+    long lim = x->cfg->max_prepare_ms;
+    if (lim <= 0 || thread_cpu_ms() - t0 <= (double)lim)
+        return 1;
+    return embp_http_fail(e, 413, "invalid_request_error", "input", "request_too_expensive",
+                          "preparing this request (parsing and tokenizing) took more than %ld "
+                          "ms of CPU (EMB_PROVIDER_MAX_PREPARE_MS); send fewer or shorter "
+                          "inputs per request", lim);
+}
+
+static int make_sequences(embp_server_ctx *x, embp_server_model *m, const embp_request *q,
+                          sequences *sq, double t0, embp_http_error *e) {
     size_t n = (size_t)q->n_inputs, cap = (size_t)m->info.max_seq_len;
     sq->ids = embp_calloc(n, sizeof *sq->ids);
     sq->lens = embp_calloc(n, sizeof *sq->lens);
@@ -190,7 +217,8 @@ static int make_sequences(embp_server_model *m, const embp_request *q, sequences
             sq->ids[i] = q->ids[i];
             sq->lens[i] = q->n_ids[i];
         } else {
-            if (!tokenize_one(m, q, (int)i, sq->block + i * cap, &sq->lens[i], e))
+            if (!tokenize_one(m, q, (int)i, sq->block + i * cap, &sq->lens[i], e) ||
+                !within_prepare_bound(x, t0, e))
                 return 0;
             sq->ids[i] = sq->block + i * cap;
         }
@@ -216,6 +244,15 @@ static void apply_dimensions(float *out, int n, int dim, int d, int normalize) {
     }
 }
 
+/* The 503 for a full queue: answered before parsing or tokenizing, so that refusing costs
+ * next to nothing when the server is overloaded. */
+static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error *e) {
+    add_header(r, "Retry-After", "1");
+    return embp_http_fail(e, 503, "server_error", NULL, "queue_full", "The server is busy: "
+                          "more than %ld tokens are queued (EMB_PROVIDER_MAX_QUEUE_TOKENS); "
+                          "retry later", x->cfg->max_queue_tokens);
+}
+
 /* Runs sq through m's batcher into out (n, dim). */
 static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *sq, int n,
                            float *out, embp_reply *r, embp_http_error *e) {
@@ -226,12 +263,8 @@ static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *
     job.n = n;
     job.out = out;
     embp_batch_submit s = embp_batcher_run(m->batcher, &job);
-    if (s == EMBP_BATCH_FULL) {
-        add_header(r, "Retry-After", "1");
-        return embp_http_fail(e, 503, "server_error", NULL, "queue_full", "The server is busy: "
-                              "more than %ld tokens are queued (EMB_PROVIDER_MAX_QUEUE_TOKENS); "
-                              "retry later", x->cfg->max_queue_tokens);
-    }
+    if (s == EMBP_BATCH_FULL)
+        return refuse_queue_full(x, r, e);
     if (s == EMBP_BATCH_STOPPED) {
         add_header(r, "Retry-After", "1");
         return embp_http_fail(e, 503, "server_error", NULL, "shutting_down",
@@ -243,11 +276,25 @@ static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *
     return 1;
 }
 
+/* 1 when every served model's queue would refuse any request now (so parsing is pointless). */
+static int all_queues_full(embp_server_ctx *x) {
+    for (int i = 0; i < x->n_models; i++)
+        if (!x->models[i].batcher || !embp_batcher_full(x->models[i].batcher))
+            return 0;
+    return x->n_models > 0;
+}
+
 static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, embp_reply *r) {
     embp_http_error e;
     embp_request q;
     embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size,
                                .default_truncate = x->cfg->truncate, .max_depth = 16};
+    double t0 = thread_cpu_ms();
+    if (all_queues_full(x)) {
+        refuse_queue_full(x, r, &e);
+        reply_error(r, &e);
+        return;
+    }
     if (!embp_request_parse(body, len, &lim, &q, &e)) {
         reply_error(r, &e);
         return;
@@ -256,7 +303,10 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     float *out = NULL;
     embp_server_model *m = find_model(x, q.model, &e);
     int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
-                                           &e) && make_sequences(m, &q, &sq, &e);
+                                           &e);
+    if (ok && m->batcher && embp_batcher_full(m->batcher))
+        ok = refuse_queue_full(x, r, &e);
+    ok = ok && within_prepare_bound(x, t0, &e) && make_sequences(x, m, &q, &sq, t0, &e);
     r->inputs = q.n_inputs;
     r->tokens = sq.tokens;
     if (ok) {
@@ -271,8 +321,9 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
         r->status = 200;
         if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding, m->info.name,
                                       sq.tokens))
-            ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, "the model produced a "
-                                "value that is not a finite number");
+            ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, r->body.oom ?
+                                "out of memory while writing the reply" : "the model produced "
+                                "a value that is not a finite number");
     }
     if (!ok)
         reply_error(r, &e);

@@ -25,16 +25,29 @@ static int n_models;
 static embp_server_ctx ctx;
 static json_t *peer;
 
-/* A copy of tiny whose tokenizer.json has no post-processor: no [CLS]/[SEP], so an input of
- * only whitespace tokenizes to nothing (as HF tokenizers does with such a tokenizer). */
-static char *make_nospecial(void) {
+/* A copy of tiny (a new temporary folder) with python statements edit applied to t, its
+ * tokenizer.json parsed. */
+static char *copy_tiny_with(const char *edit) {
     char *src = tu_fixture("tiny"), *dir = tu_tmpdir(), cmd[4096];
     snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/' && python3 -c \"import json,sys; p=sys.argv[1]; "
-             "t=json.load(open(p)); t['post_processor']=None; json.dump(t, open(p,'w'))\" "
-             "'%s/tokenizer.json'", src, dir, dir);
+             "t=json.load(open(p)); %s; json.dump(t, open(p,'w'))\" '%s/tokenizer.json'", src,
+             dir, edit, dir);
     assert_int_equal(system(cmd), 0);
     free(src);
     return dir;
+}
+
+static void remove_dir(char *dir) {
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+/* tiny without a post-processor: no [CLS]/[SEP], so an input of only whitespace tokenizes to
+ * nothing (as HF tokenizers does with such a tokenizer). */
+static char *make_nospecial(void) {
+    return copy_tiny_with("t['post_processor']=None");
 }
 
 static int setup(void **state) {
@@ -64,11 +77,7 @@ static int teardown(void **state) {
     (void)state;
     embp_models_free(models, n_models);
     json_decref(peer);
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", nospecial_dir);
-    if (system(cmd) != 0)
-        return -1;
-    free(nospecial_dir);
+    remove_dir(nospecial_dir);
     return 0;
 }
 
@@ -160,6 +169,27 @@ static void test_zero_token_input_is_a_400_naming_it(void **state) {
         fail_msg("expected 400 \"input[1] ... no tokens\", got %d %s", st, message_of(reply));
     json_decref(reply);
     expect_correct("a zero-token input");
+}
+
+/* An added token with id 145 where config.json's vocab_size is 145: every input holding it
+ * would fail its pass (and, batched, its neighbours'); the load refuses it, naming both files. */
+static void test_tokenizer_ids_beyond_vocab_size_fail_the_load(void **state) {
+    (void)state;
+    char *dir = copy_tiny_with("t['added_tokens'].append(dict(id=145, content='zzqq', "
+                               "single_word=False, lstrip=False, rstrip=False, normalized=True, "
+                               "special=False))");
+    embp_model *m = NULL;
+    embp_error err;
+    embp_status st = embp_model_load(dir, NULL, &m, &err);
+    if (st == EMBP_OK) {
+        embp_model_free(m);
+        fail_msg("a tokenizer emitting id 145 loaded against vocab_size 145");
+    }
+    if (!strstr(err.msg, "tokenizer.json") || !strstr(err.msg, "vocab_size") ||
+        !strstr(err.msg, "145") || !strstr(err.msg, "config.json"))
+        fail_msg("the error does not name tokenizer.json, the id and config.json's vocab_size: "
+                 "%s", err.msg);
+    remove_dir(dir);
 }
 
 /* ---------------------------------------------------------------- one bad sequence */
@@ -415,6 +445,7 @@ static void test_every_allocation_of_a_request_fails_in_turn(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_token_input_is_a_400_naming_it),
+        cmocka_unit_test(test_tokenizer_ids_beyond_vocab_size_fail_the_load),
         cmocka_unit_test(test_a_failing_sequence_fails_only_its_own_request),
         cmocka_unit_test(test_full_queue_is_503_before_tokenizing),
         cmocka_unit_test(test_preparation_has_a_cpu_time_bound),

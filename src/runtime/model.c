@@ -98,6 +98,15 @@ static embp_status load_parts(embp_model *m, const char *dir, const embp_load_op
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     if ((rc = embp_tokenizer_load(path, &m->tok, err)))
         return rc;
+    /* An id past the embedding table would fail every pass holding it, at request time. */
+    const char *source;
+    int32_t max_id = embp_tokenizer_max_id(m->tok, &source);
+    if (max_id >= m->cfg.vocab_size) {
+        const char *tok = embp_tokenizer_id_to_token(m->tok, max_id);
+        return embp_fail(err, EMBP_EFORMAT, "%s: %s has token id %d (\"%.64s\"), outside "
+                         "%s/config.json's vocab_size %d", path, source, (int)max_id,
+                         tok ? tok : "?", dir, m->cfg.vocab_size);
+    }
     embp_safetensors *st = NULL;
     if ((rc = embp_st_open_dir(dir, &st, err)))
         return rc;

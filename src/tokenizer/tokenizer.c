@@ -185,6 +185,20 @@ int embp_tokenizer_vocab_size(const embp_tokenizer *t) {
     return t->n_ids;
 }
 
+int32_t embp_tokenizer_max_id(const embp_tokenizer *t, const char **source) {
+    int32_t max = t->n_ids - 1;
+    *source = max >= t->wp.vocab.n_ids ? "added_tokens" : "model.vocab";
+    const embp_postprocessor *pp = &t->post;
+    for (int i = 0; i < pp->n_pre + pp->n_post; i++) {
+        int32_t id = i < pp->n_pre ? pp->pre[i] : pp->post[i - pp->n_pre];
+        if (id > max) {
+            max = id;
+            *source = "post_processor";
+        }
+    }
+    return max;
+}
+
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_ids ? t->id_to_tok[id] : NULL;
 }

@@ -40,6 +40,9 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
 
 /* One past the largest id, over the vocab and the added tokens. */
 int embp_tokenizer_vocab_size(const embp_tokenizer *t);
+/* The largest id the tokenizer can emit (vocab, added tokens, post-processor template);
+ * *source names the part of tokenizer.json it comes from. */
+int32_t embp_tokenizer_max_id(const embp_tokenizer *t, const char **source /* OUT */);
 /* The token string for id, or NULL when out of range. Lives as long as t. */
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id);
 /* The id of token, or -1. */

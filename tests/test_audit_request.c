@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
 #include "server/request.h"
 
 static const embp_request_limits lim = {.max_inputs = 4, .default_truncate = 1};
@@ -112,11 +113,51 @@ static void test_out_of_memory_while_parsing_is_a_500(void **state) {
     assert_true(oom_seen > 5);
 }
 
+/* A message cut by %.Ns inside a character, or holding a client's invalid bytes, is still valid
+ * UTF-8 (jansson, which refuses invalid UTF-8, reads it back). */
+static void test_error_messages_never_split_a_utf8_character(void **state) {
+    (void)state;
+    embp_http_error e;
+    embp_http_fail(&e, 404, "invalid_request_error", NULL, NULL, "url %.4s!", "/ab\xc3\xa9z");
+    json_error_t je;
+    json_t *s = json_loads("[\"\"]", 0, &je);
+    json_array_set_new(s, 0, json_string(e.message));
+    if (!json_string_value(json_array_get(s, 0)))
+        fail_msg("message \"%s\" is not valid UTF-8", e.message);
+    assert_string_equal(e.message, "url /ab\xef\xbf\xbd!");
+    json_decref(s);
+    embp_http_fail(&e, 400, "invalid_request_error", NULL, NULL, "bad %s", "\xff\xfe ok \xe2\x82");
+    assert_string_equal(e.message, "bad \xef\xbf\xbd\xef\xbf\xbd ok \xef\xbf\xbd\xef\xbf\xbd");
+    /* a long message is cut between characters, never inside one */
+    char big[600];
+    for (int i = 0; i < 299; i++)
+        memcpy(big + 2 * i, "\xc3\xa9", 2);
+    big[598] = 0;
+    embp_http_fail(&e, 400, "invalid_request_error", NULL, NULL, "x%s", big);
+    assert_true(strlen(e.message) % 2 == 1); /* "x" + whole two-byte characters */
+    assert_non_null(json_string(e.message));
+}
+
+/* What the log gets of a client's text: no newline, no raw control, no half character. */
+static void test_log_escape_keeps_a_line_a_line(void **state) {
+    (void)state;
+    char out[64];
+    assert_string_equal(embp_log_escape("/x\n2026 INFO req=1 \"a\\b\"", out, sizeof out),
+                        "/x\\x0A2026 INFO req=1 \\x22a\\x5Cb\\x22");
+    assert_string_equal(embp_log_escape("caf\xc3\xa9 \xff \xc2\x85 \x1b[31m", out, sizeof out),
+                        "caf\xc3\xa9 \\xFF \\xC2\\x85 \\x1B[31m");
+    char small[10]; /* "ab" + "\xc3\xa9" x3 = 8 bytes do not fit with "..." : cut between */
+    assert_string_equal(embp_log_escape("ab\xc3\xa9\xc3\xa9\xc3\xa9", small, sizeof small),
+                        "ab\xc3\xa9\xc3\xa9...");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nested_single_element_arrays_count_as_values),
         cmocka_unit_test(test_duplicate_keys_are_refused),
         cmocka_unit_test(test_out_of_memory_while_parsing_is_a_500),
+        cmocka_unit_test(test_error_messages_never_split_a_utf8_character),
+        cmocka_unit_test(test_log_escape_keeps_a_line_a_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

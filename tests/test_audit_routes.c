@@ -380,6 +380,32 @@ static void test_preparation_has_a_cpu_time_bound(void **state) {
     expect_correct("a request over its CPU bound");
 }
 
+/* ---------------------------------------------------------------- body out of memory */
+
+/* A body whose buffering ran out of memory half way is a 500, not a request made of what
+ * arrived (server.c buffers through embp_buf, whose failed append sets oom and keeps what it
+ * had). */
+static void test_body_buffering_out_of_memory_is_a_500(void **state) {
+    (void)state;
+    char *json = texts_body(3), body[1024]; /* padded past the buffer's first 256 bytes */
+    snprintf(body, sizeof body, "%s%700s", json, "");
+    free(json);
+    size_t n = strlen(body), half = 100;
+    embp_buf b = {0};
+    embp_buf_append(&b, body, half);
+    embp_alloc_fail_after(0);
+    embp_buf_append(&b, body + half, n - half);
+    embp_alloc_fail_after(-1);
+    assert_true(b.oom);
+    embp_reply r;
+    memset(&r, 0, sizeof r);
+    embp_route_complete(&ctx, "POST", "/v1/embeddings", &b, 0, &r);
+    if (r.status != 500 || !r.body.p || !strstr(r.body.p, "out of memory"))
+        fail_msg("expected 500 out of memory, got %d %s", r.status, r.body.p ? r.body.p : "");
+    embp_buf_free(&r.body);
+    embp_buf_free(&b);
+}
+
 /* ---------------------------------------------------------------- every allocation fails */
 
 static int jansson_failed;
@@ -449,6 +475,7 @@ int main(void) {
         cmocka_unit_test(test_a_failing_sequence_fails_only_its_own_request),
         cmocka_unit_test(test_full_queue_is_503_before_tokenizing),
         cmocka_unit_test(test_preparation_has_a_cpu_time_bound),
+        cmocka_unit_test(test_body_buffering_out_of_memory_is_a_500),
         cmocka_unit_test(test_every_allocation_of_a_request_fails_in_turn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -455,7 +455,30 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
     return r;
 }
 
-embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
+/* Drops job's sequences not yet taken into a batch (its client is gone). Returns 1 when nothing
+ * of it is running either, so the caller must complete it (the worker never will). */
+static int cancel_job(embp_batcher *b, embp_batch_job *job) {
+    int finish = 0;
+    pthread_mutex_lock(&b->mu);
+    if (job->next_seq < job->n) {
+        unqueue(b, job);
+        job->rows_left -= job->n - job->next_seq;
+        job->next_seq = job->n;
+        if (job->status == EMBP_OK)
+            embp_fail(&job->err, job->status = EMBP_EINTERNAL, "the client went away");
+        if (job->rows_left == 0) {
+            job->rows_left = -1;
+            embp_free(job->order);
+            job->order = NULL;
+            finish = 1;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return finish;
+}
+
+embp_batch_submit embp_batcher_run_while(embp_batcher *b, embp_batch_job *job,
+                                         int (*gone)(void *arg), void *arg, int poll_ms) {
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     job->wait_mu = &mu;
@@ -463,8 +486,26 @@ embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
     embp_batch_submit r = embp_batcher_submit(b, job);
     if (r == EMBP_BATCH_OK) {
         pthread_mutex_lock(&mu);
-        while (!job->done)
-            pthread_cond_wait(&cv, &mu);
+        while (!job->done) {
+            if (!gone || r == EMBP_BATCH_CANCELED) {
+                pthread_cond_wait(&cv, &mu);
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)poll_ms * 1000000;
+            ts.tv_sec += ts.tv_nsec / 1000000000;
+            ts.tv_nsec %= 1000000000;
+            if (pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT || job->done)
+                continue;
+            pthread_mutex_unlock(&mu);
+            if (gone(arg)) {
+                r = EMBP_BATCH_CANCELED;
+                if (cancel_job(b, job))
+                    finish_job(job);
+            }
+            pthread_mutex_lock(&mu);
+        }
         pthread_mutex_unlock(&mu);
     }
     job->wait_mu = NULL;
@@ -472,6 +513,10 @@ embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
     pthread_mutex_destroy(&mu);
     pthread_cond_destroy(&cv);
     return r;
+}
+
+embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
+    return embp_batcher_run_while(b, job, NULL, NULL, 0);
 }
 
 int embp_batcher_full(embp_batcher *b) {

@@ -63,7 +63,12 @@ static const setting table[] = {
      "requests get 503 + Retry-After", K_INT, F(max_queue_tokens), 1, 1L << 30, S},
     {"max-connections", "EMB_PROVIDER_MAX_CONNECTIONS", "256", "open connections at once",
      K_INT, F(max_connections), 1, 100000, S},
-    {"timeout", "EMB_PROVIDER_TIMEOUT_S", "30", "seconds an idle or slow connection may live",
+    {"max-connections-per-ip", "EMB_PROVIDER_MAX_CONNECTIONS_PER_IP", "0", "open connections "
+     "at once from one client address (beyond it a new one is closed at once); 0: no limit "
+     "but max-connections (behind a proxy every client shares its address)", K_INT,
+     F(max_connections_per_ip), 0, 100000, S},
+    {"timeout", "EMB_PROVIDER_TIMEOUT_S", "30", "seconds a connection may take to send a "
+     "request, or to read its reply, and may stay idle",
      K_INT, F(timeout_s), 1, 3600, S},
     {"max-prepare-ms", "EMB_PROVIDER_MAX_PREPARE_MS", "10000", "CPU ms one request may spend "
      "being parsed and tokenized on its connection's thread (413 beyond, checked between "

@@ -25,7 +25,7 @@ typedef struct {
     long quant_group_size;
     long port, max_batch_size, max_context_length, max_request_bytes, max_batch_tokens;
     long max_wait_time_ms, max_queue_tokens, threads, max_connections, timeout_s, drain_timeout_s;
-    long max_prepare_ms;
+    long max_prepare_ms, max_connections_per_ip;
     int truncate, enable_quantization, precision_strict, length_grouping;
 } embp_config;
 

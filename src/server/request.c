@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
 
 int embp_http_fail(embp_http_error *e, int status, const char *type, const char *param,
                    const char *code, const char *fmt, ...) {
@@ -15,10 +16,13 @@ int embp_http_fail(embp_http_error *e, int status, const char *type, const char 
     e->type = type;
     e->param = param;
     e->code = code;
+    /* A %.200s of a client's text can cut a UTF-8 character; the body must stay valid UTF-8. */
+    char raw[sizeof e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    embp_utf8_sanitize(raw, e->message, sizeof e->message);
     return 0;
 }
 

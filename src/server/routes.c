@@ -262,7 +262,10 @@ static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *
     job.lens = sq->lens;
     job.n = n;
     job.out = out;
-    embp_batch_submit s = embp_batcher_run(m->batcher, &job);
+    embp_batch_submit s = embp_batcher_run_while(m->batcher, &job, r->client_gone, r->client, 50);
+    if (s == EMBP_BATCH_CANCELED) /* nobody reads this; the log line shows nginx's 499 */
+        return embp_http_fail(e, 499, "invalid_request_error", NULL, "client_closed_request",
+                              "The client closed the connection before the answer");
     if (s == EMBP_BATCH_FULL)
         return refuse_queue_full(x, r, e);
     if (s == EMBP_BATCH_STOPPED) {
@@ -392,6 +395,21 @@ static void route_info(embp_server_ctx *x, embp_reply *r) {
     reply_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:b}", "name", "embp", "models", models,
                                  "cpu", cpu_json(), "limits", limits, "auth",
                                  *c->api_key != '\0'));
+}
+
+void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
+                         const embp_buf *body, int too_big, embp_reply *r) {
+    if (too_big) {
+        embp_route_too_big(x, r);
+    } else if (body->oom) {
+        embp_http_error e;
+        embp_http_fail(&e, 500, "server_error", NULL, NULL, "out of memory while receiving "
+                       "the request body");
+        add_header(r, "Connection", "close");
+        reply_error(r, &e);
+    } else {
+        embp_route_handle(x, method, url, body->p ? body->p : "", body->len, r);
+    }
 }
 
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,

@@ -293,9 +293,14 @@ int embp_config_model_paths(const embp_config *c, const char *exe_dir,
     if (*c->model_path) {
         snprintf(buf, size, "%s", c->model_path);
         int n = 0;
-        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < max;
+        int seen = 0;
+        for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
              t = strtok_r(NULL, ",", &save))
-            paths[n++] = t;
+            if (seen++ < max)
+                paths[n++] = t;
+        if (seen > max)
+            return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PATH names %d folders; at "
+                             "most %d are served by one process", seen, max), 0;
         if (n == 0)
             embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PATH=%s names no folder",
                       c->model_path);

@@ -48,7 +48,7 @@ int embp_config_parse_flag(embp_config *c, unsigned cmd, int argc, char **argv, 
 void embp_config_print_help(FILE *f, unsigned cmd, int markdown);
 
 /* Splits c->model_path on commas into up to max paths (pointers into buf, which has size
- * bytes). When model_path is unset, finds the default: $HF_HOME/hub (else
+ * bytes); more than max is an error (0, err naming the count). When model_path is unset, finds the default: $HF_HOME/hub (else
  * ~/.cache/huggingface/hub) models--sentence-transformers--all-MiniLM-L6-v2 at refs/main, else
  * <exe_dir>/../models/all-MiniLM-L6-v2, else <exe_dir>/../models/demo-all-MiniLM-L6-v2. Returns the count, or 0 with err saying how to get
  * a model. getenv_fn may be a test's. */

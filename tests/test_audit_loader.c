@@ -1,0 +1,88 @@
+/* Model loading holes found by the code audit (issue 12, item 7): the shard index matched a
+ * tensor's file by substring, and model paths past the 16th were silently dropped. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "server/config.h"
+#include "server/models.h"
+
+/* Shards "a.safetensors" (tensor y) and "xa.safetensors" (tensor x); the index says x is in
+ * a.safetensors, whose name is a substring of x's real file. */
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Shards "a.safetensors" (tensor y) and "xa.safetensors" (tensors x, w); an index putting x in
+ * a.safetensors, whose name is a substring of x's real file's, must be refused. */
+static void test_shard_index_names_the_exact_file(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir(), p1[512], p2[512], path[600];
+    snprintf(p1, sizeof p1, "%s/a.safetensors", dir);
+    snprintf(p2, sizeof p2, "%s/xa.safetensors", dir);
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    float a[2] = {1, 2}, b[3] = {3, 4, 5};
+    embp_st_write_tensor t1 = {"y", EMBP_DT_F32, 1, {2}, a};
+    embp_st_write_tensor t2[2] = {{"w", EMBP_DT_F32, 1, {2}, a}, {"x", EMBP_DT_F32, 1, {3}, b}};
+    embp_error err;
+    assert_int_equal(embp_st_write(p1, &t1, 1, NULL, NULL, 0, &err), EMBP_OK);
+    assert_int_equal(embp_st_write(p2, t2, 2, NULL, NULL, 0, &err), EMBP_OK);
+    embp_safetensors *st = NULL;
+    write_text(path, "{\"weight_map\":{\"y\":\"a.safetensors\",\"x\":\"xa.safetensors\","
+                     "\"w\":\"xa.safetensors\"}}");
+    assert_int_equal(embp_st_open_dir(dir, &st, &err), EMBP_OK); /* the true map */
+    embp_st_close(st);
+    write_text(path, "{\"weight_map\":{\"y\":\"a.safetensors\",\"x\":\"a.safetensors\","
+                     "\"w\":\"xa.safetensors\"}}");
+    embp_status s = embp_st_open_dir(dir, &st, &err);
+    if (s == EMBP_OK) {
+        embp_st_close(st);
+        fail_msg("an index putting x in a.safetensors (it is in xa.safetensors) was accepted");
+    }
+    assert_non_null(strstr(err.msg, "'x' is not in a.safetensors"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+static void test_more_than_16_model_paths_is_an_error(void **state) {
+    (void)state;
+    char *tiny = tu_fixture("tiny"), list[8192] = "", names[256] = "";
+    size_t off = 0, noff = 0;
+    for (int i = 0; i < 17; i++) {
+        off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? "," : "", tiny);
+        noff += (size_t)snprintf(names + noff, sizeof names - noff, "%sm%d", i ? "," : "", i);
+    }
+    embp_config c;
+    embp_config_defaults(&c);
+    c.model_path = list;
+    c.model_name = names;
+    embp_server_model *m = NULL;
+    int n = 0;
+    embp_error err;
+    embp_status s = embp_models_load(&c, ".", 0, &m, &n, &err);
+    if (s == EMBP_OK) {
+        embp_models_free(m, n);
+        fail_msg("17 model paths loaded as %d models", n);
+    }
+    if (!strstr(err.msg, "17") || !strstr(err.msg, "16") ||
+        !strstr(err.msg, "EMB_PROVIDER_MODEL_PATH"))
+        fail_msg("the error does not say 17 paths, at most 16, EMB_PROVIDER_MODEL_PATH: %s",
+                 err.msg);
+    free(tiny);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shard_index_names_the_exact_file),
+        cmocka_unit_test(test_more_than_16_model_paths_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${EMBP_FUZZ_SECONDS:-60}
+# fuzz_quantized quantizes the tiny fixture at start-up (tests/make_fixtures.sh makes it).
+export EMBP_FIXTURES=${EMBP_FIXTURES:-$PWD/build/fixtures}
 if ! command -v clang-14 >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq

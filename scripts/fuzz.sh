@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 secs=${EMBP_FUZZ_SECONDS:-60}
 # fuzz_quantized quantizes the tiny fixture at start-up (tests/make_fixtures.sh makes it).
 export EMBP_FIXTURES=${EMBP_FIXTURES:-$PWD/build/fixtures}
+# clang's libomp keeps its thread team's bookkeeping to exit (fuzz_quantized runs the model).
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 if ! command -v clang-14 >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq

@@ -135,7 +135,9 @@ static void test_error_messages_never_split_a_utf8_character(void **state) {
     big[598] = 0;
     embp_http_fail(&e, 400, "invalid_request_error", NULL, NULL, "x%s", big);
     assert_true(strlen(e.message) % 2 == 1); /* "x" + whole two-byte characters */
-    assert_non_null(json_string(e.message));
+    json_t *js = json_string(e.message); /* NULL if not valid UTF-8 */
+    assert_non_null(js);
+    json_decref(js);
 }
 
 /* What the log gets of a client's text: no newline, no raw control, no half character. */

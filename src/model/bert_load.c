@@ -228,6 +228,9 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
         const embp_st_tensor *t = find_tensor(ld->st, ld->prefix, name);
         embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
+        if (i > 0 && f != form && !t) /* found by fuzz_quantized: t was dereferenced */
+            return embp_fail(err, EMBP_EFORMAT, "tensor '%s%s' is missing; its siblings in "
+                             "layer %d are quantized", ld->prefix, name, layer);
         if (i > 0 && f != form)
             return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings in layer %d "
                              "are not", t->file, t->name, embp_dtype_name(t->dtype), layer);

@@ -19,7 +19,6 @@ struct embp_model {
     embp_model_config cfg;
     embp_tokenizer *tok;
     embp_bert *bert;
-    embp_bert_precision prec;
     embp_plan plan;         /* as resolved; fp32 with no reasons until set */
     char plan_reason[4 * EMBP_PLAN_REASON_LEN];
     char requested[96];
@@ -32,6 +31,8 @@ struct embp_model {
 void embp_load_opts_init(embp_load_opts *opts) {
     memset(opts, 0, sizeof *opts);
     opts->enable_quantization = -1;
+    opts->fidelity_floor_mean = 0.999;
+    opts->fidelity_floor_min = 0.995;
 }
 
 const char *embp_pooling_str(embp_pooling p) {
@@ -106,7 +107,7 @@ static embp_status load_parts(embp_model *m, const char *dir, const embp_load_op
         return rc;
     }
     embp_st_release_pages(st); /* the check read every page; loading reads them one at a time */
-    rc = embp_bert_load(&m->cfg, st, &m->prec, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
+    rc = embp_bert_load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
                         &m->bert, err);
     embp_st_release_pages(st);
     embp_st_close(st);
@@ -120,7 +121,7 @@ static embp_status load_parts(embp_model *m, const char *dir, const embp_load_op
 }
 
 embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
-                                 const embp_bert_precision *prec, const char *reason,
+                                 const embp_plan *plan, const char *reason,
                                  embp_model **out, embp_error *err) {
     embp_load_opts defaults;
     embp_status rc;
@@ -134,14 +135,15 @@ embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
     embp_model *m = embp_calloc(1, sizeof *m);
     if (!m)
         return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    embp_bert_precision_init(&m->prec);
-    if (prec)
-        m->prec = *prec;
-    m->plan.storage = EMBP_STORAGE_FP32, m->plan.compute = EMBP_COMPUTE_FP32;
-    m->plan.requested_storage = m->plan.requested_compute = -1;
-    m->plan.fidelity_mean = m->plan.fidelity_min = NAN;
-    snprintf(m->plan.desc, sizeof m->plan.desc, "storage %s, compute %s, accumulation fp32",
-             embp_mm_type_str(m->prec.storage), embp_mm_type_str(m->prec.compute));
+    if (plan) {
+        m->plan = *plan;
+    } else {
+        m->plan.storage = EMBP_STORAGE_FP32, m->plan.compute = EMBP_COMPUTE_FP32;
+        m->plan.requested_storage = m->plan.requested_compute = -1;
+        m->plan.accumulation = "fp32", m->plan.kernel = "";
+        m->plan.fidelity_mean = m->plan.fidelity_min = NAN;
+        snprintf(m->plan.desc, sizeof m->plan.desc, "storage fp32, compute fp32, accumulate fp32");
+    }
     describe_plan(m);
     if (reason && *reason)
         snprintf(m->plan_reason, sizeof m->plan_reason, "%s", reason);

@@ -7,10 +7,10 @@
 #include "model/bert.h"
 #include "precision/plan.h"
 
-/* Loads dir as embp_model_load does, but with the precision plan given (prec may be NULL for
+/* Loads dir as embp_model_load does, but with the precision plan given (plan may be NULL for
  * fp32; reason, if not NULL, is shown as plan_reason). The precision planner calls this. */
 embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
-                                 const embp_bert_precision *prec, const char *reason,
+                                 const embp_plan *plan, const char *reason,
                                  embp_model **out /* OUT */, embp_error *err);
 
 /* ids holds n sequences concatenated, sequence i being ids[offsets[i] .. offsets[i+1]);

@@ -1,7 +1,6 @@
-/* Loading a model under a precision plan: the request from embp_load_opts, the planner's
- * resolution on this CPU, auto's measured choice, and fidelity against fp32. The library reads
- * no environment: embp_load_opts carries the EMB_PROVIDER_* values as strings, and they go
- * through the planner's own parser so every error names the variable. */
+/* Loading a model under a precision plan: the request from embp_load_opts (typed; the
+ * planner checks it), the planner's resolution on this CPU, auto's measured choice, and
+ * fidelity against fp32. The library reads no environment and parses no settings text. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -17,56 +16,6 @@
 #include "precision/probe.h"
 #include "precision/request.h"
 #include "runtime/model.h"
-
-static embp_status request_from_opts(const embp_load_opts *o, embp_precision_request *r,
-                                     embp_error *err) {
-    char group[16] = "", quant[8] = "";
-    if (o->quant_group_size > 0)
-        snprintf(group, sizeof group, "%d", o->quant_group_size);
-    if (o->enable_quantization >= 0)
-        snprintf(quant, sizeof quant, "%s", o->enable_quantization ? "true" : "false");
-    const char *vars[][2] = {
-        {"EMB_PROVIDER_MODEL_PRECISION", o->precision},
-        {"EMB_PROVIDER_MODEL_STORAGE_PRECISION", o->storage},
-        {"EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", o->compute},
-        {"EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", o->precision_overrides},
-        {"EMB_PROVIDER_QUANTIZATION_METHOD", o->quantization_method},
-        {"EMB_PROVIDER_QUANT_GROUP_SIZE", group},
-        {"EMB_PROVIDER_ENABLE_QUANTIZATION", quant},
-        {"EMB_PROVIDER_FIDELITY_MIN", o->fidelity_min},
-    };
-    embp_precision_request_init(r);
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        embp_status rc = embp_precision_request_set(r, vars[i][0], vars[i][1], err);
-        if (rc != EMBP_OK) {
-            embp_precision_request_free(r);
-            return rc;
-        }
-    }
-    return EMBP_OK;
-}
-
-/* The loader's view of a resolved plan: which kernels, and how to round the weights. */
-static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
-    embp_bert_precision_init(b);
-    if (p->storage == EMBP_STORAGE_INT4) {
-        b->compute = p->compute == EMBP_COMPUTE_INT8 ? EMBP_MM_INT4_INT8 : EMBP_MM_INT4_BF16;
-        b->group_size = p->group_size;
-    } else if (p->compute == EMBP_COMPUTE_INT8) {
-        b->compute = EMBP_MM_INT8;
-    } else if (p->compute == EMBP_COMPUTE_BF16) {
-        b->compute = EMBP_MM_BF16; /* fp16 weights are rounded to fp16 first, then to bf16 */
-    }
-    b->storage = b->compute;
-    /* the word table follows the storage asked, whatever the compute: it is only gathered */
-    static const embp_table_format table[] = {EMBP_TABLE_F32, EMBP_TABLE_FP16, EMBP_TABLE_BF16,
-                                              EMBP_TABLE_INT8, EMBP_TABLE_INT8};
-    b->table = table[p->storage];
-    if (p->storage == EMBP_STORAGE_FP16)
-        b->round = EMBP_ROUND_FP16;
-    else if (p->storage == EMBP_STORAGE_BF16 && p->compute == EMBP_COMPUTE_FP32)
-        b->round = EMBP_ROUND_BF16;
-}
 
 /* Embeds the probe set with m into out (n x dim). */
 static embp_status embed_probe(embp_model *m, float *out, embp_error *err) {
@@ -110,9 +59,7 @@ static int cache_key(const char *dir, const embp_plan *p, char *path, size_t psi
 
 static embp_status load_as(const char *dir, const embp_load_opts *o, const embp_plan *p,
                            embp_model **out, embp_error *err) {
-    embp_bert_precision b;
-    plan_to_bert(p, &b);
-    embp_status rc = embp_model_load_plan(dir, o, &b, "", out, err);
+    embp_status rc = embp_model_load_plan(dir, o, p, "", out, err);
     if (rc == EMBP_OK)
         embp_model_set_plan(*out, p);
     return rc;
@@ -223,7 +170,7 @@ static void recorded_fidelity(const char *dir, embp_plan *p) {
 embp_status embp_model_load_planned(const char *dir, const embp_load_opts *o, const char *name,
                                     embp_model **out, embp_error *err) {
     embp_precision_request req;
-    embp_status rc = request_from_opts(o, &req, err);
+    embp_status rc = embp_precision_request_from_opts(o, &req, err);
     if (rc != EMBP_OK)
         return rc;
     embp_plan plan;

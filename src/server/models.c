@@ -12,29 +12,6 @@
 #include "core/log.h"
 #include "hub/hub.h"
 
-static const char *or_null(const char *s) {
-    return s && *s ? s : NULL;
-}
-
-embp_status embp_models_load_opts(const embp_config *c, embp_load_opts *o, embp_error *err) {
-    embp_load_opts_init(o);
-    (void)err;
-    o->precision = or_null(c->precision);
-    o->precision_overrides = or_null(c->precision_overrides);
-    o->enable_quantization = c->enable_quantization;
-    o->quant_group_size = (int)c->quant_group_size;
-    o->fidelity_min = or_null(c->fidelity_min);
-    /* The command line fills the default folder ($XDG_CACHE_HOME/embp) before this. */
-    o->fidelity_cache_dir = strcmp(c->fidelity_cache, "off") ? or_null(c->fidelity_cache) : NULL;
-    o->storage = or_null(c->storage_precision);
-    o->compute = or_null(c->computation_precision);
-    o->quantization_method = or_null(c->quantization_method);
-    o->strict = c->precision_strict;
-    o->n_threads = (int)c->threads;
-    o->max_batch_tokens = (int)c->max_batch_tokens;
-    return EMBP_OK;
-}
-
 /* Runs on the batcher's worker: the only caller of embp_embed_tokens for this model. */
 static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const int *lens, int n,
                                   float *out, embp_error *err) {
@@ -45,15 +22,15 @@ static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const in
  * folder's name). */
 static embp_status load_one(const embp_config *c, const char *path, const char *default_name,
                             int i, int with_batcher, embp_server_model *sm, embp_error *err) {
-    embp_load_opts o;
-    char name[256];
-    if (embp_models_load_opts(c, &o, err) != EMBP_OK)
+    embp_config_model_opts l;
+    embp_config_load_opts(c, i, &l);
+    if (!l.opts.name)
+        l.opts.name = default_name;
+    l.opts.warmup_tokens = with_batcher ? 512 : 0; /* a server's first requests find primitives */
+    if (embp_model_load(path, &l.opts, &sm->model, err) != EMBP_OK) {
+        embp_config_explain(err); /* the library names its fields; we name our variables */
         return err->code;
-    embp_config_list_item(c->model_name, i, name, sizeof name);
-    o.name = *name ? name : default_name;
-    o.warmup_tokens = with_batcher ? 512 : 0; /* a server's first requests find primitives */
-    if (embp_model_load(path, &o, &sm->model, err) != EMBP_OK)
-        return err->code;
+    }
     embp_model_get_info(sm->model, &sm->info);
     sm->tokenize = embp_tokenize;
     sm->max_seq_len = sm->info.max_seq_len;

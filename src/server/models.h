@@ -17,10 +17,6 @@ embp_status embp_models_load(const embp_config *c, const char *exe_dir, int with
 /* Stops the batchers (finishing queued work) and frees the models. NULL is fine. */
 void embp_models_free(embp_server_model *m, int n);
 
-/* embp_load_opts from c: precision strings passed through for the planner to validate. */
-embp_status embp_models_load_opts(const embp_config *c, embp_load_opts *o /* OUT */,
-                                  embp_error *err);
-
 /* The "precision" object of a model for /v1/models, /info and `embp info --json`: requested,
  * resolved storage/compute/accumulation, int4 group, the reasons, one line, and the fidelity to
  * fp32 (null until measured). New reference. */

@@ -1,4 +1,5 @@
-/* embp_model: a loaded folder (config, tokenizer, BERT weights) and the public embed calls.
+/* embp_model: a runnable model built from a parsed folder under one plan, and the public
+ * embed calls. Loading (the folder, the plan, auto) is runtime/plan_load.c.
  * Batching across requests is the batcher's (runtime/batcher.c); this runs what it is given. */
 #include "runtime/model.h"
 
@@ -8,16 +9,16 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "io/config.h"
-#include "io/safetensors.h"
 #include "kernels/matmul.h"
 #include "runtime/pooling.h"
 #include "tokenizer/tokenizer.h"
 
 struct embp_model {
     char *name, *path;
-    embp_model_config cfg;
-    embp_tokenizer *tok;
+    embp_folder *folder;    /* config, tokenizer, weights index: borrowed, or owned when set */
+    int owns_folder;
+    embp_model_config cfg;  /* the folder's */
+    const embp_tokenizer *tok; /* the folder's */
     embp_bert *bert;
     embp_plan plan;         /* as resolved; fp32 with no reasons until set */
     char plan_reason[4 * EMBP_PLAN_REASON_LEN];
@@ -83,58 +84,25 @@ static char *basename_of(const char *dir) {
  * scratch (~15 KiB per token for MiniLM) stays a fraction of the weights. */
 #define EMBP_DEFAULT_BATCH_TOKENS 1024
 
-/* Parts of a load that read files: config, tokenizer, weights. */
-static embp_status load_parts(embp_model *m, const char *dir, const embp_load_opts *o,
-                              embp_error *err) {
-    embp_status rc;
-    char path[4096];
-    if ((rc = embp_config_load(dir, &m->cfg, err)))
-        return rc;
-    m->max_tokens = o->max_batch_tokens > 0           ? o->max_batch_tokens
-                    : m->cfg.max_seq_len > EMBP_DEFAULT_BATCH_TOKENS ? m->cfg.max_seq_len
-                                                                     : EMBP_DEFAULT_BATCH_TOKENS;
-    if (m->max_tokens < m->cfg.max_seq_len)
-        return embp_fail(err, EMBP_ECONFIG, "max_batch_tokens %d is below the model's "
-                         "max_seq_len %d", m->max_tokens, m->cfg.max_seq_len);
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if ((rc = embp_tokenizer_load(path, &m->tok, err)))
-        return rc;
-    embp_safetensors *st = NULL;
-    if ((rc = embp_st_open_dir(dir, &st, err)))
-        return rc;
-    if ((rc = embp_st_check_finite(st, err))) {
-        embp_st_close(st);
-        return rc;
-    }
-    embp_st_release_pages(st); /* the check read every page; loading reads them one at a time */
-    rc = embp_bert_load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
-                        &m->bert, err);
-    embp_st_release_pages(st);
-    embp_st_close(st);
-    if (rc)
-        return rc;
-    m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
-    m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
-    if (!m->ids || !m->offsets)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
-    return EMBP_OK;
+char *embp_model_name_for(const char *dir, const embp_load_opts *o) {
+    return o && o->name && *o->name ? embp_strdup(o->name) : basename_of(dir);
 }
 
-embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
-                                 const embp_plan *plan, const char *reason,
-                                 embp_model **out, embp_error *err) {
+embp_status embp_model_build(embp_folder *f, const embp_plan *plan, const embp_load_opts *o,
+                             embp_model **out, embp_error *err) {
     embp_load_opts defaults;
     embp_status rc;
     *out = NULL;
-    if (!opts) {
+    if (!o) {
         embp_load_opts_init(&defaults);
-        opts = &defaults;
+        o = &defaults;
     }
-    if (!dir || !*dir)
-        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
     embp_model *m = embp_calloc(1, sizeof *m);
     if (!m)
         return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    m->folder = f;
+    m->cfg = f->cfg;
+    m->tok = f->tok;
     if (plan) {
         m->plan = *plan;
     } else {
@@ -145,16 +113,31 @@ embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
         snprintf(m->plan.desc, sizeof m->plan.desc, "storage fp32, compute fp32, accumulate fp32");
     }
     describe_plan(m);
-    if (reason && *reason)
-        snprintf(m->plan_reason, sizeof m->plan_reason, "%s", reason);
-    m->path = embp_strdup(dir);
-    m->name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
+    m->path = embp_strdup(f->path);
+    m->name = embp_model_name_for(f->path, o);
     if (!m->path || !m->name) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = load_parts(m, dir, opts, err)))
+    m->max_tokens = o->max_batch_tokens > 0           ? o->max_batch_tokens
+                    : m->cfg.max_seq_len > EMBP_DEFAULT_BATCH_TOKENS ? m->cfg.max_seq_len
+                                                                     : EMBP_DEFAULT_BATCH_TOKENS;
+    if (m->max_tokens < m->cfg.max_seq_len) {
+        rc = embp_fail(err, EMBP_ECONFIG, "max_batch_tokens %d is below the model's "
+                       "max_seq_len %d", m->max_tokens, m->cfg.max_seq_len);
         goto fail;
+    }
+    const embp_safetensors *st;
+    if ((rc = embp_folder_weights(f, &st, err)) ||
+        (rc = embp_bert_load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len,
+                             o->n_threads, &m->bert, err)))
+        goto fail;
+    m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
+    m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
+    if (!m->ids || !m->offsets) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
+        goto fail;
+    }
     *out = m;
     return EMBP_OK;
 fail:
@@ -162,11 +145,16 @@ fail:
     return rc;
 }
 
+void embp_model_own_folder(embp_model *m) {
+    m->owns_folder = 1;
+}
+
 void embp_model_free(embp_model *m) {
     if (!m)
         return;
     embp_bert_free(m->bert);
-    embp_tokenizer_free(m->tok);
+    if (m->owns_folder)
+        embp_folder_free(m->folder);
     embp_free(m->ids);
     embp_free(m->offsets);
     embp_free(m->name);
@@ -180,14 +168,14 @@ void embp_model_free(embp_model *m) {
  * wake-up (measured: a 5-token MiniLM pass took 10 ms instead of 3.8 ms). Releasing the team
  * here lets whichever thread runs the model own the cores; one that reuses this thread just
  * re-creates the team once. */
-static void release_openmp_team(void) {
+void embp_model_release_openmp_team(void) {
     omp_pause_resource_all(omp_pause_hard);
 }
 
 /* Runs one pass per GEMM row bucket (embp_mm_bucket, kernels/matmul.h) up to `tokens`, so each
  * bucket's primitives exist before a request needs them. A pass of T tokens is sequences of at
  * most max_seq_len [PAD] tokens (id 0; any id would do). */
-static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
+embp_status embp_model_warm_up(embp_model *m, int tokens, embp_error *err) {
     int max_t = tokens < m->max_tokens ? tokens : m->max_tokens, len = m->cfg.max_seq_len;
     int n_max = max_t / len + 1;
     int32_t *ids = embp_calloc((size_t)max_t, sizeof *ids);
@@ -205,29 +193,6 @@ static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
     embp_free(ids);
     embp_free(off);
     embp_free(out);
-    return rc;
-}
-
-embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_model **out,
-                            embp_error *err) {
-    embp_load_opts defaults;
-    if (!opts) {
-        embp_load_opts_init(&defaults);
-        opts = &defaults;
-    }
-    *out = NULL;
-    if (!dir || !*dir)
-        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
-    char *name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
-    if (!name)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    embp_status rc = embp_model_load_planned(dir, opts, name, out, err);
-    embp_free(name);
-    if (rc == EMBP_OK && opts->warmup_tokens > 0 && (rc = warm_up(*out, opts->warmup_tokens, err))) {
-        embp_model_free(*out);
-        *out = NULL;
-    }
-    release_openmp_team();
     return rc;
 }
 
@@ -263,6 +228,10 @@ void embp_model_set_plan(embp_model *m, const embp_plan *p) {
 
 void embp_model_get_plan(const embp_model *m, embp_plan *out) {
     *out = m->plan;
+}
+
+embp_folder *embp_model_folder(const embp_model *m) {
+    return m->folder;
 }
 
 void embp_model_get_info(const embp_model *m, embp_model_info *o) {

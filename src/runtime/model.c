@@ -267,12 +267,21 @@ const char *embp_model_kernels(const embp_model *m) {
 
 /* ---------------------------------------------------------------- tokens */
 
+embp_status embp_model_tokenize(const embp_model *m, const char *text, size_t len, int max_len,
+                                int32_t *ids, int cap, int *n, int *n_full, embp_error *err) {
+    int full = 0;
+    *n = 0;
+    embp_status rc = embp_tokenizer_encode(m->tok, text, len, max_len, ids, cap, n, &full, err);
+    if (n_full)
+        *n_full = full;
+    return rc;
+}
+
 embp_status embp_tokenize(const embp_model *m, const char *text, size_t len, int truncate,
                           int32_t *ids, int cap, int *n, int *n_full, embp_error *err) {
     int full = 0, max = m->cfg.max_seq_len;
-    *n = 0;
-    embp_status rc = embp_tokenizer_encode(m->tok, text, len, truncate ? max : 0, ids, cap, n,
-                                           &full, err);
+    embp_status rc = embp_model_tokenize(m, text, len, truncate ? max : 0, ids, cap, n, &full,
+                                         err);
     if (n_full)
         *n_full = full;
     if (rc)
@@ -304,29 +313,41 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
     return EMBP_OK;
 }
 
-static embp_status check_inputs(const embp_model *m, const int32_t *const *ids, const int *lens,
-                                int n, int dims, embp_error *err) {
-    if (n < 0 || (n > 0 && (!ids || !lens)))
-        return embp_fail(err, EMBP_EINVAL, "%d inputs with ids %p and lens %p", n,
-                         (const void *)ids, (const void *)lens);
-    if (dims < 0 || dims > m->cfg.hidden)
-        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.hidden);
+int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, int max_len,
+                             int vocab_size, int *bad_input, int *bad_token) {
     for (int i = 0; i < n; i++) {
-        if (lens[i] < 1 || lens[i] > m->cfg.max_seq_len)
-            return embp_fail(err, lens[i] > m->cfg.max_seq_len ? EMBP_ETOOLONG : EMBP_EINVAL,
-                             "input %d has %d tokens, expected 1..%d (max_seq_len)", i, lens[i],
-                             m->cfg.max_seq_len);
+        *bad_input = i, *bad_token = -1;
+        if (lens[i] < 1 || lens[i] > max_len)
+            return lens[i] > max_len ? EMBP_ETOOLONG : EMBP_EINVAL;
         for (int j = 0; j < lens[i]; j++)
-            if (ids[i][j] < 0 || ids[i][j] >= m->cfg.vocab_size)
-                return embp_fail(err, EMBP_EINVAL, "input %d: token %d has id %d outside the "
-                                 "vocabulary [0, %d)", i, j, ids[i][j], m->cfg.vocab_size);
+            if (ids[i][j] < 0 || ids[i][j] >= vocab_size) {
+                *bad_token = j;
+                return EMBP_EINVAL;
+            }
     }
     return EMBP_OK;
 }
 
-embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens, int n,
-                              int dims, float *out, embp_error *err) {
-    embp_status rc = check_inputs(m, ids, lens, n, dims, err);
+embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *ids,
+                                    const int *lens, int n, embp_error *err) {
+    if (n < 0 || (n > 0 && (!ids || !lens)))
+        return embp_fail(err, EMBP_EINVAL, "%d inputs with ids %p and lens %p", n,
+                         (const void *)ids, (const void *)lens);
+    int i, j;
+    embp_status rc = (embp_status)embp_tokens_find_invalid(ids, lens, n, m->cfg.max_seq_len,
+                                                           m->cfg.vocab_size, &i, &j);
+    if (rc != EMBP_OK && j < 0)
+        return embp_fail(err, rc, "input %d has %d tokens, expected 1..%d (max_seq_len)", i,
+                         lens[i], m->cfg.max_seq_len);
+    if (rc != EMBP_OK)
+        return embp_fail(err, rc, "input %d: token %d has id %d outside the vocabulary [0, %d)",
+                         i, j, ids[i][j], m->cfg.vocab_size);
+    return EMBP_OK;
+}
+
+embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
+                                     int n, int dims, float *out, embp_error *err) {
+    embp_status rc = EMBP_OK;
     int width = dims ? dims : m->cfg.hidden;
     for (int first = 0; rc == EMBP_OK && first < n;) {
         int count = 0, T = 0;
@@ -341,6 +362,14 @@ embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const in
         first += count;
     }
     return rc;
+}
+
+embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens, int n,
+                              int dims, float *out, embp_error *err) {
+    if (dims < 0 || dims > m->cfg.hidden)
+        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.hidden);
+    embp_status rc = embp_model_check_tokens(m, ids, lens, n, err);
+    return rc != EMBP_OK ? rc : embp_model_embed_checked(m, ids, lens, n, dims, out, err);
 }
 
 embp_status embp_embed_texts(embp_model *m, const char *const *texts, const size_t *lens, int n,

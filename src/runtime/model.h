@@ -36,6 +36,27 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
 
 int embp_model_max_batch_tokens(const embp_model *m);
 
+/* The token-id rule at every boundary (embp_embed_tokens, the server's request check): each of
+ * n inputs has 1..max_len ids, each in [0, vocab_size). Returns EMBP_OK, or EMBP_ETOOLONG /
+ * EMBP_EINVAL with *bad_input and *bad_token (-1 when the length is wrong) saying where; the
+ * caller words the message. */
+int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, int max_len,
+                             int vocab_size, int *bad_input, int *bad_token);
+/* That rule for m (its max_seq_len and vocabulary), as an error naming the input. */
+embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *ids,
+                                    const int *lens, int n, embp_error *err);
+/* embp_embed_tokens without the check, for ids a boundary already checked (the server's
+ * request, through the batcher). */
+embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
+                                     int n, int dims, float *out, embp_error *err);
+
+/* Tokenizes text with the post-processor's special tokens, truncated to max_len ids (special
+ * tokens kept; <= 0: not truncated). Writes at most cap ids; *n_full (may be NULL) gets the
+ * count before truncation. embp_tokenize is this with max_len = max_seq_len. */
+embp_status embp_model_tokenize(const embp_model *m, const char *text, size_t len, int max_len,
+                                int32_t *ids, int cap, int *n /* OUT */, int *n_full /* OUT */,
+                                embp_error *err);
+
 /* The plan m runs, as the planner resolved it (fidelity NaN until measured). */
 void embp_model_set_plan(embp_model *m, const embp_plan *p);
 void embp_model_get_plan(const embp_model *m, embp_plan *out /* OUT */);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "hub/hub.h"
 
 /* K_PREC: an embp_precision among the names in `allowed`; K_GROUP: a power of two in
  * min..max; K_METHOD: embp_quant_method; K_FLOORS: "mean,min" into two doubles; K_OVERRIDES:
@@ -63,7 +64,7 @@ static const setting table[] = {
     {"max-batch-tokens", "EMB_PROVIDER_MAX_BATCH_TOKENS", "0", "token budget of one forward "
      "pass; 0: 1024, or the model's max_seq_len when longer (the forward's scratch is sized by "
      "it: ~15 KiB per token for MiniLM, ~30 for BERT-base)", K_INT, F(max_batch_tokens), 0,
-     1 << 24, S | E, NULL, NULL},
+     1 << 24, S | E, "max_batch_tokens", NULL},
     {"max-wait-time-ms", "EMB_PROVIDER_MAX_WAIT_TIME_MS", "2", "longest wait for a batch to "
      "fill: until it holds the token budget or as many requests as the last batch answered "
      "(a lone client never waits); 0: never wait",
@@ -561,4 +562,89 @@ void embp_config_explain(embp_error *err) {
     }
     out[used] = '\0';
     memcpy(err->msg, out, used + 1);
+}
+
+static const char *env(const char *name) {
+    return getenv(name);
+}
+
+/* A --model value that is no folder but reads ORG/NAME[@REVISION] is a Hugging Face Hub
+ * model: found in the HF cache, else pulled into it (unless HF_HUB_OFFLINE). paths[i] then
+ * points at dirs[i], the snapshot folder, and names[i] at the id's NAME, the model's default
+ * API id. */
+typedef struct {
+    char dirs[16][4096];
+    embp_hub_id ids[16];
+    const char *names[16];
+} hub_paths;
+
+static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
+                                   embp_error *err) {
+    embp_hub_opts o;
+    embp_hub_opts_from_env(&o, env);
+    embp_hub_progress_state progress = {0};
+    o.progress = embp_hub_progress_stderr;
+    o.progress_ctx = &progress;
+    for (int i = 0; i < count; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 || !embp_hub_is_id(paths[i]))
+            continue;
+        embp_hub_parse_id(paths[i], &h->ids[i], NULL);
+        if (embp_hub_find(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], NULL) != EMBP_OK) {
+            if (!o.offline)
+                embp_log(EMBP_LOG_DEBUG, EMBP_LOG_INFO, "%s is neither a folder nor in the "
+                         "Hugging Face cache (%s): pulling it from %s", paths[i], o.cache,
+                         o.endpoint);
+            if (embp_hub_pull(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], err) != EMBP_OK) {
+                char what[160];
+                snprintf(what, sizeof what, "model %.100s (no such folder; as a Hub id)",
+                         paths[i]);
+                embp_error_prefix(err, what);
+                return err->code;
+            }
+        }
+        paths[i] = h->dirs[i];
+        h->names[i] = h->ids[i].name;
+    }
+    return EMBP_OK;
+}
+
+embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, int with_batcher,
+                                    embp_registry_model **out, int *n, embp_error *err) {
+    *out = NULL;
+    *n = 0;
+    char buf[4096];
+    const char *paths[16];
+    int count = embp_config_model_paths(c, exe_dir, env, buf, sizeof buf, paths, 16, err);
+    if (count == 0)
+        return err->code;
+    embp_config_model_opts *mo = calloc((size_t)count, sizeof *mo);
+    embp_load_opts *opts = calloc((size_t)count, sizeof *opts);
+    hub_paths *h = calloc(1, sizeof *h);
+    embp_status rc = EMBP_OK;
+    if (!mo || !opts || !h)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
+    else
+        rc = resolve_hub_ids(paths, count, h, err);
+    for (int i = 0; rc == EMBP_OK && i < count; i++) {
+        embp_config_load_opts(c, i, &mo[i]);
+        opts[i] = mo[i].opts;
+        if (!opts[i].name)
+            opts[i].name = h->names[i]; /* a Hub id's NAME; NULL: the folder's name */
+        opts[i].warmup_tokens = with_batcher ? 512 : 0; /* a server's first requests find
+                                                          * their GEMM primitives made */
+    }
+    embp_registry_opts ro = {.max_context_length = (int)c->max_context_length,
+                             .with_batcher = with_batcher,
+                             .max_wait_ms = (int)c->max_wait_time_ms,
+                             .max_queue_tokens = c->max_queue_tokens,
+                             .length_grouping = c->length_grouping};
+    if (rc == EMBP_OK && (rc = embp_registry_load(paths, opts, count, &ro, out, err)) != EMBP_OK)
+        embp_config_explain(err); /* the library names its fields; we name our variables */
+    free(mo);
+    free(opts);
+    free(h);
+    if (rc == EMBP_OK)
+        *n = count;
+    return rc;
 }

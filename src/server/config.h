@@ -7,6 +7,7 @@
 
 #include "core/status.h"
 #include "embp/embp.h"
+#include "runtime/registry.h"
 
 /* Per-model precision overrides the table holds (EMB_PROVIDER_MODEL_PRECISION_OVERRIDES). */
 #define EMBP_CONFIG_OVERRIDES_MAX 16
@@ -92,6 +93,14 @@ int embp_config_parse_precision(const char *text, const char *allowed, embp_prec
 /* "rtn" into *out; else EMBP_ECONFIG naming where (a variable or flag) and why. */
 embp_status embp_config_parse_method(const char *text, const char *where,
                                      embp_quant_method *out /* OUT */, embp_error *err);
+
+/* Loads c's models (embp_config_model_paths, each with embp_config_load_opts) into the
+ * runtime's registry, with batchers when with_batcher (serve). exe_dir finds the demo model.
+ * Errors name the EMB_PROVIDER_* variables (embp_config_explain). Free with
+ * embp_registry_free. */
+embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, int with_batcher,
+                                    embp_registry_model **out /* OUT */, int *n /* OUT */,
+                                    embp_error *err);
 
 /* The i-th comma-separated item of list into out ("" when there are fewer). */
 void embp_config_list_item(const char *list, int i, char *out, size_t size);

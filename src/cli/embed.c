@@ -173,20 +173,30 @@ static int tokenize_one(const char *text, size_t len, int index, void *ctx) {
 }
 
 /* The shared body of embed and tokenize: parse, load the default model, run fn per text. */
+/* Parses the command's settings and loads its models. Returns -1 to go on, else the exit
+ * code (0 after --help). */
+static int parse_and_load(int argc, char **argv, unsigned cmd, const char *usage, embp_config *c,
+                          embp_cli_args *a, embp_registry_model **models, int *n) {
+    int rc = embp_cli_parse(argc, argv, cmd, usage, c, a);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    embp_error err;
+    if (embp_config_load_models(c, a->exe_dir, 0, models, n, &err) != EMBP_OK) {
+        fprintf(stderr, "embp: %s\n", err.msg);
+        return 1;
+    }
+    return -1;
+}
+
 static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
                      int (*fn)(const char *, size_t, int, void *), int (*finish)(run_ctx *)) {
     embp_config c;
     embp_cli_args a;
-    int rc = embp_cli_parse(argc, argv, cmd, usage, &c, &a);
-    if (rc)
-        return rc == 1 ? 0 : rc;
     embp_registry_model *models = NULL;
     int n = 0;
-    embp_error err;
-    if (embp_config_load_models(&c, a.exe_dir, 0, &models, &n, &err) != EMBP_OK) {
-        fprintf(stderr, "embp: %s\n", err.msg);
-        return 1;
-    }
+    int rc = parse_and_load(argc, argv, cmd, usage, &c, &a, &models, &n);
+    if (rc >= 0)
+        return rc;
     run_ctx r = {.m = &models[0], .truncate = c.truncate, .dims = a.dimensions,
                  .budget = embp_model_max_batch_tokens(models[0].model)};
     if (a.dimensions > models[0].info.dim) {
@@ -281,16 +291,13 @@ static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, c
 int embp_cli_info(int argc, char **argv) {
     embp_config c;
     embp_cli_args a;
-    int rc = embp_cli_parse(argc, argv, EMBP_CMD_INFO, "info [--json] [flags]", &c, &a);
-    if (rc)
-        return rc == 1 ? 0 : rc;
     embp_registry_model *models = NULL;
     int n = 0;
+    int rc = parse_and_load(argc, argv, EMBP_CMD_INFO, "info [--json] [flags]", &c, &a, &models,
+                            &n);
+    if (rc >= 0)
+        return rc;
     embp_error err;
-    if (embp_config_load_models(&c, a.exe_dir, 0, &models, &n, &err) != EMBP_OK) {
-        fprintf(stderr, "embp: %s\n", err.msg);
-        return 1;
-    }
     const embp_cpu *cpu = embp_cpu_get();
     char feats[512], all[512];
     embp_cpu_features_str(cpu, feats, sizeof feats);

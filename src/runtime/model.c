@@ -19,7 +19,8 @@ struct embp_model {
     int owns_folder;
     embp_model_config cfg;  /* the folder's */
     const embp_tokenizer *tok; /* the folder's */
-    embp_bert *bert;
+    const embp_arch *arch;  /* the family (model/arch.h) */
+    embp_encoder *enc;      /* its weights and scratch */
     embp_plan plan;         /* as resolved; fp32 with no reasons until set */
     char plan_reason[4 * EMBP_PLAN_REASON_LEN];
     char requested[96];
@@ -128,9 +129,13 @@ embp_status embp_model_build(embp_folder *f, const embp_plan *plan, const embp_l
         goto fail;
     }
     const embp_safetensors *st;
+    if (!(m->arch = embp_arch_find(&m->cfg, err))) {
+        rc = EMBP_EUNSUPPORTED;
+        goto fail;
+    }
     if ((rc = embp_folder_weights(f, &st, err)) ||
-        (rc = embp_bert_load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len,
-                             o->n_threads, &m->bert, err)))
+        (rc = m->arch->load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len,
+                            o->n_threads, &m->enc, err)))
         goto fail;
     m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
     m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
@@ -152,7 +157,8 @@ void embp_model_own_folder(embp_model *m) {
 void embp_model_free(embp_model *m) {
     if (!m)
         return;
-    embp_bert_free(m->bert);
+    if (m->arch)
+        m->arch->free(m->enc);
     if (m->owns_folder)
         embp_folder_free(m->folder);
     embp_free(m->ids);
@@ -245,7 +251,7 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->max_position = c->max_position, o->max_seq_len = c->max_seq_len;
     o->dim = c->hidden;
     o->pooling = c->pooling, o->normalize = c->normalize, o->is_demo = c->is_demo;
-    o->weight_bytes = embp_bert_weight_bytes(m->bert);
+    o->weight_bytes = m->arch->weight_bytes(m->enc);
     o->storage = embp_storage_str(m->plan.storage);
     o->compute = embp_compute_str(m->plan.compute);
     o->accumulation = "fp32";
@@ -262,7 +268,7 @@ int embp_model_max_batch_tokens(const embp_model *m) {
 }
 
 const char *embp_model_kernels(const embp_model *m) {
-    return embp_bert_kernels_name(m->bert);
+    return m->arch->kernels_name(m->enc);
 }
 
 /* ---------------------------------------------------------------- tokens */
@@ -306,7 +312,7 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
         return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, H);
     if (n == 0)
         return EMBP_OK;
-    embp_status rc = embp_bert_forward(m->bert, ids, offsets, n, &hidden, err);
+    embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
     embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);

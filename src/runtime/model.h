@@ -12,7 +12,7 @@
 #define EMBP_RUNTIME_MODEL_H
 
 #include "embp/embp.h"
-#include "model/bert.h"
+#include "model/arch.h"
 #include "precision/plan.h"
 #include "runtime/folder.h"
 

@@ -1,6 +1,6 @@
 /* Precision vocabulary, the storage/compute pair table, and resolving a request against a CPU.
- * The typed request is checked in request.c (text is parsed by the settings table, server/config.c);
- * measuring fidelity is the caller's. */
+ * The typed request is checked in request.c (its text is parsed by the settings table,
+ * server/config.c); measuring fidelity is the caller's. */
 #include "precision/plan.h"
 
 #include <math.h>

@@ -205,7 +205,8 @@ EMBP_API embp_status embp_embed_texts(embp_model *m, const char *const *texts,
 /* ---------------------------------------------------------------- fidelity (added later) */
 
 /* Measures how far m's precision plan moves its vectors: embeds a built-in probe set of 42
- * varied sentences with m and with an fp32 load of the same folder, and stores the mean and
+ * varied sentences with m and with an fp32 model built from the folder m was loaded from
+ * (parsed once: its weights are mapped again, not its tokenizer re-read), and stores the mean and
  * minimum cosine in m (embp_model_info.fidelity_mean/min). cache_dir (may be NULL) holds
  * measured figures keyed by weights file and plan. Not thread-safe on one model. */
 EMBP_API embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir,

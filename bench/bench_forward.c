@@ -12,6 +12,7 @@
 #include "core/cpu.h"
 #include "kernels/matmul.h"
 #include "runtime/model.h"
+#include "server/config.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -107,13 +108,18 @@ int main(int argc, char **argv) {
             seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             o.n_threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
-            o.precision = argv[++i];
-        else if (!strcmp(argv[i], "--storage") && i + 1 < argc)
-            o.storage = argv[++i];
-        else if (!strcmp(argv[i], "--compute") && i + 1 < argc)
-            o.compute = argv[++i];
-        else if (!strcmp(argv[i], "--group-size") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            /* text is the settings layer's to parse (server/config.h) */
+            if (embp_config_parse_precision(argv[++i], "auto|fp32|fp16|bf16|int8|int4",
+                                            &o.precision) != 0)
+                return fprintf(stderr, "bench: --precision %s: unknown\n", argv[i]), 2;
+        } else if (!strcmp(argv[i], "--storage") && i + 1 < argc) {
+            if (embp_config_parse_precision(argv[++i], "fp32|fp16|bf16|int8|int4", &o.storage))
+                return fprintf(stderr, "bench: --storage %s: unknown\n", argv[i]), 2;
+        } else if (!strcmp(argv[i], "--compute") && i + 1 < argc) {
+            if (embp_config_parse_precision(argv[++i], "fp32|bf16|int8", &o.compute))
+                return fprintf(stderr, "bench: --compute %s: unknown\n", argv[i]), 2;
+        } else if (!strcmp(argv[i], "--group-size") && i + 1 < argc)
             o.quant_group_size = atoi(argv[++i]);
         else
             dir = argv[i];

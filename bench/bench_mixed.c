@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "runtime/model.h"
+#include "server/config.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -39,8 +40,12 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
-            o.precision = argv[++i];
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            /* text is the settings layer's to parse (server/config.h) */
+            if (embp_config_parse_precision(argv[++i], "auto|fp32|fp16|bf16|int8|int4",
+                                            &o.precision) != 0)
+                return fprintf(stderr, "bench: --precision %s: unknown\n", argv[i]), 2;
+        }
         else if (!strcmp(argv[i], "--budget") && i + 1 < argc)
             budget = atoi(argv[++i]);
         else if (!dir)

@@ -56,9 +56,10 @@ static void setup(void) {
     atexit(cleanup);
     snprintf(tiny, sizeof tiny, "%s/tiny", fx);
     static const char *kinds[2] = {"int8", "int4"};
+    static const embp_precision storages[2] = {EMBP_PRECISION_INT8, EMBP_PRECISION_INT4};
     for (int k = 0; k < 2; k++) {
         snprintf(base[k], sizeof base[k], "%s/%s", tmpl, kinds[k]);
-        embp_quantize_opts o = {.storage = kinds[k], .group_size = 16};
+        embp_quantize_opts o = {.storage = storages[k], .group_size = 16};
         embp_error err;
         if (embp_model_quantize(tiny, base[k], &o, NULL, &err) != EMBP_OK) {
             fprintf(stderr, "fuzz_quantized: quantize %s: %s\n", kinds[k], err.msg);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "io/safetensors.h"
+#include "runtime/registry.h"
 #include "server/config.h"
-#include "server/models.h"
 
 /* Shards "a.safetensors" (tensor y) and "xa.safetensors" (tensor x); the index says x is in
  * a.safetensors, whose name is a substring of x's real file. */
@@ -64,12 +64,12 @@ static void test_more_than_16_model_paths_is_an_error(void **state) {
     embp_config_defaults(&c);
     c.model_path = list;
     c.model_name = names;
-    embp_server_model *m = NULL;
+    embp_registry_model *m = NULL;
     int n = 0;
     embp_error err;
-    embp_status s = embp_models_load(&c, ".", 0, &m, &n, &err);
+    embp_status s = embp_config_load_models(&c, ".", 0, &m, &n, &err);
     if (s == EMBP_OK) {
-        embp_models_free(m, n);
+        embp_registry_free(m, n);
         fail_msg("17 model paths loaded as %d models", n);
     }
     if (!strstr(err.msg, "17") || !strstr(err.msg, "16") ||

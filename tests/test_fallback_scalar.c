@@ -12,7 +12,7 @@ static embp_status load(const char *precision, int strict, embp_model **m, embp_
     char *dir = tu_fixture("minilm");
     embp_load_opts o;
     embp_load_opts_init(&o);
-    o.precision = precision;
+    o.precision = tu_precision(precision);
     o.strict = strict;
     embp_status s = embp_model_load(dir, &o, m, err);
     free(dir);

@@ -272,7 +272,7 @@ static void test_missing_folder_is_an_error_with_null_model(void **s) {
 static void check_plan(const char *precision, double cos_min) {
     embp_load_opts o;
     embp_load_opts_init(&o);
-    o.precision = precision;
+    o.precision = tu_precision(precision);
     embp_model *f = load("minilm", NULL), *q = load("minilm", &o);
     embp_model_info info;
     embp_model_get_info(q, &info);

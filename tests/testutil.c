@@ -107,3 +107,11 @@ double tu_maxdiff(const float *a, const double *b, int n) {
     }
     return m;
 }
+
+embp_precision tu_precision(const char *name) {
+    for (int p = EMBP_PRECISION_AUTO; p <= EMBP_PRECISION_INT4; p++)
+        if (strcmp(embp_precision_str((embp_precision)p), name) == 0)
+            return (embp_precision)p;
+    fail_msg("no precision named '%s'", name);
+    return EMBP_PRECISION_UNSET;
+}

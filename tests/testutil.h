@@ -28,6 +28,10 @@ extern const char *const *tu_env;
 const char *tu_getenv(const char *name);
 /* A fresh temporary directory (mkdtemp); free the string with free(). */
 char *tu_tmpdir(void);
+/* The embp_precision whose embp_precision_str is name (the tests name plans as text); fails
+ * the test for an unknown name. */
+embp_precision tu_precision(const char *name);
+
 /* Cosine similarity and max |a-b| of two n-vectors. */
 double tu_cosine(const float *a, const double *b, int n);
 double tu_maxdiff(const float *a, const double *b, int n);

@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/text.h"
+#include "runtime/model.h"
 
 int embp_http_fail(embp_http_error *e, int status, const char *type, const char *param,
                    const char *code, const char *fmt, ...) {
@@ -286,10 +287,12 @@ int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_s
         return BAD(e, "dimensions", "'dimensions' is %d but this model's embeddings have %d",
                    r->dimensions, dim);
     for (int i = 0; r->is_tokens && i < r->n_inputs; i++) {
-        for (int j = 0; j < r->n_ids[i]; j++)
-            if (r->ids[i][j] >= vocab_size)
-                return BAD(e, "input", "input[%d][%d] is token id %d, outside this model's "
-                           "vocabulary [0, %d)", i, j, (int)r->ids[i][j], vocab_size);
+        int bi, bj; /* the runtime's id rule; lengths are capped below, not refused */
+        const int32_t *row = r->ids[i];
+        if (embp_tokens_find_invalid(&row, &r->n_ids[i], 1, INT32_MAX, vocab_size, &bi, &bj) !=
+                EMBP_OK && bj >= 0)
+            return BAD(e, "input", "input[%d][%d] is token id %d, outside this model's "
+                       "vocabulary [0, %d)", i, bj, (int)row[bj], vocab_size);
         if (r->n_ids[i] <= max_seq_len)
             continue;
         if (!r->truncate)

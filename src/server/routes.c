@@ -2,7 +2,8 @@
  * batcher; this file turns requests into sequences and rows into JSON. */
 #include "server/routes.h"
 
-#include "server/models.h"
+#include "runtime/pooling.h"
+#include "runtime/registry.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -138,7 +139,7 @@ static void sequences_free(sequences *sq) {
     embp_free(sq->lens);
 }
 
-static embp_server_model *find_model(embp_server_ctx *x, const char *name, embp_http_error *e) {
+static embp_registry_model *find_model(embp_server_ctx *x, const char *name, embp_http_error *e) {
     if (x->n_models == 0) {
         embp_http_fail(e, 503, "server_error", NULL, NULL, "no model is loaded yet");
         return NULL;
@@ -154,32 +155,26 @@ static embp_server_model *find_model(embp_server_ctx *x, const char *name, embp_
     return NULL;
 }
 
-/* Tokenizes text input i into ids (room for m->info.max_seq_len). A cap below the model's
- * max_seq_len (--max-context-length) keeps the first cap-1 ids and the last one, which is the
- * closing special token for BERT's [CLS] ... [SEP]. */
-static int tokenize_one(embp_server_model *m, const embp_request *q, int i, int32_t *ids,
+/* Tokenizes text input i into ids (room for m->max_seq_len): the registry's context rule. */
+static int tokenize_one(embp_registry_model *m, const embp_request *q, int i, int32_t *ids,
                         int *len, embp_http_error *e) {
     embp_error err;
     int n = 0, n_full = 0;
-    if (m->tokenize(m->model, q->texts[i], q->text_lens[i], 1, ids, m->info.max_seq_len, &n,
-                    &n_full, &err) != EMBP_OK)
-        return err.code == EMBP_ENOMEM
-                   ? embp_http_fail(e, 500, "server_error", NULL, NULL, "input[%d]: %s", i,
-                                    err.msg)
-                   : embp_http_fail(e, 400, "invalid_request_error", "input", NULL,
-                                    "input[%d]: %s", i, err.msg);
-    if (n == 0) /* a tokenizer without special tokens, an input of only spaces or controls */
+    embp_status rc = embp_registry_tokenize(m, q->texts[i], q->text_lens[i], q->truncate, ids, &n,
+                                            &n_full, &err);
+    if (rc == EMBP_ENOMEM)
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "input[%d]: %s", i, err.msg);
+    if (rc == EMBP_OK && n == 0) /* no special tokens, an input of only spaces or controls */
         return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d] has "
                               "no tokens after tokenization (only whitespace or control "
                               "characters?); every input needs at least one", i);
-    if (!q->truncate && n_full > m->max_seq_len)
+    if (rc == EMBP_ETOOLONG)
         return embp_http_fail(e, 400, "invalid_request_error", "input",
                               "context_length_exceeded", "input[%d] has %d tokens; this model "
                               "takes at most %d (truncate is false)", i, n_full, m->max_seq_len);
-    if (n > m->max_seq_len) {
-        ids[m->max_seq_len - 1] = ids[n - 1];
-        n = m->max_seq_len;
-    }
+    if (rc != EMBP_OK)
+        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d]: %s",
+                              i, err.msg);
     *len = n;
     return 1;
 }
@@ -203,9 +198,9 @@ static int within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *
                           "inputs per request", lim);
 }
 
-static int make_sequences(embp_server_ctx *x, embp_server_model *m, const embp_request *q,
+static int make_sequences(embp_server_ctx *x, embp_registry_model *m, const embp_request *q,
                           sequences *sq, double t0, embp_http_error *e) {
-    size_t n = (size_t)q->n_inputs, cap = (size_t)m->info.max_seq_len;
+    size_t n = (size_t)q->n_inputs, cap = (size_t)m->max_seq_len;
     sq->ids = embp_calloc(n, sizeof *sq->ids);
     sq->lens = embp_calloc(n, sizeof *sq->lens);
     if (!q->is_tokens)
@@ -227,23 +222,6 @@ static int make_sequences(embp_server_ctx *x, embp_server_model *m, const embp_r
     return 1;
 }
 
-/* out is (n, dim) rows in; (n, d) rows out, in place: the first d values of each, re-normalized
- * to unit length when the model normalizes (matryoshka truncation). */
-static void apply_dimensions(float *out, int n, int dim, int d, int normalize) {
-    for (int i = 0; i < n; i++) {
-        float *dst = out + (size_t)i * (size_t)d;
-        memmove(dst, out + (size_t)i * (size_t)dim, (size_t)d * sizeof(float));
-        if (!normalize)
-            continue;
-        double ss = 0;
-        for (int j = 0; j < d; j++)
-            ss += (double)dst[j] * dst[j];
-        if (ss > 0)
-            for (int j = 0; j < d; j++)
-                dst[j] = (float)(dst[j] / sqrt(ss));
-    }
-}
-
 /* The 503 for a full queue: answered before parsing or tokenizing, so that refusing costs
  * next to nothing when the server is overloaded. */
 static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error *e) {
@@ -254,7 +232,7 @@ static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error 
 }
 
 /* Runs sq through m's batcher into out (n, dim). */
-static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *sq, int n,
+static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
                            float *out, embp_reply *r, embp_http_error *e) {
     embp_batch_job job;
     memset(&job, 0, sizeof job);
@@ -304,7 +282,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     }
     sequences sq = {0};
     float *out = NULL;
-    embp_server_model *m = find_model(x, q.model, &e);
+    embp_registry_model *m = find_model(x, q.model, &e);
     int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
                                            &e);
     if (ok && m->batcher && embp_batcher_full(m->batcher))
@@ -319,8 +297,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     }
     if (ok) {
         int d = q.dimensions ? q.dimensions : m->info.dim;
-        if (d < m->info.dim)
-            apply_dimensions(out, q.n_inputs, m->info.dim, d, m->info.normalize);
+        embp_pool_truncate(out, q.n_inputs, m->info.dim, d, m->info.normalize);
         r->status = 200;
         if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding, m->info.name,
                                       sq.tokens))
@@ -338,7 +315,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
 /* ---------------------------------------------------------------- GET routes */
 
 /* The "embp" object of a model entry: shapes, pooling and the precision plan. */
-static json_t *model_embp_json(const embp_server_model *m) {
+static json_t *model_embp_json(const embp_registry_model *m) {
     const embp_model_info *i = &m->info;
     json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:{s:s, s:s, s:s, s:s}, s:b}", "dim", i->dim,
                           "max_seq_len", m->max_seq_len, "pooling", embp_pooling_str(i->pooling),
@@ -347,7 +324,7 @@ static json_t *model_embp_json(const embp_server_model *m) {
                           "accumulation", i->accumulation ? i->accumulation : "", "reason",
                           i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
     if (o)
-        json_object_set_new(o, "precision", embp_models_precision_json(i));
+        json_object_set_new(o, "precision", embp_registry_precision_json(i));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;

@@ -11,7 +11,7 @@
 
 typedef struct {
     const embp_config *cfg;
-    embp_server_model *models;
+    embp_registry_model *models;
     int n_models;
     embp_log_level log_level;
     atomic_ulong next_id;

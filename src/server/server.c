@@ -324,7 +324,7 @@ static struct MHD_Daemon *start_daemon(embp_server *s, struct sockaddr_storage *
         (size_t)(1 << 20), MHD_OPTION_END);
 }
 
-embp_status embp_server_start(const embp_config *cfg, embp_server_model *models, int n_models,
+embp_status embp_server_start(const embp_config *cfg, embp_registry_model *models, int n_models,
                               embp_server **out, embp_error *err) {
     *out = NULL;
     struct sockaddr_storage ss;

@@ -315,7 +315,18 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
     embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
-    embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);
+    int width = dims ? dims : H;
+    embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, width, out);
+    /* The load refuses NaN and infinity in the weights, but a finite weight far out of range
+     * (a LayerNorm gain of 8e31 in a tampered file) overflows in the pass: an error naming the
+     * sequence, never vectors of NaN answered as a success. One look per value; the pass
+     * itself costs thousands of times more. */
+    for (size_t i = 0; i < (size_t)n * (size_t)width; i++)
+        if (!isfinite(out[i]))
+            return embp_fail(err, EMBP_EFORMAT, "model '%s': sequence %d of the pass came out "
+                             "as NaN or infinity although the weights are finite: a weight is "
+                             "far out of range (a corrupt or tampered model file?)", m->name,
+                             (int)(i / (size_t)width));
     return EMBP_OK;
 }
 

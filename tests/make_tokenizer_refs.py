@@ -5,7 +5,8 @@ tests/test_tokenizer_hf.c. Usage: make_tokenizer_refs.py SOURCE_DIR OUT_DIR [EXT
 Each tokenizer is trained here by `tokenizers` itself (Unigram with Metaspace, byte-level BPE as
 RoBERTa/GPT-2 have it, BPE behind Qwen2's Split regex, WordPiece, BPE with subword prefix and
 word suffix), or by `sentencepiece` and converted by transformers' converter (that is where a
-real Precompiled charsmap comes from), or is a real tokenizer.json given on the command line.
+real Precompiled charsmap comes from), or is a tokenizer.json given on the command line (the
+real files packages ship, the fuzz corpus's valid files).
 Variants edit one stage of a trained file and reload it with Tokenizer.from_str, so HF itself
 computes every expected id. Writes OUT/<name>.json, OUT/<name>.expected.jsonl (one row per
 text and max_len: {"text", "max_len", "ids"}, and pair rows {"text", "pair", "ids",
@@ -249,9 +250,10 @@ def build():
                 n += 1
     with tempfile.TemporaryDirectory() as tmp:
         toks.update(sp_models(tmp))
-    for path in EXTRA:  # .../<model>/tokenizer.json or .../<package>/model/tokenizer.json
+    for path in EXTRA:  # .../<model>/tokenizer.json, .../<package>/model/tokenizer.json, x.json
         parts = [p for p in path.split("/") if p not in ("model", "tokenizer.json")]
-        name = "real_" + parts[-1].replace("-", "_").replace(".", "_").lower()
+        base = parts[-1][:-5] if parts[-1].endswith(".json") else parts[-1]
+        name = "file_" + base.replace("-", "_").replace(".", "_").lower()
         toks[name] = Tokenizer.from_file(path)
     return toks
 

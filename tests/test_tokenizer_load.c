@@ -128,6 +128,8 @@ static void test_new_components_report_bad_fields(void **state) {
     expect_load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": "
                       "[\"a\"]}}",
                       EMBP_EFORMAT, "model.merges[0] must be \"a b\" or [\"a\", \"b\"]");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"CharDelimiterSplit\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "pre_tokenizer.delimiter must be one character");
     expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}",
                       EMBP_EFORMAT, "model.vocab[0] must be [token, score]");
     expect_load_error("{\"model\": {\"type\": \"Unigram\", \"unk_id\": 5, \"vocab\": "

@@ -64,6 +64,9 @@ static embp_status one_char(json_t *j, const char *key, const char *def, const c
     size_t n = 0;
     embp_status st = embp_json_str(j, key, def, &s, name, "pre_tokenizer", err);
     if (st) return st;
+    if (!s)
+        return embp_fail(err, EMBP_EFORMAT, "%s: pre_tokenizer.%s must be one character", name,
+                         key);
     if (embp_cps_from_utf8(s, &cps, &n) != 0)
         return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     if (n == 1) *out = cps[0];

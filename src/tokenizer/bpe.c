@@ -249,11 +249,12 @@ int embp_bpe_tokenize(const embp_bpe *m, const char *w, size_t len, embp_idbuf *
         int32_t id = embp_vocab_find(&m->vocab, "", 0, w, len);
         if (id >= 0) return embp_idbuf_push(ids, id);
     }
-    /* Up to (prefix + 4 + suffix) bytes per char, each a symbol under byte fallback. */
-    size_t per = m->n_prefix + 4 + m->n_suffix;
+    /* A char gives one symbol, or under byte fallback one per byte of prefix + char + suffix:
+     * at most len + (prefix + suffix) per char symbols; a merge pushes at most two entries. */
+    size_t per = m->n_prefix + 1 + m->n_suffix;
     size_t max_sy = len * per + 1;
     size_t need = max_sy * sizeof(symbol) + 3 * max_sy * sizeof(cand) + per + 8;
-    if (len > (SIZE_MAX / 64) / (per + 1) || embp_scratch_reserve(sc, need) != 0) return -1;
+    if (len > (SIZE_MAX / 64) / (per + 4) || embp_scratch_reserve(sc, need) != 0) return -1;
     symbol *sy = sc->p;
     cand *heap = (cand *)(sy + max_sy);
     char *tmp = (char *)(heap + 3 * max_sy);

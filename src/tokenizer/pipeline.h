@@ -204,6 +204,13 @@ void embp_vocab_byte_ids(const embp_vocab *v, int32_t ids[256]);
 
 embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp, embp_error *err);
 void embp_wordpiece_clear(embp_wordpiece *wp);
+/* The vocab's hash (FNV-1a over the token's bytes), one byte at a time. */
+#define EMBP_HASH_INIT 2166136261u
+static inline uint32_t embp_hash_step(uint32_t h, unsigned char c) {
+    return (h ^ c) * 16777619u;
+}
+/* The id of token s[0..n) whose hash is h, or -1 (a scan that hashes as it grows). */
+int32_t embp_vocab_find_hashed(const embp_vocab *v, uint32_t h, const char *s, size_t n);
 /* The id of the token pre + s (either may be empty), or -1. */
 int32_t embp_vocab_find(const embp_vocab *v, const char *pre, size_t n_pre, const char *s,
                         size_t n);
@@ -226,6 +233,8 @@ typedef struct {
     int32_t unk_id; /* -1: none */
     bool byte_fallback;
     int32_t byte_ids[256]; /* <0xXX> tokens' ids, -1 where absent */
+    uint32_t *prefixes;    /* hashes (| 1; 0: empty) of every token's char-boundary prefixes */
+    uint32_t prefix_mask;
 } embp_unigram;
 
 embp_status embp_unigram_parse(json_t *j, const char *name, embp_unigram *ug, embp_error *err);

@@ -2,14 +2,51 @@
  * T5 and the e5 family ship it): the best segmentation of a word by Viterbi over the pieces'
  * log-probabilities, as HF's Unigram::encode_optimized does, down to its tie-breaking (the
  * first best path found wins), its unknown-char penalty (min score - 10), fused unknowns and
- * byte fallback. Pieces at a position are found by hashing each prefix (vocab.c) instead of
- * HF's trie: the same set of matches, in the same (shortest first) order. */
+ * byte fallback. Pieces at a position are found by hashing each longer prefix (vocab.c)
+ * instead of HF's trie: the same matches in the same (shortest first) order; a set of every
+ * token's prefix hashes ends the scan where no token goes on, as the trie would. */
 #include <string.h>
 
 #include "core/alloc.h"
 #include "tokenizer/pipeline.h"
 
 #define UNK_PENALTY 10.0
+
+static bool prefix_has(const embp_unigram *ug, uint32_t h) {
+    h |= 1;
+    for (uint32_t i = (h * 0x9E3779B1u) >> 8 & ug->prefix_mask;; i = (i + 1) & ug->prefix_mask) {
+        if (ug->prefixes[i] == 0) return false;
+        if (ug->prefixes[i] == h) return true;
+    }
+}
+
+/* The prefix set: every token's prefixes that end on a char boundary. */
+static int build_prefixes(embp_unigram *ug) {
+    size_t total = 0;
+    for (int32_t id = 0; id < ug->vocab.n_ids; id++)
+        total += ug->vocab.lens[id];
+    uint32_t n_slots = 16;
+    while (n_slots < 2 * total + 16 && n_slots < (1u << 30))
+        n_slots *= 2;
+    ug->prefix_mask = n_slots - 1;
+    if (!(ug->prefixes = embp_calloc(n_slots, sizeof *ug->prefixes))) return -1;
+    size_t used = 0;
+    for (int32_t id = 0; id < ug->vocab.n_ids; id++) {
+        const char *t = ug->vocab.tokens[id];
+        uint32_t h = EMBP_HASH_INIT;
+        for (uint32_t k = 0; k < ug->vocab.lens[id]; k++) {
+            h = embp_hash_step(h, (unsigned char)t[k]);
+            if (k + 1 < ug->vocab.lens[id] && ((unsigned char)t[k + 1] & 0xC0) == 0x80) continue;
+            if (prefix_has(ug, h) || used + 1 >= n_slots) continue;
+            uint32_t i = ((h | 1) * 0x9E3779B1u) >> 8 & ug->prefix_mask;
+            while (ug->prefixes[i] != 0)
+                i = (i + 1) & ug->prefix_mask;
+            ug->prefixes[i] = h | 1;
+            used++;
+        }
+    }
+    return 0;
+}
 
 embp_status embp_unigram_parse(json_t *j, const char *name, embp_unigram *ug, embp_error *err) {
     memset(ug, 0, sizeof *ug);
@@ -30,6 +67,7 @@ embp_status embp_unigram_parse(json_t *j, const char *name, embp_unigram *ug, em
                              (int)ug->vocab.n_ids - 1);
         ug->unk_id = (int32_t)json_integer_value(unk);
     }
+    if (build_prefixes(ug) != 0) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     ug->min_score = ug->scores[0];
     for (int32_t i = 1; i < ug->vocab.n_ids; i++)
         if (ug->scores[i] < ug->min_score) ug->min_score = ug->scores[i];
@@ -41,6 +79,7 @@ void embp_unigram_clear(embp_unigram *ug) {
     if (!ug) return;
     embp_vocab_clear(&ug->vocab);
     embp_free(ug->scores);
+    embp_free(ug->prefixes);
     memset(ug, 0, sizeof *ug);
 }
 
@@ -91,9 +130,12 @@ int embp_unigram_tokenize(const embp_unigram *ug, const char *w, size_t len, emb
         double here = lat[s].score;
         bool single = false;
         size_t max_e = len - s < ug->vocab.max_len ? len : s + ug->vocab.max_len;
+        uint32_t h = EMBP_HASH_INIT;
         for (size_t e = s + 1; e <= max_e; e++) {
+            h = embp_hash_step(h, (unsigned char)w[e - 1]);
             if (e < len && ((unsigned char)w[e] & 0xC0) == 0x80) continue; /* mid-char */
-            int32_t id = embp_vocab_find(&ug->vocab, "", 0, w + s, e - s);
+            if (!prefix_has(ug, h)) break; /* no token goes on from here */
+            int32_t id = embp_vocab_find_hashed(&ug->vocab, h, w + s, e - s);
             if (id < 0) continue;
             double cand = ug->scores[id] + here;
             if (lat[e].start < 0 || cand > lat[e].score) {

@@ -10,12 +10,22 @@
 
 /* FNV-1a over pre then s, so "##" + piece hashes without being copied together. */
 static uint32_t hash2(const char *pre, size_t n_pre, const char *s, size_t n) {
-    uint32_t h = 2166136261u;
+    uint32_t h = EMBP_HASH_INIT;
     for (size_t i = 0; i < n_pre; i++)
-        h = (h ^ (unsigned char)pre[i]) * 16777619u;
+        h = embp_hash_step(h, (unsigned char)pre[i]);
     for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
+        h = embp_hash_step(h, (unsigned char)s[i]);
     return h;
+}
+
+int32_t embp_vocab_find_hashed(const embp_vocab *v, uint32_t h, const char *s, size_t n) {
+    if (!v->slots || n > v->max_len) return -1;
+    for (uint32_t i = h & v->mask;; i = (i + 1) & v->mask) {
+        const embp_vocab_slot *slot = &v->slots[i];
+        if (slot->id < 0) return -1;
+        if (slot->hash == h && v->lens[slot->id] == n && memcmp(v->tokens[slot->id], s, n) == 0)
+            return slot->id;
+    }
 }
 
 int32_t embp_vocab_find(const embp_vocab *v, const char *pre, size_t n_pre, const char *s,

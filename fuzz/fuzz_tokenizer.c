@@ -74,7 +74,9 @@ static const char UNIGRAM_JSON[] =
     "ix_space\": true}, \"decoder\": null, \"model\": {\"type\": \"Unigram\", \"unk_id\": 2"
     ", \"byte_fallback\": true, \"vocab\": [[\"<s>\", 0.0], [\"</s>\", 0.0], [\"<unk>\", 0."
     "0], [\"<mask>\", 0.0], [\"\xe2\x96\x81\", -2.0], [\"a\", -3.0], [\"b\", -3.0], [\"ab\""
-    ", -2.5], [\"\xe2\x96\x81" "a\", -2.2], [\"\xe2\x96\x81" "ab\", -2.0], [\"fi\", -4.0], [\""
+    ", -2.5], [\"\xe2\x96\x81"
+    "a\", -2.2], [\"\xe2\x96\x81"
+    "ab\", -2.0], [\"fi\", -4.0], [\""
     "\xc3\xa9\", -5.0], [\"<0x41>\", -9.0], [\"<0xC3>\", -9.0], [\"<0xA9>\", -9.0], [\"<0xE"
     "4>\", -9.0], [\"<0xB8>\", -9.0], [\"<0xAD>\", -9.0]]}}";
 
@@ -111,7 +113,8 @@ static const char BPE_JSON[] =
     "78, \"o\": 79, \"p\": 80, \"q\": 81, \"r\": 82, \"s\": 83, \"t\": 84, \"u\": 85, \"v\""
     ": 86, \"w\": 87, \"x\": 88, \"y\": 89, \"z\": 90, \"{\": 91, \"|\": 92, \"}\": 93, \"~"
     "\": 94, \"\xc4\xa0\": 95, \"\xc4\x8a\": 96, \"\xc4\x89\": 97, \"\xc4\xa0t\": 98, \"he"
-    "\": 99, \"\xc4\xa0the\": 100, \"in\": 101, \"\xc4\xa0" "a\": 102, \"ing\": 103}, \"merges"
+    "\": 99, \"\xc4\xa0the\": 100, \"in\": 101, \"\xc4\xa0"
+    "a\": 102, \"ing\": 103}, \"merges"
     "\": [[\"\xc4\xa0\", \"t\"], [\"h\", \"e\"], [\"\xc4\xa0t\", \"he\"], [\"i\", \"n\"], ["
     "\"\xc4\xa0\", \"a\"], [\"in\", \"g\"]]}}";
 
@@ -121,9 +124,9 @@ static void fuzz_pair(const embp_tokenizer *t, const uint8_t *data, size_t size,
     int n = -1, n_full = -1;
     embp_error err;
     size_t half = size / 2;
-    embp_status st = embp_tokenizer_encode_pair(t, (const char *)data, half,
-                                                (const char *)data + half, size - half, ids,
-                                                types, cap, &n, &n_full, &err);
+    embp_status st =
+        embp_tokenizer_encode_pair(t, (const char *)data, half, (const char *)data + half,
+                                   size - half, ids, types, cap, &n, &n_full, &err);
     if (st == EMBP_OK) {
         if (n < 0 || n > cap || n > n_full || n_full < embp_tokenizer_num_special(t, 1)) abort();
         for (int i = 0; i < n; i++)

@@ -75,7 +75,8 @@ static int check_tokenizer(const char *name, int n_single, int n_pair, size_t *r
         return 1;
     }
     int bad = 0;
-    if (embp_tokenizer_num_special(t, 0) != n_single || embp_tokenizer_num_special(t, 1) != n_pair) {
+    if (embp_tokenizer_num_special(t, 0) != n_single ||
+        embp_tokenizer_num_special(t, 1) != n_pair) {
         fprintf(stderr, "%s: special tokens %d/%d, HF says %d/%d\n", name,
                 embp_tokenizer_num_special(t, 0), embp_tokenizer_num_special(t, 1), n_single,
                 n_pair);
@@ -116,8 +117,10 @@ static void test_every_tokenizer_matches_hf_on_every_line(void **state) {
 static void test_end_ids_are_the_templates_trailing_specials(void **state) {
     (void)state;
     char path[4096];
-    const char *cases[][2] = {{"wordpiece", "[SEP]"}, {"bpe_bytelevel_roberta", "</s>"},
-                              {"xlmr_spm_unigram", "</s>"}, {"bpe_qwen2", NULL}};
+    const char *cases[][2] = {{"wordpiece", "[SEP]"},
+                              {"bpe_bytelevel_roberta", "</s>"},
+                              {"xlmr_spm_unigram", "</s>"},
+                              {"bpe_qwen2", NULL}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(path, sizeof path, "%s/%s.json", g_dir, cases[i][0]);
         embp_tokenizer *t = NULL;

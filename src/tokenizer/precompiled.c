@@ -80,8 +80,8 @@ embp_status embp_precompiled_parse(json_t *j, const char *name, embp_precompiled
     }
     for (uint32_t i = 0; i < pc->n_units; i++) {
         const unsigned char *u = blob + 4 + 4 * i;
-        pc->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
-                       (uint32_t)u[3] << 24;
+        pc->units[i] =
+            (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 24;
     }
     memcpy(pc->strings, blob + 4 + trie, pc->n_strings);
     pc->strings[pc->n_strings] = '\0';

@@ -111,8 +111,7 @@ embp_status embp_pattern_parse(json_t *j, const char *name, const char *where, e
                                uint32_t **lit, size_t *n_lit, embp_error *err) {
     json_t *pat = json_object_get(j, "pattern");
     json_t *rx = json_object_get(pat, "Regex"), *str = json_object_get(pat, "String");
-    if (json_is_string(rx))
-        return embp_regex_compile(json_string_value(rx), name, where, re, err);
+    if (json_is_string(rx)) return embp_regex_compile(json_string_value(rx), name, where, re, err);
     if (!json_is_string(str))
         return embp_fail(err, EMBP_EFORMAT,
                          "%s: %s.pattern must be {\"String\": ...} or {\"Regex\": ...}", name,
@@ -167,8 +166,7 @@ embp_status embp_pretokenizer_parse(json_t *j, const char *name, embp_pretokeniz
         p->kind = EMBP_PRE_SPLIT;
         if ((st = embp_pattern_parse(j, name, "pre_tokenizer Split", &p->re, &p->lit, &p->n_lit,
                                      err)) ||
-            (st = embp_json_bool(j, "invert", false, &p->invert, name, "pre_tokenizer Split",
-                                 err)))
+            (st = embp_json_bool(j, "invert", false, &p->invert, name, "pre_tokenizer Split", err)))
             return st;
         return parse_behavior(j, name, type, &p->behavior, err);
     } else if (strcmp(type, "Metaspace") == 0) {
@@ -258,8 +256,7 @@ static int matches_pred(const embp_pretokenizer *p, const uint32_t *cp, uint32_t
     uint32_t last = s;
     for (uint32_t i = s; i < e; i++) {
         if (!pred(p, cp[i])) continue;
-        if ((last < i && push_match(m, last, i, false)) || push_match(m, i, i + 1, true))
-            return -1;
+        if ((last < i && push_match(m, last, i, false)) || push_match(m, i, i + 1, true)) return -1;
         last = i + 1;
     }
     return last < e ? push_match(m, last, e, false) : 0;
@@ -410,10 +407,11 @@ static int rewrite(embp_cpbuf *buf, uint32_t s, uint32_t e, uint32_t lead, uint3
 static int split_metaspace(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_span *w,
                            embp_spanbuf *m, embp_spanbuf *out) {
     uint32_t first = buf->p[w->start] == ' ' ? p->replacement : buf->p[w->start];
-    bool lead = first != p->replacement &&
-                (p->prepend == EMBP_PREPEND_ALWAYS || (p->prepend == EMBP_PREPEND_FIRST && w->flag));
+    bool lead = first != p->replacement && (p->prepend == EMBP_PREPEND_ALWAYS ||
+                                            (p->prepend == EMBP_PREPEND_FIRST && w->flag));
     uint32_t s, e;
-    if (rewrite(buf, w->start, w->end, lead ? p->replacement : 0, p->replacement, &s, &e)) return -1;
+    if (rewrite(buf, w->start, w->end, lead ? p->replacement : 0, p->replacement, &s, &e))
+        return -1;
     size_t k0 = out->n;
     if (!p->split) {
         if (emit(out, s, e)) return -1;
@@ -460,8 +458,8 @@ static int split_piece(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_s
         return matches_pred(p, cp, s, e, is_punc, m) || apply_behavior(m, p->behavior, false, out);
     case EMBP_PRE_DIGITS:
         return matches_pred(p, cp, s, e, is_num, m) ||
-               apply_behavior(m, p->individual ? EMBP_SPLIT_ISOLATED : EMBP_SPLIT_CONTIGUOUS,
-                              false, out);
+               apply_behavior(m, p->individual ? EMBP_SPLIT_ISOLATED : EMBP_SPLIT_CONTIGUOUS, false,
+                              out);
     case EMBP_PRE_CHAR_DELIMITER:
         return matches_pred(p, cp, s, e, is_char, m) ||
                apply_behavior(m, EMBP_SPLIT_REMOVED, false, out);

@@ -27,7 +27,7 @@ static char *onig_compat(const char *p) {
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\\' && i + 1 < n) {
             char c = p[i + 1];
-            const char *rep = c == 's' ? (depth ? WHITE_SPACE : "[" WHITE_SPACE "]")
+            const char *rep = c == 's'             ? (depth ? WHITE_SPACE : "[" WHITE_SPACE "]")
                               : c == 'S' && !depth ? "[^" WHITE_SPACE "]"
                                                    : NULL;
             if (rep) {
@@ -64,8 +64,8 @@ embp_status embp_regex_compile(const char *pattern, const char *name, const char
     if (rc != 0) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
     int code = 0;
     PCRE2_SIZE at = 0;
-    pcre2_code_32 *re = pcre2_compile_32((PCRE2_SPTR32)cps, n, PCRE2_UTF | PCRE2_UCP, &code, &at,
-                                         NULL);
+    pcre2_code_32 *re =
+        pcre2_compile_32((PCRE2_SPTR32)cps, n, PCRE2_UTF | PCRE2_UCP, &code, &at, NULL);
     embp_free(cps);
     if (!re) {
         PCRE2_UCHAR32 msg32[160];
@@ -97,8 +97,8 @@ int embp_regex_find_all(const embp_regex *re, const uint32_t *cp, uint32_t s, ui
     size_t last_end = 0;
     int rc = 0;
     while (pos <= len) {
-        int m = pcre2_match_32(code, (PCRE2_SPTR32)(cp + s), len, pos, PCRE2_NO_UTF_CHECK, md,
-                               NULL);
+        int m =
+            pcre2_match_32(code, (PCRE2_SPTR32)(cp + s), len, pos, PCRE2_NO_UTF_CHECK, md, NULL);
         if (m == PCRE2_ERROR_JIT_STACKLIMIT) /* the interpreter keeps its stack on the heap */
             m = pcre2_match_32(code, (PCRE2_SPTR32)(cp + s), len, pos,
                                PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);

@@ -407,9 +407,8 @@ static embp_status encode_one(const embp_tokenizer *t, const char *text, size_t 
 }
 
 embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, size_t a_len,
-                                       const char *b, size_t b_len, int32_t *ids,
-                                       int32_t *type_ids, int cap, int *n_out, int *n_full,
-                                       embp_error *err) {
+                                       const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
+                                       int cap, int *n_out, int *n_full, embp_error *err) {
     *n_out = 0;
     if (n_full) *n_full = 0;
     if (cap < 0 || (cap > 0 && !ids) || (a_len > 0 && !a) || (b_len > 0 && !b))

@@ -43,9 +43,9 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
  * without truncation. type_ids (may be NULL) gets each id's token type. Writes min(count, cap);
  * *n_out = ids written, *n_full = the count (may be NULL). Errors as embp_tokenizer_encode. */
 embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, size_t a_len,
-                                       const char *b, size_t b_len, int32_t *ids,
-                                       int32_t *type_ids, int cap, int *n_out /* OUT */,
-                                       int *n_full /* OUT */, embp_error *err);
+                                       const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
+                                       int cap, int *n_out /* OUT */, int *n_full /* OUT */,
+                                       embp_error *err);
 
 /* How many special tokens the post-processor adds to one sequence (pair 0) or to a pair
  * (pair 1): HF's num_special_tokens_to_add. A context of max_len ids holds max_len minus this

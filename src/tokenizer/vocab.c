@@ -77,7 +77,8 @@ static void vocab_insert(embp_vocab *v, int32_t id) {
     v->slots[i].id = id;
 }
 
-embp_status embp_vocab_from_object(json_t *vocab, const char *name, embp_vocab *v, embp_error *err) {
+embp_status embp_vocab_from_object(json_t *vocab, const char *name, embp_vocab *v,
+                                   embp_error *err) {
     int32_t max_id;
     size_t bytes, count = json_object_size(vocab);
     embp_status st = vocab_scan(vocab, name, &max_id, &bytes, err);
@@ -128,7 +129,6 @@ int embp_idbuf_push(embp_idbuf *b, int32_t id) {
     return 0;
 }
 
-
 /* Unigram's "vocab": [[token, score], ...], ids in list order. A token listed twice keeps its
  * last id for lookups, as HF's token_to_ids map does (the vocab size still counts both). */
 embp_status embp_vocab_from_list(json_t *list, const char *name, embp_vocab *v, double **scores,
@@ -140,8 +140,8 @@ embp_status embp_vocab_from_list(json_t *list, const char *name, embp_vocab *v, 
         json_t *e = json_array_get(list, i);
         if (!json_is_array(e) || json_array_size(e) != 2 || !json_is_string(json_array_get(e, 0)) ||
             !json_is_number(json_array_get(e, 1)))
-            return embp_fail(err, EMBP_EFORMAT, "%s: model.vocab[%zu] must be [token, score]",
-                             name, i);
+            return embp_fail(err, EMBP_EFORMAT, "%s: model.vocab[%zu] must be [token, score]", name,
+                             i);
         bytes += json_string_length(json_array_get(e, 0)) + 1;
     }
     uint32_t n_slots = 16;

@@ -27,7 +27,8 @@ embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp
         return embp_fail(err, EMBP_EFORMAT, "%s: model.vocab missing or not an object", name);
     if ((st = embp_json_str(j, "unk_token", "[UNK]", &unk, name, "model", err)) ||
         (st = embp_json_str(j, "continuing_subword_prefix", "##", &prefix, name, "model", err)) ||
-        (st = parse_limits(j, name, wp, err)) || (st = embp_vocab_from_object(vocab, name, &wp->vocab, err)))
+        (st = parse_limits(j, name, wp, err)) ||
+        (st = embp_vocab_from_object(vocab, name, &wp->vocab, err)))
         return st;
     wp->n_prefix = strlen(prefix);
     wp->prefix = embp_strdup(prefix);

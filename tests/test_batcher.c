@@ -100,7 +100,7 @@ static void *client_main(void *arg) {
         for (int k = 0; k < c->count; k++) {
             const float *got = out + (size_t)k * (size_t)w->dim, *want = w->alone[which[k]];
             for (int d = 0; d < w->dim; d++) {
-                if (fabsf(got[d] - want[d]) > BATCH_TOL) {
+                if (!(fabsf(got[d] - want[d]) <= BATCH_TOL)) {
                     snprintf(c->msg, sizeof c->msg, "text %d dim %d: batched %.9g, alone %.9g",
                              which[k], d, (double)got[d], (double)want[d]);
                     c->failures++;
@@ -214,7 +214,7 @@ static void test_full_queue_refuses_instead_of_growing(void **state) {
     assert_int_equal(j0.status, EMBP_OK);
     assert_int_equal(j1.status, EMBP_OK);
     for (int d = 0; d < w->dim; d++)
-        if (fabsf(out[1][d] - w->alone[1][d]) > BATCH_TOL)
+        if (!(fabsf(out[1][d] - w->alone[1][d]) <= BATCH_TOL))
             fail_msg("queued job dim %d: %.9g, alone %.9g", d, (double)out[1][d],
                      (double)w->alone[1][d]);
     embp_batcher_free(w->b);
@@ -317,7 +317,7 @@ static void req_check(const world *w, req *r, const char *name) {
     for (int k = 0; k < r->job.n; k++) {
         const float *got = r->out + (size_t)k * (size_t)w->dim, *want = w->alone[r->which[k]];
         for (int d = 0; d < w->dim; d++)
-            if (fabsf(got[d] - want[d]) > BATCH_TOL)
+            if (!(fabsf(got[d] - want[d]) <= BATCH_TOL))
                 fail_msg("request %s row %d (text %d) dim %d: batched %.9g, alone %.9g", name, k,
                          r->which[k], d, (double)got[d], (double)want[d]);
     }

@@ -30,7 +30,7 @@ static double worst_cosine(embp_model *a, embp_model *b) {
         for (int j = 0; j < 384; j++)
             yd[j] = y[s * 384 + j];
         double c = tu_cosine(x + s * 384, yd, 384);
-        worst = c < worst ? c : worst;
+        worst = tu_worst_min(worst, c);
     }
     return worst;
 }

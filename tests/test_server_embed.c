@@ -171,7 +171,7 @@ static void test_dimensions_keeps_the_first_n_values_renormalized(void **state) 
         for (int j = 0; j < d; j++) {
             double want = a[j] / sqrt(ss);
             norm += (double)b[j] * b[j];
-            if (fabs(b[j] - want) > 1e-6)
+            if (!(fabs(b[j] - want) <= 1e-6))
                 fail_msg("row %d value %d: dimensions=%d gave %.9g, full row re-normalized "
                          "%.9g", i, j, d, (double)b[j], want);
         }

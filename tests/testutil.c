@@ -1,6 +1,8 @@
 /* Shared test helpers. */
 #include "testutil.h"
 
+#include "core/cpu.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +93,8 @@ char *tu_tmpdir(void) {
 double tu_cosine(const float *a, const double *b, int n) {
     double ab = 0, aa = 0, bb = 0;
     for (int i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i]))
+            return NAN;
         ab += a[i] * b[i];
         aa += (double)a[i] * a[i];
         bb += b[i] * b[i];
@@ -101,6 +105,8 @@ double tu_cosine(const float *a, const double *b, int n) {
 double tu_maxdiff(const float *a, const double *b, int n) {
     double m = 0;
     for (int i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i]))
+            return INFINITY;
         double d = fabs(a[i] - b[i]);
         if (d > m)
             m = d;
@@ -114,4 +120,63 @@ embp_precision tu_precision(const char *name) {
             return (embp_precision)p;
     fail_msg("no precision named '%s'", name);
     return EMBP_PRECISION_UNSET;
+}
+
+double tu_worst_min(double worst, double x) {
+    return isnan(worst) || isnan(x) ? NAN : x < worst ? x : worst;
+}
+
+double tu_worst_max(double worst, double x) {
+    return isnan(worst) || isnan(x) ? NAN : x > worst ? x : worst;
+}
+
+int tu_run_paths(int argc, char **argv, const tu_path *paths, size_t n) {
+    const char *want = argc > 1 ? argv[1] : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const tu_path *p = &paths[i];
+        if (want ? !p->name || strcmp(p->name, want) != 0 : p->name != NULL)
+            continue;
+        const char *why = p->missing ? p->missing() : NULL;
+        if (why) {
+            /* One line scripts/test.sh greps from ctest's log to say why it was skipped. */
+            const char *bin = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+            printf("embp-skip: %s.%s: %s (%zu case%s not run)\n", bin, p->name, why, p->n,
+                   p->n == 1 ? "" : "s");
+            fflush(stdout);
+            return 77;
+        }
+        return _cmocka_run_group_tests(p->name ? p->name : "always", p->tests, p->n, NULL, NULL);
+    }
+    fprintf(stderr, "%s: no path '%s'\n", argv[0], want ? want : "(default)");
+    return 2;
+}
+
+/* "this CPU lacks <what>" plus the mask when EMBP_CPU_FEATURES removed features. */
+static const char *lacks(const char *what) {
+    static char buf[256];
+    const embp_cpu *cpu = embp_cpu_get();
+    if (cpu->masked[0])
+        snprintf(buf, sizeof buf, "this CPU lacks %s (EMBP_CPU_FEATURES=%s masks %s)", what,
+                 getenv("EMBP_CPU_FEATURES"), cpu->masked);
+    else
+        snprintf(buf, sizeof buf, "this CPU lacks %s", what);
+    return buf;
+}
+
+const char *tu_missing_avx2(void) {
+    return embp_cpu_has_avx2(embp_cpu_get()) ? NULL : lacks("AVX2+FMA+F16C");
+}
+
+const char *tu_missing_avx512(void) {
+    return embp_cpu_has_avx512(embp_cpu_get()) ? NULL : lacks("AVX-512 F/BW/VL");
+}
+
+const char *tu_missing_avx512_bf16(void) {
+    const embp_cpu *c = embp_cpu_get();
+    return embp_cpu_has_avx512(c) && c->avx512_bf16 ? NULL : lacks("AVX-512 F/BW/VL + AVX512_BF16");
+}
+
+const char *tu_missing_avx512_vnni(void) {
+    const embp_cpu *c = embp_cpu_get();
+    return embp_cpu_has_avx512(c) && c->avx512_vnni ? NULL : lacks("AVX-512 F/BW/VL + AVX512_VNNI");
 }

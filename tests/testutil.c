@@ -90,6 +90,46 @@ char *tu_tmpdir(void) {
     return d ? strdup(d) : NULL;
 }
 
+char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
+                                  const float *vals, int n) {
+    char *src = tu_fixture("%s", fixture), *dir = tu_tmpdir(), cmd[2200], path[1100];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/'", src, dir);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    size_t len;
+    char *file = tu_read_file(path, &len);
+    uint64_t hlen = 0;
+    if (!file || len < 8)
+        fail_msg("cannot read %s", path);
+    memcpy(&hlen, file, 8);
+    json_t *h = json_loadb(file + 8, (size_t)hlen, 0, NULL);
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_object_get(h, names[i]);
+        json_t *offs = json_object_get(t, "data_offsets");
+        size_t off = 8 + (size_t)hlen + (size_t)json_integer_value(json_array_get(offs, 0));
+        size_t end = 8 + (size_t)hlen + (size_t)json_integer_value(json_array_get(offs, 1));
+        const char *dtype = json_string_value(json_object_get(t, "dtype"));
+        if (!dtype || strcmp(dtype, "F32") != 0 || off + 4 * (size_t)at[i] + 4 > end)
+            fail_msg("%s: tensor %s is not F32 or has no element %ld", path, names[i], at[i]);
+        memcpy(file + off + 4 * (size_t)at[i], &vals[i], 4);
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(file, 1, len, f) != len || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
+    json_decref(h);
+    free(file), free(src);
+    return dir;
+}
+
+void tu_remove_dir(char *dir) {
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+    free(dir);
+}
+
 double tu_cosine(const float *a, const double *b, int n) {
     double ab = 0, aa = 0, bb = 0;
     for (int i = 0; i < n; i++) {

@@ -32,6 +32,13 @@ char *tu_tmpdir(void);
  * the test for an unknown name. */
 embp_precision tu_precision(const char *name);
 
+/* A copy of fixture folder `fixture` in a fresh temporary directory, with the F32 value vals[i]
+ * written at flat index at[i] of tensor names[i] in its model.safetensors (a weight the tests
+ * corrupt on purpose). Returns the directory; remove it with tu_remove_dir. */
+char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
+                                  const float *vals, int n);
+/* rm -rf dir, then free(dir). */
+void tu_remove_dir(char *dir);
 /* Cosine similarity and max |a-b| of two n-vectors. A NaN or infinity in either vector gives
  * a NaN cosine and an infinite max |a-b|: both fail `!(c >= min)` and `!(d <= max)`. */
 double tu_cosine(const float *a, const double *b, int n);

@@ -128,11 +128,11 @@ static void run_mixed_clients(int length_grouping) {
         cs[i] = (client){.w = w, .first = i * 5, .count = i == 0 ? w->n : 1 + i, .reps = 6};
         pthread_create(&th[i], NULL, client_main, &cs[i]);
     }
-    for (int i = 0; i < N_CLIENTS; i++) {
+    for (int i = 0; i < N_CLIENTS; i++) /* all joined before a failure leaves the test */
         pthread_join(th[i], NULL);
+    for (int i = 0; i < N_CLIENTS; i++)
         if (cs[i].failures)
             fail_msg("client %d: %d mismatches, e.g. %s", i, cs[i].failures, cs[i].msg);
-    }
     embp_batcher_stats st;
     embp_batcher_get_stats(w->b, &st);
     if (st.mixed_batches == 0 || st.split_jobs == 0)

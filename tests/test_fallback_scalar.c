@@ -2,7 +2,7 @@
  * AVX-512, as a baseline x86-64 machine would. Every precision must still load, fall back where
  * it must with its reason, and give the ONNX Runtime peer's vectors (fixtures' minilm.peer.jsonl,
  * texts through embp's own tokenizer) within its plan's bound; strict mode must refuse the
- * fallbacks. The mask reaches embp's kernels; oneDNN's ISA is capped separately. */
+ * fallbacks. The mask caps embp's kernels and oneDNN's ISA (kernels/matmul.c). */
 #include "testutil.h"
 
 #include <stdlib.h>

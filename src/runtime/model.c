@@ -334,6 +334,25 @@ int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, 
     return EMBP_OK;
 }
 
+/* The load refuses non-finite weights, but finite ones can still overflow in a forward pass
+ * (a huge weight, an int8 scale, a plan's arithmetic): no NaN or infinity leaves the library as
+ * a vector, whichever front end asked (the HTTP writer, the CLI, a library caller). */
+static embp_status check_finite(const embp_model *m, const float *rows, int first, int count,
+                                int width, const int *lens, embp_error *err) {
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < width; j++) {
+            float v = rows[(size_t)i * width + j];
+            if (!isfinite(v))
+                return embp_fail(err, EMBP_EINTERNAL, "model '%s': input %d (%d tokens) came "
+                                 "out of the forward pass with %s at dimension %d; no vector "
+                                 "is returned (the weights or the %s/%s plan overflow float)",
+                                 m->name, first + i, lens[first + i], isnan(v) ? "NaN" : "an "
+                                 "infinity", j, embp_storage_str(m->plan.storage),
+                                 embp_compute_str(m->plan.compute));
+        }
+    return EMBP_OK;
+}
+
 embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *ids,
                                     const int *lens, int n, embp_error *err) {
     if (n < 0 || (n > 0 && (!ids || !lens)))
@@ -365,6 +384,8 @@ embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, c
         }
         rc = embp_model_embed_packed(m, m->ids, m->offsets, count, dims,
                                      out + (size_t)first * width, err);
+        if (rc == EMBP_OK)
+            rc = check_finite(m, out + (size_t)first * width, first, count, width, lens, err);
         first += count;
     }
     return rc;

@@ -1,8 +1,12 @@
-/* Forward-pass throughput and latency of one model folder, next to the machine's GEMM peak.
+/* Throughput and latency of one model folder, texts in and vectors out, next to the machine's
+ * GEMM peak.
  *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision P] [--storage S]
  *                 [--compute C] [--group-size G]     (P, S, C, G: as embp's flags of those names)
- * Prints tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16, achieved GFLOP/s, and a pure
- * oneDNN GEMM's GFLOP/s measured in the same run. Checks the vectors before timing them. */
+ * Prints the threads it ran with, tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16,
+ * achieved GFLOP/s, and a pure oneDNN GEMM's GFLOP/s measured in the same run. Each timed call
+ * tokenizes, embeds and pools the same texts `peer.mjs bench` times (B texts of L - 2 words
+ * cycling through ten common ones: L tokens each with [CLS] and [SEP]), so both sides time the
+ * same work. Checks the token count and the vectors before timing them. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +36,18 @@ static double flops_per_seq(const embp_model_info *i, int L) {
     return i->layers * (dense + 4.0 * L * L * H);
 }
 
-/* B sequences of L ids: [CLS]-like 101, random ids, [SEP]-like 102 (any ids in the vocabulary). */
-static void make_batch(const embp_model_info *info, int B, int L, int32_t *ids, int *off) {
-    uint32_t r = 42;
-    off[0] = 0;
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < L; t++) {
-            r = r * 1664525u + 1013904223u;
-            ids[b * L + t] = (int32_t)((r >> 8) % (uint32_t)info->vocab_size);
-        }
-        off[b + 1] = (b + 1) * L;
+/* peer.mjs bench's texts: text i is L - 2 words, word k = words[(i + k) % 10]. */
+static char **make_texts(int B, int L) {
+    static const char *const words[10] = {"the", "of", "and", "in", "to",
+                                          "was", "he",  "is",  "for", "on"};
+    char **t = malloc((size_t)B * sizeof *t);
+    for (int i = 0; i < B; i++) {
+        t[i] = malloc((size_t)L * 5 + 1);
+        char *p = t[i];
+        for (int k = 0; k < L - 2; k++)
+            p += sprintf(p, "%s%s", k ? " " : "", words[(i + k) % 10]);
     }
+    return t;
 }
 
 /* The vectors must be finite, and of unit length when the model normalizes. */
@@ -63,19 +68,26 @@ static int check_vectors(const embp_model_info *info, const float *v, int B) {
 /* Runs B x L for `seconds`; fills per-call times (up to cap) and returns calls made. */
 static int run(embp_model *m, const embp_model_info *info, int B, int L, double seconds,
                double *times, int cap) {
-    int32_t *ids = malloc((size_t)B * L * sizeof *ids);
-    int *off = malloc((size_t)(B + 1) * sizeof *off);
+    char **texts = make_texts(B, L);
     float *out = malloc((size_t)B * info->dim * sizeof *out);
     embp_error err = {0};
     int calls = 0;
-    make_batch(info, B, L, ids, off);
-    if (embp_model_embed_packed(m, ids, off, B, 0, out, &err) != EMBP_OK ||
+    for (int i = 0; i < B; i++) { /* the work is B x L tokens, as the figures say */
+        int32_t ids[512];
+        int n = 0, full = 0;
+        if (embp_tokenize(m, texts[i], strlen(texts[i]), 0, ids, 512, &n, &full, &err) != EMBP_OK ||
+            n != L) {
+            fprintf(stderr, "bench: text %d is %d tokens, expected %d %s\n", i, n, L, err.msg);
+            exit(1);
+        }
+    }
+    if (embp_embed_texts(m, (const char *const *)texts, NULL, B, 0, 0, out, &err) != EMBP_OK ||
         !check_vectors(info, out, B)) {
         fprintf(stderr, "bench: %s\n", err.msg);
         exit(1);
     }
     for (double t0 = now_s(), t = t0; t - t0 < seconds && calls < cap;) {
-        if (embp_model_embed_packed(m, ids, off, B, 0, out, &err) != EMBP_OK) {
+        if (embp_embed_texts(m, (const char *const *)texts, NULL, B, 0, 0, out, &err) != EMBP_OK) {
             fprintf(stderr, "bench: %s\n", err.msg);
             exit(1);
         }
@@ -83,7 +95,9 @@ static int run(embp_model *m, const embp_model_info *info, int B, int L, double 
         times[calls++] = t1 - t;
         t = t1;
     }
-    free(ids), free(off), free(out);
+    for (int i = 0; i < B; i++)
+        free(texts[i]);
+    free(texts), free(out);
     return calls;
 }
 
@@ -134,9 +148,10 @@ int main(int argc, char **argv) {
     embp_model_info info;
     embp_model_get_info(m, &info);
     const embp_cpu *cpu = embp_cpu_get();
-    printf("model %s: H %d, %d layers, storage %s, compute %s, kernels %s, %d cores, %s\n",
-           info.name, info.hidden, info.layers, info.storage, info.compute, embp_model_kernels(m),
-           cpu->n_cores, cpu->brand);
+    printf("model %s: H %d, %d layers, storage %s, compute %s, kernels %s, %d threads on %d "
+           "cores, %s\n", info.name, info.hidden, info.layers, info.storage, info.compute,
+           embp_model_kernels(m), o.n_threads > 0 ? o.n_threads : cpu->n_cores, cpu->n_cores,
+           cpu->brand);
     enum { CAP = 1 << 20 };
     double *times = malloc(CAP * sizeof *times);
     int n = run(m, &info, 32, 128, seconds, times, CAP);

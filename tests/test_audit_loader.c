@@ -1,6 +1,6 @@
 /* Model loading holes found by the code audit (issue 12, item 7): the shard index matched a
- * tensor's file by substring, and model paths past the 16th were silently dropped; and one
- * found by fuzz_quantized: a finite weight far out of range embedded to NaN as a success. */
+ * tensor's file by substring, and model paths past the 16th were silently dropped; and a
+ * negative int8/int4 scale, outside the format, loaded. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -80,39 +80,6 @@ static void test_more_than_16_model_paths_is_an_error(void **state) {
     free(tiny);
 }
 
-/* fuzz_quantized's input CH4AW01BU0tBU0sAszAA XORs 0x4b into the top byte of
- * encoder.layer.0.output.LayerNorm.weight[6] (1.0026 -> 8.13e31: finite, so the load's NaN scan
- * passes it). The pass overflows to infinity and then NaN; the embedding must be an error
- * naming NaN, not a vector of NaN with EMBP_OK. Here on tiny's
- * fp32 weights, so the int8/int4 path is not needed to show it. */
-static void test_out_of_range_weight_is_an_error_not_nan(void **state) {
-    (void)state;
-    char *tiny = tu_fixture("tiny"), *dir = tu_tmpdir(), cmd[4096];
-    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/' && python3 -c \"import json,struct,sys; "
-             "p=sys.argv[1]+'/model.safetensors'; b=bytearray(open(p,'rb').read()); "
-             "n=struct.unpack('<Q',b[:8])[0]; h=json.loads(bytes(b[8:8+n])); "
-             "o=8+n+h['encoder.layer.0.output.LayerNorm.weight']['data_offsets'][0]+6*4; "
-             "b[o:o+4]=struct.pack('<f',8.13e31); open(p,'wb').write(b)\" '%s'", tiny, dir, dir);
-    assert_int_equal(system(cmd), 0);
-    embp_model *m = NULL;
-    embp_error err;
-    if (embp_model_load(dir, NULL, &m, &err) != EMBP_OK)
-        fail_msg("the load refused a finite weight (fine, but not what this test pins): %s",
-                 err.msg);
-    const char *text = "hello world";
-    float out[64];
-    embp_status s = embp_embed_texts(m, &text, NULL, 1, 0, 1, out, &err);
-    embp_model_free(m);
-    if (s == EMBP_OK)
-        fail_msg("a LayerNorm gain of 8.13e31 embedded as a success (out[0] = %g)", out[0]);
-    if (!strstr(err.msg, "NaN or infinity") || !strstr(err.msg, "sequence 0"))
-        fail_msg("the error does not say NaN or infinity in sequence 0: %s", err.msg);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-    free(tiny);
-}
-
 /* A scale is a maximum magnitude over 127 (int8, F32) or 7 (int4, F16): never negative
  * (docs/QUANTIZED_FORMAT.md). tiny quantized both ways loads; with element 3 of
  * encoder.layer.1.intermediate.dense.weight_scale negated it is refused, naming the tensor. */
@@ -159,7 +126,6 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shard_index_names_the_exact_file),
         cmocka_unit_test(test_more_than_16_model_paths_is_an_error),
-        cmocka_unit_test(test_out_of_range_weight_is_an_error_not_nan),
         cmocka_unit_test(test_negative_scale_is_refused_naming_the_tensor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -315,18 +315,7 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
     embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
-    int width = dims ? dims : H;
-    embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, width, out);
-    /* The load refuses NaN and infinity in the weights, but a finite weight far out of range
-     * (a LayerNorm gain of 8e31 in a tampered file) overflows in the pass: an error naming the
-     * sequence, never vectors of NaN answered as a success. One look per value; the pass
-     * itself costs thousands of times more. */
-    for (size_t i = 0; i < (size_t)n * (size_t)width; i++)
-        if (!isfinite(out[i]))
-            return embp_fail(err, EMBP_EFORMAT, "model '%s': sequence %d of the pass came out "
-                             "as NaN or infinity although the weights are finite: a weight is "
-                             "far out of range (a corrupt or tampered model file?)", m->name,
-                             (int)(i / (size_t)width));
+    embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);
     return EMBP_OK;
 }
 
@@ -342,6 +331,25 @@ int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, 
                 return EMBP_EINVAL;
             }
     }
+    return EMBP_OK;
+}
+
+/* The load refuses non-finite weights, but finite ones can still overflow in a forward pass
+ * (a huge weight, an int8 scale, a plan's arithmetic): no NaN or infinity leaves the library as
+ * a vector, whichever front end asked (the HTTP writer, the CLI, a library caller). */
+static embp_status check_finite(const embp_model *m, const float *rows, int first, int count,
+                                int width, const int *lens, embp_error *err) {
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < width; j++) {
+            float v = rows[(size_t)i * width + j];
+            if (!isfinite(v))
+                return embp_fail(err, EMBP_EINTERNAL, "model '%s': input %d (%d tokens) came "
+                                 "out of the forward pass with %s at dimension %d; no vector "
+                                 "is returned (the weights or the %s/%s plan overflow float)",
+                                 m->name, first + i, lens[first + i], isnan(v) ? "NaN" : "an "
+                                 "infinity", j, embp_storage_str(m->plan.storage),
+                                 embp_compute_str(m->plan.compute));
+        }
     return EMBP_OK;
 }
 
@@ -376,6 +384,8 @@ embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, c
         }
         rc = embp_model_embed_packed(m, m->ids, m->offsets, count, dims,
                                      out + (size_t)first * width, err);
+        if (rc == EMBP_OK)
+            rc = check_finite(m, out + (size_t)first * width, first, count, width, lens, err);
         first += count;
     }
     return rc;

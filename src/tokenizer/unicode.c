@@ -298,3 +298,14 @@ int embp_uc_normalize(const uint32_t *in, size_t n, bool compat, bool compose, e
     }
     return 0;
 }
+
+/* Rust's char::is_numeric: general categories Nd, Nl, No. */
+bool embp_uc_is_numeric(uint32_t c) {
+    if (c < 0x80) return c >= '0' && c <= '9';
+    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
+}
+
+bool embp_uc_grapheme_break(uint32_t a, uint32_t b, int32_t *state) {
+    return utf8proc_grapheme_break_stateful((utf8proc_int32_t)a, (utf8proc_int32_t)b, state);
+}

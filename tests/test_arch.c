@@ -40,7 +40,26 @@ static void test_unknown_family_is_unsupported_naming_it(void **state) {
     assert_null(embp_arch_find(&cfg, &err));
     assert_int_equal(err.code, EMBP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "'llama'"));
-    assert_non_null(strstr(err.msg, "bert"));
+    assert_non_null(strstr(err.msg, "bert, roberta, xlm-roberta, camembert"));
+}
+
+/* The RoBERTa family is bert's arithmetic (its position offset is the config's): same recipe
+ * and functions, its own entry. */
+static void test_roberta_family_has_entries_sharing_bert(void **state) {
+    (void)state;
+    embp_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    embp_error err;
+    const embp_arch *bert = embp_arch_find(&cfg, &err);
+    const char *types[] = {"roberta", "xlm-roberta", "camembert"};
+    for (int i = 0; i < 3; i++) {
+        strcpy(cfg.model_type, types[i]);
+        const embp_arch *a = embp_arch_find(&cfg, &err);
+        assert_non_null(a);
+        assert_string_equal(a->model_type, types[i]);
+        assert_ptr_equal(a->forward, bert->forward);
+        assert_memory_equal(&a->recipe, &bert->recipe, sizeof a->recipe);
+    }
 }
 
 /* A model built through the table embeds exactly as the family's own functions do. */
@@ -86,6 +105,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bert_is_found_by_model_type_and_by_default),
         cmocka_unit_test(test_unknown_family_is_unsupported_naming_it),
+        cmocka_unit_test(test_roberta_family_has_entries_sharing_bert),
         cmocka_unit_test(test_model_through_the_table_equals_bert_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

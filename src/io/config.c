@@ -109,18 +109,28 @@ static embp_status read_kind(json_t *o, const char *f, embp_model_config *c, emb
                      sizeof c->position_embedding_type, err)) ||
         (s = get_str(o, f, "torch_dtype", c->torch_dtype, sizeof c->torch_dtype, err)))
         return s;
-    if (c->model_type[0] && strcmp(c->model_type, "bert") != 0)
-        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: model_type '%s' is not supported (embp "
-                         "runs the BERT family: model_type 'bert')", f, c->model_type);
+    /* Which model_types embp runs is the architecture table's (model/arch.c) to say. */
     if (strcmp(c->hidden_act, "gelu") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: hidden_act '%s' is not supported "
                          "(supported: gelu, the exact erf form)", f, c->hidden_act);
     if (strcmp(c->position_embedding_type, "absolute") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: position_embedding_type '%s' is not "
                          "supported (supported: absolute)", f, c->position_embedding_type);
+    /* The RoBERTa family (fairseq's layout) numbers positions from padding_idx + 1, padding_idx
+     * being pad_token_id, and nests the encoder of its task heads under "roberta.". */
+    static const char *const roberta[] = {"roberta", "xlm-roberta", "camembert"};
+    for (size_t i = 0; i < sizeof roberta / sizeof roberta[0]; i++)
+        if (strcmp(c->model_type, roberta[i]) == 0) {
+            c->position_offset = c->pad_token_id + 1;
+            strcpy(c->tensor_prefix, "roberta.");
+        }
+    if (c->position_offset >= c->max_position)
+        return embp_fail(err, EMBP_EFORMAT, "%s: pad_token_id %d leaves no position of "
+                         "max_position_embeddings %d (model_type '%s' counts from pad + 1)", f,
+                         c->pad_token_id, c->max_position, c->model_type);
     /* BertModel saves tensors without a prefix; the task heads (BertForMaskedLM, ...) nest
      * the encoder under "bert.". The weight loader tries both. */
-    if (c->architecture[0] && strcmp(c->architecture, "BertModel") != 0)
+    if (!c->position_offset && c->architecture[0] && strcmp(c->architecture, "BertModel") != 0)
         strcpy(c->tensor_prefix, "bert.");
     json_t *demo = json_object_get(o, "embp_demo");
     c->is_demo = json_is_true(demo);
@@ -326,8 +336,8 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
         s = parse_file(dir, "sentence_bert_config.json", 0, parse_sbert, c, err);
     if (s != EMBP_OK)
         return s;
-    if (c->max_seq_len == 0 || c->max_seq_len > c->max_position)
-        c->max_seq_len = c->max_position;
+    if (c->max_seq_len == 0 || c->max_seq_len > c->max_position - c->position_offset)
+        c->max_seq_len = c->max_position - c->position_offset;
     embp_error_clear(err);
     return EMBP_OK;
 }

@@ -16,7 +16,7 @@
 typedef struct {
     /* config.json */
     char architecture[64];  /* architectures[0], e.g. "BertModel"; "" when absent */
-    char model_type[32];    /* "bert" */
+    char model_type[32];    /* "bert", "roberta", "xlm-roberta", "camembert" (model/arch.c) */
     int hidden;             /* hidden_size */
     int layers;             /* num_hidden_layers */
     int heads;              /* num_attention_heads; hidden % heads == 0 */
@@ -25,16 +25,20 @@ typedef struct {
     int max_position;       /* max_position_embeddings */
     int type_vocab_size;    /* 0 when the model has no token type embeddings */
     int pad_token_id;
+    int position_offset;    /* position row of a sequence's first token: 0 (BERT); pad_token_id
+                             * + 1 for the RoBERTa family, whose positions count only non-pad
+                             * tokens from there (HF create_position_ids_from_input_ids) */
     float layer_norm_eps;
     char hidden_act[24];    /* "gelu" (exact erf) is the one supported now */
     char position_embedding_type[24]; /* "absolute" */
-    char tensor_prefix[32]; /* "" or "bert." (BertForMaskedLM etc. save with the prefix) */
+    char tensor_prefix[32]; /* "", "bert." or "roberta." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
 
     /* sentence-transformers modules */
     embp_pooling pooling;
     int normalize;          /* a Normalize module follows pooling */
-    int max_seq_len;        /* sentence_bert_config.json max_seq_length, capped at max_position */
+    int max_seq_len;        /* sentence_bert_config.json max_seq_length, capped at
+                             * max_position - position_offset */
     int is_demo;            /* config.json has "embp_demo": true */
 } embp_model_config;
 

@@ -3,6 +3,7 @@
  * cost of one indirect call per forward. */
 #include "model/arch.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "model/bert.h"
@@ -30,20 +31,33 @@ static const char *bert_kernels_name(const embp_encoder *e) {
     return embp_bert_kernels_name((const embp_bert *)e);
 }
 
+/* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
+ * positions from pad_token_id + 1 and one token type, which io/config.c reads into the config
+ * (position_offset, type_vocab_size, tensor_prefix "roberta."), so its entries share bert's
+ * functions. */
+#define BERT_RECIPE                                                                                \
+    {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
+     EMBP_HEADS_MHA, EMBP_MLP_GELU}
+#define BERT_FUNCTIONS                                                                             \
+    bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name, embp_bert_dense_weight
+
 static const embp_arch table[] = {
-    {"bert", "bert",
-     {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,
-      EMBP_HEADS_MHA, EMBP_MLP_GELU},
-     bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,
-     embp_bert_dense_weight},
+    {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},
+    {"roberta", "roberta", BERT_RECIPE, BERT_FUNCTIONS},
+    {"xlm-roberta", "xlm-roberta", BERT_RECIPE, BERT_FUNCTIONS},
+    {"camembert", "camembert", BERT_RECIPE, BERT_FUNCTIONS},
 };
 
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err) {
     const char *type = cfg->model_type[0] ? cfg->model_type : "bert";
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    char names[256] = "";
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(table[i].model_type, type) == 0)
             return &table[i];
-    embp_fail(err, EMBP_EUNSUPPORTED, "config.json: model_type '%s' has no entry in the "
-              "architecture table (model/arch.c); embp runs: bert", type);
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", table[i].model_type);
+    }
+    embp_fail(err, EMBP_EUNSUPPORTED, "config.json: model_type '%s' is not supported (model/arch.c "
+              "has no entry for it); embp runs: %s", type, names);
     return NULL;
 }

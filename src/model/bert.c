@@ -43,14 +43,15 @@ static void word_row(const embp_bert *b, size_t row, int id, float *x) {
     }
 }
 
-/* x (T, H) = LN(word[id] + pos[position in its sequence] + type[0]), positions from 0 per
- * sequence. */
+/* x (T, H) = LN(word[id] + pos[position] + type[0]). BERT's positions run from 0 per sequence;
+ * RoBERTa's (pos0 = pad + 1) count the non-pad tokens from pos0, a pad token taking row pad. */
 static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
     int H = b->H;
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < n; s++)
-        for (int t = offsets[s]; t < offsets[s + 1]; t++) {
-            const float *p = b->pos + (size_t)(t - offsets[s]) * H;
+        for (int t = offsets[s], next = b->pos0; t < offsets[s + 1]; t++) {
+            int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : next++;
+            const float *p = b->pos + (size_t)at * H;
             float *x = b->x + (size_t)t * H;
             size_t row = (size_t)ids[t] * H;
             word_row(b, row, ids[t], x);

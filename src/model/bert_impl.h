@@ -13,6 +13,7 @@ typedef struct {
 struct embp_bert {
     int H, L, NH, D, I, V, P; /* hidden, layers, heads, head size, FFN, vocab, positions */
     float eps;
+    int pos0, pad; /* position_offset and pad_token_id (io/config.h): pos0 > 0 is RoBERTa's */
     int max_tokens, max_len, n_threads;
     const embp_kernels *k;
     embp_mm_engine *eng;

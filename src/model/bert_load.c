@@ -375,10 +375,11 @@ static embp_status check_config(const embp_model_config *cfg, int max_tokens, in
                          "max_position_embeddings %d do not describe a BERT", cfg->hidden,
                          cfg->heads, cfg->layers, cfg->intermediate, cfg->vocab_size,
                          cfg->max_position);
-    if (max_len < 1 || max_len > cfg->max_position || max_tokens < max_len)
+    if (max_len < 1 || max_len > cfg->max_position - cfg->position_offset || max_tokens < max_len)
         return embp_fail(err, EMBP_EINVAL, "max sequence length %d must be in 1..%d "
-                         "(max_position_embeddings) and <= max_batch_tokens %d", max_len,
-                         cfg->max_position, max_tokens);
+                         "(max_position_embeddings - first position %d) and <= max_batch_tokens "
+                         "%d", max_len, cfg->max_position - cfg->position_offset,
+                         cfg->position_offset, max_tokens);
     return EMBP_OK;
 }
 
@@ -395,6 +396,7 @@ embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors 
     *b = (embp_bert){.H = cfg->hidden, .L = cfg->layers, .NH = cfg->heads,
                      .D = cfg->hidden / cfg->heads, .I = cfg->intermediate, .V = cfg->vocab_size,
                      .P = cfg->max_position, .eps = cfg->layer_norm_eps,
+                     .pos0 = cfg->position_offset, .pad = cfg->pad_token_id,
                      .max_tokens = max_tokens, .max_len = max_len,
                      .n_threads = n_threads > 0 ? n_threads : embp_cpu_get()->n_cores,
                      .k = embp_kernels_pick(embp_cpu_get())};

@@ -4,7 +4,8 @@
 # apt's python3-venv when Python cannot make one yet. With --reference, also installs the test
 # reference: torch==2.13.0 CPU first (from a local wheel, else PyTorch's CPU index: never a
 # plain `torch`, which would resolve to a multi-GB CUDA build), then sentence-transformers,
-# transformers, tokenizers and huggingface_hub, which find torch already there.
+# transformers, tokenizers, huggingface_hub, sentencepiece and protobuf (the XLM-R tokenizer
+# converter of tests/arch_reference.py), which find torch already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x build/venv/bin/pip ]; then
@@ -18,10 +19,12 @@ if [ ! -x build/venv/bin/pip ]; then
   python3 -m venv build/venv >&2
 fi
 if [ "${1:-}" = --reference ] &&
-   ! build/venv/bin/python -c 'import torch, sentence_transformers, tokenizers' 2>/dev/null; then
+   ! build/venv/bin/python -c 'import torch, sentence_transformers, tokenizers, sentencepiece
+import google.protobuf' 2>/dev/null; then
   pip=(build/venv/bin/pip install -q)
   "${pip[@]}" --no-index torch==2.13.0 >&2 2>/dev/null ||
     "${pip[@]}" torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu >&2
-  "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub >&2
+  "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub sentencepiece \
+    protobuf >&2
 fi
 echo build/venv

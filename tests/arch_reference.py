@@ -1,0 +1,173 @@
+"""transformers as the reference for the encoder families embp runs besides BERT.
+
+    arch_reference.py EMBP_BIN WORK_DIR SOURCE_DIR
+
+For each family it makes a sentence-transformers folder in WORK_DIR from a randomly initialized
+transformers model of that class (torch.manual_seed), saved by save_pretrained
+(safe_serialization=True), with a tokenizer trained here, modules.json and mean pooling:
+
+  xlm-roberta  XLMRobertaModel (bare: tensors without a prefix), a SentencePiece Unigram model
+               converted by XLMRobertaTokenizerFast (Precompiled, Metaspace, RobertaProcessing)
+  roberta      RobertaModel, a byte-level BPE trained by `tokenizers`, then Normalize
+  camembert    CamembertForMaskedLM (a task head: tensors under "roberta."), the Unigram model
+
+The reference is sentence-transformers on that folder: transformers' forward (positions from
+pad_token_id + 1, create_position_ids_from_input_ids), mean pooling, Normalize. embp fp32 must
+reach cosine >= COS_MIN on every text of a multilingual corpus; bf16, int8 and int4 must run and
+keep the cosines below; a folder whose model_type embp lacks must fail at load naming it and
+the model_types embp runs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_reference import cosines, embp_embed, st_encode, st_model  # noqa: E402
+
+COS_MIN = 0.99999
+# Fidelity of the reduced plans to the reference on these random models (measured: see the
+# printed minima; the bounds leave a margin and still catch a plan that computes garbage).
+PLAN_COS_MIN = {"bf16": 0.9999, "int8": 0.999, "int4": 0.98}
+MAX_SEQ = 128
+SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+
+def corpus(src):
+    lines = []
+    for p in ("tests/data/tokenizer_corpus.txt", "tests/data/tokenizer_corpus_multi.txt",
+              "tests/data/sentences_extra.txt"):
+        with open(os.path.join(src, p), encoding="utf-8") as f:
+            lines += [t for t in f.read().split("\n") if t.strip()]
+    # a literal <pad> (an added special token: its position is padding_idx, not the next one)
+    # and texts cut at max_seq_length (the last position row that embp may use)
+    lines += ["a <pad> b <pad>", "<pad>", "multilingual " * 200, "слово " * 300]
+    return list(dict.fromkeys(lines))
+
+
+def spm_tokenizer(work, texts):
+    import sentencepiece as spm
+    from transformers import XLMRobertaTokenizerFast
+    data = os.path.join(work, "spm.txt")
+    with open(data, "w", encoding="utf-8") as f:
+        f.write("\n".join(texts * 3))
+    spm.SentencePieceTrainer.train(input=data, model_prefix=os.path.join(work, "uni"),
+                                   vocab_size=1000, model_type="unigram",
+                                   normalization_rule_name="nmt_nfkc",
+                                   character_coverage=0.995, minloglevel=2)
+    return XLMRobertaTokenizerFast(vocab_file=os.path.join(work, "uni.model"))
+
+
+def bpe_tokenizer(texts):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import RobertaTokenizerFast
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(texts * 3, trainers.BpeTrainer(
+        vocab_size=1200, special_tokens=SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")),
+                                                      ("<s>", tok.token_to_id("<s>")))
+    return RobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                sep_token="</s>", cls_token="<s>", unk_token="<unk>",
+                                pad_token="<pad>", mask_token="<mask>")
+
+
+def st_folder(path, model, tok, normalize):
+    """A sentence-transformers folder: the model, its tokenizer, mean pooling [, Normalize]."""
+    model.save_pretrained(path, safe_serialization=True)
+    tok.save_pretrained(path)
+    modules = [{"idx": 0, "name": "0", "path": "",
+                "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+    with open(os.path.join(path, "modules.json"), "w") as f:
+        json.dump(modules, f)
+    os.makedirs(os.path.join(path, "1_Pooling"), exist_ok=True)
+    with open(os.path.join(path, "1_Pooling", "config.json"), "w") as f:
+        json.dump({"word_embedding_dimension": model.config.hidden_size,
+                   "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False,
+                   "pooling_mode_max_tokens": False}, f)
+    with open(os.path.join(path, "sentence_bert_config.json"), "w") as f:
+        json.dump({"max_seq_length": MAX_SEQ, "do_lower_case": False}, f)
+
+
+def make_models(work, texts):
+    import torch
+    import transformers as tf
+    uni = spm_tokenizer(work, texts)
+    bpe = bpe_tokenizer(texts)
+    shapes = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                  intermediate_size=128, max_position_embeddings=MAX_SEQ + 2, pad_token_id=1,
+                  type_vocab_size=1, layer_norm_eps=1e-5, initializer_range=0.1)
+    families = [("xlm-roberta", tf.XLMRobertaConfig, tf.XLMRobertaModel, uni, False),
+                ("roberta", tf.RobertaConfig, tf.RobertaModel, bpe, True),
+                ("camembert", tf.CamembertConfig, tf.CamembertForMaskedLM, uni, False)]
+    out = []
+    for name, config_cls, model_cls, tok, normalize in families:
+        assert tok.pad_token_id == 1, (name, tok.pad_token_id)
+        torch.manual_seed(0)
+        model = model_cls(config_cls(vocab_size=len(tok), **shapes)).eval()
+        path = os.path.join(work, name)
+        st_folder(path, model, tok, normalize)
+        out.append((name, path))
+    return out
+
+
+def unsupported_model_type_fails(binary, path):
+    with open(os.path.join(path, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["model_type"] = "llama"
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    r = subprocess.run([binary, "embed", "--model", path, "--text", "x"], capture_output=True)
+    msg = r.stderr.decode()
+    ok = r.returncode != 0 and "'llama'" in msg and "xlm-roberta" in msg and "roberta" in msg
+    print("model_type llama: embp embed exits %d: %s" % (r.returncode, msg.strip()[-200:]))
+    return [] if ok else ["a model_type embp lacks did not fail naming it and the supported ones"]
+
+
+def main():
+    binary, work, src = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    texts = corpus(src)
+    failures = []
+    for name, path in make_models(work, texts):
+        model = st_model(path)
+        ref = st_encode(model, texts)
+        ids = model.tokenizer(texts, truncation=True, max_length=MAX_SEQ)["input_ids"]
+        assert any(len(i) == MAX_SEQ for i in ids), "no text reaches max_seq_length"
+        assert any(1 in i[1:-1] for i in ids), "no text holds a <pad> token"
+        print("%s: %d texts, %d cut at %d tokens, %s" % (name, len(texts),
+              sum(len(i) == MAX_SEQ for i in ids), MAX_SEQ,
+              sorted(f for f in os.listdir(path) if f.endswith((".json", ".safetensors")))))
+        fp32, _ = embp_embed(binary, path, texts, ["--precision", "fp32"])
+        c = cosines(ref, fp32)
+        diff = float(np.abs(ref - fp32).max())
+        print("  fp32 vs transformers: min cosine %.7f (text %d), max |diff| %.2e"
+              % (c.min(), int(c.argmin()), diff))
+        if c.min() < COS_MIN:
+            failures.append("%s fp32: min cosine %.7f < %g on %r" % (name, c.min(), COS_MIN,
+                                                                     texts[int(c.argmin())][:60]))
+        for plan, bound in PLAN_COS_MIN.items():
+            got, _ = embp_embed(binary, path, texts, ["--precision", plan])
+            cr, cf = cosines(ref, got), cosines(fp32, got)
+            print("  %-4s vs transformers: min cosine %.5f, mean %.6f; vs embp fp32 min %.5f"
+                  % (plan, cr.min(), cr.mean(), cf.min()))
+            if cr.min() < bound:
+                failures.append("%s %s: min cosine %.5f < %g" % (name, plan, cr.min(), bound))
+    failures += unsupported_model_type_fails(binary, os.path.join(work, "camembert"))
+    for f in failures:
+        print("FAIL:", f)
+    if failures:
+        sys.exit(1)
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,7 @@ static void test_unknown_family_is_unsupported_naming_it(void **state) {
     assert_null(embp_arch_find(&cfg, &err));
     assert_int_equal(err.code, EMBP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "'llama'"));
-    assert_non_null(strstr(err.msg, "bert, roberta, xlm-roberta, camembert"));
+    assert_non_null(strstr(err.msg, "bert, roberta, xlm-roberta, camembert, distilbert"));
 }
 
 /* The RoBERTa family is bert's arithmetic (its position offset is the config's): same recipe
@@ -60,6 +60,16 @@ static void test_roberta_family_has_entries_sharing_bert(void **state) {
         assert_ptr_equal(a->forward, bert->forward);
         assert_memory_equal(&a->recipe, &bert->recipe, sizeof a->recipe);
     }
+    /* DistilBERT: bert's recipe and forward, its own loader and dense tensor names */
+    strcpy(cfg.model_type, "distilbert");
+    const embp_arch *d = embp_arch_find(&cfg, &err);
+    assert_non_null(d);
+    assert_ptr_equal(d->forward, bert->forward);
+    assert_memory_equal(&d->recipe, &bert->recipe, sizeof d->recipe);
+    assert_true(d->dense_weight("transformer.layer.2.attention.q_lin.weight"));
+    assert_true(d->dense_weight("distilbert.transformer.layer.0.ffn.lin2.weight"));
+    assert_false(d->dense_weight("transformer.layer.0.sa_layer_norm.weight"));
+    assert_false(d->dense_weight("transformer.layer.0.ffn.lin1.bias"));
 }
 
 /* A model built through the table embeds exactly as the family's own functions do. */

@@ -113,6 +113,32 @@ static void test_roberta_family_positions_start_after_pad(void **state) {
     }
 }
 
+/* DistilBERT names its shapes dim, hidden_dim, n_layers, n_heads, its act activation, and has
+ * no token types; its task heads nest the encoder under "distilbert.". */
+static void test_distilbert_keys(void **state) {
+    (void)state;
+    const char *json = "{\"model_type\":\"distilbert\",\"dim\":64,\"hidden_dim\":128,"
+                       "\"n_layers\":3,\"n_heads\":4,\"vocab_size\":100,"
+                       "\"max_position_embeddings\":64,\"activation\":\"gelu\"}";
+    embp_model_config c;
+    memset(&c, 0, sizeof c);
+    embp_error err;
+    assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+    assert_int_equal(c.hidden, 64);
+    assert_int_equal(c.intermediate, 128);
+    assert_int_equal(c.layers, 3);
+    assert_int_equal(c.heads, 4);
+    assert_int_equal(c.type_vocab_size, 0);
+    assert_int_equal(c.position_offset, 0);
+    assert_string_equal(c.tensor_prefix, "distilbert.");
+    expect_config_error("{\"model_type\":\"distilbert\",\"hidden_size\":64}", EMBP_EFORMAT,
+                        "'dim' missing");
+    expect_config_error("{\"model_type\":\"distilbert\",\"dim\":64,\"hidden_dim\":128,"
+                        "\"n_layers\":3,\"n_heads\":4,\"vocab_size\":100,"
+                        "\"max_position_embeddings\":64,\"activation\":\"relu\"}",
+                        EMBP_EUNSUPPORTED, "activation 'relu'");
+}
+
 static void test_pooling_config_errors(void **state) {
     (void)state;
     const char *two = "{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}";
@@ -185,6 +211,7 @@ int main(void) {
         cmocka_unit_test(test_config_json_errors_name_the_field),
         cmocka_unit_test(test_task_head_architecture_uses_the_bert_prefix),
         cmocka_unit_test(test_roberta_family_positions_start_after_pad),
+        cmocka_unit_test(test_distilbert_keys),
         cmocka_unit_test(test_pooling_config_errors),
         cmocka_unit_test(test_folder_module_errors_name_the_file),
     };

@@ -8,7 +8,7 @@
 
 static void usage(FILE *f) {
     fputs("embp: embedding-model inference server for Hugging Face / sentence-transformers "
-          "folders (BERT, RoBERTa, XLM-RoBERTa, CamemBERT).\n\n"
+          "folders (BERT, RoBERTa, XLM-RoBERTa, CamemBERT, DistilBERT).\n\n"
           "usage: embp <command> [flags]   (embp <command> --help for its flags)\n\n"
           "commands:\n"
           "  serve        OpenAI-compatible HTTP API: POST /v1/embeddings, GET /v1/models,\n"

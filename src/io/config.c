@@ -67,12 +67,22 @@ static embp_status get_str(json_t *o, const char *fname, const char *name, char 
 
 /* ---------------------------------------------------------------- config.json */
 
-static embp_status read_shapes(json_t *o, const char *f, embp_model_config *c, embp_error *err) {
+/* The config.json keys of the shapes: BERT's, or DistilBERT's own names for the same. */
+typedef struct {
+    const char *hidden, *layers, *heads, *intermediate, *act;
+} shape_keys;
+static const shape_keys bert_keys = {"hidden_size", "num_hidden_layers", "num_attention_heads",
+                                     "intermediate_size", "hidden_act"};
+static const shape_keys distilbert_keys = {"dim", "n_layers", "n_heads", "hidden_dim",
+                                           "activation"};
+
+static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, embp_model_config *c,
+                               embp_error *err) {
     embp_status s;
-    if ((s = get_int(o, f, "hidden_size", 1, 1, MAX_HIDDEN, &c->hidden, err)) ||
-        (s = get_int(o, f, "num_hidden_layers", 1, 1, MAX_LAYERS, &c->layers, err)) ||
-        (s = get_int(o, f, "num_attention_heads", 1, 1, MAX_HIDDEN, &c->heads, err)) ||
-        (s = get_int(o, f, "intermediate_size", 1, 1, 16 * MAX_HIDDEN, &c->intermediate, err)) ||
+    if ((s = get_int(o, f, k->hidden, 1, 1, MAX_HIDDEN, &c->hidden, err)) ||
+        (s = get_int(o, f, k->layers, 1, 1, MAX_LAYERS, &c->layers, err)) ||
+        (s = get_int(o, f, k->heads, 1, 1, MAX_HIDDEN, &c->heads, err)) ||
+        (s = get_int(o, f, k->intermediate, 1, 1, 16 * MAX_HIDDEN, &c->intermediate, err)) ||
         (s = get_int(o, f, "vocab_size", 1, 1, MAX_VOCAB, &c->vocab_size, err)) ||
         (s = get_int(o, f, "max_position_embeddings", 1, 1, MAX_POSITIONS, &c->max_position,
                      err)) ||
@@ -80,8 +90,8 @@ static embp_status read_shapes(json_t *o, const char *f, embp_model_config *c, e
         (s = get_int(o, f, "pad_token_id", 0, 0, MAX_VOCAB, &c->pad_token_id, err)))
         return s;
     if (c->hidden % c->heads != 0)
-        return embp_fail(err, EMBP_EFORMAT, "%s: hidden_size %d is not a multiple of "
-                         "num_attention_heads %d", f, c->hidden, c->heads);
+        return embp_fail(err, EMBP_EFORMAT, "%s: %s %d is not a multiple of %s %d", f,
+                         k->hidden, c->hidden, k->heads, c->heads);
     json_t *eps = json_object_get(o, "layer_norm_eps");
     if (eps && !json_is_null(eps)) {
         if (!json_is_number(eps) || json_number_value(eps) <= 0 || json_number_value(eps) > 1)
@@ -92,7 +102,8 @@ static embp_status read_shapes(json_t *o, const char *f, embp_model_config *c, e
     return EMBP_OK;
 }
 
-static embp_status read_kind(json_t *o, const char *f, embp_model_config *c, embp_error *err) {
+static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp_model_config *c,
+                             embp_error *err) {
     json_t *arch = json_object_get(o, "architectures");
     if (arch && !json_is_null(arch)) {
         if (!json_is_array(arch) || (json_array_size(arch) && !json_is_string(json_array_get(arch, 0))))
@@ -104,15 +115,15 @@ static embp_status read_kind(json_t *o, const char *f, embp_model_config *c, emb
     }
     embp_status s;
     if ((s = get_str(o, f, "model_type", c->model_type, sizeof c->model_type, err)) ||
-        (s = get_str(o, f, "hidden_act", c->hidden_act, sizeof c->hidden_act, err)) ||
+        (s = get_str(o, f, k->act, c->hidden_act, sizeof c->hidden_act, err)) ||
         (s = get_str(o, f, "position_embedding_type", c->position_embedding_type,
                      sizeof c->position_embedding_type, err)) ||
         (s = get_str(o, f, "torch_dtype", c->torch_dtype, sizeof c->torch_dtype, err)))
         return s;
     /* Which model_types embp runs is the architecture table's (model/arch.c) to say. */
     if (strcmp(c->hidden_act, "gelu") != 0)
-        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: hidden_act '%s' is not supported "
-                         "(supported: gelu, the exact erf form)", f, c->hidden_act);
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s '%s' is not supported "
+                         "(supported: gelu, the exact erf form)", f, k->act, c->hidden_act);
     if (strcmp(c->position_embedding_type, "absolute") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: position_embedding_type '%s' is not "
                          "supported (supported: absolute)", f, c->position_embedding_type);
@@ -124,13 +135,18 @@ static embp_status read_kind(json_t *o, const char *f, embp_model_config *c, emb
             c->position_offset = c->pad_token_id + 1;
             strcpy(c->tensor_prefix, "roberta.");
         }
+    /* DistilBERT has no token types and nests the encoder of its task heads under
+     * "distilbert."; its layer tensors' names are model/distilbert.c's. */
+    if (k == &distilbert_keys)
+        strcpy(c->tensor_prefix, "distilbert.");
     if (c->position_offset >= c->max_position)
         return embp_fail(err, EMBP_EFORMAT, "%s: pad_token_id %d leaves no position of "
                          "max_position_embeddings %d (model_type '%s' counts from pad + 1)", f,
                          c->pad_token_id, c->max_position, c->model_type);
     /* BertModel saves tensors without a prefix; the task heads (BertForMaskedLM, ...) nest
      * the encoder under "bert.". The weight loader tries both. */
-    if (!c->position_offset && c->architecture[0] && strcmp(c->architecture, "BertModel") != 0)
+    if (k == &bert_keys && !c->position_offset && c->architecture[0] &&
+        strcmp(c->architecture, "BertModel") != 0)
         strcpy(c->tensor_prefix, "bert.");
     json_t *demo = json_object_get(o, "embp_demo");
     c->is_demo = json_is_true(demo);
@@ -142,13 +158,17 @@ embp_status embp_config_parse_config_json(const char *text, size_t len, const ch
     json_t *o = load_json(text, len, fname, err);
     if (!o)
         return err ? err->code : EMBP_EFORMAT;
-    c->type_vocab_size = 2;
+    json_t *type = json_object_get(o, "model_type");
+    const shape_keys *k = json_is_string(type) && strcmp(json_string_value(type), "distilbert") == 0
+                              ? &distilbert_keys
+                              : &bert_keys;
+    c->type_vocab_size = k == &bert_keys ? 2 : 0;
     c->layer_norm_eps = 1e-12f;
     strcpy(c->hidden_act, "gelu");
     strcpy(c->position_embedding_type, "absolute");
-    embp_status s = read_shapes(o, fname, c, err);
+    embp_status s = read_shapes(o, fname, k, c, err);
     if (s == EMBP_OK)
-        s = read_kind(o, fname, c, err);
+        s = read_kind(o, fname, k, c, err);
     json_decref(o);
     return s;
 }

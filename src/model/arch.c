@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/bert.h"
+#include "model/distilbert.h"
 
 static embp_status bert_load(const embp_model_config *cfg, const embp_safetensors *st,
                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
@@ -17,6 +18,13 @@ static embp_status bert_load(const embp_model_config *cfg, const embp_safetensor
 static embp_status bert_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
                                 const float **hidden, embp_error *err) {
     return embp_bert_forward((embp_bert *)e, ids, offsets, n, hidden, err);
+}
+
+static embp_status distilbert_load(const embp_model_config *cfg, const embp_safetensors *st,
+                                   const embp_plan *plan, int max_tokens, int max_len,
+                                   int n_threads, embp_encoder **out, embp_error *err) {
+    return embp_distilbert_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_bert **)out,
+                                err);
 }
 
 static void bert_free(embp_encoder *e) {
@@ -34,18 +42,23 @@ static const char *bert_kernels_name(const embp_encoder *e) {
 /* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
  * positions from pad_token_id + 1 and one token type, which io/config.c reads into the config
  * (position_offset, type_vocab_size, tensor_prefix "roberta."), so its entries share bert's
- * functions. */
+ * functions. DistilBERT is BERT's arithmetic without token types under other tensor names: its
+ * load renames (model/distilbert.c), its forward is bert's. */
 #define BERT_RECIPE                                                                                \
     {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
      EMBP_HEADS_MHA, EMBP_MLP_GELU}
 #define BERT_FUNCTIONS                                                                             \
     bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name, embp_bert_dense_weight
+#define DISTILBERT_FUNCTIONS                                                                       \
+    distilbert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                \
+        embp_distilbert_dense_weight
 
 static const embp_arch table[] = {
     {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},
     {"roberta", "roberta", BERT_RECIPE, BERT_FUNCTIONS},
     {"xlm-roberta", "xlm-roberta", BERT_RECIPE, BERT_FUNCTIONS},
     {"camembert", "camembert", BERT_RECIPE, BERT_FUNCTIONS},
+    {"distilbert", "distilbert", BERT_RECIPE, DISTILBERT_FUNCTIONS},
 };
 
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err) {

@@ -10,10 +10,15 @@ typedef struct {
     float *ln1_g, *ln1_b, *ln2_g, *ln2_b;      /* (H) each */
 } bert_layer;
 
+/* A family's name for the tensor BERT calls bert_name ("encoder.layer.0.attention.self.query.weight"),
+ * written into buf or returned as it is. */
+typedef const char *(*embp_bert_rename)(const char *bert_name, char *buf, size_t size);
+
 struct embp_bert {
     int H, L, NH, D, I, V, P; /* hidden, layers, heads, head size, FFN, vocab, positions */
     float eps;
     int pos0, pad; /* position_offset and pad_token_id (io/config.h): pos0 > 0 is RoBERTa's */
+    embp_bert_rename rename; /* NULL: BERT's own tensor names */
     int max_tokens, max_len, n_threads;
     const embp_kernels *k;
     embp_mm_engine *eng;
@@ -31,5 +36,15 @@ struct embp_bert {
     float *x, *tmp, *ctx, *qkv, *ffn, *attn; /* (T,H) (T,H) (T,H) (T,3H) (T,I) per-thread */
     size_t attn_per_thread;
 };
+
+/* embp_bert_load for a family that is BERT's arithmetic under other tensor names. */
+embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safetensors *st,
+                                   const embp_plan *plan, int max_tokens, int max_len,
+                                   int n_threads, embp_bert_rename rename, embp_bert **out,
+                                   embp_error *err);
+
+/* Whether name holds `layers` and ends with one of ends: a family's dense_weight. */
+int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,
+                          size_t n_ends);
 
 #endif

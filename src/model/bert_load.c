@@ -40,10 +40,14 @@ static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
 
 /* ---------------------------------------------------------------- loading tensors */
 
-/* The tensor `name` under cfg's prefix, or without one, or under "bert.". */
-static const embp_st_tensor *find_tensor(const embp_safetensors *st, const char *prefix,
-                                         const char *name) {
+/* The tensor of BERT name `name` (renamed by the family's b->rename) under cfg's prefix, or
+ * without one, or under "bert.". */
+static const embp_st_tensor *find_tensor(const embp_bert *b, const embp_safetensors *st,
+                                         const char *prefix, const char *name) {
     const char *tries[3] = {prefix, "", "bert."};
+    char own[160];
+    if (b->rename)
+        name = b->rename(name, own, sizeof own);
     for (int i = 0; i < 3; i++) {
         char full[256];
         snprintf(full, sizeof full, "%s%s", tries[i], name);
@@ -57,10 +61,11 @@ static const embp_st_tensor *find_tensor(const embp_safetensors *st, const char 
 /* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
 static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
                             const char *name, int d0, int d1, float *dst, embp_error *err) {
-    const embp_st_tensor *t = find_tensor(st, prefix, name);
+    const embp_st_tensor *t = find_tensor(b, st, prefix, name);
+    char own[160];
     if (!t)
         return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
-                         name);
+                         b->rename ? b->rename(name, own, sizeof own) : name);
     embp_status rc = embp_st_expect_shape(t, d0, d1, err);
     if (rc != EMBP_OK)
         return rc;
@@ -93,7 +98,7 @@ static embp_status load_table(embp_bert *b, const embp_safetensors *st, const ch
 static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
                               embp_table_format fmt, embp_error *err) {
     const char *name = "embeddings.word_embeddings.weight";
-    const embp_st_tensor *t = find_tensor(st, prefix, name);
+    const embp_st_tensor *t = find_tensor(b, st, prefix, name);
     size_t n = (size_t)b->V * (size_t)b->H, nsc = (size_t)b->V * sizeof(float);
     int stored8 = t && embp_qf_form_of(t) == EMBP_QF_INT8;
     embp_qf_weight qw;
@@ -242,7 +247,7 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
     int g = 0;
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
-        const embp_st_tensor *t = find_tensor(ld->st, ld->prefix, name);
+        const embp_st_tensor *t = find_tensor(b, ld->st, ld->prefix, name);
         embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
         if (i > 0 && f != form && !t) /* found by fuzz_quantized: t was dereferenced */
             return embp_fail(err, EMBP_EFORMAT, "tensor '%s%s' is missing; its siblings in "
@@ -386,6 +391,13 @@ static embp_status check_config(const embp_model_config *cfg, int max_tokens, in
 embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
                            const embp_plan *plan, int max_tokens, int max_len,
                            int n_threads, embp_bert **out, embp_error *err) {
+    return embp_bert_load_renamed(cfg, st, plan, max_tokens, max_len, n_threads, NULL, out, err);
+}
+
+embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safetensors *st,
+                                   const embp_plan *plan, int max_tokens, int max_len,
+                                   int n_threads, embp_bert_rename rename, embp_bert **out,
+                                   embp_error *err) {
     embp_status rc;
     *out = NULL;
     if ((rc = check_config(cfg, max_tokens, max_len, err)))
@@ -396,7 +408,7 @@ embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors 
     *b = (embp_bert){.H = cfg->hidden, .L = cfg->layers, .NH = cfg->heads,
                      .D = cfg->hidden / cfg->heads, .I = cfg->intermediate, .V = cfg->vocab_size,
                      .P = cfg->max_position, .eps = cfg->layer_norm_eps,
-                     .pos0 = cfg->position_offset, .pad = cfg->pad_token_id,
+                     .pos0 = cfg->position_offset, .pad = cfg->pad_token_id, .rename = rename,
                      .max_tokens = max_tokens, .max_len = max_len,
                      .n_threads = n_threads > 0 ? n_threads : embp_cpu_get()->n_cores,
                      .k = embp_kernels_pick(embp_cpu_get())};
@@ -449,18 +461,23 @@ void embp_bert_free(embp_bert *b) {
     embp_free(b);
 }
 
-int embp_bert_dense_weight(const char *name) {
-    static const char *const ends[] = {".attention.self.query.weight", ".attention.self.key.weight",
-                                       ".attention.self.value.weight",
-                                       ".attention.output.dense.weight",
-                                       ".intermediate.dense.weight", ".output.dense.weight"};
-    if (!strstr(name, "encoder.layer."))
+int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,
+                          size_t n_ends) {
+    if (!strstr(name, layers))
         return 0;
     size_t n = strlen(name);
-    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+    for (size_t i = 0; i < n_ends; i++) {
         size_t e = strlen(ends[i]);
         if (n > e && strcmp(name + n - e, ends[i]) == 0)
             return 1;
     }
     return 0;
+}
+
+int embp_bert_dense_weight(const char *name) {
+    static const char *const ends[] = {".attention.self.query.weight", ".attention.self.key.weight",
+                                       ".attention.self.value.weight",
+                                       ".attention.output.dense.weight",
+                                       ".intermediate.dense.weight", ".output.dense.weight"};
+    return embp_bert_named_dense(name, "encoder.layer.", ends, sizeof ends / sizeof ends[0]);
 }

@@ -16,7 +16,7 @@
 #include "core/cpu.h"
 #include "kernels/matmul.h"
 #include "runtime/model.h"
-#include "server/config.h"
+#include "settings/config.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             o.n_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
-            /* text is the settings layer's to parse (server/config.h) */
+            /* text is the settings layer's to parse (settings/config.h) */
             if (embp_config_parse_precision(argv[++i], "auto|fp32|fp16|bf16|int8|int4",
                                             &o.precision) != 0)
                 return fprintf(stderr, "bench: --precision %s: unknown\n", argv[i]), 2;

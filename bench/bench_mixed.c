@@ -13,7 +13,7 @@
 
 #include "core/cpu.h"
 #include "runtime/model.h"
-#include "server/config.h"
+#include "settings/config.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
-            /* text is the settings layer's to parse (server/config.h) */
+            /* text is the settings layer's to parse (settings/config.h) */
             if (embp_config_parse_precision(argv[++i], "auto|fp32|fp16|bf16|int8|int4",
                                             &o.precision) != 0)
                 return fprintf(stderr, "bench: --precision %s: unknown\n", argv[i]), 2;

@@ -1,4 +1,4 @@
-/* Fuzz target: the settings table's precision rows (server/config.c, the one parser of their
+/* Fuzz target: the settings table's precision rows (settings/config.c, the one parser of their
  * text) and EMB_PROVIDER_MODEL_PRECISION_OVERRIDES JSON, then the planner's check of the typed
  * options. Input: lines "NAME=value"; a line without '=' is taken as the overrides JSON. The
  * request is then resolved for two model names on the probed CPU, and must end in a clean
@@ -9,7 +9,7 @@
 
 #include "precision/plan.h"
 #include "precision/request.h"
-#include "server/config.h"
+#include "settings/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

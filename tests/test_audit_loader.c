@@ -9,7 +9,7 @@
 
 #include "io/safetensors.h"
 #include "runtime/registry.h"
-#include "server/config.h"
+#include "settings/config.h"
 
 /* Shards "a.safetensors" (tensor y) and "xa.safetensors" (tensor x); the index says x is in
  * a.safetensors, whose name is a substring of x's real file. */

@@ -1,5 +1,5 @@
 /* tests/test_plan.c: the precision planner (src/precision/) fed by the settings table
- * (server/config.c, the one parser of the variables' text): every variable, precedence,
+ * (settings/config.c, the one parser of the variables' text): every variable, precedence,
  * fallbacks on masked CPUs, strict mode, overrides JSON, the pair table, auto, fidelity and its
  * cache. CPUs are synthetic (a Zen 5-like feature set, then masked), so results do not depend
  * on the machine running the test. */
@@ -15,7 +15,7 @@
 #include "precision/plan.h"
 #include "precision/probe.h"
 #include "precision/request.h"
-#include "server/config.h"
+#include "settings/config.h"
 
 /* AVX-512 F/BW/VL, BF16, VNNI; no AMX, no AVX512_FP16: the machine DESIGN.md describes. */
 static embp_cpu zen5(void) {

@@ -1,4 +1,4 @@
-/* Settings (src/server/config.c): defaults as documented in the brief, environment then flags,
+/* Settings (src/settings/config.c): defaults as documented in the brief, environment then flags,
  * errors naming the variable, the value and what is allowed, and the default model search. */
 #include "testutil.h"
 
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "server/config.h"
+#include "settings/config.h"
 
 static void test_config_defaults_are_the_documented_ones(void **state) {
     (void)state;

@@ -1,9 +1,9 @@
 /* The embp command line: shared option parsing for serve, embed, tokenize and info. Settings
- * come from the table in src/server/config.c; each command adds a few flags of its own. */
+ * come from the table in src/settings/config.c; each command adds a few flags of its own. */
 #ifndef EMBP_CLI_CLI_H
 #define EMBP_CLI_CLI_H
 
-#include "server/config.h"
+#include "settings/config.h"
 
 /* Flags a command has besides the settings table. */
 typedef struct {

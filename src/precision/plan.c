@@ -1,6 +1,6 @@
 /* Precision vocabulary, the storage/compute pair table, and resolving a request against a CPU.
  * The typed request is checked in request.c (its text is parsed by the settings table,
- * server/config.c); measuring fidelity is the caller's. */
+ * settings/config.c); measuring fidelity is the caller's. */
 #include "precision/plan.h"
 
 #include <math.h>
@@ -205,7 +205,7 @@ static void spec_to_pair(const embp_precision_spec *s, const embp_cpu *cpu, int 
 }
 
 /* "storage=int4" or similar: the embp_load_opts fields a spec's values came from, for error
- * messages (the command line names its own variables for them: server/config.h). */
+ * messages (the command line names its own variables for them: settings/config.h). */
 static void spec_source(const embp_precision_spec *s, const char *override_var,
                         const char *model, char *buf, size_t size) {
     if (override_var)

@@ -3,7 +3,7 @@
  * against what this CPU can run, with the reasons whenever the result differs from the request.
  * The request comes from embp_load_opts (typed; precision/request.h checks it and names the
  * field on error); this file is the vocabulary and resolution. Text (EMB_PROVIDER_* variables,
- * flags) is parsed once, by the settings table (server/config.h), never here.
+ * flags) is parsed once, by the settings table (settings/config.h), never here.
  *
  *     embp_precision_request req;
  *     if (embp_precision_request_from_opts(opts, &req, &err) != EMBP_OK) ...

@@ -1,5 +1,5 @@
 /* The precision request: embp_load_opts' typed precision fields, checked, with the per-model
- * overrides turned into specs. Nothing here parses text: the settings table (server/config.c)
+ * overrides turned into specs. Nothing here parses text: the settings table (settings/config.c)
  * is the only parser of EMB_PROVIDER_* values and flags, and hands the library typed options.
  * A wrong value is EMBP_ECONFIG naming the embp_load_opts field, the value and what is allowed:
  *

@@ -8,7 +8,7 @@
 
 #include "core/status.h"
 #include "runtime/registry.h"
-#include "server/config.h"
+#include "settings/config.h"
 
 typedef struct embp_server embp_server;
 

@@ -1,5 +1,5 @@
 /* The settings table and its parsers: environment first, then flags override. */
-#include "server/config.h"
+#include "settings/config.h"
 
 #include <errno.h>
 #include <jansson.h>

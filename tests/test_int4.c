@@ -228,7 +228,7 @@ static void test_gemm_rejects_weights_packed_for_another_kernel(void **state) {
     embp_int4_weights_free(&w);
     assert_int_equal(embp_int4_pack(&embp_int4_scalar, p.q, p.sc, p.s.n, p.s.k, 48, &w, &err),
                      EMBP_ECONFIG);
-    assert_non_null(strstr(err.msg, "EMB_PROVIDER_QUANT_GROUP_SIZE=48"));
+    assert_non_null(strstr(err.msg, "quant_group_size=48"));
     problem_free(&p);
 }
 

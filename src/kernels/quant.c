@@ -51,10 +51,10 @@ void embp_dequant_int8(const int8_t *q, const float *scales, int n, int k, float
 
 embp_status embp_quant_int4_check(int k, int g, embp_error *err) {
     if (g < 16 || g > 256 || (g & (g - 1)) != 0)
-        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_QUANT_GROUP_SIZE=%d: allowed values "
+        return embp_fail(err, EMBP_ECONFIG, "quant_group_size=%d: allowed values "
                          "16, 32, 64, 128, 256", g);
     if (k % g != 0)
-        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_QUANT_GROUP_SIZE=%d does not divide "
+        return embp_fail(err, EMBP_ECONFIG, "quant_group_size=%d does not divide "
                          "the weight's K = %d; choose a group size that does", g, k);
     return EMBP_OK;
 }

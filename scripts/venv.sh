@@ -2,9 +2,9 @@
 # Makes the Python venv build/venv (everything Python in embp's scripts and tests runs there, so
 # a system pip that is absent or "externally managed", as on Debian 12/13, is never used), from
 # apt's python3-venv when Python cannot make one yet. With --reference, also installs the test
-# reference: torch==2.13.0 CPU first (from a local wheel, else PyTorch's CPU index: never a
-# plain `torch`, which would resolve to a multi-GB CUDA build), then sentence-transformers,
-# transformers, tokenizers, huggingface_hub, sentencepiece and protobuf (the XLM-R tokenizer
+# reference: torch==2.13.0+cpu first (a local wheel where pip finds one, else PyTorch's CPU
+# index: never a plain `torch`, which would resolve to a multi-GB CUDA build), then
+# sentence-transformers, transformers, tokenizers, huggingface_hub, sentencepiece and protobuf (the XLM-R tokenizer
 # converter of tests/arch_reference.py), which find torch already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,11 @@ if [ "${1:-}" = --reference ] &&
    ! build/venv/bin/python -c 'import torch, sentence_transformers, tokenizers, sentencepiece
 import google.protobuf' 2>/dev/null; then
   pip=(build/venv/bin/pip install -q)
-  "${pip[@]}" --no-index torch==2.13.0 >&2 2>/dev/null ||
-    "${pip[@]}" torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu >&2
+  # torch==2.13.0+cpu can only be a CPU build: the wheel on the machine's disk where pip's
+  # find-links has it (its dependencies from the index), else PyTorch's CPU index.
+  "${pip[@]}" "torch==2.13.0+cpu" >&2 ||
+    "${pip[@]}" "torch==2.13.0+cpu" --index-url https://download.pytorch.org/whl/cpu \
+      --extra-index-url https://pypi.org/simple >&2
   "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub sentencepiece \
     protobuf >&2
 fi

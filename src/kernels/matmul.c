@@ -10,6 +10,8 @@
 #include <threads.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "core/alloc.h"
 #include "kernels/dnnl_compat.h"
 #include "kernels/int4.h"
@@ -25,7 +27,14 @@ struct embp_mm_engine {
     int32_t *acc;  /* int8 accumulators (max_m, N) */
     size_t acc_bytes;
     float *xs;     /* per-row activation scales (max_m) */
+    void *act2;    /* int8: the next linear's u8 activations, quantized in this one's epilogue */
+    size_t act2_bytes;
+    float *xs2;
+    const embp_linear *ready_for; /* act2/xs2 hold ready_x quantized for ready_for, or NULL */
+    const float *ready_x;
+    int ready_m;
     int wq_max;    /* int8 weights lie in [-wq_max, wq_max]: 127 with VNNI, else 63 */
+    embp_prof *prof; /* NULL unless a benchmark profiles */
 };
 
 typedef struct {
@@ -153,7 +162,8 @@ embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engi
     DNNL_TRY(dnnl_engine_create(&e->eng, dnnl_cpu, 0), "engine_create");
     DNNL_TRY(dnnl_stream_create(&e->stream, e->eng, dnnl_stream_default_flags), "stream_create");
     e->xs = embp_malloc_aligned((size_t)e->max_m * sizeof(float));
-    if (!e->xs) {
+    e->xs2 = embp_malloc_aligned((size_t)e->max_m * sizeof(float));
+    if (!e->xs || !e->xs2) {
         rc = embp_fail(err, EMBP_ENOMEM, "matmul engine: out of memory for %d scales", e->max_m);
         goto fail;
     }
@@ -162,6 +172,10 @@ embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engi
 fail:
     embp_mm_engine_free(e);
     return rc;
+}
+
+void embp_mm_engine_set_prof(embp_mm_engine *e, embp_prof *p) {
+    e->prof = p;
 }
 
 void embp_mm_engine_free(embp_mm_engine *e) {
@@ -174,6 +188,8 @@ void embp_mm_engine_free(embp_mm_engine *e) {
     embp_free_aligned(e->act);
     embp_free_aligned(e->acc);
     embp_free_aligned(e->xs);
+    embp_free_aligned(e->act2);
+    embp_free_aligned(e->xs2);
     embp_free(e);
 }
 
@@ -357,6 +373,8 @@ static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bi
     if (t != EMBP_MM_F32 && (rc = reserve(&e->act, &e->act_bytes, (size_t)e->max_m * K * row,
                                           err)) != EMBP_OK)
         goto fail;
+    if (t == EMBP_MM_INT8 && (rc = reserve(&e->act2, &e->act2_bytes, e->act_bytes, err)) != EMBP_OK)
+        goto fail;
     if (t == EMBP_MM_INT8 && (rc = reserve((void **)&e->acc, &e->acc_bytes,
                                            (size_t)e->max_m * N * sizeof(int32_t), err)) != EMBP_OK)
         goto fail;
@@ -514,9 +532,14 @@ done:
 
 static embp_status int4_forward(embp_linear *l, const float *x, int M, float *y,
                                 embp_error *err) {
+    embp_prof *p = l->e->prof;
+    embp_prof_clock t = embp_prof_start(p);
     embp_status rc = embp_int4_gemm(l->k4, &l->i4, x, M, l->bias, y, l->e->act, err);
-    if (rc == EMBP_OK && l->gelu)
+    embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+    if (rc == EMBP_OK && l->gelu) {
         l->e->k->gelu(y, (size_t)M * l->N);
+        embp_prof_mark(p, EMBP_OP_GELU, &t);
+    }
     return rc;
 }
 
@@ -553,7 +576,63 @@ const char *embp_linear_impl(embp_linear *l, int M) {
 
 /* ---------------------------------------------------------------- forward */
 
-embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err) {
+/* Rows [*r0, *r1) of M for the calling thread of the current team, in equal blocks. */
+static void team_rows(int M, int *r0, int *r1) {
+    int nt = omp_get_num_threads(), me = omp_get_thread_num(), per = (M + nt - 1) / nt;
+    *r0 = me * per < M ? me * per : M;
+    *r1 = *r0 + per < M ? *r0 + per : M;
+}
+
+/* Below this many elements a row-wise step runs on one thread (a team costs a few us). */
+enum { PAR_MIN = 1 << 14 };
+
+/* The activations of a bf16 or int8 call, into e->act (and e->xs): row-wise, so rows split over
+ * the threads give the same bytes as one pass. */
+static void convert_rows(embp_linear *l, const float *x, int M) {
+    embp_mm_engine *e = l->e;
+    size_t K = (size_t)l->K;
+#pragma omp parallel if ((size_t)M * K >= PAR_MIN)
+    {
+        int r0, r1;
+        team_rows(M, &r0, &r1);
+        if (r1 > r0 && l->type == EMBP_MM_BF16)
+            e->k->f32_to_bf16(x + r0 * K, (uint16_t *)e->act + r0 * K, (size_t)(r1 - r0) * K);
+        else if (r1 > r0)
+            e->k->quantize_u8(x + r0 * K, r1 - r0, l->K, (uint8_t *)e->act + r0 * K, e->xs + r0);
+    }
+}
+
+/* Rows per step of the int8 epilogue: a few rows, so each step's rows stay in L1/L2 from the
+ * dequantization through GELU to the next linear's quantization. */
+enum { EPI_ROWS = 8 };
+
+/* The int8 epilogue in one pass over each thread's rows, EPI_ROWS at a time: s32 -> fp32 with
+ * both scales, the zero point and bias, then GELU, then (quant_next) the u8 quantization of the
+ * result for the next linear into act2/xs2, while the rows are in cache. */
+static void int8_epilogue(embp_linear *l, float *y, int M, int quant_next) {
+    embp_mm_engine *e = l->e;
+    size_t N = (size_t)l->N;
+#pragma omp parallel if ((size_t)M * N >= PAR_MIN)
+    {
+        int r0, r1;
+        team_rows(M, &r0, &r1);
+        for (int r = r0; r < r1; r += EPI_ROWS) {
+            int rows = r1 - r < EPI_ROWS ? r1 - r : EPI_ROWS;
+            e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + r, l->scales, l->bias, y + r * N,
+                              rows, l->N);
+            if (l->gelu)
+                e->k->gelu(y + r * N, (size_t)rows * N);
+            if (quant_next)
+                e->k->quantize_u8(y + r * N, rows, l->N, (uint8_t *)e->act2 + r * N, e->xs2 + r);
+        }
+    }
+}
+
+static embp_status forward(embp_linear *l, const float *x, int M, float *y,
+                           const embp_linear *next, embp_error *err) {
+    embp_prof *p = l->e->prof;
+    if (p)
+        p->flops[p->gemm] += 2.0 * M * (double)l->K * l->N;
     if (l->k4)
         return int4_forward(l, x, M, y, err);
     embp_status rc = EMBP_OK;
@@ -561,14 +640,23 @@ embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y,
     mm_slot *s = NULL;
     if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
         return rc;
+    embp_prof_clock t = embp_prof_start(p);
     void *src = (void *)(uintptr_t)x, *dst = y;
-    if (l->type == EMBP_MM_BF16) {
-        e->k->f32_to_bf16(x, e->act, (size_t)M * l->K);
-        src = e->act;
-    } else if (l->type == EMBP_MM_INT8) {
-        e->k->quantize_u8(x, M, l->K, e->act, e->xs);
+    int ready = l->type == EMBP_MM_INT8 && e->ready_for == l && e->ready_x == x && e->ready_m == M;
+    e->ready_for = NULL;
+    if (ready) { /* quantized by the previous linear's epilogue: take its buffers */
+        void *a = e->act;
+        float *xs = e->xs;
+        size_t bytes = e->act_bytes;
+        e->act = e->act2, e->xs = e->xs2, e->act_bytes = e->act2_bytes;
+        e->act2 = a, e->xs2 = xs, e->act2_bytes = bytes;
         src = e->act;
         dst = e->acc;
+    } else if (l->type == EMBP_MM_BF16 || l->type == EMBP_MM_INT8) {
+        convert_rows(l, x, M);
+        embp_prof_mark(p, l->type == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &t);
+        src = e->act;
+        dst = l->type == EMBP_MM_INT8 ? (void *)e->acc : dst;
     }
     DNNL_TRY(dnnl_memory_set_data_handle(s->src, src), "set src");
     DNNL_TRY(dnnl_memory_set_data_handle(s->dst, dst), "set dst");
@@ -579,13 +667,25 @@ embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y,
     DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
              "matmul execute");
     DNNL_TRY(dnnl_stream_wait(e->stream), "stream_wait");
+    embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
     if (l->type == EMBP_MM_INT8) {
-        e->k->dequant_s32(e->acc, l->wsum, e->xs, l->scales, l->bias, y, M, l->N);
-        if (l->gelu)
-            e->k->gelu(y, (size_t)M * l->N);
+        int chain = next && next->type == EMBP_MM_INT8 && !next->k4 && next->K == l->N;
+        int8_epilogue(l, y, M, chain);
+        if (chain)
+            e->ready_for = next, e->ready_x = y, e->ready_m = M;
+        embp_prof_mark(p, EMBP_OP_EPILOGUE, &t);
     }
 fail:
     return rc;
+}
+
+embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err) {
+    return forward(l, x, M, y, NULL, err);
+}
+
+embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, float *y,
+                                      const embp_linear *next, embp_error *err) {
+    return forward(l, x, M, y, next, err);
 }
 
 /* ---------------------------------------------------------------- peak */

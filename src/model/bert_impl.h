@@ -29,6 +29,7 @@ struct embp_bert {
     void *arena;
     float *x, *tmp, *ctx, *qkv, *ffn, *attn; /* (T,H) (T,H) (T,H) (T,3H) (T,I) per-thread */
     size_t attn_per_thread;
+    embp_prof *prof; /* NULL unless a benchmark profiles (embp_bert_set_prof) */
 };
 
 #endif

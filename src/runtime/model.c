@@ -27,6 +27,7 @@ struct embp_model {
     int max_tokens;
     int32_t *ids;  /* (max_tokens): a pass's ids, packed by embp_embed_tokens */
     int *offsets;  /* (max_tokens + 1) */
+    embp_prof *prof; /* NULL unless a benchmark profiles */
 };
 
 void embp_load_opts_init(embp_load_opts *opts) {
@@ -329,8 +330,15 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
     embp_status rc = embp_bert_forward(m->bert, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
+    embp_prof_clock t = embp_prof_start(m->prof);
     embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);
+    embp_prof_mark(m->prof, EMBP_OP_POOL, &t);
     return EMBP_OK;
+}
+
+void embp_model_set_prof(embp_model *m, embp_prof *p) {
+    m->prof = p;
+    embp_bert_set_prof(m->bert, p);
 }
 
 static embp_status check_inputs(const embp_model *m, const int32_t *const *ids, const int *lens,

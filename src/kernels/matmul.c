@@ -27,7 +27,7 @@ struct embp_mm_engine {
     int32_t *acc;  /* int8 accumulators (max_m, N) */
     size_t acc_bytes;
     float *xs;     /* per-row activation scales (max_m) */
-    void *act2;    /* int8: the next linear's u8 activations, quantized in this one's epilogue */
+    void *act2;    /* the next linear's u8 or bf16 activations, from this one's epilogue */
     size_t act2_bytes;
     float *xs2;
     const embp_linear *ready_for; /* act2/xs2 hold ready_x quantized for ready_for, or NULL */
@@ -46,6 +46,7 @@ typedef struct {
 struct embp_linear {
     embp_mm_engine *e;
     int K, N, gelu;
+    int dst_bf16;           /* bf16 chained into bf16: the primitives write bf16 (to act2) */
     embp_mm_type type;
     dnnl_memory_desc_t wmd; /* the packed (blocked) layout the primitives expect; owned */
     void *wbuf;
@@ -230,7 +231,9 @@ static embp_status make_pd(const embp_linear *l, int M, embp_dnnl_cmd wmd,
     DNNL_TRY(embp_dnnl_md_2d(&wany, l->K, l->N, wei_dt(l->type), dnnl_format_tag_any),
              "weights md");
     DNNL_TRY(embp_dnnl_md_2d(&bmd, 1, l->N, dnnl_f32, dnnl_ab), "bias md");
-    DNNL_TRY(embp_dnnl_md_2d(&dmd, M, l->N, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab), "dst md");
+    DNNL_TRY(embp_dnnl_md_2d(&dmd, M, l->N, int8 ? dnnl_s32 : l->dst_bf16 ? dnnl_bf16 : dnnl_f32,
+                             dnnl_ab),
+             "dst md");
     DNNL_TRY(dnnl_primitive_attr_create(&attr), "attr_create");
     if (l->gelu && !int8) {
         DNNL_TRY(dnnl_post_ops_create(&po), "post_ops_create");
@@ -373,7 +376,8 @@ static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bi
     if (t != EMBP_MM_F32 && (rc = reserve(&e->act, &e->act_bytes, (size_t)e->max_m * K * row,
                                           err)) != EMBP_OK)
         goto fail;
-    if (t == EMBP_MM_INT8 && (rc = reserve(&e->act2, &e->act2_bytes, e->act_bytes, err)) != EMBP_OK)
+    if ((t == EMBP_MM_INT8 || t == EMBP_MM_BF16) &&
+        (rc = reserve(&e->act2, &e->act2_bytes, e->act_bytes, err)) != EMBP_OK)
         goto fail;
     if (t == EMBP_MM_INT8 && (rc = reserve((void **)&e->acc, &e->acc_bytes,
                                            (size_t)e->max_m * N * sizeof(int32_t), err)) != EMBP_OK)
@@ -628,6 +632,21 @@ static void int8_epilogue(embp_linear *l, float *y, int M, int quant_next) {
     }
 }
 
+/* Takes the activations the previous linear's epilogue made for l (act2/xs2), if they are x's. */
+static int take_ready(embp_linear *l, const float *x, int M) {
+    embp_mm_engine *e = l->e;
+    int ready = e->ready_for == l && e->ready_x == x && e->ready_m == M;
+    e->ready_for = NULL;
+    if (ready) {
+        void *a = e->act;
+        float *xs = e->xs;
+        size_t bytes = e->act_bytes;
+        e->act = e->act2, e->xs = e->xs2, e->act_bytes = e->act2_bytes;
+        e->act2 = a, e->xs2 = xs, e->act2_bytes = bytes;
+    }
+    return ready;
+}
+
 static embp_status forward(embp_linear *l, const float *x, int M, float *y,
                            const embp_linear *next, embp_error *err) {
     embp_prof *p = l->e->prof;
@@ -638,26 +657,26 @@ static embp_status forward(embp_linear *l, const float *x, int M, float *y,
     embp_status rc = EMBP_OK;
     embp_mm_engine *e = l->e;
     mm_slot *s = NULL;
+    int chain = next && next->type == l->type && !next->k4 && next->K == l->N &&
+                (l->type == EMBP_MM_INT8 || l->type == EMBP_MM_BF16);
+    if (l->type == EMBP_MM_BF16 && chain != l->dst_bf16) { /* once: its primitives change */
+        for (int i = 0; i < l->n_slots; i++)
+            slot_clear(&l->slots[i]);
+        l->dst_bf16 = chain;
+    }
     if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
         return rc;
     embp_prof_clock t = embp_prof_start(p);
-    void *src = (void *)(uintptr_t)x, *dst = y;
-    int ready = l->type == EMBP_MM_INT8 && e->ready_for == l && e->ready_x == x && e->ready_m == M;
-    e->ready_for = NULL;
-    if (ready) { /* quantized by the previous linear's epilogue: take its buffers */
-        void *a = e->act;
-        float *xs = e->xs;
-        size_t bytes = e->act_bytes;
-        e->act = e->act2, e->xs = e->xs2, e->act_bytes = e->act2_bytes;
-        e->act2 = a, e->xs2 = xs, e->act2_bytes = bytes;
+    void *src = (void *)(uintptr_t)x, *dst = l->dst_bf16 ? e->act2 : y;
+    if (take_ready(l, x, M)) {
         src = e->act;
-        dst = e->acc;
     } else if (l->type == EMBP_MM_BF16 || l->type == EMBP_MM_INT8) {
         convert_rows(l, x, M);
         embp_prof_mark(p, l->type == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &t);
         src = e->act;
-        dst = l->type == EMBP_MM_INT8 ? (void *)e->acc : dst;
     }
+    if (l->type == EMBP_MM_INT8)
+        dst = e->acc;
     DNNL_TRY(dnnl_memory_set_data_handle(s->src, src), "set src");
     DNNL_TRY(dnnl_memory_set_data_handle(s->dst, dst), "set dst");
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->src},
@@ -669,12 +688,11 @@ static embp_status forward(embp_linear *l, const float *x, int M, float *y,
     DNNL_TRY(dnnl_stream_wait(e->stream), "stream_wait");
     embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
     if (l->type == EMBP_MM_INT8) {
-        int chain = next && next->type == EMBP_MM_INT8 && !next->k4 && next->K == l->N;
         int8_epilogue(l, y, M, chain);
-        if (chain)
-            e->ready_for = next, e->ready_x = y, e->ready_m = M;
         embp_prof_mark(p, EMBP_OP_EPILOGUE, &t);
     }
+    if (chain)
+        e->ready_for = next, e->ready_x = y, e->ready_m = M;
 fail:
     return rc;
 }

@@ -79,10 +79,11 @@ void embp_linear_free(embp_linear *l); /* NULL is fine */
  * a bucket creates its primitive (~0.5 ms); later ones reuse it. */
 embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err);
 
-/* The same, when y is next's input and nothing changes y before next's forward: an int8 linear
- * followed by an int8 next quantizes y's rows for next in its epilogue (while they are in cache)
- * and next's forward with x == y then skips its own quantization. Other types: as
- * embp_linear_forward. Any other call on the engine in between drops the quantized rows. */
+/* The same, when y is only next's input: an int8 linear followed by an int8 next quantizes y's
+ * rows for next in its epilogue (while they are in cache); a bf16 one followed by a bf16 next
+ * has oneDNN write bf16 for next directly and leaves y unwritten. next's forward with x == y
+ * then skips its own conversion. Other types: as embp_linear_forward. Any other call on the
+ * engine in between drops the converted rows (and a bf16 next then reads y: don't). */
 embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, float *y,
                                       const embp_linear *next, embp_error *err);
 

@@ -60,6 +60,16 @@ print("| %s (%s) | %.0f | %.2fx | %.2f | %.2fx | %.0f | %.2fx | %.0f (%.0f%%) | 
 PY
   done
   echo
+  # where the time goes (bench_forward --profile, bench/profile.sh) and ONNX Runtime int8
+  echo "Per-op profile of $m, each GEMM against this CPU's instruction limit (bench_forward --profile):"
+  echo; echo '```'
+  for pr in $precisions; do
+    pk=; [ $pr = fp32 ] && pk=--peaks
+    ./build/bench_forward "$d" --profile 5 --precision $pr $pk --seconds "$secs" | grep -v '^model '
+  done
+  echo '```'; echo
+  bench/profile.sh "$d" --seconds "$secs" $precisions; echo
+  bench/peer_int8.sh "$d" --seconds "$secs" --threads 2; echo
 done
 # the server, end to end, MiniLM fp32. bench_http (bench/bench_http.c): one keep-alive HTTP/1.1
 # connection per client thread, requests back to back, so no process start-up lands in the figures.
@@ -123,3 +133,5 @@ echo
 echo "The load client runs on the same 2 cores as the server, so server figures are a floor."
 } | tee "$out"
 cp "$out" bench/results/latest.md
+isa=avx2; case " $feats " in *" avx512f "*) isa=avx512;; esac # each machine's runs side by side
+cp "$out" "bench/results/$(date -u +%Y-%m-%d)-$(echo "$cpu" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-')$isa-$(nproc)cores.md"

@@ -156,10 +156,10 @@ static void test_bf16_matches_float64_of_bf16_rounded_inputs(void **state) {
 
 /* The int8 path by hand: w quantized per row (max |w| / 127, or / 63 without VNNI, where
  * oneDNN's int16 pair sums would saturate), x per row with zero point 128. */
-static void test_int8_matches_float64_of_quantized_inputs(void **state) {
-    (void)state;
-    embp_mm_engine *e = engine(256);
-    problem p = make_problem(45, 384, 1152);
+/* M 45: one oneDNN call; M 700: two (int8 runs 512 rows a call, matmul.c's INT8_CHUNK). */
+static void int8_matches_float64(int M) {
+    embp_mm_engine *e = engine(M);
+    problem p = make_problem(M, 384, 1152);
     size_t nx = (size_t)p.M * p.K, nw = (size_t)p.N * p.K;
     float *xr = malloc(nx * 4), *wr = malloc(nw * 4);
     const embp_cpu *cpu = embp_cpu_get();
@@ -198,14 +198,21 @@ static void test_int8_matches_float64_of_quantized_inputs(void **state) {
     embp_mm_engine_free(e);
 }
 
+static void test_int8_matches_float64_of_quantized_inputs(void **state) {
+    (void)state;
+    int8_matches_float64(45);
+    int8_matches_float64(700);
+}
+
 /* A pair chained (embp_linear_forward_chain: int8 quantizes, bf16 converts, the first's result
  * for the second in its epilogue) gives the same bytes as two plain calls, on the threaded path
- * (M 300) and the single-thread one (M 5); after an unrelated call in between the second
- * converts its input itself (int8, whose chained y is still written). */
+ * (M 600: for int8 two oneDNN calls, of 512 and 88 rows) and the single-thread one (M 5); after
+ * an unrelated call in between the second converts its input itself (int8, whose chained y is
+ * still written). */
 static void test_chained_pair_matches_two_calls(void **state) {
     (void)state;
     embp_mm_type types[2] = {EMBP_MM_INT8, EMBP_MM_BF16};
-    int Ms[2] = {300, 5}, ran = 0;
+    int Ms[2] = {600, 5}, ran = 0;
     for (int t = 0; t < 2; t++) {
         if (types[t] == EMBP_MM_BF16 && !embp_cpu_get()->avx512_bf16)
             continue;

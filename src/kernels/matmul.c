@@ -613,7 +613,7 @@ enum { EPI_ROWS = 8 };
 /* The int8 epilogue in one pass over each thread's rows, EPI_ROWS at a time: s32 -> fp32 with
  * both scales, the zero point and bias, then GELU, then (quant_next) the u8 quantization of the
  * result for the next linear into act2/xs2, while the rows are in cache. */
-static void int8_epilogue(embp_linear *l, float *y, int M, int quant_next) {
+static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_next) {
     embp_mm_engine *e = l->e;
     size_t N = (size_t)l->N;
 #pragma omp parallel if ((size_t)M * N >= PAR_MIN)
@@ -622,14 +622,36 @@ static void int8_epilogue(embp_linear *l, float *y, int M, int quant_next) {
         team_rows(M, &r0, &r1);
         for (int r = r0; r < r1; r += EPI_ROWS) {
             int rows = r1 - r < EPI_ROWS ? r1 - r : EPI_ROWS;
-            e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + r, l->scales, l->bias, y + r * N,
-                              rows, l->N);
+            size_t at = (size_t)(row0 + r) * N;
+            e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + row0 + r, l->scales, l->bias,
+                              y + at, rows, l->N);
             if (l->gelu)
-                e->k->gelu(y + r * N, (size_t)rows * N);
+                e->k->gelu(y + at, (size_t)rows * N);
             if (quant_next)
-                e->k->quantize_u8(y + r * N, rows, l->N, (uint8_t *)e->act2 + r * N, e->xs2 + r);
+                e->k->quantize_u8(y + at, rows, l->N, (uint8_t *)e->act2 + at, e->xs2 + row0 + r);
         }
     }
+}
+
+/* Rows per oneDNN call of an int8 linear: the s32 results of one call (up to 512 x N x 4 bytes)
+ * are still in cache when the epilogue reads them. */
+enum { INT8_CHUNK = 512 };
+
+/* One oneDNN execution of slot s from src into dst. */
+static embp_status execute(embp_linear *l, mm_slot *s, const void *src, void *dst,
+                           embp_error *err) {
+    embp_status rc = EMBP_OK;
+    DNNL_TRY(dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)src), "set src");
+    DNNL_TRY(dnnl_memory_set_data_handle(s->dst, dst), "set dst");
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->src},
+                               {DNNL_ARG_WEIGHTS, l->wmem},
+                               {DNNL_ARG_DST, s->dst},
+                               {DNNL_ARG_BIAS, l->bmem}};
+    DNNL_TRY(dnnl_primitive_execute(s->prim, l->e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
+             "matmul execute");
+    DNNL_TRY(dnnl_stream_wait(l->e->stream), "stream_wait");
+fail:
+    return rc;
 }
 
 /* Takes the activations the previous linear's epilogue made for l (act2/xs2), if they are x's. */
@@ -675,25 +697,22 @@ static embp_status forward(embp_linear *l, const float *x, int M, float *y,
         embp_prof_mark(p, l->type == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &t);
         src = e->act;
     }
-    if (l->type == EMBP_MM_INT8)
-        dst = e->acc;
-    DNNL_TRY(dnnl_memory_set_data_handle(s->src, src), "set src");
-    DNNL_TRY(dnnl_memory_set_data_handle(s->dst, dst), "set dst");
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->src},
-                               {DNNL_ARG_WEIGHTS, l->wmem},
-                               {DNNL_ARG_DST, s->dst},
-                               {DNNL_ARG_BIAS, l->bmem}};
-    DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
-             "matmul execute");
-    DNNL_TRY(dnnl_stream_wait(e->stream), "stream_wait");
-    embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
-    if (l->type == EMBP_MM_INT8) {
-        int8_epilogue(l, y, M, chain);
+    if (l->type != EMBP_MM_INT8) {
+        rc = execute(l, s, src, dst, err);
+        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+    }
+    for (int r = 0; l->type == EMBP_MM_INT8 && rc == EMBP_OK && r < M; r += INT8_CHUNK) {
+        int rows = M - r < INT8_CHUNK ? M - r : INT8_CHUNK;
+        if (rows != M && (rc = get_slot(l, rows, &s, err)) != EMBP_OK)
+            break;
+        if ((rc = execute(l, s, (const uint8_t *)e->act + (size_t)r * l->K, e->acc, err)))
+            break;
+        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+        int8_epilogue(l, r, rows, y, chain);
         embp_prof_mark(p, EMBP_OP_EPILOGUE, &t);
     }
-    if (chain)
+    if (chain && rc == EMBP_OK)
         e->ready_for = next, e->ready_x = y, e->ready_m = M;
-fail:
     return rc;
 }
 

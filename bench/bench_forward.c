@@ -1,7 +1,7 @@
 /* Forward-pass throughput and latency of one model folder, next to the machine's GEMM peak.
  *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision P] [--storage S]
  *                 [--compute C] [--group-size G]     (P, S, C, G: as embp's flags of those names)
- *                 [--profile PASSES] [--peaks]
+ *                 [--profile PASSES] [--peaks] [--batch-only]
  * Prints tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16, achieved GFLOP/s, and a pure
  * oneDNN GEMM's GFLOP/s measured in the same run. Checks the vectors before timing them.
  * --profile: the instruction set's limit on this CPU (isa_peak.h) and a per-op profile of
@@ -266,7 +266,8 @@ int main(int argc, char **argv) {
     }
     if (!dir)
         return fprintf(stderr, "usage: bench_forward MODEL_DIR [--seconds S] [--threads N] "
-                       "[--precision fp32|bf16|int8|int4] [--profile PASSES] [--peaks] [--batch-only]\n"), 2;
+                       "[--precision P] [--storage S] [--compute C] [--group-size G] "
+                       "[--profile PASSES] [--peaks] [--batch-only]\n"), 2;
     embp_model *m = NULL;
     embp_error err = {0};
     if (embp_model_load(dir, &o, &m, &err) != EMBP_OK)

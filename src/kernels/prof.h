@@ -46,8 +46,10 @@ static inline double embp_prof_clock_s(clockid_t id) {
 /* Now, when p profiles (zeros otherwise: no clock is read). */
 static inline embp_prof_clock embp_prof_start(const embp_prof *p) {
     embp_prof_clock c = {0.0, 0.0};
-    if (p)
-        c.wall = embp_prof_clock_s(CLOCK_MONOTONIC), c.cpu = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    if (p) {
+        c.wall = embp_prof_clock_s(CLOCK_MONOTONIC);
+        c.cpu = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    }
     return c;
 }
 

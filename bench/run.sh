@@ -70,6 +70,8 @@ PY
   echo '```'; echo
   bench/profile.sh "$d" --seconds "$secs" $precisions; echo
   bench/peer_int8.sh "$d" --seconds "$secs" --threads 2; echo
+  echo "sentence-transformers on torch, same texts and threads (bench/peer_st.py):"; echo; echo '```'
+  "$(scripts/venv.sh --reference)/bin/python" bench/peer_st.py "$d" --seconds "$secs" --threads 2 2>/dev/null; echo '```'; echo
 done
 # the server, end to end, MiniLM fp32. bench_http (bench/bench_http.c): one keep-alive HTTP/1.1
 # connection per client thread, requests back to back, so no process start-up lands in the figures.

@@ -1,9 +1,13 @@
-/* Forward-pass throughput and latency of one model folder, next to the machine's GEMM peak.
+/* Throughput and latency of one model folder, texts in and vectors out, next to the machine's
+ * GEMM peak.
  *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision P] [--storage S]
  *                 [--compute C] [--group-size G]     (P, S, C, G: as embp's flags of those names)
  *                 [--profile PASSES] [--peaks] [--batch-only]
- * Prints tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16, achieved GFLOP/s, and a pure
- * oneDNN GEMM's GFLOP/s measured in the same run. Checks the vectors before timing them.
+ * Prints the threads it ran with, tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16,
+ * achieved GFLOP/s, and a pure oneDNN GEMM's GFLOP/s measured in the same run. Each timed call
+ * tokenizes, embeds and pools the same texts `peer.mjs bench` times (B texts of L - 2 words
+ * cycling through ten common ones: L tokens each with [CLS] and [SEP]), so both sides time the
+ * same work. Checks the token count and the vectors before timing them.
  * --profile: the instruction set's limit on this CPU (isa_peak.h) and a per-op profile of
  * PASSES forward passes at 32 x 128 and at 1 x 16, each GEMM's rate against that limit.
  * --peaks: pure GEMMs of every type at the model's four shapes (M 4096), and their time ratios
@@ -22,6 +26,7 @@
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
 #include "runtime/model.h"
+#include "server/config.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -41,17 +46,18 @@ static double flops_per_seq(const embp_model_info *i, int L) {
     return i->layers * (dense + 4.0 * L * L * H);
 }
 
-/* B sequences of L ids: [CLS]-like 101, random ids, [SEP]-like 102 (any ids in the vocabulary). */
-static void make_batch(const embp_model_info *info, int B, int L, int32_t *ids, int *off) {
-    uint32_t r = 42;
-    off[0] = 0;
-    for (int b = 0; b < B; b++) {
-        for (int t = 0; t < L; t++) {
-            r = r * 1664525u + 1013904223u;
-            ids[b * L + t] = (int32_t)((r >> 8) % (uint32_t)info->vocab_size);
-        }
-        off[b + 1] = (b + 1) * L;
+/* peer.mjs bench's texts: text i is L - 2 words, word k = words[(i + k) % 10]. */
+static char **make_texts(int B, int L) {
+    static const char *const words[10] = {"the", "of", "and", "in", "to",
+                                          "was", "he",  "is",  "for", "on"};
+    char **t = malloc((size_t)B * sizeof *t);
+    for (int i = 0; i < B; i++) {
+        t[i] = malloc((size_t)L * 5 + 1);
+        char *p = t[i];
+        for (int k = 0; k < L - 2; k++)
+            p += sprintf(p, "%s%s", k ? " " : "", words[(i + k) % 10]);
     }
+    return t;
 }
 
 /* The vectors must be finite, and of unit length when the model normalizes. */
@@ -72,19 +78,26 @@ static int check_vectors(const embp_model_info *info, const float *v, int B) {
 /* Runs B x L for `seconds`; fills per-call times (up to cap) and returns calls made. */
 static int run(embp_model *m, const embp_model_info *info, int B, int L, double seconds,
                double *times, int cap) {
-    int32_t *ids = malloc((size_t)B * L * sizeof *ids);
-    int *off = malloc((size_t)(B + 1) * sizeof *off);
+    char **texts = make_texts(B, L);
     float *out = malloc((size_t)B * info->dim * sizeof *out);
     embp_error err = {0};
     int calls = 0;
-    make_batch(info, B, L, ids, off);
-    if (embp_model_embed_packed(m, ids, off, B, 0, out, &err) != EMBP_OK ||
+    for (int i = 0; i < B; i++) { /* the work is B x L tokens, as the figures say */
+        int32_t ids[512];
+        int n = 0, full = 0;
+        if (embp_tokenize(m, texts[i], strlen(texts[i]), 0, ids, 512, &n, &full, &err) != EMBP_OK ||
+            n != L) {
+            fprintf(stderr, "bench: text %d is %d tokens, expected %d %s\n", i, n, L, err.msg);
+            exit(1);
+        }
+    }
+    if (embp_embed_texts(m, (const char *const *)texts, NULL, B, 0, 0, out, &err) != EMBP_OK ||
         !check_vectors(info, out, B)) {
         fprintf(stderr, "bench: %s\n", err.msg);
         exit(1);
     }
     for (double t0 = now_s(), t = t0; t - t0 < seconds && calls < cap;) {
-        if (embp_model_embed_packed(m, ids, off, B, 0, out, &err) != EMBP_OK) {
+        if (embp_embed_texts(m, (const char *const *)texts, NULL, B, 0, 0, out, &err) != EMBP_OK) {
             fprintf(stderr, "bench: %s\n", err.msg);
             exit(1);
         }
@@ -92,7 +105,9 @@ static int run(embp_model *m, const embp_model_info *info, int B, int L, double 
         times[calls++] = t1 - t;
         t = t1;
     }
-    free(ids), free(off), free(out);
+    for (int i = 0; i < B; i++)
+        free(texts[i]);
+    free(texts), free(out);
     return calls;
 }
 
@@ -104,6 +119,20 @@ static void report(const embp_model_info *info, int B, int L, double *times, int
     double tps = (double)B * L * n / total, gf = flops_per_seq(info, L) * B * n / total / 1e9;
     printf("batch %2d x %3d: %9.0f tokens/s  %7.1f GFLOP/s  p50 %7.2f ms  p99 %7.2f ms  (%d "
            "calls)\n", B, L, tps, gf, 1e3 * times[n / 2], 1e3 * times[(n * 99) / 100], n);
+}
+
+/* B sequences of L ids (random ids in the vocabulary): the profile times the forward pass from
+ * ids, without tokenizing. */
+static void make_batch(const embp_model_info *info, int B, int L, int32_t *ids, int *off) {
+    uint32_t r = 42;
+    off[0] = 0;
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < L; t++) {
+            r = r * 1664525u + 1013904223u;
+            ids[b * L + t] = (int32_t)((r >> 8) % (uint32_t)info->vocab_size);
+        }
+        off[b + 1] = (b + 1) * L;
+    }
 }
 
 /* The limit of the instructions a plan's GEMMs run, per core: int8 numerics on vpdpbusd, bf16 on
@@ -247,13 +276,18 @@ int main(int argc, char **argv) {
             seconds = atof(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             o.n_threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
-            o.precision = argv[++i];
-        else if (!strcmp(argv[i], "--storage") && i + 1 < argc)
-            o.storage = argv[++i];
-        else if (!strcmp(argv[i], "--compute") && i + 1 < argc)
-            o.compute = argv[++i];
-        else if (!strcmp(argv[i], "--group-size") && i + 1 < argc)
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            /* text is the settings layer's to parse (server/config.h) */
+            if (embp_config_parse_precision(argv[++i], "auto|fp32|fp16|bf16|int8|int4",
+                                            &o.precision) != 0)
+                return fprintf(stderr, "bench: --precision %s: unknown\n", argv[i]), 2;
+        } else if (!strcmp(argv[i], "--storage") && i + 1 < argc) {
+            if (embp_config_parse_precision(argv[++i], "fp32|fp16|bf16|int8|int4", &o.storage))
+                return fprintf(stderr, "bench: --storage %s: unknown\n", argv[i]), 2;
+        } else if (!strcmp(argv[i], "--compute") && i + 1 < argc) {
+            if (embp_config_parse_precision(argv[++i], "fp32|bf16|int8", &o.compute))
+                return fprintf(stderr, "bench: --compute %s: unknown\n", argv[i]), 2;
+        } else if (!strcmp(argv[i], "--group-size") && i + 1 < argc)
             o.quant_group_size = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--profile") && i + 1 < argc)
             prof_passes = atoi(argv[++i]);
@@ -275,9 +309,10 @@ int main(int argc, char **argv) {
     embp_model_info info;
     embp_model_get_info(m, &info);
     const embp_cpu *cpu = embp_cpu_get();
-    printf("model %s: H %d, %d layers, storage %s, compute %s, kernels %s, %d cores, %s\n",
-           info.name, info.hidden, info.layers, info.storage, info.compute, embp_model_kernels(m),
-           cpu->n_cores, cpu->brand);
+    printf("model %s: H %d, %d layers, storage %s, compute %s, kernels %s, %d threads on %d "
+           "cores, %s\n", info.name, info.hidden, info.layers, info.storage, info.compute,
+           embp_model_kernels(m), o.n_threads > 0 ? o.n_threads : cpu->n_cores, cpu->n_cores,
+           cpu->brand);
     if (prof_passes > 0) {
         int threads = o.n_threads > 0 ? o.n_threads : cpu->n_cores;
         isa_peak isa = isa_measure(cpu);

@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # One command: embp next to the ONNX Runtime peer (../shared/tools/peer: HF tokenizers + ONNX
-# Runtime, same fixture model, same threads, same texts) in one run, as a Markdown table of
-# ratios. Writes bench/results/latest.md. Takes a few minutes.
-#   bench/run.sh [--seconds S] [--quick]    (--quick: MiniLM shapes only)
+# Runtime, same fixture model, same threads, same texts) in one run. Every figure goes to
+# figures.jsonl; bench/report.py turns them into bench/results/latest.md: the tables and the
+# targets, each status computed from this run's figures. Takes a few minutes.
+#   bench/run.sh [--seconds S] [--threads N] [--quick] [--readme]
+#     --threads N  threads for every side (default 2): embp's bench programs and server
+#                  (--threads), ONNX Runtime's intraOpNumThreads (interOp 1); each side's
+#                  count is read back from its own output and must equal N
+#     --quick      MiniLM shapes only
+#     --readme     also replace the block between the bench markers in README.md
+# Both sides' timings include tokenization. A wrong vector (embp against the peer, per plan,
+# before any timing), a failed request, a mismatch in the load client's answers or a failed
+# memory reading ends the run with status 1: no figure is written from a broken run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=3; quick=0
-while [ $# -gt 0 ]; do case $1 in --seconds) secs=$2; shift 2;; --quick) quick=1; shift;; *) echo "unknown $1"; exit 2;; esac; done
+secs=3; quick=0; threads=2; readme=0
+while [ $# -gt 0 ]; do case $1 in
+  --seconds) secs=$2; shift 2;; --threads) threads=$2; shift 2;; --quick) quick=1; shift;;
+  --readme) readme=1; shift;; *) echo "unknown $1"; exit 2;; esac; done
 shared=$(cd "${EMBP_SHARED:-../shared}" && pwd)
 [ -x build/bench_forward ] && [ -x build/bench_http ] || { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null; cmake --build build -j"$(nproc)" >/dev/null; }
 fx=build/bench-fixtures; mkdir -p "$fx"
@@ -24,116 +35,132 @@ if [ $quick = 0 ]; then
   models="minilm base"
 fi
 [ -f "$fx/corpus.txt" ] || $PY bench/make_corpus.py "$fx/corpus.txt"
-jget() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 precisions="fp32 int8 int4"
 grep -q avx512_bf16 /proc/cpuinfo && precisions="fp32 bf16 int8 int4"
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); feats=$(./build/embp info --model "$fx/minilm" 2>/dev/null | awk '/^features/{ $1=""; print }' | xargs)
-out=$(mktemp)
-{
-echo "Measured $(date -u +%Y-%m-%d) on $cpu ($(nproc) cores; $feats), 2 threads each, ${secs} s per figure."
-echo "Peer: ONNX Runtime $(cd "$peer" && node -e "console.log(require('onnxruntime-node/package.json').version)") (onnxruntime-node) + HF tokenizers, same fixture, padded batches."
-echo
+work=$(mktemp -d); spid=""
+trap '[ -n "$spid" ] && kill $spid 2>/dev/null; rm -rf "$work"' EXIT
+fig=$work/figures.jsonl
+emit() { echo "$1" >> "$fig"; } # one JSON object per figure set
+jq_threads() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline()).get('threads'))"; }
+same_threads() { # side got: the side's own report must equal what was asked
+  [ "$2" = "$threads" ] || { echo "bench: $1 ran $2 threads, asked $threads"; exit 1; }
+}
+
+emit "$($PY - "$(date -u +%Y-%m-%d)" "$secs" "$threads" "$(cd "$peer" && node -e "console.log(require('onnxruntime-node/package.json').version)")" \
+  "$(./build/embp info --model "$fx/minilm" | awk '/^features/{ $1=""; print }' | xargs)" "$(nproc)" "$precisions" <<'PY'
+import json, sys
+d, s, t, ort, feats, cores, precs = sys.argv[1:]
+print(json.dumps({"kind": "run", "date": d, "seconds": float(s), "threads": int(t), "ort": ort,
+                  "features": feats, "cores": int(cores), "precisions": precs.split(),
+                  "cpu": open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip()}))
+PY
+)"
+
+# Correctness first: each plan's vectors of 32 corpus lines against the peer's (fp32 ONNX
+# Runtime). Bounds per plan as the fixture tests measure them against fp32, with margin.
+head -32 "$fx/corpus.txt" > "$work/check.txt"
 for m in $models; do
-  d=$fx/$m
-  p32=$(node "$peer/peer.mjs" bench "$d" --batch 32 --seq 128 --seconds "$secs" --threads 2 | jget tokens_per_second)
-  p1=$(node "$peer/peer.mjs" bench "$d" --batch 1 --seq 16 --seconds "$secs" --threads 2 | jget p50_ms)
-  pmix=$(node bench/peer_bench.mjs "$peer" "$d" mixed "$fx/corpus.txt" --seconds "$secs" --threads 2 | jget tokens_per_second)
-  echo "**$m-shaped fixture** (peer: $(printf '%.0f' "$p32") tokens/s at 32x128, p50 $(printf '%.2f' "$p1") ms at 1x16, $(printf '%.0f' "$pmix") tokens/s mixed)"
-  echo
-  echo "| embp plan | 32x128 tokens/s | vs peer | 1x16 p50 ms | vs peer | mixed corpus tokens/s | vs peer | encoder GFLOP/s (% of fp32 GEMM peak) | weights MiB | RSS after load MiB |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
+  node "$peer/peer.mjs" embed "$fx/$m" < "$work/check.txt" > "$work/peer-$m.jsonl"
   for pr in $precisions; do
-    bf=$(./build/bench_forward "$d" --seconds "$secs" --precision $pr 2>&1)
-    t32=$(echo "$bf" | awk '/batch 32 x 128/{print $5}')
-    g32=$(echo "$bf" | awk '/batch 32 x 128/{print $7}')
-    l1=$(echo "$bf" | awk '/batch  1 x  16/{print $10}')
-    peak=$(echo "$bf" | awk '/peak fp32 GEMM/{print $(NF-1)}')
-    mx=$(./build/bench_mixed "$d" "$fx/corpus.txt" --seconds "$secs" --precision $pr)
-    plan=$(echo "$mx" | $PY -c "import json,sys; j=json.loads(sys.stdin.readline()); print(j['storage']+'/'+j['compute'])")
-    tmix=$(echo "$mx" | jget tokens_per_second); wb=$(echo "$mx" | jget weight_bytes); rss=$(echo "$mx" | jget rss_after_load)
-    $PY - "$pr" "$plan" "$t32" "$p32" "$l1" "$p1" "$tmix" "$pmix" "$g32" "$peak" "$wb" "$rss" <<'PY'
-import sys
-pr, plan, t32, p32, l1, p1, tm, pm, g, peak, wb, rss = sys.argv[1:]
-t32, p32, l1, p1, tm, pm, g, peak = map(float, (t32, p32, l1, p1, tm, pm, g, peak))
-print("| %s (%s) | %.0f | %.2fx | %.2f | %.2fx | %.0f | %.2fx | %.0f (%.0f%%) | %.1f | %.0f |" % (
-    pr, plan, t32, t32 / p32, l1, l1 / p1, tm, tm / pm, g, 100 * g / peak, int(wb) / 2**20, int(rss) / 2**20))
+    ./build/embp embed --model "$fx/$m" --precision "$pr" --threads "$threads" < "$work/check.txt" \
+      > "$work/embp-$m-$pr.jsonl" 2> "$work/embed.err" || { cat "$work/embed.err"; exit 1; }
+    $PY - "$work/peer-$m.jsonl" "$work/embp-$m-$pr.jsonl" "$m" "$pr" <<'PY'
+import json, sys
+import numpy as np
+peer, got = ([np.array(json.loads(l)["embedding"]) for l in open(p)] for p in sys.argv[1:3])
+peer, got = list(peer), list(got)
+m, pr = sys.argv[3], sys.argv[4]
+bound = {"fp32": 0.99999, "bf16": 0.9999, "int8": 0.999, "int4": 0.99}[pr]
+assert len(peer) == len(got) == 32, (len(peer), len(got))
+worst = min(float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)) for a, b in zip(got, peer))
+print("check %s %s: worst cosine to the peer %.6f (min %g)" % (m, pr, worst, bound), file=sys.stderr)
+if not worst >= bound:
+    sys.exit("bench: %s %s vectors are wrong: worst cosine to the peer %.6f < %g" % (m, pr, worst, bound))
 PY
   done
-  echo
-  # where the time goes (bench_forward --profile, bench/profile.sh) and ONNX Runtime int8
-  echo "Per-op profile of $m, each GEMM against this CPU's instruction limit (bench_forward --profile):"
-  echo; echo '```'
-  for pr in $precisions; do
-    pk=; [ $pr = fp32 ] && pk=--peaks
-    ./build/bench_forward "$d" --profile 5 --precision $pr $pk --seconds "$secs" | grep -v '^model '
-  done
-  echo '```'; echo
-  bench/profile.sh "$d" --seconds "$secs" $precisions; echo
-  bench/peer_int8.sh "$d" --seconds "$secs" --threads 2; echo
-  echo "sentence-transformers on torch, same texts and threads (bench/peer_st.py):"; echo; echo '```'
-  "$(scripts/venv.sh --reference)/bin/python" bench/peer_st.py "$d" --seconds "$secs" --threads 2 2>/dev/null; echo '```'; echo
 done
-# the server, end to end, MiniLM fp32. bench_http (bench/bench_http.c): one keep-alive HTTP/1.1
+
+for m in $models; do
+  d=$fx/$m
+  p32=$(node "$peer/peer.mjs" bench "$d" --batch 32 --seq 128 --seconds "$secs" --threads "$threads")
+  same_threads "peer 32x128" "$(echo "$p32" | jq_threads)"
+  p1=$(node "$peer/peer.mjs" bench "$d" --batch 1 --seq 16 --seconds "$secs" --threads "$threads")
+  same_threads "peer 1x16" "$(echo "$p1" | jq_threads)"
+  pmix=$(node bench/peer_bench.mjs "$peer" "$d" mixed "$fx/corpus.txt" --seconds "$secs" --threads "$threads")
+  same_threads "peer mixed" "$(echo "$pmix" | jq_threads)"
+  emit "$($PY -c "import json,sys; a,b,c=(json.loads(x) for x in sys.argv[2:5]); print(json.dumps({'kind':'peer','model':sys.argv[1],'t32':a['tokens_per_second'],'p1':b['p50_ms'],'mix':c['tokens_per_second'],'threads':a['threads']}))" "$m" "$p32" "$p1" "$pmix")"
+  for pr in $precisions; do
+    bf=$(./build/bench_forward "$d" --seconds "$secs" --precision "$pr" --threads "$threads")
+    same_threads "bench_forward" "$(echo "$bf" | sed -n 's/.* \([0-9]*\) threads on .*/\1/p')"
+    mx=$(./build/bench_mixed "$d" "$fx/corpus.txt" --seconds "$secs" --precision "$pr" --threads "$threads")
+    same_threads "bench_mixed" "$(echo "$mx" | jq_threads)"
+    emit "$($PY - "$m" "$pr" "$bf" "$mx" <<'PY'
+import json, re, sys
+m, pr, bf, mx = sys.argv[1:]
+mx = json.loads(mx)
+b32 = re.search(r"batch 32 x 128: +(\S+) tokens/s +(\S+) GFLOP/s", bf)
+b1 = re.search(r"batch  1 x  16: .* p50 +(\S+) ms", bf)
+peak = re.search(r"peak fp32 GEMM .*: (\S+) GFLOP/s", bf)
+threads = int(re.search(r"(\d+) threads on", bf).group(1))
+print(json.dumps({"kind": "embp", "model": m, "plan": pr, "run_as": mx["storage"] + "/" + mx["compute"],
+                  "t32": float(b32.group(1)), "gflops": float(b32.group(2)), "p1": float(b1.group(1)),
+                  "peak": float(peak.group(1)), "mix": mx["tokens_per_second"], "weights": mx["weight_bytes"],
+                  "rss_load": mx["rss_after_load"], "threads": threads}))
+PY
+)"
+  done
+done
+
+# The server, end to end, MiniLM fp32. bench_http (bench/bench_http.c): one keep-alive HTTP/1.1
 # connection per client thread, requests back to back, so no process start-up lands in the figures.
 sent="The quick brown fox jumps over the lazy dog by the river bank today." # 17 tokens with [CLS] [SEP]
 budget=1024 # EMB_PROVIDER_MAX_BATCH_TOKENS's default for MiniLM, set on both sides so they stay equal
 for _ in $(seq 512); do echo "$sent"; done > "$fx/sentence512.txt"
-inproc=$(./build/bench_mixed "$fx/minilm" "$fx/sentence512.txt" --seconds "$secs" --budget $budget | jget tokens_per_second)
+inproc=$(./build/bench_mixed "$fx/minilm" "$fx/sentence512.txt" --seconds "$secs" --budget $budget --threads "$threads")
 port=$((20000 + RANDOM % 20000))
-./build/embp serve --model "$fx/minilm" --host 127.0.0.1 --port $port --max-batch-tokens $budget --log-level warn > /tmp/embp-bench-serve.log 2>&1 & spid=$!
-trap 'kill $spid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+serve() { # precision: starts the server on $port, waits for /health
+  ./build/embp serve --model "$fx/minilm" --host 127.0.0.1 --port $port --max-batch-tokens $budget \
+    --threads "$threads" --precision "$1" --log-level warn > "$work/serve-$1.log" 2>&1 & spid=$!
+  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && return 0; sleep 0.1; done
+  cat "$work/serve-$1.log"; echo "bench: the server did not answer /health within 60 s"; exit 1
+}
+serve fp32
 rss0=$(awk '/VmRSS/{print $2}' /proc/$spid/status)
-echo 5 > /proc/$spid/clear_refs 2>/dev/null || true # VmHWM from here: under load, not loading
-wbytes=$(./build/embp info --model "$fx/minilm" --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['weight_bytes'])")
-check=$(node tests/load_client.mjs "http://127.0.0.1:$port" --clients 8 --seconds 1 --inputs 4 || true)
+echo 5 > /proc/$spid/clear_refs # VmHWM from here: under load, not loading
+wbytes=$(./build/embp info --model "$fx/minilm" --json | $PY -c "import json,sys; print(json.load(sys.stdin)['weight_bytes'])")
+# exits 1 on a mismatch or an error: set -e ends the run
+check=$(node tests/load_client.mjs "http://127.0.0.1:$port" --clients 8 --seconds 1 --inputs 4)
 runs=$(for spec in 1x1 8x1 64x1 64x8; do
-  ./build/bench_http --port $port --clients "${spec%x*}" --inputs "${spec#*x}" --seconds "$secs" --text "$sent" || echo '{}'
+  ./build/bench_http --port $port --clients "${spec%x*}" --inputs "${spec#*x}" --seconds "$secs" --text "$sent" || exit 1
 done)
 hwm=$(awk '/VmHWM/{print $2}' /proc/$spid/status); rss1=$(awk '/VmRSS/{print $2}' /proc/$spid/status)
-kill $spid; wait $spid 2>/dev/null || true
-# the same single-client latency with the int8 plan
-./build/embp serve --model "$fx/minilm" --host 127.0.0.1 --port $port --precision int8 --log-level warn > /tmp/embp-bench-serve8.log 2>&1 & spid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
-one8=$(./build/bench_http --port $port --clients 1 --inputs 1 --seconds "$secs" --text "$sent" || echo '{}')
-kill $spid; wait $spid 2>/dev/null || true
-$PY - "$inproc" "$runs" "$check" "$budget" "$rss0" "$rss1" "$hwm" "$wbytes" "$one8" <<'PY'
+kill $spid; wait $spid 2>/dev/null || true; spid="" # SIGTERM's status is not a failure
+serve int8
+one8=$(./build/bench_http --port $port --clients 1 --inputs 1 --seconds "$secs" --text "$sent")
+kill $spid; wait $spid 2>/dev/null || true; spid=""
+emit "$($PY - "$inproc" "$runs" "$check" "$budget" "$rss0" "$rss1" "$hwm" "$wbytes" "$one8" "$threads" <<'PY'
 import json, sys
-inproc, runs, check = float(sys.argv[1]), [json.loads(l) for l in sys.argv[2].splitlines()], sys.argv[3]
-budget = int(sys.argv[4])
-one8 = json.loads(sys.argv[9]) if sys.argv[9].strip() else {}
-rss0, rss1, hwm, wb = int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024, int(sys.argv[7]) / 1024, int(sys.argv[8]) / 2**20
-one = runs[0]
-print("**Server, MiniLM-shaped fp32, loopback** (bench_http, keep-alive; one 17-token sentence per request, "
-      "1 client): p50 %.2f ms, p99 %.2f ms; with the int8 plan p50 %.2f ms, p99 %.2f ms." % (one.get("p50_ms", 0),
-      one.get("p99_ms", 0), one8.get("p50_ms", 0), one8.get("p99_ms", 0)))
-print()
-print("Server resident memory (MiniLM fp32, default budget): weights %.1f MiB; RSS after load and warm-up %.0f MiB "
-      "(weights + %.0f); peak during the runs below (VmHWM, reset after load) %.0f MiB (weights + %.0f; target: + 64 or less); "
-      "after the runs %.0f MiB." % (wb, rss0, rss0 - wb, hwm, hwm - wb, rss1))
-print()
-print("| clients x inputs per request | requests/s | inputs/s | tokens/s | vs in-process | p50 ms | p99 ms | errors |")
-print("|---|---|---|---|---|---|---|---|")
-for r in runs:
-    if "clients" not in r:
-        print("| (bench_http failed) | | | | | | | |"); continue
-    print("| %d x %d | %.1f | %.0f | %.0f | %.2fx | %.1f | %.1f | %d |" % (r["clients"], r["inputs"], r["rps"],
-          r["inputs_per_s"], r["tokens_per_s"], r["tokens_per_s"] / inproc, r["p50_ms"], r["p99_ms"], r["errors"]))
-print()
-c = json.loads(check.splitlines()[-1]) if check.strip() else {}
-print("In-process: bench_mixed on 512 copies of the same sentence (64 clients x 8 inputs) packed into "
-      "batches of %d tokens, the server's budget (EMB_PROVIDER_MAX_BATCH_TOKENS): %.0f tokens/s. \"vs "
-      "in-process\" is the server's tokens/s (usage.prompt_tokens) over that; the target is 0.90x or more "
-      "at 64 x 8, where the 64 waiting requests (8704 tokens) fill every batch as the in-process run does. "
-      "Rows with 1 input per request measure request overhead and latency more than the model. Answers "
-      "checked first by tests/load_client.mjs (8 clients x 4 inputs, 1 s, vectors vs each text alone): "
-      "%s." % (budget, inproc,
-      "%s requests, %s mismatches, %s errors" % (sum(c.get("statuses", {}).values()), c.get("mismatches", "?"),
-      c.get("errors", "?")) if c else "did not run"))
+inproc, runs, check = json.loads(sys.argv[1]), [json.loads(l) for l in sys.argv[2].splitlines()], json.loads(sys.argv[3].splitlines()[-1])
+assert inproc["threads"] == int(sys.argv[10]), inproc
+for r in runs + [json.loads(sys.argv[9])]:
+    if r.get("errors", 1):
+        sys.exit("bench: bench_http had %s errors at %s x %s" % (r.get("errors"), r.get("clients"), r.get("inputs")))
+print(json.dumps({"kind": "server", "inproc": inproc["tokens_per_second"], "runs": runs, "check": check,
+                  "budget": int(sys.argv[4]), "rss0_kb": int(sys.argv[5]), "rss1_kb": int(sys.argv[6]),
+                  "hwm_kb": int(sys.argv[7]), "weights": int(sys.argv[8]), "int8_1x1": json.loads(sys.argv[9]),
+                  "threads": int(sys.argv[10])}))
 PY
-echo
-echo "The load client runs on the same 2 cores as the server, so server figures are a floor."
-} | tee "$out"
-cp "$out" bench/results/latest.md
-isa=avx2; case " $feats " in *" avx512f "*) isa=avx512;; esac # each machine's runs side by side
-cp "$out" "bench/results/$(date -u +%Y-%m-%d)-$(echo "$cpu" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-')$isa-$(nproc)cores.md"
+)"
+$PY bench/report.py "$fig" > "$work/latest.md"
+cp "$work/latest.md" bench/results/latest.md
+cp "$fig" bench/results/latest.jsonl
+cat bench/results/latest.md
+if [ $readme = 1 ]; then
+  $PY - README.md bench/results/latest.md <<'PY'
+import sys
+readme, block = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+a, b = "<!-- bench: generated by bench/run.sh --readme -->\n", "<!-- bench: end -->\n"
+i, j = readme.index(a) + len(a), readme.index(b)
+open(sys.argv[1], "w").write(readme[:i] + block + readme[j:])
+PY
+fi

@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${EMBP_FUZZ_SECONDS:-60}
+# fuzz_quantized quantizes the tiny fixture at start-up (tests/make_fixtures.sh makes it).
+export EMBP_FIXTURES=${EMBP_FIXTURES:-$PWD/build/fixtures}
+# clang's libomp keeps its thread team's bookkeeping to exit (fuzz_quantized runs the model).
+export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 if ! command -v clang-14 >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
   $SUDO apt-get update -qq
@@ -24,9 +28,14 @@ for t in $targets; do
   rm -rf "$work" "$crashes"; mkdir -p "$work" "$crashes"
   cp fuzz/corpus/$name/* "$work/" 2>/dev/null || true
   log=build-fuzz/$t.log
-  dict=""; [ -f fuzz/$name.dict ] && dict="-dict=fuzz/$name.dict"
+  dict=""; [ -f fuzz/corpus/$name.dict ] && dict="-dict=fuzz/corpus/$name.dict"
   if ./build-fuzz/$t -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 $dict \
        -artifact_prefix="$crashes/" "$work" >"$log" 2>&1; then result=ok; else result=CRASH; status=1; fi
+  # libFuzzer prints "Dictionary: N entries" when it parsed the file: a dictionary it did not
+  # load (a wrong path, a bad line) fails the run instead of fuzzing without it.
+  if [ -n "$dict" ] && ! grep -q '^Dictionary: [1-9][0-9]* entries' "$log"; then
+    result="NO DICT"; status=1
+  fi
   execs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' || echo "?")
   printf '%-22s %10s %8s %8s\n' "$t" "$execs" "$(ls "$work" | wc -l)" "$result"
   [ "$result" = ok ] || tail -30 "$log"

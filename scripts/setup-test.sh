@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 pkgs="build-essential cmake pkg-config libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev
-      libcurl4-openssl-dev libssl-dev python3-venv
+      libcurl4-openssl-dev libssl-dev python3-venv libpcre2-dev
       libcmocka-dev python3-numpy python3-onnx nodejs npm curl ca-certificates haproxy
       clang-14 libclang-rt-14-dev libomp-14-dev"
 missing=""

@@ -8,11 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 if ! dpkg -s libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev libcurl4-openssl-dev \
-     libssl-dev cmake gcc >/dev/null 2>&1; then
+     libssl-dev libpcre2-dev cmake gcc >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     build-essential cmake pkg-config libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev \
-    libcurl4-openssl-dev libssl-dev libcmocka-dev curl ca-certificates >/dev/null
+    libcurl4-openssl-dev libssl-dev libpcre2-dev libcmocka-dev curl ca-certificates >/dev/null
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"

@@ -8,13 +8,13 @@
 
 #include "httpc.h"
 #include "testutil.h"
-#include "server/models.h"
+#include "runtime/registry.h"
 #include "server/server.h"
 
 typedef struct {
     embp_config cfg;
     char paths[4096];
-    embp_server_model *models;
+    embp_registry_model *models;
     int n_models;
     embp_server *srv;
     int port;
@@ -40,7 +40,7 @@ static inline srv_fixture *su_start(const char *fixtures, void (*tweak)(embp_con
     if (tweak)
         tweak(&f->cfg);
     embp_error err;
-    if (embp_models_load(&f->cfg, ".", 1, &f->models, &f->n_models, &err) != EMBP_OK)
+    if (embp_config_load_models(&f->cfg, ".", 1, &f->models, &f->n_models, &err) != EMBP_OK)
         fail_msg("load %s: %s", f->paths, err.msg);
     if (embp_server_start(&f->cfg, f->models, f->n_models, &f->srv, &err) != EMBP_OK)
         fail_msg("server start: %s", err.msg);
@@ -52,7 +52,7 @@ static inline void su_stop(srv_fixture *f) {
     if (!f)
         return;
     int left = embp_server_stop(f->srv, 10000);
-    embp_models_free(f->models, f->n_models);
+    embp_registry_free(f->models, f->n_models);
     free(f);
     assert_int_equal(left, 0);
 }

@@ -63,7 +63,7 @@ static world *setup_world(void) {
         for (int k = 0; k < w->dim; k++)
             ref[k] = json_number_value(json_array_get(emb, (size_t)k));
         double cos = tu_cosine(w->alone[i], ref, w->dim);
-        if (cos < 0.99999)
+        if (!(cos >= 0.99999))
             fail_msg("text %d alone: cosine %.7f to the peer (max diff %.3g)", i, cos,
                      tu_maxdiff(w->alone[i], ref, w->dim));
     }
@@ -100,7 +100,7 @@ static void *client_main(void *arg) {
         for (int k = 0; k < c->count; k++) {
             const float *got = out + (size_t)k * (size_t)w->dim, *want = w->alone[which[k]];
             for (int d = 0; d < w->dim; d++) {
-                if (fabsf(got[d] - want[d]) > BATCH_TOL) {
+                if (!(fabsf(got[d] - want[d]) <= BATCH_TOL)) {
                     snprintf(c->msg, sizeof c->msg, "text %d dim %d: batched %.9g, alone %.9g",
                              which[k], d, (double)got[d], (double)want[d]);
                     c->failures++;
@@ -128,11 +128,11 @@ static void run_mixed_clients(int length_grouping) {
         cs[i] = (client){.w = w, .first = i * 5, .count = i == 0 ? w->n : 1 + i, .reps = 6};
         pthread_create(&th[i], NULL, client_main, &cs[i]);
     }
-    for (int i = 0; i < N_CLIENTS; i++) {
+    for (int i = 0; i < N_CLIENTS; i++) /* all joined before a failure leaves the test */
         pthread_join(th[i], NULL);
+    for (int i = 0; i < N_CLIENTS; i++)
         if (cs[i].failures)
             fail_msg("client %d: %d mismatches, e.g. %s", i, cs[i].failures, cs[i].msg);
-    }
     embp_batcher_stats st;
     embp_batcher_get_stats(w->b, &st);
     if (st.mixed_batches == 0 || st.split_jobs == 0)
@@ -214,7 +214,7 @@ static void test_full_queue_refuses_instead_of_growing(void **state) {
     assert_int_equal(j0.status, EMBP_OK);
     assert_int_equal(j1.status, EMBP_OK);
     for (int d = 0; d < w->dim; d++)
-        if (fabsf(out[1][d] - w->alone[1][d]) > BATCH_TOL)
+        if (!(fabsf(out[1][d] - w->alone[1][d]) <= BATCH_TOL))
             fail_msg("queued job dim %d: %.9g, alone %.9g", d, (double)out[1][d],
                      (double)w->alone[1][d]);
     embp_batcher_free(w->b);
@@ -317,7 +317,7 @@ static void req_check(const world *w, req *r, const char *name) {
     for (int k = 0; k < r->job.n; k++) {
         const float *got = r->out + (size_t)k * (size_t)w->dim, *want = w->alone[r->which[k]];
         for (int d = 0; d < w->dim; d++)
-            if (fabsf(got[d] - want[d]) > BATCH_TOL)
+            if (!(fabsf(got[d] - want[d]) <= BATCH_TOL))
                 fail_msg("request %s row %d (text %d) dim %d: batched %.9g, alone %.9g", name, k,
                          r->which[k], d, (double)got[d], (double)want[d]);
     }

@@ -96,9 +96,9 @@ static void compare(const char *model, const char *which, json_t *refs, const fl
     for (int i = 0; i < n; i++) {
         double *want = json_vec(json_array_get(refs, i), H);
         double c = tu_cosine(got + (size_t)i * H, want, H), d = tu_maxdiff(got + (size_t)i * H, want, H);
-        if (c < worst_cos)
+        if (!(c >= worst_cos) && !isnan(worst_cos))
             worst_cos = c, wc = i;
-        if (d > worst_diff)
+        if (!(d <= worst_diff) && !isnan(worst_diff))
             worst_diff = d, wd = i;
         free(want);
     }
@@ -124,8 +124,7 @@ static void check_model(const char *name) {
         float *one = embed_batch(&f, i, 1);
         for (int j = 0; j < H; j++) {
             double d = fabs(one[j] - batch[(size_t)i * H + j]);
-            if (d > worst)
-                worst = d;
+            worst = tu_worst_max(worst, d);
             if (!(d <= BATCH_TOL))
                 fail_msg("%s: sentence %d value %d: alone %.9g, in the batch %.9g", name, i, j,
                          (double)one[j], (double)batch[(size_t)i * H + j]);

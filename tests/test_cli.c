@@ -122,7 +122,7 @@ static void expect_embed_lines_match_peer(char *out, const json_t *peer, const c
         for (int k = 0; k < d; k++)
             got[k] = (float)json_number_value(json_array_get(e, (size_t)k));
         double cos = tu_cosine(got, want, d), md = tu_maxdiff(got, want, d);
-        if (cos < 0.99999 || md > 1e-4)
+        if (!(cos >= 0.99999 && md <= 1e-4))
             fail_msg("%s line %zu: cosine %.7f max|diff| %.3g (embp %.6f peer %.6f)", label, i,
                      cos, md, (double)got[0], want[0]);
         json_decref(j);
@@ -182,6 +182,34 @@ static void test_tokenize_ids_equal_the_peer(void **state) {
     free(err);
     free(tp);
     free(model);
+}
+
+/* Finite weights that overflow in the forward pass (word row of "a", id 5, and the token-type
+ * row at 3e38 each: +inf in the sum, NaN after LayerNorm; see test_model.c): embed exits 1
+ * naming the model and the input and never prints "nan"; lines without "a" still embed. */
+static void test_embed_of_a_non_finite_vector_fails_instead_of_printing_nan(void **state) {
+    (void)state;
+    const char *names[] = {"embeddings.word_embeddings.weight",
+                           "embeddings.token_type_embeddings.weight"};
+    long at[] = {5 * 64, 0};
+    float big[] = {3e38f, 3e38f};
+    char *dir = tu_fixture_copy_with_values("tiny", names, at, big, 2);
+    const char *args[] = {"embed", "--model", dir, "--text", "b c", "--text", "a b", NULL};
+    char *out, *err;
+    int st = run(args, NULL, NULL, &out, &err);
+    print_message("stderr: %s", err);
+    expect_exit(st, 1, "embp embed of an overflowing input", err);
+    assert_null(strstr(out, "nan"));
+    assert_null(strstr(out, "NaN"));
+    assert_non_null(strstr(err, "model '"));
+    assert_non_null(strstr(err, "input 1"));
+    free(out), free(err);
+    const char *ok_args[] = {"embed", "--model", dir, "--text", "b c", NULL};
+    st = run(ok_args, NULL, NULL, &out, &err);
+    expect_exit(st, 0, "embp embed without the overflowing token", err);
+    assert_non_null(strstr(out, "\"embedding\""));
+    free(out), free(err);
+    tu_remove_dir(dir);
 }
 
 static void test_info_json_names_the_model_and_its_config_shapes(void **state) {
@@ -532,6 +560,7 @@ int main(void) {
         cmocka_unit_test(test_embed_lines_of_stdin_equal_the_peer),
         cmocka_unit_test(test_tokenize_ids_equal_the_peer),
         cmocka_unit_test(test_info_json_names_the_model_and_its_config_shapes),
+        cmocka_unit_test(test_embed_of_a_non_finite_vector_fails_instead_of_printing_nan),
         cmocka_unit_test(test_help_of_each_command_exits_0_and_names_every_flag),
         cmocka_unit_test(test_bad_flag_or_variable_value_exits_nonzero_naming_it),
         cmocka_unit_test(test_missing_or_broken_model_folder_names_the_file_and_field),

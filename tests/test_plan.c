@@ -1,4 +1,5 @@
-/* tests/test_plan.c: the precision planner (src/precision/): parsing every variable, precedence,
+/* tests/test_plan.c: the precision planner (src/precision/) fed by the settings table
+ * (server/config.c, the one parser of the variables' text): every variable, precedence,
  * fallbacks on masked CPUs, strict mode, overrides JSON, the pair table, auto, fidelity and its
  * cache. CPUs are synthetic (a Zen 5-like feature set, then masked), so results do not depend
  * on the machine running the test. */
@@ -14,6 +15,7 @@
 #include "precision/plan.h"
 #include "precision/probe.h"
 #include "precision/request.h"
+#include "server/config.h"
 
 /* AVX-512 F/BW/VL, BF16, VNNI; no AMX, no AVX512_FP16: the machine DESIGN.md describes. */
 static embp_cpu zen5(void) {
@@ -47,13 +49,43 @@ static const char *lookup(void *ctx, const char *name) {
 
 #define REQ(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+static env *cur_env;
+
+static const char *env_getenv(const char *name) {
+    return lookup(cur_env, name);
+}
+
+/* What serve/embed/info do with the variables: the settings table parses their text into typed
+ * embp_load_opts, the planner checks those into a request. Static: the request borrows the
+ * override names from it until the next call. */
+static embp_config cfg;
+static embp_config_model_opts cfg_opts;
+
+static embp_status request_parse(const char *const *kv, embp_precision_request *req,
+                                 embp_error *err) {
+    env e = {kv};
+    cur_env = &e;
+    embp_precision_request_init(req);
+    embp_config_defaults(&cfg);
+    embp_status rc = embp_config_from_env(&cfg, env_getenv, err);
+    if (rc != EMBP_OK)
+        return rc;
+    embp_config_load_opts(&cfg, 0, &cfg_opts);
+    return embp_precision_request_from_opts(&cfg_opts.opts, req, err);
+}
+
 /* Parses kv into req; asserts success. */
 static void parse_ok(const char *const *kv, embp_precision_request *req) {
-    env e = {kv};
     embp_error err;
-    embp_status rc = embp_precision_request_parse(lookup, &e, req, &err);
+    embp_status rc = request_parse(kv, req, &err);
     if (rc != EMBP_OK)
         fail_msg("parse failed: %s", err.msg);
+}
+
+/* A planner error as the command line shows it: the fields named as their variables. */
+static const char *explained(embp_error *err) {
+    embp_config_explain(err);
+    return err->msg;
 }
 
 /* Parse and resolve for model "m" on cpu; asserts success; frees the request. */
@@ -100,10 +132,9 @@ static void test_every_bad_value_names_variable_value_and_allowed_values(void **
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *kv[] = {cases[i][0], cases[i][1], NULL};
-        env e = {kv};
         embp_precision_request req;
         embp_error err;
-        assert_int_equal(embp_precision_request_parse(lookup, &e, &req, &err), EMBP_ECONFIG);
+        assert_int_equal(request_parse(kv, &req, &err), EMBP_ECONFIG);
         char want[160];
         snprintf(want, sizeof want, "%s=%s", cases[i][0], cases[i][1]);
         assert_contains(err.msg, want);
@@ -115,21 +146,25 @@ static void test_every_bad_value_names_variable_value_and_allowed_values(void **
 static void test_quantization_methods_other_than_rtn_are_errors_saying_why(void **state) {
     (void)state;
     static const char *const methods[] = {"gptq", "awq", "bitsandbytes"};
+    embp_quant_method m = EMBP_QUANT_RTN;
     for (int i = 0; i < 3; i++) {
         embp_precision_request req;
-        embp_precision_request_init(&req);
         embp_error err;
-        assert_int_equal(embp_precision_request_set(&req, "EMB_PROVIDER_QUANTIZATION_METHOD",
-                                                    methods[i], &err), EMBP_ECONFIG);
+        assert_int_equal(request_parse(REQ("EMB_PROVIDER_QUANTIZATION_METHOD", methods[i]), &req,
+                                       &err), EMBP_ECONFIG);
         assert_contains(err.msg, methods[i]);
         assert_contains(err.msg, "rtn only");
         assert_contains(err.msg, "calibration");
+        /* the quantize command's --method goes through the same parser */
+        assert_int_equal(embp_config_parse_method(methods[i], "--method", &m, &err), EMBP_ECONFIG);
+        assert_contains(err.msg, "--method=");
+        assert_contains(err.msg, "rtn only");
     }
     embp_precision_request req;
-    embp_precision_request_init(&req);
-    assert_int_equal(embp_precision_request_set(&req, "EMB_PROVIDER_QUANTIZATION_METHOD", "rtn",
-                                                NULL), EMBP_OK);
-    assert_int_equal(embp_precision_request_set(&req, "EMB_PROVIDER_NOPE", "x", NULL), EMBP_EINVAL);
+    parse_ok(REQ("EMB_PROVIDER_QUANTIZATION_METHOD", "rtn"), &req);
+    embp_precision_request_free(&req);
+    assert_int_equal(embp_config_parse_method("rtn", "--method", &m, NULL), EMBP_OK);
+    assert_int_equal(m, EMBP_QUANT_RTN);
 }
 
 static void test_pair_embp_cannot_run_is_a_config_error_listing_pairs(void **state) {
@@ -141,7 +176,8 @@ static void test_pair_embp_cannot_run_is_a_config_error_listing_pairs(void **sta
     embp_plan p;
     embp_error err;
     assert_int_equal(embp_plan_resolve(&req, "m", &cpu, 0, &p, &err), EMBP_ECONFIG);
-    assert_contains(err.msg, "EMB_PROVIDER_MODEL_STORAGE_PRECISION=fp16");
+    assert_contains(err.msg, "storage=fp16 with compute=int8"); /* the library's fields */
+    assert_contains(explained(&err), "EMB_PROVIDER_MODEL_STORAGE_PRECISION=fp16");
     assert_contains(err.msg, "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION=int8");
     assert_contains(err.msg, "int4/bf16");
     embp_precision_request_free(&req);
@@ -160,7 +196,8 @@ static void test_disabled_quantization_rejects_int8_and_int4_naming_both_variabl
         embp_plan p;
         embp_error err;
         assert_int_equal(embp_plan_resolve(&req, "m", &cpu, 0, &p, &err), EMBP_ECONFIG);
-        assert_contains(err.msg, asks[i][0]);
+        assert_contains(err.msg, "enable_quantization=0");
+        assert_contains(explained(&err), asks[i][0]);
         assert_contains(err.msg, "EMB_PROVIDER_ENABLE_QUANTIZATION=false");
         /* auto never offers int8/int4 then */
         embp_plan c[8];
@@ -299,7 +336,8 @@ static void test_strict_mode_turns_fallbacks_into_device_errors(void **state) {
     embp_plan p;
     embp_error err;
     assert_int_equal(embp_plan_resolve(&req, "m", &cpu, 0, &p, &err), EMBP_EDEVICE);
-    assert_contains(err.msg, "EMB_PROVIDER_MODEL_PRECISION=bf16");
+    assert_contains(explained(&err), "EMB_PROVIDER_MODEL_PRECISION=bf16");
+    assert_contains(err.msg, "EMB_PROVIDER_PRECISION_STRICT=true");
     assert_contains(err.msg, "compute bf16 needs AVX512_BF16 or AMX-BF16, not found");
     embp_precision_request_free(&req);
     /* the strict argument does the same without the variable */
@@ -351,14 +389,13 @@ static void test_override_errors_name_the_model_and_the_problem(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         embp_precision_request req;
-        embp_precision_request_init(&req);
         embp_error err;
-        assert_int_equal(embp_precision_request_set(&req, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES",
-                                                    cases[i][0], &err), EMBP_ECONFIG);
+        assert_int_equal(request_parse(REQ("EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", cases[i][0]),
+                                       &req, &err), EMBP_ECONFIG);
         assert_contains(err.msg, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES");
         assert_contains(err.msg, cases[i][1]);
+        assert_int_equal(cfg.n_precision_overrides, 0);
         assert_int_equal(req.n_overrides, 0);
-        embp_precision_request_free(&req);
     }
 }
 
@@ -366,20 +403,23 @@ static void test_override_parse_survives_every_allocation_failure(void **state) 
     (void)state;
     for (long n = 0; n < 20; n++) {
         embp_precision_request req;
-        embp_precision_request_init(&req);
+        embp_error err;
+        parse_ok(REQ("EMB_PROVIDER_MODEL_PRECISION_OVERRIDES",
+                     "{\"a\": \"int8\", \"b\": \"bf16\"}"), &req);
+        embp_precision_request_free(&req);
         embp_alloc_fail_after(n);
-        embp_status rc = embp_precision_request_set(&req, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES",
-                                                    "{\"a\": \"int8\", \"b\": \"bf16\"}", NULL);
+        embp_status rc = embp_precision_request_from_opts(&cfg_opts.opts, &req, &err);
         embp_alloc_fail_after(-1);
         assert_true(rc == EMBP_OK || rc == EMBP_ENOMEM);
         if (rc == EMBP_OK) {
             assert_int_equal(req.n_overrides, 2);
-            /* a second value replaces the first (the old entries are freed) */
-            assert_int_equal(embp_precision_request_set(&req, "EMB_PROVIDER_MODEL_PRECISION_"
-                                                        "OVERRIDES", "{\"c\": \"fp16\"}", NULL),
-                             EMBP_OK);
+            embp_precision_request_free(&req);
+            /* a second value replaces the first */
+            parse_ok(REQ("EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "{\"c\": \"fp16\"}"), &req);
             assert_int_equal(req.n_overrides, 1);
             assert_string_equal(req.overrides[0].model, "c");
+        } else {
+            assert_int_equal(req.n_overrides, 0);
         }
         embp_precision_request_free(&req); /* ASan's leak check sees the rest */
     }
@@ -446,8 +486,9 @@ static void test_auto_candidates_are_fastest_first_and_pick_meets_thresholds(voi
     n = embp_plan_auto_candidates(&req, &cpu, c, 8);
     assert_int_equal(n, 3); /* int8, int4/int8, fp32 */
     assert_pair(&c[1], EMBP_STORAGE_INT4, EMBP_COMPUTE_INT8);
-    embp_precision_request_set(&req, "EMB_PROVIDER_FIDELITY_MIN", "0.99,0.98", NULL);
+    parse_ok(REQ("EMB_PROVIDER_FIDELITY_MIN", "0.99,0.98"), &req);
     assert_true(req.fidelity_mean_min == 0.99 && req.fidelity_min_min == 0.98);
+    embp_precision_request_free(&req);
 }
 
 /* ---------------------------------------------------------------- probe, fidelity, cache */
@@ -562,13 +603,14 @@ static void test_quantized_folder_refuses_another_storage_and_names_the_file(voi
     embp_error err;
     assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_PRECISION", "fp32"), &c, EMBP_STORAGE_INT8,
                                0, &p, &err), EMBP_ECONFIG);
-    assert_non_null(strstr(err.msg, "EMB_PROVIDER_MODEL_PRECISION=fp32"));
+    assert_non_null(strstr(err.msg, "precision=fp32"));
+    assert_non_null(strstr(explained(&err), "EMB_PROVIDER_MODEL_PRECISION=fp32"));
     assert_non_null(strstr(err.msg, "q/model.safetensors holds int8 weights"));
     assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_STORAGE_PRECISION", "int4"), &c,
                                EMBP_STORAGE_INT8, 0, &p, &err), EMBP_ECONFIG);
     assert_int_equal(file_plan(REQ("EMB_PROVIDER_ENABLE_QUANTIZATION", "false"), &c,
                                EMBP_STORAGE_INT4, 32, &p, &err), EMBP_ECONFIG);
-    assert_non_null(strstr(err.msg, "EMB_PROVIDER_ENABLE_QUANTIZATION=false"));
+    assert_non_null(strstr(explained(&err), "EMB_PROVIDER_ENABLE_QUANTIZATION=false"));
     /* the per-model override wins over the global, here too */
     assert_int_equal(file_plan(REQ("EMB_PROVIDER_MODEL_PRECISION", "fp32",
                                    "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", "{\"m\":\"int8\"}"),

@@ -31,8 +31,8 @@ static embp_model *load_with(const char *fixture, const embp_load_opts *o) {
 static embp_model *load_precision(const char *fixture, const char *storage, const char *compute) {
     embp_load_opts o;
     embp_load_opts_init(&o);
-    o.storage = storage;
-    o.compute = compute;
+    o.storage = tu_precision(storage);
+    o.compute = tu_precision(compute);
     return load_with(fixture, &o);
 }
 
@@ -48,7 +48,7 @@ static void compare(embp_model *m, embp_model *ref, double *worst, double *mean)
         for (int j = 0; j < 384; j++)
             bd[j] = b[s * 384 + j];
         double c = tu_cosine(a + s * 384, bd, 384);
-        *worst = c < *worst ? c : *worst;
+        *worst = tu_worst_min(*worst, c);
         *mean += c / N_TEXTS;
     }
 }
@@ -69,7 +69,7 @@ static void check_pair(const char *fixture, const char *storage, const char *com
            fixture, storage, compute, mi.storage, mi.compute, mean, worst,
            (double)mi.weight_bytes / (1 << 20), ratio, *mi.plan_reason ? "; " : "",
            mi.plan_reason);
-    if (worst < bound)
+    if (!(worst >= bound))
         fail_msg("%s %s/%s: worst cosine %.6f below %.6f", fixture, storage, compute, worst, bound);
     assert_true(ratio <= max_weight_ratio);
     embp_model_free(m);
@@ -125,50 +125,57 @@ static void expect_load_error(embp_load_opts *o, embp_status code, const char *n
     free(dir);
 }
 
-static void test_configuration_errors_at_load_name_the_variable(void **state) {
+/* The library takes typed options: a value out of range names the embp_load_opts field (the
+ * command line's settings table names its variables: test_plan.c, test_server_config.c). */
+static void test_configuration_errors_at_load_name_the_field(void **state) {
     (void)state;
-    embp_load_opts o;
-    embp_load_opts_init(&o);
-    o.precision = "fp8";
-    expect_load_error(&o, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PRECISION=fp8");
-    embp_load_opts_init(&o);
-    o.quantization_method = "gptq";
-    expect_load_error(&o, EMBP_ECONFIG, "EMB_PROVIDER_QUANTIZATION_METHOD=gptq");
-    embp_load_opts_init(&o);
-    o.precision = "int4";
-    o.enable_quantization = 0;
-    expect_load_error(&o, EMBP_ECONFIG, "EMB_PROVIDER_ENABLE_QUANTIZATION");
-    embp_load_opts_init(&o);
-    o.precision_overrides = "{\"tiny\": 5}";
-    expect_load_error(&o, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES");
-    embp_load_opts_init(&o);
-    o.storage = "int8";
-    o.compute = "bf16";
-    expect_load_error(&o, EMBP_ECONFIG, "is not a pair embp runs");
+    embp_load_opts o[8];
+    for (int i = 0; i < 8; i++)
+        embp_load_opts_init(&o[i]);
+    embp_precision_override none = {"tiny", EMBP_PRECISION_UNSET, EMBP_PRECISION_UNSET,
+                                    EMBP_PRECISION_UNSET, 0};
+    o[0].precision = (embp_precision)99;
+    o[1].compute = EMBP_PRECISION_INT4; /* not a compute format */
+    o[2].quantization_method = (embp_quant_method)3;
+    o[3].quant_group_size = 48;
+    o[4].precision = EMBP_PRECISION_INT4, o[4].enable_quantization = 0;
+    o[5].precision_overrides = &none, o[5].n_precision_overrides = 1;
+    o[6].fidelity_floor_mean = 1.5;
+    o[7].storage = EMBP_PRECISION_INT8, o[7].compute = EMBP_PRECISION_BF16;
+    static const char *const needle[8] = {
+        "embp_load_opts.precision = 99", "embp_load_opts.compute = int4",
+        "embp_load_opts.quantization_method = 3", "embp_load_opts.quant_group_size = 48",
+        "enable_quantization=0", "precision_overrides[0] (model \"tiny\")",
+        "embp_load_opts.fidelity_floor_mean = 1.5", "is not a pair embp runs"};
+    for (int i = 0; i < 8; i++)
+        expect_load_error(&o[i], EMBP_ECONFIG, needle[i]);
 }
 
 static void test_override_for_this_model_beats_explicit_and_global(void **state) {
     (void)state;
     embp_load_opts o;
     embp_load_opts_init(&o);
-    o.precision = "bf16";
-    o.storage = "fp16";
-    o.compute = "fp32";
-    o.precision_overrides = "{\"other\":\"fp32\",\"minilm\":{\"storage\":\"int4\",\"compute\":\"bf16\","
-                            "\"group_size\":64}}";
+    o.precision = EMBP_PRECISION_BF16;
+    o.storage = EMBP_PRECISION_FP16;
+    o.compute = EMBP_PRECISION_FP32;
+    embp_precision_override ov[] = {
+        {"other", EMBP_PRECISION_FP32, EMBP_PRECISION_UNSET, EMBP_PRECISION_UNSET, 0},
+        {"minilm", EMBP_PRECISION_UNSET, EMBP_PRECISION_INT4, EMBP_PRECISION_BF16, 64}};
+    o.precision_overrides = ov, o.n_precision_overrides = 2;
     embp_model *m = load_with("minilm", &o);
     embp_model_info i;
     embp_model_get_info(m, &i);
     assert_string_equal(i.storage, "int4");
     assert_int_equal(i.quant_group_size, 64);
     embp_model_free(m);
-    o.precision_overrides = "{\"other\":\"int8\"}"; /* not this model: explicit wins over global */
+    ov[0].precision = EMBP_PRECISION_INT8; /* not this model: explicit wins over global */
+    o.n_precision_overrides = 1;
     m = load_with("minilm", &o);
     embp_model_get_info(m, &i);
     assert_string_equal(i.storage, "fp16");
     assert_string_equal(i.compute, "fp32");
     embp_model_free(m);
-    o.storage = o.compute = NULL; /* global shorthand last */
+    o.storage = o.compute = EMBP_PRECISION_UNSET; /* global shorthand last */
     m = load_with("minilm", &o);
     embp_model_get_info(m, &i);
     assert_string_equal(i.storage, "bf16");
@@ -187,7 +194,7 @@ static void test_fidelity_is_measured_cached_and_gates_auto(void **state) {
     char *cache = tu_tmpdir();
     embp_load_opts o;
     embp_load_opts_init(&o);
-    o.precision = "int4";
+    o.precision = EMBP_PRECISION_INT4;
     o.measure_fidelity = 1;
     o.fidelity_cache_dir = cache;
     embp_model *m = load_with("minilm", &o);
@@ -213,15 +220,15 @@ static void test_fidelity_is_measured_cached_and_gates_auto(void **state) {
     embp_model_free(m);
 
     embp_load_opts_init(&o); /* auto with an impossible floor: fp32 */
-    o.precision = "auto";
-    o.fidelity_min = "1.0,1.0";
+    o.precision = EMBP_PRECISION_AUTO;
+    o.fidelity_floor_mean = o.fidelity_floor_min = 1.0;
     o.fidelity_cache_dir = cache;
     m = load_with("minilm", &o);
     embp_model_get_info(m, &i);
     assert_string_equal(i.storage, "fp32");
     assert_string_equal(i.requested, "auto");
     embp_model_free(m);
-    o.fidelity_min = "0.99,0.98"; /* a floor the fastest plan meets: it is kept */
+    o.fidelity_floor_mean = 0.99, o.fidelity_floor_min = 0.98; /* the fastest plan meets it */
     m = load_with("minilm", &o);
     embp_model_get_info(m, &i);
     printf("auto picked %s/%s (fidelity mean %.6f, min %.6f)\n", i.storage, i.compute,
@@ -239,7 +246,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_pair_stays_close_to_fp32),
         cmocka_unit_test(test_int4_weights_take_under_a_third_of_fp32),
-        cmocka_unit_test(test_configuration_errors_at_load_name_the_variable),
+        cmocka_unit_test(test_configuration_errors_at_load_name_the_field),
         cmocka_unit_test(test_override_for_this_model_beats_explicit_and_global),
         cmocka_unit_test(test_fidelity_is_measured_cached_and_gates_auto),
     };

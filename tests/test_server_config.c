@@ -41,7 +41,7 @@ static void test_config_flags_override_environment(void **state) {
     assert_int_equal(c.port, 8080);
     assert_int_equal(c.truncate, 0);
     assert_string_equal(c.api_key, "k1");
-    assert_string_equal(c.precision, "bf16");
+    assert_int_equal(c.precision, EMBP_PRECISION_BF16);
     assert_int_equal(c.length_grouping, 0);
     char *argv[] = {"serve", "--port=0", "--truncate", "--api-key", "k2", "--text", "x", NULL};
     int i = 1;

@@ -94,7 +94,7 @@ static void expect_peer_row(const json_t *reply, const json_t *peer, int first, 
     if (n != m)
         fail_msg("%s row %d: %d values, the peer has %d", label, i, n, m);
     double cos = tu_cosine(got, want, n), md = tu_maxdiff(got, want, n);
-    if (cos < 0.99999 || md > 1e-4)
+    if (!(cos >= 0.99999 && md <= 1e-4))
         fail_msg("%s row %d (%.60s): cosine %.7f max|diff| %.3g\n embp %.6f %.6f %.6f\n peer "
                  "%.6f %.6f %.6f", label, i, peer_text(peer, first + i), cos, md,
                  (double)got[0], (double)got[1], (double)got[2], want[0], want[1], want[2]);
@@ -171,13 +171,13 @@ static void test_dimensions_keeps_the_first_n_values_renormalized(void **state) 
         for (int j = 0; j < d; j++) {
             double want = a[j] / sqrt(ss);
             norm += (double)b[j] * b[j];
-            if (fabs(b[j] - want) > 1e-6)
+            if (!(fabs(b[j] - want) <= 1e-6))
                 fail_msg("row %d value %d: dimensions=%d gave %.9g, full row re-normalized "
                          "%.9g", i, j, d, (double)b[j], want);
         }
         assert_true(fabs(norm - 1.0) < 1e-5);
         double cos = tu_cosine(b, peer, d); /* cosine is blind to the peer's missing scale */
-        if (cos < 0.99999)
+        if (!(cos >= 0.99999))
             fail_msg("row %d: first %d values have cosine %.7f to the peer's", i, d, cos);
     }
     json_object_set_new(q, "dimensions", json_integer(65));

@@ -87,24 +87,53 @@ static void test_bad_vocab_ids_are_eformat(void **state) {
 
 static void test_unsupported_components_are_eunsupported(void **state) {
     (void)state;
-    expect_load_error("{\"normalizer\": {\"type\": \"Precompiled\"}," TJ_MODEL(TJ_VOCAB),
+    expect_load_error("{\"normalizer\": {\"type\": \"Nmt\"}," TJ_MODEL(TJ_VOCAB), EMBP_EUNSUPPORTED,
+                      "tok.json: normalizer type 'Nmt' is not supported (supported: "
+                      "BertNormalizer, Precompiled, Lowercase");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"UnicodeScripts\"}," TJ_MODEL(TJ_VOCAB),
                       EMBP_EUNSUPPORTED,
-                      "tok.json: normalizer type 'Precompiled' is not supported (supported: "
-                      "BertNormalizer, Lowercase");
-    expect_load_error("{\"pre_tokenizer\": {\"type\": \"Metaspace\"}," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EUNSUPPORTED,
-                      "tok.json: pre_tokenizer type 'Metaspace' is not supported");
-    expect_load_error("{\"post_processor\": {\"type\": \"ByteLevel\"}," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EUNSUPPORTED,
-                      "tok.json: post_processor type 'ByteLevel' is not supported");
-    expect_load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}", EMBP_EUNSUPPORTED,
-                      "tok.json: model type 'BPE' is not supported (supported: WordPiece)");
+                      "tok.json: pre_tokenizer type 'UnicodeScripts' is not supported");
+    expect_load_error("{\"post_processor\": {\"type\": \"Other\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EUNSUPPORTED, "tok.json: post_processor type 'Other' is not supported");
+    expect_load_error("{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", EMBP_EUNSUPPORTED,
+                      "tok.json: model type 'WordLevel' is not supported (supported: WordPiece, "
+                      "Unigram, BPE)");
     expect_load_error("{\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": "
-                      "[{\"type\": \"NFC\"}, {\"type\": \"Prepend\"}]}," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EUNSUPPORTED, "normalizer type 'Prepend' is not supported");
-    expect_load_error("{\"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \"a+\"}, "
-                      "\"content\": \"b\"}," TJ_MODEL(TJ_VOCAB),
-                      EMBP_EUNSUPPORTED, "Replace with a Regex pattern is not supported");
+                      "[{\"type\": \"NFC\"}, {\"type\": \"Nmt\"}]}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EUNSUPPORTED, "normalizer type 'Nmt' is not supported");
+    expect_load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"dropout\": 0.1}}",
+                      EMBP_EUNSUPPORTED, "model.dropout 0.1 is not supported");
+}
+
+static void test_new_components_report_bad_fields(void **state) {
+    (void)state;
+    expect_load_error("{\"normalizer\": {\"type\": \"Precompiled\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "precompiled_charsmap must be a base64 string");
+    expect_load_error("{\"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": "
+                      "\"AAAAAA==\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "not a SentencePiece charsmap");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": "
+                      "\"(a\"}, \"behavior\": \"Isolated\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "pre_tokenizer Split: bad regex \"(a\"");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": "
+                      "\" \"}, \"behavior\": \"Sideways\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "pre_tokenizer Split: unknown behavior 'Sideways'");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"Metaspace\", \"prepend_scheme\": "
+                      "\"twice\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "prepend_scheme 'twice' is not first, always or never");
+    expect_load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": "
+                      "[\"a b\"]}}",
+                      EMBP_EFORMAT, "model.merges[0] (\"a\" + \"b\"): a part or the merged token");
+    expect_load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": "
+                      "[\"a\"]}}",
+                      EMBP_EFORMAT, "model.merges[0] must be \"a b\" or [\"a\", \"b\"]");
+    expect_load_error("{\"pre_tokenizer\": {\"type\": \"CharDelimiterSplit\"}," TJ_MODEL(TJ_VOCAB),
+                      EMBP_EFORMAT, "pre_tokenizer.delimiter must be one character");
+    expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": [[\"a\"]]}}", EMBP_EFORMAT,
+                      "model.vocab[0] must be [token, score]");
+    expect_load_error("{\"model\": {\"type\": \"Unigram\", \"unk_id\": 5, \"vocab\": "
+                      "[[\"a\", -1.0]]}}",
+                      EMBP_EFORMAT, "model.unk_id must be an id of model.vocab (0..0)");
 }
 
 static void test_bad_fields_name_the_field(void **state) {
@@ -210,6 +239,7 @@ int main(void) {
         cmocka_unit_test(test_unk_token_missing_from_vocab_is_eformat),
         cmocka_unit_test(test_bad_vocab_ids_are_eformat),
         cmocka_unit_test(test_unsupported_components_are_eunsupported),
+        cmocka_unit_test(test_new_components_report_bad_fields),
         cmocka_unit_test(test_bad_fields_name_the_field),
         cmocka_unit_test(test_missing_file_is_eio_naming_the_path),
         cmocka_unit_test(test_allocation_failure_at_every_step_is_enomem),

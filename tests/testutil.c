@@ -1,6 +1,8 @@
 /* Shared test helpers. */
 #include "testutil.h"
 
+#include "core/cpu.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,9 +90,51 @@ char *tu_tmpdir(void) {
     return d ? strdup(d) : NULL;
 }
 
+char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
+                                  const float *vals, int n) {
+    char *src = tu_fixture("%s", fixture), *dir = tu_tmpdir(), cmd[2200], path[1100];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/'", src, dir);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    size_t len;
+    char *file = tu_read_file(path, &len);
+    uint64_t hlen = 0;
+    if (!file || len < 8)
+        fail_msg("cannot read %s", path);
+    memcpy(&hlen, file, 8);
+    json_t *h = json_loadb(file + 8, (size_t)hlen, 0, NULL);
+    for (int i = 0; i < n; i++) {
+        json_t *t = json_object_get(h, names[i]);
+        json_t *offs = json_object_get(t, "data_offsets");
+        size_t off = 8 + (size_t)hlen + (size_t)json_integer_value(json_array_get(offs, 0));
+        size_t end = 8 + (size_t)hlen + (size_t)json_integer_value(json_array_get(offs, 1));
+        const char *dtype = json_string_value(json_object_get(t, "dtype"));
+        if (!dtype || strcmp(dtype, "F32") != 0 || off + 4 * (size_t)at[i] + 4 > end)
+            fail_msg("%s: tensor %s is not F32 or has no element %ld", path, names[i], at[i]);
+        memcpy(file + off + 4 * (size_t)at[i], &vals[i], 4);
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(file, 1, len, f) != len || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
+    json_decref(h);
+    free(file), free(src);
+    return dir;
+}
+
+void tu_remove_dir(char *dir) {
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fail_msg("%s failed", cmd);
+    free(dir);
+}
+
 double tu_cosine(const float *a, const double *b, int n) {
     double ab = 0, aa = 0, bb = 0;
     for (int i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i]))
+            return NAN;
         ab += a[i] * b[i];
         aa += (double)a[i] * a[i];
         bb += b[i] * b[i];
@@ -101,9 +145,78 @@ double tu_cosine(const float *a, const double *b, int n) {
 double tu_maxdiff(const float *a, const double *b, int n) {
     double m = 0;
     for (int i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i]))
+            return INFINITY;
         double d = fabs(a[i] - b[i]);
         if (d > m)
             m = d;
     }
     return m;
+}
+
+embp_precision tu_precision(const char *name) {
+    for (int p = EMBP_PRECISION_AUTO; p <= EMBP_PRECISION_INT4; p++)
+        if (strcmp(embp_precision_str((embp_precision)p), name) == 0)
+            return (embp_precision)p;
+    fail_msg("no precision named '%s'", name);
+    return EMBP_PRECISION_UNSET;
+}
+
+double tu_worst_min(double worst, double x) {
+    return isnan(worst) || isnan(x) ? NAN : x < worst ? x : worst;
+}
+
+double tu_worst_max(double worst, double x) {
+    return isnan(worst) || isnan(x) ? NAN : x > worst ? x : worst;
+}
+
+int tu_run_paths(int argc, char **argv, const tu_path *paths, size_t n) {
+    const char *want = argc > 1 ? argv[1] : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const tu_path *p = &paths[i];
+        if (want ? !p->name || strcmp(p->name, want) != 0 : p->name != NULL)
+            continue;
+        const char *why = p->missing ? p->missing() : NULL;
+        if (why) {
+            /* One line scripts/test.sh greps from ctest's log to say why it was skipped. */
+            const char *bin = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+            printf("embp-skip: %s.%s: %s (%zu case%s not run)\n", bin, p->name, why, p->n,
+                   p->n == 1 ? "" : "s");
+            fflush(stdout);
+            return 77;
+        }
+        return _cmocka_run_group_tests(p->name ? p->name : "always", p->tests, p->n, NULL, NULL);
+    }
+    fprintf(stderr, "%s: no path '%s'\n", argv[0], want ? want : "(default)");
+    return 2;
+}
+
+/* "this CPU lacks <what>" plus the mask when EMBP_CPU_FEATURES removed features. */
+static const char *lacks(const char *what) {
+    static char buf[256];
+    const embp_cpu *cpu = embp_cpu_get();
+    if (cpu->masked[0])
+        snprintf(buf, sizeof buf, "this CPU lacks %s (EMBP_CPU_FEATURES=%s masks %s)", what,
+                 getenv("EMBP_CPU_FEATURES"), cpu->masked);
+    else
+        snprintf(buf, sizeof buf, "this CPU lacks %s", what);
+    return buf;
+}
+
+const char *tu_missing_avx2(void) {
+    return embp_cpu_has_avx2(embp_cpu_get()) ? NULL : lacks("AVX2+FMA+F16C");
+}
+
+const char *tu_missing_avx512(void) {
+    return embp_cpu_has_avx512(embp_cpu_get()) ? NULL : lacks("AVX-512 F/BW/VL");
+}
+
+const char *tu_missing_avx512_bf16(void) {
+    const embp_cpu *c = embp_cpu_get();
+    return embp_cpu_has_avx512(c) && c->avx512_bf16 ? NULL : lacks("AVX-512 F/BW/VL + AVX512_BF16");
+}
+
+const char *tu_missing_avx512_vnni(void) {
+    const embp_cpu *c = embp_cpu_get();
+    return embp_cpu_has_avx512(c) && c->avx512_vnni ? NULL : lacks("AVX-512 F/BW/VL + AVX512_VNNI");
 }

@@ -28,8 +28,50 @@ extern const char *const *tu_env;
 const char *tu_getenv(const char *name);
 /* A fresh temporary directory (mkdtemp); free the string with free(). */
 char *tu_tmpdir(void);
-/* Cosine similarity and max |a-b| of two n-vectors. */
+/* The embp_precision whose embp_precision_str is name (the tests name plans as text); fails
+ * the test for an unknown name. */
+embp_precision tu_precision(const char *name);
+
+/* A copy of fixture folder `fixture` in a fresh temporary directory, with the F32 value vals[i]
+ * written at flat index at[i] of tensor names[i] in its model.safetensors (a weight the tests
+ * corrupt on purpose). Returns the directory; remove it with tu_remove_dir. */
+char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
+                                  const float *vals, int n);
+/* rm -rf dir, then free(dir). */
+void tu_remove_dir(char *dir);
+/* Cosine similarity and max |a-b| of two n-vectors. A NaN or infinity in either vector gives
+ * a NaN cosine and an infinite max |a-b|: both fail `!(c >= min)` and `!(d <= max)`. */
 double tu_cosine(const float *a, const double *b, int n);
 double tu_maxdiff(const float *a, const double *b, int n);
+/* Running worst values that keep a NaN once seen (`c < worst ? c : worst` drops it): the
+ * smaller / larger of worst and x, NaN when either is. Check the result with `!(w >= bound)`
+ * or `!(w <= bound)` so a NaN fails. */
+double tu_worst_min(double worst, double x);
+double tu_worst_max(double worst, double x);
+
+/* Cases that need one code path (an instruction set, a kernel table). cmocka 1.1.5's skip()
+ * exits 0, so a skipped case would count as passed: instead each path is its own ctest test,
+ * "<binary>.<path>" (CMakeLists.txt finds the TU_PATH("name", ...) lines in the source), which
+ * runs `<binary> <path>`. When `missing` returns a reason the test prints it and exits 77 and
+ * ctest reports it as Skipped; scripts/test.sh lists the reasons after the summary. `missing`
+ * reads embp_cpu_get(), so EMBP_CPU_FEATURES=avx2 on an AVX-512 machine skips the AVX-512
+ * paths as an AVX2 machine would. */
+typedef struct {
+    const char *name; /* NULL: the cases every CPU runs (the binary with no argument) */
+    const struct CMUnitTest *tests;
+    size_t n;
+    const char *(*missing)(void); /* NULL or returns NULL: this CPU runs the path */
+} tu_path;
+#define TU_ALWAYS(tests) {NULL, tests, sizeof tests / sizeof tests[0], NULL}
+#define TU_PATH(name, tests, missing) {name, tests, sizeof tests / sizeof tests[0], missing}
+/* main() of a test with paths: runs the group argv[1] names (the NULL-named one without an
+ * argument); 77 when the CPU lacks it, 2 for an unknown name. */
+int tu_run_paths(int argc, char **argv, const tu_path *paths, size_t n);
+/* `missing` functions for the common paths: NULL when embp_cpu_get() has the features, else
+ * which are absent and whether EMBP_CPU_FEATURES masked them. */
+const char *tu_missing_avx2(void);
+const char *tu_missing_avx512(void);
+const char *tu_missing_avx512_bf16(void);
+const char *tu_missing_avx512_vnni(void);
 
 #endif

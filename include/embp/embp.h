@@ -74,25 +74,60 @@ typedef enum {
     EMBP_POOLING_MEAN_SQRT_LEN,
 } embp_pooling;
 
-/* How to load a model. Zero-initialize (or call embp_load_opts_init), then set what you need.
- * Strings are borrowed for the duration of embp_model_load only. */
+/* A number format, as asked for in embp_load_opts: the shorthand `precision` takes any value;
+ * `storage` (weights in memory) takes FP32..INT4; `compute` (what the GEMM multiplies) takes
+ * FP32, BF16 or INT8. EMBP_PRECISION_UNSET (zero) means "not given". */
+typedef enum {
+    EMBP_PRECISION_UNSET,
+    EMBP_PRECISION_AUTO, /* measure the plans this CPU runs fast and keep the fastest that meets
+                          * the fidelity floors; precision only */
+    EMBP_PRECISION_FP32,
+    EMBP_PRECISION_FP16,
+    EMBP_PRECISION_BF16,
+    EMBP_PRECISION_INT8,
+    EMBP_PRECISION_INT4,
+} embp_precision;
+
+/* "auto", "fp32" ... "int4"; "" for EMBP_PRECISION_UNSET, "?" out of range. Static. */
+EMBP_API const char *embp_precision_str(embp_precision p);
+
+/* How int8/int4 weights are made. Only round-to-nearest at load exists: GPTQ, AWQ and the like
+ * need calibration data or their own checkpoint formats, which embp does not read. */
+typedef enum {
+    EMBP_QUANT_RTN,
+} embp_quant_method;
+
+/* A per-model precision choice: it wins over embp_load_opts' precision/storage/compute for the
+ * model whose name (embp_load_opts.name, else the folder's name) is `model`. */
 typedef struct {
-    const char *name;       /* id shown by the API; NULL: the folder's name */
-    const char *precision;  /* auto|fp32|fp16|bf16|int8|int4; NULL: fp32 */
-    const char *storage;    /* fp32|fp16|bf16|int8|int4; NULL: from precision */
-    const char *compute;    /* fp32|bf16|int8; NULL: from precision */
-    const char *quantization_method; /* rtn (default); NULL: rtn */
-    int quant_group_size;   /* int4 group size; 0: 32 */
-    int strict;             /* nonzero: a precision the CPU cannot run is an error */
-    int n_threads;          /* compute threads; 0: one per core */
-    int max_batch_tokens;   /* tokens per forward pass; 0: 1024, or max_seq_len if longer */
+    const char *model;
+    embp_precision precision, storage, compute; /* as in embp_load_opts; at least one given */
+    int group_size;                             /* int4 group; 0: quant_group_size */
+} embp_precision_override;
+
+/* How to load a model. Call embp_load_opts_init, then set what you need (zero-initializing
+ * works for every field above the line "added after the first release"). Values are typed:
+ * text settings (EMB_PROVIDER_* variables, flags) are the command line's to parse. Strings and
+ * arrays are borrowed for the duration of embp_model_load only. An invalid value is
+ * EMBP_ECONFIG naming the field (e.g. "embp_load_opts.quant_group_size = 48"). */
+typedef struct {
+    const char *name;          /* id shown by the API; NULL: the folder's name */
+    embp_precision precision;  /* any value; UNSET: fp32 */
+    embp_precision storage;    /* FP32|FP16|BF16|INT8|INT4; UNSET: from precision */
+    embp_precision compute;    /* FP32|BF16|INT8; UNSET: from precision (or from storage) */
+    embp_quant_method quantization_method; /* EMBP_QUANT_RTN (zero) */
+    int quant_group_size;      /* int4 group along K: 16|32|64|128|256; 0: 32 */
+    int strict;                /* nonzero: a precision the CPU cannot run is an error */
+    int n_threads;             /* compute threads; 0: one per core */
+    int max_batch_tokens;      /* tokens per forward pass; 0: 1024, or max_seq_len if longer */
     /* Fields below were added after the first release: embp_load_opts_init() sets them. */
-    const char *precision_overrides; /* JSON {"model-name":"int8"} or
-                                      * {"model-name":{"storage":"int4","compute":"bf16"}};
-                                      * the entry for this model's name wins over the above */
-    int enable_quantization;  /* -1 (default): allowed; 0: int8/int4 are refused and auto never
-                               * picks them; 1: allowed */
-    const char *fidelity_min; /* "MEAN,MIN" cosine floors auto needs; NULL: "0.999,0.995" */
+    const embp_precision_override *precision_overrides; /* n_precision_overrides entries; the
+                               * entry for this model's name wins over the fields above */
+    int n_precision_overrides;
+    int enable_quantization;   /* -1 (default): allowed; 0: int8/int4 are refused and auto never
+                                * picks them; 1: allowed */
+    double fidelity_floor_mean; /* cosines to fp32 on the probe set that auto needs to keep a */
+    double fidelity_floor_min;  /* plan (mean and minimum), each in [0, 1]; init: 0.999, 0.995 */
     const char *fidelity_cache_dir; /* where measured fidelity is cached; NULL: not cached */
     int measure_fidelity;     /* nonzero: measure the plan against fp32 at load, even when not
                                * auto (auto always measures its candidates) */
@@ -170,7 +205,8 @@ EMBP_API embp_status embp_embed_texts(embp_model *m, const char *const *texts,
 /* ---------------------------------------------------------------- fidelity (added later) */
 
 /* Measures how far m's precision plan moves its vectors: embeds a built-in probe set of 42
- * varied sentences with m and with an fp32 load of the same folder, and stores the mean and
+ * varied sentences with m and with an fp32 model built from the folder m was loaded from
+ * (parsed once: its weights are mapped again, not its tokenizer re-read), and stores the mean and
  * minimum cosine in m (embp_model_info.fidelity_mean/min). cache_dir (may be NULL) holds
  * measured figures keyed by weights file and plan. Not thread-safe on one model. */
 EMBP_API embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir,
@@ -179,9 +215,9 @@ EMBP_API embp_status embp_model_measure_fidelity(embp_model *m, const char *cach
 /* ---------------------------------------------------------------- quantizing ahead */
 
 typedef struct {
-    const char *storage; /* "int8", "int4", "bf16" or "fp16" */
-    int group_size;      /* int4: 16..256, a power of two dividing K; 0 means 32 */
-    const char *method;  /* "rtn" (round to nearest; NULL means rtn); others are refused */
+    embp_precision storage;  /* EMBP_PRECISION_INT8, _INT4, _BF16 or _FP16 */
+    int group_size;          /* int4: 16..256, a power of two dividing K; 0 means 32 */
+    embp_quant_method method; /* EMBP_QUANT_RTN (round to nearest), the only one */
     int measure_fidelity; /* nonzero: embed the probe set with the result and with in's fp32 */
     int overwrite;       /* nonzero: out may be a non-empty folder (its files are replaced) */
 } embp_quantize_opts;

@@ -10,8 +10,8 @@
 #include "core/alloc.h"
 #include "core/cpu.h"
 #include "runtime/model.h"
-#include "server/models.h"
-#include "server/response.h"
+#include "runtime/registry.h"
+#include "core/buf.h"
 
 /* Calls fn(text, len, index, ctx) for each --text, else each line of stdin (split on '\n'
  * only; a final empty line is dropped, as the peer's readLines does). Stops at fn's nonzero. */
@@ -41,7 +41,7 @@ static int for_each_text(const embp_cli_args *a, int (*fn)(const char *, size_t,
 enum { CHUNK = 128 };
 
 typedef struct {
-    embp_server_model *m;
+    embp_registry_model *m;
     int truncate, dims;
     long budget;   /* tokens per chunk (--max-batch-tokens) */
     int32_t *ids;  /* (CHUNK, max_seq_len): each pending text's ids */
@@ -54,26 +54,18 @@ typedef struct {
     long tokens;
 } run_ctx;
 
-/* Tokenizes text into ids (room for max_seq_len); prints the error and returns -1 when it
- * fails. */
+/* Tokenizes text into ids (room for max_seq_len) by the registry's context rule; prints the
+ * error and returns -1 when it fails. */
 static int tokenize_text(run_ctx *r, const char *text, size_t len, int index, int32_t *ids) {
     embp_error err;
     int n = 0, n_full = 0;
-    if (r->m->tokenize(r->m->model, text, len, 1, ids, r->m->info.max_seq_len, &n, &n_full,
-                       &err) != EMBP_OK) {
-        fprintf(stderr, "embp: line %d: %s\n", index + 1, err.msg);
-        return -1;
-    }
-    if (!r->truncate && n_full > r->m->max_seq_len) {
+    embp_status rc = embp_registry_tokenize(r->m, text, len, r->truncate, ids, &n, &n_full, &err);
+    if (rc == EMBP_ETOOLONG)
         fprintf(stderr, "embp: line %d has %d tokens; the model takes at most %d "
                 "(--no-truncate)\n", index + 1, n_full, r->m->max_seq_len);
-        return -1;
-    }
-    if (n > r->m->max_seq_len) { /* --max-context-length: keep the closing special token */
-        ids[r->m->max_seq_len - 1] = ids[n - 1];
-        n = r->m->max_seq_len;
-    }
-    return n;
+    else if (rc != EMBP_OK)
+        fprintf(stderr, "embp: line %d: %s\n", index + 1, err.msg);
+    return rc == EMBP_OK ? n : -1;
 }
 
 static void put_text_field(embp_buf *b, const char *text, size_t len, int index) {
@@ -181,26 +173,36 @@ static int tokenize_one(const char *text, size_t len, int index, void *ctx) {
 }
 
 /* The shared body of embed and tokenize: parse, load the default model, run fn per text. */
+/* Parses the command's settings and loads its models. Returns -1 to go on, else the exit
+ * code (0 after --help). */
+static int parse_and_load(int argc, char **argv, unsigned cmd, const char *usage, embp_config *c,
+                          embp_cli_args *a, embp_registry_model **models, int *n) {
+    int rc = embp_cli_parse(argc, argv, cmd, usage, c, a);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    embp_error err;
+    if (embp_config_load_models(c, a->exe_dir, 0, models, n, &err) != EMBP_OK) {
+        fprintf(stderr, "embp: %s\n", err.msg);
+        return 1;
+    }
+    return -1;
+}
+
 static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
                      int (*fn)(const char *, size_t, int, void *), int (*finish)(run_ctx *)) {
     embp_config c;
     embp_cli_args a;
-    int rc = embp_cli_parse(argc, argv, cmd, usage, &c, &a);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    embp_server_model *models = NULL;
+    embp_registry_model *models = NULL;
     int n = 0;
-    embp_error err;
-    if (embp_models_load(&c, a.exe_dir, 0, &models, &n, &err) != EMBP_OK) {
-        fprintf(stderr, "embp: %s\n", err.msg);
-        return 1;
-    }
+    int rc = parse_and_load(argc, argv, cmd, usage, &c, &a, &models, &n);
+    if (rc >= 0)
+        return rc;
     run_ctx r = {.m = &models[0], .truncate = c.truncate, .dims = a.dimensions,
                  .budget = embp_model_max_batch_tokens(models[0].model)};
     if (a.dimensions > models[0].info.dim) {
         fprintf(stderr, "embp: --dimensions %d is more than the model's %d\n", a.dimensions,
                 models[0].info.dim);
-        embp_models_free(models, n);
+        embp_registry_free(models, n);
         return 2;
     }
     r.ids = embp_calloc((size_t)CHUNK * (size_t)models[0].info.max_seq_len, sizeof(int32_t));
@@ -215,7 +217,7 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
     embp_free(r.ids);
     embp_free(r.vec);
     embp_buf_free(&r.out);
-    embp_models_free(models, n);
+    embp_registry_free(models, n);
     return rc;
 }
 
@@ -229,7 +231,7 @@ int embp_cli_tokenize(int argc, char **argv) {
                      tokenize_one, NULL);
 }
 
-static void print_info_text(const embp_server_model *m, const embp_cpu *cpu, const char *feats,
+static void print_info_text(const embp_registry_model *m, const embp_cpu *cpu, const char *feats,
                             const char *all) {
     const embp_model_info *i = &m->info;
     if (i->is_demo)
@@ -259,7 +261,7 @@ static void print_info_text(const embp_server_model *m, const embp_cpu *cpu, con
     (void)all;
 }
 
-static void print_info_json(const embp_server_model *m, const embp_cpu *cpu, const char *feats,
+static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, const char *feats,
                             const char *all) {
     const embp_model_info *i = &m->info;
     json_t *o = json_pack(
@@ -275,7 +277,7 @@ static void print_info_json(const embp_server_model *m, const embp_cpu *cpu, con
         "brand", cpu->brand, "cores", cpu->n_cores, "features", feats, "features_unmasked", all,
         "masked", cpu->masked);
     if (o)
-        json_object_set_new(o, "precision", embp_models_precision_json(i));
+        json_object_set_new(o, "precision", embp_registry_precision_json(i));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "
                                                       "vectors carry no meaning"));
@@ -289,16 +291,13 @@ static void print_info_json(const embp_server_model *m, const embp_cpu *cpu, con
 int embp_cli_info(int argc, char **argv) {
     embp_config c;
     embp_cli_args a;
-    int rc = embp_cli_parse(argc, argv, EMBP_CMD_INFO, "info [--json] [flags]", &c, &a);
-    if (rc)
-        return rc == 1 ? 0 : rc;
-    embp_server_model *models = NULL;
+    embp_registry_model *models = NULL;
     int n = 0;
+    int rc = parse_and_load(argc, argv, EMBP_CMD_INFO, "info [--json] [flags]", &c, &a, &models,
+                            &n);
+    if (rc >= 0)
+        return rc;
     embp_error err;
-    if (embp_models_load(&c, a.exe_dir, 0, &models, &n, &err) != EMBP_OK) {
-        fprintf(stderr, "embp: %s\n", err.msg);
-        return 1;
-    }
     const embp_cpu *cpu = embp_cpu_get();
     char feats[512], all[512];
     embp_cpu_features_str(cpu, feats, sizeof feats);
@@ -309,13 +308,13 @@ int embp_cli_info(int argc, char **argv) {
             if (embp_model_measure_fidelity(models[k].model, cache, &err) != EMBP_OK) {
                 fprintf(stderr, "embp: measuring fidelity of %s: %s\n", models[k].info.name,
                         err.msg);
-                embp_models_free(models, n);
+                embp_registry_free(models, n);
                 return 1;
             }
             embp_model_get_info(models[k].model, &models[k].info);
         }
         (a.json ? print_info_json : print_info_text)(&models[k], cpu, feats, all);
     }
-    embp_models_free(models, n);
+    embp_registry_free(models, n);
     return 0;
 }

@@ -31,14 +31,20 @@ static void usage(FILE *f) {
 
 int embp_cli_quantize(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
-    embp_quantize_opts o = {NULL, 0, "rtn", 1, 0};
+    embp_quantize_opts o = {EMBP_PRECISION_UNSET, 0, EMBP_QUANT_RTN, 1, 0};
+    embp_error err;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--precision") && i + 1 < argc) {
-            o.storage = argv[++i];
+            /* any name the settings table knows; the library says which it quantizes to */
+            if (embp_config_parse_precision(argv[++i], "fp32|fp16|bf16|int8|int4", &o.storage)) {
+                fprintf(stderr, "embp quantize: --precision %s: allowed values int8, int4, bf16, "
+                        "fp16\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--group-size") && i + 1 < argc) {
             char *end;
             long g = strtol(argv[++i], &end, 10);
@@ -49,7 +55,10 @@ int embp_cli_quantize(int argc, char **argv) {
             }
             o.group_size = (int)g;
         } else if (!strcmp(a, "--method") && i + 1 < argc) {
-            o.method = argv[++i];
+            if (embp_config_parse_method(argv[++i], "--method", &o.method, &err) != EMBP_OK) {
+                fprintf(stderr, "embp quantize: %s\n", err.msg);
+                return 2;
+            }
         } else if (!strcmp(a, "--no-fidelity")) {
             o.measure_fidelity = 0;
         } else if (!strcmp(a, "--force")) {
@@ -71,7 +80,6 @@ int embp_cli_quantize(int argc, char **argv) {
         return 2;
     }
     embp_quantize_report r;
-    embp_error err;
     if (embp_model_quantize(in, out, &o, &r, &err) != EMBP_OK) {
         fprintf(stderr, "embp quantize: %s\n", err.msg);
         return 1;

@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
-#include "server/models.h"
+#include "runtime/registry.h"
 #include "server/server.h"
 
 int embp_cli_serve(int argc, char **argv) {
@@ -22,14 +22,14 @@ int embp_cli_serve(int argc, char **argv) {
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    embp_server_model *models = NULL;
+    embp_registry_model *models = NULL;
     int n = 0;
     embp_server *srv = NULL;
     embp_error err;
-    if (embp_models_load(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
+    if (embp_config_load_models(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
         embp_server_start(&c, models, n, &srv, &err) != EMBP_OK) {
         embp_log(lvl, EMBP_LOG_ERROR, "%s", err.msg);
-        embp_models_free(models, n);
+        embp_registry_free(models, n);
         return 1;
     }
     for (int i = 0; i < n; i++)
@@ -46,7 +46,7 @@ int embp_cli_serve(int argc, char **argv) {
     embp_log(lvl, EMBP_LOG_INFO, "%s: no new connections; finishing requests in flight",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
     int left = embp_server_stop(srv, (int)c.drain_timeout_s * 1000);
-    embp_models_free(models, n);
+    embp_registry_free(models, n);
     if (left)
         embp_log(lvl, EMBP_LOG_WARN, "%d requests were still running after %ld s "
                  "(EMB_PROVIDER_DRAIN_TIMEOUT_S)", left, c.drain_timeout_s);

@@ -8,18 +8,36 @@
 /* Thread-local on purpose: a test counts only its own thread's allocations. This is test
  * machinery, not state the library reads for its behaviour. */
 static _Thread_local long fail_countdown = -1;
+static _Thread_local int fail_once; /* the failing allocation is the only one */
+static _Thread_local int failed;    /* an allocation was made to fail since the last setting */
 
 static int should_fail(void) {
     if (fail_countdown < 0)
         return 0;
-    if (fail_countdown == 0)
+    if (fail_countdown == 0) {
+        failed = 1;
+        if (fail_once)
+            fail_countdown = -1;
         return 1;
+    }
     fail_countdown--;
     return 0;
 }
 
 void embp_alloc_fail_after(long fail_after) {
     fail_countdown = fail_after;
+    fail_once = 0;
+    failed = 0;
+}
+
+void embp_alloc_fail_once(long nth) {
+    fail_countdown = nth;
+    fail_once = 1;
+    failed = 0;
+}
+
+int embp_alloc_injected(void) {
+    return failed;
 }
 
 void *embp_malloc(size_t n) {

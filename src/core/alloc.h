@@ -25,5 +25,11 @@ static inline void *embp_unconst(const void *p) {
  * a negative value turns failure off. Counted per thread, so one test thread's setting does not
  * hit another's work. */
 void embp_alloc_fail_after(long fail_after);
+/* Test hook: only the nth allocation from now (0 = the next) fails, the ones after succeed
+ * (a transient shortage: the error path itself must then work). */
+void embp_alloc_fail_once(long nth);
+/* 1 when an allocation on this thread was made to fail since the last of the two calls above:
+ * a sweep over 1st, 2nd, ... ends at the first run that no failure reached. */
+int embp_alloc_injected(void);
 
 #endif

@@ -57,6 +57,36 @@ static embp_status find_scales(const embp_safetensors *st, const embp_st_tensor 
     return EMBP_OK;
 }
 
+/* The first scale of s (F32 for int8, F16 for int4) below zero, or -1. A scale is a group's
+ * largest |W| over 127 or 7 (docs/QUANTIZED_FORMAT.md), never negative: a negative one flips the
+ * signs of its row or group. NaN and infinity are the load's finite scan's (io/safetensors.h). */
+static int64_t first_negative_scale(const embp_st_tensor *s) {
+    const uint8_t *p = s->data;
+    for (int64_t i = 0; i < s->n_elems; i++) {
+        if (s->dtype == EMBP_DT_F32) {
+            float v;
+            memcpy(&v, p + 4 * i, 4);
+            if (v < 0)
+                return i;
+        } else {
+            uint16_t u;
+            memcpy(&u, p + 2 * i, 2);
+            if ((u & 0x8000) && (u & 0x7fff)) /* sign set, not -0 */
+                return i;
+        }
+    }
+    return -1;
+}
+
+static embp_status check_scales(const embp_st_tensor *s, embp_error *err) {
+    int64_t at = first_negative_scale(s);
+    if (at >= 0)
+        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has a negative scale (element "
+                         "%lld); scales are a maximum magnitude over 127 or 7, >= 0: the file "
+                         "is corrupt", s->file, s->name, (long long)at);
+    return EMBP_OK;
+}
+
 embp_status embp_qf_weight_read(const embp_safetensors *st, const embp_st_tensor *w, int N, int K,
                                 embp_qf_weight *out, embp_error *err) {
     embp_qf_form f = embp_qf_form_of(w);
@@ -76,7 +106,7 @@ embp_status embp_qf_weight_read(const embp_safetensors *st, const embp_st_tensor
         return rc;
     *out = (embp_qf_weight){.form = f, .q = w->data, .scales = s->data, .group_size = 0};
     if (f == EMBP_QF_INT8)
-        return embp_st_expect_shape(s, N, 0, err);
+        return (rc = embp_st_expect_shape(s, N, 0, err)) ? rc : check_scales(s, err);
     if (s->n_dims != 2 || s->shape[0] != N || s->shape[1] < 1 || K % s->shape[1])
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' must have shape [%d, K/g] with a "
                          "group size g dividing K = %d", s->file, s->name, N, K);
@@ -84,7 +114,7 @@ embp_status embp_qf_weight_read(const embp_safetensors *st, const embp_st_tensor
     if (!group_ok(out->group_size))
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' gives group size %d (K = %d); "
                          "allowed 16, 32, 64, 128, 256", s->file, s->name, out->group_size, K);
-    return EMBP_OK;
+    return check_scales(s, err);
 }
 
 /* ---------------------------------------------------------------- writing */

@@ -359,7 +359,9 @@ static embp_status open_index(const char *dir, const char *index_path, embp_safe
         qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_by_name);
     json_object_foreach(map, name, v) {
         const embp_st_tensor *t = embp_st_find(st, name);
-        if (!t || !strstr(t->file, json_string_value(v))) {
+        char want[4096];
+        snprintf(want, sizeof want, "%s/%s", dir, json_string_value(v));
+        if (!t || strcmp(t->file, want) != 0) { /* the file itself, not a name containing it */
             s = embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is not in %s", index_path, name,
                           json_string_value(v));
             goto done;

@@ -13,6 +13,7 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "kernels/matmul.h"
+#include "precision/plan.h"
 
 /* How the dense layers' weights are rounded before packing: to what a storage precision keeps
  * (bf16 or fp16 storage computed in fp32 is rounded, then held as fp32), or not at all. */
@@ -24,8 +25,8 @@ typedef enum { EMBP_ROUND_NONE, EMBP_ROUND_BF16, EMBP_ROUND_FP16 } embp_weight_r
  * kernels/quant.h's int8 with the table as a [V, H] matrix. */
 typedef enum { EMBP_TABLE_F32, EMBP_TABLE_BF16, EMBP_TABLE_FP16, EMBP_TABLE_INT8 } embp_table_format;
 
-/* The precision plan the loader follows (precision/plan.h resolves it). The dense layers'
- * weights are rounded as `round` says, then packed for `compute`: oneDNN for fp32, bf16 and
+/* The loader's view of an embp_plan (precision/plan.h resolves it; bert_load.c derives this
+ * from it, so no caller builds one). The dense layers' weights are rounded as `round` says, then packed for `compute`: oneDNN for fp32, bf16 and
  * int8; embp's int4 kernels for EMBP_MM_INT4_* (group `group_size`). The word-embedding table
  * is kept as `table` says; position embeddings, LayerNorm and biases stay fp32. `storage` is
  * what memory holds, for reports. */
@@ -37,21 +38,19 @@ typedef struct {
     embp_table_format table;
 } embp_bert_precision;
 
-/* fp32 / fp32. */
-void embp_bert_precision_init(embp_bert_precision *p);
-
 typedef struct embp_bert embp_bert;
 
 /* Builds the encoder from st's tensors, named as cfg says (cfg->tensor_prefix, e.g. "bert.",
  * is tried first, then no prefix). Every tensor's dtype (F32, F16 or BF16) and shape are checked
  * against cfg: errors name the tensor and the expected and found shapes. Dense weights quantized
  * ahead by embp quantize (I8 or U8 with "_scale" tensors, docs/QUANTIZED_FORMAT.md) are taken as
- * they are when prec's compute runs them, else dequantized. Allocates the forward's
- * scratch for max_tokens packed tokens and sequences of up to max_len tokens. n_threads: the
- * OpenMP threads a forward uses (0: one per core). prec may be NULL for fp32. st is only read:
- * the caller may close it afterwards. */
+ * they are when the plan's compute runs them, else dequantized. The plan (precision/plan.h)
+ * says how the dense weights are rounded and packed and how the word table is held.
+ * Allocates the forward's scratch for max_tokens packed tokens and sequences of up to max_len
+ * tokens. n_threads: the OpenMP threads a forward uses (0: one per core). plan may be NULL for
+ * fp32. st is only read: the caller may close it afterwards. */
 embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
-                           const embp_bert_precision *prec, int max_tokens, int max_len,
+                           const embp_plan *plan, int max_tokens, int max_len,
                            int n_threads, embp_bert **out /* OUT */, embp_error *err);
 void embp_bert_free(embp_bert *b); /* NULL is fine */
 

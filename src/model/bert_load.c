@@ -14,12 +14,28 @@
 #include "io/qformat.h"
 #include "kernels/quant.h"
 
-void embp_bert_precision_init(embp_bert_precision *p) {
-    p->storage = EMBP_MM_F32;
-    p->compute = EMBP_MM_F32;
-    p->group_size = 0;
-    p->round = EMBP_ROUND_NONE;
-    p->table = EMBP_TABLE_F32;
+/* The loader's view of a resolved plan (NULL: fp32): which kernels, how to round the weights. */
+static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
+    *b = (embp_bert_precision){EMBP_MM_F32, EMBP_MM_F32, 0, EMBP_ROUND_NONE, EMBP_TABLE_F32};
+    if (!p)
+        return;
+    if (p->storage == EMBP_STORAGE_INT4) {
+        b->compute = p->compute == EMBP_COMPUTE_INT8 ? EMBP_MM_INT4_INT8 : EMBP_MM_INT4_BF16;
+        b->group_size = p->group_size;
+    } else if (p->compute == EMBP_COMPUTE_INT8) {
+        b->compute = EMBP_MM_INT8;
+    } else if (p->compute == EMBP_COMPUTE_BF16) {
+        b->compute = EMBP_MM_BF16; /* fp16 weights are rounded to fp16 first, then to bf16 */
+    }
+    b->storage = b->compute;
+    /* the word table follows the storage asked, whatever the compute: it is only gathered */
+    static const embp_table_format table[] = {EMBP_TABLE_F32, EMBP_TABLE_FP16, EMBP_TABLE_BF16,
+                                              EMBP_TABLE_INT8, EMBP_TABLE_INT8};
+    b->table = table[p->storage];
+    if (p->storage == EMBP_STORAGE_FP16)
+        b->round = EMBP_ROUND_FP16;
+    else if (p->storage == EMBP_STORAGE_BF16 && p->compute == EMBP_COMPUTE_FP32)
+        b->round = EMBP_ROUND_BF16;
 }
 
 /* ---------------------------------------------------------------- loading tensors */
@@ -228,6 +244,9 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
         snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
         const embp_st_tensor *t = find_tensor(ld->st, ld->prefix, name);
         embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
+        if (i > 0 && f != form && !t) /* found by fuzz_quantized: t was dereferenced */
+            return embp_fail(err, EMBP_EFORMAT, "tensor '%s%s' is missing; its siblings in "
+                             "layer %d are quantized", ld->prefix, name, layer);
         if (i > 0 && f != form)
             return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings in layer %d "
                              "are not", t->file, t->name, embp_dtype_name(t->dtype), layer);
@@ -364,7 +383,7 @@ static embp_status check_config(const embp_model_config *cfg, int max_tokens, in
 }
 
 embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
-                           const embp_bert_precision *prec, int max_tokens, int max_len,
+                           const embp_plan *plan, int max_tokens, int max_len,
                            int n_threads, embp_bert **out, embp_error *err) {
     embp_status rc;
     *out = NULL;
@@ -381,10 +400,9 @@ embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors 
                      .k = embp_kernels_pick(embp_cpu_get())};
     if (b->n_threads < 1)
         b->n_threads = 1;
-    embp_bert_precision fp32;
-    embp_bert_precision_init(&fp32);
-    if (!prec)
-        prec = &fp32;
+    embp_bert_precision bp;
+    const embp_bert_precision *prec = &bp;
+    plan_to_bert(plan, &bp);
     if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;

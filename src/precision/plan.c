@@ -1,5 +1,6 @@
 /* Precision vocabulary, the storage/compute pair table, and resolving a request against a CPU.
- * Parsing the EMB_PROVIDER_* strings is in request.c; measuring fidelity is the caller's. */
+ * The typed request is checked in request.c (its text is parsed by the settings table,
+ * server/config.c); measuring fidelity is the caller's. */
 #include "precision/plan.h"
 
 #include <math.h>
@@ -165,7 +166,7 @@ static const embp_precision_spec *pick_spec(const embp_precision_request *req,
                                             const char *model_name, const char **source) {
     for (int i = 0; model_name && i < req->n_overrides; i++)
         if (strcmp(req->overrides[i].model, model_name) == 0) {
-            *source = "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES";
+            *source = "precision_overrides";
             return &req->overrides[i].spec;
         }
     *source = NULL;
@@ -203,24 +204,21 @@ static void spec_to_pair(const embp_precision_spec *s, const embp_cpu *cpu, int 
     }
 }
 
-/* "EMB_PROVIDER_MODEL_STORAGE_PRECISION=int4" or similar: where a spec's values came from, for
- * error messages. */
+/* "storage=int4" or similar: the embp_load_opts fields a spec's values came from, for error
+ * messages (the command line names its own variables for them: server/config.h). */
 static void spec_source(const embp_precision_spec *s, const char *override_var,
                         const char *model, char *buf, size_t size) {
-    static const char *const shorthand[] = {"", "auto", "fp32", "fp16", "bf16", "int8", "int4"};
     if (override_var)
         snprintf(buf, size, "%s[\"%s\"]", override_var, model);
     else if (s->storage >= 0 && s->compute >= 0)
-        snprintf(buf, size, "EMB_PROVIDER_MODEL_STORAGE_PRECISION=%s with "
-                 "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION=%s",
+        snprintf(buf, size, "storage=%s with compute=%s",
                  storage_names[s->storage], compute_names[s->compute]);
     else if (s->storage >= 0)
-        snprintf(buf, size, "EMB_PROVIDER_MODEL_STORAGE_PRECISION=%s", storage_names[s->storage]);
+        snprintf(buf, size, "storage=%s", storage_names[s->storage]);
     else if (s->compute >= 0)
-        snprintf(buf, size, "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION=%s",
-                 compute_names[s->compute]);
+        snprintf(buf, size, "compute=%s", compute_names[s->compute]);
     else
-        snprintf(buf, size, "EMB_PROVIDER_MODEL_PRECISION=%s", shorthand[s->precision]);
+        snprintf(buf, size, "precision=%s", embp_precision_str(s->precision));
 }
 
 static embp_status check_pair(const embp_precision_request *req, int st, int co,
@@ -228,8 +226,8 @@ static embp_status check_pair(const embp_precision_request *req, int st, int co,
     int quantized = st == EMBP_STORAGE_INT8 || st == EMBP_STORAGE_INT4 || co == EMBP_COMPUTE_INT8;
     if (quantized && !req->quantization_enabled)
         return embp_fail(err, EMBP_ECONFIG, "%s asks for quantized weights (storage %s, compute "
-                         "%s) but EMB_PROVIDER_ENABLE_QUANTIZATION=false; set "
-                         "EMB_PROVIDER_ENABLE_QUANTIZATION=true or choose fp32|fp16|bf16",
+                         "%s) but enable_quantization=0; set enable_quantization=1 or choose "
+                         "fp32|fp16|bf16",
                          src, storage_names[st], compute_names[co]);
     if (!embp_precision_pair_find(st, co))
         return embp_fail(err, EMBP_ECONFIG, "%s: storage %s with compute %s is not a pair embp "
@@ -334,7 +332,7 @@ embp_status embp_plan_resolve(const embp_precision_request *req, const char *mod
     if (rc != EMBP_OK)
         return rc;
     if (fit_to_cpu(out, cpu) && (strict || req->strict))
-        return embp_fail(err, EMBP_EDEVICE, "%s with EMB_PROVIDER_PRECISION_STRICT=true: %s",
+        return embp_fail(err, EMBP_EDEVICE, "%s with strict=1: %s",
                          src, out->reasons[0]);
     finish(out);
     return EMBP_OK;
@@ -354,8 +352,8 @@ embp_status embp_plan_resolve_file(const embp_precision_request *req, const char
     spec_source(s, ovar, model_name ? model_name : "", src, sizeof src);
     if (quantized && !req->quantization_enabled)
         return embp_fail(err, EMBP_ECONFIG, "%s holds %s weights written by embp quantize, but "
-                         "EMB_PROVIDER_ENABLE_QUANTIZATION=false; enable quantization or load the "
-                         "original folder", file_desc, storage_names[file_storage]);
+                         "enable_quantization=0; enable quantization or load the original "
+                         "folder", file_desc, storage_names[file_storage]);
     if (asked >= 0 && (!quantized || asked == (int)file_storage)) {
         embp_status rc = embp_plan_resolve(req, model_name, cpu, strict, out, err);
         out->prequantized = 1; /* fp32 of this folder is not the source's: no fidelity from it */

@@ -1,11 +1,12 @@
 /* The precision plan: which storage precision (weights in memory), compute precision (what
  * the matrix units multiply) and accumulation (fp32, always) a model runs with, resolved
  * against what this CPU can run, with the reasons whenever the result differs from the request.
- * Parsing the request lives in precision/request.h; this file is the vocabulary and resolution.
+ * The request comes from embp_load_opts (typed; precision/request.h checks it and names the
+ * field on error); this file is the vocabulary and resolution. Text (EMB_PROVIDER_* variables,
+ * flags) is parsed once, by the settings table (server/config.h), never here.
  *
  *     embp_precision_request req;
- *     embp_precision_request_init(&req);
- *     if (embp_precision_request_parse(getenv_cb, NULL, &req, &err) != EMBP_OK) ...
+ *     if (embp_precision_request_from_opts(opts, &req, &err) != EMBP_OK) ...
  *     embp_plan plan;
  *     if (embp_plan_resolve(&req, "all-MiniLM-L6-v2", embp_cpu_get(), req.strict, &plan, &err)
  *         != EMBP_OK) ...
@@ -19,6 +20,7 @@
 
 #include "core/cpu.h"
 #include "core/status.h"
+#include "embp/embp.h"
 
 /* ---------------------------------------------------------------- vocabulary */
 
@@ -76,18 +78,8 @@ size_t embp_precision_pairs_markdown(char *buf, size_t size);
 
 /* ---------------------------------------------------------------- request */
 
-/* The global shorthand EMB_PROVIDER_MODEL_PRECISION. */
-typedef enum {
-    EMBP_PRECISION_UNSET, /* nothing asked: fp32, as embp_load_opts documents */
-    EMBP_PRECISION_AUTO,
-    EMBP_PRECISION_FP32,
-    EMBP_PRECISION_FP16,
-    EMBP_PRECISION_BF16,
-    EMBP_PRECISION_INT8,
-    EMBP_PRECISION_INT4,
-} embp_precision;
-
-/* One precision choice: a shorthand, or storage and/or compute (-1 for not given). */
+/* One precision choice: a shorthand (embp_precision, embp.h), or storage and/or compute (-1
+ * for not given). */
 typedef struct {
     embp_precision precision;
     int storage;    /* embp_storage or -1 */
@@ -96,19 +88,19 @@ typedef struct {
 } embp_precision_spec;
 
 typedef struct {
-    char *model;    /* owned */
+    const char *model;    /* borrowed from embp_load_opts.precision_overrides */
     embp_precision_spec spec;
-} embp_precision_override;
+} embp_precision_model_spec;
 
-/* Everything the EMB_PROVIDER_* precision variables say. Fill with precision/request.h. */
+/* What embp_load_opts asks for, checked (precision/request.h). */
 typedef struct {
-    embp_precision_spec global;     /* EMB_PROVIDER_MODEL_PRECISION, _STORAGE_, _COMPUTATION_ */
-    int group_size;                 /* EMB_PROVIDER_QUANT_GROUP_SIZE, default 32 */
-    int quantization_enabled;       /* EMB_PROVIDER_ENABLE_QUANTIZATION, default 1 */
-    int strict;                     /* EMB_PROVIDER_PRECISION_STRICT, default 0 */
-    double fidelity_mean_min;       /* EMB_PROVIDER_FIDELITY_MIN "mean,min", default 0.999 */
-    double fidelity_min_min;        /*   and 0.995 */
-    embp_precision_override *overrides; /* EMB_PROVIDER_MODEL_PRECISION_OVERRIDES, owned */
+    embp_precision_spec global;     /* precision, storage, compute */
+    int group_size;                 /* quant_group_size, default 32 */
+    int quantization_enabled;       /* enable_quantization, default 1 */
+    int strict;                     /* strict, default 0 */
+    double fidelity_mean_min;       /* fidelity_floor_mean, default 0.999 */
+    double fidelity_min_min;        /* fidelity_floor_min, default 0.995 */
+    embp_precision_model_spec *overrides; /* precision_overrides, owned array */
     int n_overrides;
 } embp_precision_request;
 

@@ -1,22 +1,13 @@
-/* Parsing EMB_PROVIDER_* precision strings (request.h): each variable has one setter. */
+/* Checking embp_load_opts' precision fields into an embp_precision_request (request.h). */
 #include "precision/request.h"
 
-#include <errno.h>
-#include <jansson.h>
-#include <stdlib.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 
-#define V_OVERRIDES "EMB_PROVIDER_MODEL_PRECISION_OVERRIDES"
-
-static const char *const precision_names[] = {"", "auto", "fp32", "fp16", "bf16", "int8",
-                                               "int4"};
-#define PRECISION_ALLOWED "auto|fp32|fp16|bf16|int8|int4"
-#define STORAGE_ALLOWED   "fp32|fp16|bf16|int8|int4"
-#define COMPUTE_ALLOWED   "fp32|bf16|int8"
-#define GROUP_ALLOWED     "16|32|64|128|256"
-#define BOOL_ALLOWED      "true|false (or 1|0, yes|no, on|off)"
+#define GROUP_ALLOWED "0 (32), 16, 32, 64, 128, 256"
 
 void embp_precision_request_init(embp_precision_request *r) {
     memset(r, 0, sizeof *r);
@@ -29,238 +20,114 @@ void embp_precision_request_init(embp_precision_request *r) {
 }
 
 void embp_precision_request_free(embp_precision_request *r) {
-    for (int i = 0; i < r->n_overrides; i++)
-        embp_free(r->overrides[i].model);
     embp_free(r->overrides);
     embp_precision_request_init(r);
 }
 
-/* ---------------------------------------------------------------- scalar values */
-
-static int parse_precision(const char *s) {
-    for (int i = 1; i < (int)(sizeof precision_names / sizeof precision_names[0]); i++)
-        if (strcmp(s, precision_names[i]) == 0)
-            return i;
-    return -1;
+const char *embp_precision_str(embp_precision p) {
+    static const char *const names[] = {"", "auto", "fp32", "fp16", "bf16", "int8", "int4"};
+    return (unsigned)p < sizeof names / sizeof names[0] ? names[p] : "?";
 }
 
-static int parse_bool(const char *s) {
-    static const char *const t[] = {"true", "1", "yes", "on"}, *const f[] = {"false", "0", "no",
-                                                                             "off"};
-    for (int i = 0; i < 4; i++) {
-        if (strcmp(s, t[i]) == 0)
-            return 1;
-        if (strcmp(s, f[i]) == 0)
-            return 0;
+int embp_precision_to_storage(embp_precision p) {
+    switch (p) {
+    case EMBP_PRECISION_FP32: return EMBP_STORAGE_FP32;
+    case EMBP_PRECISION_FP16: return EMBP_STORAGE_FP16;
+    case EMBP_PRECISION_BF16: return EMBP_STORAGE_BF16;
+    case EMBP_PRECISION_INT8: return EMBP_STORAGE_INT8;
+    case EMBP_PRECISION_INT4: return EMBP_STORAGE_INT4;
+    default: return -1;
     }
-    return -1;
 }
 
-/* 16..256, a power of two; else -1. */
-static int parse_group(const char *s) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 16 || v > 256 || (v & (v - 1)))
-        return -1;
-    return (int)v;
-}
-
-/* "mean,min", each in [0, 1]. */
-static int parse_fidelity(const char *s, double *mean, double *min) {
-    char *end;
-    double a = strtod(s, &end);
-    if (end == s || *end != ',')
-        return -1;
-    const char *p = end + 1;
-    double b = strtod(p, &end);
-    if (end == p || *end || !(a >= 0.0 && a <= 1.0) || !(b >= 0.0 && b <= 1.0))
-        return -1;
-    *mean = a, *min = b;
-    return 0;
-}
-
-static embp_status bad(embp_error *err, const char *name, const char *value,
-                       const char *allowed) {
-    return embp_fail(err, EMBP_ECONFIG, "%s=%s: allowed values %s", name, value, allowed);
-}
-
-static embp_status set_method(const char *v, embp_error *err) {
-    static const char *const known[] = {"gptq", "awq", "bitsandbytes", "bnb", "hqq", "eetq",
-                                        "fp8", "marlin", "exl2", "gguf"};
-    if (strcmp(v, "rtn") == 0)
-        return EMBP_OK;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(v, known[i]) == 0)
-            return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_QUANTIZATION_METHOD=%s: not "
-                             "supported; embp supports rtn only (round to nearest at load from "
-                             "the fp32/fp16/bf16 checkpoint). %s needs calibration data or its "
-                             "own pre-quantized checkpoint format and kernels, which embp does "
-                             "not read", v, v);
-    return bad(err, "EMB_PROVIDER_QUANTIZATION_METHOD", v, "rtn");
-}
-
-/* ---------------------------------------------------------------- overrides JSON */
-
-/* One key of an override object into spec; model names the entry in messages. */
-static embp_status spec_field(const char *model, const char *key, json_t *v,
-                              embp_precision_spec *s, embp_error *err) {
-    const char *str = json_is_string(v) ? json_string_value(v) : NULL;
-    if (strcmp(key, "group_size") == 0) {
-        json_int_t g = json_is_integer(v) ? json_integer_value(v) : 0;
-        if (g < 16 || g > 256 || (g & (g - 1)))
-            return embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": model \"%s\": group_size must be "
-                             "an integer, one of " GROUP_ALLOWED, model);
-        s->group_size = (int)g;
-        return EMBP_OK;
+int embp_precision_to_compute(embp_precision p) {
+    switch (p) {
+    case EMBP_PRECISION_FP32: return EMBP_COMPUTE_FP32;
+    case EMBP_PRECISION_BF16: return EMBP_COMPUTE_BF16;
+    case EMBP_PRECISION_INT8: return EMBP_COMPUTE_INT8;
+    default: return -1;
     }
-    int which = strcmp(key, "precision") == 0 ? 0 : strcmp(key, "storage") == 0 ? 1
-              : strcmp(key, "compute") == 0   ? 2 : -1;
-    if (which < 0)
-        return embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": model \"%s\": unknown key \"%s\"; "
-                         "allowed keys precision, storage, compute, group_size", model, key);
-    static const char *const allowed[] = {PRECISION_ALLOWED, STORAGE_ALLOWED, COMPUTE_ALLOWED};
-    int val = !str ? -1 : which == 0 ? parse_precision(str) : which == 1 ? embp_storage_parse(str)
-                                                                        : embp_compute_parse(str);
-    if (val < 0)
-        return embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": model \"%s\": %s = %s%s%s: allowed "
-                         "values %s", model, key, str ? "\"" : "", str ? str : "(not a string)",
-                         str ? "\"" : "", allowed[which]);
-    if (which == 0)
-        s->precision = (embp_precision)val;
-    else if (which == 1)
-        s->storage = val;
-    else
-        s->compute = val;
+}
+
+static int group_ok(int g) {
+    return g == 0 || (g >= 16 && g <= 256 && !(g & (g - 1)));
+}
+
+/* precision/storage/compute/group of one choice into s; what names it in messages
+ * ("embp_load_opts" or "embp_load_opts.precision_overrides[2] (model \"m\")"). */
+static embp_status spec_from(embp_precision p, embp_precision st, embp_precision co, int group,
+                             const char *what, embp_precision_spec *s, embp_error *err) {
+    s->precision = EMBP_PRECISION_UNSET, s->storage = s->compute = -1, s->group_size = group;
+    if ((unsigned)p > EMBP_PRECISION_INT4)
+        return embp_fail(err, EMBP_ECONFIG, "%s.precision = %d: allowed EMBP_PRECISION_UNSET, "
+                         "AUTO, FP32, FP16, BF16, INT8, INT4", what, (int)p);
+    if (st != EMBP_PRECISION_UNSET && embp_precision_to_storage(st) < 0)
+        return embp_fail(err, EMBP_ECONFIG, "%s.storage = %s (%d): allowed fp32|fp16|bf16|int8|"
+                         "int4", what, embp_precision_str(st), (int)st);
+    if (co != EMBP_PRECISION_UNSET && embp_precision_to_compute(co) < 0)
+        return embp_fail(err, EMBP_ECONFIG, "%s.compute = %s (%d): allowed fp32|bf16|int8", what,
+                         embp_precision_str(co), (int)co);
+    if (!group_ok(group))
+        return embp_fail(err, EMBP_ECONFIG, "%s.%s = %d: allowed " GROUP_ALLOWED, what,
+                         strcmp(what, "embp_load_opts") ? "group_size" : "quant_group_size",
+                         group);
+    s->precision = p;
+    s->storage = st ? embp_precision_to_storage(st) : -1;
+    s->compute = co ? embp_precision_to_compute(co) : -1;
     return EMBP_OK;
 }
 
-static embp_status parse_spec(const char *model, json_t *v, embp_precision_spec *s,
-                              embp_error *err) {
-    s->precision = EMBP_PRECISION_UNSET, s->storage = s->compute = -1, s->group_size = 0;
-    if (json_is_string(v))
-        return spec_field(model, "precision", v, s, err);
-    if (!json_is_object(v))
-        return embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": model \"%s\": value must be a "
-                         "precision string (" PRECISION_ALLOWED ") or an object", model);
-    const char *key;
-    json_t *f;
-    json_object_foreach(v, key, f) {
-        embp_status rc = spec_field(model, key, f, s, err);
-        if (rc != EMBP_OK)
-            return rc;
-    }
-    if (s->precision == EMBP_PRECISION_UNSET && s->storage < 0 && s->compute < 0)
-        return embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": model \"%s\": the object names no "
-                         "precision, storage or compute", model);
-    return EMBP_OK;
-}
-
-/* Parses text into a fresh overrides array; on success replaces r's. */
-static embp_status set_overrides(embp_precision_request *r, const char *text, embp_error *err) {
-    json_error_t je;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": invalid JSON at line %d column %d: "
-                         "%s; expected {\"model-name\": \"int8\"} or {\"model-name\": "
-                         "{\"storage\": \"int4\", \"compute\": \"bf16\", \"group_size\": 64}}",
-                         je.line, je.column, je.text);
-    embp_status rc = EMBP_OK;
-    embp_precision_override *o = NULL;
-    size_t n = json_is_object(root) ? json_object_size(root) : 0, i = 0;
-    if (!json_is_object(root)) {
-        rc = embp_fail(err, EMBP_ECONFIG, V_OVERRIDES ": must be a JSON object mapping model "
-                       "names to precisions, e.g. {\"model-name\": \"int8\"}");
-        goto done;
-    }
-    o = embp_calloc(n ? n : 1, sizeof *o);
-    if (!o) {
-        rc = embp_fail(err, EMBP_ENOMEM, V_OVERRIDES ": out of memory for %zu entries", n);
-        goto done;
-    }
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v) {
-        if ((rc = parse_spec(key, v, &o[i].spec, err)) != EMBP_OK)
-            goto done;
-        if (!(o[i].model = embp_strdup(key))) {
-            rc = embp_fail(err, EMBP_ENOMEM, V_OVERRIDES ": out of memory");
-            goto done;
-        }
-        i++;
-    }
-    for (int j = 0; j < r->n_overrides; j++) /* replace what an earlier call set */
-        embp_free(r->overrides[j].model);
-    embp_free(r->overrides);
-    r->overrides = o, r->n_overrides = (int)n;
-    o = NULL, i = 0;
-done:
-    for (size_t j = 0; o && j < i; j++)
-        embp_free(o[j].model);
-    embp_free(o);
-    json_decref(root);
-    return rc;
-}
-
-/* ---------------------------------------------------------------- variables */
-
-embp_status embp_precision_request_set(embp_precision_request *r, const char *name,
-                                       const char *value, embp_error *err) {
-    if (!value || !*value)
-        return EMBP_OK;
-    int v;
-    if (strcmp(name, "EMB_PROVIDER_MODEL_PRECISION") == 0) {
-        if ((v = parse_precision(value)) < 0)
-            return bad(err, name, value, PRECISION_ALLOWED);
-        r->global.precision = (embp_precision)v;
-    } else if (strcmp(name, "EMB_PROVIDER_MODEL_STORAGE_PRECISION") == 0) {
-        if ((v = embp_storage_parse(value)) < 0)
-            return bad(err, name, value, STORAGE_ALLOWED);
-        r->global.storage = v;
-    } else if (strcmp(name, "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION") == 0) {
-        if ((v = embp_compute_parse(value)) < 0)
-            return bad(err, name, value, COMPUTE_ALLOWED);
-        r->global.compute = v;
-    } else if (strcmp(name, V_OVERRIDES) == 0) {
-        return set_overrides(r, value, err);
-    } else if (strcmp(name, "EMB_PROVIDER_ENABLE_QUANTIZATION") == 0) {
-        if ((v = parse_bool(value)) < 0)
-            return bad(err, name, value, BOOL_ALLOWED);
-        r->quantization_enabled = v;
-    } else if (strcmp(name, "EMB_PROVIDER_QUANTIZATION_METHOD") == 0) {
-        return set_method(value, err);
-    } else if (strcmp(name, "EMB_PROVIDER_QUANT_GROUP_SIZE") == 0) {
-        if ((v = parse_group(value)) < 0)
-            return bad(err, name, value, GROUP_ALLOWED);
-        r->group_size = v;
-    } else if (strcmp(name, "EMB_PROVIDER_PRECISION_STRICT") == 0) {
-        if ((v = parse_bool(value)) < 0)
-            return bad(err, name, value, BOOL_ALLOWED);
-        r->strict = v;
-    } else if (strcmp(name, "EMB_PROVIDER_FIDELITY_MIN") == 0) {
-        if (parse_fidelity(value, &r->fidelity_mean_min, &r->fidelity_min_min) != 0)
-            return bad(err, name, value, "\"mean,min\", two numbers in [0, 1], e.g. 0.999,0.995");
-    } else {
-        return embp_fail(err, EMBP_EINVAL, "%s: not a precision variable", name);
-    }
-    return EMBP_OK;
-}
-
-embp_status embp_precision_request_parse(embp_lookup_fn lookup, void *ctx,
-                                         embp_precision_request *r, embp_error *err) {
-    static const char *const names[] = {
-        "EMB_PROVIDER_MODEL_PRECISION",     "EMB_PROVIDER_MODEL_STORAGE_PRECISION",
-        "EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", V_OVERRIDES,
-        "EMB_PROVIDER_ENABLE_QUANTIZATION", "EMB_PROVIDER_QUANTIZATION_METHOD",
-        "EMB_PROVIDER_QUANT_GROUP_SIZE",    "EMB_PROVIDER_PRECISION_STRICT",
-        "EMB_PROVIDER_FIDELITY_MIN"};
+embp_status embp_precision_request_from_opts(const embp_load_opts *o, embp_precision_request *r,
+                                             embp_error *err) {
     embp_precision_request_init(r);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        embp_status rc = embp_precision_request_set(r, names[i], lookup(ctx, names[i]), err);
+    if (!o)
+        return EMBP_OK;
+    embp_status rc = spec_from(o->precision, o->storage, o->compute, o->quant_group_size,
+                               "embp_load_opts", &r->global, err);
+    if (rc != EMBP_OK)
+        return rc;
+    r->global.group_size = 0;
+    if (o->quant_group_size)
+        r->group_size = o->quant_group_size;
+    if (o->quantization_method != EMBP_QUANT_RTN)
+        return embp_fail(err, EMBP_ECONFIG, "embp_load_opts.quantization_method = %d: allowed "
+                         "EMBP_QUANT_RTN (round to nearest at load)", (int)o->quantization_method);
+    if (o->enable_quantization < -1 || o->enable_quantization > 1)
+        return embp_fail(err, EMBP_ECONFIG, "embp_load_opts.enable_quantization = %d: allowed -1 "
+                         "(default: allowed), 0, 1", o->enable_quantization);
+    r->quantization_enabled = o->enable_quantization != 0;
+    r->strict = o->strict != 0;
+    if (!(o->fidelity_floor_mean >= 0.0 && o->fidelity_floor_mean <= 1.0) ||
+        !(o->fidelity_floor_min >= 0.0 && o->fidelity_floor_min <= 1.0))
+        return embp_fail(err, EMBP_ECONFIG, "embp_load_opts.fidelity_floor_mean = %g, "
+                         "fidelity_floor_min = %g: each must be a cosine in [0, 1] (defaults "
+                         "0.999, 0.995)", o->fidelity_floor_mean, o->fidelity_floor_min);
+    r->fidelity_mean_min = o->fidelity_floor_mean, r->fidelity_min_min = o->fidelity_floor_min;
+    int n = o->n_precision_overrides;
+    if (n < 0 || (n > 0 && !o->precision_overrides))
+        return embp_fail(err, EMBP_ECONFIG, "embp_load_opts.n_precision_overrides = %d with "
+                         "precision_overrides %p", n, (const void *)o->precision_overrides);
+    if (n == 0)
+        return EMBP_OK;
+    if (!(r->overrides = embp_calloc((size_t)n, sizeof *r->overrides)))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for %d precision overrides", n);
+    for (int i = 0; i < n; i++) {
+        const embp_precision_override *v = &o->precision_overrides[i];
+        char what[200];
+        snprintf(what, sizeof what, "embp_load_opts.precision_overrides[%d] (model \"%s\")", i,
+                 v->model ? v->model : "(null)");
+        if (!v->model || !*v->model)
+            rc = embp_fail(err, EMBP_ECONFIG, "%s: model must name a model", what);
+        else if ((rc = spec_from(v->precision, v->storage, v->compute, v->group_size, what,
+                                 &r->overrides[i].spec, err)) == EMBP_OK &&
+                 !v->precision && !v->storage && !v->compute)
+            rc = embp_fail(err, EMBP_ECONFIG, "%s names no precision, storage or compute", what);
         if (rc != EMBP_OK) {
             embp_precision_request_free(r);
             return rc;
         }
+        r->overrides[i].model = v->model;
     }
+    r->n_overrides = n;
     return EMBP_OK;
 }

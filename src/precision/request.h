@@ -1,22 +1,18 @@
-/* Parsing the precision variables (EMB_PROVIDER_*) into an embp_precision_request. The library
- * never calls getenv: the caller passes a lookup callback, or sets variables one by one (a CLI
- * flag maps to its variable's name).
+/* The precision request: embp_load_opts' typed precision fields, checked, with the per-model
+ * overrides turned into specs. Nothing here parses text: the settings table (server/config.c)
+ * is the only parser of EMB_PROVIDER_* values and flags, and hands the library typed options.
+ * A wrong value is EMBP_ECONFIG naming the embp_load_opts field, the value and what is allowed:
  *
- *   EMB_PROVIDER_MODEL_PRECISION             auto|fp32|fp16|bf16|int8|int4 (unset: fp32)
- *   EMB_PROVIDER_MODEL_STORAGE_PRECISION     fp32|fp16|bf16|int8|int4
- *   EMB_PROVIDER_MODEL_COMPUTATION_PRECISION fp32|bf16|int8
- *   EMB_PROVIDER_MODEL_PRECISION_OVERRIDES   JSON object: {"model-name":"int8"} or
- *       {"model-name":{"precision"|"storage"|"compute":..., "group_size":64}}
- *   EMB_PROVIDER_ENABLE_QUANTIZATION         true|false (default true). false: auto never picks
- *       int8/int4, and an explicit int8/int4 (anywhere) is EMBP_ECONFIG naming both variables.
- *   EMB_PROVIDER_QUANTIZATION_METHOD         rtn (default; round to nearest at load). gptq, awq,
- *       bitsandbytes, ... are EMBP_ECONFIG: they need calibration data or their own checkpoint
- *       format and kernels, which embp does not read; nothing is silently substituted.
- *   EMB_PROVIDER_QUANT_GROUP_SIZE            16|32|64|128|256 (default 32)
- *   EMB_PROVIDER_PRECISION_STRICT            true|false (default false)
- *   EMB_PROVIDER_FIDELITY_MIN                "mean,min" cosines auto must meet (0.999,0.995)
- * Booleans take true|false|1|0|yes|no|on|off. A wrong value is EMBP_ECONFIG naming the
- * variable, the value and the allowed values. */
+ *   precision            any embp_precision (UNSET: fp32)
+ *   storage              FP32|FP16|BF16|INT8|INT4 (UNSET: from precision)
+ *   compute              FP32|BF16|INT8 (UNSET: from precision or storage)
+ *   precision_overrides  {model, precision|storage|compute, group_size}, at least one given
+ *   enable_quantization  -1 (default), 0 or 1. 0: auto never picks int8/int4, and an explicit
+ *                        int8/int4 (anywhere) is EMBP_ECONFIG
+ *   quantization_method  EMBP_QUANT_RTN
+ *   quant_group_size     0 (32), 16, 32, 64, 128, 256
+ *   fidelity_floor_mean, fidelity_floor_min   in [0, 1]
+ */
 #ifndef EMBP_PRECISION_REQUEST_H
 #define EMBP_PRECISION_REQUEST_H
 
@@ -24,18 +20,18 @@
 
 /* Defaults: nothing asked (fp32), group 32, quantization enabled, not strict, 0.999/0.995. */
 void embp_precision_request_init(embp_precision_request *r);
-/* Frees what r owns (the overrides) and re-initializes it. */
+/* Frees what r owns (the overrides array) and re-initializes it. */
 void embp_precision_request_free(embp_precision_request *r);
 
-/* Sets the variable name (one of those above) to value; NULL or "" leaves the default.
- * An unknown name is EMBP_EINVAL. On error r keeps its previous value for name. */
-embp_status embp_precision_request_set(embp_precision_request *r, const char *name,
-                                       const char *value, embp_error *err);
+/* Checks o's precision fields and fills r (o NULL: the defaults). Override model names are
+ * borrowed from o. On error r is empty (nothing to free). */
+embp_status embp_precision_request_from_opts(const embp_load_opts *o,
+                                             embp_precision_request *r /* OUT */,
+                                             embp_error *err);
 
-/* Returns the value of variable name or NULL (getenv's contract). */
-typedef const char *(*embp_lookup_fn)(void *ctx, const char *name);
-/* Initializes r and sets every variable above from lookup. On error r is freed (empty). */
-embp_status embp_precision_request_parse(embp_lookup_fn lookup, void *ctx,
-                                         embp_precision_request *r /* OUT */, embp_error *err);
+/* The storage (embp_storage) of an embp_precision format, or -1 (UNSET, AUTO). */
+int embp_precision_to_storage(embp_precision p);
+/* The compute (embp_compute) of an embp_precision format, or -1 (no such compute). */
+int embp_precision_to_compute(embp_precision p);
 
 #endif

@@ -271,25 +271,27 @@ static void finish_job(embp_batch_job *j) {
     pthread_mutex_unlock(mu);
 }
 
-/* Under mu: copies each row to its request, or fails the requests in the batch (and drops
- * their untaken sequences). Puts the requests with nothing left in b->finished; returns how
- * many. Nothing here touches a request after it is listed: its waiter may free it at once. */
-static int deliver(embp_batcher *b, int n, embp_status st, const embp_error *err) {
-    size_t dim = (size_t)b->o.dim;
-    for (int i = 0; i < n; i++) {
-        embp_batch_job *j = b->slots[i].job;
-        if (st == EMBP_OK && j->status == EMBP_OK) {
-            memcpy(j->out + (size_t)b->slots[i].seq * dim, b->rows + (size_t)i * dim,
-                   dim * sizeof(float));
-        } else if (j->status == EMBP_OK) {
-            j->status = st;
-            j->err = *err;
-            unqueue(b, j);
-            j->rows_left -= j->n - j->next_seq; /* never taken: nothing to wait for */
-            j->next_seq = j->n;
-        }
-        j->rows_left--;
+/* Under mu: slot i's row goes to its request, or st (not EMBP_OK) fails that request (and
+ * drops its untaken sequences). */
+static void deliver_slot(embp_batcher *b, int i, embp_status st, const embp_error *err) {
+    embp_batch_job *j = b->slots[i].job;
+    if (st == EMBP_OK && j->status == EMBP_OK) {
+        size_t dim = (size_t)b->o.dim;
+        memcpy(j->out + (size_t)b->slots[i].seq * dim, b->rows + (size_t)i * dim,
+               dim * sizeof(float));
+    } else if (j->status == EMBP_OK) {
+        j->status = st;
+        j->err = *err;
+        unqueue(b, j);
+        j->rows_left -= j->n - j->next_seq; /* never taken: nothing to wait for */
+        j->next_seq = j->n;
     }
+    j->rows_left--;
+}
+
+/* Under mu: puts the requests of the n slots with nothing left in b->finished; returns how
+ * many. Nothing here touches a request after it is listed: its waiter may free it at once. */
+static int collect_finished(embp_batcher *b, int n) {
     int n_done = 0;
     for (int i = 0; i < n; i++) {
         embp_batch_job *j = b->slots[i].job;
@@ -303,6 +305,31 @@ static int deliver(embp_batcher *b, int n, embp_status st, const embp_error *err
     return n_done;
 }
 
+/* Runs the n slots taken (mu not held) and delivers them (under mu). A pass that fails is
+ * re-run one sequence at a time, so that the sequence that caused it (a bad input, or one too
+ * big for the memory left) fails only its own request and the others get their rows: a batch
+ * mixes requests of different clients, and one must not learn of another's failure. */
+static void run_batch(embp_batcher *b, int n) {
+    embp_error err;
+    embp_error_clear(&err);
+    embp_status st = b->o.embed(b->o.ctx, b->ids, b->lens, n, b->rows, &err);
+    if (st == EMBP_OK || n == 1) {
+        pthread_mutex_lock(&b->mu);
+        for (int i = 0; i < n; i++)
+            deliver_slot(b, i, st, &err);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        embp_error_clear(&err);
+        embp_status si = b->o.embed(b->o.ctx, b->ids + i, b->lens + i, 1,
+                                    b->rows + (size_t)i * (size_t)b->o.dim, &err);
+        pthread_mutex_lock(&b->mu);
+        deliver_slot(b, i, si, &err);
+        if (i + 1 < n)
+            pthread_mutex_unlock(&b->mu);
+    }
+}
+
 static void *worker(void *arg) {
     embp_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
@@ -313,11 +340,8 @@ static void *worker(void *arg) {
         b->stats.sequences += n;
         b->stats.tokens += tokens;
         pthread_mutex_unlock(&b->mu);
-        embp_error err;
-        embp_error_clear(&err);
-        embp_status st = b->o.embed(b->o.ctx, b->ids, b->lens, n, b->rows, &err);
-        pthread_mutex_lock(&b->mu);
-        int n_done = deliver(b, n, st, &err);
+        run_batch(b, n); /* returns with mu held */
+        int n_done = collect_finished(b, n);
         b->last_done = n_done;
         pthread_mutex_unlock(&b->mu);
         for (int i = 0; i < n_done; i++)
@@ -431,7 +455,30 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
     return r;
 }
 
-embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
+/* Drops job's sequences not yet taken into a batch (its client is gone). Returns 1 when nothing
+ * of it is running either, so the caller must complete it (the worker never will). */
+static int cancel_job(embp_batcher *b, embp_batch_job *job) {
+    int finish = 0;
+    pthread_mutex_lock(&b->mu);
+    if (job->next_seq < job->n) {
+        unqueue(b, job);
+        job->rows_left -= job->n - job->next_seq;
+        job->next_seq = job->n;
+        if (job->status == EMBP_OK)
+            embp_fail(&job->err, job->status = EMBP_EINTERNAL, "the client went away");
+        if (job->rows_left == 0) {
+            job->rows_left = -1;
+            embp_free(job->order);
+            job->order = NULL;
+            finish = 1;
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+    return finish;
+}
+
+embp_batch_submit embp_batcher_run_while(embp_batcher *b, embp_batch_job *job,
+                                         int (*gone)(void *arg), void *arg, int poll_ms) {
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     job->wait_mu = &mu;
@@ -439,8 +486,26 @@ embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
     embp_batch_submit r = embp_batcher_submit(b, job);
     if (r == EMBP_BATCH_OK) {
         pthread_mutex_lock(&mu);
-        while (!job->done)
-            pthread_cond_wait(&cv, &mu);
+        while (!job->done) {
+            if (!gone || r == EMBP_BATCH_CANCELED) {
+                pthread_cond_wait(&cv, &mu);
+                continue;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)poll_ms * 1000000;
+            ts.tv_sec += ts.tv_nsec / 1000000000;
+            ts.tv_nsec %= 1000000000;
+            if (pthread_cond_timedwait(&cv, &mu, &ts) != ETIMEDOUT || job->done)
+                continue;
+            pthread_mutex_unlock(&mu);
+            if (gone(arg)) {
+                r = EMBP_BATCH_CANCELED;
+                if (cancel_job(b, job))
+                    finish_job(job);
+            }
+            pthread_mutex_lock(&mu);
+        }
         pthread_mutex_unlock(&mu);
     }
     job->wait_mu = NULL;
@@ -448,6 +513,17 @@ embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
     pthread_mutex_destroy(&mu);
     pthread_cond_destroy(&cv);
     return r;
+}
+
+embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job) {
+    return embp_batcher_run_while(b, job, NULL, NULL, 0);
+}
+
+int embp_batcher_full(embp_batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    int full = b->queued_tokens > 0 && b->queued_tokens >= b->o.max_queue_tokens;
+    pthread_mutex_unlock(&b->mu);
+    return full;
 }
 
 long embp_batcher_queued_tokens(embp_batcher *b) {

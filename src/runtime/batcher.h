@@ -67,7 +67,12 @@ typedef struct embp_batch_job {
     pthread_cond_t *wait_cv;
 } embp_batch_job;
 
-typedef enum { EMBP_BATCH_OK, EMBP_BATCH_FULL, EMBP_BATCH_STOPPED } embp_batch_submit;
+typedef enum {
+    EMBP_BATCH_OK,
+    EMBP_BATCH_FULL,
+    EMBP_BATCH_STOPPED,
+    EMBP_BATCH_CANCELED /* embp_batcher_run_while: the client went away */
+} embp_batch_submit;
 
 typedef struct {
     long batches, sequences, tokens;
@@ -89,6 +94,17 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job);
 /* Submits job and waits for it. Returns the submit result; on EMBP_BATCH_OK job->status and
  * job->out hold the answer. */
 embp_batch_submit embp_batcher_run(embp_batcher *b, embp_batch_job *job);
+
+/* Like embp_batcher_run, but every poll_ms while it waits calls gone(arg); when that returns
+ * nonzero (the client disconnected), the job's sequences not yet taken into a batch are
+ * dropped, and it returns EMBP_BATCH_CANCELED once the ones running are done (no rows).
+ * gone NULL: embp_batcher_run. */
+embp_batch_submit embp_batcher_run_while(embp_batcher *b, embp_batch_job *job,
+                                         int (*gone)(void *arg), void *arg, int poll_ms);
+
+/* 1 when submit would refuse any job now (EMBP_BATCH_FULL): the queue already holds
+ * max_queue_tokens. A caller checks it before the work of preparing a job. */
+int embp_batcher_full(embp_batcher *b);
 
 /* Tokens now waiting in the queue, and counters since creation. */
 long embp_batcher_queued_tokens(embp_batcher *b);

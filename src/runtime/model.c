@@ -1,4 +1,5 @@
-/* embp_model: a loaded folder (config, tokenizer, BERT weights) and the public embed calls.
+/* embp_model: a runnable model built from a parsed folder under one plan, and the public
+ * embed calls. Loading (the folder, the plan, auto) is runtime/plan_load.c.
  * Batching across requests is the batcher's (runtime/batcher.c); this runs what it is given. */
 #include "runtime/model.h"
 
@@ -8,18 +9,18 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "io/config.h"
-#include "io/safetensors.h"
 #include "kernels/matmul.h"
 #include "runtime/pooling.h"
 #include "tokenizer/tokenizer.h"
 
 struct embp_model {
     char *name, *path;
-    embp_model_config cfg;
-    embp_tokenizer *tok;
-    embp_bert *bert;
-    embp_bert_precision prec;
+    embp_folder *folder;    /* config, tokenizer, weights index: borrowed, or owned when set */
+    int owns_folder;
+    embp_model_config cfg;  /* the folder's */
+    const embp_tokenizer *tok; /* the folder's */
+    const embp_arch *arch;  /* the family (model/arch.h) */
+    embp_encoder *enc;      /* its weights and scratch */
     embp_plan plan;         /* as resolved; fp32 with no reasons until set */
     char plan_reason[4 * EMBP_PLAN_REASON_LEN];
     char requested[96];
@@ -33,6 +34,8 @@ struct embp_model {
 void embp_load_opts_init(embp_load_opts *opts) {
     memset(opts, 0, sizeof *opts);
     opts->enable_quantization = -1;
+    opts->fidelity_floor_mean = 0.999;
+    opts->fidelity_floor_min = 0.995;
 }
 
 const char *embp_pooling_str(embp_pooling p) {
@@ -83,77 +86,64 @@ static char *basename_of(const char *dir) {
  * scratch (~15 KiB per token for MiniLM) stays a fraction of the weights. */
 #define EMBP_DEFAULT_BATCH_TOKENS 1024
 
-/* Parts of a load that read files: config, tokenizer, weights. */
-static embp_status load_parts(embp_model *m, const char *dir, const embp_load_opts *o,
-                              embp_error *err) {
-    embp_status rc;
-    char path[4096];
-    if ((rc = embp_config_load(dir, &m->cfg, err)))
-        return rc;
-    m->max_tokens = o->max_batch_tokens > 0           ? o->max_batch_tokens
-                    : m->cfg.max_seq_len > EMBP_DEFAULT_BATCH_TOKENS ? m->cfg.max_seq_len
-                                                                     : EMBP_DEFAULT_BATCH_TOKENS;
-    if (m->max_tokens < m->cfg.max_seq_len)
-        return embp_fail(err, EMBP_ECONFIG, "max_batch_tokens %d is below the model's "
-                         "max_seq_len %d", m->max_tokens, m->cfg.max_seq_len);
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    if ((rc = embp_tokenizer_load(path, &m->tok, err)))
-        return rc;
-    embp_safetensors *st = NULL;
-    if ((rc = embp_st_open_dir(dir, &st, err)))
-        return rc;
-    if ((rc = embp_st_check_finite(st, err))) {
-        embp_st_close(st);
-        return rc;
-    }
-    embp_st_release_pages(st); /* the check read every page; loading reads them one at a time */
-    rc = embp_bert_load(&m->cfg, st, &m->prec, m->max_tokens, m->cfg.max_seq_len, o->n_threads,
-                        &m->bert, err);
-    embp_st_release_pages(st);
-    embp_st_close(st);
-    if (rc)
-        return rc;
-    m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
-    m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
-    if (!m->ids || !m->offsets)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
-    return EMBP_OK;
+char *embp_model_name_for(const char *dir, const embp_load_opts *o) {
+    return o && o->name && *o->name ? embp_strdup(o->name) : basename_of(dir);
 }
 
-embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
-                                 const embp_bert_precision *prec, const char *reason,
-                                 embp_model **out, embp_error *err) {
+embp_status embp_model_build(embp_folder *f, const embp_plan *plan, const embp_load_opts *o,
+                             embp_model **out, embp_error *err) {
     embp_load_opts defaults;
     embp_status rc;
     *out = NULL;
-    if (!opts) {
+    if (!o) {
         embp_load_opts_init(&defaults);
-        opts = &defaults;
+        o = &defaults;
     }
-    if (!dir || !*dir)
-        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
     embp_model *m = embp_calloc(1, sizeof *m);
     if (!m)
         return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    embp_bert_precision_init(&m->prec);
-    if (prec)
-        m->prec = *prec;
-    m->plan.storage = EMBP_STORAGE_FP32, m->plan.compute = EMBP_COMPUTE_FP32;
-    m->plan.requested_storage = m->plan.requested_compute = -1;
-    m->plan.fidelity_mean = m->plan.fidelity_min = NAN;
-    snprintf(m->plan.desc, sizeof m->plan.desc, "storage %s, compute %s, accumulation fp32",
-             embp_mm_type_str(m->prec.storage), embp_mm_type_str(m->prec.compute));
+    m->folder = f;
+    m->cfg = f->cfg;
+    m->tok = f->tok;
+    if (plan) {
+        m->plan = *plan;
+    } else {
+        m->plan.storage = EMBP_STORAGE_FP32, m->plan.compute = EMBP_COMPUTE_FP32;
+        m->plan.requested_storage = m->plan.requested_compute = -1;
+        m->plan.accumulation = "fp32", m->plan.kernel = "";
+        m->plan.fidelity_mean = m->plan.fidelity_min = NAN;
+        snprintf(m->plan.desc, sizeof m->plan.desc, "storage fp32, compute fp32, accumulate fp32");
+    }
     describe_plan(m);
-    if (reason && *reason)
-        snprintf(m->plan_reason, sizeof m->plan_reason, "%s", reason);
-    m->path = embp_strdup(dir);
-    m->name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
+    m->path = embp_strdup(f->path);
+    m->name = embp_model_name_for(f->path, o);
     if (!m->path || !m->name) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = load_parts(m, dir, opts, err)))
+    m->max_tokens = o->max_batch_tokens > 0           ? o->max_batch_tokens
+                    : m->cfg.max_seq_len > EMBP_DEFAULT_BATCH_TOKENS ? m->cfg.max_seq_len
+                                                                     : EMBP_DEFAULT_BATCH_TOKENS;
+    if (m->max_tokens < m->cfg.max_seq_len) {
+        rc = embp_fail(err, EMBP_ECONFIG, "max_batch_tokens %d is below the model's "
+                       "max_seq_len %d", m->max_tokens, m->cfg.max_seq_len);
         goto fail;
+    }
+    const embp_safetensors *st;
+    if (!(m->arch = embp_arch_find(&m->cfg, err))) {
+        rc = EMBP_EUNSUPPORTED;
+        goto fail;
+    }
+    if ((rc = embp_folder_weights(f, &st, err)) ||
+        (rc = m->arch->load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len,
+                            o->n_threads, &m->enc, err)))
+        goto fail;
+    m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
+    m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
+    if (!m->ids || !m->offsets) {
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
+        goto fail;
+    }
     *out = m;
     return EMBP_OK;
 fail:
@@ -161,11 +151,17 @@ fail:
     return rc;
 }
 
+void embp_model_own_folder(embp_model *m) {
+    m->owns_folder = 1;
+}
+
 void embp_model_free(embp_model *m) {
     if (!m)
         return;
-    embp_bert_free(m->bert);
-    embp_tokenizer_free(m->tok);
+    if (m->arch)
+        m->arch->free(m->enc);
+    if (m->owns_folder)
+        embp_folder_free(m->folder);
     embp_free(m->ids);
     embp_free(m->offsets);
     embp_free(m->name);
@@ -179,14 +175,14 @@ void embp_model_free(embp_model *m) {
  * wake-up (measured: a 5-token MiniLM pass took 10 ms instead of 3.8 ms). Releasing the team
  * here lets whichever thread runs the model own the cores; one that reuses this thread just
  * re-creates the team once. */
-static void release_openmp_team(void) {
+void embp_model_release_openmp_team(void) {
     omp_pause_resource_all(omp_pause_hard);
 }
 
 /* Runs one pass per GEMM row bucket (embp_mm_bucket, kernels/matmul.h) up to `tokens`, so each
  * bucket's primitives exist before a request needs them. A pass of T tokens is sequences of at
  * most max_seq_len [PAD] tokens (id 0; any id would do). */
-static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
+embp_status embp_model_warm_up(embp_model *m, int tokens, embp_error *err) {
     int max_t = tokens < m->max_tokens ? tokens : m->max_tokens, len = m->cfg.max_seq_len;
     int n_max = max_t / len + 1;
     int32_t *ids = embp_calloc((size_t)max_t, sizeof *ids);
@@ -204,29 +200,6 @@ static embp_status warm_up(embp_model *m, int tokens, embp_error *err) {
     embp_free(ids);
     embp_free(off);
     embp_free(out);
-    return rc;
-}
-
-embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_model **out,
-                            embp_error *err) {
-    embp_load_opts defaults;
-    if (!opts) {
-        embp_load_opts_init(&defaults);
-        opts = &defaults;
-    }
-    *out = NULL;
-    if (!dir || !*dir)
-        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
-    char *name = opts->name && *opts->name ? embp_strdup(opts->name) : basename_of(dir);
-    if (!name)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    embp_status rc = embp_model_load_planned(dir, opts, name, out, err);
-    embp_free(name);
-    if (rc == EMBP_OK && opts->warmup_tokens > 0 && (rc = warm_up(*out, opts->warmup_tokens, err))) {
-        embp_model_free(*out);
-        *out = NULL;
-    }
-    release_openmp_team();
     return rc;
 }
 
@@ -264,6 +237,10 @@ void embp_model_get_plan(const embp_model *m, embp_plan *out) {
     *out = m->plan;
 }
 
+embp_folder *embp_model_folder(const embp_model *m) {
+    return m->folder;
+}
+
 void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     const embp_model_config *c = &m->cfg;
     memset(o, 0, sizeof *o);
@@ -275,7 +252,7 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->max_position = c->max_position, o->max_seq_len = c->max_seq_len;
     o->dim = c->hidden;
     o->pooling = c->pooling, o->normalize = c->normalize, o->is_demo = c->is_demo;
-    o->weight_bytes = embp_bert_weight_bytes(m->bert);
+    o->weight_bytes = m->arch->weight_bytes(m->enc);
     o->storage = embp_storage_str(m->plan.storage);
     o->compute = embp_compute_str(m->plan.compute);
     o->accumulation = "fp32";
@@ -292,17 +269,26 @@ int embp_model_max_batch_tokens(const embp_model *m) {
 }
 
 const char *embp_model_kernels(const embp_model *m) {
-    return embp_bert_kernels_name(m->bert);
+    return m->arch->kernels_name(m->enc);
 }
 
 /* ---------------------------------------------------------------- tokens */
 
+embp_status embp_model_tokenize(const embp_model *m, const char *text, size_t len, int max_len,
+                                int32_t *ids, int cap, int *n, int *n_full, embp_error *err) {
+    int full = 0;
+    *n = 0;
+    embp_status rc = embp_tokenizer_encode(m->tok, text, len, max_len, ids, cap, n, &full, err);
+    if (n_full)
+        *n_full = full;
+    return rc;
+}
+
 embp_status embp_tokenize(const embp_model *m, const char *text, size_t len, int truncate,
                           int32_t *ids, int cap, int *n, int *n_full, embp_error *err) {
     int full = 0, max = m->cfg.max_seq_len;
-    *n = 0;
-    embp_status rc = embp_tokenizer_encode(m->tok, text, len, truncate ? max : 0, ids, cap, n,
-                                           &full, err);
+    embp_status rc = embp_model_tokenize(m, text, len, truncate ? max : 0, ids, cap, n, &full,
+                                         err);
     if (n_full)
         *n_full = full;
     if (rc)
@@ -327,7 +313,7 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
         return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, H);
     if (n == 0)
         return EMBP_OK;
-    embp_status rc = embp_bert_forward(m->bert, ids, offsets, n, &hidden, err);
+    embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
     embp_prof_clock t = embp_prof_start(m->prof);
@@ -338,32 +324,63 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
 
 void embp_model_set_prof(embp_model *m, embp_prof *p) {
     m->prof = p;
-    embp_bert_set_prof(m->bert, p);
+    m->arch->set_prof(m->enc, p);
 }
 
-static embp_status check_inputs(const embp_model *m, const int32_t *const *ids, const int *lens,
-                                int n, int dims, embp_error *err) {
-    if (n < 0 || (n > 0 && (!ids || !lens)))
-        return embp_fail(err, EMBP_EINVAL, "%d inputs with ids %p and lens %p", n,
-                         (const void *)ids, (const void *)lens);
-    if (dims < 0 || dims > m->cfg.hidden)
-        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.hidden);
+int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, int max_len,
+                             int vocab_size, int *bad_input, int *bad_token) {
     for (int i = 0; i < n; i++) {
-        if (lens[i] < 1 || lens[i] > m->cfg.max_seq_len)
-            return embp_fail(err, lens[i] > m->cfg.max_seq_len ? EMBP_ETOOLONG : EMBP_EINVAL,
-                             "input %d has %d tokens, expected 1..%d (max_seq_len)", i, lens[i],
-                             m->cfg.max_seq_len);
+        *bad_input = i, *bad_token = -1;
+        if (lens[i] < 1 || lens[i] > max_len)
+            return lens[i] > max_len ? EMBP_ETOOLONG : EMBP_EINVAL;
         for (int j = 0; j < lens[i]; j++)
-            if (ids[i][j] < 0 || ids[i][j] >= m->cfg.vocab_size)
-                return embp_fail(err, EMBP_EINVAL, "input %d: token %d has id %d outside the "
-                                 "vocabulary [0, %d)", i, j, ids[i][j], m->cfg.vocab_size);
+            if (ids[i][j] < 0 || ids[i][j] >= vocab_size) {
+                *bad_token = j;
+                return EMBP_EINVAL;
+            }
     }
     return EMBP_OK;
 }
 
-embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens, int n,
-                              int dims, float *out, embp_error *err) {
-    embp_status rc = check_inputs(m, ids, lens, n, dims, err);
+/* The load refuses non-finite weights, but finite ones can still overflow in a forward pass
+ * (a huge weight, an int8 scale, a plan's arithmetic): no NaN or infinity leaves the library as
+ * a vector, whichever front end asked (the HTTP writer, the CLI, a library caller). */
+static embp_status check_finite(const embp_model *m, const float *rows, int first, int count,
+                                int width, const int *lens, embp_error *err) {
+    for (int i = 0; i < count; i++)
+        for (int j = 0; j < width; j++) {
+            float v = rows[(size_t)i * width + j];
+            if (!isfinite(v))
+                return embp_fail(err, EMBP_EINTERNAL, "model '%s': input %d (%d tokens) came "
+                                 "out of the forward pass with %s at dimension %d; no vector "
+                                 "is returned (the weights or the %s/%s plan overflow float)",
+                                 m->name, first + i, lens[first + i], isnan(v) ? "NaN" : "an "
+                                 "infinity", j, embp_storage_str(m->plan.storage),
+                                 embp_compute_str(m->plan.compute));
+        }
+    return EMBP_OK;
+}
+
+embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *ids,
+                                    const int *lens, int n, embp_error *err) {
+    if (n < 0 || (n > 0 && (!ids || !lens)))
+        return embp_fail(err, EMBP_EINVAL, "%d inputs with ids %p and lens %p", n,
+                         (const void *)ids, (const void *)lens);
+    int i, j;
+    embp_status rc = (embp_status)embp_tokens_find_invalid(ids, lens, n, m->cfg.max_seq_len,
+                                                           m->cfg.vocab_size, &i, &j);
+    if (rc != EMBP_OK && j < 0)
+        return embp_fail(err, rc, "input %d has %d tokens, expected 1..%d (max_seq_len)", i,
+                         lens[i], m->cfg.max_seq_len);
+    if (rc != EMBP_OK)
+        return embp_fail(err, rc, "input %d: token %d has id %d outside the vocabulary [0, %d)",
+                         i, j, ids[i][j], m->cfg.vocab_size);
+    return EMBP_OK;
+}
+
+embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
+                                     int n, int dims, float *out, embp_error *err) {
+    embp_status rc = EMBP_OK;
     int width = dims ? dims : m->cfg.hidden;
     for (int first = 0; rc == EMBP_OK && first < n;) {
         int count = 0, T = 0;
@@ -375,9 +392,19 @@ embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const in
         }
         rc = embp_model_embed_packed(m, m->ids, m->offsets, count, dims,
                                      out + (size_t)first * width, err);
+        if (rc == EMBP_OK)
+            rc = check_finite(m, out + (size_t)first * width, first, count, width, lens, err);
         first += count;
     }
     return rc;
+}
+
+embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens, int n,
+                              int dims, float *out, embp_error *err) {
+    if (dims < 0 || dims > m->cfg.hidden)
+        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.hidden);
+    embp_status rc = embp_model_check_tokens(m, ids, lens, n, err);
+    return rc != EMBP_OK ? rc : embp_model_embed_checked(m, ids, lens, n, dims, out, err);
 }
 
 embp_status embp_embed_texts(embp_model *m, const char *const *texts, const size_t *lens, int n,

@@ -1,17 +1,30 @@
-/* Internals of embp_model for the server, the batcher and the benchmarks: embedding an
- * already-packed batch, and loading with an explicit precision plan. */
+/* Internals of embp_model for the loader, the server, the batcher and the benchmarks: building
+ * a model from a parsed folder under a plan, and embedding an already-packed batch.
+ *
+ * One load (runtime/plan_load.c, embp_model_load):
+ *     embp_folder_open(dir)                  config, tokenizer, tensor index: once
+ *     embp_precision_request_from_opts(opts) the typed request, checked
+ *     embp_plan_resolve[_file](...)          one embp_plan, before any weight is packed
+ *     embp_model_build(folder, plan)         the runnable model (auto: one per candidate, on the
+ *                                            same folder, until one meets the fidelity floors)
+ */
 #ifndef EMBP_RUNTIME_MODEL_H
 #define EMBP_RUNTIME_MODEL_H
 
 #include "embp/embp.h"
-#include "model/bert.h"
+#include "model/arch.h"
 #include "precision/plan.h"
+#include "runtime/folder.h"
 
-/* Loads dir as embp_model_load does, but with the precision plan given (prec may be NULL for
- * fp32; reason, if not NULL, is shown as plan_reason). The precision planner calls this. */
-embp_status embp_model_load_plan(const char *dir, const embp_load_opts *opts,
-                                 const embp_bert_precision *prec, const char *reason,
-                                 embp_model **out /* OUT */, embp_error *err);
+/* A model of f under plan (NULL: fp32), sized as o says (NULL: defaults; o's name names it).
+ * The model borrows f (its config, tokenizer and, while building, its weights) until
+ * embp_model_own_folder hands f over. */
+embp_status embp_model_build(embp_folder *f, const embp_plan *plan, const embp_load_opts *o,
+                             embp_model **out /* OUT */, embp_error *err);
+/* m frees its folder with itself. */
+void embp_model_own_folder(embp_model *m);
+/* o's name, else dir's last component; heap, embp_free it. */
+char *embp_model_name_for(const char *dir, const embp_load_opts *o);
 
 /* ids holds n sequences concatenated, sequence i being ids[offsets[i] .. offsets[i+1]);
  * offsets[n] <= embp_model_max_batch_tokens(m). Runs one forward pass and writes n rows of
@@ -23,13 +36,32 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
 
 int embp_model_max_batch_tokens(const embp_model *m);
 
-/* Loads dir under the precision plan opts ask for (the planner resolves it for `name` on this
- * CPU; auto measures its candidates); src/runtime/plan_load.c. */
-embp_status embp_model_load_planned(const char *dir, const embp_load_opts *opts, const char *name,
-                                    embp_model **out /* OUT */, embp_error *err);
+/* The token-id rule at every boundary (embp_embed_tokens, the server's request check): each of
+ * n inputs has 1..max_len ids, each in [0, vocab_size). Returns EMBP_OK, or EMBP_ETOOLONG /
+ * EMBP_EINVAL with *bad_input and *bad_token (-1 when the length is wrong) saying where; the
+ * caller words the message. */
+int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, int max_len,
+                             int vocab_size, int *bad_input, int *bad_token);
+/* That rule for m (its max_seq_len and vocabulary), as an error naming the input. */
+embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *ids,
+                                    const int *lens, int n, embp_error *err);
+/* embp_embed_tokens without the check, for ids a boundary already checked (the server's
+ * request, through the batcher). */
+embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
+                                     int n, int dims, float *out, embp_error *err);
+
+/* Tokenizes text with the post-processor's special tokens, truncated to max_len ids (special
+ * tokens kept; <= 0: not truncated). Writes at most cap ids; *n_full (may be NULL) gets the
+ * count before truncation. embp_tokenize is this with max_len = max_seq_len. */
+embp_status embp_model_tokenize(const embp_model *m, const char *text, size_t len, int max_len,
+                                int32_t *ids, int cap, int *n /* OUT */, int *n_full /* OUT */,
+                                embp_error *err);
+
 /* The plan m runs, as the planner resolved it (fidelity NaN until measured). */
 void embp_model_set_plan(embp_model *m, const embp_plan *p);
 void embp_model_get_plan(const embp_model *m, embp_plan *out /* OUT */);
+/* The folder m was built from. */
+embp_folder *embp_model_folder(const embp_model *m);
 /* Mean and minimum cosine between m's and ref's embeddings of the probe set (plan_load.c). */
 embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *mean, double *min,
                                         embp_error *err);
@@ -38,5 +70,10 @@ embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *
 void embp_model_set_prof(embp_model *m, embp_prof *p);
 /* The kernel table the model runs ("avx512", "avx2", "scalar"). */
 const char *embp_model_kernels(const embp_model *m);
+
+/* Runs one pass per GEMM row bucket up to `tokens` (see model.c). */
+embp_status embp_model_warm_up(embp_model *m, int tokens, embp_error *err);
+/* Lets whichever thread runs the model own the cores (see model.c). */
+void embp_model_release_openmp_team(void);
 
 #endif

@@ -1,7 +1,8 @@
-/* Loading a model under a precision plan: the request from embp_load_opts, the planner's
- * resolution on this CPU, auto's measured choice, and fidelity against fp32. The library reads
- * no environment: embp_load_opts carries the EMB_PROVIDER_* values as strings, and they go
- * through the planner's own parser so every error names the variable. */
+/* Loading a model: the folder parsed once (runtime/folder.h), the request from embp_load_opts
+ * (typed; the planner checks it), one plan resolved on this CPU before any weight is packed,
+ * auto's measured choice (a loop over candidate plans on the same folder), and fidelity against
+ * an fp32 model built from that folder. The library reads no environment and parses no
+ * settings text. */
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -11,62 +12,10 @@
 #include <jansson.h>
 
 #include "core/alloc.h"
-#include "io/qformat.h"
-#include "io/safetensors.h"
 #include "precision/plan.h"
 #include "precision/probe.h"
 #include "precision/request.h"
 #include "runtime/model.h"
-
-static embp_status request_from_opts(const embp_load_opts *o, embp_precision_request *r,
-                                     embp_error *err) {
-    char group[16] = "", quant[8] = "";
-    if (o->quant_group_size > 0)
-        snprintf(group, sizeof group, "%d", o->quant_group_size);
-    if (o->enable_quantization >= 0)
-        snprintf(quant, sizeof quant, "%s", o->enable_quantization ? "true" : "false");
-    const char *vars[][2] = {
-        {"EMB_PROVIDER_MODEL_PRECISION", o->precision},
-        {"EMB_PROVIDER_MODEL_STORAGE_PRECISION", o->storage},
-        {"EMB_PROVIDER_MODEL_COMPUTATION_PRECISION", o->compute},
-        {"EMB_PROVIDER_MODEL_PRECISION_OVERRIDES", o->precision_overrides},
-        {"EMB_PROVIDER_QUANTIZATION_METHOD", o->quantization_method},
-        {"EMB_PROVIDER_QUANT_GROUP_SIZE", group},
-        {"EMB_PROVIDER_ENABLE_QUANTIZATION", quant},
-        {"EMB_PROVIDER_FIDELITY_MIN", o->fidelity_min},
-    };
-    embp_precision_request_init(r);
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        embp_status rc = embp_precision_request_set(r, vars[i][0], vars[i][1], err);
-        if (rc != EMBP_OK) {
-            embp_precision_request_free(r);
-            return rc;
-        }
-    }
-    return EMBP_OK;
-}
-
-/* The loader's view of a resolved plan: which kernels, and how to round the weights. */
-static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
-    embp_bert_precision_init(b);
-    if (p->storage == EMBP_STORAGE_INT4) {
-        b->compute = p->compute == EMBP_COMPUTE_INT8 ? EMBP_MM_INT4_INT8 : EMBP_MM_INT4_BF16;
-        b->group_size = p->group_size;
-    } else if (p->compute == EMBP_COMPUTE_INT8) {
-        b->compute = EMBP_MM_INT8;
-    } else if (p->compute == EMBP_COMPUTE_BF16) {
-        b->compute = EMBP_MM_BF16; /* fp16 weights are rounded to fp16 first, then to bf16 */
-    }
-    b->storage = b->compute;
-    /* the word table follows the storage asked, whatever the compute: it is only gathered */
-    static const embp_table_format table[] = {EMBP_TABLE_F32, EMBP_TABLE_FP16, EMBP_TABLE_BF16,
-                                              EMBP_TABLE_INT8, EMBP_TABLE_INT8};
-    b->table = table[p->storage];
-    if (p->storage == EMBP_STORAGE_FP16)
-        b->round = EMBP_ROUND_FP16;
-    else if (p->storage == EMBP_STORAGE_BF16 && p->compute == EMBP_COMPUTE_FP32)
-        b->round = EMBP_ROUND_BF16;
-}
 
 /* Embeds the probe set with m into out (n x dim). */
 static embp_status embed_probe(embp_model *m, float *out, embp_error *err) {
@@ -108,20 +57,11 @@ static int cache_key(const char *dir, const embp_plan *p, char *path, size_t psi
     return 1;
 }
 
-static embp_status load_as(const char *dir, const embp_load_opts *o, const embp_plan *p,
-                           embp_model **out, embp_error *err) {
-    embp_bert_precision b;
-    plan_to_bert(p, &b);
-    embp_status rc = embp_model_load_plan(dir, o, &b, "", out, err);
-    if (rc == EMBP_OK)
-        embp_model_set_plan(*out, p);
-    return rc;
-}
-
-/* Fidelity of plan p for dir: from the cache, else measured with m (loaded under p) against a
- * fp32 model loaded on demand into *ref. */
-static embp_status fidelity_of(const char *dir, const embp_load_opts *o, embp_plan *p,
+/* Fidelity of plan p for folder f: from the cache, else measured with m (built under p)
+ * against an fp32 model built on demand from the same folder into *ref. */
+static embp_status fidelity_of(embp_folder *f, const embp_load_opts *o, embp_plan *p,
                                embp_model *m, embp_model **ref, embp_error *err) {
+    const char *dir = f->path;
     char wpath[4096], plan[64], cache[4096];
     embp_fidelity_key key;
     int have_key = o->fidelity_cache_dir && *o->fidelity_cache_dir &&
@@ -138,7 +78,7 @@ static embp_status fidelity_of(const char *dir, const embp_load_opts *o, embp_pl
     if (!*ref) {
         embp_plan fp32 = *p;
         fp32.storage = EMBP_STORAGE_FP32, fp32.compute = EMBP_COMPUTE_FP32;
-        rc = load_as(dir, o, &fp32, ref, err);
+        rc = embp_model_build(f, &fp32, o, ref, err);
     }
     if (rc == EMBP_OK)
         rc = embp_model_fidelity_between(m, *ref, &p->fidelity_mean, &p->fidelity_min, err);
@@ -149,9 +89,10 @@ static embp_status fidelity_of(const char *dir, const embp_load_opts *o, embp_pl
     return rc;
 }
 
-/* auto: the candidates this CPU runs, fastest first; the first whose fidelity meets the floor
- * wins, else fp32 (the last candidate). Keeps the winner loaded in *out. */
-static embp_status load_auto(const char *dir, const embp_load_opts *o,
+/* auto: the candidates this CPU runs, fastest first, each built from the one parsed folder; the
+ * first whose fidelity meets the floor wins, else fp32 (the last candidate). Keeps the winner
+ * in *out. */
+static embp_status load_auto(embp_folder *f, const embp_load_opts *o,
                              const embp_precision_request *req, embp_model **out,
                              embp_error *err) {
     embp_plan cands[8];
@@ -162,11 +103,11 @@ static embp_status load_auto(const char *dir, const embp_load_opts *o,
         cands[i].is_auto = 1;
         if (cands[i].storage == EMBP_STORAGE_FP32 && cands[i].compute == EMBP_COMPUTE_FP32) {
             cands[i].fidelity_mean = cands[i].fidelity_min = 1.0; /* the reference itself */
-            rc = load_as(dir, o, &cands[i], &m, err);
+            rc = embp_model_build(f, &cands[i], o, &m, err);
             break;
         }
-        if ((rc = load_as(dir, o, &cands[i], &m, err)) != EMBP_OK ||
-            (rc = fidelity_of(dir, o, &cands[i], m, &ref, err)) != EMBP_OK)
+        if ((rc = embp_model_build(f, &cands[i], o, &m, err)) != EMBP_OK ||
+            (rc = fidelity_of(f, o, &cands[i], m, &ref, err)) != EMBP_OK)
             break;
         if (cands[i].fidelity_mean >= req->fidelity_mean_min &&
             cands[i].fidelity_min >= req->fidelity_min_min) { /* embp_plan_pick's rule, one plan */
@@ -187,25 +128,6 @@ static embp_status load_auto(const char *dir, const embp_load_opts *o,
 
 /* ---------------------------------------------------------------- folders from embp quantize */
 
-/* The storage embp quantize recorded in dir's weights (io/qformat.h's metadata), or -1 for an
- * ordinary folder; int4's group size. A folder that cannot be opened is
- * left to the real load to report. */
-static embp_status peek_folder(const char *dir, int *storage, int *group, char *desc,
-                               size_t dsize, embp_error *err) {
-    *storage = -1, *group = 0;
-    snprintf(desc, dsize, "%s/model.safetensors", dir);
-    embp_safetensors *st = NULL;
-    embp_error ignored;
-    if (embp_st_open_dir(dir, &st, &ignored) != EMBP_OK)
-        return EMBP_OK;
-    embp_qf_meta meta;
-    embp_status rc = embp_qf_meta_read(st, desc, &meta, err);
-    if (rc == EMBP_OK && meta.storage)
-        *storage = embp_storage_parse(meta.storage), *group = meta.group_size;
-    embp_st_close(st);
-    return rc;
-}
-
 /* Fidelity embp quantize measured for plan p against the fp32 source, from
  * dir/embp_quantize.json, when it was measured for the same storage/compute/group. */
 static void recorded_fidelity(const char *dir, embp_plan *p) {
@@ -220,41 +142,65 @@ static void recorded_fidelity(const char *dir, embp_plan *p) {
     json_decref(j);
 }
 
-embp_status embp_model_load_planned(const char *dir, const embp_load_opts *o, const char *name,
-                                    embp_model **out, embp_error *err) {
-    embp_precision_request req;
-    embp_status rc = request_from_opts(o, &req, err);
+/* The plan for folder f: the folder's own storage when embp quantize wrote it (its fidelity was
+ * measured against the fp32 source, which this folder lacks), else the request's. */
+static embp_status resolve(const embp_folder *f, const embp_precision_request *req,
+                           const char *name, const embp_load_opts *o, embp_plan *plan,
+                           embp_error *err) {
+    if (f->file_storage < 0)
+        return embp_plan_resolve(req, name, embp_cpu_get(), o->strict, plan, err);
+    embp_status rc = embp_plan_resolve_file(req, name, embp_cpu_get(), o->strict,
+                                            (embp_storage)f->file_storage, f->file_group,
+                                            f->file_desc, plan, err);
+    if (rc == EMBP_OK)
+        recorded_fidelity(f->path, plan);
+    return rc;
+}
+
+embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_model **out,
+                            embp_error *err) {
+    embp_load_opts defaults;
+    if (!opts) {
+        embp_load_opts_init(&defaults);
+        opts = &defaults;
+    }
+    *out = NULL;
+    if (!dir || !*dir)
+        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
+    embp_precision_request req; /* checked before the disk is touched */
+    embp_status rc = embp_precision_request_from_opts(opts, &req, err);
     if (rc != EMBP_OK)
         return rc;
+    char *name = embp_model_name_for(dir, opts);
+    embp_folder *f = NULL;
+    embp_model *m = NULL;
     embp_plan plan;
-    int fstorage, fgroup;
-    char fdesc[4200];
-    if ((rc = peek_folder(dir, &fstorage, &fgroup, fdesc, sizeof fdesc, err)) != EMBP_OK) {
-        embp_precision_request_free(&req);
-        return rc;
-    }
-    if (fstorage >= 0) { /* quantized ahead: the file fixes the storage; fidelity was measured
-                          * against the fp32 source by embp quantize, which this folder lacks */
-        rc = embp_plan_resolve_file(&req, name, embp_cpu_get(), o->strict, fstorage, fgroup,
-                                    fdesc, &plan, err);
-        if (rc == EMBP_OK) {
-            recorded_fidelity(dir, &plan);
-            rc = load_as(dir, o, &plan, out, err);
-        }
-    } else if ((rc = embp_plan_resolve(&req, name, embp_cpu_get(), o->strict, &plan, err)) !=
-               EMBP_OK) {
+    if (!name)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
+    else if ((rc = embp_folder_open(dir, &f, err)) != EMBP_OK ||
+             (rc = resolve(f, &req, name, opts, &plan, err)) != EMBP_OK) {
     } else if (plan.is_auto) {
-        rc = load_auto(dir, o, &req, out, err);
-    } else if (rc == EMBP_OK) {
-        rc = load_as(dir, o, &plan, out, err);
-        if (rc == EMBP_OK && o->measure_fidelity)
-            rc = embp_model_measure_fidelity(*out, o->fidelity_cache_dir, err);
+        rc = load_auto(f, opts, &req, &m, err);
+    } else if ((rc = embp_model_build(f, &plan, opts, &m, err)) == EMBP_OK &&
+               opts->measure_fidelity) {
+        rc = embp_model_measure_fidelity(m, opts->fidelity_cache_dir, err);
     }
+    embp_free(name);
     embp_precision_request_free(&req);
-    if (rc != EMBP_OK && *out) {
-        embp_model_free(*out);
-        *out = NULL;
+    if (rc == EMBP_OK) { /* every weight is packed: the mapping goes, the folder stays with m */
+        embp_folder_release_weights(f);
+        embp_model_own_folder(m);
+        f = NULL;
+        if (opts->warmup_tokens > 0)
+            rc = embp_model_warm_up(m, opts->warmup_tokens, err);
     }
+    if (rc != EMBP_OK) {
+        embp_model_free(m);
+        m = NULL;
+    }
+    embp_folder_free(f);
+    embp_model_release_openmp_team();
+    *out = m;
     return rc;
 }
 
@@ -272,13 +218,15 @@ embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir, em
     }
     embp_load_opts o;
     embp_load_opts_init(&o);
-    embp_model_info info;
-    embp_model_get_info(m, &info);
     o.fidelity_cache_dir = cache_dir;
     o.max_batch_tokens = embp_model_max_batch_tokens(m);
-    embp_model *ref = NULL;
-    embp_status rc = fidelity_of(info.path, &o, &p, m, &ref, err);
+    embp_model *ref = NULL; /* built from m's folder: no second parse */
+    embp_folder *f = embp_model_folder(m);
+    int mapped = f->st != NULL; /* after a load the weights were released: map them again */
+    embp_status rc = fidelity_of(f, &o, &p, m, &ref, err);
     embp_model_free(ref);
+    if (!mapped)
+        embp_folder_release_weights(f);
     if (rc == EMBP_OK)
         embp_model_set_plan(m, &p);
     return rc;

@@ -2,6 +2,7 @@
 #include "runtime/pooling.h"
 
 #include <math.h>
+#include <string.h>
 
 /* Column j pooled over rows [t0, t1) of h (row stride H). */
 static double pool_column(embp_pooling mode, const float *h, int t0, int t1, int H, int j) {
@@ -35,6 +36,14 @@ static void l2_normalize(float *v, int n, double normsq) {
         v[j] = (float)(v[j] / norm);
 }
 
+/* v (d), a normalized vector's first d values, back to unit length (matryoshka). */
+static void renormalize(float *v, int d) {
+    double s = 0.0;
+    for (int j = 0; j < d; j++)
+        s += (double)v[j] * v[j];
+    l2_normalize(v, d, s);
+}
+
 static void pool_one(embp_pooling mode, int normalize, const float *h, int t0, int t1, int H,
                      int dims, float *out) {
     double normsq = 0.0;
@@ -47,12 +56,8 @@ static void pool_one(embp_pooling mode, int normalize, const float *h, int t0, i
     if (!normalize)
         return;
     l2_normalize(out, dims, normsq); /* the full vector's norm: the Normalize module */
-    if (dims < H) {
-        double s = 0.0;
-        for (int j = 0; j < dims; j++)
-            s += (double)out[j] * out[j];
-        l2_normalize(out, dims, s);
-    }
+    if (dims < H)
+        renormalize(out, dims);
 }
 
 void embp_pool(embp_pooling mode, int normalize, const float *h, const int *offsets, int n, int H,
@@ -60,4 +65,15 @@ void embp_pool(embp_pooling mode, int normalize, const float *h, const int *offs
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < n; s++)
         pool_one(mode, normalize, h, offsets[s], offsets[s + 1], H, dims, out + (size_t)s * dims);
+}
+
+void embp_pool_truncate(float *rows, int n, int dim, int d, int normalize) {
+    if (d >= dim)
+        return;
+    for (int i = 0; i < n; i++) {
+        float *dst = rows + (size_t)i * (size_t)d;
+        memmove(dst, rows + (size_t)i * (size_t)dim, (size_t)d * sizeof(float));
+        if (normalize)
+            renormalize(dst, d);
+    }
 }

@@ -13,4 +13,9 @@
 void embp_pool(embp_pooling mode, int normalize, const float *h, const int *offsets, int n, int H,
                int dims, float *out);
 
+/* Matryoshka truncation of finished embeddings, in place: rows is (n, dim) in, (n, d) out (the
+ * first d values of each row), re-normalized by max(|v|, 1e-12) when normalize, exactly as
+ * embp_pool does for dims < H. The server's `dimensions` and embp_pool both use it. */
+void embp_pool_truncate(float *rows, int n, int dim, int d, int normalize);
+
 #endif

@@ -201,22 +201,19 @@ static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_
 
 static embp_status check_opts(const char *in, const char *out, const embp_quantize_opts *o,
                               embp_storage *s, int *g, embp_error *err) {
-    int st = o->storage ? embp_storage_parse(o->storage) : -1;
+    int st = embp_precision_to_storage(o->storage);
     if (st < 0 || st == EMBP_STORAGE_FP32)
-        return embp_fail(err, EMBP_ECONFIG, "quantize: precision '%s': allowed values int8, int4, "
-                         "bf16, fp16", o->storage ? o->storage : "");
+        return embp_fail(err, EMBP_ECONFIG, "quantize: embp_quantize_opts.storage = %s (%d): "
+                         "allowed values int8, int4, bf16, fp16", embp_precision_str(o->storage),
+                         (int)o->storage);
     *s = (embp_storage)st;
     *g = o->group_size ? o->group_size : 32;
     if (*g < 16 || *g > 256 || (*g & (*g - 1)))
-        return embp_fail(err, EMBP_ECONFIG, "quantize: group size %d: allowed 16, 32, 64, 128, "
-                         "256", *g);
-    embp_precision_request r; /* the method check is the planner's, word for word */
-    embp_precision_request_init(&r);
-    embp_status rc = embp_precision_request_set(&r, "EMB_PROVIDER_QUANTIZATION_METHOD",
-                                                o->method ? o->method : "rtn", err);
-    embp_precision_request_free(&r);
-    if (rc != EMBP_OK)
-        return rc;
+        return embp_fail(err, EMBP_ECONFIG, "quantize: group size %d (embp_quantize_opts."
+                         "group_size): allowed 16, 32, 64, 128, 256", *g);
+    if (o->method != EMBP_QUANT_RTN)
+        return embp_fail(err, EMBP_ECONFIG, "quantize: embp_quantize_opts.method = %d: allowed "
+                         "EMBP_QUANT_RTN (round to nearest)", (int)o->method);
     char a[PATH_MAX], b[PATH_MAX];
     if (!realpath(in, a))
         return embp_fail(err, EMBP_EIO, "quantize: cannot open model folder %s: %s", in,
@@ -286,7 +283,7 @@ static embp_status measure(const char *in, const char *out, embp_quantize_report
     o.max_batch_tokens = 4096;
     embp_status rc = embp_model_load(out, &o, &q, err);
     if (rc == EMBP_OK) {
-        o.precision = "fp32";
+        o.precision = EMBP_PRECISION_FP32;
         rc = embp_model_load(in, &o, &ref, err);
     }
     if (rc == EMBP_OK)
@@ -331,7 +328,7 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     embp_model *probe = NULL; /* the source must load: it checks every file before we write */
     embp_load_opts lo;
     embp_load_opts_init(&lo);
-    lo.precision = "fp32", lo.max_batch_tokens = 1024;
+    lo.precision = EMBP_PRECISION_FP32, lo.max_batch_tokens = 1024;
     if ((rc = embp_model_load(in, &lo, &probe, err))) {
         embp_st_close(st);
         return rc;

@@ -6,6 +6,17 @@
 #include <stdio.h>
 
 #include "core/status.h"
+#include "embp/embp.h"
+#include "runtime/registry.h"
+
+/* Per-model precision overrides the table holds (EMB_PROVIDER_MODEL_PRECISION_OVERRIDES). */
+#define EMBP_CONFIG_OVERRIDES_MAX 16
+
+typedef struct {
+    char model[256];
+    embp_precision precision, storage, compute;
+    int group_size;
+} embp_config_override;
 
 /* Which commands a setting applies to (a bit mask). */
 enum {
@@ -16,15 +27,20 @@ enum {
     EMBP_CMD_ALL = 15,
 };
 
-/* Strings are borrowed: from the environment, argv or the table's defaults, all of which live
- * as long as the process. "" means unset. */
+/* Every value parsed once, here, into its type. Strings are borrowed: from the environment,
+ * argv or the table's defaults, all of which live as long as the process. "" means unset. */
 typedef struct {
     const char *model_path, *model_name, *host, *api_key, *log_level;
-    const char *precision, *storage_precision, *computation_precision, *precision_overrides;
-    const char *quantization_method, *fidelity_min, *fidelity_cache, *cors_origin;
+    const char *fidelity_cache, *cors_origin;
+    embp_precision precision, storage_precision, computation_precision; /* UNSET: not given */
+    embp_quant_method quantization_method;
+    double fidelity_floor_mean, fidelity_floor_min; /* EMB_PROVIDER_FIDELITY_MIN "mean,min" */
+    embp_config_override precision_overrides[EMBP_CONFIG_OVERRIDES_MAX];
+    int n_precision_overrides;
     long quant_group_size;
     long port, max_batch_size, max_context_length, max_request_bytes, max_batch_tokens;
     long max_wait_time_ms, max_queue_tokens, threads, max_connections, timeout_s, drain_timeout_s;
+    long max_prepare_ms, max_connections_per_ip;
     int truncate, enable_quantization, precision_strict, length_grouping;
 } embp_config;
 
@@ -47,13 +63,46 @@ int embp_config_parse_flag(embp_config *c, unsigned cmd, int argc, char **argv, 
 void embp_config_print_help(FILE *f, unsigned cmd, int markdown);
 
 /* Splits c->model_path on commas into up to max paths (pointers into buf, which has size
- * bytes). When model_path is unset, finds the default: $HF_HOME/hub (else
- * ~/.cache/huggingface/hub) models--sentence-transformers--all-MiniLM-L6-v2 at refs/main, else
- * <exe_dir>/../models/all-MiniLM-L6-v2, else <exe_dir>/../models/demo-all-MiniLM-L6-v2. Returns the count, or 0 with err saying how to get
- * a model. getenv_fn may be a test's. */
+ * bytes); more than max is an error (0, err naming the count). When model_path is unset,
+ * finds the default: $HF_HOME/hub (else ~/.cache/huggingface/hub)
+ * models--sentence-transformers--all-MiniLM-L6-v2 at refs/main, else
+ * <exe_dir>/../models/all-MiniLM-L6-v2, else <exe_dir>/../models/demo-all-MiniLM-L6-v2.
+ * Returns the count, or 0 with err saying how to get a model. getenv_fn may be a test's. */
 int embp_config_model_paths(const embp_config *c, const char *exe_dir,
                             const char *(*getenv_fn)(const char *), char *buf, size_t size,
                             const char **paths, int max, embp_error *err);
+
+/* What embp_model_load needs for the i-th model of c: opts points into the struct. */
+typedef struct {
+    embp_load_opts opts;
+    embp_precision_override overrides[EMBP_CONFIG_OVERRIDES_MAX];
+    char name[256];
+} embp_config_model_opts;
+
+/* The typed embp_load_opts for model i (named by the i-th EMB_PROVIDER_MODEL_NAME item, if
+ * any) from c. The command line fills fidelity_cache's default folder before this. */
+void embp_config_load_opts(const embp_config *c, int i, embp_config_model_opts *out /* OUT */);
+
+/* Rewrites the embp_load_opts field names a library error names ("storage=int4",
+ * "precision_overrides[\"m\"]", "enable_quantization=0") into the variables this table sets
+ * them from ("EMB_PROVIDER_MODEL_STORAGE_PRECISION=int4", ...): the command line and the
+ * server speak of their settings, the library of its fields. */
+void embp_config_explain(embp_error *err);
+
+/* One precision name ("auto", "fp32" ... "int4") into *out; -1 when it is none of allowed
+ * ("auto|fp32|..." names the subset). The quantize command's flags use it. */
+int embp_config_parse_precision(const char *text, const char *allowed, embp_precision *out);
+/* "rtn" into *out; else EMBP_ECONFIG naming where (a variable or flag) and why. */
+embp_status embp_config_parse_method(const char *text, const char *where,
+                                     embp_quant_method *out /* OUT */, embp_error *err);
+
+/* Loads c's models (embp_config_model_paths, each with embp_config_load_opts) into the
+ * runtime's registry, with batchers when with_batcher (serve). exe_dir finds the demo model.
+ * Errors name the EMB_PROVIDER_* variables (embp_config_explain). Free with
+ * embp_registry_free. */
+embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, int with_batcher,
+                                    embp_registry_model **out /* OUT */, int *n /* OUT */,
+                                    embp_error *err);
 
 /* The i-th comma-separated item of list into out ("" when there are fewer). */
 void embp_config_list_item(const char *list, int i, char *out, size_t size);

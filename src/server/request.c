@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
+#include "runtime/model.h"
 
 int embp_http_fail(embp_http_error *e, int status, const char *type, const char *param,
                    const char *code, const char *fmt, ...) {
@@ -15,10 +17,13 @@ int embp_http_fail(embp_http_error *e, int status, const char *type, const char 
     e->type = type;
     e->param = param;
     e->code = code;
+    /* A %.200s of a client's text can cut a UTF-8 character; the body must stay valid UTF-8. */
+    char raw[sizeof e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    embp_utf8_sanitize(raw, e->message, sizeof e->message);
     return 0;
 }
 
@@ -39,11 +44,13 @@ static const char *type_name(const json_t *v) {
 }
 
 /* body is len bytes of JSON. Returns the byte offset where nesting first exceeds max_depth, or
- * -1; *commas gets the commas outside strings (values - 1, give or take the containers).
- * jansson recurses once per level (up to 2048 deep); we refuse far earlier, and say where. */
-static long scan_body(const char *body, size_t len, int max_depth, long *commas) {
+ * -1; *values gets an upper bound on the values jansson would allocate: every container opened
+ * and every comma outside strings (each starts one more value or key). Counting
+ * commas alone missed `[[[[1]]]]`: no comma, four arrays. jansson recurses once per level (up
+ * to 2048 deep); we refuse far earlier, and say where. */
+static long scan_body(const char *body, size_t len, int max_depth, long *values) {
     int depth = 0, in_str = 0;
-    *commas = 0;
+    *values = 0;
     for (size_t i = 0; i < len; i++) {
         char c = body[i];
         if (in_str) {
@@ -54,8 +61,9 @@ static long scan_body(const char *body, size_t len, int max_depth, long *commas)
         } else if (c == '"') {
             in_str = 1;
         } else if (c == ',') {
-            ++*commas;
+            ++*values;
         } else if (c == '[' || c == '{') {
+            ++*values;
             if (++depth > max_depth)
                 return (long)i;
         } else if (c == ']' || c == '}') {
@@ -237,19 +245,27 @@ int embp_request_parse(const char *body, size_t len, const embp_request_limits *
     memset(out, 0, sizeof *out);
     out->truncate = lim->default_truncate;
     int max_depth = lim->max_depth > 0 ? lim->max_depth : 16;
-    long commas, max_values = lim->max_values > 0 ? lim->max_values
+    long values, max_values = lim->max_values > 0 ? lim->max_values
                                                   : (long)lim->max_inputs * 512 + 64;
-    long deep = scan_body(body, len, max_depth, &commas);
+    long deep = scan_body(body, len, max_depth, &values);
     if (deep >= 0)
         return BAD(e, NULL, "the JSON body nests deeper than %d levels (at byte %ld)", max_depth,
                    deep);
     /* A parsed value costs jansson ~40 bytes: "1," (2 bytes) would grow 20x in memory. */
-    if (commas >= max_values)
+    if (values > max_values)
         return BAD(e, "input", "the body holds more than %ld values; a request takes at most "
                    "%d inputs (EMB_PROVIDER_MAX_BATCH_SIZE) of at most 512 token ids on average",
                    max_values, lim->max_inputs);
     json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+    /* Duplicate keys are refused: last-wins would let a proxy that reads the first one see a
+     * different request than we serve. */
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES, &je);
+    /* jansson leaves the error text empty when its lexer cannot allocate its first buffer. */
+    if (!root && (json_error_code(&je) == json_error_out_of_memory || !je.text[0]))
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    if (!root && json_error_code(&je) == json_error_duplicate_key)
+        return BAD(e, NULL, "the body has a duplicate key: %s at line %d, column %d (byte %d)",
+                   je.text, je.line, je.column, je.position);
     if (!root)
         return BAD(e, NULL, "the body is not valid JSON%s: %s at line %d, column %d (byte %d)",
                    json_error_code(&je) == json_error_invalid_utf8 ? " (invalid UTF-8)" : "",
@@ -271,10 +287,12 @@ int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_s
         return BAD(e, "dimensions", "'dimensions' is %d but this model's embeddings have %d",
                    r->dimensions, dim);
     for (int i = 0; r->is_tokens && i < r->n_inputs; i++) {
-        for (int j = 0; j < r->n_ids[i]; j++)
-            if (r->ids[i][j] >= vocab_size)
-                return BAD(e, "input", "input[%d][%d] is token id %d, outside this model's "
-                           "vocabulary [0, %d)", i, j, (int)r->ids[i][j], vocab_size);
+        int bi, bj; /* the runtime's id rule; lengths are capped below, not refused */
+        const int32_t *row = r->ids[i];
+        if (embp_tokens_find_invalid(&row, &r->n_ids[i], 1, INT32_MAX, vocab_size, &bi, &bj) !=
+                EMBP_OK && bj >= 0)
+            return BAD(e, "input", "input[%d][%d] is token id %d, outside this model's "
+                       "vocabulary [0, %d)", i, bj, (int)row[bj], vocab_size);
         if (r->n_ids[i] <= max_seq_len)
             continue;
         if (!r->truncate)

@@ -2,12 +2,14 @@
  * batcher; this file turns requests into sequences and rows into JSON. */
 #include "server/routes.h"
 
-#include "server/models.h"
+#include "runtime/pooling.h"
+#include "runtime/registry.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/cpu.h"
@@ -137,7 +139,7 @@ static void sequences_free(sequences *sq) {
     embp_free(sq->lens);
 }
 
-static embp_server_model *find_model(embp_server_ctx *x, const char *name, embp_http_error *e) {
+static embp_registry_model *find_model(embp_server_ctx *x, const char *name, embp_http_error *e) {
     if (x->n_models == 0) {
         embp_http_fail(e, 503, "server_error", NULL, NULL, "no model is loaded yet");
         return NULL;
@@ -153,32 +155,52 @@ static embp_server_model *find_model(embp_server_ctx *x, const char *name, embp_
     return NULL;
 }
 
-/* Tokenizes text input i into ids (room for m->info.max_seq_len). A cap below the model's
- * max_seq_len (--max-context-length) keeps the first cap-1 ids and the last one, which is the
- * closing special token for BERT's [CLS] ... [SEP]. */
-static int tokenize_one(embp_server_model *m, const embp_request *q, int i, int32_t *ids,
+/* Tokenizes text input i into ids (room for m->max_seq_len): the registry's context rule. */
+static int tokenize_one(embp_registry_model *m, const embp_request *q, int i, int32_t *ids,
                         int *len, embp_http_error *e) {
     embp_error err;
     int n = 0, n_full = 0;
-    if (m->tokenize(m->model, q->texts[i], q->text_lens[i], 1, ids, m->info.max_seq_len, &n,
-                    &n_full, &err) != EMBP_OK)
-        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d]: %s",
-                              i, err.msg);
-    if (!q->truncate && n_full > m->max_seq_len)
+    embp_status rc = embp_registry_tokenize(m, q->texts[i], q->text_lens[i], q->truncate, ids, &n,
+                                            &n_full, &err);
+    if (rc == EMBP_ENOMEM)
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "input[%d]: %s", i, err.msg);
+    if (rc == EMBP_OK && n == 0) /* no special tokens, an input of only spaces or controls */
+        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d] has "
+                              "no tokens after tokenization (only whitespace or control "
+                              "characters?); every input needs at least one", i);
+    if (rc == EMBP_ETOOLONG)
         return embp_http_fail(e, 400, "invalid_request_error", "input",
                               "context_length_exceeded", "input[%d] has %d tokens; this model "
                               "takes at most %d (truncate is false)", i, n_full, m->max_seq_len);
-    if (n > m->max_seq_len) {
-        ids[m->max_seq_len - 1] = ids[n - 1];
-        n = m->max_seq_len;
-    }
+    if (rc != EMBP_OK)
+        return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%d]: %s",
+                              i, err.msg);
     *len = n;
     return 1;
 }
 
-static int make_sequences(embp_server_model *m, const embp_request *q, sequences *sq,
-                          embp_http_error *e) {
-    size_t n = (size_t)q->n_inputs, cap = (size_t)m->info.max_seq_len;
+/* CPU time this thread has used, in ms: request preparation runs on the connection's thread. */
+static double thread_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The 413 for a request whose parse and tokenization used more than max_prepare_ms of CPU
+ * since t0 (thread_cpu_ms), checked between inputs; 1 while within it or unbounded (0). */
+static int within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e) {
+    long lim = x->cfg->max_prepare_ms;
+    if (lim <= 0 || thread_cpu_ms() - t0 <= (double)lim)
+        return 1;
+    return embp_http_fail(e, 413, "invalid_request_error", "input", "request_too_expensive",
+                          "preparing this request (parsing and tokenizing) took more than %ld "
+                          "ms of CPU (EMB_PROVIDER_MAX_PREPARE_MS); send fewer or shorter "
+                          "inputs per request", lim);
+}
+
+static int make_sequences(embp_server_ctx *x, embp_registry_model *m, const embp_request *q,
+                          sequences *sq, double t0, embp_http_error *e) {
+    size_t n = (size_t)q->n_inputs, cap = (size_t)m->max_seq_len;
     sq->ids = embp_calloc(n, sizeof *sq->ids);
     sq->lens = embp_calloc(n, sizeof *sq->lens);
     if (!q->is_tokens)
@@ -190,7 +212,8 @@ static int make_sequences(embp_server_model *m, const embp_request *q, sequences
             sq->ids[i] = q->ids[i];
             sq->lens[i] = q->n_ids[i];
         } else {
-            if (!tokenize_one(m, q, (int)i, sq->block + i * cap, &sq->lens[i], e))
+            if (!tokenize_one(m, q, (int)i, sq->block + i * cap, &sq->lens[i], e) ||
+                !within_prepare_bound(x, t0, e))
                 return 0;
             sq->ids[i] = sq->block + i * cap;
         }
@@ -199,25 +222,17 @@ static int make_sequences(embp_server_model *m, const embp_request *q, sequences
     return 1;
 }
 
-/* out is (n, dim) rows in; (n, d) rows out, in place: the first d values of each, re-normalized
- * to unit length when the model normalizes (matryoshka truncation). */
-static void apply_dimensions(float *out, int n, int dim, int d, int normalize) {
-    for (int i = 0; i < n; i++) {
-        float *dst = out + (size_t)i * (size_t)d;
-        memmove(dst, out + (size_t)i * (size_t)dim, (size_t)d * sizeof(float));
-        if (!normalize)
-            continue;
-        double ss = 0;
-        for (int j = 0; j < d; j++)
-            ss += (double)dst[j] * dst[j];
-        if (ss > 0)
-            for (int j = 0; j < d; j++)
-                dst[j] = (float)(dst[j] / sqrt(ss));
-    }
+/* The 503 for a full queue: answered before parsing or tokenizing, so that refusing costs
+ * next to nothing when the server is overloaded. */
+static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error *e) {
+    add_header(r, "Retry-After", "1");
+    return embp_http_fail(e, 503, "server_error", NULL, "queue_full", "The server is busy: "
+                          "more than %ld tokens are queued (EMB_PROVIDER_MAX_QUEUE_TOKENS); "
+                          "retry later", x->cfg->max_queue_tokens);
 }
 
 /* Runs sq through m's batcher into out (n, dim). */
-static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *sq, int n,
+static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
                            float *out, embp_reply *r, embp_http_error *e) {
     embp_batch_job job;
     memset(&job, 0, sizeof job);
@@ -225,13 +240,12 @@ static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *
     job.lens = sq->lens;
     job.n = n;
     job.out = out;
-    embp_batch_submit s = embp_batcher_run(m->batcher, &job);
-    if (s == EMBP_BATCH_FULL) {
-        add_header(r, "Retry-After", "1");
-        return embp_http_fail(e, 503, "server_error", NULL, "queue_full", "The server is busy: "
-                              "more than %ld tokens are queued (EMB_PROVIDER_MAX_QUEUE_TOKENS); "
-                              "retry later", x->cfg->max_queue_tokens);
-    }
+    embp_batch_submit s = embp_batcher_run_while(m->batcher, &job, r->client_gone, r->client, 50);
+    if (s == EMBP_BATCH_CANCELED) /* nobody reads this; the log line shows nginx's 499 */
+        return embp_http_fail(e, 499, "invalid_request_error", NULL, "client_closed_request",
+                              "The client closed the connection before the answer");
+    if (s == EMBP_BATCH_FULL)
+        return refuse_queue_full(x, r, e);
     if (s == EMBP_BATCH_STOPPED) {
         add_header(r, "Retry-After", "1");
         return embp_http_fail(e, 503, "server_error", NULL, "shutting_down",
@@ -243,20 +257,37 @@ static int embed_sequences(embp_server_ctx *x, embp_server_model *m, sequences *
     return 1;
 }
 
+/* 1 when every served model's queue would refuse any request now (so parsing is pointless). */
+static int all_queues_full(embp_server_ctx *x) {
+    for (int i = 0; i < x->n_models; i++)
+        if (!x->models[i].batcher || !embp_batcher_full(x->models[i].batcher))
+            return 0;
+    return x->n_models > 0;
+}
+
 static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, embp_reply *r) {
     embp_http_error e;
     embp_request q;
     embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size,
                                .default_truncate = x->cfg->truncate, .max_depth = 16};
+    double t0 = thread_cpu_ms();
+    if (all_queues_full(x)) {
+        refuse_queue_full(x, r, &e);
+        reply_error(r, &e);
+        return;
+    }
     if (!embp_request_parse(body, len, &lim, &q, &e)) {
         reply_error(r, &e);
         return;
     }
     sequences sq = {0};
     float *out = NULL;
-    embp_server_model *m = find_model(x, q.model, &e);
+    embp_registry_model *m = find_model(x, q.model, &e);
     int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
-                                           &e) && make_sequences(m, &q, &sq, &e);
+                                           &e);
+    if (ok && m->batcher && embp_batcher_full(m->batcher))
+        ok = refuse_queue_full(x, r, &e);
+    ok = ok && within_prepare_bound(x, t0, &e) && make_sequences(x, m, &q, &sq, t0, &e);
     r->inputs = q.n_inputs;
     r->tokens = sq.tokens;
     if (ok) {
@@ -266,13 +297,13 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     }
     if (ok) {
         int d = q.dimensions ? q.dimensions : m->info.dim;
-        if (d < m->info.dim)
-            apply_dimensions(out, q.n_inputs, m->info.dim, d, m->info.normalize);
+        embp_pool_truncate(out, q.n_inputs, m->info.dim, d, m->info.normalize);
         r->status = 200;
         if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding, m->info.name,
                                       sq.tokens))
-            ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, "the model produced a "
-                                "value that is not a finite number");
+            ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, r->body.oom ?
+                                "out of memory while writing the reply" : "the model produced "
+                                "a value that is not a finite number");
     }
     if (!ok)
         reply_error(r, &e);
@@ -284,7 +315,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
 /* ---------------------------------------------------------------- GET routes */
 
 /* The "embp" object of a model entry: shapes, pooling and the precision plan. */
-static json_t *model_embp_json(const embp_server_model *m) {
+static json_t *model_embp_json(const embp_registry_model *m) {
     const embp_model_info *i = &m->info;
     json_t *o = json_pack("{s:i, s:i, s:s, s:b, s:{s:s, s:s, s:s, s:s}, s:b}", "dim", i->dim,
                           "max_seq_len", m->max_seq_len, "pooling", embp_pooling_str(i->pooling),
@@ -293,7 +324,7 @@ static json_t *model_embp_json(const embp_server_model *m) {
                           "accumulation", i->accumulation ? i->accumulation : "", "reason",
                           i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
     if (o)
-        json_object_set_new(o, "precision", embp_models_precision_json(i));
+        json_object_set_new(o, "precision", embp_registry_precision_json(i));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;
@@ -341,6 +372,21 @@ static void route_info(embp_server_ctx *x, embp_reply *r) {
     reply_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:b}", "name", "embp", "models", models,
                                  "cpu", cpu_json(), "limits", limits, "auth",
                                  *c->api_key != '\0'));
+}
+
+void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
+                         const embp_buf *body, int too_big, embp_reply *r) {
+    if (too_big) {
+        embp_route_too_big(x, r);
+    } else if (body->oom) {
+        embp_http_error e;
+        embp_http_fail(&e, 500, "server_error", NULL, NULL, "out of memory while receiving "
+                       "the request body");
+        add_header(r, "Connection", "close");
+        reply_error(r, &e);
+    } else {
+        embp_route_handle(x, method, url, body->p ? body->p : "", body->len, r);
+    }
 }
 
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,

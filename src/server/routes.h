@@ -11,7 +11,7 @@
 
 typedef struct {
     const embp_config *cfg;
-    embp_server_model *models;
+    embp_registry_model *models;
     int n_models;
     embp_log_level log_level;
     atomic_ulong next_id;
@@ -27,6 +27,10 @@ typedef struct {
     int n_hdr;
     int inputs;
     long tokens;
+    /* Set by the caller (may be NULL): polled while the request waits on the model; nonzero
+     * when its client has gone, so that its queued work is dropped. */
+    int (*client_gone)(void *client);
+    void *client;
 } embp_reply;
 
 /* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every
@@ -38,6 +42,12 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
 
 /* The 413 for a body over EMB_PROVIDER_MAX_REQUEST_BYTES. Returns 1. */
 int embp_route_too_big(embp_server_ctx *x, embp_reply *r);
+
+/* The answer to a request whose body has fully arrived: the 413 when it was too_big, a 500
+ * when buffering it ran out of memory (body->oom: never a partial body), else
+ * embp_route_handle's. */
+void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
+                         const embp_buf *body, int too_big, embp_reply *r);
 
 /* The answer to a request that passed the precheck, body complete. */
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,

@@ -17,16 +17,21 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "server/response.h"
 #include "server/routes.h"
 
-/* An open connection. deadline_us is when its request must have fully arrived (0 while one
- * is being answered): libmicrohttpd's timeout is for idleness, so a client sending a byte a
- * second (slowloris) would hold its connection and thread forever without this. */
+/* An open connection. deadline_us is when its request must have fully arrived, or once the
+ * reply is queued, when the reply must have been sent (0 while the model works on it):
+ * libmicrohttpd's timeout is for idleness, so a client sending a byte a second (slowloris),
+ * or reading a few bytes every few seconds of a multi-MB reply, would hold its connection and
+ * thread forever without this. */
+typedef enum { PHASE_RECEIVING, PHASE_WORKING, PHASE_SENDING } conn_phase;
 typedef struct conn_entry {
     struct conn_entry *prev, *next;
     MHD_socket fd;
     int64_t deadline_us;
+    conn_phase phase;
 } conn_entry;
 
 struct embp_server {
@@ -70,6 +75,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             return;
         e->fd = ci->connect_fd;
         e->deadline_us = now_us() + (int64_t)s->ctx.cfg->timeout_s * 1000000;
+        /* Without a cap, Linux autotunes a socket's send buffer up to tcp_wmem's 4 MiB: a reply
+         * that fits is "sent" at once and then trickles out to a slow reader after close,
+         * beyond any deadline. 256 KiB keeps the rest of a big reply in our hands. */
+        int sndbuf = 256 * 1024;
+        setsockopt(e->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         pthread_mutex_lock(&s->conn_mu);
         e->next = s->conns;
         if (s->conns)
@@ -92,15 +102,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* Sets c's deadline: 0 while its request is answered, now + timeout for the next one. */
-static void set_deadline(embp_server *s, struct MHD_Connection *c, int waiting) {
+/* Sets c's phase and deadline: none while the model works, now + timeout to receive the next
+ * request or to send the reply. */
+static void set_phase(embp_server *s, struct MHD_Connection *c, conn_phase phase) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     conn_entry *e = ci ? ci->socket_context : NULL;
     if (!e)
         return;
     pthread_mutex_lock(&s->conn_mu);
-    e->deadline_us = waiting ? now_us() + (int64_t)s->ctx.cfg->timeout_s * 1000000 : 0;
+    e->phase = phase;
+    e->deadline_us =
+        phase == PHASE_WORKING ? 0 : now_us() + (int64_t)s->ctx.cfg->timeout_s * 1000000;
     pthread_mutex_unlock(&s->conn_mu);
 }
 
@@ -113,10 +126,16 @@ static void *watchdog_main(void *arg) {
         int64_t now = now_us();
         for (conn_entry *e = s->conns; e; e = e->next) {
             if (e->deadline_us && now > e->deadline_us) {
+                /* A reply still in the kernel's send buffer (MBs on loopback) would trickle
+                 * out after a plain shutdown: linger 0 makes libmicrohttpd's close a reset. */
+                if (e->phase == PHASE_SENDING)
+                    setsockopt(e->fd, SOL_SOCKET, SO_LINGER, &(struct linger){1, 0},
+                               sizeof(struct linger));
                 shutdown(e->fd, SHUT_RDWR);
                 e->deadline_us = 0;
-                embp_log(s->ctx.log_level, EMBP_LOG_INFO, "closed a connection that sent no "
-                         "complete request within %ld s (EMB_PROVIDER_TIMEOUT_S)",
+                embp_log(s->ctx.log_level, EMBP_LOG_INFO, "closed a connection that %s within "
+                         "%ld s (EMB_PROVIDER_TIMEOUT_S)", e->phase == PHASE_SENDING ?
+                         "did not read its whole reply" : "sent no complete request",
                          s->ctx.cfg->timeout_s);
             }
         }
@@ -159,11 +178,22 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, embp_server *s, embp
         MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
+    set_phase(s, c, PHASE_SENDING); /* a slow reader gets timeout_s for the whole reply */
     unsigned long id = atomic_fetch_add(&s->ctx.next_id, 1) + 1;
+    char m[40], u[600]; /* the client chose both: a raw newline would forge a log line */
     embp_log(s->ctx.log_level, EMBP_LOG_INFO, "req=%lu %s %s status=%d inputs=%d tokens=%ld "
-             "ms=%.2f", id, method, url, r->status, r->inputs, r->tokens,
+             "ms=%.2f", id, embp_log_escape(method, m, sizeof m),
+             embp_log_escape(url, u, sizeof u), r->status, r->inputs, r->tokens,
              (double)(now_us() - t0) / 1000.0);
     return ret;
+}
+
+/* 1 when the client of the connection on *fd has closed it or reset it. Data waiting (a
+ * pipelined next request) means it is still there. Runs on the connection's own thread. */
+static int client_gone(void *fd) {
+    char b;
+    ssize_t n = recv(*(MHD_socket *)fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 /* Appends up to the body limit; beyond it marks the request too big and keeps nothing more. */
@@ -214,12 +244,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    set_deadline(s, c, 0); /* the whole request is in: answering may take its time */
+    set_phase(s, c, PHASE_WORKING); /* the whole request is in: answering may take its time */
     embp_reply r = {0};
-    if (st->too_big)
-        embp_route_too_big(&s->ctx, &r);
-    else
-        embp_route_handle(&s->ctx, method, url, st->body.p ? st->body.p : "", st->body.len, &r);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    MHD_socket fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+    if (fd != MHD_INVALID_SOCKET) {
+        r.client_gone = client_gone;
+        r.client = &fd;
+    }
+    embp_route_complete(&s->ctx, method, url, &st->body, st->too_big, &r);
     return send_reply(c, s, &r, method, url, st->t0);
 }
 
@@ -228,7 +262,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     embp_server *s = cls;
     request_state *st = *con_cls;
-    set_deadline(s, c, 1); /* a keep-alive connection's next request */
+    set_phase(s, c, PHASE_RECEIVING); /* a keep-alive connection's next request */
     if (!st)
         return;
     embp_buf_free(&st->body);
@@ -274,7 +308,9 @@ static void server_release(embp_server *s) {
 }
 
 /* Starts libmicrohttpd on ss: a thread per connection, the connection limit (beyond it new
- * connections wait in the kernel's listen backlog) and the idle timeout. */
+ * connections wait in the kernel's listen backlog), the per-address limit (beyond it
+ * libmicrohttpd closes a new connection at once: one client cannot take every slot) and the
+ * idle timeout. */
 static struct MHD_Daemon *start_daemon(embp_server *s, struct sockaddr_storage *ss, int v6) {
     const embp_config *cfg = s->ctx.cfg;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -283,11 +319,12 @@ static struct MHD_Daemon *start_daemon(embp_server *s, struct sockaddr_storage *
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(1 << 20), MHD_OPTION_END);
 }
 
-embp_status embp_server_start(const embp_config *cfg, embp_server_model *models, int n_models,
+embp_status embp_server_start(const embp_config *cfg, embp_registry_model *models, int n_models,
                               embp_server **out, embp_error *err) {
     *out = NULL;
     struct sockaddr_storage ss;

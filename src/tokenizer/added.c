@@ -34,7 +34,7 @@ static embp_status parse_one(json_t *t, size_t i, const char *name, embp_added_t
 /* The normalized form of a "normalized": true token, which is what the normalized text holds. */
 static int normalize_content(embp_added_token *a, const embp_normalizer *norm) {
     embp_cpbuf buf = {a->cps, a->n_cps, a->n_cps}, tmp = {0};
-    int rc = embp_normalizer_apply(norm, &buf, &tmp);
+    int rc = embp_normalizer_apply(norm, &buf, &tmp, NULL);
     embp_cpbuf_free(&tmp);
     a->cps = buf.p;
     a->n_cps = buf.n;

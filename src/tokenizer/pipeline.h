@@ -1,6 +1,6 @@
 /* The tokenizer's stages as tagged structs, parsed from tokenizer.json's sections and applied
- * by tokenizer.c: normalizer -> pre-tokenizer -> model (WordPiece) -> post-processor, with
- * the added tokens split out first. Internal to src/tokenizer/. */
+ * by tokenizer.c: normalizer -> pre-tokenizer -> model (WordPiece, Unigram, BPE) ->
+ * post-processor, with the added tokens split out first. Internal to src/tokenizer/. */
 #ifndef EMBP_TOKENIZER_PIPELINE_H
 #define EMBP_TOKENIZER_PIPELINE_H
 
@@ -11,9 +11,11 @@
 #include "core/status.h"
 #include "tokenizer/unicode.h"
 
-/* A half-open range [start, end) of code points in a buffer. */
+/* A half-open range [start, end) of code points in a buffer. flag: for a pre-token, that it
+ * starts at offset 0 of the original text; for a pattern match list, that it is a match. */
 typedef struct {
     uint32_t start, end;
+    uint32_t flag;
 } embp_span;
 
 typedef struct {
@@ -23,6 +25,45 @@ typedef struct {
 
 int embp_spanbuf_push(embp_spanbuf *b, uint32_t start, uint32_t end);
 void embp_spanbuf_free(embp_spanbuf *b);
+
+/* Growable scratch memory for the models' per-word work. */
+typedef struct {
+    void *p;
+    size_t cap;
+} embp_scratch;
+int embp_scratch_reserve(embp_scratch *s, size_t bytes);
+
+/* ---------------------------------------------------------------- regex.c (PCRE2) */
+
+typedef struct embp_regex embp_regex;
+/* Compiles a tokenizer.json pattern (Oniguruma syntax as HF writes it; PCRE2 reads it the
+ * same for what tokenizers ship). where names the field for messages. */
+embp_status embp_regex_compile(const char *pattern, const char *name, const char *where,
+                               embp_regex **out, embp_error *err);
+void embp_regex_free(embp_regex *re);
+/* Appends every match in cp[s..e) to out as absolute spans, in order, as onig's find_iter
+ * gives them. 0, or -1 when out of memory or over PCRE2's limits. */
+int embp_regex_find_all(const embp_regex *re, const uint32_t *cp, uint32_t s, uint32_t e,
+                        embp_spanbuf *out);
+/* j's "pattern": {"Regex": r} compiles into *re, {"String": s} becomes the code points *lit. */
+embp_status embp_pattern_parse(json_t *j, const char *name, const char *where, embp_regex **re,
+                               uint32_t **lit, size_t *n_lit, embp_error *err);
+
+/* ---------------------------------------------------------------- precompiled.c */
+
+typedef struct {
+    uint32_t *units; /* the double-array trie */
+    uint32_t n_units;
+    char *strings; /* the replacements, NUL-terminated, back to back */
+    size_t n_strings;
+} embp_precompiled;
+
+embp_status embp_precompiled_parse(json_t *j, const char *name, embp_precompiled *pc,
+                                   embp_error *err);
+void embp_precompiled_clear(embp_precompiled *pc);
+/* in normalized into out (cleared first). A first char mapped to nothing still leaves the
+ * text starting at offset 0, as HF aligns it. 0, or -1 when out of memory. */
+int embp_precompiled_apply(const embp_precompiled *pc, const embp_cpbuf *in, embp_cpbuf *out);
 
 /* ---------------------------------------------------------------- normalizer.c */
 
@@ -36,6 +77,9 @@ typedef enum {
     EMBP_NORM_STRIP_ACCENTS,
     EMBP_NORM_STRIP,
     EMBP_NORM_REPLACE,
+    EMBP_NORM_PREPEND,
+    EMBP_NORM_PRECOMPILED,
+    EMBP_NORM_BYTELEVEL,
     EMBP_NORM_SEQUENCE,
 } embp_norm_kind;
 
@@ -43,8 +87,10 @@ typedef struct embp_normalizer {
     embp_norm_kind kind;
     bool clean_text, handle_chinese, strip_accents, lowercase; /* BertNormalizer */
     bool left, right;                                          /* Strip */
-    uint32_t *pattern, *content;                               /* Replace (String pattern) */
+    uint32_t *pattern, *content; /* Replace's String pattern; Replace's and Prepend's content */
     size_t n_pattern, n_content;
+    embp_regex *re; /* Replace's Regex pattern */
+    embp_precompiled pc;
     struct embp_normalizer *items; /* Sequence */
     size_t n_items;
 } embp_normalizer;
@@ -53,8 +99,10 @@ typedef struct embp_normalizer {
  * On error *n holds what was built so far: embp_normalizer_clear frees it either way. */
 embp_status embp_normalizer_parse(json_t *j, const char *name, embp_normalizer *n, embp_error *err);
 void embp_normalizer_clear(embp_normalizer *n);
-/* Normalizes buf in place; tmp is scratch. 0, or -1 when out of memory. */
-int embp_normalizer_apply(const embp_normalizer *n, embp_cpbuf *buf, embp_cpbuf *tmp);
+/* Normalizes buf in place; tmp is scratch. *lead (may be NULL) is cleared when the text's first
+ * char is dropped, so the result no longer starts at the original's offset 0 (HF's alignments,
+ * which Metaspace's prepend_scheme "first" reads). 0, or -1 when out of memory. */
+int embp_normalizer_apply(const embp_normalizer *n, embp_cpbuf *buf, embp_cpbuf *tmp, bool *lead);
 
 /* ---------------------------------------------------------------- pretokenizer.c */
 
@@ -63,8 +111,16 @@ typedef enum {
     EMBP_PRE_WHITESPACE,
     EMBP_PRE_WHITESPACE_SPLIT,
     EMBP_PRE_PUNCTUATION,
+    EMBP_PRE_DIGITS,
+    EMBP_PRE_CHAR_DELIMITER,
+    EMBP_PRE_SPLIT,
+    EMBP_PRE_METASPACE,
+    EMBP_PRE_BYTELEVEL,
     EMBP_PRE_SEQUENCE,
 } embp_pre_kind;
+
+/* Metaspace's prepend_scheme, in tokenizer.json's order of names. */
+typedef enum { EMBP_PREPEND_ALWAYS, EMBP_PREPEND_NEVER, EMBP_PREPEND_FIRST } embp_prepend_scheme;
 
 /* How a split keeps its delimiter: HF's SplitDelimiterBehavior. */
 typedef enum {
@@ -77,18 +133,37 @@ typedef enum {
 
 typedef struct embp_pretokenizer {
     embp_pre_kind kind;
-    embp_split_behavior behavior; /* Punctuation */
+    embp_split_behavior behavior; /* Punctuation, Split */
+    bool invert;                  /* Split */
+    bool individual;              /* Digits */
+    uint32_t replacement;         /* Metaspace; CharDelimiterSplit's delimiter */
+    embp_prepend_scheme prepend;  /* Metaspace */
+    bool split;                   /* Metaspace */
+    bool add_prefix, use_regex;   /* ByteLevel */
+    embp_regex *re;               /* Split's Regex; ByteLevel's GPT-2 pattern */
+    uint32_t *lit;                /* Split's String */
+    size_t n_lit;
     struct embp_pretokenizer *items;
     size_t n_items;
 } embp_pretokenizer;
 
+typedef struct {
+    embp_spanbuf out, m, hits;
+} embp_pretok_scratch;
+
 embp_status embp_pretokenizer_parse(json_t *j, const char *name, embp_pretokenizer *p,
                                     embp_error *err);
 void embp_pretokenizer_clear(embp_pretokenizer *p);
-/* cp is the normalized text; words holds the pieces to split and receives the words
- * (non-empty spans, in order); tmp is scratch. 0, or -1 when out of memory. */
-int embp_pretokenizer_apply(const embp_pretokenizer *p, const uint32_t *cp, embp_spanbuf *words,
-                            embp_spanbuf *tmp);
+/* buf is the normalized text; words holds the pieces to split and receives the words
+ * (non-empty spans, in order). Rewritten words are appended to buf. 0, or -1 when out of
+ * memory (or over a regex limit). */
+int embp_pretokenizer_apply(const embp_pretokenizer *p, embp_cpbuf *buf, embp_spanbuf *words,
+                            embp_pretok_scratch *sc);
+
+/* GPT-2's byte-level alphabet: appends each UTF-8 byte of cp[0..n) to out as its char
+ * (ByteLevel pre-tokenizer and normalizer). cp must not point into out unless out already has
+ * room for 4 * n more. 0, or -1 when out of memory. */
+int embp_bytelevel_map(const uint32_t *cp, size_t n, embp_cpbuf *out);
 
 /* ---------------------------------------------------------------- wordpiece.c */
 
@@ -117,8 +192,24 @@ typedef struct {
     int max_chars; /* max_input_chars_per_word */
 } embp_wordpiece;
 
+/* vocab.c: "vocab" as an object token -> id (WordPiece, BPE) or a list of [token, score]
+ * (Unigram; *scores gets the scores by id). */
+embp_status embp_vocab_from_object(json_t *vocab, const char *name, embp_vocab *v, embp_error *err);
+embp_status embp_vocab_from_list(json_t *list, const char *name, embp_vocab *v, double **scores,
+                                 embp_error *err);
+void embp_vocab_clear(embp_vocab *v);
+/* The ids of the byte-fallback tokens <0x00> .. <0xFF>, -1 where absent. */
+void embp_vocab_byte_ids(const embp_vocab *v, int32_t ids[256]);
+
 embp_status embp_wordpiece_parse(json_t *j, const char *name, embp_wordpiece *wp, embp_error *err);
 void embp_wordpiece_clear(embp_wordpiece *wp);
+/* The vocab's hash (FNV-1a over the token's bytes), one byte at a time. */
+#define EMBP_HASH_INIT 2166136261u
+static inline uint32_t embp_hash_step(uint32_t h, unsigned char c) {
+    return (h ^ c) * 16777619u;
+}
+/* The id of token s[0..n) whose hash is h, or -1 (a scan that hashes as it grows). */
+int32_t embp_vocab_find_hashed(const embp_vocab *v, uint32_t h, const char *s, size_t n);
 /* The id of the token pre + s (either may be empty), or -1. */
 int32_t embp_vocab_find(const embp_vocab *v, const char *pre, size_t n_pre, const char *s,
                         size_t n);
@@ -128,13 +219,72 @@ typedef struct {
     size_t n, cap;
 } embp_idbuf;
 int embp_idbuf_push(embp_idbuf *b, int32_t id);
-int embp_wordpiece_tokenize(const embp_wordpiece *wp, const uint32_t *cp, size_t n, embp_idbuf *ids,
-                            char **bytes, size_t *bytes_cap);
+/* The word as UTF-8 w[0..len), n_chars code points long. */
+int embp_wordpiece_tokenize(const embp_wordpiece *wp, const char *w, size_t len, size_t n_chars,
+                            embp_idbuf *ids);
+
+/* ---------------------------------------------------------------- unigram.c */
+
+typedef struct {
+    embp_vocab vocab;
+    double *scores; /* [n_ids] */
+    double min_score;
+    int32_t unk_id; /* -1: none */
+    bool byte_fallback;
+    int32_t byte_ids[256]; /* <0xXX> tokens' ids, -1 where absent */
+    uint32_t *prefixes;    /* hashes (| 1; 0: empty) of every token's char-boundary prefixes */
+    uint32_t prefix_mask;
+} embp_unigram;
+
+embp_status embp_unigram_parse(json_t *j, const char *name, embp_unigram *ug, embp_error *err);
+void embp_unigram_clear(embp_unigram *ug);
+int embp_unigram_tokenize(const embp_unigram *ug, const char *w, size_t len, embp_idbuf *ids,
+                          embp_scratch *sc);
+
+/* ---------------------------------------------------------------- bpe.c */
+
+typedef struct {
+    uint64_t key; /* left id << 32 | right id */
+    uint32_t rank;
+    int32_t new_id; /* -1: empty slot */
+} embp_merge_slot;
+
+typedef struct {
+    embp_vocab vocab;
+    embp_merge_slot *merges;
+    uint32_t merge_mask;
+    char *prefix, *suffix; /* continuing_subword_prefix, end_of_word_suffix; NULL: none */
+    size_t n_prefix, n_suffix;
+    int32_t unk_id; /* -1: none */
+    bool fuse_unk, byte_fallback, ignore_merges;
+    int32_t byte_ids[256];
+} embp_bpe;
+
+embp_status embp_bpe_parse(json_t *j, const char *name, embp_bpe *m, embp_error *err);
+void embp_bpe_clear(embp_bpe *m);
+int embp_bpe_tokenize(const embp_bpe *m, const char *w, size_t len, embp_idbuf *ids,
+                      embp_scratch *sc);
 
 /* ---------------------------------------------------------------- postprocessor.c */
 
-/* The single-sequence template as the ids before and after the sequence. */
+/* One item of a template: a special token's id (seq -1), or where sequence A (seq 0) or B
+ * (seq 1) goes; type_id is the token type of that item. */
 typedef struct {
+    int32_t id;
+    int seq;
+    uint32_t type_id;
+} embp_tmpl_item;
+
+typedef struct {
+    embp_tmpl_item *p;
+    int n, n_special;
+} embp_template;
+
+/* The post-processor as its single and pair templates (TemplateProcessing as written;
+ * BertProcessing, RobertaProcessing and Sequence turned into templates; ByteLevel adds no
+ * ids). pre/post: the single template's special ids before and after the sequence. */
+typedef struct {
+    embp_template single, pair;
     int32_t *pre, *post;
     int n_pre, n_post;
 } embp_postprocessor;

@@ -1,6 +1,6 @@
 /* tokenizer.json loading and encoding: splits out the added tokens, then runs each remaining
- * piece through normalizer -> pre-tokenizer -> WordPiece, then adds the post-processor's
- * special tokens. The stages live in their own files (pipeline.h). */
+ * piece through normalizer -> pre-tokenizer -> model (WordPiece, Unigram or BPE), then adds
+ * the post-processor's special tokens. The stages live in their own files (pipeline.h). */
 #include "tokenizer/tokenizer.h"
 
 #include <errno.h>
@@ -10,10 +10,16 @@
 #include "core/alloc.h"
 #include "tokenizer/pipeline.h"
 
+typedef enum { MODEL_WORDPIECE, MODEL_UNIGRAM, MODEL_BPE } model_kind;
+
 struct embp_tokenizer {
     embp_normalizer *norm;  /* NULL: none */
     embp_pretokenizer *pre; /* NULL: the whole piece is one word */
+    model_kind kind;
     embp_wordpiece wp;
+    embp_unigram ug;
+    embp_bpe bpe;
+    const embp_vocab *vocab; /* the model's */
     embp_postprocessor post;
     embp_added_tokens added;
     bool has_raw_added, has_norm_added; /* any "normalized": false / true added tokens */
@@ -66,15 +72,30 @@ int embp_cps_from_utf8(const char *s, uint32_t **out, size_t *n) {
 
 static embp_status load_model(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
     json_t *model = json_object_get(root, "model");
+    embp_status st;
     if (!json_is_object(model))
         return embp_fail(err, EMBP_EFORMAT, "%s: \"model\" missing or not an object", name);
     const char *type = json_string_value(json_object_get(model, "type"));
     if (!type) return embp_fail(err, EMBP_EFORMAT, "%s: model.type missing or not a string", name);
-    if (strcmp(type, "WordPiece") != 0)
-        return embp_fail(err, EMBP_EUNSUPPORTED,
-                         "%s: model type '%.64s' is not supported (supported: WordPiece)", name,
-                         type);
-    return embp_wordpiece_parse(model, name, &t->wp, err);
+    if (strcmp(type, "WordPiece") == 0) {
+        t->kind = MODEL_WORDPIECE;
+        t->vocab = &t->wp.vocab;
+        st = embp_wordpiece_parse(model, name, &t->wp, err);
+    } else if (strcmp(type, "Unigram") == 0) {
+        t->kind = MODEL_UNIGRAM;
+        t->vocab = &t->ug.vocab;
+        st = embp_unigram_parse(model, name, &t->ug, err);
+    } else if (strcmp(type, "BPE") == 0) {
+        t->kind = MODEL_BPE;
+        t->vocab = &t->bpe.vocab;
+        st = embp_bpe_parse(model, name, &t->bpe, err);
+    } else {
+        st = embp_fail(err, EMBP_EUNSUPPORTED,
+                       "%s: model type '%.64s' is not supported (supported: WordPiece, Unigram, "
+                       "BPE)",
+                       name, type);
+    }
+    return st;
 }
 
 static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
@@ -99,7 +120,7 @@ static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t
 /* Assigns the added tokens' ids, then id_to_tok over the vocab and the added tokens (which
  * win, as in HF's id_to_token). */
 static embp_status build_id_table(const char *name, embp_tokenizer *t, embp_error *err) {
-    t->n_ids = embp_added_assign_ids(&t->added, &t->wp.vocab);
+    t->n_ids = embp_added_assign_ids(&t->added, t->vocab);
     for (size_t i = 0; i < t->added.n; i++) {
         const embp_added_token *a = &t->added.tokens[i];
         if (a->id >= 0 && a->normalized)
@@ -109,8 +130,8 @@ static embp_status build_id_table(const char *name, embp_tokenizer *t, embp_erro
     }
     t->id_to_tok = embp_calloc((size_t)t->n_ids + 1, sizeof *t->id_to_tok);
     if (!t->id_to_tok) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
-    for (int32_t i = 0; i < t->wp.vocab.n_ids; i++)
-        t->id_to_tok[i] = t->wp.vocab.tokens[i];
+    for (int32_t i = 0; i < t->vocab->n_ids; i++)
+        t->id_to_tok[i] = t->vocab->tokens[i];
     for (size_t i = 0; i < t->added.n; i++)
         if (t->added.tokens[i].id >= 0)
             t->id_to_tok[t->added.tokens[i].id] = t->added.tokens[i].content;
@@ -173,6 +194,8 @@ void embp_tokenizer_free(embp_tokenizer *t) {
     embp_pretokenizer_clear(t->pre);
     embp_free(t->pre);
     embp_wordpiece_clear(&t->wp);
+    embp_unigram_clear(&t->ug);
+    embp_bpe_clear(&t->bpe);
     embp_postprocessor_clear(&t->post);
     embp_added_clear(&t->added);
     embp_free(t->id_to_tok);
@@ -185,6 +208,20 @@ int embp_tokenizer_vocab_size(const embp_tokenizer *t) {
     return t->n_ids;
 }
 
+int32_t embp_tokenizer_max_id(const embp_tokenizer *t, const char **source) {
+    int32_t max = t->n_ids - 1;
+    *source = max >= t->wp.vocab.n_ids ? "added_tokens" : "model.vocab";
+    const embp_postprocessor *pp = &t->post;
+    for (int i = 0; i < pp->n_pre + pp->n_post; i++) {
+        int32_t id = i < pp->n_pre ? pp->pre[i] : pp->post[i - pp->n_pre];
+        if (id > max) {
+            max = id;
+            *source = "post_processor";
+        }
+    }
+    return max;
+}
+
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_ids ? t->id_to_tok[id] : NULL;
 }
@@ -193,7 +230,7 @@ int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
     for (size_t i = 0; i < t->added.n; i++)
         if (t->added.tokens[i].id >= 0 && strcmp(t->added.tokens[i].content, token) == 0)
             return t->added.tokens[i].id;
-    return embp_vocab_find(&t->wp.vocab, "", 0, token, strlen(token));
+    return t->vocab ? embp_vocab_find(t->vocab, "", 0, token, strlen(token)) : -1;
 }
 
 /* ---------------------------------------------------------------- encoding */
@@ -202,10 +239,12 @@ int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
  * the tokenizer itself stays read-only. */
 typedef struct {
     embp_cpbuf raw, norm, tmp; /* the text; one piece normalized; scratch */
-    embp_spanbuf pieces, sub, words, wtmp;
+    embp_spanbuf pieces, sub, words;
+    embp_pretok_scratch pre;
     embp_idbuf piece_ids, sub_ids, out; /* out: the sequence's ids, no special tokens */
     char *bytes;
     size_t bytes_cap;
+    embp_scratch model;
 } encode_scratch;
 
 static void scratch_free(encode_scratch *s) {
@@ -215,23 +254,51 @@ static void scratch_free(encode_scratch *s) {
     embp_spanbuf_free(&s->pieces);
     embp_spanbuf_free(&s->sub);
     embp_spanbuf_free(&s->words);
-    embp_spanbuf_free(&s->wtmp);
+    embp_spanbuf_free(&s->pre.out);
+    embp_spanbuf_free(&s->pre.m);
+    embp_spanbuf_free(&s->pre.hits);
+    embp_free(s->model.p);
     embp_free(s->piece_ids.p);
     embp_free(s->sub_ids.p);
     embp_free(s->out.p);
     embp_free(s->bytes);
 }
 
-/* Words of the normalized piece norm[from..to): pre-tokenize, then WordPiece each word. */
-static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to) {
+/* The model's ids for word cp[0..n) appended to s->out. */
+static int encode_word(const embp_tokenizer *t, encode_scratch *s, const uint32_t *cp, size_t n) {
+    if (s->bytes_cap < 4 * n + 1) {
+        char *b = embp_realloc(s->bytes, 4 * n + 1);
+        if (!b) return -1;
+        s->bytes = b;
+        s->bytes_cap = 4 * n + 1;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)embp_utf8_put(cp[i], s->bytes + len);
+    s->bytes[len] = '\0';
+    switch (t->kind) {
+    case MODEL_WORDPIECE:
+        return embp_wordpiece_tokenize(&t->wp, s->bytes, len, n, &s->out);
+    case MODEL_UNIGRAM:
+        return embp_unigram_tokenize(&t->ug, s->bytes, len, &s->out, &s->model);
+    case MODEL_BPE:
+        return embp_bpe_tokenize(&t->bpe, s->bytes, len, &s->out, &s->model);
+    }
+    return 0;
+}
+
+/* Words of the normalized piece norm[from..to): pre-tokenize, then the model on each word.
+ * origin: the piece starts at offset 0 of the original text. */
+static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to,
+                        bool origin) {
     s->words.n = 0;
+    if (from == to) return 0;
     if (embp_spanbuf_push(&s->words, from, to) != 0) return -1;
-    if (t->pre && embp_pretokenizer_apply(t->pre, s->norm.p, &s->words, &s->wtmp) != 0) return -1;
+    s->words.p[0].flag = origin;
+    if (t->pre && embp_pretokenizer_apply(t->pre, &s->norm, &s->words, &s->pre) != 0) return -1;
     for (size_t w = 0; w < s->words.n; w++) {
         const embp_span *sp = &s->words.p[w];
-        if (embp_wordpiece_tokenize(&t->wp, s->norm.p + sp->start, sp->end - sp->start, &s->out,
-                                    &s->bytes, &s->bytes_cap) != 0)
-            return -1;
+        if (encode_word(t, s, s->norm.p + sp->start, sp->end - sp->start) != 0) return -1;
     }
     return 0;
 }
@@ -239,20 +306,22 @@ static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t fro
 /* A piece of raw text between added tokens: normalize it, split out the normalized added
  * tokens, encode the rest. */
 static int encode_piece(const embp_tokenizer *t, encode_scratch *s, uint32_t from, uint32_t to) {
+    bool origin = from == 0; /* and stays so while the normalizer keeps the first char */
     s->norm.n = 0;
     if (embp_cpbuf_reserve(&s->norm, to - from) != 0) return -1;
     memcpy(s->norm.p, s->raw.p + from, (to - from) * sizeof *s->raw.p);
     s->norm.n = to - from;
-    if (t->norm && embp_normalizer_apply(t->norm, &s->norm, &s->tmp) != 0) return -1;
+    if (t->norm && embp_normalizer_apply(t->norm, &s->norm, &s->tmp, &origin) != 0) return -1;
     if (s->norm.n > UINT32_MAX) return -1;
-    if (!t->has_norm_added) return encode_words(t, s, 0, (uint32_t)s->norm.n);
+    if (!t->has_norm_added) return encode_words(t, s, 0, (uint32_t)s->norm.n, origin);
     s->sub.n = s->sub_ids.n = 0;
     if (embp_added_split(&t->added, true, s->norm.p, 0, (uint32_t)s->norm.n, &s->sub,
                          &s->sub_ids) != 0)
         return -1;
     for (size_t i = 0; i < s->sub.n; i++) {
         int rc = s->sub_ids.p[i] >= 0 ? embp_idbuf_push(&s->out, s->sub_ids.p[i])
-                                      : encode_words(t, s, s->sub.p[i].start, s->sub.p[i].end);
+                                      : encode_words(t, s, s->sub.p[i].start, s->sub.p[i].end,
+                                                     origin && s->sub.p[i].start == 0);
         if (rc != 0) return -1;
     }
     return 0;
@@ -320,5 +389,61 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
         n_seq = max_len - n_special; /* HF: cut the sequence, then add the special tokens */
     *n_out = write_ids(&t->post, s.out.p, n_seq, ids, cap);
     scratch_free(&s);
+    return EMBP_OK;
+}
+
+int embp_tokenizer_num_special(const embp_tokenizer *t, int pair) {
+    return pair ? t->post.pair.n_special : t->post.single.n_special;
+}
+
+const int32_t *embp_tokenizer_end_ids(const embp_tokenizer *t, int *n) {
+    *n = t->post.n_post;
+    return t->post.post;
+}
+
+/* The ids of one text (no special tokens) into *out (taken from the scratch, which is reset). */
+static embp_status encode_one(const embp_tokenizer *t, const char *text, size_t len,
+                              embp_idbuf *out, embp_error *err) {
+    const char *why = "";
+    size_t bad = len ? embp_utf8_check(text, len, &why) : 0;
+    if (bad < len)
+        return embp_fail(err, EMBP_EINVAL, "text: invalid UTF-8 at byte offset %zu (%s)", bad, why);
+    encode_scratch s;
+    memset(&s, 0, sizeof s);
+    if (encode_sequence(t, &s, text, len) != 0 || s.out.n > (size_t)INT32_MAX / 4) {
+        scratch_free(&s);
+        return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
+    }
+    *out = s.out;
+    s.out = (embp_idbuf){0};
+    scratch_free(&s);
+    return EMBP_OK;
+}
+
+embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, size_t a_len,
+                                       const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
+                                       int cap, int *n_out, int *n_full, embp_error *err) {
+    *n_out = 0;
+    if (n_full) *n_full = 0;
+    if (cap < 0 || (cap > 0 && !ids) || (a_len > 0 && !a) || (b_len > 0 && !b))
+        return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments (cap %d)", cap);
+    embp_idbuf seq[2] = {{0}, {0}};
+    embp_status st = encode_one(t, a, a_len, &seq[0], err);
+    if (!st) st = encode_one(t, b, b_len, &seq[1], err);
+    size_t k = 0, total = 0;
+    for (int i = 0; !st && i < t->post.pair.n; i++) {
+        const embp_tmpl_item *it = &t->post.pair.p[i];
+        size_t n = it->seq < 0 ? 1 : seq[it->seq].n;
+        for (size_t j = 0; j < n; j++, total++) {
+            if (k >= (size_t)cap) continue;
+            if (type_ids) type_ids[k] = (int32_t)it->type_id;
+            ids[k++] = it->seq < 0 ? it->id : seq[it->seq].p[j];
+        }
+    }
+    embp_free(seq[0].p);
+    embp_free(seq[1].p);
+    if (st) return st;
+    *n_out = (int)k;
+    if (n_full) *n_full = (int)total;
     return EMBP_OK;
 }

@@ -1,13 +1,14 @@
 /* tokenizer.json (Hugging Face tokenizers' format) as a pipeline:
- *   normalizer -> pre-tokenizer -> model (WordPiece; later Unigram, BPE) -> post-processor.
+ *   normalizer -> pre-tokenizer -> model -> post-processor.
  * The ids equal those of HF tokenizers for the same file and text.
- * Supported: normalizers BertNormalizer, Lowercase, NFC/NFD/NFKC/NFKD, Strip, StripAccents,
- * Replace (String pattern), Sequence; pre-tokenizers BertPreTokenizer, Whitespace,
- * WhitespaceSplit, Punctuation, Sequence; model WordPiece; post-processors TemplateProcessing
- * (its "single" template), BertProcessing, RobertaProcessing, null; added tokens with their
- * single_word/lstrip/rstrip/normalized flags. tokenizer.json's own "truncation" and "padding"
- * sections are ignored: the caller passes max_len (the model's max_seq_length) to encode, and
- * batches are packed, never padded.
+ * Supported: models WordPiece, Unigram, BPE; normalizers BertNormalizer, Precompiled,
+ * Lowercase, NFC/NFD/NFKC/NFKD, Strip, StripAccents, Replace (String or Regex), Prepend,
+ * ByteLevel, Sequence; pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit,
+ * Punctuation, Digits, CharDelimiterSplit, Split, Metaspace, ByteLevel, Sequence;
+ * post-processors TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel, Sequence,
+ * null; added tokens with their single_word/lstrip/rstrip/normalized flags. tokenizer.json's
+ * own "truncation" and "padding" sections are ignored: the caller passes max_len (the model's
+ * max_seq_length) to encode, and batches are packed, never padded.
  */
 #ifndef EMBP_TOKENIZER_TOKENIZER_H
 #define EMBP_TOKENIZER_TOKENIZER_H
@@ -38,8 +39,28 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
                                   int max_len, int32_t *ids, int cap, int *n_out /* OUT */,
                                   int *n_full /* OUT */, embp_error *err);
 
+/* Encodes a pair of texts with the post-processor's pair template (e.g. [CLS] A [SEP] B [SEP]),
+ * without truncation. type_ids (may be NULL) gets each id's token type. Writes min(count, cap);
+ * *n_out = ids written, *n_full = the count (may be NULL). Errors as embp_tokenizer_encode. */
+embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, size_t a_len,
+                                       const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
+                                       int cap, int *n_out /* OUT */, int *n_full /* OUT */,
+                                       embp_error *err);
+
+/* How many special tokens the post-processor adds to one sequence (pair 0) or to a pair
+ * (pair 1): HF's num_special_tokens_to_add. A context of max_len ids holds max_len minus this
+ * many text tokens. */
+int embp_tokenizer_num_special(const embp_tokenizer *t, int pair);
+/* The special ids the post-processor puts after a single sequence (BERT's [SEP], RoBERTa's
+ * </s>; none for GPT-2 style files): what ends an encoded sequence, truncated or not. *n gets
+ * the count; the array lives as long as t. */
+const int32_t *embp_tokenizer_end_ids(const embp_tokenizer *t, int *n /* OUT */);
+
 /* One past the largest id, over the vocab and the added tokens. */
 int embp_tokenizer_vocab_size(const embp_tokenizer *t);
+/* The largest id the tokenizer can emit (vocab, added tokens, post-processor template);
+ * *source names the part of tokenizer.json it comes from. */
+int32_t embp_tokenizer_max_id(const embp_tokenizer *t, const char **source /* OUT */);
 /* The token string for id, or NULL when out of range. Lives as long as t. */
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id);
 /* The id of token, or -1. */

@@ -40,6 +40,11 @@ bool embp_uc_is_whitespace(uint32_t c);
 bool embp_uc_is_bert_punc(uint32_t c);
 bool embp_uc_is_chinese(uint32_t c);
 bool embp_uc_is_word(uint32_t c);
+/* Rust's char::is_numeric (Nd, Nl, No). */
+bool embp_uc_is_numeric(uint32_t c);
+/* Whether an extended grapheme cluster boundary falls between a and b (UAX #29, utf8proc);
+ * *state starts at 0 for each text and carries across calls. */
+bool embp_uc_grapheme_break(uint32_t a, uint32_t b, int32_t *state);
 
 /* Appends Rust's char::to_lowercase(c) to out (one code point, or two for U+0130). */
 int embp_uc_push_lower(embp_cpbuf *out, uint32_t c);

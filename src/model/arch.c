@@ -1,0 +1,53 @@
+/* The architecture table (arch.h). Each entry adapts a family's typed functions (bert.h) to the
+ * table's opaque encoder; the casts are the whole adapter, so runtime/ calls a family at the
+ * cost of one indirect call per forward. */
+#include "model/arch.h"
+
+#include <string.h>
+
+#include "model/bert.h"
+
+static embp_status bert_load(const embp_model_config *cfg, const embp_safetensors *st,
+                             const embp_plan *plan, int max_tokens, int max_len, int n_threads,
+                             embp_encoder **out, embp_error *err) {
+    return embp_bert_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_bert **)out, err);
+}
+
+static embp_status bert_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
+                                const float **hidden, embp_error *err) {
+    return embp_bert_forward((embp_bert *)e, ids, offsets, n, hidden, err);
+}
+
+static void bert_free(embp_encoder *e) {
+    embp_bert_free((embp_bert *)e);
+}
+
+static size_t bert_weight_bytes(const embp_encoder *e) {
+    return embp_bert_weight_bytes((const embp_bert *)e);
+}
+
+static const char *bert_kernels_name(const embp_encoder *e) {
+    return embp_bert_kernels_name((const embp_bert *)e);
+}
+
+static void bert_set_prof(embp_encoder *e, embp_prof *p) {
+    embp_bert_set_prof((embp_bert *)e, p);
+}
+
+static const embp_arch table[] = {
+    {"bert", "bert",
+     {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,
+      EMBP_HEADS_MHA, EMBP_MLP_GELU},
+     bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,
+     embp_bert_dense_weight, bert_set_prof},
+};
+
+const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err) {
+    const char *type = cfg->model_type[0] ? cfg->model_type : "bert";
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].model_type, type) == 0)
+            return &table[i];
+    embp_fail(err, EMBP_EUNSUPPORTED, "config.json: model_type '%s' has no entry in the "
+              "architecture table (model/arch.c); embp runs: bert", type);
+    return NULL;
+}

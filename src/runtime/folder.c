@@ -1,0 +1,90 @@
+/* embp_folder: a model folder parsed once (folder.h). */
+#include "runtime/folder.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "io/qformat.h"
+#include "precision/plan.h"
+
+/* The storage embp quantize recorded in st (io/qformat.h's metadata), or -1 for an ordinary
+ * folder; int4's group size. desc names the file in messages. */
+static embp_status peek_metadata(const embp_safetensors *st, const char *desc, int *storage,
+                                 int *group, embp_error *err) {
+    *storage = -1, *group = 0;
+    embp_qf_meta meta;
+    embp_status rc = embp_qf_meta_read(st, desc, &meta, err);
+    if (rc == EMBP_OK && meta.storage)
+        *storage = embp_storage_parse(meta.storage), *group = meta.group_size;
+    return rc;
+}
+
+/* An id past config.json's vocab_size would fail every pass holding it, at request time:
+ * refused at load, naming tokenizer.json's part, the id and its token. */
+static embp_status check_vocab(const embp_folder *f, const char *tok_path, embp_error *err) {
+    const char *source;
+    int32_t max_id = embp_tokenizer_max_id(f->tok, &source);
+    if (max_id < f->cfg.vocab_size)
+        return EMBP_OK;
+    const char *tok = embp_tokenizer_id_to_token(f->tok, max_id);
+    return embp_fail(err, EMBP_EFORMAT, "%s: %s has token id %d (\"%.64s\"), outside "
+                     "%s/config.json's vocab_size %d", tok_path, source, (int)max_id,
+                     tok ? tok : "?", f->path, f->cfg.vocab_size);
+}
+
+embp_status embp_folder_open(const char *dir, embp_folder **out, embp_error *err) {
+    *out = NULL;
+    if (!dir || !*dir)
+        return embp_fail(err, EMBP_EINVAL, "model folder path is empty");
+    embp_folder *f = embp_calloc(1, sizeof *f);
+    if (!f || !(f->path = embp_strdup(dir))) {
+        embp_free(f);
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    }
+    char path[4096];
+    snprintf(f->file_desc, sizeof f->file_desc, "%s/model.safetensors", dir);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    embp_status rc;
+    if ((rc = embp_config_load(dir, &f->cfg, err)) ||
+        (rc = embp_tokenizer_load(path, &f->tok, err)) || (rc = check_vocab(f, path, err)) ||
+        (rc = embp_st_open_dir(dir, &f->st, err)) ||
+        (rc = peek_metadata(f->st, f->file_desc, &f->file_storage, &f->file_group, err))) {
+        embp_folder_free(f);
+        return rc;
+    }
+    *out = f;
+    return EMBP_OK;
+}
+
+void embp_folder_free(embp_folder *f) {
+    if (!f)
+        return;
+    embp_st_close(f->st);
+    embp_tokenizer_free(f->tok);
+    embp_free(f->path);
+    embp_free(f);
+}
+
+embp_status embp_folder_weights(embp_folder *f, const embp_safetensors **out, embp_error *err) {
+    embp_status rc;
+    *out = NULL;
+    if (!f->st && (rc = embp_st_open_dir(f->path, &f->st, err)))
+        return rc;
+    if (!f->finite_checked) {
+        if ((rc = embp_st_check_finite(f->st, err)))
+            return rc;
+        f->finite_checked = 1;
+        embp_st_release_pages(f->st); /* the check read every page; building reads them again
+                                       * one tensor at a time */
+    }
+    *out = f->st;
+    return EMBP_OK;
+}
+
+void embp_folder_release_weights(embp_folder *f) {
+    if (f && f->st) {
+        embp_st_close(f->st);
+        f->st = NULL;
+    }
+}

@@ -1,0 +1,110 @@
+/* The model registry (registry.h): loads each folder and starts its batcher. */
+#include "runtime/registry.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "runtime/model.h"
+
+/* Runs on the batcher's worker: the only caller of the model for this model. The ids were
+ * checked where the request came in (the server's request check, embp_tokens_find_invalid). */
+static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const int *lens, int n,
+                                  float *out, embp_error *err) {
+    return embp_model_embed_checked(ctx, ids, lens, n, 0, out, err);
+}
+
+/* Loads path with o as *rm. */
+static embp_status load_one(const char *path, const embp_load_opts *o,
+                            const embp_registry_opts *ro, embp_registry_model *rm,
+                            embp_error *err) {
+    if (embp_model_load(path, o, &rm->model, err) != EMBP_OK)
+        return err->code;
+    embp_model_get_info(rm->model, &rm->info);
+    rm->max_seq_len = rm->info.max_seq_len;
+    if (ro->max_context_length > 0 && ro->max_context_length < rm->max_seq_len)
+        rm->max_seq_len = ro->max_context_length;
+    if (rm->info.is_demo)
+        embp_log(EMBP_LOG_DEBUG, EMBP_LOG_WARN, "model %s (%s) is a DEMO model: seeded random "
+                 "weights, its vectors carry no meaning", rm->info.name, path);
+    if (!ro->with_batcher)
+        return EMBP_OK;
+    if (o->max_batch_tokens > 0 && o->max_batch_tokens < rm->max_seq_len)
+        return embp_fail(err, EMBP_ECONFIG, "max_batch_tokens=%d is below model %s's "
+                         "max_seq_len %d; raise it or lower max_context_length",
+                         o->max_batch_tokens, rm->info.name, rm->max_seq_len);
+    embp_batcher_opts bo = {.embed = embed_full_dim, .ctx = rm->model, .dim = rm->info.dim,
+                            .max_batch_tokens = embp_model_max_batch_tokens(rm->model),
+                            .max_wait_ms = ro->max_wait_ms,
+                            .max_queue_tokens = ro->max_queue_tokens,
+                            .length_grouping = ro->length_grouping};
+    return embp_batcher_create(&bo, &rm->batcher, err);
+}
+
+embp_status embp_registry_load(const char *const *paths, const embp_load_opts *opts, int n,
+                               const embp_registry_opts *ro, embp_registry_model **out,
+                               embp_error *err) {
+    *out = NULL;
+    embp_registry_model *m = embp_calloc((size_t)(n > 0 ? n : 1), sizeof *m);
+    if (!m)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        if (load_one(paths[i], &opts[i], ro, &m[i], err) != EMBP_OK) {
+            embp_registry_free(m, n);
+            return err->code;
+        }
+        for (int k = 0; k < i; k++)
+            if (strcmp(m[k].info.name, m[i].info.name) == 0) {
+                embp_fail(err, EMBP_ECONFIG, "two models are named %s (%s and %s); give them "
+                          "different names (embp_load_opts.name)", m[i].info.name, m[k].info.path,
+                          m[i].info.path);
+                embp_registry_free(m, n);
+                return EMBP_ECONFIG;
+            }
+    }
+    *out = m;
+    return EMBP_OK;
+}
+
+void embp_registry_free(embp_registry_model *m, int n) {
+    if (!m)
+        return;
+    for (int i = 0; i < n; i++) {
+        embp_batcher_free(m[i].batcher);
+        embp_model_free(m[i].model);
+    }
+    embp_free(m);
+}
+
+embp_status embp_registry_tokenize(const embp_registry_model *m, const char *text, size_t len,
+                                   int truncate, int32_t *ids, int *n, int *n_full,
+                                   embp_error *err) {
+    embp_status rc = embp_model_tokenize(m->model, text, len, m->max_seq_len, ids,
+                                         m->max_seq_len, n, n_full, err);
+    if (rc == EMBP_OK && !truncate && *n_full > m->max_seq_len)
+        return embp_fail(err, EMBP_ETOOLONG, "input has %d tokens; this model takes at most %d",
+                         *n_full, m->max_seq_len);
+    return rc;
+}
+
+static json_t *fidelity_value(double v) {
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+json_t *embp_registry_precision_json(const embp_model_info *i) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "requested",
+                          i->requested ? i->requested : "", "storage", i->storage ? i->storage : "",
+                          "compute", i->compute ? i->compute : "", "accumulation",
+                          i->accumulation ? i->accumulation : "", "reason",
+                          i->plan_reason ? i->plan_reason : "", "plan",
+                          i->plan_desc ? i->plan_desc : "");
+    if (!o)
+        return NULL;
+    if (i->quant_group_size)
+        json_object_set_new(o, "group_size", json_integer(i->quant_group_size));
+    json_object_set_new(o, "fidelity_mean", fidelity_value(i->fidelity_mean));
+    json_object_set_new(o, "fidelity_min", fidelity_value(i->fidelity_min));
+    return o;
+}

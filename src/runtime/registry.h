@@ -1,0 +1,54 @@
+/* The model registry: the models a process runs, each loaded from its folder under its typed
+ * options, its context capped, with a batcher when concurrent requests share it; and the
+ * request rules the server and the command line both apply (the context cap, matryoshka
+ * dimensions), so that `embp serve` and `embp embed` cannot drift. */
+#ifndef EMBP_RUNTIME_REGISTRY_H
+#define EMBP_RUNTIME_REGISTRY_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "embp/embp.h"
+#include "runtime/batcher.h"
+
+/* A model as the server and the command line see it. */
+typedef struct {
+    embp_model *model;
+    embp_model_info info;
+    int max_seq_len;       /* info.max_seq_len capped by max_context_length */
+    embp_batcher *batcher; /* NULL unless loaded with_batcher */
+} embp_registry_model;
+
+typedef struct {
+    int max_context_length; /* caps each model's max_seq_len; 0: the model's */
+    int with_batcher;       /* start a batcher per model (a server); 0: called directly */
+    int max_wait_ms;        /* the batchers' options (runtime/batcher.h) */
+    long max_queue_tokens;
+    int length_grouping;
+} embp_registry_opts;
+
+/* Loads paths[i] with opts[i] into (*out)[i], i < n (heap array). A demo model is announced
+ * with a WARN line; two models of the same name are EMBP_ECONFIG. Errors name the library's
+ * fields (embp_load_opts): the caller names its settings. Free with embp_registry_free. */
+embp_status embp_registry_load(const char *const *paths, const embp_load_opts *opts, int n,
+                               const embp_registry_opts *ro, embp_registry_model **out /* OUT */,
+                               embp_error *err);
+
+/* Stops the batchers (finishing queued work) and frees the models. NULL is fine. */
+void embp_registry_free(embp_registry_model *m, int n);
+
+/* Tokenizes text for m: special tokens as the tokenizer's post-processor adds them, and at
+ * most m->max_seq_len ids (the post-processor's closing tokens kept, whatever the model).
+ * ids has room for m->max_seq_len. *n_full gets the count before truncation. truncate zero
+ * and a longer input: EMBP_ETOOLONG (the caller words it: HTTP 400 context_length_exceeded, a
+ * CLI message). */
+embp_status embp_registry_tokenize(const embp_registry_model *m, const char *text, size_t len,
+                                   int truncate, int32_t *ids, int *n /* OUT */,
+                                   int *n_full /* OUT */, embp_error *err);
+
+/* The "precision" object of a model for /v1/models, /info and `embp info --json`: requested,
+ * resolved storage/compute/accumulation, int4 group, the reasons, one line, and the fidelity to
+ * fp32 (null until measured). New reference. */
+json_t *embp_registry_precision_json(const embp_model_info *i);
+
+#endif

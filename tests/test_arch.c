@@ -1,0 +1,92 @@
+/* tests/test_arch.c: the architecture table (src/model/arch.h) selects a family by config.json's
+ * model_type, describes bert's recipe as bert.c computes it, and refuses an unknown family by
+ * name. */
+#include "testutil.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "model/arch.h"
+#include "model/bert.h"
+
+static void test_bert_is_found_by_model_type_and_by_default(void **state) {
+    (void)state;
+    embp_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    embp_error err;
+    const embp_arch *a = embp_arch_find(&cfg, &err); /* no model_type: sentence-transformers' BERT */
+    assert_non_null(a);
+    assert_string_equal(a->name, "bert");
+    strcpy(cfg.model_type, "bert");
+    assert_ptr_equal(embp_arch_find(&cfg, &err), a);
+    /* what bert.c does: learned absolute positions, post-LayerNorm, bidirectional full MHA, GELU */
+    assert_int_equal(a->recipe.pos, EMBP_POS_ABSOLUTE);
+    assert_int_equal(a->recipe.norm, EMBP_NORM_LAYER);
+    assert_int_equal(a->recipe.norm_at, EMBP_NORM_POST);
+    assert_int_equal(a->recipe.mask, EMBP_ATTN_BIDIRECTIONAL);
+    assert_int_equal(a->recipe.window, 0);
+    assert_int_equal(a->recipe.heads, EMBP_HEADS_MHA);
+    assert_int_equal(a->recipe.mlp, EMBP_MLP_GELU);
+    assert_true(a->dense_weight("encoder.layer.0.attention.self.query.weight"));
+    assert_false(a->dense_weight("embeddings.word_embeddings.weight"));
+}
+
+static void test_unknown_family_is_unsupported_naming_it(void **state) {
+    (void)state;
+    embp_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    strcpy(cfg.model_type, "llama");
+    embp_error err;
+    assert_null(embp_arch_find(&cfg, &err));
+    assert_int_equal(err.code, EMBP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "'llama'"));
+    assert_non_null(strstr(err.msg, "bert"));
+}
+
+/* A model built through the table embeds exactly as the family's own functions do. */
+static void test_model_through_the_table_equals_bert_forward(void **state) {
+    (void)state;
+    char *dir = tu_fixture("tiny");
+    embp_model *m = NULL;
+    embp_error err;
+    assert_int_equal(embp_model_load(dir, NULL, &m, &err), EMBP_OK);
+    embp_model_info info;
+    embp_model_get_info(m, &info);
+    embp_model_config cfg;
+    assert_int_equal(embp_config_load(dir, &cfg, &err), EMBP_OK);
+    embp_safetensors *st = NULL;
+    assert_int_equal(embp_st_open_dir(dir, &st, &err), EMBP_OK);
+    embp_bert *b = NULL;
+    assert_int_equal(embp_bert_load(&cfg, st, NULL, 1024, cfg.max_seq_len, 0, &b, &err), EMBP_OK);
+    int32_t ids[4] = {2, 7, 11, 3};
+    int off[2] = {0, 4}, len = 4;
+    const int32_t *rows[1] = {ids};
+    const float *h;
+    assert_int_equal(embp_bert_forward(b, ids, off, 1, &h, &err), EMBP_OK);
+    float via_table[64];
+    assert_int_equal(info.dim, 64);
+    assert_int_equal(embp_embed_tokens(m, rows, &len, 1, 0, via_table, &err), EMBP_OK);
+    /* mean pooling + normalize of bert's own states, in double as pooling.c does */
+    double v[64], ss = 0;
+    for (int j = 0; j < 64; j++) {
+        v[j] = 0;
+        for (int t = 0; t < 4; t++)
+            v[j] += h[t * 64 + j];
+        v[j] /= 4, ss += v[j] * v[j];
+    }
+    for (int j = 0; j < 64; j++)
+        assert_float_equal(via_table[j], (float)(v[j] / sqrt(ss)), 1e-6);
+    embp_bert_free(b);
+    embp_st_close(st);
+    embp_model_free(m);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bert_is_found_by_model_type_and_by_default),
+        cmocka_unit_test(test_unknown_family_is_unsupported_naming_it),
+        cmocka_unit_test(test_model_through_the_table_equals_bert_forward),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -2,18 +2,28 @@
  * GEMM peak.
  *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision P] [--storage S]
  *                 [--compute C] [--group-size G]     (P, S, C, G: as embp's flags of those names)
+ *                 [--profile PASSES] [--peaks] [--batch-only]
  * Prints the threads it ran with, tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16,
  * achieved GFLOP/s, and a pure oneDNN GEMM's GFLOP/s measured in the same run. Each timed call
  * tokenizes, embeds and pools the same texts `peer.mjs bench` times (B texts of L - 2 words
  * cycling through ten common ones: L tokens each with [CLS] and [SEP]), so both sides time the
- * same work. Checks the token count and the vectors before timing them. */
+ * same work. Checks the token count and the vectors before timing them.
+ * --profile: the instruction set's limit on this CPU (isa_peak.h) and a per-op profile of
+ * PASSES forward passes at 32 x 128 and at 1 x 16, each GEMM's rate against that limit.
+ * --peaks: pure GEMMs of every type at the model's four shapes (M 4096), and their time ratios
+ * to fp32 (the speed-up each plan's GEMMs allow).
+ * --batch-only: only the 32 x 128 figure (for sampling profilers: bench/profile.sh). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "core/cpu.h"
+#include "isa_peak.h"
+#include "kernels/kernels.h"
 #include "kernels/matmul.h"
 #include "runtime/model.h"
 #include "settings/config.h"
@@ -111,9 +121,153 @@ static void report(const embp_model_info *info, int B, int L, double *times, int
            "calls)\n", B, L, tps, gf, 1e3 * times[n / 2], 1e3 * times[(n * 99) / 100], n);
 }
 
+/* B sequences of L ids (random ids in the vocabulary): the profile times the forward pass from
+ * ids, without tokenizing. */
+static void make_batch(const embp_model_info *info, int B, int L, int32_t *ids, int *off) {
+    uint32_t r = 42;
+    off[0] = 0;
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < L; t++) {
+            r = r * 1664525u + 1013904223u;
+            ids[b * L + t] = (int32_t)((r >> 8) % (uint32_t)info->vocab_size);
+        }
+        off[b + 1] = (b + 1) * L;
+    }
+}
+
+/* The limit of the instructions a plan's GEMMs run, per core: int8 numerics on vpdpbusd, bf16 on
+ * vdpbf16ps, fp32 on FMA. */
+static double plan_limit(const char *compute, const isa_peak *p, const char **what) {
+    if (strstr(compute, "int8") && p->vnni > 0)
+        return *what = "vpdpbusd", p->vnni;
+    if (strstr(compute, "bf16") && p->bf16 > 0)
+        return *what = "vdpbf16ps", p->bf16;
+    return *what = p->fma_bits == 512 ? "FMA zmm" : "FMA ymm", p->fma;
+}
+
+/* softmax alone over as many rows as attention runs (B sequences x heads x L rows of L), each
+ * thread over one head's (L, L) block again and again, in cache as attention's score rows are:
+ * the share of softmax inside the attention op, in process CPU time (the cpu ms column's). */
+static double softmax_ms(const embp_model_info *info, int B, int L, int passes) {
+    const embp_kernels *k = embp_kernels_pick(embp_cpu_get());
+    int blocks = B * info->heads * passes * info->layers;
+    double t = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+#pragma omp parallel
+    {
+        float *x = malloc((size_t)L * L * sizeof *x), *src = malloc((size_t)L * L * sizeof *x);
+        for (int i = 0; i < L * L; i++)
+            src[i] = (float)(i % 97) * 0.01f;
+#pragma omp for schedule(static)
+        for (int blk = 0; blk < blocks; blk++) {
+            memcpy(x, src, (size_t)L * L * sizeof *x); /* fresh scores: softmax overwrote them */
+            for (int r = 0; r < L; r++)
+                k->softmax(x + (size_t)r * L, L);
+        }
+        free(x), free(src);
+    }
+    return 1e3 * (embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t) / passes;
+}
+
+static void profile(embp_model *m, const embp_model_info *info, int B, int L, int passes,
+                    int threads, const isa_peak *isa) {
+    embp_prof p;
+    memset(&p, 0, sizeof p);
+    double times[1];
+    run(m, info, B, L, 0.0, times, 1); /* checks the vectors; primitives for this bucket exist */
+    int32_t *ids = malloc((size_t)B * L * sizeof *ids);
+    int *off = malloc((size_t)(B + 1) * sizeof *off);
+    float *out = malloc((size_t)B * info->dim * sizeof *out);
+    make_batch(info, B, L, ids, off);
+    embp_error err = {0};
+    embp_model_set_prof(m, &p);
+    double t0 = now_s(), c0 = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    int n = 0;
+    for (; n < passes; n++)
+        if (embp_model_embed_packed(m, ids, off, B, 0, out, &err) != EMBP_OK)
+            exit((fprintf(stderr, "bench: %s\n", err.msg), 1));
+    double wall = 1e3 * (now_s() - t0) / n;
+    double cpu_ms = 1e3 * (embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / n;
+    free(ids), free(off), free(out);
+    embp_model_set_prof(m, NULL);
+    const char *what;
+    double lim = plan_limit(info->compute, isa, &what) * threads;
+    printf("profile %d x %d, %s, %d passes: %.2f ms per pass (%.2f ms CPU); limit %s %.0f G/s "
+           "(%d threads)\n", B, L, info->compute, n, wall, cpu_ms, what, lim, threads);
+    printf("  %-15s %9s %7s %9s %9s %9s %10s %9s\n", "op", "ms/pass", "share", "cpu ms", "G/s",
+           "of limit", "G/cpu-s", "of core");
+    double sum = 0.0, sum_cpu = 0.0;
+    for (int op = 0; op < EMBP_OP_N; op++) {
+        if (!p.calls[op])
+            continue;
+        double ms = 1e3 * p.sec[op] / n, cms = 1e3 * p.cpu[op] / n;
+        sum += ms, sum_cpu += cms;
+        printf("  %-15s %9.3f %6.1f%% %9.3f", embp_op_name((embp_op)op), ms, 100 * ms / wall,
+               cms);
+        if (p.flops[op] > 0) {
+            double g = p.flops[op] / p.sec[op] / 1e9, gc = p.flops[op] / p.cpu[op] / 1e9;
+            printf(" %9.1f %8.0f%% %10.1f %8.0f%%", g, 100 * g / lim, gc,
+                   100 * gc * threads / lim);
+        }
+        printf("\n");
+    }
+    printf("  %-15s %9.3f %6.1f%% %9.3f\n", "other (untimed)", wall - sum,
+           100 * (wall - sum) / wall, cpu_ms - sum_cpu);
+    printf("  (cpu ms: process CPU time, all threads; G/cpu-s: work per CPU second, against one "
+           "core's limit)\n");
+    if (p.calls[EMBP_OP_ATTENTION])
+        printf("  attention's softmax alone (same rows in cache, refilled each time; %d threads): "
+               "%.3f CPU ms/pass\n", threads,
+               softmax_ms(info, B, L, passes));
+}
+
+/* Pure GEMMs at the model's shapes (M 4096) for each type; prints each type's total time over
+ * fp32's: the speed-up its GEMMs allow a plan. */
+static void peaks(const embp_model_info *info, double seconds) {
+    int H = info->hidden, I = info->intermediate;
+    int shapes[4][2] = {{H, 3 * H}, {H, H}, {H, I}, {I, H}};
+    const embp_cpu *cpu = embp_cpu_get();
+    struct {
+        embp_mm_type t;
+        const char *name;
+    } runs[4] = {{EMBP_MM_F32, "fp32"},
+                 {EMBP_MM_BF16, "bf16"},
+                 {EMBP_MM_INT8, "int8"},
+                 {EMBP_MM_INT4_BF16, "int4/bf16"}};
+    double base = 0.0;
+    embp_error err = {0};
+    for (int r = 0; r < 4; r++) {
+        if ((runs[r].t == EMBP_MM_BF16 || runs[r].t == EMBP_MM_INT4_BF16) && !cpu->avx512_bf16)
+            continue;
+        double total = 0.0;
+        printf("peaks %-11s", runs[r].name);
+        for (int s = 0; s < 4; s++) {
+            int K = shapes[s][0], N = shapes[s][1];
+            double c0 = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID), w0 = now_s();
+            double g = embp_mm_peak_gflops(runs[r].t, 4096, K, N, seconds / 8, &err);
+            /* the share of the run the process had the CPU for: wall rate / that = the rate
+             * per CPU-second, steadier on a shared machine (includes setup and spinning) */
+            double share = (embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / (now_s() - w0);
+            if (g <= 0) {
+                printf(" (failed: %s)", err.msg);
+                total = -1;
+                break;
+            }
+            total += 2.0 * 4096 * K * N / g / 1e9;
+            printf("  %dx%d %6.1f (%.0f/cpu-s)", K, N, g, g / share);
+        }
+        if (r == 0)
+            base = total;
+        if (total > 0)
+            printf("  G/s; model GEMMs %.2f ms, %.2fx fp32\n", 1e3 * total, base / total);
+        else
+            printf("\n");
+    }
+}
+
 int main(int argc, char **argv) {
     const char *dir = NULL;
     double seconds = 3.0;
+    int prof_passes = 0, do_peaks = 0, batch_only = 0;
     embp_load_opts o;
     embp_load_opts_init(&o);
     o.max_batch_tokens = 4096; /* one pass of 32 x 128 */
@@ -135,12 +289,19 @@ int main(int argc, char **argv) {
                 return fprintf(stderr, "bench: --compute %s: unknown\n", argv[i]), 2;
         } else if (!strcmp(argv[i], "--group-size") && i + 1 < argc)
             o.quant_group_size = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--profile") && i + 1 < argc)
+            prof_passes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--peaks"))
+            do_peaks = 1;
+        else if (!strcmp(argv[i], "--batch-only"))
+            batch_only = 1;
         else
             dir = argv[i];
     }
     if (!dir)
         return fprintf(stderr, "usage: bench_forward MODEL_DIR [--seconds S] [--threads N] "
-                       "[--precision P] [--storage S] [--compute C] [--group-size G]\n"), 2;
+                       "[--precision P] [--storage S] [--compute C] [--group-size G] "
+                       "[--profile PASSES] [--peaks] [--batch-only]\n"), 2;
     embp_model *m = NULL;
     embp_error err = {0};
     if (embp_model_load(dir, &o, &m, &err) != EMBP_OK)
@@ -152,10 +313,29 @@ int main(int argc, char **argv) {
            "cores, %s\n", info.name, info.hidden, info.layers, info.storage, info.compute,
            embp_model_kernels(m), o.n_threads > 0 ? o.n_threads : cpu->n_cores, cpu->n_cores,
            cpu->brand);
+    if (prof_passes > 0) {
+        int threads = o.n_threads > 0 ? o.n_threads : cpu->n_cores;
+        isa_peak isa = isa_measure(cpu);
+        printf("isa limit per core: FMA %d-bit %.1f GFLOP/s, vdpbf16ps %.1f GFLOP/s, vpdpbusd "
+               "%.1f GOP/s\n", isa.fma_bits, isa.fma, isa.bf16, isa.vnni);
+        profile(m, &info, 32, 128, prof_passes, threads, &isa);
+        profile(m, &info, 1, 16, prof_passes * 20, threads, &isa);
+        if (do_peaks)
+            peaks(&info, seconds);
+        embp_model_free(m);
+        return 0;
+    }
+    if (do_peaks)
+        peaks(&info, seconds);
     enum { CAP = 1 << 20 };
     double *times = malloc(CAP * sizeof *times);
     int n = run(m, &info, 32, 128, seconds, times, CAP);
     report(&info, 32, 128, times, n);
+    if (batch_only) {
+        free(times);
+        embp_model_free(m);
+        return 0;
+    }
     n = run(m, &info, 1, 16, seconds, times, CAP);
     report(&info, 1, 16, times, n);
     embp_mm_type types[3] = {EMBP_MM_F32, EMBP_MM_BF16, EMBP_MM_INT8};

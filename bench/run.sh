@@ -155,6 +155,25 @@ $PY bench/report.py "$fig" > "$work/latest.md"
 cp "$work/latest.md" bench/results/latest.md
 cp "$fig" bench/results/latest.jsonl
 cat bench/results/latest.md
+# Where the time goes (bench_forward --profile, bench/profile.sh) and the int8 and torch peers
+# (bench/peer_int8.sh, bench/peer_st.py), per model; with latest.md, filed under this machine's
+# dated name so each machine's runs stay side by side in bench/results/.
+isa=avx2; grep -q avx512f /proc/cpuinfo && isa=avx512
+cpuname=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-')
+{ cat bench/results/latest.md; echo
+  for m in $models; do
+    d=$fx/$m; echo "**Per-op profile of $m** (bench_forward --profile; each GEMM against this CPU's instruction limit):"
+    echo; echo '```'
+    for pr in $precisions; do
+      pk=; [ $pr = fp32 ] && pk=--peaks
+      ./build/bench_forward "$d" --profile 5 --precision $pr $pk --seconds "$secs" --threads "$threads" | grep -v '^  (cpu'
+    done
+    echo '```'; echo
+    bench/profile.sh "$d" --seconds "$secs" --threads "$threads" $precisions; echo
+    bench/peer_int8.sh "$d" --seconds "$secs" --threads "$threads"; echo
+    echo '```'; "$(scripts/venv.sh --reference)/bin/python" bench/peer_st.py "$d" --seconds "$secs" --threads "$threads" 2>/dev/null; echo '```'; echo
+  done
+} > "bench/results/$(date -u +%Y-%m-%d)-$cpuname$isa-$(nproc)cores.md"
 if [ $readme = 1 ]; then
   $PY - README.md bench/results/latest.md <<'PY'
 import sys

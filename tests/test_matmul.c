@@ -155,10 +155,10 @@ static void test_bf16_matches_float64_of_bf16_rounded_inputs(void **state) {
 
 /* The int8 path by hand: w quantized per row (max |w| / 127, or / 63 without VNNI, where
  * oneDNN's int16 pair sums would saturate), x per row with zero point 128. */
-static void test_int8_matches_float64_of_quantized_inputs(void **state) {
-    (void)state;
-    embp_mm_engine *e = engine(256);
-    problem p = make_problem(45, 384, 1152);
+/* M 45: one oneDNN call; M 700: two (int8 runs 512 rows a call, matmul.c's INT8_CHUNK). */
+static void int8_matches_float64(int M) {
+    embp_mm_engine *e = engine(M);
+    problem p = make_problem(M, 384, 1152);
     size_t nx = (size_t)p.M * p.K, nw = (size_t)p.N * p.K;
     float *xr = malloc(nx * 4), *wr = malloc(nw * 4);
     const embp_cpu *cpu = embp_cpu_get();
@@ -195,6 +195,59 @@ static void test_int8_matches_float64_of_quantized_inputs(void **state) {
     }
     free(xr), free(wr), free_problem(&p);
     embp_mm_engine_free(e);
+}
+
+static void test_int8_matches_float64_of_quantized_inputs(void **state) {
+    (void)state;
+    int8_matches_float64(45);
+    int8_matches_float64(700);
+}
+
+/* A pair chained (embp_linear_forward_chain: int8 quantizes, bf16 converts, the first's result
+ * for the second in its epilogue) gives the same bytes as two plain calls, on the threaded path
+ * (M 600: for int8 two oneDNN calls, of 512 and 88 rows) and the single-thread one (M 5); after
+ * an unrelated call in between the second converts its input itself (int8, whose chained y is
+ * still written). */
+static void test_chained_pair_matches_two_calls(void **state) {
+    (void)state;
+    embp_mm_type types[2] = {EMBP_MM_INT8, EMBP_MM_BF16};
+    int Ms[2] = {600, 5}, ran = 0;
+    for (int t = 0; t < 2; t++) {
+        if (types[t] == EMBP_MM_BF16 && !embp_cpu_get()->avx512_bf16)
+            continue;
+        for (int i = 0; i < 2; i++) {
+            int M = Ms[i], Mb = embp_mm_bucket(M);
+            embp_mm_engine *e = engine(M);
+            problem a = make_problem(M, 384, 1536), b = make_problem(M, 1536, 384);
+            embp_linear *la = NULL, *lb = NULL;
+            embp_error err = {0};
+            assert_int_equal(embp_linear_create(e, a.w, a.b, 384, 1536, types[t], 1, &la, &err),
+                             EMBP_OK);
+            assert_int_equal(embp_linear_create(e, b.w, b.b, 1536, 384, types[t], 0, &lb, &err),
+                             EMBP_OK);
+            float *y = calloc((size_t)Mb * 1536, 4), *y2 = calloc((size_t)Mb * 1536, 4);
+            float *z = calloc((size_t)Mb * 384, 4), *z2 = calloc((size_t)Mb * 384, 4);
+            assert_int_equal(embp_linear_forward(la, a.x, M, y, &err), EMBP_OK);
+            assert_int_equal(embp_linear_forward(lb, y, M, z, &err), EMBP_OK);
+            assert_int_equal(embp_linear_forward_chain(la, a.x, M, y2, lb, &err), EMBP_OK);
+            assert_int_equal(embp_linear_forward(lb, y2, M, z2, &err), EMBP_OK);
+            assert_memory_equal(z, z2, (size_t)M * 384 * 4);
+            if (types[t] == EMBP_MM_INT8) {
+                memset(z2, 0, (size_t)M * 384 * 4);
+                assert_int_equal(embp_linear_forward_chain(la, a.x, M, y2, lb, &err), EMBP_OK);
+                assert_memory_equal(y, y2, (size_t)M * 1536 * 4);
+                assert_int_equal(embp_linear_forward(la, b.x, M, y, &err), EMBP_OK); /* between */
+                assert_int_equal(embp_linear_forward(lb, y2, M, z2, &err), EMBP_OK);
+                assert_memory_equal(z, z2, (size_t)M * 384 * 4);
+            }
+            ran++;
+            free(y), free(y2), free(z), free(z2);
+            embp_linear_free(la), embp_linear_free(lb);
+            free_problem(&a), free_problem(&b);
+            embp_mm_engine_free(e);
+        }
+    }
+    assert_true(ran >= 2);
 }
 
 /* oneDNN 2.6 has bf16 matmul only from AVX-512 on: elsewhere the error names the type. */
@@ -276,6 +329,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest always[] = {
         cmocka_unit_test(test_f32_matches_float64_for_every_bucket_kind),
         cmocka_unit_test(test_int8_matches_float64_of_quantized_inputs),
+        cmocka_unit_test(test_chained_pair_matches_two_calls),
         cmocka_unit_test(test_m_outside_the_engine_is_einval),
         cmocka_unit_test(test_failed_allocation_in_create_is_enomem_without_leak),
         cmocka_unit_test(test_peak_gflops_is_measured),

@@ -10,6 +10,8 @@
 #include <threads.h>
 #include <time.h>
 
+#include <omp.h>
+
 #include "core/alloc.h"
 #include "kernels/dnnl_compat.h"
 #include "kernels/int4.h"
@@ -25,7 +27,14 @@ struct embp_mm_engine {
     int32_t *acc;  /* int8 accumulators (max_m, N) */
     size_t acc_bytes;
     float *xs;     /* per-row activation scales (max_m) */
+    void *act2;    /* the next linear's u8 or bf16 activations, from this one's epilogue */
+    size_t act2_bytes;
+    float *xs2;
+    const embp_linear *ready_for; /* act2/xs2 hold ready_x quantized for ready_for, or NULL */
+    const float *ready_x;
+    int ready_m;
     int wq_max;    /* int8 weights lie in [-wq_max, wq_max]: 127 with VNNI, else 63 */
+    embp_prof *prof; /* NULL unless a benchmark profiles */
 };
 
 typedef struct {
@@ -37,6 +46,7 @@ typedef struct {
 struct embp_linear {
     embp_mm_engine *e;
     int K, N, gelu;
+    int dst_bf16;           /* bf16 chained into bf16: the primitives write bf16 (to act2) */
     embp_mm_type type;
     dnnl_memory_desc_t wmd; /* the packed (blocked) layout the primitives expect; owned */
     void *wbuf;
@@ -153,7 +163,8 @@ embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engi
     DNNL_TRY(dnnl_engine_create(&e->eng, dnnl_cpu, 0), "engine_create");
     DNNL_TRY(dnnl_stream_create(&e->stream, e->eng, dnnl_stream_default_flags), "stream_create");
     e->xs = embp_malloc_aligned((size_t)e->max_m * sizeof(float));
-    if (!e->xs) {
+    e->xs2 = embp_malloc_aligned((size_t)e->max_m * sizeof(float));
+    if (!e->xs || !e->xs2) {
         rc = embp_fail(err, EMBP_ENOMEM, "matmul engine: out of memory for %d scales", e->max_m);
         goto fail;
     }
@@ -162,6 +173,10 @@ embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engi
 fail:
     embp_mm_engine_free(e);
     return rc;
+}
+
+void embp_mm_engine_set_prof(embp_mm_engine *e, embp_prof *p) {
+    e->prof = p;
 }
 
 void embp_mm_engine_free(embp_mm_engine *e) {
@@ -174,6 +189,8 @@ void embp_mm_engine_free(embp_mm_engine *e) {
     embp_free_aligned(e->act);
     embp_free_aligned(e->acc);
     embp_free_aligned(e->xs);
+    embp_free_aligned(e->act2);
+    embp_free_aligned(e->xs2);
     embp_free(e);
 }
 
@@ -214,7 +231,9 @@ static embp_status make_pd(const embp_linear *l, int M, embp_dnnl_cmd wmd,
     DNNL_TRY(embp_dnnl_md_2d(&wany, l->K, l->N, wei_dt(l->type), dnnl_format_tag_any),
              "weights md");
     DNNL_TRY(embp_dnnl_md_2d(&bmd, 1, l->N, dnnl_f32, dnnl_ab), "bias md");
-    DNNL_TRY(embp_dnnl_md_2d(&dmd, M, l->N, int8 ? dnnl_s32 : dnnl_f32, dnnl_ab), "dst md");
+    DNNL_TRY(embp_dnnl_md_2d(&dmd, M, l->N, int8 ? dnnl_s32 : l->dst_bf16 ? dnnl_bf16 : dnnl_f32,
+                             dnnl_ab),
+             "dst md");
     DNNL_TRY(dnnl_primitive_attr_create(&attr), "attr_create");
     if (l->gelu && !int8) {
         DNNL_TRY(dnnl_post_ops_create(&po), "post_ops_create");
@@ -356,6 +375,9 @@ static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bi
     size_t row = t == EMBP_MM_BF16 ? 2 : 1;
     if (t != EMBP_MM_F32 && (rc = reserve(&e->act, &e->act_bytes, (size_t)e->max_m * K * row,
                                           err)) != EMBP_OK)
+        goto fail;
+    if ((t == EMBP_MM_INT8 || t == EMBP_MM_BF16) &&
+        (rc = reserve(&e->act2, &e->act2_bytes, e->act_bytes, err)) != EMBP_OK)
         goto fail;
     if (t == EMBP_MM_INT8 && (rc = reserve((void **)&e->acc, &e->acc_bytes,
                                            (size_t)e->max_m * N * sizeof(int32_t), err)) != EMBP_OK)
@@ -514,9 +536,14 @@ done:
 
 static embp_status int4_forward(embp_linear *l, const float *x, int M, float *y,
                                 embp_error *err) {
+    embp_prof *p = l->e->prof;
+    embp_prof_clock t = embp_prof_start(p);
     embp_status rc = embp_int4_gemm(l->k4, &l->i4, x, M, l->bias, y, l->e->act, err);
-    if (rc == EMBP_OK && l->gelu)
+    embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+    if (rc == EMBP_OK && l->gelu) {
         l->e->k->gelu(y, (size_t)M * l->N);
+        embp_prof_mark(p, EMBP_OP_GELU, &t);
+    }
     return rc;
 }
 
@@ -553,39 +580,149 @@ const char *embp_linear_impl(embp_linear *l, int M) {
 
 /* ---------------------------------------------------------------- forward */
 
-embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err) {
-    if (l->k4)
-        return int4_forward(l, x, M, y, err);
-    embp_status rc = EMBP_OK;
+/* Rows [*r0, *r1) of M for the calling thread of the current team, in equal blocks. */
+static void team_rows(int M, int *r0, int *r1) {
+    int nt = omp_get_num_threads(), me = omp_get_thread_num(), per = (M + nt - 1) / nt;
+    *r0 = me * per < M ? me * per : M;
+    *r1 = *r0 + per < M ? *r0 + per : M;
+}
+
+/* Below this many elements a row-wise step runs on one thread (a team costs a few us). */
+enum { PAR_MIN = 1 << 14 };
+
+/* The activations of a bf16 or int8 call, into e->act (and e->xs): row-wise, so rows split over
+ * the threads give the same bytes as one pass. */
+static void convert_rows(embp_linear *l, const float *x, int M) {
     embp_mm_engine *e = l->e;
-    mm_slot *s = NULL;
-    if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
-        return rc;
-    void *src = (void *)(uintptr_t)x, *dst = y;
-    if (l->type == EMBP_MM_BF16) {
-        e->k->f32_to_bf16(x, e->act, (size_t)M * l->K);
-        src = e->act;
-    } else if (l->type == EMBP_MM_INT8) {
-        e->k->quantize_u8(x, M, l->K, e->act, e->xs);
-        src = e->act;
-        dst = e->acc;
+    size_t K = (size_t)l->K;
+#pragma omp parallel if ((size_t)M * K >= PAR_MIN)
+    {
+        int r0, r1;
+        team_rows(M, &r0, &r1);
+        if (r1 > r0 && l->type == EMBP_MM_BF16)
+            e->k->f32_to_bf16(x + r0 * K, (uint16_t *)e->act + r0 * K, (size_t)(r1 - r0) * K);
+        else if (r1 > r0)
+            e->k->quantize_u8(x + r0 * K, r1 - r0, l->K, (uint8_t *)e->act + r0 * K, e->xs + r0);
     }
-    DNNL_TRY(dnnl_memory_set_data_handle(s->src, src), "set src");
+}
+
+/* Rows per step of the int8 epilogue: a few rows, so each step's rows stay in L1/L2 from the
+ * dequantization through GELU to the next linear's quantization. */
+enum { EPI_ROWS = 8 };
+
+/* The int8 epilogue in one pass over each thread's rows, EPI_ROWS at a time: s32 -> fp32 with
+ * both scales, the zero point and bias, then GELU, then (quant_next) the u8 quantization of the
+ * result for the next linear into act2/xs2, while the rows are in cache. */
+static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_next) {
+    embp_mm_engine *e = l->e;
+    size_t N = (size_t)l->N;
+#pragma omp parallel if ((size_t)M * N >= PAR_MIN)
+    {
+        int r0, r1;
+        team_rows(M, &r0, &r1);
+        for (int r = r0; r < r1; r += EPI_ROWS) {
+            int rows = r1 - r < EPI_ROWS ? r1 - r : EPI_ROWS;
+            size_t at = (size_t)(row0 + r) * N;
+            e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + row0 + r, l->scales, l->bias,
+                              y + at, rows, l->N);
+            if (l->gelu)
+                e->k->gelu(y + at, (size_t)rows * N);
+            if (quant_next)
+                e->k->quantize_u8(y + at, rows, l->N, (uint8_t *)e->act2 + at, e->xs2 + row0 + r);
+        }
+    }
+}
+
+/* Rows per oneDNN call of an int8 linear: the s32 results of one call (up to 512 x N x 4 bytes)
+ * are still in cache when the epilogue reads them. */
+enum { INT8_CHUNK = 512 };
+
+/* One oneDNN execution of slot s from src into dst. */
+static embp_status execute(embp_linear *l, mm_slot *s, const void *src, void *dst,
+                           embp_error *err) {
+    embp_status rc = EMBP_OK;
+    DNNL_TRY(dnnl_memory_set_data_handle(s->src, (void *)(uintptr_t)src), "set src");
     DNNL_TRY(dnnl_memory_set_data_handle(s->dst, dst), "set dst");
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s->src},
                                {DNNL_ARG_WEIGHTS, l->wmem},
                                {DNNL_ARG_DST, s->dst},
                                {DNNL_ARG_BIAS, l->bmem}};
-    DNNL_TRY(dnnl_primitive_execute(s->prim, e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
+    DNNL_TRY(dnnl_primitive_execute(s->prim, l->e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
              "matmul execute");
-    DNNL_TRY(dnnl_stream_wait(e->stream), "stream_wait");
-    if (l->type == EMBP_MM_INT8) {
-        e->k->dequant_s32(e->acc, l->wsum, e->xs, l->scales, l->bias, y, M, l->N);
-        if (l->gelu)
-            e->k->gelu(y, (size_t)M * l->N);
-    }
+    DNNL_TRY(dnnl_stream_wait(l->e->stream), "stream_wait");
 fail:
     return rc;
+}
+
+/* Takes the activations the previous linear's epilogue made for l (act2/xs2), if they are x's. */
+static int take_ready(embp_linear *l, const float *x, int M) {
+    embp_mm_engine *e = l->e;
+    int ready = e->ready_for == l && e->ready_x == x && e->ready_m == M;
+    e->ready_for = NULL;
+    if (ready) {
+        void *a = e->act;
+        float *xs = e->xs;
+        size_t bytes = e->act_bytes;
+        e->act = e->act2, e->xs = e->xs2, e->act_bytes = e->act2_bytes;
+        e->act2 = a, e->xs2 = xs, e->act2_bytes = bytes;
+    }
+    return ready;
+}
+
+static embp_status forward(embp_linear *l, const float *x, int M, float *y,
+                           const embp_linear *next, embp_error *err) {
+    embp_prof *p = l->e->prof;
+    if (p)
+        p->flops[p->gemm] += 2.0 * M * (double)l->K * l->N;
+    if (l->k4)
+        return int4_forward(l, x, M, y, err);
+    embp_status rc = EMBP_OK;
+    embp_mm_engine *e = l->e;
+    mm_slot *s = NULL;
+    int chain = next && next->type == l->type && !next->k4 && next->K == l->N &&
+                (l->type == EMBP_MM_INT8 || l->type == EMBP_MM_BF16);
+    if (l->type == EMBP_MM_BF16 && chain != l->dst_bf16) { /* once: its primitives change */
+        for (int i = 0; i < l->n_slots; i++)
+            slot_clear(&l->slots[i]);
+        l->dst_bf16 = chain;
+    }
+    if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
+        return rc;
+    embp_prof_clock t = embp_prof_start(p);
+    void *src = (void *)(uintptr_t)x, *dst = l->dst_bf16 ? e->act2 : y;
+    if (take_ready(l, x, M)) {
+        src = e->act;
+    } else if (l->type == EMBP_MM_BF16 || l->type == EMBP_MM_INT8) {
+        convert_rows(l, x, M);
+        embp_prof_mark(p, l->type == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &t);
+        src = e->act;
+    }
+    if (l->type != EMBP_MM_INT8) {
+        rc = execute(l, s, src, dst, err);
+        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+    }
+    for (int r = 0; l->type == EMBP_MM_INT8 && rc == EMBP_OK && r < M; r += INT8_CHUNK) {
+        int rows = M - r < INT8_CHUNK ? M - r : INT8_CHUNK;
+        if (rows != M && (rc = get_slot(l, rows, &s, err)) != EMBP_OK)
+            break;
+        if ((rc = execute(l, s, (const uint8_t *)e->act + (size_t)r * l->K, e->acc, err)))
+            break;
+        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+        int8_epilogue(l, r, rows, y, chain);
+        embp_prof_mark(p, EMBP_OP_EPILOGUE, &t);
+    }
+    if (chain && rc == EMBP_OK)
+        e->ready_for = next, e->ready_x = y, e->ready_m = M;
+    return rc;
+}
+
+embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err) {
+    return forward(l, x, M, y, NULL, err);
+}
+
+embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, float *y,
+                                      const embp_linear *next, embp_error *err) {
+    return forward(l, x, M, y, next, err);
 }
 
 /* ---------------------------------------------------------------- peak */

@@ -17,6 +17,7 @@
 
 #include "core/status.h"
 #include "kernels/kernels.h"
+#include "kernels/prof.h"
 
 /* INT4_BF16 / INT4_INT8: weights stay int4 (group-wise, kernels/quant.h) and run through
  * embp's own int4 kernels (kernels/int4.h) with bf16 or int8 numerics; not oneDNN. */
@@ -43,6 +44,8 @@ typedef struct embp_mm_engine embp_mm_engine;
 embp_status embp_mm_engine_create(const embp_kernels *k, int max_m, embp_mm_engine **out /* OUT */,
                                   embp_error *err);
 void embp_mm_engine_free(embp_mm_engine *e); /* NULL is fine; free its linears first */
+/* Adds every later call's conversion, GEMM and epilogue time to p (kernels/prof.h); NULL stops. */
+void embp_mm_engine_set_prof(embp_mm_engine *e, embp_prof *p);
 
 typedef struct embp_linear embp_linear;
 
@@ -75,6 +78,14 @@ void embp_linear_free(embp_linear *l); /* NULL is fine */
 /* y (M, N) = x (M, K) W + b. x and y have room for embp_mm_bucket(M) rows. The first call for
  * a bucket creates its primitive (~0.5 ms); later ones reuse it. */
 embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err);
+
+/* The same, when y is only next's input: an int8 linear followed by an int8 next quantizes y's
+ * rows for next in its epilogue (while they are in cache); a bf16 one followed by a bf16 next
+ * has oneDNN write bf16 for next directly and leaves y unwritten. next's forward with x == y
+ * then skips its own conversion. Other types: as embp_linear_forward. Any other call on the
+ * engine in between drops the converted rows (and a bf16 next then reads y: don't). */
+embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, float *y,
+                                      const embp_linear *next, embp_error *err);
 
 /* Bytes held for the packed weights, bias and scales. */
 size_t embp_linear_bytes(const embp_linear *l);

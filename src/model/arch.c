@@ -39,6 +39,10 @@ static const char *bert_kernels_name(const embp_encoder *e) {
     return embp_bert_kernels_name((const embp_bert *)e);
 }
 
+static void bert_set_prof(embp_encoder *e, embp_prof *p) {
+    embp_bert_set_prof((embp_bert *)e, p);
+}
+
 /* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
  * positions from pad_token_id + 1 and one token type, which io/config.c reads into the config
  * (position_offset, type_vocab_size, tensor_prefix "roberta."), so its entries share bert's
@@ -48,10 +52,11 @@ static const char *bert_kernels_name(const embp_encoder *e) {
     {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
      EMBP_HEADS_MHA, EMBP_MLP_GELU}
 #define BERT_FUNCTIONS                                                                             \
-    bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name, embp_bert_dense_weight
+    bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                      \
+        embp_bert_dense_weight, bert_set_prof
 #define DISTILBERT_FUNCTIONS                                                                       \
     distilbert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                \
-        embp_distilbert_dense_weight
+        embp_distilbert_dense_weight, bert_set_prof
 
 static const embp_arch table[] = {
     {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},

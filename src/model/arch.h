@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "kernels/prof.h"
 #include "precision/plan.h"
 
 /* ---------------------------------------------------------------- the parts */
@@ -89,6 +90,7 @@ typedef struct {
     size_t (*weight_bytes)(const embp_encoder *e);
     const char *(*kernels_name)(const embp_encoder *e);
     int (*dense_weight)(const char *tensor_name); /* the tensors embp quantize quantizes */
+    void (*set_prof)(embp_encoder *e, embp_prof *p); /* per-op profile (kernels/prof.h) */
 } embp_arch;
 
 /* The family cfg names (model_type; "" is bert, the sentence-transformers default), or NULL

@@ -21,6 +21,11 @@ const char *embp_bert_kernels_name(const embp_bert *b) {
     return b->k->name;
 }
 
+void embp_bert_set_prof(embp_bert *b, embp_prof *p) {
+    b->prof = p;
+    embp_mm_engine_set_prof(b->eng, p);
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* x (H) = the word table's row for id (at element offset row), as fp32. */
@@ -107,26 +112,44 @@ static embp_status check_batch(const embp_bert *b, const int32_t *ids, const int
     return EMBP_OK;
 }
 
+/* y = l x: one dense layer, its GEMM time counted under op when profiling; next (or NULL) is
+ * the layer that reads y next (matmul.h: int8 into int8 quantizes y once, in l's epilogue). */
+static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
+                          float *y, const embp_linear *next, embp_error *err) {
+    if (b->prof)
+        b->prof->gemm = op;
+    return embp_linear_forward_chain(l, x, T, y, next, err);
+}
+
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
                               const float **hidden, embp_error *err) {
     embp_status rc;
     if ((rc = check_batch(b, ids, offsets, n, err)))
         return rc;
     int T = offsets[n];
+    embp_prof *p = b->prof;
+    embp_prof_clock t = embp_prof_start(p);
     omp_set_num_threads(b->n_threads);
     embed(b, ids, offsets, n);
+    embp_prof_mark(p, EMBP_OP_EMBED, &t);
     for (int i = 0; i < b->L; i++) {
         bert_layer *l = &b->layers[i];
-        if ((rc = embp_linear_forward(l->qkv, b->x, T, b->qkv, err)))
+        if ((rc = linear(b, l->qkv, EMBP_OP_GEMM_QKV, b->x, T, b->qkv, NULL, err)))
             return rc;
+        t = embp_prof_start(p);
         attention(b, offsets, n);
-        if ((rc = embp_linear_forward(l->out, b->ctx, T, b->tmp, err)))
+        embp_prof_mark(p, EMBP_OP_ATTENTION, &t);
+        if ((rc = linear(b, l->out, EMBP_OP_GEMM_OUT, b->ctx, T, b->tmp, NULL, err)))
             return rc;
+        t = embp_prof_start(p);
         add_layernorm(b, b->x, b->tmp, l->ln1_g, l->ln1_b, T); /* x = LN(x + attn) */
-        if ((rc = embp_linear_forward(l->ffn_in, b->x, T, b->ffn, err)) ||
-            (rc = embp_linear_forward(l->ffn_out, b->ffn, T, b->tmp, err)))
+        embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
+        if ((rc = linear(b, l->ffn_in, EMBP_OP_GEMM_FFN_IN, b->x, T, b->ffn, l->ffn_out, err)) ||
+            (rc = linear(b, l->ffn_out, EMBP_OP_GEMM_FFN_OUT, b->ffn, T, b->tmp, NULL, err)))
             return rc;
+        t = embp_prof_start(p);
         add_layernorm(b, b->x, b->tmp, l->ln2_g, l->ln2_b, T);
+        embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
     }
     *hidden = b->x;
     return EMBP_OK;

@@ -65,6 +65,10 @@ embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offse
  * tensors embp quantize quantizes; embeddings, LayerNorm and biases are not. */
 int embp_bert_dense_weight(const char *name);
 
+/* Adds each later forward's per-op wall time to p (kernels/prof.h), for bench_forward --profile;
+ * NULL stops. p must outlive its use. */
+void embp_bert_set_prof(embp_bert *b, embp_prof *p);
+
 size_t embp_bert_weight_bytes(const embp_bert *b); /* packed weights + fp32 tables */
 int embp_bert_max_tokens(const embp_bert *b);
 const char *embp_bert_kernels_name(const embp_bert *b); /* "avx512", "avx2", "scalar" */

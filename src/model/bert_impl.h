@@ -35,6 +35,7 @@ struct embp_bert {
     void *arena;
     float *x, *tmp, *ctx, *qkv, *ffn, *attn; /* (T,H) (T,H) (T,H) (T,3H) (T,I) per-thread */
     size_t attn_per_thread;
+    embp_prof *prof; /* NULL unless a benchmark profiles (embp_bert_set_prof) */
 };
 
 /* embp_bert_load for a family that is BERT's arithmetic under other tensor names. */

@@ -28,6 +28,7 @@ struct embp_model {
     int max_tokens;
     int32_t *ids;  /* (max_tokens): a pass's ids, packed by embp_embed_tokens */
     int *offsets;  /* (max_tokens + 1) */
+    embp_prof *prof; /* NULL unless a benchmark profiles */
 };
 
 void embp_load_opts_init(embp_load_opts *opts) {
@@ -315,8 +316,15 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
     embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
+    embp_prof_clock t = embp_prof_start(m->prof);
     embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);
+    embp_prof_mark(m->prof, EMBP_OP_POOL, &t);
     return EMBP_OK;
+}
+
+void embp_model_set_prof(embp_model *m, embp_prof *p) {
+    m->prof = p;
+    m->arch->set_prof(m->enc, p);
 }
 
 int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, int max_len,

@@ -65,6 +65,9 @@ embp_folder *embp_model_folder(const embp_model *m);
 /* Mean and minimum cosine between m's and ref's embeddings of the probe set (plan_load.c). */
 embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *mean, double *min,
                                         embp_error *err);
+/* Adds each later pass's per-op wall time to p (kernels/prof.h; bench_forward --profile); NULL
+ * stops. */
+void embp_model_set_prof(embp_model *m, embp_prof *p);
 /* The kernel table the model runs ("avx512", "avx2", "scalar"). */
 const char *embp_model_kernels(const embp_model *m);
 

@@ -10,7 +10,8 @@ an empty input, nested arrays, a zero-length string: each must be a 400 with an 
 body), 15% abandoned (the request sent, the socket closed before the answer). RSS is read from
 /proc/PID/status every 2 s. Exit 1 when an answer is lost or wrong, an invalid request gets
 anything but 400, the server dies, or (with --assert-flat) the median RSS of the last quarter
-of the run differs by more than --flat (5%) from the second quarter's (the first is warm-up).
+of the run exceeds the second quarter's by more than --flat (5%) (the first is warm-up;
+RSS that falls is memory returned, not a failure).
 """
 import argparse, http.client, json, os, random, re, socket, subprocess, sys, threading, time
 
@@ -225,8 +226,11 @@ def main():
         print(f"RSS after warm-up ({q:.0f} s): median {m2 / 1024:.1f} MB in the second quarter, "
               f"{m4 / 1024:.1f} MB in the last ({drift:+.1%}); min {min(after) / 1024:.1f}, "
               f"max {max(after) / 1024:.1f}")
-        if a.assert_flat and abs(drift) > a.flat:
-            failures.append(f"RSS moved {drift:+.1%} after warm-up (limit {a.flat:.0%})")
+        # Only growth fails: a leak grows. RSS that falls (malloc handing arenas of the
+        # warm-up's connection threads back to the system, seen at -5.4% on a quiet CI
+        # machine) is memory returned, not held.
+        if a.assert_flat and drift > a.flat:
+            failures.append(f"RSS grew {drift:+.1%} after warm-up (limit +{a.flat:.0%})")
     for f in failures:
         print("FAIL: " + f)
     sys.exit(1 if failures else 0)

@@ -2,8 +2,8 @@
 # The soak (bench/soak.py) for 2 minutes on the tiny fixture: ~80% of the measured capacity,
 # 70% valid requests checked against the ONNX Runtime peer, 15% invalid (each must be a 400),
 # 15% abandoned. Fails on a lost or wrong answer, a server death or unhealthy /health, or RSS
-# moving more than 5% after the first 30 s. Not under the sanitizers (ASan's quarantine and
-# shadow memory are not the RSS a deployment sees): exits 77 there.
+# growing more than 5% after the first 30 s (falling RSS is memory returned, not a leak). Not
+# under the sanitizers (ASan's quarantine and shadow memory are not the RSS a deployment sees): exits 77 there.
 set -euo pipefail
 [ -n "${EMBP_TEST_SANITIZER:-}" ] && { echo "soak: skipped under the sanitizer build"; exit 77; }
 bin=${EMBP_BIN:?EMBP_BIN: the embp binary}

@@ -151,7 +151,7 @@ static double plan_limit(const char *compute, const isa_peak *p, const char **wh
 static double softmax_ms(const embp_model_info *info, int B, int L, int passes) {
     const embp_kernels *k = embp_kernels_pick(embp_cpu_get());
     int blocks = B * info->heads * passes * info->layers;
-    double t = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t = embp_clock_s(CLOCK_PROCESS_CPUTIME_ID);
 #pragma omp parallel
     {
         float *x = malloc((size_t)L * L * sizeof *x), *src = malloc((size_t)L * L * sizeof *x);
@@ -165,7 +165,7 @@ static double softmax_ms(const embp_model_info *info, int B, int L, int passes) 
         }
         free(x), free(src);
     }
-    return 1e3 * (embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t) / passes;
+    return 1e3 * (embp_clock_s(CLOCK_PROCESS_CPUTIME_ID) - t) / passes;
 }
 
 static void profile(embp_model *m, const embp_model_info *info, int B, int L, int passes,
@@ -180,13 +180,13 @@ static void profile(embp_model *m, const embp_model_info *info, int B, int L, in
     make_batch(info, B, L, ids, off);
     embp_error err = {0};
     embp_model_set_prof(m, &p);
-    double t0 = now_s(), c0 = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    double t0 = now_s(), c0 = embp_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     int n = 0;
     for (; n < passes; n++)
         if (embp_model_embed_packed(m, ids, off, B, 0, out, &err) != EMBP_OK)
             exit((fprintf(stderr, "bench: %s\n", err.msg), 1));
     double wall = 1e3 * (now_s() - t0) / n;
-    double cpu_ms = 1e3 * (embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / n;
+    double cpu_ms = 1e3 * (embp_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / n;
     free(ids), free(off), free(out);
     embp_model_set_prof(m, NULL);
     const char *what;
@@ -242,11 +242,11 @@ static void peaks(const embp_model_info *info, double seconds) {
         printf("peaks %-11s", runs[r].name);
         for (int s = 0; s < 4; s++) {
             int K = shapes[s][0], N = shapes[s][1];
-            double c0 = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID), w0 = now_s();
+            double c0 = embp_clock_s(CLOCK_PROCESS_CPUTIME_ID), w0 = now_s();
             double g = embp_mm_peak_gflops(runs[r].t, 4096, K, N, seconds / 8, &err);
             /* the share of the run the process had the CPU for: wall rate / that = the rate
              * per CPU-second, steadier on a shared machine (includes setup and spinning) */
-            double share = (embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / (now_s() - w0);
+            double share = (embp_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / (now_s() - w0);
             if (g <= 0) {
                 printf(" (failed: %s)", err.msg);
                 total = -1;

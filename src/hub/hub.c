@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 
 #define DEFAULT_ENDPOINT "https://huggingface.co"
 
@@ -599,12 +600,6 @@ typedef struct {
     double last_progress;
 } dl_ctx;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static size_t dl_write(char *p, size_t sz, size_t n, void *ctx) {
     dl_ctx *d = ctx;
     size_t len = sz * n;
@@ -631,7 +626,7 @@ static size_t dl_write(char *p, size_t sz, size_t n, void *ctx) {
         off += (size_t)w;
     }
     d->have += len;
-    double t = now_s();
+    double t = embp_clock_s(CLOCK_MONOTONIC);
     if (d->s->o->progress && t - d->last_progress >= 0.1) {
         d->last_progress = t;
         d->s->o->progress(d->s->o->progress_ctx, d->path, d->have, d->total, 0);
@@ -1008,7 +1003,7 @@ static void human(double v, char *out, size_t size) {
 void embp_hub_progress_stderr(void *ctx, const char *path, uint64_t done, uint64_t total,
                               int state) {
     embp_hub_progress_state *p = ctx;
-    double t = now_s();
+    double t = embp_clock_s(CLOCK_MONOTONIC);
     if (strcmp(p->path, path) != 0) {
         snprintf(p->path, sizeof p->path, "%s", path);
         p->started = t;

@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "kernels/dnnl_compat.h"
 #include "kernels/int4.h"
 #include "kernels/quant.h"
@@ -727,12 +728,6 @@ embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, flo
 
 /* ---------------------------------------------------------------- peak */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 double embp_mm_peak_gflops(embp_mm_type t, int M, int K, int N, double seconds, embp_error *err) {
     embp_mm_engine *e = NULL;
     embp_linear *l = NULL;
@@ -755,12 +750,12 @@ double embp_mm_peak_gflops(embp_mm_type t, int M, int K, int N, double seconds, 
         embp_linear_forward(l, x, M, y, err) != EMBP_OK)
         goto done;
     long calls = 0;
-    double t0 = now_s(), t1 = t0;
+    double t0 = embp_clock_s(CLOCK_MONOTONIC), t1 = t0;
     while (t1 - t0 < seconds) {
         if (embp_linear_forward(l, x, M, y, err) != EMBP_OK)
             goto done;
         calls++;
-        t1 = now_s();
+        t1 = embp_clock_s(CLOCK_MONOTONIC);
     }
     gflops = 2.0 * M * (double)K * N * (double)calls / (t1 - t0) / 1e9;
 done:

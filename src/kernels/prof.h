@@ -6,7 +6,7 @@
 #ifndef EMBP_KERNELS_PROF_H
 #define EMBP_KERNELS_PROF_H
 
-#include <time.h>
+#include "core/clock.h"
 
 typedef enum {
     EMBP_OP_EMBED,     /* word + position + type, embedding LayerNorm */
@@ -37,18 +37,12 @@ typedef struct {
     double wall, cpu;
 } embp_prof_clock;
 
-static inline double embp_prof_clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Now, when p profiles (zeros otherwise: no clock is read). */
 static inline embp_prof_clock embp_prof_start(const embp_prof *p) {
     embp_prof_clock c = {0.0, 0.0};
     if (p) {
-        c.wall = embp_prof_clock_s(CLOCK_MONOTONIC);
-        c.cpu = embp_prof_clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        c.wall = embp_clock_s(CLOCK_MONOTONIC);
+        c.cpu = embp_clock_s(CLOCK_PROCESS_CPUTIME_ID);
     }
     return c;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/cpu.h"
 
 static const char demo_warning[] = "demo model: seeded random weights, the vectors carry no "
@@ -181,9 +182,7 @@ static int tokenize_one(embp_registry_model *m, const embp_request *q, int i, in
 
 /* CPU time this thread has used, in ms: request preparation runs on the connection's thread. */
 static double thread_cpu_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return 1e3 * embp_clock_s(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* The 413 for a request whose parse and tokenization used more than max_prepare_ms of CPU

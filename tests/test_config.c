@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io/config.h"
 
@@ -139,10 +140,61 @@ static void test_distilbert_keys(void **state) {
                         EMBP_EUNSUPPORTED, "activation 'relu'");
 }
 
+/* Parses one pooling config.json text; returns its status, the mode in *mode. */
+static embp_status pooling_of(const char *json, embp_pooling *mode, int *include_prompt,
+                              embp_error *err) {
+    embp_model_config c = {.hidden = 64};
+    embp_status s = embp_config_parse_pooling_json(json, strlen(json), "p", &c, err);
+    *mode = c.pooling, *include_prompt = c.include_prompt;
+    return s;
+}
+
+/* Both spellings sentence-transformers reads: the legacy booleans (published folders) and
+ * 6.x's "pooling_mode" name (or a one-name list), with include_prompt. */
+static void test_pooling_modes_both_spellings(void **state) {
+    (void)state;
+    const struct {
+        const char *json;
+        embp_pooling mode;
+        int include_prompt;
+    } cases[] = {
+        {"{\"pooling_mode_weightedmean_tokens\":true,\"include_prompt\":false}",
+         EMBP_POOLING_WEIGHTEDMEAN, 0},
+        {"{\"pooling_mode_mean_tokens\":false}", EMBP_POOLING_MEAN, 1},
+        {"{\"pooling_mode\":\"weightedmean\",\"embedding_dimension\":64}",
+         EMBP_POOLING_WEIGHTEDMEAN, 1},
+        {"{\"pooling_mode\":[\"lasttoken\"],\"include_prompt\":true}", EMBP_POOLING_LASTTOKEN, 1},
+        {"{\"pooling_mode\":\"mean_sqrt_len_tokens\",\"pooling_mode_cls_token\":true}",
+         EMBP_POOLING_MEAN_SQRT_LEN, 1}, /* pooling_mode wins, as in sentence-transformers */
+        {"{\"pooling_mode\":\"cls\",\"include_prompt\":false}", EMBP_POOLING_CLS, 0},
+        {"{\"pooling_mode\":\"max\"}", EMBP_POOLING_MAX, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        embp_pooling mode;
+        int ip;
+        embp_error err;
+        assert_int_equal(pooling_of(cases[i].json, &mode, &ip, &err), EMBP_OK);
+        assert_int_equal(mode, cases[i].mode);
+        assert_int_equal(ip, cases[i].include_prompt);
+    }
+    const char *bad[] = {"{\"pooling_mode\":\"sum\"}", "{\"pooling_mode\":[1]}",
+                         "{\"include_prompt\":\"no\"}",
+                         "{\"pooling_mode\":\"cls\",\"embedding_dimension\":32}"};
+    const char *needle[] = {"'sum'", "a non-string", "include_prompt", "embedding_dimension 32"};
+    for (int i = 0; i < 4; i++) {
+        embp_pooling mode;
+        int ip;
+        embp_error err;
+        assert_int_equal(pooling_of(bad[i], &mode, &ip, &err), EMBP_EFORMAT);
+        if (!strstr(err.msg, needle[i]))
+            fail_msg("%s: '%s' lacks '%s'", bad[i], err.msg, needle[i]);
+    }
+}
+
 static void test_pooling_config_errors(void **state) {
     (void)state;
     const char *two = "{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}";
-    const char *wm = "{\"pooling_mode_weightedmean_tokens\":true}";
+    const char *two6 = "{\"pooling_mode\":[\"cls\",\"max\"]}";
     const char *bad = "{\"pooling_mode_cls_token\":1}";
     const char *dim = "{\"pooling_mode_cls_token\":true,\"word_embedding_dimension\":10}";
     embp_model_config c = {.hidden = 64};
@@ -150,9 +202,9 @@ static void test_pooling_config_errors(void **state) {
     assert_int_equal(embp_config_parse_pooling_json(two, strlen(two), "p", &c, &err),
                      EMBP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "2 pooling modes"));
-    assert_int_equal(embp_config_parse_pooling_json(wm, strlen(wm), "p", &c, &err),
+    assert_int_equal(embp_config_parse_pooling_json(two6, strlen(two6), "p", &c, &err),
                      EMBP_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "weightedmean"));
+    assert_non_null(strstr(err.msg, "2 pooling modes"));
     assert_int_equal(embp_config_parse_pooling_json(bad, strlen(bad), "p", &c, &err), EMBP_EFORMAT);
     assert_int_equal(embp_config_parse_pooling_json(dim, strlen(dim), "p", &c, &err), EMBP_EFORMAT);
     assert_non_null(strstr(err.msg, "differs from config.json hidden_size 64"));
@@ -182,8 +234,11 @@ static void test_folder_module_errors_name_the_file(void **state) {
                                     "\"sentence_transformers.models.Transformer\"},{\"idx\":1,"
                                     "\"name\":\"1\",\"path\":\"2_Dense\",\"type\":"
                                     "\"sentence_transformers.models.Dense\"}]");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EIO);
+    assert_non_null(strstr(err.msg, "2_Dense/config.json"));
+    write_file(dir, "modules.json", "[{\"path\":\"\",\"type\":\"my.Custom\"}]");
     assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "modules.json: module 1 type"));
+    assert_non_null(strstr(err.msg, "modules.json: module 0 type 'my.Custom'"));
     write_file(dir, "modules.json", "[{\"path\":\"1_Pooling\",\"type\":"
                                     "\"sentence_transformers.models.Pooling\"}]");
     assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EIO);
@@ -204,6 +259,100 @@ static void test_folder_module_errors_name_the_file(void **state) {
     free(dir);
 }
 
+/* 2_Dense/config.json: shape, bias, activation; chained modules must agree on widths. */
+static void test_dense_modules(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    char sub[1100];
+    snprintf(sub, sizeof sub, "%s/2_Dense", dir);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/3_Dense", dir);
+    mkdir(sub, 0755);
+    write_file(dir, "config.json", "{" SHAPES "}");
+    write_file(dir, "modules.json", "[{\"path\":\"\",\"type\":\"x.Transformer\"},"
+               "{\"path\":\"1\",\"type\":\"sentence_transformers.models.Dense\"}]");
+    embp_model_config c;
+    embp_error err;
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EIO); /* 1/config.json */
+    write_file(dir, "modules.json", "[{\"path\":\"\",\"type\":\"x.Transformer\"},"
+               "{\"path\":\"2_Dense\",\"type\":\"sentence_transformers.models.Dense\"},"
+               "{\"path\":\"3_Dense\",\"type\":\"sentence_transformers.models.Dense\"},"
+               "{\"path\":\"4\",\"type\":\"sentence_transformers.models.Normalize\"}]");
+    write_file(dir, "2_Dense/config.json", "{\"in_features\":64,\"out_features\":32,\"bias\":"
+               "false,\"activation_function\":\"torch.nn.modules.linear.Identity\"}");
+    write_file(dir, "3_Dense/config.json", "{\"in_features\":32,\"out_features\":16}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.n_dense, 2);
+    assert_int_equal(c.dim, 16);
+    assert_int_equal(c.normalize, 1);
+    assert_int_equal(c.dense[0].bias, 0);
+    assert_int_equal(c.dense[0].act, EMBP_ACT_IDENTITY);
+    assert_string_equal(c.dense[0].path, "2_Dense");
+    assert_int_equal(c.dense[1].bias, 1);         /* Dense's defaults: bias, Tanh */
+    assert_int_equal(c.dense[1].act, EMBP_ACT_TANH);
+    write_file(dir, "3_Dense/config.json", "{\"in_features\":64,\"out_features\":16}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "3_Dense/config.json: in_features 64 differs from the 32"));
+    write_file(dir, "3_Dense/config.json", "{\"in_features\":32,\"out_features\":16,"
+               "\"activation_function\":\"torch.nn.modules.activation.Softplus\"}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "activation_function 'torch.nn.modules.activation.Softplus'"));
+    write_file(dir, "3_Dense/config.json", "{\"in_features\":32}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "'out_features' missing"));
+    write_file(dir, "modules.json", "[{\"path\":\"4\",\"type\":\"x.Normalize\"},"
+               "{\"path\":\"2_Dense\",\"type\":\"sentence_transformers.models.Dense\"}]");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, "after Normalize"));
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+/* config_sentence_transformers.json's prompts; sentence_bert_config.json's do_lower_case. */
+static void test_prompts_and_lower_case(void **state) {
+    (void)state;
+    const char *e5 = "{\"prompts\":{\"query\":\"query: \",\"passage\":\"passage: \","
+                     "\"none\":null},\"default_prompt_name\":\"passage\"}";
+    embp_model_config c;
+    memset(&c, 0, sizeof c);
+    embp_error err;
+    assert_int_equal(embp_config_parse_prompts_json(e5, strlen(e5), "p", &c, &err), EMBP_OK);
+    assert_int_equal(c.n_prompts, 3);
+    const char *text;
+    assert_string_equal(embp_config_prompt(&c, 0, &text), "query");
+    assert_string_equal(text, "query: ");
+    assert_string_equal(embp_config_prompt(&c, 2, &text), "none");
+    assert_string_equal(text, "");
+    assert_int_equal(c.default_prompt, 1);
+    assert_int_equal(embp_config_find_prompt(&c, "passage"), 1);
+    assert_int_equal(embp_config_find_prompt(&c, "doc"), -1);
+    const char *bad = "{\"prompts\":{\"query\":\"q\"},\"default_prompt_name\":\"doc\"}";
+    assert_int_equal(embp_config_parse_prompts_json(bad, strlen(bad), "p", &c, &err),
+                     EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "default_prompt_name 'doc' is not one of the prompts "
+                            "('query')"));
+    const char *bad2 = "{\"prompts\":{\"query\":3}}";
+    assert_int_equal(embp_config_parse_prompts_json(bad2, strlen(bad2), "p", &c, &err),
+                     EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "prompts['query']"));
+    char *dir = tu_tmpdir();
+    write_file(dir, "config.json", "{" SHAPES "}");
+    write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\":32,\"do_lower_case\":true}");
+    write_file(dir, "config_sentence_transformers.json", "{\"prompts\":{}}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.do_lower_case, 1);
+    assert_int_equal(c.n_prompts, 0);
+    assert_int_equal(c.default_prompt, -1);
+    assert_int_equal(c.include_prompt, 1);
+    assert_int_equal(c.dim, 64);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minilm_folder_reads_as_sentence_transformers_says),
@@ -213,6 +362,9 @@ int main(void) {
         cmocka_unit_test(test_roberta_family_positions_start_after_pad),
         cmocka_unit_test(test_distilbert_keys),
         cmocka_unit_test(test_pooling_config_errors),
+        cmocka_unit_test(test_pooling_modes_both_spellings),
+        cmocka_unit_test(test_dense_modules),
+        cmocka_unit_test(test_prompts_and_lower_case),
         cmocka_unit_test(test_folder_module_errors_name_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -144,6 +144,30 @@ static void test_request_accepts_all_four_input_forms(void **state) {
     embp_request_free(&r);
 }
 
+/* The embp prompt extensions: strings, text inputs only; both may be given (prompt wins later,
+ * in the runtime's embp_prompt_resolve). */
+static void test_request_prompt_fields(void **state) {
+    (void)state;
+    embp_request r;
+    embp_http_error e;
+    const char *b = "{\"input\": [\"a\"], \"prompt_name\": \"query\", \"prompt\": \"q: \"}";
+    assert_true(embp_request_parse(b, strlen(b), &lim, &r, &e));
+    assert_string_equal(r.prompt_name, "query");
+    assert_string_equal(r.prompt, "q: ");
+    embp_request_free(&r);
+    const char *none = "{\"input\": \"a\", \"prompt\": null}";
+    assert_true(embp_request_parse(none, strlen(none), &lim, &r, &e));
+    assert_null(r.prompt);
+    assert_null(r.prompt_name);
+    embp_request_free(&r);
+    expect_error("{\"input\": \"a\", \"prompt_name\": 3}", 400, "prompt_name", NULL,
+                 "'prompt_name' must be a string, found an integer");
+    expect_error("{\"input\": \"a\", \"prompt\": \"x\\u0000y\"}", 400, "prompt", NULL,
+                 "NUL character");
+    expect_error("{\"input\": [1, 2], \"prompt_name\": \"query\"}", 400, "prompt_name", NULL,
+                 "applies to text inputs");
+}
+
 static void test_request_check_model_limits_dimensions_ids_and_length(void **state) {
     (void)state;
     embp_request r;
@@ -318,6 +342,7 @@ static void test_error_body_has_openai_shape(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_rejects_each_malformed_body_precisely),
+        cmocka_unit_test(test_request_prompt_fields),
         cmocka_unit_test(test_request_rejects_deep_nesting_before_jansson),
         cmocka_unit_test(test_request_refuses_more_values_than_the_limits_allow),
         cmocka_unit_test(test_request_accepts_all_four_input_forms),

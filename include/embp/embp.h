@@ -72,6 +72,7 @@ typedef enum {
     EMBP_POOLING_MAX,
     EMBP_POOLING_LASTTOKEN,
     EMBP_POOLING_MEAN_SQRT_LEN,
+    EMBP_POOLING_WEIGHTEDMEAN, /* added later: position-weighted mean (weights 1, 2, ...) */
 } embp_pooling;
 
 /* A number format, as asked for in embp_load_opts: the shorthand `precision` takes any value;
@@ -136,6 +137,10 @@ typedef struct {
                                * GEMM primitives made (a server sets it; each new batch size
                                * otherwise costs ~0.5 ms per distinct layer shape on its first
                                * use) */
+    const char *default_prompt_name; /* the prompt applied when a call names none (see
+                               * "prompts" below): a key of the folder's prompts, "" for no
+                               * default; NULL: the folder's default_prompt_name. A name the
+                               * folder lacks fails the load, naming the ones it has */
 } embp_load_opts;
 
 EMBP_API void embp_load_opts_init(embp_load_opts *opts);
@@ -168,6 +173,10 @@ typedef struct {
     int quant_group_size;     /* int4 group along K; 0 unless storage is int4 */
     double fidelity_mean;     /* cosine to fp32 on the built-in probe set; NaN: not measured */
     double fidelity_min;
+    int n_prompts;            /* the folder's prompts (embp_model_prompt lists them) */
+    const char *default_prompt_name; /* the prompt applied when none is named; NULL: none */
+    int include_prompt;       /* 0: pooling leaves a prompt's tokens out */
+    int n_dense;              /* Dense modules after pooling (fp32; dim is the last's output) */
 } embp_model_info;
 
 EMBP_API void embp_model_get_info(const embp_model *m, embp_model_info *out /* OUT */);
@@ -197,10 +206,60 @@ EMBP_API const char *embp_token_str(const embp_model *m, int32_t id);
 EMBP_API embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens,
                                        int n, int dims, float *out, embp_error *err);
 
-/* Tokenizes and embeds n texts; lens may be NULL for NUL-terminated texts. */
+/* Tokenizes and embeds n texts; lens may be NULL for NUL-terminated texts. The model's default
+ * prompt, if it has one, goes before each (embp_embed_texts_prompt chooses another). */
 EMBP_API embp_status embp_embed_texts(embp_model *m, const char *const *texts,
                                       const size_t *lens, int n, int dims, int truncate,
                                       float *out, embp_error *err);
+
+/* ---------------------------------------------------------------- prompts (added later) */
+
+/* sentence-transformers prompts: config_sentence_transformers.json's "prompts" (name -> text)
+ * and "default_prompt_name". A prompt is text put before each input text before tokenizing, so
+ * its tokens count toward max_seq_len (truncation cuts the input's end, never the prompt's);
+ * when the model's Pooling has include_prompt false, pooling leaves the prompt's tokens out.
+ * Token-id inputs take no prompt. E.g. an e5 model: {"query": "query: ", "passage":
+ * "passage: "}; embed a search with prompt_name "query", documents with "passage". */
+typedef struct {
+    const char *prompt;      /* literal text; wins over prompt_name (sentence-transformers
+                              * ignores prompt_name then); "" means no prompt */
+    const char *prompt_name; /* a key of the model's prompts */
+} embp_prompt;
+
+/* Prompt i of m (0 <= i < info.n_prompts): its name, and its text in *text (may be NULL);
+ * NULL when i is out of range. */
+EMBP_API const char *embp_model_prompt(const embp_model *m, int i, const char **text /* OUT */);
+
+/* The prompt text p chooses for m, as sentence-transformers' encode(prompt=, prompt_name=):
+ * p->prompt when set; else the prompt named p->prompt_name (an unknown name is EMBP_EINVAL
+ * naming it and the model's names); else (p NULL, or both NULL) the default prompt, or "".
+ * *text lives as long as m and p. */
+EMBP_API embp_status embp_prompt_resolve(const embp_model *m, const embp_prompt *p,
+                                         const char **text /* OUT */, embp_error *err);
+
+/* embp_tokenize of prompt followed by text (prompt NULL or "": none). *n_prompt (may be NULL)
+ * gets how many leading ids pooling leaves out: when the model's Pooling has include_prompt
+ * false and there is a prompt, the prompt's own token count (tokenized alone, truncated alike)
+ * less one when it ends in a special token, as sentence-transformers counts it; else 0.
+ * Thread-safe. */
+EMBP_API embp_status embp_tokenize_prompt(const embp_model *m, const char *prompt,
+                                          const char *text, size_t len, int truncate,
+                                          int32_t *ids, int cap, int *n /* OUT */,
+                                          int *n_full /* OUT */, int *n_prompt /* OUT */,
+                                          embp_error *err);
+
+/* embp_embed_tokens with the first skip[i] ids of input i left out of pooling (the n_prompt of
+ * embp_tokenize_prompt; skip NULL: none; each >= 0). Not thread-safe on one model. */
+EMBP_API embp_status embp_embed_tokens_skip(embp_model *m, const int32_t *const *ids,
+                                            const int *lens, const int *skip, int n, int dims,
+                                            float *out, embp_error *err);
+
+/* embp_embed_texts with the prompt p chooses (embp_prompt_resolve; NULL: the default prompt).
+ * embp_embed_texts is this with p NULL. Not thread-safe on one model. */
+EMBP_API embp_status embp_embed_texts_prompt(embp_model *m, const embp_prompt *p,
+                                             const char *const *texts, const size_t *lens,
+                                             int n, int dims, int truncate, float *out,
+                                             embp_error *err);
 
 /* ---------------------------------------------------------------- fidelity (added later) */
 

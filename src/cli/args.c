@@ -31,9 +31,14 @@ static void print_usage(const char *cmd, unsigned mask, const char *usage) {
     if (mask & (EMBP_CMD_EMBED | EMBP_CMD_TOKENIZE))
         printf("  %-40s %s\n", "--text T", "a text to process (repeatable); without it, every "
                "line of stdin");
-    if (mask & EMBP_CMD_EMBED)
+    if (mask & EMBP_CMD_EMBED) {
         printf("  %-40s %s\n", "--dimensions N", "keep the first N values (re-normalized when "
                "the model normalizes)");
+        printf("  %-40s %s\n", "--prompt-name N", "put the model's prompt N (a key of "
+               "config_sentence_transformers.json's prompts, e.g. query) before each text");
+        printf("  %-40s %s\n", "--prompt TEXT", "put TEXT before each text (wins over "
+               "--prompt-name, as sentence-transformers; \"\" for none)");
+    }
     if (mask & EMBP_CMD_INFO) {
         printf("  %-40s %s\n", "--json", "print one JSON object");
         printf("  %-40s %s\n", "--fidelity", "measure the plan against fp32 on the built-in "
@@ -60,6 +65,12 @@ static int own_flag(int argc, char **argv, int *i, unsigned cmd, embp_cli_args *
             return -1;
         }
         a->dimensions = (int)v;
+        *i += 2;
+        return 1;
+    }
+    if ((cmd & EMBP_CMD_EMBED) && (!strcmp(f, "--prompt") || !strcmp(f, "--prompt-name")) &&
+        *i + 1 < argc) {
+        *(strcmp(f, "--prompt") ? &a->prompt_name : &a->prompt) = argv[*i + 1];
         *i += 2;
         return 1;
     }

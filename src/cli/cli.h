@@ -10,6 +10,7 @@ typedef struct {
     const char *texts[256]; /* --text T, repeatable (argv pointers) */
     int n_texts;
     int dimensions;     /* --dimensions N */
+    const char *prompt, *prompt_name; /* embed --prompt TEXT, --prompt-name N */
     int json;           /* --json */
     int fidelity;       /* info --fidelity */
     char exe_dir[4096]; /* folder of the embp binary */

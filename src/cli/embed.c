@@ -43,6 +43,7 @@ enum { CHUNK = 128 };
 typedef struct {
     embp_registry_model *m;
     int truncate, dims;
+    const char *prompt; /* put before each text (embp_prompt_resolve); "" none */
     long budget;   /* tokens per chunk (--max-batch-tokens) */
     int32_t *ids;  /* (CHUNK, max_seq_len): each pending text's ids */
     float *vec;    /* (CHUNK, dims or dim) */
@@ -50,16 +51,19 @@ typedef struct {
     /* The pending chunk: count texts (owned copies), their lengths, input indices, ids. */
     char *texts[CHUNK];
     size_t text_lens[CHUNK];
-    int index[CHUNK], n_ids[CHUNK], count;
+    int index[CHUNK], n_ids[CHUNK], skip[CHUNK], count;
     long tokens;
 } run_ctx;
 
-/* Tokenizes text into ids (room for max_seq_len) by the registry's context rule; prints the
- * error and returns -1 when it fails. */
-static int tokenize_text(run_ctx *r, const char *text, size_t len, int index, int32_t *ids) {
+/* Tokenizes the prompt and text into ids (room for max_seq_len) by the registry's context
+ * rule, *skip getting the prompt ids pooling leaves out; prints the error and returns -1 when
+ * it fails. */
+static int tokenize_text(run_ctx *r, const char *text, size_t len, int index, int32_t *ids,
+                         int *skip) {
     embp_error err;
     int n = 0, n_full = 0;
-    embp_status rc = embp_registry_tokenize(r->m, text, len, r->truncate, ids, &n, &n_full, &err);
+    embp_status rc = embp_registry_tokenize_prompt(r->m, r->prompt, text, len, r->truncate, ids,
+                                                   &n, &n_full, skip, &err);
     if (rc == EMBP_ETOOLONG)
         fprintf(stderr, "embp: line %d has %d tokens; the model takes at most %d "
                 "(--no-truncate)\n", index + 1, n_full, r->m->max_seq_len);
@@ -101,8 +105,8 @@ static int flush_chunk(run_ctx *r) {
         ids[k] = r->ids + (size_t)k * cap;
     embp_error err;
     int rc = 0;
-    if (embp_embed_tokens(r->m->model, ids, r->n_ids, r->count, r->dims, r->vec, &err) !=
-        EMBP_OK) {
+    if (embp_embed_tokens_skip(r->m->model, ids, r->n_ids, r->skip, r->count, r->dims, r->vec,
+                               &err) != EMBP_OK) {
         fprintf(stderr, "embp: lines %d..%d: %s\n", r->index[0] + 1,
                 r->index[r->count - 1] + 1, err.msg);
         rc = 1;
@@ -125,8 +129,9 @@ static int embed_one(const char *text, size_t len, int index, void *ctx) {
     run_ctx *r = ctx;
     if (r->count == CHUNK && flush_chunk(r))
         return 1;
-    int k = r->count;
-    int n = tokenize_text(r, text, len, index, r->ids + (size_t)k * r->m->info.max_seq_len);
+    int k = r->count, skip = 0;
+    int n = tokenize_text(r, text, len, index, r->ids + (size_t)k * r->m->info.max_seq_len,
+                          &skip);
     if (n < 0)
         return 1;
     if (k > 0 && r->tokens + n > r->budget) { /* flushing reads slots < k only */
@@ -143,6 +148,7 @@ static int embed_one(const char *text, size_t len, int index, void *ctx) {
     r->text_lens[k] = len;
     r->index[k] = index;
     r->n_ids[k] = n;
+    r->skip[k] = skip;
     r->count = k + 1;
     r->tokens += n;
     return 0;
@@ -150,7 +156,7 @@ static int embed_one(const char *text, size_t len, int index, void *ctx) {
 
 static int tokenize_one(const char *text, size_t len, int index, void *ctx) {
     run_ctx *r = ctx;
-    int n = tokenize_text(r, text, len, index, r->ids);
+    int n = tokenize_text(r, text, len, index, r->ids, NULL);
     if (n < 0)
         return 1;
     r->out.len = 0;
@@ -198,7 +204,14 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
     if (rc >= 0)
         return rc;
     run_ctx r = {.m = &models[0], .truncate = c.truncate, .dims = a.dimensions,
-                 .budget = embp_model_max_batch_tokens(models[0].model)};
+                 .budget = embp_model_max_batch_tokens(models[0].model), .prompt = ""};
+    embp_prompt choice = {a.prompt, a.prompt_name};
+    embp_error err;
+    if (cmd == EMBP_CMD_EMBED && embp_prompt_resolve(models[0].model, &choice, &r.prompt, &err)) {
+        fprintf(stderr, "embp: --prompt-name: %s\n", err.msg);
+        embp_registry_free(models, n);
+        return 2;
+    }
     if (a.dimensions > models[0].info.dim) {
         fprintf(stderr, "embp: --dimensions %d is more than the model's %d\n", a.dimensions,
                 models[0].info.dim);
@@ -244,6 +257,15 @@ static void print_info_text(const embp_registry_model *m, const embp_cpu *cpu, c
            i->max_position);
     printf("embedding     dim %d, pooling %s, normalize %s\nmax_seq_len   %d\n", i->dim,
            embp_pooling_str(i->pooling), i->normalize ? "yes" : "no", m->max_seq_len);
+    if (i->n_dense)
+        printf("modules       %d Dense after pooling (fp32), include_prompt %s\n", i->n_dense,
+               i->include_prompt ? "true" : "false");
+    for (int k = 0; k < i->n_prompts; k++) {
+        const char *text, *name = embp_model_prompt(m->model, k, &text);
+        printf("%-13s %s: \"%s\"%s\n", k ? "" : "prompts", name, text,
+               i->default_prompt_name && !strcmp(name, i->default_prompt_name) ? " (default)"
+                                                                                : "");
+    }
     printf("weights       %.1f MiB in memory\n", (double)i->weight_bytes / (1024.0 * 1024.0));
     printf("precision     storage %s, compute %s, accumulation %s%s%s\n", i->storage, i->compute,
            i->accumulation, i->plan_reason && *i->plan_reason ? "; " : "",

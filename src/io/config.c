@@ -175,49 +175,233 @@ embp_status embp_config_parse_config_json(const char *text, size_t len, const ch
 
 /* ---------------------------------------------------------------- pooling */
 
+/* sentence-transformers' pooling modes: the legacy boolean keys (pooling_mode_*_tokens, what
+ * published folders hold) and the names of the "pooling_mode" key that 6.x saves. */
+static const struct {
+    const char *key, *name;
+    embp_pooling mode;
+} pooling_modes[] = {
+    {"pooling_mode_cls_token", "cls", EMBP_POOLING_CLS},
+    {"pooling_mode_max_tokens", "max", EMBP_POOLING_MAX},
+    {"pooling_mode_mean_tokens", "mean", EMBP_POOLING_MEAN},
+    {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens", EMBP_POOLING_MEAN_SQRT_LEN},
+    {"pooling_mode_weightedmean_tokens", "weightedmean", EMBP_POOLING_WEIGHTEDMEAN},
+    {"pooling_mode_lasttoken", "lasttoken", EMBP_POOLING_LASTTOKEN},
+};
+#define N_POOLING_MODES (sizeof pooling_modes / sizeof pooling_modes[0])
+
+/* "pooling_mode": one name, or a list of them (one is all embp runs). */
+static embp_status pooling_by_name(json_t *v, const char *fname, int *found, int *n_on,
+                                   embp_error *err) {
+    size_t n = json_is_array(v) ? json_array_size(v) : 1;
+    for (size_t k = 0; k < n; k++) {
+        json_t *e = json_is_array(v) ? json_array_get(v, k) : v;
+        const char *name = json_string_value(e);
+        size_t i = 0;
+        while (name && i < N_POOLING_MODES && strcmp(name, pooling_modes[i].name) != 0)
+            i++;
+        if (!name || i == N_POOLING_MODES)
+            return embp_fail(err, EMBP_EFORMAT, "%s: field 'pooling_mode' has %s%.64s%s; "
+                             "expected cls, max, mean, mean_sqrt_len_tokens, weightedmean or "
+                             "lasttoken", fname, name ? "'" : "", name ? name : "a non-string",
+                             name ? "'" : "");
+        *found = (int)i;
+        ++*n_on;
+    }
+    return EMBP_OK;
+}
+
 embp_status embp_config_parse_pooling_json(const char *text, size_t len, const char *fname,
                                            embp_model_config *c, embp_error *err) {
-    static const struct {
-        const char *key;
-        int mode; /* -1: a mode embp does not run */
-    } modes[] = {
-        {"pooling_mode_cls_token", EMBP_POOLING_CLS},
-        {"pooling_mode_mean_tokens", EMBP_POOLING_MEAN},
-        {"pooling_mode_max_tokens", EMBP_POOLING_MAX},
-        {"pooling_mode_mean_sqrt_len_tokens", EMBP_POOLING_MEAN_SQRT_LEN},
-        {"pooling_mode_lasttoken", EMBP_POOLING_LASTTOKEN},
-        {"pooling_mode_weightedmean_tokens", -1},
-    };
     json_t *o = load_json(text, len, fname, err);
     if (!o)
         return err ? err->code : EMBP_EFORMAT;
     embp_status s = EMBP_OK;
     int found = -1, n_on = 0;
-    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
-        json_t *v = json_object_get(o, modes[i].key);
-        if (v && !json_is_boolean(v)) {
-            s = embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be true or false", fname,
-                          modes[i].key);
-            goto done;
-        }
-        if (json_is_true(v)) {
-            n_on++;
-            found = (int)i;
+    json_t *by_name = json_object_get(o, "pooling_mode");
+    if (by_name && !json_is_null(by_name)) { /* sentence-transformers drops the legacy keys */
+        s = pooling_by_name(by_name, fname, &found, &n_on, err);
+    } else {
+        for (size_t i = 0; i < N_POOLING_MODES && s == EMBP_OK; i++) {
+            json_t *v = json_object_get(o, pooling_modes[i].key);
+            if (v && !json_is_boolean(v))
+                s = embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be true or false", fname,
+                              pooling_modes[i].key);
+            else if (json_is_true(v))
+                n_on++, found = (int)i;
         }
     }
-    if (n_on > 1) {
+    json_t *ip = json_object_get(o, "include_prompt");
+    if (s == EMBP_OK && ip && !json_is_null(ip) && !json_is_boolean(ip))
+        s = embp_fail(err, EMBP_EFORMAT, "%s: field 'include_prompt' must be true or false",
+                      fname);
+    if (s != EMBP_OK) {
+    } else if (n_on > 1) {
         s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: %d pooling modes are on; embp supports one "
                       "(sentence-transformers would concatenate them)", fname, n_on);
-    } else if (found >= 0 && modes[found].mode < 0) {
-        s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s is not supported (supported: cls, mean, "
-                      "max, mean_sqrt_len, lasttoken)", fname, modes[found].key);
     } else {
-        c->pooling = found >= 0 ? (embp_pooling)modes[found].mode : EMBP_POOLING_MEAN;
+        c->pooling = found >= 0 ? pooling_modes[found].mode : EMBP_POOLING_MEAN;
+        c->include_prompt = !json_is_false(ip);
         int dim = 0;
-        s = get_int(o, fname, "word_embedding_dimension", 0, 1, MAX_HIDDEN, &dim, err);
+        const char *key = json_object_get(o, "embedding_dimension") ? "embedding_dimension"
+                                                                     : "word_embedding_dimension";
+        s = get_int(o, fname, key, 0, 1, MAX_HIDDEN, &dim, err);
         if (s == EMBP_OK && dim && c->hidden && dim != c->hidden)
-            s = embp_fail(err, EMBP_EFORMAT, "%s: word_embedding_dimension %d differs from "
-                          "config.json hidden_size %d", fname, dim, c->hidden);
+            s = embp_fail(err, EMBP_EFORMAT, "%s: %s %d differs from config.json hidden_size %d",
+                          fname, key, dim, c->hidden);
+    }
+    json_decref(o);
+    return s;
+}
+
+/* ---------------------------------------------------------------- Dense */
+
+static const struct {
+    const char *name; /* torch's class path, as sentence-transformers saves it */
+    embp_activation act;
+} activations[] = {
+    {"torch.nn.modules.linear.Identity", EMBP_ACT_IDENTITY},
+    {"torch.nn.modules.activation.Tanh", EMBP_ACT_TANH},
+    {"torch.nn.modules.activation.ReLU", EMBP_ACT_RELU},
+    {"torch.nn.modules.activation.Sigmoid", EMBP_ACT_SIGMOID},
+    {"torch.nn.modules.activation.GELU", EMBP_ACT_GELU},
+};
+
+/* A Dense module's config.json: appended to c->dense. Its input must be what comes before it
+ * (the pooled vector, or the previous Dense's output). */
+embp_status embp_config_parse_dense_json(const char *text, size_t len, const char *fname,
+                                         embp_model_config *c, embp_error *err) {
+    if (c->n_dense == EMBP_MAX_DENSE)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: more than %d Dense modules", fname,
+                         EMBP_MAX_DENSE);
+    json_t *o = load_json(text, len, fname, err);
+    if (!o)
+        return err ? err->code : EMBP_EFORMAT;
+    embp_dense_config d = {.bias = 1, .act = EMBP_ACT_TANH}; /* Dense's defaults */
+    embp_status s;
+    json_t *v;
+    char act[96] = "", in_name[64] = "", out_name[64] = "";
+    if ((s = get_int(o, fname, "in_features", 1, 1, MAX_HIDDEN, &d.in, err)) ||
+        (s = get_int(o, fname, "out_features", 1, 1, MAX_HIDDEN, &d.out, err)) ||
+        (s = get_str(o, fname, "activation_function", act, sizeof act, err)) ||
+        (s = get_str(o, fname, "module_input_name", in_name, sizeof in_name, err)) ||
+        (s = get_str(o, fname, "module_output_name", out_name, sizeof out_name, err)))
+        goto done;
+    if ((v = json_object_get(o, "bias")) && !json_is_null(v)) {
+        if (!json_is_boolean(v)) {
+            s = embp_fail(err, EMBP_EFORMAT, "%s: field 'bias' must be true or false", fname);
+            goto done;
+        }
+        d.bias = json_is_true(v);
+    }
+    if (json_is_true(json_object_get(o, "use_residual"))) {
+        s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: use_residual is not supported", fname);
+        goto done;
+    }
+    if ((*in_name && strcmp(in_name, "sentence_embedding") != 0) ||
+        (*out_name && strcmp(out_name, "sentence_embedding") != 0)) {
+        s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: a Dense module on '%s' -> '%s' is not "
+                      "supported (supported: the pooled sentence_embedding)", fname,
+                      *in_name ? in_name : "sentence_embedding",
+                      *out_name ? out_name : "sentence_embedding");
+        goto done;
+    }
+    if (*act) {
+        size_t i = 0, n = sizeof activations / sizeof activations[0];
+        while (i < n && strcmp(act, activations[i].name) != 0)
+            i++;
+        if (i == n) {
+            s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: activation_function '%s' is not "
+                          "supported (supported: Identity, Tanh, ReLU, Sigmoid, GELU of "
+                          "torch.nn)", fname, act);
+            goto done;
+        }
+        d.act = activations[i].act;
+    }
+    int before = c->n_dense ? c->dense[c->n_dense - 1].out : c->hidden;
+    if (before && d.in != before) {
+        s = embp_fail(err, EMBP_EFORMAT, "%s: in_features %d differs from the %d values the "
+                      "module before it gives", fname, d.in, before);
+        goto done;
+    }
+    c->dense[c->n_dense++] = d;
+done:
+    json_decref(o);
+    return s;
+}
+
+/* ---------------------------------------------------------------- prompts */
+
+const char *embp_config_prompt(const embp_model_config *c, int i, const char **text) {
+    const char *p = c->prompt_data;
+    for (int k = 0; k < 2 * i; k++)
+        p += strlen(p) + 1;
+    if (text)
+        *text = p + strlen(p) + 1;
+    return p;
+}
+
+int embp_config_find_prompt(const embp_model_config *c, const char *name) {
+    for (int i = 0; i < c->n_prompts; i++)
+        if (strcmp(embp_config_prompt(c, i, NULL), name) == 0)
+            return i;
+    return -1;
+}
+
+void embp_config_prompt_names(const embp_model_config *c, char *buf, size_t size) {
+    size_t used = 0;
+    snprintf(buf, size, "none");
+    for (int i = 0; i < c->n_prompts && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, "%s'%s'", i ? ", " : "",
+                                 embp_config_prompt(c, i, NULL));
+}
+
+/* config_sentence_transformers.json: "prompts" {name: text} and "default_prompt_name" (a key
+ * of prompts, or null). sentence-transformers refuses a default that is not a key; so do we. */
+embp_status embp_config_parse_prompts_json(const char *text, size_t len, const char *fname,
+                                           embp_model_config *c, embp_error *err) {
+    json_t *o = load_json(text, len, fname, err);
+    if (!o)
+        return err ? err->code : EMBP_EFORMAT;
+    embp_status s = EMBP_OK;
+    json_t *prompts = json_object_get(o, "prompts"), *v;
+    const char *name;
+    size_t used = 0;
+    c->n_prompts = 0;
+    c->default_prompt = -1;
+    if (prompts && !json_is_null(prompts) && !json_is_object(prompts)) {
+        s = embp_fail(err, EMBP_EFORMAT, "%s: field 'prompts' must be an object of name: "
+                      "text", fname);
+        goto done;
+    }
+    json_object_foreach(prompts, name, v) {
+        const char *t = json_is_null(v) ? "" : json_string_value(v); /* null: "" as ST does */
+        size_t nl = strlen(name), tl = t ? strlen(t) : 0;
+        if (!t || (size_t)json_string_length(v) != tl) {
+            s = embp_fail(err, EMBP_EFORMAT, "%s: prompts['%.64s'] must be a string without "
+                          "NUL characters", fname, name);
+            goto done;
+        }
+        if (used + nl + tl + 2 > sizeof c->prompt_data) {
+            s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: the prompts take more than %d bytes",
+                          fname, EMBP_PROMPTS_BYTES);
+            goto done;
+        }
+        memcpy(c->prompt_data + used, name, nl + 1);
+        memcpy(c->prompt_data + used + nl + 1, t, tl + 1);
+        used += nl + tl + 2;
+        c->n_prompts++;
+    }
+    v = json_object_get(o, "default_prompt_name");
+    if (v && !json_is_null(v)) {
+        char names[256];
+        embp_config_prompt_names(c, names, sizeof names);
+        if (!json_is_string(v))
+            s = embp_fail(err, EMBP_EFORMAT, "%s: field 'default_prompt_name' must be a string "
+                          "or null", fname);
+        else if ((c->default_prompt = embp_config_find_prompt(c, json_string_value(v))) < 0)
+            s = embp_fail(err, EMBP_EFORMAT, "%s: default_prompt_name '%.64s' is not one of "
+                          "the prompts (%s)", fname, json_string_value(v), names);
     }
 done:
     json_decref(o);
@@ -283,6 +467,31 @@ static embp_status parse_sbert(const char *text, size_t len, const char *fname,
     embp_status s = get_int(o, fname, "max_seq_length", 0, 1, MAX_POSITIONS, &n, err);
     if (s == EMBP_OK && n)
         c->max_seq_len = n;
+    json_t *lc = json_object_get(o, "do_lower_case");
+    if (s == EMBP_OK && lc && !json_is_null(lc) && !json_is_boolean(lc))
+        s = embp_fail(err, EMBP_EFORMAT, "%s: field 'do_lower_case' must be true or false",
+                      fname);
+    c->do_lower_case = json_is_true(lc);
+    json_decref(o);
+    return s;
+}
+
+/* tokenizer_config.json's model_max_length, where sentence-transformers 6 saves max_seq_length
+ * (and what it falls back to without one): taken only when sentence_bert_config.json gave none.
+ * transformers writes 1e30 for "no limit"; the cap at the positions comes later. */
+static embp_status parse_tokenizer_config(const char *text, size_t len, const char *fname,
+                                          embp_model_config *c, embp_error *err) {
+    json_t *o = load_json(text, len, fname, err);
+    if (!o)
+        return err ? err->code : EMBP_EFORMAT;
+    json_t *v = json_object_get(o, "model_max_length");
+    embp_status s = EMBP_OK;
+    if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) < 1))
+        s = embp_fail(err, EMBP_EFORMAT, "%s: field 'model_max_length' must be a number >= 1",
+                      fname);
+    else if (v && !json_is_null(v) && !c->max_seq_len)
+        c->max_seq_len = json_number_value(v) < MAX_POSITIONS ? (int)json_number_value(v)
+                                                               : MAX_POSITIONS;
     json_decref(o);
     return s;
 }
@@ -292,8 +501,9 @@ static int ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* modules.json: Transformer, then Pooling (its folder holds config.json), then optionally
- * Normalize. Anything else (Dense, a custom module) changes the output: refused, not skipped. */
+/* modules.json: Transformer, then Pooling (its folder holds config.json), then any Dense
+ * modules (each folder's config.json; the weights are the runtime's), then optionally Normalize,
+ * last. Anything else (a custom module) changes the output: refused, not skipped. */
 static embp_status parse_modules(const char *text, size_t len, const char *fname,
                                  embp_model_config *c, embp_error *err, const char *dir) {
     json_error_t je;
@@ -314,20 +524,29 @@ static embp_status parse_modules(const char *text, size_t len, const char *fname
             s = embp_fail(err, EMBP_EFORMAT, "%s: module %zu needs string 'type' and 'path'",
                           fname, i);
         } else if (ends_with(type, ".Transformer")) {
-        } else if (ends_with(type, ".Pooling")) {
-            if (!path || strstr(path, "..") || path[0] == '/') {
-                s = embp_fail(err, EMBP_EFORMAT, "%s: module %zu: pooling path '%s' must be a "
-                              "folder inside the model", fname, i, path ? path : "");
+        } else if (c->normalize) {
+            s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: module %zu type '%s' comes after "
+                          "Normalize; embp runs Normalize last", fname, i, type);
+        } else if (ends_with(type, ".Pooling") || ends_with(type, ".Dense")) {
+            int dense = ends_with(type, ".Dense");
+            if (!path || strstr(path, "..") || path[0] == '/' ||
+                strlen(path) >= sizeof c->dense[0].path) {
+                s = embp_fail(err, EMBP_EFORMAT, "%s: module %zu: %s path '%s' must be a "
+                              "folder inside the model", fname, i, dense ? "Dense" : "pooling",
+                              path ? path : "");
             } else {
                 char rel[1024];
                 snprintf(rel, sizeof rel, "%s%sconfig.json", path, *path ? "/" : "");
-                s = parse_file(dir, rel, 1, embp_config_parse_pooling_json, c, err);
+                s = parse_file(dir, rel, 1, dense ? embp_config_parse_dense_json
+                               : embp_config_parse_pooling_json, c, err);
+                if (s == EMBP_OK && dense)
+                    strcpy(c->dense[c->n_dense - 1].path, path);
             }
         } else if (ends_with(type, ".Normalize")) {
             c->normalize = 1;
         } else {
             s = embp_fail(err, EMBP_EUNSUPPORTED, "%s: module %zu type '%s' is not supported "
-                          "(supported: Transformer, Pooling, Normalize)", fname, i, type);
+                          "(supported: Transformer, Pooling, Dense, Normalize)", fname, i, type);
         }
     }
 done:
@@ -338,6 +557,8 @@ done:
 embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *err) {
     memset(c, 0, sizeof *c);
     c->pooling = EMBP_POOLING_MEAN;
+    c->include_prompt = 1;
+    c->default_prompt = -1;
     embp_status s = parse_file(dir, "config.json", 1, embp_config_parse_config_json, c, err);
     if (s != EMBP_OK)
         return s;
@@ -354,8 +575,14 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
     }
     if (s == EMBP_OK)
         s = parse_file(dir, "sentence_bert_config.json", 0, parse_sbert, c, err);
+    if (s == EMBP_OK)
+        s = parse_file(dir, "tokenizer_config.json", 0, parse_tokenizer_config, c, err);
+    if (s == EMBP_OK)
+        s = parse_file(dir, "config_sentence_transformers.json", 0,
+                       embp_config_parse_prompts_json, c, err);
     if (s != EMBP_OK)
         return s;
+    c->dim = c->n_dense ? c->dense[c->n_dense - 1].out : c->hidden;
     if (c->max_seq_len == 0 || c->max_seq_len > c->max_position - c->position_offset)
         c->max_seq_len = c->max_position - c->position_offset;
     embp_error_clear(err);

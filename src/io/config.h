@@ -1,8 +1,14 @@
 /* A sentence-transformers / Hugging Face model folder's configuration files:
  *   config.json                     architecture and shapes (BERT family)
  *   modules.json                    the module chain: Transformer -> Pooling -> [Dense] -> [Normalize]
- *   1_Pooling/config.json           (or the path modules.json names) pooling mode
- *   sentence_bert_config.json       max_seq_length
+ *   1_Pooling/config.json           (or the path modules.json names) pooling mode, include_prompt
+ *   2_Dense/config.json             (each Dense module modules.json names) its shape, bias and
+ *                                   activation; the weights (model.safetensors there) are
+ *                                   runtime/model.c's to load
+ *   sentence_bert_config.json       max_seq_length, do_lower_case
+ *   tokenizer_config.json           model_max_length: max_seq_length when the above has none
+ *                                   (sentence-transformers 6 saves it there)
+ *   config_sentence_transformers.json  prompts (name -> text), default_prompt_name
  *   tokenizer.json                  path only here; tokenizer/ parses it
  * Missing optional files get sentence-transformers' defaults (no modules.json: mean pooling,
  * no normalization, max_seq_length = max_position_embeddings). A malformed or inconsistent
@@ -12,6 +18,30 @@
 #define EMBP_IO_CONFIG_H
 
 #include "core/status.h"
+
+/* Room for a folder's prompts (names and texts, NUL-terminated): a fixed arena, so the config
+ * stays a plain value that models copy and nobody frees. The longest sets published (tens of
+ * task instructions) take a few KiB. */
+#define EMBP_PROMPTS_BYTES 32768
+/* Dense modules after pooling (sentence-transformers models use one or two). */
+#define EMBP_MAX_DENSE 4
+
+/* The activations a Dense module may name (torch.nn.modules.*). */
+typedef enum {
+    EMBP_ACT_IDENTITY,
+    EMBP_ACT_TANH,
+    EMBP_ACT_RELU,
+    EMBP_ACT_SIGMOID,
+    EMBP_ACT_GELU, /* torch.nn.GELU's default: exact erf */
+} embp_activation;
+
+/* One sentence-transformers Dense module: y = act(W x + b), W (out, in) and b (out) in
+ * path/model.safetensors as linear.weight / linear.bias. */
+typedef struct {
+    int in, out, bias;
+    embp_activation act;
+    char path[256]; /* the module's folder, relative to the model folder ("2_Dense") */
+} embp_dense_config;
 
 typedef struct {
     /* config.json */
@@ -36,9 +66,20 @@ typedef struct {
 
     /* sentence-transformers modules */
     embp_pooling pooling;
-    int normalize;          /* a Normalize module follows pooling */
-    int max_seq_len;        /* sentence_bert_config.json max_seq_length, capped at
+    int include_prompt;     /* 1 (default): pooling takes the prompt's tokens too; 0: it leaves
+                             * them out (sentence-transformers' Pooling include_prompt) */
+    embp_dense_config dense[EMBP_MAX_DENSE]; /* after pooling, in modules.json's order */
+    int n_dense;
+    int normalize;          /* a Normalize module follows pooling (and the Dense modules) */
+    int dim;                /* the embedding size: hidden, or the last Dense's out_features */
+    int max_seq_len;        /* sentence_bert_config.json max_seq_length, else
+                             * tokenizer_config.json model_max_length, capped at
                              * max_position - position_offset */
+    int do_lower_case;      /* sentence_bert_config.json: lowercase the text first */
+    /* config_sentence_transformers.json: n_prompts (name, text) pairs packed in prompt_data as
+     * name\0text\0...; default_prompt indexes them, -1 for none. */
+    int n_prompts, default_prompt;
+    char prompt_data[EMBP_PROMPTS_BYTES];
     int is_demo;            /* config.json has "embp_demo": true */
 } embp_model_config;
 
@@ -52,5 +93,18 @@ embp_status embp_config_parse_config_json(const char *text, size_t len, const ch
 embp_status embp_config_parse_pooling_json(const char *text, size_t len,
                                            const char *name_for_errors, embp_model_config *out,
                                            embp_error *err);
+
+embp_status embp_config_parse_dense_json(const char *text, size_t len, const char *name_for_errors,
+                                         embp_model_config *out, embp_error *err);
+embp_status embp_config_parse_prompts_json(const char *text, size_t len,
+                                           const char *name_for_errors, embp_model_config *out,
+                                           embp_error *err);
+
+/* Prompt i (0 <= i < n_prompts): its name, and its text in *text (may be NULL). */
+const char *embp_config_prompt(const embp_model_config *c, int i, const char **text /* OUT */);
+/* The index of the prompt called name, or -1. */
+int embp_config_find_prompt(const embp_model_config *c, const char *name);
+/* The prompt names as "'a', 'b'" (or "none") into buf, for messages. */
+void embp_config_prompt_names(const embp_model_config *c, char *buf, size_t size);
 
 #endif

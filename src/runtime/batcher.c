@@ -28,7 +28,7 @@ struct embp_batcher {
     /* The batch being run: (max_batch_seqs) slots, id pointers, lengths; (seqs, dim) rows. */
     slot *slots;
     const int32_t **ids;
-    int *lens;
+    int *lens, *skip; /* skip: each slot's prompt ids pooling leaves out (embed_skip) */
     float *rows;
     embp_batch_job **finished; /* (max_batch_seqs) requests completed by the last batch */
     struct qhead *heap;        /* (heap_cap >= n_jobs) length_grouping's shortest-first lane */
@@ -102,6 +102,7 @@ static void take_seq(embp_batcher *b, int n, embp_batch_job *j, int *n_jobs) {
     b->slots[n] = (slot){j, seq};
     b->ids[n] = j->ids[seq];
     b->lens[n] = len;
+    b->skip[n] = j->skip ? j->skip[seq] : 0;
     j->next_seq++;
     j->tokens_left -= len;
     b->queued_tokens -= len;
@@ -305,6 +306,14 @@ static int collect_finished(embp_batcher *b, int n) {
     return n_done;
 }
 
+/* Embeds slots first .. first + n - 1 into rows: with their skips when the model takes them. */
+static embp_status run_embed(embp_batcher *b, int first, int n, float *rows, embp_error *err) {
+    if (b->o.embed_skip)
+        return b->o.embed_skip(b->o.ctx, b->ids + first, b->lens + first, b->skip + first, n,
+                               rows, err);
+    return b->o.embed(b->o.ctx, b->ids + first, b->lens + first, n, rows, err);
+}
+
 /* Runs the n slots taken (mu not held) and delivers them (under mu). A pass that fails is
  * re-run one sequence at a time, so that the sequence that caused it (a bad input, or one too
  * big for the memory left) fails only its own request and the others get their rows: a batch
@@ -312,7 +321,7 @@ static int collect_finished(embp_batcher *b, int n) {
 static void run_batch(embp_batcher *b, int n) {
     embp_error err;
     embp_error_clear(&err);
-    embp_status st = b->o.embed(b->o.ctx, b->ids, b->lens, n, b->rows, &err);
+    embp_status st = run_embed(b, 0, n, b->rows, &err);
     if (st == EMBP_OK || n == 1) {
         pthread_mutex_lock(&b->mu);
         for (int i = 0; i < n; i++)
@@ -321,8 +330,7 @@ static void run_batch(embp_batcher *b, int n) {
     }
     for (int i = 0; i < n; i++) {
         embp_error_clear(&err);
-        embp_status si = b->o.embed(b->o.ctx, b->ids + i, b->lens + i, 1,
-                                    b->rows + (size_t)i * (size_t)b->o.dim, &err);
+        embp_status si = run_embed(b, i, 1, b->rows + (size_t)i * (size_t)b->o.dim, &err);
         pthread_mutex_lock(&b->mu);
         deliver_slot(b, i, si, &err);
         if (i + 1 < n)
@@ -358,6 +366,7 @@ static void batcher_release(embp_batcher *b) {
     embp_free(b->slots);
     embp_free(b->ids);
     embp_free(b->lens);
+    embp_free(b->skip);
     embp_free_aligned(b->rows);
     embp_free(b->finished);
     embp_free(b->heap);
@@ -367,7 +376,7 @@ static void batcher_release(embp_batcher *b) {
 embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **out,
                                 embp_error *err) {
     *out = NULL;
-    if (!opts->embed || opts->dim < 1 || opts->max_batch_tokens < 1 || opts->max_wait_ms < 0 ||
+    if ((!opts->embed && !opts->embed_skip) || opts->dim < 1 || opts->max_batch_tokens < 1 || opts->max_wait_ms < 0 ||
         opts->max_queue_tokens < 1 || opts->max_batch_seqs < 0)
         return embp_fail(err, EMBP_EINVAL, "batcher: bad options (dim %d, max_batch_tokens %d, "
                          "max_wait_ms %d, max_queue_tokens %ld)", opts->dim,
@@ -382,9 +391,10 @@ embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **ou
     b->slots = embp_calloc(s, sizeof *b->slots);
     b->ids = embp_calloc(s, sizeof *b->ids);
     b->lens = embp_calloc(s, sizeof *b->lens);
+    b->skip = embp_calloc(s, sizeof *b->skip);
     b->finished = embp_calloc(s, sizeof *b->finished);
     b->rows = embp_malloc_aligned(s * (size_t)b->o.dim * sizeof(float));
-    if (!b->slots || !b->ids || !b->lens || !b->finished || !b->rows) {
+    if (!b->slots || !b->ids || !b->lens || !b->skip || !b->finished || !b->rows) {
         batcher_release(b);
         return embp_fail(err, EMBP_ENOMEM, "batcher: out of memory for %zu rows of %d", s,
                          opts->dim);

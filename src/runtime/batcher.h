@@ -30,8 +30,15 @@
 typedef embp_status (*embp_batch_embed_fn)(void *ctx, const int32_t *const *ids, const int *lens,
                                            int n, float *out, embp_error *err);
 
+/* The same with skip[i]: how many leading ids of sequence i pooling leaves out (a prompt's,
+ * when the model's Pooling has include_prompt false). */
+typedef embp_status (*embp_batch_embed_skip_fn)(void *ctx, const int32_t *const *ids,
+                                                const int *lens, const int *skip, int n,
+                                                float *out, embp_error *err);
+
 typedef struct {
     embp_batch_embed_fn embed;
+    embp_batch_embed_skip_fn embed_skip; /* used instead of embed when set (jobs' skip) */
     void *ctx;
     int dim;              /* floats per output row */
     int max_batch_tokens; /* token budget of one batch (a longer sequence runs alone) */
@@ -52,6 +59,7 @@ typedef struct embp_batch_job {
     const int *lens;
     int n;
     float *out;                                  /* n * dim floats */
+    const int *skip; /* NULL, or n counts of leading ids pooling leaves out (embed_skip) */
     void (*on_done)(struct embp_batch_job *job); /* on the worker thread; may be NULL */
     void *user;
     /* Result, valid once done: EMBP_OK and every row written, or an error and no rows. */

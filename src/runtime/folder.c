@@ -1,7 +1,9 @@
 /* embp_folder: a model folder parsed once (folder.h). */
 #include "runtime/folder.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -33,6 +35,54 @@ static embp_status check_vocab(const embp_folder *f, const char *tok_path, embp_
                      tok ? tok : "?", f->path, f->cfg.vocab_size);
 }
 
+/* 1 when the normalizer n is Lowercase or a Sequence holding one. */
+static int has_lowercase(json_t *n) {
+    const char *type = json_string_value(json_object_get(n, "type"));
+    if (type && strcmp(type, "Lowercase") == 0)
+        return 1;
+    json_t *v;
+    size_t i;
+    if (type && strcmp(type, "Sequence") == 0) {
+        json_array_foreach(json_object_get(n, "normalizers"), i, v) {
+            if (has_lowercase(v))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* tokenizer.json at path with sentence_bert_config.json's do_lower_case: as
+ * sentence-transformers sets it on a fast tokenizer, a Lowercase normalizer first (the old one,
+ * a Sequence's members, after it), unless one is already there. */
+static embp_status load_lowercased(const char *path, embp_tokenizer **out, embp_error *err) {
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root || !json_is_object(root)) {
+        json_decref(root);
+        return embp_fail(err, EMBP_EFORMAT, "%s: invalid JSON: %s (line %d)", path,
+                         root ? "not an object" : je.text, root ? 0 : je.line);
+    }
+    json_t *norm = json_object_get(root, "normalizer");
+    if (!has_lowercase(norm)) {
+        json_t *list = json_array();
+        json_array_append_new(list, json_pack("{s:s}", "type", "Lowercase"));
+        const char *type = json_string_value(json_object_get(norm, "type"));
+        if (type && strcmp(type, "Sequence") == 0)
+            json_array_extend(list, json_object_get(norm, "normalizers"));
+        else if (norm && !json_is_null(norm))
+            json_array_append(list, norm);
+        json_object_set_new(root, "normalizer",
+                            json_pack("{s:s, s:o}", "type", "Sequence", "normalizers", list));
+    }
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return embp_fail(err, EMBP_ENOMEM, "%s: out of memory adding do_lower_case", path);
+    embp_status rc = embp_tokenizer_load_json(text, strlen(text), path, out, err);
+    free(text);
+    return rc;
+}
+
 embp_status embp_folder_open(const char *dir, embp_folder **out, embp_error *err) {
     *out = NULL;
     if (!dir || !*dir)
@@ -47,7 +97,9 @@ embp_status embp_folder_open(const char *dir, embp_folder **out, embp_error *err
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     embp_status rc;
     if ((rc = embp_config_load(dir, &f->cfg, err)) ||
-        (rc = embp_tokenizer_load(path, &f->tok, err)) || (rc = check_vocab(f, path, err)) ||
+        (rc = f->cfg.do_lower_case ? load_lowercased(path, &f->tok, err)
+                                   : embp_tokenizer_load(path, &f->tok, err)) ||
+        (rc = check_vocab(f, path, err)) ||
         (rc = embp_st_open_dir(dir, &f->st, err)) ||
         (rc = peek_metadata(f->st, f->file_desc, &f->file_storage, &f->file_group, err))) {
         embp_folder_free(f);

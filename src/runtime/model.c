@@ -7,8 +7,10 @@
 #include <math.h>
 #include <omp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/fp.h"
 #include "kernels/matmul.h"
 #include "runtime/pooling.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +30,13 @@ struct embp_model {
     int max_tokens;
     int32_t *ids;  /* (max_tokens): a pass's ids, packed by embp_embed_tokens */
     int *offsets;  /* (max_tokens + 1) */
+    int *skip;     /* (max_tokens): a pass's leading ids pooling leaves out (the prompts) */
+    int default_prompt; /* index into cfg's prompts, -1: none */
+    /* The Dense modules (cfg.dense): fp32 weights (out, in) and biases (NULL: none), owned,
+     * and two (max_tokens, widest) scratches the pass ping-pongs between; NULL without Dense. */
+    float *dense_w[EMBP_MAX_DENSE], *dense_b[EMBP_MAX_DENSE];
+    float *pooled, *dense_out;
+    size_t dense_bytes;
     embp_prof *prof; /* NULL unless a benchmark profiles */
 };
 
@@ -50,11 +59,98 @@ const char *embp_pooling_str(embp_pooling p) {
         return "lasttoken";
     case EMBP_POOLING_MEAN_SQRT_LEN:
         return "mean_sqrt_len";
+    case EMBP_POOLING_WEIGHTEDMEAN:
+        return "weightedmean";
     }
     return "unknown";
 }
 
 static void describe_plan(embp_model *m);
+
+/* ---------------------------------------------------------------- Dense modules */
+
+/* t as fp32 into a new buffer (F32, F16 or BF16), or NULL with err naming the file. */
+static float *tensor_f32(const embp_st_tensor *t, const char *file, embp_error *err) {
+    float *v = embp_malloc((size_t)t->n_elems * sizeof *v);
+    if (!v) {
+        embp_fail(err, EMBP_ENOMEM, "out of memory for %s: %s", file, t->name);
+        return NULL;
+    }
+    const uint16_t *h = t->data;
+    for (int64_t i = 0; i < t->n_elems; i++)
+        v[i] = t->dtype == EMBP_DT_F32    ? ((const float *)t->data)[i]
+               : t->dtype == EMBP_DT_F16 ? embp_fp16_to_f32(h[i])
+                                         : embp_bf16_to_f32(h[i]);
+    return v;
+}
+
+/* Dense module i's weights from its folder's model.safetensors (linear.weight (out, in),
+ * linear.bias (out)), kept fp32 whatever the plan: a few hundred KiB, ~1% of a pass. */
+static embp_status load_dense(embp_model *m, int i, embp_error *err) {
+    const embp_dense_config *d = &m->cfg.dense[i];
+    char file[4400], bin[4400];
+    snprintf(file, sizeof file, "%s/%s/model.safetensors", m->folder->path, d->path);
+    snprintf(bin, sizeof bin, "%s/%s/pytorch_model.bin", m->folder->path, d->path);
+    if (access(file, F_OK) != 0 && access(bin, F_OK) == 0)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: the Dense module's weights are a PyTorch "
+                         "pickle, which embp does not read; convert it to model.safetensors "
+                         "beside it (python -c \"import torch, safetensors.torch as s; "
+                         "s.save_file(torch.load('%s'), '%s')\")", bin, bin, file);
+    embp_safetensors *st = NULL;
+    embp_status rc = embp_st_open_file(file, &st, err);
+    if (rc == EMBP_OK)
+        rc = embp_st_check_finite(st, err);
+    const char *names[2] = {"linear.weight", "linear.bias"};
+    float **dst[2] = {&m->dense_w[i], &m->dense_b[i]};
+    for (int k = 0; rc == EMBP_OK && k < 1 + d->bias; k++) {
+        const embp_st_tensor *t = embp_st_find(st, names[k]);
+        if (!t)
+            rc = embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' missing (the Dense module's "
+                           "config.json says bias %s)", file, names[k], d->bias ? "true" : "false");
+        else if (t->dtype != EMBP_DT_F32 && t->dtype != EMBP_DT_F16 && t->dtype != EMBP_DT_BF16)
+            rc = embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s; expected F32, F16 or BF16",
+                           file, names[k], embp_dtype_name(t->dtype));
+        else if (!(rc = embp_st_expect_shape(t, k ? d->out : d->out, k ? 0 : d->in, err)) &&
+                 !(*dst[k] = tensor_f32(t, file, err)))
+            rc = EMBP_ENOMEM;
+    }
+    m->dense_bytes += ((size_t)d->out * d->in + (d->bias ? d->out : 0)) * sizeof(float);
+    embp_st_close(st);
+    return rc;
+}
+
+/* All Dense modules and the scratch they run in. */
+static embp_status load_modules(embp_model *m, embp_error *err) {
+    if (!m->cfg.n_dense)
+        return EMBP_OK;
+    int widest = m->cfg.hidden;
+    embp_status rc = EMBP_OK;
+    for (int i = 0; rc == EMBP_OK && i < m->cfg.n_dense; i++) {
+        rc = load_dense(m, i, err);
+        widest = m->cfg.dense[i].out > widest ? m->cfg.dense[i].out : widest;
+    }
+    m->pooled = embp_malloc((size_t)m->max_tokens * (size_t)widest * sizeof(float));
+    m->dense_out = embp_malloc((size_t)m->max_tokens * (size_t)widest * sizeof(float));
+    if (rc == EMBP_OK && (!m->pooled || !m->dense_out))
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the Dense modules' scratch");
+    return rc;
+}
+
+/* The default prompt: o's name when given ("" for none), else the folder's. */
+static embp_status pick_default_prompt(embp_model *m, const embp_load_opts *o, embp_error *err) {
+    m->default_prompt = m->cfg.default_prompt;
+    if (!o->default_prompt_name)
+        return EMBP_OK;
+    m->default_prompt = *o->default_prompt_name
+                            ? embp_config_find_prompt(&m->cfg, o->default_prompt_name) : -1;
+    if (m->default_prompt >= 0 || !*o->default_prompt_name)
+        return EMBP_OK;
+    char names[256];
+    embp_config_prompt_names(&m->cfg, names, sizeof names);
+    return embp_fail(err, EMBP_ECONFIG, "default_prompt_name=%.64s: model '%s' has no such "
+                     "prompt (%s/config_sentence_transformers.json has: %s)",
+                     o->default_prompt_name, m->name, m->path, names);
+}
 
 /* The model's default id: the folder's last path component, without trailing slashes; for a
  * Hugging Face cache snapshot (.../models--ORG--NAME/snapshots/COMMIT), NAME, not the commit. */
@@ -134,13 +230,15 @@ embp_status embp_model_build(embp_folder *f, const embp_plan *plan, const embp_l
         rc = EMBP_EUNSUPPORTED;
         goto fail;
     }
-    if ((rc = embp_folder_weights(f, &st, err)) ||
+    if ((rc = pick_default_prompt(m, o, err)) || (rc = embp_folder_weights(f, &st, err)) ||
         (rc = m->arch->load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len,
-                            o->n_threads, &m->enc, err)))
+                            o->n_threads, &m->enc, err)) ||
+        (rc = load_modules(m, err)))
         goto fail;
     m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
     m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
-    if (!m->ids || !m->offsets) {
+    m->skip = embp_malloc((size_t)m->max_tokens * sizeof *m->skip);
+    if (!m->ids || !m->offsets || !m->skip) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
         goto fail;
     }
@@ -164,6 +262,13 @@ void embp_model_free(embp_model *m) {
         embp_folder_free(m->folder);
     embp_free(m->ids);
     embp_free(m->offsets);
+    embp_free(m->skip);
+    for (int i = 0; i < EMBP_MAX_DENSE; i++) {
+        embp_free(m->dense_w[i]);
+        embp_free(m->dense_b[i]);
+    }
+    embp_free(m->pooled);
+    embp_free(m->dense_out);
     embp_free(m->name);
     embp_free(m->path);
     embp_free(m);
@@ -187,7 +292,7 @@ embp_status embp_model_warm_up(embp_model *m, int tokens, embp_error *err) {
     int n_max = max_t / len + 1;
     int32_t *ids = embp_calloc((size_t)max_t, sizeof *ids);
     int *off = embp_malloc(((size_t)n_max + 1) * sizeof *off);
-    float *out = embp_malloc((size_t)n_max * (size_t)m->cfg.hidden * sizeof *out);
+    float *out = embp_malloc((size_t)n_max * (size_t)m->cfg.dim * sizeof *out);
     embp_status rc = !ids || !off || !out ? embp_fail(err, EMBP_ENOMEM, "out of memory warming up")
                                           : EMBP_OK;
     for (int T = 1; rc == EMBP_OK && T <= max_t; T = embp_mm_bucket(T + 1)) {
@@ -250,9 +355,9 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->hidden = c->hidden, o->layers = c->layers, o->heads = c->heads;
     o->intermediate = c->intermediate, o->vocab_size = c->vocab_size;
     o->max_position = c->max_position, o->max_seq_len = c->max_seq_len;
-    o->dim = c->hidden;
+    o->dim = c->dim;
     o->pooling = c->pooling, o->normalize = c->normalize, o->is_demo = c->is_demo;
-    o->weight_bytes = m->arch->weight_bytes(m->enc);
+    o->weight_bytes = m->arch->weight_bytes(m->enc) + m->dense_bytes;
     o->storage = embp_storage_str(m->plan.storage);
     o->compute = embp_compute_str(m->plan.compute);
     o->accumulation = "fp32";
@@ -262,6 +367,11 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->quant_group_size = m->plan.storage == EMBP_STORAGE_INT4 ? m->plan.group_size : 0;
     o->fidelity_mean = m->plan.fidelity_mean;
     o->fidelity_min = m->plan.fidelity_min;
+    o->n_prompts = c->n_prompts;
+    o->default_prompt_name = m->default_prompt >= 0
+                                 ? embp_config_prompt(c, m->default_prompt, NULL) : NULL;
+    o->include_prompt = c->include_prompt;
+    o->n_dense = c->n_dense;
 }
 
 int embp_model_max_batch_tokens(const embp_model *m) {
@@ -284,11 +394,83 @@ embp_status embp_model_tokenize(const embp_model *m, const char *text, size_t le
     return rc;
 }
 
+/* ---------------------------------------------------------------- prompts */
+
+const char *embp_model_prompt(const embp_model *m, int i, const char **text) {
+    return i >= 0 && i < m->cfg.n_prompts ? embp_config_prompt(&m->cfg, i, text) : NULL;
+}
+
+embp_status embp_prompt_resolve(const embp_model *m, const embp_prompt *p, const char **text,
+                                embp_error *err) {
+    *text = "";
+    if (p && p->prompt) {
+        *text = p->prompt;
+    } else if (p && p->prompt_name) {
+        int i = embp_config_find_prompt(&m->cfg, p->prompt_name);
+        if (i < 0) {
+            char names[256];
+            embp_config_prompt_names(&m->cfg, names, sizeof names);
+            return embp_fail(err, EMBP_EINVAL, "prompt_name '%.64s' is not one of model '%s''s "
+                             "prompts (%s)", p->prompt_name, m->name, names);
+        }
+        embp_config_prompt(&m->cfg, i, text);
+    } else if (m->default_prompt >= 0) {
+        embp_config_prompt(&m->cfg, m->default_prompt, text);
+    }
+    return EMBP_OK;
+}
+
+/* sentence-transformers' prompt_length (Transformer._get_prompt_length): the prompt tokenized
+ * alone, special tokens and truncation included, less one when its last id is special. */
+static embp_status prompt_length(const embp_model *m, const char *prompt, int max_len, int *out,
+                                 embp_error *err) {
+    int cap = max_len > 0 ? max_len : (int)strlen(prompt) + 16, n = 0;
+    int32_t *ids = embp_malloc((size_t)cap * sizeof *ids);
+    if (!ids)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory tokenizing the prompt");
+    embp_status rc = embp_model_tokenize(m, prompt, strlen(prompt), max_len, ids, cap, &n, NULL,
+                                         err);
+    if (rc == EMBP_OK)
+        *out = n - (n > 0 && embp_tokenizer_is_special(m->tok, ids[n - 1]));
+    else
+        embp_error_prefix(err, "the prompt");
+    embp_free(ids);
+    return rc;
+}
+
+embp_status embp_model_tokenize_prompt(const embp_model *m, const char *prompt,
+                                       const char *text, size_t len, int max_len, int32_t *ids,
+                                       int cap, int *n, int *n_full, int *n_prompt,
+                                       embp_error *err) {
+    size_t pl = prompt ? strlen(prompt) : 0;
+    if (n_prompt)
+        *n_prompt = 0;
+    if (!pl) /* sentence-transformers: an empty prompt is no prompt */
+        return embp_model_tokenize(m, text, len, max_len, ids, cap, n, n_full, err);
+    char *joined = embp_malloc(pl + len + 1);
+    if (!joined)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory joining the prompt and the text");
+    memcpy(joined, prompt, pl);
+    memcpy(joined + pl, text, len);
+    joined[pl + len] = '\0';
+    embp_status rc = embp_model_tokenize(m, joined, pl + len, max_len, ids, cap, n, n_full, err);
+    embp_free(joined);
+    if (rc == EMBP_OK && n_prompt && !m->cfg.include_prompt)
+        rc = prompt_length(m, prompt, max_len, n_prompt, err);
+    return rc;
+}
+
 embp_status embp_tokenize(const embp_model *m, const char *text, size_t len, int truncate,
                           int32_t *ids, int cap, int *n, int *n_full, embp_error *err) {
+    return embp_tokenize_prompt(m, NULL, text, len, truncate, ids, cap, n, n_full, NULL, err);
+}
+
+embp_status embp_tokenize_prompt(const embp_model *m, const char *prompt, const char *text,
+                                 size_t len, int truncate, int32_t *ids, int cap, int *n,
+                                 int *n_full, int *n_prompt, embp_error *err) {
     int full = 0, max = m->cfg.max_seq_len;
-    embp_status rc = embp_model_tokenize(m, text, len, truncate ? max : 0, ids, cap, n, &full,
-                                         err);
+    embp_status rc = embp_model_tokenize_prompt(m, prompt, text, len, truncate ? max : 0, ids,
+                                                cap, n, &full, n_prompt, err);
     if (n_full)
         *n_full = full;
     if (rc)
@@ -305,21 +487,40 @@ const char *embp_token_str(const embp_model *m, int32_t id) {
 
 /* ---------------------------------------------------------------- embeddings */
 
-embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int *offsets, int n,
-                                    int dims, float *out, embp_error *err) {
-    int H = m->cfg.hidden;
+/* One forward pass, then the modules after it: pooling (skip: each sequence's prompt ids left
+ * out, NULL: none), the Dense modules, Normalize, matryoshka. */
+static embp_status embed_pass(embp_model *m, const int32_t *ids, const int *offsets,
+                              const int *skip, int n, int dims, float *out, embp_error *err) {
+    const embp_model_config *c = &m->cfg;
     const float *hidden = NULL;
-    if (dims < 0 || dims > H)
-        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, H);
+    if (dims < 0 || dims > c->dim)
+        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, c->dim);
     if (n == 0)
         return EMBP_OK;
     embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
     if (rc)
         return rc;
     embp_prof_clock t = embp_prof_start(m->prof);
-    embp_pool(m->cfg.pooling, m->cfg.normalize, hidden, offsets, n, H, dims ? dims : H, out);
+    if (!c->n_dense) {
+        embp_pool_skip(c->pooling, c->normalize, hidden, offsets, skip, n, c->hidden,
+                       dims ? dims : c->dim, out);
+    } else {
+        embp_pool_rows(c->pooling, hidden, offsets, skip, n, c->hidden, m->pooled);
+        float *x = m->pooled, *y = m->dense_out;
+        for (int i = 0; i < c->n_dense; i++) {
+            embp_dense_apply(&c->dense[i], m->dense_w[i], m->dense_b[i], x, n, y);
+            float *tmp = x;
+            x = y, y = tmp;
+        }
+        embp_pool_finish(x, n, c->dim, dims ? dims : c->dim, c->normalize, out);
+    }
     embp_prof_mark(m->prof, EMBP_OP_POOL, &t);
     return EMBP_OK;
+}
+
+embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int *offsets, int n,
+                                    int dims, float *out, embp_error *err) {
+    return embed_pass(m, ids, offsets, NULL, n, dims, out, err);
 }
 
 void embp_model_set_prof(embp_model *m, embp_prof *p) {
@@ -378,20 +579,22 @@ embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *i
     return EMBP_OK;
 }
 
-embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
-                                     int n, int dims, float *out, embp_error *err) {
+embp_status embp_model_embed_checked_skip(embp_model *m, const int32_t *const *ids,
+                                          const int *lens, const int *skip, int n, int dims,
+                                          float *out, embp_error *err) {
     embp_status rc = EMBP_OK;
-    int width = dims ? dims : m->cfg.hidden;
+    int width = dims ? dims : m->cfg.dim;
     for (int first = 0; rc == EMBP_OK && first < n;) {
         int count = 0, T = 0;
         m->offsets[0] = 0;
         while (first + count < n && T + lens[first + count] <= m->max_tokens) {
             memcpy(m->ids + T, ids[first + count], (size_t)lens[first + count] * sizeof(int32_t));
+            m->skip[count] = skip ? skip[first + count] : 0;
             T += lens[first + count];
             m->offsets[++count] = T;
         }
-        rc = embp_model_embed_packed(m, m->ids, m->offsets, count, dims,
-                                     out + (size_t)first * width, err);
+        rc = embed_pass(m, m->ids, m->offsets, skip ? m->skip : NULL, count, dims,
+                        out + (size_t)first * width, err);
         if (rc == EMBP_OK)
             rc = check_finite(m, out + (size_t)first * width, first, count, width, lens, err);
         first += count;
@@ -399,39 +602,66 @@ embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, c
     return rc;
 }
 
+embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
+                                     int n, int dims, float *out, embp_error *err) {
+    return embp_model_embed_checked_skip(m, ids, lens, NULL, n, dims, out, err);
+}
+
+embp_status embp_embed_tokens_skip(embp_model *m, const int32_t *const *ids, const int *lens,
+                                   const int *skip, int n, int dims, float *out,
+                                   embp_error *err) {
+    if (dims < 0 || dims > m->cfg.dim)
+        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.dim);
+    embp_status rc = embp_model_check_tokens(m, ids, lens, n, err);
+    for (int i = 0; rc == EMBP_OK && skip && i < n; i++)
+        if (skip[i] < 0)
+            rc = embp_fail(err, EMBP_EINVAL, "input %d: skip %d is negative", i, skip[i]);
+    return rc != EMBP_OK ? rc : embp_model_embed_checked_skip(m, ids, lens, skip, n, dims, out,
+                                                              err);
+}
+
 embp_status embp_embed_tokens(embp_model *m, const int32_t *const *ids, const int *lens, int n,
                               int dims, float *out, embp_error *err) {
-    if (dims < 0 || dims > m->cfg.hidden)
-        return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, m->cfg.hidden);
-    embp_status rc = embp_model_check_tokens(m, ids, lens, n, err);
-    return rc != EMBP_OK ? rc : embp_model_embed_checked(m, ids, lens, n, dims, out, err);
+    return embp_embed_tokens_skip(m, ids, lens, NULL, n, dims, out, err);
 }
 
 embp_status embp_embed_texts(embp_model *m, const char *const *texts, const size_t *lens, int n,
                              int dims, int truncate, float *out, embp_error *err) {
+    return embp_embed_texts_prompt(m, NULL, texts, lens, n, dims, truncate, out, err);
+}
+
+embp_status embp_embed_texts_prompt(embp_model *m, const embp_prompt *p, const char *const *texts,
+                                    const size_t *lens, int n, int dims, int truncate,
+                                    float *out, embp_error *err) {
     int cap = m->cfg.max_seq_len;
+    const char *prompt = "";
     if (n < 0 || (n > 0 && !texts))
         return embp_fail(err, EMBP_EINVAL, "%d texts with texts %p", n, (const void *)texts);
+    embp_status rc = embp_prompt_resolve(m, p, &prompt, err);
+    if (rc != EMBP_OK)
+        return rc;
     int32_t *buf = embp_malloc((size_t)(n ? n : 1) * (size_t)cap * sizeof *buf);
     int32_t **rows = embp_malloc((size_t)(n ? n : 1) * sizeof *rows);
     int *counts = embp_malloc((size_t)(n ? n : 1) * sizeof *counts);
-    embp_status rc = EMBP_OK;
-    if (!buf || !rows || !counts)
+    int *skip = embp_malloc((size_t)(n ? n : 1) * sizeof *skip);
+    if (!buf || !rows || !counts || !skip)
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory tokenizing %d texts", n);
     for (int i = 0; rc == EMBP_OK && i < n; i++) {
         rows[i] = buf + (size_t)i * cap;
         size_t len = lens ? lens[i] : strlen(texts[i]);
-        if ((rc = embp_tokenize(m, texts[i], len, truncate, rows[i], cap, &counts[i], NULL,
-                                err))) {
+        if ((rc = embp_tokenize_prompt(m, prompt, texts[i], len, truncate, rows[i], cap,
+                                       &counts[i], NULL, &skip[i], err))) {
             char where[32];
             snprintf(where, sizeof where, "text %d", i);
             embp_error_prefix(err, where);
         }
     }
     if (rc == EMBP_OK)
-        rc = embp_embed_tokens(m, (const int32_t *const *)rows, counts, n, dims, out, err);
+        rc = embp_embed_tokens_skip(m, (const int32_t *const *)rows, counts, skip, n, dims, out,
+                                    err);
     embp_free(buf);
     embp_free(rows);
     embp_free(counts);
+    embp_free(skip);
     return rc;
 }

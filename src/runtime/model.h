@@ -46,9 +46,13 @@ int embp_tokens_find_invalid(const int32_t *const *ids, const int *lens, int n, 
 embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *ids,
                                     const int *lens, int n, embp_error *err);
 /* embp_embed_tokens without the check, for ids a boundary already checked (the server's
- * request, through the batcher). */
+ * request, through the batcher); _skip with each input's leading ids pooling leaves out (the
+ * prompt's, embp_tokenize_prompt's n_prompt; NULL: none). */
 embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, const int *lens,
                                      int n, int dims, float *out, embp_error *err);
+embp_status embp_model_embed_checked_skip(embp_model *m, const int32_t *const *ids,
+                                          const int *lens, const int *skip, int n, int dims,
+                                          float *out, embp_error *err);
 
 /* Tokenizes text with the post-processor's special tokens, truncated to max_len ids (special
  * tokens kept; <= 0: not truncated). Writes at most cap ids; *n_full (may be NULL) gets the
@@ -56,6 +60,13 @@ embp_status embp_model_embed_checked(embp_model *m, const int32_t *const *ids, c
 embp_status embp_model_tokenize(const embp_model *m, const char *text, size_t len, int max_len,
                                 int32_t *ids, int cap, int *n /* OUT */, int *n_full /* OUT */,
                                 embp_error *err);
+
+/* embp_model_tokenize of prompt followed by text (prompt NULL or "": none); *n_prompt (may be
+ * NULL) as embp_tokenize_prompt's, the prompt truncated at max_len alike. */
+embp_status embp_model_tokenize_prompt(const embp_model *m, const char *prompt,
+                                       const char *text, size_t len, int max_len, int32_t *ids,
+                                       int cap, int *n /* OUT */, int *n_full /* OUT */,
+                                       int *n_prompt /* OUT */, embp_error *err);
 
 /* The plan m runs, as the planner resolved it (fidelity NaN until measured). */
 void embp_model_set_plan(embp_model *m, const embp_plan *p);

@@ -11,9 +11,9 @@
 
 /* Runs on the batcher's worker: the only caller of the model for this model. The ids were
  * checked where the request came in (the server's request check, embp_tokens_find_invalid). */
-static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const int *lens, int n,
-                                  float *out, embp_error *err) {
-    return embp_model_embed_checked(ctx, ids, lens, n, 0, out, err);
+static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const int *lens,
+                                  const int *skip, int n, float *out, embp_error *err) {
+    return embp_model_embed_checked_skip(ctx, ids, lens, skip, n, 0, out, err);
 }
 
 /* Loads path with o as *rm. */
@@ -35,7 +35,7 @@ static embp_status load_one(const char *path, const embp_load_opts *o,
         return embp_fail(err, EMBP_ECONFIG, "max_batch_tokens=%d is below model %s's "
                          "max_seq_len %d; raise it or lower max_context_length",
                          o->max_batch_tokens, rm->info.name, rm->max_seq_len);
-    embp_batcher_opts bo = {.embed = embed_full_dim, .ctx = rm->model, .dim = rm->info.dim,
+    embp_batcher_opts bo = {.embed_skip = embed_full_dim, .ctx = rm->model, .dim = rm->info.dim,
                             .max_batch_tokens = embp_model_max_batch_tokens(rm->model),
                             .max_wait_ms = ro->max_wait_ms,
                             .max_queue_tokens = ro->max_queue_tokens,
@@ -81,8 +81,15 @@ void embp_registry_free(embp_registry_model *m, int n) {
 embp_status embp_registry_tokenize(const embp_registry_model *m, const char *text, size_t len,
                                    int truncate, int32_t *ids, int *n, int *n_full,
                                    embp_error *err) {
-    embp_status rc = embp_model_tokenize(m->model, text, len, m->max_seq_len, ids,
-                                         m->max_seq_len, n, n_full, err);
+    return embp_registry_tokenize_prompt(m, NULL, text, len, truncate, ids, n, n_full, NULL, err);
+}
+
+embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const char *prompt,
+                                          const char *text, size_t len, int truncate,
+                                          int32_t *ids, int *n, int *n_full, int *n_prompt,
+                                          embp_error *err) {
+    embp_status rc = embp_model_tokenize_prompt(m->model, prompt, text, len, m->max_seq_len, ids,
+                                                m->max_seq_len, n, n_full, n_prompt, err);
     if (rc == EMBP_OK && !truncate && *n_full > m->max_seq_len)
         return embp_fail(err, EMBP_ETOOLONG, "input has %d tokens; this model takes at most %d",
                          *n_full, m->max_seq_len);

@@ -45,6 +45,13 @@ void embp_registry_free(embp_registry_model *m, int n);
 embp_status embp_registry_tokenize(const embp_registry_model *m, const char *text, size_t len,
                                    int truncate, int32_t *ids, int *n /* OUT */,
                                    int *n_full /* OUT */, embp_error *err);
+/* The same for prompt followed by text (prompt NULL or "": none; embp_prompt_resolve chooses
+ * it); *n_prompt (may be NULL) gets the leading ids pooling leaves out, for the batch job's
+ * skip (embp_tokenize_prompt). */
+embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const char *prompt,
+                                          const char *text, size_t len, int truncate,
+                                          int32_t *ids, int *n /* OUT */, int *n_full /* OUT */,
+                                          int *n_prompt /* OUT */, embp_error *err);
 
 /* The "precision" object of a model for /v1/models, /info and `embp info --json`: requested,
  * resolved storage/compute/accumulation, int4 group, the reasons, one line, and the fidelity to

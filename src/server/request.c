@@ -228,6 +228,21 @@ static int parse_options(embp_request *r, const json_t *root, embp_http_error *e
     v = json_object_get(root, "user");
     if (v && !json_is_null(v) && !json_is_string(v))
         return BAD(e, "user", "'user' must be a string, found %s", type_name(v));
+    static const char *const prompt_keys[] = {"prompt", "prompt_name"};
+    for (int k = 0; k < 2; k++) {
+        v = json_object_get(root, prompt_keys[k]);
+        if (!v || json_is_null(v))
+            continue;
+        if (!json_is_string(v))
+            return BAD(e, prompt_keys[k], "'%s' must be a string, found %s", prompt_keys[k],
+                       type_name(v));
+        if (memchr(json_string_value(v), '\0', json_string_length(v)))
+            return BAD(e, prompt_keys[k], "'%s' contains a NUL character (\\u0000)",
+                       prompt_keys[k]);
+        char **dst = k ? &r->prompt_name : &r->prompt;
+        if (!(*dst = embp_strdup(json_string_value(v))))
+            return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    }
     v = json_object_get(root, "truncate");
     if (v && !json_is_null(v)) {
         if (!json_is_boolean(v))
@@ -239,6 +254,14 @@ static int parse_options(embp_request *r, const json_t *root, embp_http_error *e
 }
 
 /* ---------------------------------------------------------------- entry points */
+
+/* A prompt goes before a text; token ids are already past that step. */
+static int check_prompt_inputs(const embp_request *r, embp_http_error *e) {
+    if (r->is_tokens && (r->prompt || r->prompt_name))
+        return BAD(e, r->prompt ? "prompt" : "prompt_name", "'%s' applies to text inputs; this "
+                   "input is token ids", r->prompt ? "prompt" : "prompt_name");
+    return 1;
+}
 
 int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
                        embp_request *out, embp_http_error *e) {
@@ -274,7 +297,8 @@ int embp_request_parse(const char *body, size_t len, const embp_request_limits *
     if (!json_is_object(root))
         ok = BAD(e, NULL, "the body must be a JSON object, found %s", type_name(root));
     else
-        ok = parse_options(out, root, e) && parse_input(out, root, lim, e);
+        ok = parse_options(out, root, e) && parse_input(out, root, lim, e) &&
+             check_prompt_inputs(out, e);
     json_decref(root);
     if (!ok)
         embp_request_free(out);
@@ -319,5 +343,7 @@ void embp_request_free(embp_request *r) {
     embp_free(r->ids);
     embp_free(r->n_ids);
     embp_free(r->model);
+    embp_free(r->prompt);
+    embp_free(r->prompt_name);
     memset(r, 0, sizeof *r);
 }

@@ -39,6 +39,9 @@ typedef struct {
     size_t *text_lens;
     int32_t **ids;        /* n_inputs token id arrays (is_tokens) */
     int *n_ids;
+    /* embp extensions: the prompt put before each text (embp_prompt: prompt wins over
+     * prompt_name, as sentence-transformers); NULL: not given. Text inputs only. */
+    char *prompt, *prompt_name;
 } embp_request;
 
 typedef struct {

@@ -131,6 +131,8 @@ typedef struct {
     int32_t *block;
     const int32_t **ids;
     int *lens;
+    int *skip;          /* each sequence's prompt ids pooling leaves out */
+    const char *prompt; /* put before each text (embp_prompt_resolve); "" none */
     long tokens;
 } sequences;
 
@@ -138,6 +140,7 @@ static void sequences_free(sequences *sq) {
     embp_free(sq->block);
     embp_free(sq->ids);
     embp_free(sq->lens);
+    embp_free(sq->skip);
 }
 
 static embp_registry_model *find_model(embp_server_ctx *x, const char *name, embp_http_error *e) {
@@ -157,12 +160,12 @@ static embp_registry_model *find_model(embp_server_ctx *x, const char *name, emb
 }
 
 /* Tokenizes text input i into ids (room for m->max_seq_len): the registry's context rule. */
-static int tokenize_one(embp_registry_model *m, const embp_request *q, int i, int32_t *ids,
-                        int *len, embp_http_error *e) {
+static int tokenize_one(embp_registry_model *m, const embp_request *q, const char *prompt, int i,
+                        int32_t *ids, int *len, int *skip, embp_http_error *e) {
     embp_error err;
     int n = 0, n_full = 0;
-    embp_status rc = embp_registry_tokenize(m, q->texts[i], q->text_lens[i], q->truncate, ids, &n,
-                                            &n_full, &err);
+    embp_status rc = embp_registry_tokenize_prompt(m, prompt, q->texts[i], q->text_lens[i],
+                                                   q->truncate, ids, &n, &n_full, skip, &err);
     if (rc == EMBP_ENOMEM)
         return embp_http_fail(e, 500, "server_error", NULL, NULL, "input[%d]: %s", i, err.msg);
     if (rc == EMBP_OK && n == 0) /* no special tokens, an input of only spaces or controls */
@@ -202,16 +205,24 @@ static int make_sequences(embp_server_ctx *x, embp_registry_model *m, const embp
     size_t n = (size_t)q->n_inputs, cap = (size_t)m->max_seq_len;
     sq->ids = embp_calloc(n, sizeof *sq->ids);
     sq->lens = embp_calloc(n, sizeof *sq->lens);
+    sq->skip = embp_calloc(n, sizeof *sq->skip);
     if (!q->is_tokens)
         sq->block = embp_calloc(n, cap * sizeof(int32_t));
-    if (!sq->ids || !sq->lens || (!q->is_tokens && !sq->block))
+    if (!sq->ids || !sq->lens || !sq->skip || (!q->is_tokens && !sq->block))
         return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    embp_error err;
+    embp_prompt choice = {q->prompt, q->prompt_name};
+    sq->prompt = "";
+    if (!q->is_tokens && embp_prompt_resolve(m->model, &choice, &sq->prompt, &err) != EMBP_OK)
+        return embp_http_fail(e, 400, "invalid_request_error", "prompt_name", NULL, "%s",
+                              err.msg);
     for (size_t i = 0; i < n; i++) {
         if (q->is_tokens) {
             sq->ids[i] = q->ids[i];
             sq->lens[i] = q->n_ids[i];
         } else {
-            if (!tokenize_one(m, q, (int)i, sq->block + i * cap, &sq->lens[i], e) ||
+            if (!tokenize_one(m, q, sq->prompt, (int)i, sq->block + i * cap, &sq->lens[i],
+                              &sq->skip[i], e) ||
                 !within_prepare_bound(x, t0, e))
                 return 0;
             sq->ids[i] = sq->block + i * cap;
@@ -237,6 +248,7 @@ static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences
     memset(&job, 0, sizeof job);
     job.ids = sq->ids;
     job.lens = sq->lens;
+    job.skip = sq->skip;
     job.n = n;
     job.out = out;
     embp_batch_submit s = embp_batcher_run_while(m->batcher, &job, r->client_gone, r->client, 50);
@@ -324,6 +336,18 @@ static json_t *model_embp_json(const embp_registry_model *m) {
                           i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
     if (o)
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
+    json_t *prompts = json_object();
+    for (int k = 0; k < i->n_prompts; k++) {
+        const char *text, *name = embp_model_prompt(m->model, k, &text);
+        json_object_set_new(prompts, name, json_string(text));
+    }
+    if (o)
+        json_object_set_new(o, "prompts", json_pack("{s:o, s:s?, s:b}", "prompts", prompts,
+                                                   "default_prompt_name",
+                                                   i->default_prompt_name, "include_prompt",
+                                                   i->include_prompt));
+    else
+        json_decref(prompts);
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;

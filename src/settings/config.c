@@ -128,6 +128,11 @@ static const setting table[] = {
     {"fidelity-cache", "EMB_PROVIDER_FIDELITY_CACHE", "", "folder caching measured fidelity; "
      "unset: $XDG_CACHE_HOME/embp or ~/.cache/embp; 'off': none", K_STR, F(fidelity_cache), 0, 0,
      S | E | I, NULL, NULL},
+    {"default-prompt-name", "EMB_PROVIDER_DEFAULT_PROMPT_NAME", "", "prompt put before every "
+     "text a request does not give a prompt or prompt_name for: a key of the model's "
+     "config_sentence_transformers.json prompts (e.g. query for an e5 model); unset: its "
+     "default_prompt_name. A model without that prompt fails to load", K_STR,
+     F(default_prompt_name), 0, 0, S | E | I, "default_prompt_name", NULL},
     {"precision-strict", "EMB_PROVIDER_PRECISION_STRICT", "false", "a precision the CPU cannot "
      "run is an error, not a fallback", K_BOOL, F(precision_strict), 0, 0, S | E | I, "strict",
      NULL},
@@ -538,6 +543,7 @@ void embp_config_load_opts(const embp_config *c, int i, embp_config_model_opts *
     o->fidelity_floor_min = c->fidelity_floor_min;
     o->fidelity_cache_dir = *c->fidelity_cache && strcmp(c->fidelity_cache, "off") != 0
                                 ? c->fidelity_cache : NULL;
+    o->default_prompt_name = *c->default_prompt_name ? c->default_prompt_name : NULL;
 }
 
 static int word_char(char ch) {

@@ -31,7 +31,7 @@ enum {
  * argv or the table's defaults, all of which live as long as the process. "" means unset. */
 typedef struct {
     const char *model_path, *model_name, *host, *api_key, *log_level;
-    const char *fidelity_cache, *cors_origin;
+    const char *fidelity_cache, *cors_origin, *default_prompt_name;
     embp_precision precision, storage_precision, computation_precision; /* UNSET: not given */
     embp_quant_method quantization_method;
     double fidelity_floor_mean, fidelity_floor_min; /* EMB_PROVIDER_FIDELITY_MIN "mean,min" */

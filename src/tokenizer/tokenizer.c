@@ -401,6 +401,16 @@ const int32_t *embp_tokenizer_end_ids(const embp_tokenizer *t, int *n) {
     return t->post.post;
 }
 
+int embp_tokenizer_is_special(const embp_tokenizer *t, int32_t id) {
+    for (int i = 0; i < t->post.single.n; i++)
+        if (t->post.single.p[i].seq < 0 && t->post.single.p[i].id == id)
+            return 1;
+    for (size_t i = 0; i < t->added.n; i++)
+        if (t->added.tokens[i].special && t->added.tokens[i].id == id)
+            return 1;
+    return 0;
+}
+
 /* The ids of one text (no special tokens) into *out (taken from the scratch, which is reset). */
 static embp_status encode_one(const embp_tokenizer *t, const char *text, size_t len,
                               embp_idbuf *out, embp_error *err) {

@@ -56,6 +56,10 @@ int embp_tokenizer_num_special(const embp_tokenizer *t, int pair);
  * the count; the array lives as long as t. */
 const int32_t *embp_tokenizer_end_ids(const embp_tokenizer *t, int *n /* OUT */);
 
+/* 1 when id is a special token: one the post-processor adds, or an added token marked
+ * "special" (what transformers counts in all_special_ids for these files). */
+int embp_tokenizer_is_special(const embp_tokenizer *t, int32_t id);
+
 /* One past the largest id, over the vocab and the added tokens. */
 int embp_tokenizer_vocab_size(const embp_tokenizer *t);
 /* The largest id the tokenizer can emit (vocab, added tokens, post-processor template);

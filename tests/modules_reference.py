@@ -1,0 +1,280 @@
+"""sentence-transformers' module stack and prompts as the reference for embp.
+
+As a program (tests/test_modules_reference.sh runs it with the venv's Python):
+    modules_reference.py EMBP_BIN WORK_DIR SOURCE_DIR
+builds small randomly initialized models with sentence-transformers' own classes (Transformer,
+Pooling, Dense, Normalize) and saves them with SentenceTransformer.save, so the folders are
+exactly what sentence-transformers writes:
+  bert  BertModel + a trained WordPiece (cased, do_lower_case true), weightedmean pooling with
+        include_prompt false, Dense(64 -> 48, Tanh), Dense(48 -> 40, Identity, no bias),
+        Normalize; e5 prompts {"query": "query: ", "passage": "passage: "},
+        default_prompt_name "query"; max_seq_length 24 so prompts count in truncation
+  e5    XLMRobertaModel + a SentencePiece Unigram, mean pooling (include_prompt true),
+        Normalize, the e5 prompts without a default (multilingual-e5's layout)
+then embeds a corpus with SentenceTransformer.encode(texts, prompt_name=..., prompt=...) and
+with embp (`embp embed --prompt-name/--prompt`, `embp serve` with "prompt_name"/"prompt" and
+EMB_PROVIDER_DEFAULT_PROMPT_NAME), and fails unless every vector has cosine >= COS_MIN. The
+other pooling modes (cls, mean, max, mean_sqrt_len_tokens, lasttoken), each with include_prompt
+false, run over the CLI on the bert model. The error paths: an unknown prompt_name (HTTP 400 and
+the CLI naming the known names), a default prompt name the model lacks (the load fails naming
+them), a Dense module saved as pytorch_model.bin only (the load fails naming the file)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from arch_reference import spm_tokenizer  # noqa: E402
+from st_reference import Server, cosines, embp_embed  # noqa: E402
+
+COS_MIN = 0.99999
+MAX_SEQ = 24
+PROMPTS = {"query": "query: ", "passage": "passage: "}
+
+
+def corpus(src):
+    """The tokenizers' training text, and the texts embedded (a part of it, and a few more)."""
+    lines = []
+    for p in ("tests/data/tokenizer_corpus.txt", "tests/data/tokenizer_corpus_multi.txt"):
+        with open(os.path.join(src, p), encoding="utf-8") as f:
+            lines += [t for t in f.read().split("\n") if t.strip()]
+    extra = ["How do I Bake Bread?", "Paris is the Capital of France.", "x",
+             "a long text " * 30, "QUERY: shouting already", "Émile Zola wrote Germinal"]
+    return lines, list(dict.fromkeys(lines[:40] + extra))
+
+
+def wordpiece(texts):
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+    from tokenizers import trainers
+    from transformers import BertTokenizerFast
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=False)  # cased: do_lower_case shows
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.train_from_iterator(texts * 3, trainers.WordPieceTrainer(vocab_size=800,
+                                                                 special_tokens=special))
+    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
+                                                   ("[CLS]", tok.token_to_id("[CLS]")))
+    return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                             cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                             do_lower_case=False)
+
+
+def randomize(model):
+    """transformers starts norms at (1, 0) and biases at 0: randomized so that a misread shows."""
+    import torch
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith(".bias"):
+                p.normal_(0.0, 0.1)
+            elif "norm" in n.lower():
+                p.normal_(1.0, 0.2)
+
+
+def st_model(hf_dir, pooling, include_prompt, dense, default_prompt, lower_case=False):
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import (Dense, Normalize, Pooling,
+                                                                    Transformer)
+    tr = Transformer(hf_dir, max_seq_length=MAX_SEQ, do_lower_case=lower_case)
+    dim = tr.get_embedding_dimension()
+    mods = [tr, Pooling(dim, pooling_mode=pooling, include_prompt=include_prompt)]
+    torch.manual_seed(1)
+    for d_in, d_out, bias, act in dense:
+        mods.append(Dense(d_in, d_out, bias=bias, activation_function=act))
+        with torch.no_grad():
+            mods[-1].linear.weight.normal_(0.0, 0.3)
+    mods.append(Normalize())
+    return SentenceTransformer(modules=mods, prompts=dict(PROMPTS),
+                               default_prompt_name=default_prompt, device="cpu")
+
+
+def make_models(work, texts):
+    import torch
+    import transformers as tf
+    out = {}
+    wp = wordpiece(texts)
+    torch.manual_seed(0)
+    bert = tf.BertModel(tf.BertConfig(vocab_size=len(wp), hidden_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4, intermediate_size=128,
+                                      max_position_embeddings=64, initializer_range=0.1)).eval()
+    randomize(bert)
+    hf = os.path.join(work, "bert_hf")
+    bert.save_pretrained(hf, safe_serialization=True)
+    wp.save_pretrained(hf)
+    dense = [(64, 48, True, torch.nn.Tanh()), (48, 40, False, torch.nn.Identity())]
+    out["bert"] = st_model(hf, "weightedmean", False, dense, "query", lower_case=True)
+    uni = spm_tokenizer(work, texts)
+    torch.manual_seed(0)
+    xlmr = tf.XLMRobertaModel(tf.XLMRobertaConfig(
+        vocab_size=len(uni), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=128, max_position_embeddings=MAX_SEQ + 2, pad_token_id=1,
+        type_vocab_size=1, layer_norm_eps=1e-5, initializer_range=0.1)).eval()
+    randomize(xlmr)
+    hf = os.path.join(work, "e5_hf")
+    xlmr.save_pretrained(hf, safe_serialization=True)
+    uni.save_pretrained(hf)
+    out["e5"] = st_model(hf, "mean", True, [], None)
+    paths = {}
+    for name, model in out.items():
+        paths[name] = os.path.join(work, name)
+        model.save(paths[name])
+    return out, paths
+
+
+def encode(model, texts, **kw):
+    return np.asarray(model.encode(texts, batch_size=16, convert_to_numpy=True, **kw),
+                      dtype=np.float32)
+
+
+def check(name, ref, got, texts, failures):
+    cos = cosines(ref, got)
+    i = int(cos.argmin())
+    print("%-52s %d texts: min cosine %.8f (text %d)" % (name, len(texts), cos[i], i))
+    failures += ["%s: text %d %r: cosine %.8f" % (name, k, texts[k][:50], cos[k])
+                 for k in range(len(texts)) if not cos[k] >= COS_MIN]
+
+
+def post(srv, body):
+    req = urllib.request.Request("http://127.0.0.1:%d/v1/embeddings" % srv.port,
+                                 data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=300) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def http_vectors(srv, texts, **kw):
+    status, body = post(srv, dict(input=texts, **kw))
+    assert status == 200, (status, body)
+    return np.array([d["embedding"] for d in body["data"]], dtype=np.float32)
+
+
+def run_cli(binary, path, args, env=None):
+    r = subprocess.run([binary, "embed", "--model", path, "--fidelity-cache", "off", *args],
+                       capture_output=True, env=env)
+    return r.returncode, r.stderr.decode()
+
+
+def main():
+    binary, work, src = sys.argv[1:4]
+    train, texts = corpus(src)
+    models, paths = make_models(work, train)
+    failures = []
+    # The prompts change the vectors, else this test could not tell a prompt from none.
+    for name, model in models.items():
+        a, b = encode(model, texts, prompt_name="query"), encode(model, texts, prompt="")
+        c = cosines(a, b)
+        changed = float((c < 0.9999).mean())
+        print("%s: the query prompt moves %.0f%% of the vectors (cosine < 0.9999; median %.4f)"
+              % (name, 100 * changed, float(np.median(c))))
+        if changed < 0.9:
+            failures.append("%s: the query prompt leaves %.0f%% of the vectors in place"
+                            % (name, 100 * (1 - changed)))
+
+    for name, model in models.items():
+        path = paths[name]
+        cases = [("--prompt-name query", ["--prompt-name", "query"], dict(prompt_name="query")),
+                 ("--prompt-name passage", ["--prompt-name", "passage"],
+                  dict(prompt_name="passage")),
+                 ("--prompt 'Represent: '", ["--prompt", "Represent: "],
+                  dict(prompt="Represent: ")),
+                 ("--prompt '' (no prompt)", ["--prompt", ""], dict(prompt="")),
+                 ("no prompt flag (the default)", [], {})]
+        refs = {}
+        for label, flags, kw in cases:
+            refs[label] = encode(model, texts, **kw)
+            got, _ = embp_embed(binary, path, texts, flags)
+            check("%s: embp embed %s" % (name, label), refs[label], got, texts, failures)
+        env = dict(os.environ, EMB_PROVIDER_DEFAULT_PROMPT_NAME="passage")
+        srv = Server(binary, path)
+        try:
+            info = srv.get("/v1/models")["data"][0]["embp"]
+            want_dim = model.get_embedding_dimension()
+            if info["dim"] != want_dim or any(info["prompts"]["prompts"].get(k) != v
+                                              for k, v in PROMPTS.items()):
+                failures.append("%s: /v1/models says dim %s, prompts %s; expected %d, %s"
+                                % (name, info["dim"], info["prompts"], want_dim, PROMPTS))
+            for label, _, kw in cases:
+                check("%s: HTTP %s" % (name, json.dumps(kw)), refs[label],
+                      http_vectors(srv, texts, **kw), texts, failures)
+            # prompt wins over prompt_name (sentence-transformers ignores the name then)
+            check("%s: HTTP prompt + prompt_name" % name, refs["--prompt 'Represent: '"],
+                  http_vectors(srv, texts, prompt="Represent: ", prompt_name="query"), texts,
+                  failures)
+            status, body = post(srv, {"input": ["x"], "prompt_name": "doc"})
+            msg = body.get("error", {}).get("message", "")
+            print("%s: HTTP prompt_name doc: %d %s" % (name, status, msg))
+            if status != 400 or "'query'" not in msg or "'passage'" not in msg or \
+                    body["error"].get("param") != "prompt_name":
+                failures.append("%s: an unknown prompt_name got %d %s" % (name, status, body))
+            status, body = post(srv, {"input": [[1, 2, 3]], "prompt_name": "query"})
+            if status != 400:
+                failures.append("%s: a prompt with token ids got %d" % (name, status))
+        finally:
+            srv.stop()
+        srv = Server(binary, path, ["--default-prompt-name", "passage"])
+        try:
+            check("%s: HTTP, server default passage" % name,
+                  refs["--prompt-name passage"], http_vectors(srv, texts), texts, failures)
+        finally:
+            srv.stop()
+        rc, err = run_cli(binary, path, ["--prompt-name", "doc", "--text", "x"])
+        print("%s: embp embed --prompt-name doc: exit %d: %s" % (name, rc, err.strip()))
+        if rc == 0 or "'query'" not in err or "'passage'" not in err:
+            failures.append("%s: --prompt-name doc did not fail naming the prompts" % name)
+        env["EMB_PROVIDER_DEFAULT_PROMPT_NAME"] = "doc"
+        rc, err = run_cli(binary, path, ["--text", "x"], env)
+        print("%s: EMB_PROVIDER_DEFAULT_PROMPT_NAME=doc: exit %d: %s" % (name, rc, err.strip()))
+        if rc == 0 or "'query'" not in err or "'passage'" not in err or \
+                "EMB_PROVIDER_DEFAULT_PROMPT_NAME" not in err:
+            failures.append("%s: a default prompt the model lacks did not fail the load" % name)
+
+    # Every pooling mode with include_prompt false, on the bert model's folder.
+    bert, path = models["bert"], paths["bert"]
+    pool_cfg = os.path.join(path, "1_Pooling", "config.json")
+    with open(pool_cfg) as f:
+        saved = json.load(f)
+    for mode in ("cls", "mean", "max", "mean_sqrt_len_tokens", "lasttoken"):
+        bert[1].pooling_mode = mode
+        with open(pool_cfg, "w") as f:
+            json.dump(dict(saved, pooling_mode=mode), f)
+        for flags, kw in ((["--prompt-name", "passage"], dict(prompt_name="passage")),
+                          ([], {})):
+            got, _ = embp_embed(binary, path, texts, flags)
+            check("bert, %s, include_prompt false, %s" % (mode, kw or "default"),
+                  encode(bert, texts, **kw), got, texts, failures)
+    with open(pool_cfg, "w") as f:
+        json.dump(saved, f)
+
+    # A Dense module whose weights are only a PyTorch pickle fails, naming the file.
+    import torch
+    from safetensors.torch import load_file
+    dense_dir = os.path.join(path, "2_Dense")
+    torch.save(load_file(os.path.join(dense_dir, "model.safetensors")),
+               os.path.join(dense_dir, "pytorch_model.bin"))
+    os.remove(os.path.join(dense_dir, "model.safetensors"))
+    rc, err = run_cli(binary, path, ["--text", "x"])
+    print("bert, Dense as pytorch_model.bin: exit %d: %s" % (rc, err.strip()[-240:]))
+    if rc == 0 or "2_Dense/pytorch_model.bin" not in err or "convert" not in err:
+        failures.append("a pytorch_model.bin-only Dense did not fail naming the file")
+    shutil.rmtree(work, ignore_errors=True)
+
+    for f in failures[:40]:
+        print("FAIL " + f)
+    if failures:
+        print("%d failures" % len(failures))
+        sys.exit(1)
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()

@@ -169,14 +169,15 @@ def main():
     train, texts = corpus(src)
     models, paths = make_models(work, train)
     failures = []
-    # The prompts change the vectors, else this test could not tell a prompt from none.
+    # The prompts move the vectors beyond the tolerance, else this test could not tell a prompt
+    # from none (a random XLM-R's mean-pooled vectors share a large constant part: few move far).
     for name, model in models.items():
         a, b = encode(model, texts, prompt_name="query"), encode(model, texts, prompt="")
         c = cosines(a, b)
-        changed = float((c < 0.9999).mean())
-        print("%s: the query prompt moves %.0f%% of the vectors (cosine < 0.9999; median %.4f)"
-              % (name, 100 * changed, float(np.median(c))))
-        if changed < 0.9:
+        changed = float((c < COS_MIN).mean())
+        print("%s: the query prompt moves %.0f%% of the vectors beyond the tolerance (cosine < "
+              "%g; median %.4f)" % (name, 100 * changed, COS_MIN, float(np.median(c))))
+        if changed < 0.8:
             failures.append("%s: the query prompt leaves %.0f%% of the vectors in place"
                             % (name, 100 * (1 - changed)))
 

@@ -45,8 +45,9 @@ static int is_weight_file(const char *name) {
            (n > 4 && strcmp(name + n - 4, ".bin") == 0);
 }
 
-/* Copies the folder from -> to (both existing), skipping weight files and hidden entries;
- * depth bounds recursion through symlinked loops. */
+/* Copies the folder from -> to (both existing), skipping the model's weight files (at the top:
+ * a module folder's own weights, 2_Dense/model.safetensors, are the module's and copied) and
+ * hidden entries; depth bounds recursion through symlinked loops. */
 static embp_status copy_tree(const char *from, const char *to, int depth, embp_error *err) {
     if (depth > 4)
         return EMBP_OK;
@@ -58,7 +59,7 @@ static embp_status copy_tree(const char *from, const char *to, int depth, embp_e
     char src[PATH_MAX], dst[PATH_MAX];
     struct stat sb;
     while (rc == EMBP_OK && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || is_weight_file(e->d_name))
+        if (e->d_name[0] == '.' || (depth == 0 && is_weight_file(e->d_name)))
             continue;
         snprintf(src, sizeof src, "%s/%s", from, e->d_name);
         snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);

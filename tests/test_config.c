@@ -353,6 +353,33 @@ static void test_prompts_and_lower_case(void **state) {
     free(dir);
 }
 
+/* tokenizer_config.json's model_max_length: max_seq_len without a sentence_bert_config.json
+ * max_seq_length (sentence-transformers 6 saves it there); transformers' int(1e30) "no limit",
+ * too big for a JSON integer here, and a broken file are no error (the positions cap). */
+static void test_tokenizer_config_max_length(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    embp_model_config c;
+    embp_error err;
+    write_file(dir, "config.json", "{" SHAPES "}");
+    write_file(dir, "tokenizer_config.json",
+               "{\"model_max_length\": 1000000000000000019884624838656, \"x\": 1}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 64);
+    write_file(dir, "tokenizer_config.json", "{\"model_max_length\": 32}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 32);
+    write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\": 48}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 48);
+    write_file(dir, "tokenizer_config.json", "{broken");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minilm_folder_reads_as_sentence_transformers_says),
@@ -365,6 +392,7 @@ int main(void) {
         cmocka_unit_test(test_pooling_modes_both_spellings),
         cmocka_unit_test(test_dense_modules),
         cmocka_unit_test(test_prompts_and_lower_case),
+        cmocka_unit_test(test_tokenizer_config_max_length),
         cmocka_unit_test(test_folder_module_errors_name_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

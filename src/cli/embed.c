@@ -298,8 +298,11 @@ static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, c
         i->plan_reason ? i->plan_reason : "", "demo", i->is_demo, "cpu", "vendor", cpu->vendor,
         "brand", cpu->brand, "cores", cpu->n_cores, "features", feats, "features_unmasked", all,
         "masked", cpu->masked);
-    if (o)
+    if (o) {
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
+        json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
+        json_object_set_new(o, "dense_modules", json_integer(i->n_dense));
+    }
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "
                                                       "vectors carry no meaning"));

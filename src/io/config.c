@@ -478,22 +478,20 @@ static embp_status parse_sbert(const char *text, size_t len, const char *fname,
 
 /* tokenizer_config.json's model_max_length, where sentence-transformers 6 saves max_seq_length
  * (and what it falls back to without one): taken only when sentence_bert_config.json gave none.
- * transformers writes 1e30 for "no limit"; the cap at the positions comes later. */
+ * transformers writes int(1e30) for "no limit" (an integer jansson cannot hold: read as a real);
+ * the cap at the positions comes later. The file is transformers', holding much embp does not
+ * read: one it cannot use is ignored, as it was before embp read it, never a load failure. */
 static embp_status parse_tokenizer_config(const char *text, size_t len, const char *fname,
                                           embp_model_config *c, embp_error *err) {
-    json_t *o = load_json(text, len, fname, err);
-    if (!o)
-        return err ? err->code : EMBP_EFORMAT;
-    json_t *v = json_object_get(o, "model_max_length");
-    embp_status s = EMBP_OK;
-    if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) < 1))
-        s = embp_fail(err, EMBP_EFORMAT, "%s: field 'model_max_length' must be a number >= 1",
-                      fname);
-    else if (v && !json_is_null(v) && !c->max_seq_len)
+    (void)fname, (void)err;
+    json_error_t je;
+    json_t *o = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &je);
+    json_t *v = json_object_get(o, "model_max_length"); /* NULL o: NULL */
+    if (json_is_number(v) && json_number_value(v) >= 1 && !c->max_seq_len)
         c->max_seq_len = json_number_value(v) < MAX_POSITIONS ? (int)json_number_value(v)
                                                                : MAX_POSITIONS;
     json_decref(o);
-    return s;
+    return EMBP_OK;
 }
 
 static int ends_with(const char *s, const char *suffix) {

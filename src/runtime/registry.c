@@ -96,6 +96,16 @@ embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const ch
     return rc;
 }
 
+json_t *embp_registry_prompts_json(const embp_registry_model *m) {
+    json_t *prompts = json_object();
+    for (int k = 0; k < m->info.n_prompts; k++) {
+        const char *text, *name = embp_model_prompt(m->model, k, &text);
+        json_object_set_new(prompts, name, json_string(text));
+    }
+    return json_pack("{s:o, s:s?, s:b}", "prompts", prompts, "default_prompt_name",
+                     m->info.default_prompt_name, "include_prompt", m->info.include_prompt);
+}
+
 static json_t *fidelity_value(double v) {
     return isnan(v) ? json_null() : json_real(v);
 }

@@ -58,4 +58,8 @@ embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const ch
  * fp32 (null until measured). New reference. */
 json_t *embp_registry_precision_json(const embp_model_info *i);
 
+/* The "prompts" object of a model for /v1/models and `embp info --json`: prompts (name ->
+ * text), default_prompt_name (null: none), include_prompt. New reference. */
+json_t *embp_registry_prompts_json(const embp_registry_model *m);
+
 #endif

@@ -336,18 +336,8 @@ static json_t *model_embp_json(const embp_registry_model *m) {
                           i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
     if (o)
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
-    json_t *prompts = json_object();
-    for (int k = 0; k < i->n_prompts; k++) {
-        const char *text, *name = embp_model_prompt(m->model, k, &text);
-        json_object_set_new(prompts, name, json_string(text));
-    }
     if (o)
-        json_object_set_new(o, "prompts", json_pack("{s:o, s:s?, s:b}", "prompts", prompts,
-                                                   "default_prompt_name",
-                                                   i->default_prompt_name, "include_prompt",
-                                                   i->include_prompt));
-    else
-        json_decref(prompts);
+        json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;

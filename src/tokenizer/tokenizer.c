@@ -493,6 +493,19 @@ embp_status embp_tokenizer_encode_dir(const embp_tokenizer *t, const char *text,
     return EMBP_OK;
 }
 
+int embp_tokenizer_special_mask(const embp_tokenizer *t, int pair, int n_a, int n_b, bool *mask,
+                                int cap) {
+    const embp_template *tp = pair ? &t->post.pair : &t->post.single;
+    int k = 0;
+    for (int i = 0; i < tp->n; i++) {
+        const embp_tmpl_item *it = &tp->p[i];
+        int n = it->seq < 0 ? 1 : it->seq == 0 ? n_a : n_b;
+        for (int j = 0; j < n; j++, k++)
+            if (k < cap) mask[k] = it->seq < 0;
+    }
+    return k;
+}
+
 int embp_tokenizer_num_special(const embp_tokenizer *t, int pair) {
     return pair ? t->post.pair.n_special : t->post.single.n_special;
 }
@@ -528,6 +541,24 @@ static embp_status encode_one(const embp_tokenizer *t, const char *text, size_t 
     *out = s.out;
     s.out = (embp_idbuf){0};
     scratch_free(&s);
+    return EMBP_OK;
+}
+
+embp_status embp_tokenizer_encode_raw(const embp_tokenizer *t, const char *text, size_t len,
+                                      int32_t *ids, int cap, int *n_out, int *n_full,
+                                      embp_error *err) {
+    *n_out = 0;
+    if (n_full) *n_full = 0;
+    if (cap < 0 || (cap > 0 && !ids) || (len > 0 && !text))
+        return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments (cap %d)", cap);
+    embp_idbuf seq = {0};
+    embp_status st = encode_one(t, text, len, &seq, err);
+    if (st) return st;
+    size_t k = seq.n < (size_t)cap ? seq.n : (size_t)cap;
+    if (k) memcpy(ids, seq.p, k * sizeof *ids);
+    *n_out = (int)k;
+    if (n_full) *n_full = (int)seq.n;
+    embp_free(seq.p);
     return EMBP_OK;
 }
 

@@ -47,6 +47,12 @@ embp_status embp_tokenizer_encode_dir(const embp_tokenizer *t, const char *text,
                                       int *n_out /* OUT */, int *n_full /* OUT */,
                                       embp_error *err);
 
+/* The ids of text without the post-processor's special tokens (HF's add_special_tokens=False),
+ * not truncated. Writes min(count, cap); *n_full = the count (may be NULL). */
+embp_status embp_tokenizer_encode_raw(const embp_tokenizer *t, const char *text, size_t len,
+                                      int32_t *ids, int cap, int *n_out /* OUT */,
+                                      int *n_full /* OUT */, embp_error *err);
+
 /* Encodes a pair of texts with the post-processor's pair template (e.g. [CLS] A [SEP] B [SEP]),
  * without truncation. type_ids (may be NULL) gets each id's token type. Writes min(count, cap);
  * *n_out = ids written, *n_full = the count (may be NULL). Errors as embp_tokenizer_encode. */
@@ -54,6 +60,12 @@ embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, s
                                        const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
                                        int cap, int *n_out /* OUT */, int *n_full /* OUT */,
                                        embp_error *err);
+
+/* HF's special_tokens_mask of an encoding with the special tokens: for a sequence of n_a text
+ * ids (and n_b for the pair's second, pair 1), mask[k] tells whether position k is one the
+ * post-processor added. Writes min(count, cap); returns the count. */
+int embp_tokenizer_special_mask(const embp_tokenizer *t, int pair, int n_a, int n_b, bool *mask,
+                                int cap);
 
 /* How many special tokens the post-processor adds to one sequence (pair 0) or to a pair
  * (pair 1): HF's num_special_tokens_to_add. A context of max_len ids holds max_len minus this

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Real TEI and OpenAI clients from PyPI against one `embp serve` (tiny fixture, an API key, a
 # model alias): huggingface_hub's InferenceClient.feature_extraction, LangChain's
-# OpenAIEmbeddings and HuggingFaceEndpointEmbeddings; tests/clients.py checks every vector
-# against the ONNX Runtime peer's. The packages come from scripts/venv.sh --clients (build/venv);
+# OpenAIEmbeddings and HuggingFaceEndpointEmbeddings, and the OpenAI Node SDK when
+# test_openai_sdk.sh has installed it; tests/clients.py checks every vector against the ONNX
+# Runtime peer's. The packages come from scripts/venv.sh --clients (build/venv);
 # without them the test is skipped (77), never passed.
 set -euo pipefail
 bin=${EMBP_BIN:?EMBP_BIN: the embp binary}
@@ -32,6 +33,16 @@ done
 NO_PROXY=127.0.0.1 no_proxy=127.0.0.1 HF_HUB_DISABLE_TELEMETRY=1 \
   "$py" "$src/tests/clients.py" "http://127.0.0.1:$port" client-key text-embedding-3-small \
   "$fx/tiny.peer.jsonl" || { cat "$log" >&2; echo "FAIL: a client check failed"; exit 1; }
+# The OpenAI Node SDK against the same server, under the alias, once test_openai_sdk.sh has
+# installed it into build/node (that test checks the SDK on its own server either way).
+sdk=$(cd "$(dirname "$bin")" && pwd)/node
+if [ -f "$sdk/node_modules/openai/package.json" ] && command -v node >/dev/null; then
+  EMBP_TEST_API_KEY=client-key OPENAI_SDK_DIR=$sdk node "$src/tests/openai_sdk.mjs" \
+    "http://127.0.0.1:$port/v1" "$fx/tiny.peer.jsonl" text-embedding-3-small ||
+    { cat "$log" >&2; echo "FAIL: the OpenAI SDK check failed"; exit 1; }
+else
+  echo "note: the OpenAI Node SDK is not in $sdk yet (test_openai_sdk installs it): not run here"
+fi
 kill -TERM "$pid"
 wait "$pid" || { echo "FAIL: embp serve exited with $? after SIGTERM"; exit 1; }
 trap - EXIT

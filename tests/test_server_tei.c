@@ -265,8 +265,8 @@ static void test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai
     expect_tei_error(st, reply, 422, "validation", "Normalize module");
     st = post("/embed", "{\"inputs\":\"a\",\"dimensions\":65}", &reply);
     expect_tei_error(st, reply, 422, "validation", "dimensions");
-    st = post("/embed_all", "{\"inputs\":\"a\"}", &reply);
-    expect_tei_error(st, reply, 501, "backend", "embed_all");
+    st = post("/embed_all", "{\"inputs\":[]}", &reply);
+    expect_tei_error(st, reply, 400, "empty", "`inputs` cannot be empty");
     httpc_reply r = httpc_request(F->port, "GET", "/tokenize", NULL, NULL, 0);
     reply = json_loads(r.body, 0, NULL);
     expect_tei_error(r.status, reply, 405, "validation", "takes POST");
@@ -276,6 +276,41 @@ static void test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai
     assert_int_equal(st, 400);
     assert_true(json_is_object(json_object_get(reply, "error")));
     assert_non_null(json_object_get(json_object_get(reply, "error"), "code"));
+    json_decref(reply);
+}
+
+/* /embed_all: one vector per token (as many as HF's ids); their mean (tiny pools by mean),
+ * normalized, is the peer's sentence vector. */
+static void test_embed_all_token_vectors_pool_to_the_peers_vector(void **state) {
+    (void)state;
+    json_t *in = json_array(), *reply;
+    int rows[4], n = 0;
+    for (int i = 0; i < (int)json_array_size(peer) && n < 4; i++)
+        if (json_array_size(json_object_get(peer_row(i), "input_ids")) <= 16) {
+            rows[n++] = i;
+            json_array_append_new(in, json_string(peer_text(i)));
+        }
+    assert_int_equal(post_json("/embed_all", json_pack("{s:o}", "inputs", in), &reply), 200);
+    assert_int_equal((int)json_array_size(reply), n);
+    for (int i = 0; i < n; i++) {
+        json_t *toks = json_array_get(reply, (size_t)i);
+        size_t t = json_array_size(toks);
+        assert_int_equal(t, json_array_size(json_object_get(peer_row(rows[i]), "input_ids")));
+        double want[MAXD], mean[MAXD] = {0};
+        float v[MAXD], pooled[MAXD];
+        int d = su_peer_vec(peer_row(rows[i]), want, MAXD);
+        for (size_t k = 0; k < t; k++) {
+            assert_int_equal(floats(json_array_get(toks, k), v, MAXD), d);
+            for (int j = 0; j < d; j++)
+                mean[j] += v[j] / (double)t;
+        }
+        for (int j = 0; j < d; j++)
+            pooled[j] = (float)mean[j];
+        double cos = tu_cosine(pooled, want, d);
+        if (cos < 0.99999)
+            fail_msg("row %d: the mean of /embed_all's vectors has cosine %.7f to the peer", i,
+                     cos);
+    }
     json_decref(reply);
 }
 
@@ -407,6 +442,7 @@ int main(void) {
         cmocka_unit_test(test_similarity_is_the_peers_cosine),
         cmocka_unit_test(test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai_routes),
         cmocka_unit_test(test_dimensions_keep_the_first_values_renormalized),
+        cmocka_unit_test(test_embed_all_token_vectors_pool_to_the_peers_vector),
         cmocka_unit_test(test_info_has_tei_fields_and_embps_own),
         cmocka_unit_test(test_aliases_resolve_and_are_listed),
         cmocka_unit_test(test_bad_aliases_fail_at_start_naming_the_variable),

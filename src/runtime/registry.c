@@ -121,6 +121,20 @@ embp_status embp_registry_tokenize_left(const embp_registry_model *m, const char
     return rc;
 }
 
+embp_status embp_registry_token_states(void *ctx, embp_batch_job *job, embp_error *err) {
+    embp_model_info info;
+    embp_model_get_info(ctx, &info);
+    size_t row = 0;
+    for (int i = 0; i < job->n; i++) {
+        embp_status rc = embp_model_token_states(ctx, job->ids[i], job->lens[i],
+                                                 job->out + row * (size_t)info.hidden, err);
+        if (rc)
+            return rc;
+        row += (size_t)job->lens[i];
+    }
+    return EMBP_OK;
+}
+
 embp_registry_model *embp_registry_find(embp_registry_model *m, int n,
                                         const embp_model_alias *aliases, int n_aliases,
                                         const char *name, const embp_model_alias **alias_of) {

@@ -80,6 +80,11 @@ embp_status embp_registry_tokenize_left(const embp_registry_model *m, const char
                                         int *n /* OUT */, int *n_full /* OUT */,
                                         int *n_prompt /* OUT */, embp_error *err);
 
+/* A batch job's run (runtime/batcher.h) for TEI's /embed_all: ctx is the model, job->out gets
+ * each sequence's token vectors (embp_model_token_states) back to back, sum(lens) rows of the
+ * hidden size. */
+embp_status embp_registry_token_states(void *ctx, embp_batch_job *job, embp_error *err);
+
 /* The "precision" object of a model for /v1/models, /info and `embp info --json`: requested,
  * resolved storage/compute/accumulation, int4 group, the reasons, one line, and the fidelity to
  * fp32 (null until measured). New reference. */

@@ -259,11 +259,14 @@ static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error 
                           "retry later", x->cfg->max_queue_tokens);
 }
 
-/* Runs sq through m's batcher into out (n, dim). */
+/* Runs sq through m's batcher into out (n, dim); with run, that job run alone instead
+ * (embp_batch_job.run: /embed_all's token vectors). */
 static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
-                           float *out, embp_reply *r, embp_http_error *e) {
+                           float *out, embp_reply *r, embp_http_error *e,
+                           embp_status (*run)(void *, embp_batch_job *, embp_error *)) {
     embp_batch_job job;
     memset(&job, 0, sizeof job);
+    job.run = run;
     job.ids = sq->ids;
     job.lens = sq->lens;
     job.skip = sq->skip;
@@ -295,9 +298,12 @@ static int all_queues_full(embp_server_ctx *x) {
 }
 
 /* Embeds q's inputs with its model: *out (heap, q->n_inputs rows of *dim floats, dimensions
- * applied) and *m. 1, or 0 with e (and *out NULL). t0: thread_cpu_ms() at the request's start. */
+ * applied) and *m. 1, or 0 with e (and *out NULL). t0: thread_cpu_ms() at the request's start.
+ * lens set: one vector per token instead (/embed_all): *lens (heap) gets each input's token
+ * count, *out sum(lens) rows of the hidden size. */
 static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_reply *r,
-                         embp_registry_model **mp, float **outp, int *dim, embp_http_error *e) {
+                         embp_registry_model **mp, float **outp, int *dim, int **lens,
+                         embp_http_error *e) {
     sequences sq = {0};
     float *out = NULL;
     embp_registry_model *m = find_model(x, q->model, e);
@@ -308,12 +314,20 @@ static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_re
     ok = ok && within_prepare_bound(x, t0, e) && make_sequences(x, m, q, &sq, t0, e);
     r->inputs = q->n_inputs;
     r->tokens = sq.tokens;
+    size_t rows = lens ? (size_t)sq.tokens : (size_t)q->n_inputs;
+    int width = lens ? m->info.hidden : m->info.dim;
+    if (ok && lens && !(*lens = embp_malloc((size_t)q->n_inputs * sizeof **lens)))
+        ok = embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     if (ok) {
-        out = embp_malloc((size_t)q->n_inputs * (size_t)m->info.dim * sizeof(float));
-        ok = out ? embed_sequences(x, m, &sq, q->n_inputs, out, r, e)
+        out = embp_malloc((rows ? rows : 1) * (size_t)width * sizeof(float));
+        ok = out ? embed_sequences(x, m, &sq, q->n_inputs, out, r, e,
+                                   lens ? embp_registry_token_states : NULL)
                  : embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     }
-    if (ok) {
+    if (ok && lens) {
+        memcpy(*lens, sq.lens, (size_t)q->n_inputs * sizeof **lens);
+        *dim = width;
+    } else if (ok) {
         *dim = q->dimensions ? q->dimensions : m->info.dim;
         embp_pool_truncate(out, q->n_inputs, m->info.dim, *dim, m->info.normalize);
     } else {
@@ -344,7 +358,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     float *out = NULL;
     embp_registry_model *m = NULL;
     int d = 0;
-    int ok = embed_request(x, &q, t0, r, &m, &out, &d, &e);
+    int ok = embed_request(x, &q, t0, r, &m, &out, &d, NULL, &e);
     if (ok) {
         r->status = 200;
         /* "model" echoes the name asked for (an alias stays the alias), as OpenAI does */
@@ -523,9 +537,10 @@ embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,
 }
 
 int embp_route_embed(embp_server_ctx *x, embp_request *q, embp_reply *r,
-                     embp_registry_model **m, float **out, int *dim, embp_http_error *e) {
+                     embp_registry_model **m, float **out, int *dim, int **lens,
+                     embp_http_error *e) {
     double t0 = thread_cpu_ms();
     if (all_queues_full(x))
         return refuse_queue_full(x, r, e);
-    return embed_request(x, q, t0, r, m, out, dim, e);
+    return embed_request(x, q, t0, r, m, out, dim, lens, e);
 }

@@ -59,7 +59,10 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
  * an alias; NULL: the default model; 404 model_not_found naming the served ids), and its
  * embedding path: q's inputs checked against m, tokenized (q->truncate_left: keep the end),
  * queued on m's batcher, with q->dimensions applied; *out (heap, embp_free) holds
- * q->n_inputs rows of *dim floats. r->inputs and r->tokens are set. 1, or 0 with e. */
+ * q->n_inputs rows of *dim floats. With lens (not NULL): one vector per token instead, the
+ * model's last layer before pooling: *lens (heap) gets each input's token count and *out
+ * sum(lens) rows of *dim (the hidden size) floats. r->inputs and r->tokens are set. 1, or 0
+ * with e. */
 void embp_route_add_header(embp_reply *r, const char *name, const char *value);
 void embp_route_reply_json(embp_reply *r, int status, json_t *v); /* takes v */
 void embp_route_reply_error(embp_reply *r, const embp_http_error *e);
@@ -67,6 +70,6 @@ embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,
                                            embp_http_error *e);
 int embp_route_embed(embp_server_ctx *x, embp_request *q, embp_reply *r,
                      embp_registry_model **m /* OUT */, float **out /* OUT */,
-                     int *dim /* OUT */, embp_http_error *e);
+                     int *dim /* OUT */, int **lens /* OUT */, embp_http_error *e);
 
 #endif

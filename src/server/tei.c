@@ -189,7 +189,7 @@ static int embed(embp_server_ctx *x, embp_request *q, int normalize, embp_reply 
         return INVALID(e, "`normalize` false: model %s ends in a Normalize module "
                        "(modules.json), so embp serves its vectors normalized; leave normalize "
                        "true", m->info.name);
-    if (!embp_route_embed(x, q, r, &m, out, d, e))
+    if (!embp_route_embed(x, q, r, &m, out, d, NULL, e))
         return 0;
     if (normalize && !m->info.normalize)
         l2_normalize(*out, q->n_inputs, *d);
@@ -259,6 +259,37 @@ static int tei_similarity(embp_server_ctx *x, const json_t *root, embp_reply *r,
                           "number");
     }
     embp_free(sims);
+    embp_free(out);
+    embp_request_free(&q);
+    return ok;
+}
+
+/* POST /embed_all: the model's last layer for every token of each input, before pooling:
+ * [[[floats] per token] per input]. */
+static int tei_embed_all(embp_server_ctx *x, const json_t *root, embp_reply *r,
+                         embp_http_error *e) {
+    embp_request q = {0};
+    embp_registry_model *m = NULL;
+    float *out = NULL;
+    int *lens = NULL, d = 0;
+    int ok = parse_embed_options(x, root, root, &q, e) &&
+             take_inputs(x, json_object_get(root, "inputs"), &q, e) &&
+             embp_route_embed(x, &q, r, &m, &out, &d, &lens, e);
+    if (ok) {
+        r->status = 200;
+        embp_buf_puts(&r->body, "[");
+        size_t row = 0;
+        for (int i = 0; ok && i < q.n_inputs; i++) {
+            if (i)
+                embp_buf_puts(&r->body, ",");
+            ok = write_rows(&r->body, out + row * (size_t)d, lens[i], d);
+            row += (size_t)lens[i];
+        }
+        embp_buf_puts(&r->body, "]");
+        if (!ok)
+            TEI_FAIL(e, "backend", 424, "the model produced a value that is not a finite number");
+    }
+    embp_free(lens);
     embp_free(out);
     embp_request_free(&q);
     return ok;
@@ -516,8 +547,7 @@ void embp_tei_handle(embp_server_ctx *x, const char *url, const char *body, size
     else if (ok && !strcmp(url, "/decode"))
         ok = tei_decode(x, root, r, &e);
     else if (ok) /* /embed_all */
-        ok = TEI_FAIL(&e, "backend", 501, "/embed_all (one vector per token) is not served by "
-                      "embp: its models run pooled; use /embed");
+        ok = tei_embed_all(x, root, r, &e);
     json_decref(root);
     if (!ok)
         embp_route_reply_error(r, &e);

@@ -1,7 +1,8 @@
 /* Hugging Face Text Embeddings Inference's routes, with TEI's request and response shapes and
  * its error body {"error": "...", "error_type": "validation"|"empty"|"tokenizer"|"overloaded"|
  * "backend"|"unhealthy"} and status codes (422 validation, 400 empty, 429 overloaded, 424
- * backend, 503 unhealthy): POST /embed (and POST /, where TEI serves it), /embed_all,
+ * backend, 503 unhealthy): POST /embed (and POST /, where TEI serves it), /embed_all (one
+ * vector per token: a batcher job run alone, runtime/registry.h),
  * /tokenize, /decode, /similarity, and GET /info's TEI fields. The OpenAI routes keep
  * OpenAI's shapes; each family answers its own errors. */
 #ifndef EMBP_SERVER_TEI_H

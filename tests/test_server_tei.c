@@ -154,6 +154,20 @@ static void test_left_truncation_keeps_the_last_tokens(void **state) {
         yd[j] = y[j];
     assert_true(tu_maxdiff(x, yd, k) > 1e-3);
     json_decref(a);
+    /* token ids cut on the left keep their last 16 */
+    json_t *tail = json_array();
+    for (size_t j = n - 16; j < n; j++)
+        json_array_append(tail, json_array_get(ids, j));
+    assert_int_equal(post_json("/embed", json_pack("{s:[O], s:s}", "inputs", ids,
+                                                   "truncation_direction", "left"), &a), 200);
+    assert_int_equal(post_json("/embed", json_pack("{s:[o]}", "inputs", tail), &b), 200);
+    floats(json_array_get(a, 0), x, MAXD);
+    floats(json_array_get(b, 0), y, MAXD);
+    for (int j = 0; j < k; j++)
+        yd[j] = y[j];
+    assert_true(tu_maxdiff(x, yd, k) < 1e-6);
+    json_decref(a);
+    json_decref(b);
     /* truncate false: a longer input is TEI's 422 */
     int st = post_json("/embed", json_pack("{s:s, s:b}", "inputs", peer_text(row), "truncate", 0),
                        &a);
@@ -270,6 +284,9 @@ static void test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai
     httpc_reply r = httpc_request(F->port, "GET", "/tokenize", NULL, NULL, 0);
     reply = json_loads(r.body, 0, NULL);
     expect_tei_error(r.status, reply, 405, "validation", "takes POST");
+    httpc_free(&r);
+    r = httpc_request(F->port, "HEAD", "/embed", NULL, NULL, 0); /* HEAD only where GET is */
+    assert_int_equal(r.status, 405);
     httpc_free(&r);
     /* the OpenAI route keeps OpenAI's shape */
     st = post("/v1/embeddings", "{\"input\":[]}", &reply);

@@ -345,6 +345,9 @@ int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_s
                                   "context_length_exceeded", "input[%d] has %d tokens; this "
                                   "model takes at most %d (truncate is false)", i, r->n_ids[i],
                                   max_seq_len);
+        if (r->truncate_left) /* keep the last ids */
+            memmove(r->ids[i], r->ids[i] + (r->n_ids[i] - max_seq_len),
+                    (size_t)max_seq_len * sizeof *r->ids[i]);
         r->n_ids[i] = max_seq_len;
     }
     return 1;

@@ -70,7 +70,8 @@ int embp_request_take_input(embp_request *out, const json_t *in,
                             const embp_request_limits *lim, embp_http_error *e);
 
 /* Checks what needs the model: dimensions <= dim and token ids in [0, vocab_size) and token
- * arrays no longer than max_seq_len (or truncated to it when truncate). Returns 1 or 0 with e. */
+ * arrays no longer than max_seq_len (or truncated to it when truncate: their last ids kept
+ * when truncate_left). Returns 1 or 0 with e. */
 int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_seq_len,
                              embp_http_error *e);
 

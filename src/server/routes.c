@@ -114,7 +114,7 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     } else if (route == R_NONE) {
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url",
                        "Unknown request URL: %.16s %.200s", method, url);
-    } else if (strcmp(method, allow) != 0 && !(route != R_EMBED && !strcmp(method, "HEAD"))) {
+    } else if (strcmp(method, allow) != 0 && !(!strcmp(allow, "GET") && !strcmp(method, "HEAD"))) {
         embp_http_fail(&e, 405, "invalid_request_error", NULL, "method_not_allowed",
                        "%.200s takes %s, not %.16s", url, allow, method);
         add_header(r, "Allow", allow);

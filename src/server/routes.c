@@ -315,7 +315,7 @@ static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_re
     r->inputs = q->n_inputs;
     r->tokens = sq.tokens;
     size_t rows = lens ? (size_t)sq.tokens : (size_t)q->n_inputs;
-    int width = lens ? m->info.hidden : m->info.dim;
+    int width = !m ? 0 : lens ? m->info.hidden : m->info.dim;
     if (ok && lens && !(*lens = embp_malloc((size_t)q->n_inputs * sizeof **lens)))
         ok = embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     if (ok) {

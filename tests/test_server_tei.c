@@ -275,6 +275,10 @@ static void test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai
     expect_tei_error(st, reply, 422, "validation", "truncation_direction");
     st = post("/embed", "{\"inputs\":\"a\",\"model\":\"nope\"}", &reply);
     expect_tei_error(st, reply, 404, "validation", "served: tiny");
+    st = post("/embed", "{\"inputs\":\"a\",\"prompt_name\":\"query\"}", &reply);
+    expect_tei_error(st, reply, 422, "validation", "query"); /* tiny has no prompts */
+    st = post("/embed", "{\"inputs\":[5,6],\"prompt_name\":\"query\"}", &reply);
+    expect_tei_error(st, reply, 422, "validation", "token ids");
     st = post("/embed", "{\"inputs\":\"a\",\"normalize\":false}", &reply);
     expect_tei_error(st, reply, 422, "validation", "Normalize module");
     st = post("/embed", "{\"inputs\":\"a\",\"dimensions\":65}", &reply);
@@ -457,7 +461,8 @@ int main(void) {
         cmocka_unit_test(test_tokenize_ids_are_hf_tokenizers_ids),
         cmocka_unit_test(test_decode_gives_text_back),
         cmocka_unit_test(test_similarity_is_the_peers_cosine),
-        cmocka_unit_test(test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai_routes),
+        cmocka_unit_test(
+            test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai_routes),
         cmocka_unit_test(test_dimensions_keep_the_first_values_renormalized),
         cmocka_unit_test(test_embed_all_token_vectors_pool_to_the_peers_vector),
         cmocka_unit_test(test_info_has_tei_fields_and_embps_own),

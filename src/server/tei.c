@@ -98,18 +98,18 @@ static int parse_embed_options(embp_server_ctx *x, const json_t *obj, const json
                                embp_request *q, embp_http_error *e) {
     const char *dir, *prompt, *model;
     if (!get_bool(obj, "truncate", x->cfg->truncate, &q->truncate, e) ||
-        !get_str(obj, "truncation_direction", &dir, e) || !get_str(obj, "prompt_name", &prompt, e) ||
-        !get_str(root, "model", &model, e))
+        !get_str(obj, "truncation_direction", &dir, e) ||
+        !get_str(obj, "prompt_name", &prompt, e) || !get_str(root, "model", &model, e))
         return 0;
     if (dir && strcmp(dir, "right") && strcmp(dir, "Right") && strcmp(dir, "left") &&
         strcmp(dir, "Left"))
         return INVALID(e, "`truncation_direction` must be \"left\" or \"right\", found "
                        "\"%.32s\"", dir);
     q->truncate_left = dir && (dir[0] == 'l' || dir[0] == 'L');
-    if (prompt)
-        return INVALID(e, "`prompt_name` \"%.64s\": embp does not apply sentence-transformers "
-                       "prompts yet; prepend the prompt text to the input instead", prompt);
-    if (model && !(q->model = embp_strdup(model)))
+    /* prompt_name: a key of the model's sentence-transformers prompts, resolved where the
+     * texts are tokenized (an unknown name is a 422 naming the model's; none: its default) */
+    if ((prompt && !(q->prompt_name = embp_strdup(prompt))) ||
+        (model && !(q->model = embp_strdup(model))))
         return TEI_FAIL(e, "backend", 500, "out of memory");
     return 1;
 }
@@ -124,7 +124,11 @@ static int take_inputs(embp_server_ctx *x, const json_t *in, embp_request *q,
     if (json_is_array(in) && json_array_size(in) == 0)
         return TEI_FAIL(e, "empty", 400, "`inputs` cannot be empty");
     embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size};
-    return embp_request_take_input(q, in, &lim, e);
+    if (!embp_request_take_input(q, in, &lim, e))
+        return 0;
+    if (q->is_tokens && q->prompt_name)
+        return INVALID(e, "`prompt_name` applies to text inputs; these inputs are token ids");
+    return 1;
 }
 
 static const embp_request_limits *limits(embp_server_ctx *x, embp_request_limits *lim) {
@@ -396,8 +400,9 @@ static int tei_tokenize(embp_server_ctx *x, const json_t *root, embp_reply *r,
         !get_str(root, "prompt_name", &prompt, e))
         return 0;
     if (prompt)
-        return INVALID(e, "`prompt_name` \"%.64s\": embp does not apply sentence-transformers "
-                       "prompts yet", prompt);
+        return INVALID(e, "`prompt_name` \"%.64s\": /tokenize does not apply prompts in embp; "
+                       "put the prompt's text before the input (GET /v1/models lists each "
+                       "model's prompts)", prompt);
     if (!batch_of(x, json_object_get(root, "inputs"), "inputs", is_text, &items, e))
         return 0;
     json_t *outer = json_array();

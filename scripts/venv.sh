@@ -5,7 +5,9 @@
 # reference: torch==2.13.0+cpu first (a local wheel where pip finds one, else PyTorch's CPU
 # index: never a plain `torch`, which would resolve to a multi-GB CUDA build), then
 # sentence-transformers, transformers, tokenizers, huggingface_hub, sentencepiece and protobuf (the XLM-R tokenizer
-# converter of tests/arch_reference.py), which find torch already there.
+# converter of tests/arch_reference.py), which find torch already there. With --clients, also
+# installs the clients tests/test_clients.sh drives (huggingface_hub, langchain-openai,
+# langchain-huggingface: no torch), holding torch/transformers/tokenizers at what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x build/venv/bin/pip ]; then
@@ -29,5 +31,14 @@ import google.protobuf' 2>/dev/null; then
       --extra-index-url https://pypi.org/simple >&2
   "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub sentencepiece \
     protobuf >&2
+fi
+if [ "${1:-}" = --clients ] &&
+   ! build/venv/bin/python -c 'import huggingface_hub, langchain_openai, langchain_huggingface' \
+     2>/dev/null; then
+  held=$(mktemp)
+  build/venv/bin/pip freeze | grep -iE '^(torch|transformers|tokenizers)==' > "$held" || true
+  build/venv/bin/pip install -q -c "$held" huggingface_hub langchain-openai \
+    langchain-huggingface >&2
+  rm -f "$held"
 fi
 echo build/venv

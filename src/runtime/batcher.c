@@ -117,6 +117,8 @@ static int take_fifo(embp_batcher *b, int n, long *used, long max_tokens, int ma
             j = j->qnext;
             continue;
         }
+        if (j->run) /* a job run alone: the batch stops here, it goes next */
+            break;
         int len = next_len(j);
         if (n > 0 && *used + len > max_tokens)
             break;
@@ -168,7 +170,7 @@ static int take_shortest(embp_batcher *b, int n, long *used, int *n_jobs) {
     qhead *h = b->heap;
     int m = 0, rank = 0;
     for (embp_batch_job *j = b->head; j; j = j->qnext, rank++)
-        if (j->next_seq < j->n)
+        if (j->next_seq < j->n && !j->run)
             h[m++] = (qhead){j, rank};
     for (int i = m / 2 - 1; i >= 0; i--)
         sift_down(h, m, i);
@@ -338,10 +340,34 @@ static void run_batch(embp_batcher *b, int n) {
     }
 }
 
+/* Under mu: the head job has its own run: takes it out of the queue and runs it alone (mu not
+ * held while it runs); returns with mu held. */
+static void run_alone(embp_batcher *b) {
+    embp_batch_job *j = b->head;
+    b->stats.batches++;
+    b->stats.sequences += j->n - j->next_seq;
+    b->stats.tokens += j->tokens_left;
+    unqueue(b, j);
+    j->next_seq = j->n;
+    j->rows_left = -1;
+    embp_free(j->order);
+    j->order = NULL;
+    pthread_mutex_unlock(&b->mu);
+    embp_error_clear(&j->err);
+    j->status = j->run(b->o.ctx, j, &j->err);
+    finish_job(j);
+    pthread_mutex_lock(&b->mu);
+    b->last_done = 1;
+}
+
 static void *worker(void *arg) {
     embp_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     while (wait_for_batch(b)) {
+        if (b->head->run) {
+            run_alone(b);
+            continue;
+        }
         long tokens;
         int n = take_batch(b, &tokens);
         b->stats.batches++;

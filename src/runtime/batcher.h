@@ -62,6 +62,10 @@ typedef struct embp_batch_job {
     const int *skip; /* NULL, or n counts of leading ids pooling leaves out (embed_skip) */
     void (*on_done)(struct embp_batch_job *job); /* on the worker thread; may be NULL */
     void *user;
+    /* NULL: the job's sequences are embedded with the batcher's embed, packed with others.
+     * Set: the worker runs run(ctx, job, err) for the whole job, alone, in its turn (another
+     * output than one row per sequence: /embed_all's vector per token into out). */
+    embp_status (*run)(void *ctx, struct embp_batch_job *job, embp_error *err);
     /* Result, valid once done: EMBP_OK and every row written, or an error and no rows. */
     embp_status status;
     embp_error err;

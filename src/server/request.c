@@ -169,9 +169,9 @@ static int parse_input_array(embp_request *r, const json_t *arr, const embp_requ
     return 1;
 }
 
-static int parse_input(embp_request *r, const json_t *root, const embp_request_limits *lim,
-                       embp_http_error *e) {
-    const json_t *in = json_object_get(root, "input");
+/* in: the value of "input" (NULL: missing). */
+static int parse_input_value(embp_request *r, const json_t *in, const embp_request_limits *lim,
+                             embp_http_error *e) {
     if (!in)
         return BAD(e, "input", "'input' is required: a string, an array of strings, an array of "
                    "token ids or an array of arrays of token ids");
@@ -183,6 +183,11 @@ static int parse_input(embp_request *r, const json_t *root, const embp_request_l
     if (json_array_size(in) == 0)
         return BAD(e, "input", "'input' is an empty array; give at least one input");
     return parse_input_array(r, in, lim, e);
+}
+
+static int parse_input(embp_request *r, const json_t *root, const embp_request_limits *lim,
+                       embp_http_error *e) {
+    return parse_input_value(r, json_object_get(root, "input"), lim, e);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -263,10 +268,9 @@ static int check_prompt_inputs(const embp_request *r, embp_http_error *e) {
     return 1;
 }
 
-int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
-                       embp_request *out, embp_http_error *e) {
-    memset(out, 0, sizeof *out);
-    out->truncate = lim->default_truncate;
+int embp_request_load_json(const char *body, size_t len, const embp_request_limits *lim,
+                           json_t **root_out, embp_http_error *e) {
+    *root_out = NULL;
     int max_depth = lim->max_depth > 0 ? lim->max_depth : 16;
     long values, max_values = lim->max_values > 0 ? lim->max_values
                                                   : (long)lim->max_inputs * 512 + 64;
@@ -293,11 +297,28 @@ int embp_request_parse(const char *body, size_t len, const embp_request_limits *
         return BAD(e, NULL, "the body is not valid JSON%s: %s at line %d, column %d (byte %d)",
                    json_error_code(&je) == json_error_invalid_utf8 ? " (invalid UTF-8)" : "",
                    je.text, je.line, je.column, je.position);
-    int ok;
-    if (!json_is_object(root))
-        ok = BAD(e, NULL, "the body must be a JSON object, found %s", type_name(root));
-    else
-        ok = parse_options(out, root, e) && parse_input(out, root, lim, e) &&
+    if (!json_is_object(root)) {
+        BAD(e, NULL, "the body must be a JSON object, found %s", type_name(root));
+        json_decref(root);
+        return 0;
+    }
+    *root_out = root;
+    return 1;
+}
+
+int embp_request_take_input(embp_request *out, const json_t *in, const embp_request_limits *lim,
+                            embp_http_error *e) {
+    return parse_input_value(out, in, lim, e);
+}
+
+int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
+                       embp_request *out, embp_http_error *e) {
+    memset(out, 0, sizeof *out);
+    out->truncate = lim->default_truncate;
+    json_t *root;
+    if (!embp_request_load_json(body, len, lim, &root, e))
+        return 0;
+    int ok = parse_options(out, root, e) && parse_input(out, root, lim, e) &&
              check_prompt_inputs(out, e);
     json_decref(root);
     if (!ok)
@@ -324,6 +345,9 @@ int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_s
                                   "context_length_exceeded", "input[%d] has %d tokens; this "
                                   "model takes at most %d (truncate is false)", i, r->n_ids[i],
                                   max_seq_len);
+        if (r->truncate_left) /* keep the last ids */
+            memmove(r->ids[i], r->ids[i] + (r->n_ids[i] - max_seq_len),
+                    (size_t)max_seq_len * sizeof *r->ids[i]);
         r->n_ids[i] = max_seq_len;
     }
     return 1;

@@ -3,6 +3,7 @@
 #ifndef EMBP_SERVER_ROUTES_H
 #define EMBP_SERVER_ROUTES_H
 
+#include <jansson.h>
 #include <stdatomic.h>
 
 #include "core/log.h"
@@ -31,6 +32,7 @@ typedef struct {
      * when its client has gone, so that its queued work is dropped. */
     int (*client_gone)(void *client);
     void *client;
+    int tei; /* a TEI route: errors in TEI's shape (server/tei.h) */
 } embp_reply;
 
 /* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every
@@ -52,5 +54,22 @@ void embp_route_complete(embp_server_ctx *x, const char *method, const char *url
 /* The answer to a request that passed the precheck, body complete. */
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,
                        size_t len, embp_reply *r);
+
+/* For the other route files (tei.c): routes.c's reply writers, its model lookup (a served id or
+ * an alias; NULL: the default model; 404 model_not_found naming the served ids), and its
+ * embedding path: q's inputs checked against m, tokenized (q->truncate_left: keep the end),
+ * queued on m's batcher, with q->dimensions applied; *out (heap, embp_free) holds
+ * q->n_inputs rows of *dim floats. With lens (not NULL): one vector per token instead, the
+ * model's last layer before pooling: *lens (heap) gets each input's token count and *out
+ * sum(lens) rows of *dim (the hidden size) floats. r->inputs and r->tokens are set. 1, or 0
+ * with e. */
+void embp_route_add_header(embp_reply *r, const char *name, const char *value);
+void embp_route_reply_json(embp_reply *r, int status, json_t *v); /* takes v */
+void embp_route_reply_error(embp_reply *r, const embp_http_error *e);
+embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,
+                                           embp_http_error *e);
+int embp_route_embed(embp_server_ctx *x, embp_request *q, embp_reply *r,
+                     embp_registry_model **m /* OUT */, float **out /* OUT */,
+                     int *dim /* OUT */, int **lens /* OUT */, embp_http_error *e);
 
 #endif

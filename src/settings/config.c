@@ -13,9 +13,10 @@
 
 /* K_PREC: an embp_precision among the names in `allowed`; K_GROUP: a power of two in
  * min..max; K_METHOD: embp_quant_method; K_FLOORS: "mean,min" into two doubles; K_OVERRIDES:
- * the per-model JSON into embp_config_override rows. */
+ * the per-model JSON into embp_config_override rows; K_ALIASES: the alias JSON into
+ * embp_model_alias rows. */
 typedef enum { K_STR, K_INT, K_BOOL, K_LEVEL, K_PREC, K_GROUP, K_METHOD, K_FLOORS,
-               K_OVERRIDES } kind;
+               K_OVERRIDES, K_ALIASES } kind;
 
 typedef struct {
     const char *flag, *env, *def, *help;
@@ -133,6 +134,9 @@ static const setting table[] = {
      "config_sentence_transformers.json prompts (e.g. query for an e5 model); unset: its "
      "default_prompt_name. A model without that prompt fails to load", K_STR,
      F(default_prompt_name), 0, 0, S | E | I, "default_prompt_name", NULL},
+    {"model-aliases", "EMB_PROVIDER_MODEL_ALIASES", "", "JSON object: other names for served "
+     "models, e.g. {\"text-embedding-3-small\": \"all-MiniLM-L6-v2\"}; each alias must name a "
+     "served model id", K_ALIASES, F(n_model_aliases), 0, 0, S, NULL, NULL},
     {"precision-strict", "EMB_PROVIDER_PRECISION_STRICT", "false", "a precision the CPU cannot "
      "run is an error, not a fallback", K_BOOL, F(precision_strict), 0, 0, S | E | I, "strict",
      NULL},
@@ -219,14 +223,23 @@ static embp_status override_field(const char *where, const char *key, json_t *v,
                      "precision, storage, compute, group_size", where, o->model, key);
 }
 
+/* A setting's JSON text into *root; invalid JSON is EMBP_ECONFIG naming where and saying
+ * what is expected. */
+static embp_status load_setting_json(const char *text, const char *where, const char *expected,
+                                     json_t **root, embp_error *err) {
+    json_error_t je;
+    if (!(*root = json_loads(text, JSON_REJECT_DUPLICATES, &je)))
+        return embp_fail(err, EMBP_ECONFIG, "%s: invalid JSON at line %d column %d: %s; %s",
+                         where, je.line, je.column, je.text, expected);
+    return EMBP_OK;
+}
+
 /* The overrides JSON text into c's rows (replacing them only on success). */
 static embp_status parse_overrides(embp_config *c, const char *text, const char *where,
                                    embp_error *err) {
-    json_error_t je;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return embp_fail(err, EMBP_ECONFIG, "%s: invalid JSON at line %d column %d: %s; "
-                         OVERRIDES_FORMAT, where, je.line, je.column, je.text);
+    json_t *root;
+    if (load_setting_json(text, where, OVERRIDES_FORMAT, &root, err))
+        return err->code;
     embp_config_override rows[EMBP_CONFIG_OVERRIDES_MAX];
     embp_status rc = EMBP_OK;
     int n = 0;
@@ -274,6 +287,72 @@ static embp_status parse_overrides(embp_config *c, const char *text, const char 
     return rc;
 }
 
+/* ---------------------------------------------------------------- aliases JSON */
+
+/* The aliases JSON text into c's rows (replacing them only on success). Whether each target
+ * is served is checked once the models are loaded (embp_config_load_models). */
+static embp_status parse_aliases(embp_config *c, const char *text, const char *where,
+                                 embp_error *err) {
+    json_t *root;
+    if (load_setting_json(text, where, "expected {\"alias\": \"served-model-id\", ...}", &root,
+                          err))
+        return err->code;
+    embp_status rc = EMBP_OK;
+    int n = 0;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(root))
+        rc = embp_fail(err, EMBP_ECONFIG, "%s: must be a JSON object mapping aliases to served "
+                       "model ids, e.g. {\"text-embedding-3-small\": \"all-MiniLM-L6-v2\"}",
+                       where);
+    else if (json_object_size(root) > EMBP_CONFIG_ALIASES_MAX)
+        rc = embp_fail(err, EMBP_ECONFIG, "%s: %zu aliases; at most %d", where,
+                       json_object_size(root), EMBP_CONFIG_ALIASES_MAX);
+    embp_model_alias rows[EMBP_CONFIG_ALIASES_MAX];
+    json_object_foreach(root, key, v) {
+        if (rc != EMBP_OK)
+            break;
+        const char *t = json_string_value(v);
+        embp_model_alias *a = &rows[n++];
+        if (!*key || strlen(key) >= sizeof a->alias)
+            rc = embp_fail(err, EMBP_ECONFIG, "%s: an alias must be 1..%zu bytes", where,
+                           sizeof a->alias - 1);
+        else if (!t || !*t || strlen(t) >= sizeof a->target)
+            rc = embp_fail(err, EMBP_ECONFIG, "%s: alias \"%s\" must map to a served model id "
+                           "(a non-empty string)", where, key);
+        else {
+            memcpy(a->alias, key, strlen(key) + 1);
+            memcpy(a->target, t, strlen(t) + 1);
+        }
+    }
+    json_decref(root);
+    if (rc == EMBP_OK) {
+        memcpy(c->model_aliases, rows, (size_t)n * sizeof rows[0]);
+        c->n_model_aliases = n;
+    }
+    return rc;
+}
+
+/* Every alias names a served model, and none hides one (a served id answers for itself). */
+static embp_status check_aliases(const embp_config *c, embp_registry_model *m, int n,
+                                 embp_error *err) {
+    char names[1024];
+    for (int a = 0; a < c->n_model_aliases; a++) {
+        const embp_model_alias *al = &c->model_aliases[a];
+        if (embp_registry_find(m, n, NULL, 0, al->alias, NULL))
+            return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_ALIASES: alias \"%s\" is "
+                             "already a served model's id; an alias must be another name",
+                             al->alias);
+        if (!embp_registry_find(m, n, NULL, 0, al->target, NULL)) {
+            embp_registry_names(m, n, NULL, 0, names, sizeof names);
+            return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_ALIASES: alias \"%s\" maps "
+                             "to \"%s\", which is not a served model id (served: %s)",
+                             al->alias, al->target, names);
+        }
+    }
+    return EMBP_OK;
+}
+
 /* Parses text into the field of s; where names the source ("EMB_PROVIDER_PORT" or "--port"). */
 static embp_status apply(embp_config *c, const setting *s, const char *text, const char *where,
                          embp_error *err) {
@@ -311,6 +390,12 @@ static embp_status apply(embp_config *c, const setting *s, const char *text, con
             return EMBP_OK;
         }
         return parse_overrides(c, text, where, err);
+    case K_ALIASES:
+        if (!*text) {
+            c->n_model_aliases = 0;
+            return EMBP_OK;
+        }
+        return parse_aliases(c, text, where, err);
     case K_LEVEL:        if (embp_log_level_parse(text) < 0)
             return embp_fail(err, EMBP_ECONFIG, "%s=%s: not a log level; allowed: %s", where,
                              text, s->help);
@@ -660,6 +745,10 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
                              .length_grouping = c->length_grouping};
     if (rc == EMBP_OK && (rc = embp_registry_load(paths, opts, count, &ro, out, err)) != EMBP_OK)
         embp_config_explain(err); /* the library names its fields; we name our variables */
+    else if (rc == EMBP_OK && (rc = check_aliases(c, *out, count, err)) != EMBP_OK) {
+        embp_registry_free(*out, count);
+        *out = NULL;
+    }
     free(mo);
     free(opts);
     free(h);

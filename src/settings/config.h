@@ -18,6 +18,9 @@ typedef struct {
     int group_size;
 } embp_config_override;
 
+/* Model aliases the table holds (EMB_PROVIDER_MODEL_ALIASES). */
+#define EMBP_CONFIG_ALIASES_MAX 64
+
 /* Which commands a setting applies to (a bit mask). */
 enum {
     EMBP_CMD_SERVE = 1,
@@ -37,6 +40,8 @@ typedef struct {
     double fidelity_floor_mean, fidelity_floor_min; /* EMB_PROVIDER_FIDELITY_MIN "mean,min" */
     embp_config_override precision_overrides[EMBP_CONFIG_OVERRIDES_MAX];
     int n_precision_overrides;
+    embp_model_alias model_aliases[EMBP_CONFIG_ALIASES_MAX]; /* alias -> served id */
+    int n_model_aliases;
     long quant_group_size;
     long port, max_batch_size, max_context_length, max_request_bytes, max_batch_tokens;
     long max_wait_time_ms, max_queue_tokens, threads, max_connections, timeout_s, drain_timeout_s;

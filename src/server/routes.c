@@ -268,6 +268,19 @@ static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences
     return 1;
 }
 
+/* 1 when the int8/uint8 ranges (EMB_PROVIDER_QUANTIZE_RANGES) fit m, or q asks for neither. */
+static int ranges_fit(embp_server_ctx *x, const embp_request *q, const embp_registry_model *m,
+                      embp_http_error *e) {
+    int bucketed = q->encoding == EMBP_ENCODING_INT8 || q->encoding == EMBP_ENCODING_UINT8;
+    for (int t = 0; t < q->n_types; t++)
+        bucketed |= q->types[t] == EMBP_ENCODING_INT8 || q->types[t] == EMBP_ENCODING_UINT8;
+    if (!bucketed || embp_quant_ranges_fit(&x->ranges, m->info.dim))
+        return 1;
+    return embp_http_fail(e, 400, "invalid_request_error", "encoding_format", NULL, "int8/uint8 "
+                          "need ranges for model %s's %d dimensions; EMB_PROVIDER_QUANTIZE_RANGES "
+                          "holds %d", m->info.name, m->info.dim, x->ranges.dim);
+}
+
 /* 1 when every served model's queue would refuse any request now (so parsing is pointless). */
 static int all_queues_full(embp_server_ctx *x) {
     for (int i = 0; i < x->n_models; i++)
@@ -295,7 +308,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     float *out = NULL;
     embp_registry_model *m = find_model(x, q.model, &e);
     int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
-                                           &e);
+                                           &e) && ranges_fit(x, &q, m, &e);
     if (ok && m->batcher && embp_batcher_full(m->batcher))
         ok = refuse_queue_full(x, r, &e);
     ok = ok && within_prepare_bound(x, t0, &e) && make_sequences(x, m, &q, &sq, t0, &e);
@@ -310,8 +323,11 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
         int d = q.dimensions ? q.dimensions : m->info.dim;
         embp_pool_truncate(out, q.n_inputs, m->info.dim, d, m->info.normalize);
         r->status = 200;
-        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding, m->info.name,
-                                      sq.tokens))
+        embp_response_opts ro = {.encoding = q.encoding, .types = q.types,
+                                 .n_types = q.n_types, .ranges = &x->ranges,
+                                 .model = m->info.name, .id = r->request_id,
+                                 .texts = q.texts, .prompt_tokens = sq.tokens};
+        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, &ro))
             ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, r->body.oom ?
                                 "out of memory while writing the reply" : "the model produced "
                                 "a value that is not a finite number");

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 
 #include "core/log.h"
+#include "server/encoding.h"
 #include "server/response.h"
 #include "server/server.h"
 
@@ -16,6 +17,7 @@ typedef struct {
     embp_log_level log_level;
     atomic_ulong next_id;
     atomic_int quiescing;
+    embp_quant_ranges ranges; /* int8/uint8 buckets (EMB_PROVIDER_QUANTIZE_RANGES) */
 } embp_server_ctx;
 
 /* A reply: status, JSON body (heap, handed to libmicrohttpd), up to 6 extra headers (static
@@ -27,6 +29,7 @@ typedef struct {
     int n_hdr;
     int inputs;
     long tokens;
+    const char *request_id; /* set by the caller: X-Request-Id, accepted or generated */
     /* Set by the caller (may be NULL): polled while the request waits on the model; nonzero
      * when its client has gone, so that its queued work is dropped. */
     int (*client_gone)(void *client);

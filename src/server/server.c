@@ -304,6 +304,7 @@ static void server_release(embp_server *s) {
     }
     pthread_mutex_destroy(&s->conn_mu);
     pthread_cond_destroy(&s->conn_cv);
+    embp_quant_ranges_free(&s->ctx.ranges);
     embp_free(s);
 }
 
@@ -342,6 +343,10 @@ embp_status embp_server_start(const embp_config *cfg, embp_registry_model *model
     s->ctx.log_level = lvl < 0 ? EMBP_LOG_INFO : (embp_log_level)lvl;
     pthread_mutex_init(&s->conn_mu, NULL);
     pthread_cond_init(&s->conn_cv, NULL);
+    if (embp_quant_ranges_parse(cfg->quantize_ranges, &s->ctx.ranges, err) != EMBP_OK) {
+        server_release(s);
+        return err->code;
+    }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
         server_release(s);
         return embp_fail(err, EMBP_ENOMEM, "server: cannot start the watchdog thread");

@@ -11,11 +11,11 @@
 #include "core/log.h"
 #include "hub/hub.h"
 
-/* K_PREC: an embp_precision among the names in `allowed`; K_GROUP: a power of two in
+/* K_CHOICE: a string among the names in `allowed`; K_PREC: an embp_precision among them; K_GROUP: a power of two in
  * min..max; K_METHOD: embp_quant_method; K_FLOORS: "mean,min" into two doubles; K_OVERRIDES:
  * the per-model JSON into embp_config_override rows. */
 typedef enum { K_STR, K_INT, K_BOOL, K_LEVEL, K_PREC, K_GROUP, K_METHOD, K_FLOORS,
-               K_OVERRIDES } kind;
+               K_OVERRIDES, K_CHOICE } kind;
 
 typedef struct {
     const char *flag, *env, *def, *help;
@@ -101,6 +101,14 @@ static const setting table[] = {
      F(threads), 0, 1024, S | E | I, NULL, NULL},
     {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,
      F(log_level), 0, 0, S | E | T | I, NULL, NULL},
+    {"log-format", "EMB_PROVIDER_LOG_FORMAT", "text", "text|json: json writes one JSON object "
+     "per line (time, level, msg, and for requests request_id, method, route, status, "
+     "latency_ms, inputs, tokens) for log shippers", K_CHOICE, F(log_format), 0, 0,
+     S | E | T | I, NULL, "text|json"},
+    {"quantize-ranges", "EMB_PROVIDER_QUANTIZE_RANGES", "-1,1", "the per-dimension ranges the "
+     "int8/uint8 encodings bucket by (sentence-transformers' quantize_embeddings ranges): "
+     "\"LO,HI\" for every dimension, [[min...],[max...]] inline, or a file holding that JSON",
+     K_STR, F(quantize_ranges), 0, 0, S, NULL, NULL},
     {"precision", "EMB_PROVIDER_MODEL_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
      K_PREC, F(precision), 0, 0, S | E | I, "precision", PRECISION_ALLOWED},
     {"storage-precision", "EMB_PROVIDER_MODEL_STORAGE_PRECISION", "", "weights in memory: "
@@ -311,6 +319,15 @@ static embp_status apply(embp_config *c, const setting *s, const char *text, con
             return EMBP_OK;
         }
         return parse_overrides(c, text, where, err);
+    case K_CHOICE: {
+        size_t n = strlen(text);
+        for (const char *p = s->allowed; n && *p; p += strcspn(p, "|"), p += *p == '|')
+            if (strncmp(p, text, n) == 0 && (p[n] == '|' || p[n] == '\0')) {
+                memcpy(field, &text, sizeof text);
+                return EMBP_OK;
+            }
+        return embp_fail(err, EMBP_ECONFIG, "%s=%s: allowed values %s", where, text, s->allowed);
+    }
     case K_LEVEL:        if (embp_log_level_parse(text) < 0)
             return embp_fail(err, EMBP_ECONFIG, "%s=%s: not a log level; allowed: %s", where,
                              text, s->help);

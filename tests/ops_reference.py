@@ -174,12 +174,106 @@ def encodings(binary, model, sentences):
         fail(f"a malformed EMB_PROVIDER_QUANTIZE_RANGES: exit {p.returncode}, {p.stderr[-300:]}")
 
 
+# ---------------------------------------------------------------- metrics
+
+def scrape(srv, headers):
+    """{(sample name, ((label, value), ...)): value} of GET /metrics, by prometheus_client's
+    parser, which refuses anything not in the text format."""
+    from prometheus_client.parser import text_string_to_metric_families
+    status, hdr, raw = srv.request("GET", "/metrics", headers=headers)
+    if status != 200 or not hdr.get("Content-Type", "").startswith("text/plain; version=0.0.4"):
+        fail(f"GET /metrics: {status} {hdr.get('Content-Type')} {raw[:200]!r}")
+    out, types = {}, {}
+    for fam in text_string_to_metric_families(raw.decode()):
+        types[fam.name] = fam.type
+        for s in fam.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out, types
+
+
+def delta(a, b, name, **labels):
+    key = (name, tuple(sorted(labels.items())))
+    return b.get(key, 0.0) - a.get(key, 0.0)
+
+
+def expect(what, got, want):
+    if got != want:
+        fail(f"/metrics {what}: moved by {got}, expected {want}")
+
+
+def check_histogram(m, name, label, value):
+    """Cumulative buckets, +Inf equal to _count."""
+    rows = sorted((float(dict(k[1])["le"]), v) for k, v in m.items()
+                  if k[0] == name + "_bucket" and dict(k[1]).get(label) == value)
+    if not rows or any(b[1] < a[1] for a, b in zip(rows, rows[1:])):
+        fail(f"{name}{{{label}={value}}}: buckets {rows} not cumulative")
+    if rows[-1][0] != float("inf") or rows[-1][1] != m[(name + "_count", ((label, value),))]:
+        fail(f"{name}{{{label}={value}}}: +Inf bucket {rows[-1]} is not the count")
+
+
+def metrics(binary, model, sentences):
+    texts = read_sentences(sentences, 30)
+    key = {"Authorization": "Bearer sekrit"}
+    srv = Server(binary, model, env={"EMB_PROVIDER_API_KEY": "sekrit"})
+    try:
+        status, _, _ = srv.request("GET", "/metrics")
+        if status != 401:  # the key rule of every route but /health
+            fail(f"GET /metrics without the API key: {status}, expected 401")
+        a, types = scrape(srv, key)
+        tokens = inputs = 0
+        for batch in (texts[:1], texts[1:11], texts[11:30]):
+            ans = srv.post({"input": batch}, headers=key)
+            tokens += ans["usage"]["prompt_tokens"]
+            inputs += len(batch)
+        srv.request("POST", "/v1/embeddings", {"input": "x", "encoding_format": "no"}, key)
+        srv.request("GET", "/v1/models", headers=key)
+        srv.request("GET", "/v1/models")  # 401
+        srv.request("GET", "/no/such/route", headers=key)
+        srv.request("GET", "/another?x=1", headers=key)
+        b, _ = scrape(srv, key)
+        pid = srv.proc.pid
+        with open(f"/proc/{pid}/status") as f:
+            vmrss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+    finally:
+        srv.stop()
+    req = "embp_http_requests_total"
+    expect("requests /v1/embeddings 200", delta(a, b, req, route="/v1/embeddings", status="200"), 3)
+    expect("requests /v1/embeddings 400", delta(a, b, req, route="/v1/embeddings", status="400"), 1)
+    expect("requests /v1/models 200", delta(a, b, req, route="/v1/models", status="200"), 1)
+    expect("requests /v1/models 401", delta(a, b, req, route="/v1/models", status="401"), 1)
+    expect("requests unmatched 404", delta(a, b, req, route="unmatched", status="404"), 2)
+    expect("requests /metrics 200 (the first scrape)",
+           delta(a, b, req, route="/metrics", status="200"), 1)
+    dur = "embp_http_request_duration_seconds"
+    expect("latency count /v1/embeddings", delta(a, b, dur + "_count", route="/v1/embeddings"), 4)
+    check_histogram(b, dur, "route", "/v1/embeddings")
+    name = os.path.basename(model.rstrip("/"))
+    expect("tokens", delta(a, b, "embp_tokens_total", model=name), tokens)
+    expect("inputs", delta(a, b, "embp_inputs_total", model=name), inputs)
+    expect("batch_size sum", delta(a, b, "embp_batch_size_sum", model=name), inputs)
+    expect("batch_tokens sum", delta(a, b, "embp_batch_tokens_sum", model=name), tokens)
+    expect("queue waits", delta(a, b, "embp_queue_wait_seconds_count", model=name), 3)
+    for h in ("embp_queue_wait_seconds", "embp_batch_size", "embp_batch_tokens"):
+        check_histogram(b, h, "model", name)
+        if types.get(h) != "histogram":
+            fail(f"{h} is a {types.get(h)}, not a histogram")
+    expect("queue depth after the answers", b[("embp_queue_tokens", (("model", name),))], 0)
+    rss = b[("process_resident_memory_bytes", ())]
+    if not 0.5 * vmrss < rss < 2 * vmrss:
+        fail(f"process_resident_memory_bytes {rss} far from /proc VmRSS {vmrss}")
+    if not b[("embp_uptime_seconds", ())] > a[("embp_uptime_seconds", ())] >= 0:
+        fail("embp_uptime_seconds did not grow")
+    print(f"/metrics: parsed by prometheus_client; requests by route and status, {tokens} "
+          f"tokens and {inputs} inputs, 3 queue waits, RSS {rss / 2**20:.1f} MiB (VmRSS "
+          f"{vmrss / 2**20:.1f} MiB) as served")
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     cmd, binary, model, sentences = sys.argv[1:]
-    {"encodings": encodings}[cmd](binary, model, sentences)
+    {"encodings": encodings, "metrics": metrics}[cmd](binary, model, sentences)
     print("PASS")
 
 

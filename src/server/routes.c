@@ -46,22 +46,35 @@ static void reply_json(embp_reply *r, int status, json_t *v) {
 
 /* ---------------------------------------------------------------- routing and keys */
 
-enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO };
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS };
+
+static const struct {
+    const char *url, *method;
+    int id;
+} routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
+              {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
+              {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
+              {"/metrics", "GET", R_METRICS}};
+
+/* The index of url's row in routes, or -1. */
+static int route_index(const char *url) {
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(url, routes[i].url) == 0)
+            return (int)i;
+    return -1;
+}
 
 static int route_of(const char *url, const char **allow) {
-    static const struct {
-        const char *url, *method;
-        int id;
-    } routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
-                  {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
-                  {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO}};
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(url, routes[i].url) == 0) {
-            *allow = routes[i].method;
-            return routes[i].id;
-        }
-    }
-    return R_NONE;
+    int i = route_index(url);
+    if (i < 0)
+        return R_NONE;
+    *allow = routes[i].method;
+    return routes[i].id;
+}
+
+const char *embp_route_name(const char *url) {
+    int i = route_index(url);
+    return i < 0 ? NULL : routes[i].url;
 }
 
 /* Compares in time that depends only on the expected key's length, not on where they differ. */
@@ -437,6 +450,14 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
         break;
     case R_INFO:
         route_info(x, r);
+        break;
+    case R_METRICS: /* Prometheus' text format 0.0.4 */
+        r->status = 200;
+        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        if (x->metrics)
+            embp_metrics_write(x->metrics, &r->body);
+        else
+            embp_buf_append(&r->body, "", 0);
         break;
     default: { /* the precheck answers unknown routes; kept for safety */
         embp_http_error e;

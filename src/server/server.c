@@ -173,18 +173,21 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, embp_server *s, embp
     }
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
     for (int i = 0; i < r->n_hdr; i++)
         MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     set_phase(s, c, PHASE_SENDING); /* a slow reader gets timeout_s for the whole reply */
+    double seconds = (double)(now_us() - t0) / 1e6;
+    embp_metrics_request(s->ctx.metrics, embp_route_name(url), r->status, seconds);
     unsigned long id = atomic_fetch_add(&s->ctx.next_id, 1) + 1;
     char m[40], u[600]; /* the client chose both: a raw newline would forge a log line */
     embp_log(s->ctx.log_level, EMBP_LOG_INFO, "req=%lu %s %s status=%d inputs=%d tokens=%ld "
              "ms=%.2f", id, embp_log_escape(method, m, sizeof m),
              embp_log_escape(url, u, sizeof u), r->status, r->inputs, r->tokens,
-             (double)(now_us() - t0) / 1000.0);
+             seconds * 1000.0);
     return ret;
 }
 
@@ -305,6 +308,7 @@ static void server_release(embp_server *s) {
     pthread_mutex_destroy(&s->conn_mu);
     pthread_cond_destroy(&s->conn_cv);
     embp_quant_ranges_free(&s->ctx.ranges);
+    embp_metrics_free(s->ctx.metrics);
     embp_free(s);
 }
 
@@ -346,6 +350,10 @@ embp_status embp_server_start(const embp_config *cfg, embp_registry_model *model
     if (embp_quant_ranges_parse(cfg->quantize_ranges, &s->ctx.ranges, err) != EMBP_OK) {
         server_release(s);
         return err->code;
+    }
+    if (!(s->ctx.metrics = embp_metrics_create(models, n_models))) {
+        server_release(s);
+        return embp_fail(err, EMBP_ENOMEM, "server: out of memory for the metrics");
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
         server_release(s);

@@ -268,12 +268,79 @@ def metrics(binary, model, sentences):
           f"{vmrss / 2**20:.1f} MiB) as served")
 
 
+# ---------------------------------------------------------------- logs
+
+def logs(binary, model, sentences):
+    texts = read_sentences(sentences, 5)
+    bad = subprocess.run([binary, "serve", "--model", model, "--port", "0"], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, EMB_PROVIDER_LOG_FORMAT="xml"))
+    if bad.returncode == 0 or "EMB_PROVIDER_LOG_FORMAT=xml" not in bad.stderr:
+        fail(f"EMB_PROVIDER_LOG_FORMAT=xml: exit {bad.returncode}, {bad.stderr[-300:]}")
+    srv = Server(binary, model, env={"EMB_PROVIDER_LOG_FORMAT": "json"})
+    sent = {}  # the id each request's answer carried -> (what the client sent, status)
+    try:
+        cases = [("client-id.ABC_123", True), ("x" * 128, True), ("~!#$%&*+/:;<=>?@[]^`{|}", True),
+                 ("has space", False), ("y" * 129, False), ("caf\u00e9", False), (None, False)]
+        for i, (rid, valid) in enumerate(cases * 2):
+            hdr = {"X-Request-Id": rid} if rid is not None else {}
+            status, h, _ = srv.request("POST", "/v1/embeddings", {"input": texts[i % 5]}, hdr)
+            got = h.get("X-Request-Id")
+            if valid and got != rid:
+                fail(f"X-Request-Id {rid!r} came back as {got!r}")
+            if not valid and (not re.fullmatch(r"[0-9a-f]{32}", got or "") or got == rid):
+                fail(f"X-Request-Id {rid!r} (invalid) came back as {got!r}, not a new id")
+            if not valid and got in sent:
+                fail(f"generated X-Request-Id {got} twice")
+            if valid or got not in sent:
+                sent.setdefault(got, []).append(status)
+        status, h, _ = srv.request("GET", "/no/such", headers={"X-Request-Id": "on-a-404"})
+        if h.get("X-Request-Id") != "on-a-404":
+            fail(f"a 404 answered X-Request-Id {h.get('X-Request-Id')!r}")
+        sent.setdefault("on-a-404", []).append(status)
+        # A path with a quote, a newline and an invalid UTF-8 byte (libmicrohttpd unescapes
+        # %XX) must stay one JSON record.
+        status, h, _ = srv.request("GET", "/q%22n%0Ax%FF", headers={"X-Request-Id": "odd-path"})
+        sent.setdefault("odd-path", []).append(status)
+    finally:
+        srv.stop()
+    lines = srv.text().splitlines()
+    records = []
+    for n, line in enumerate(lines):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            fail(f"log line {n + 1} is not JSON: {line[:200]!r}")
+        if not isinstance(rec, dict) or not {"time", "level", "msg"} <= rec.keys():
+            fail(f"log line {n + 1} lacks time/level/msg: {line[:200]}")
+        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec["time"]):
+            fail(f"log line {n + 1}: time {rec['time']!r}")
+        records.append(rec)
+    reqs = [r for r in records if "request_id" in r]
+    logged = {}
+    for r in reqs:
+        if not isinstance(r.get("latency_ms"), (int, float)) or not isinstance(r.get("status"), int):
+            fail(f"request record without numbers: {r}")
+        logged.setdefault(r["request_id"], []).append(r["status"])
+    if logged != sent:
+        fail(f"request records {logged} are not the requests answered {sent}")
+    post = [r for r in reqs if r["route"] == "/v1/embeddings"]
+    if any(r["method"] != "POST" or r["inputs"] != 1 or r["tokens"] < 1 for r in post):
+        fail(f"an embeddings record lacks method/inputs/tokens: {post[0]}")
+    if not any(r["route"] == "unmatched" and r["path"] == "/no/such" for r in reqs):
+        fail("the 404's record lacks route unmatched and its path")
+    odd = [r for r in reqs if r["request_id"] == "odd-path"]
+    if not odd or not odd[0]["path"].startswith('/q"n\nx'):
+        fail(f"the odd path's record: {odd}")
+    print(f"{len(lines)} log lines, each one JSON object; {len(reqs)} request records, each "
+          f"with the X-Request-Id its answer carried ({len(sent)} ids, client's or generated)")
+
+
 def main():
     if len(sys.argv) != 5:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     cmd, binary, model, sentences = sys.argv[1:]
-    {"encodings": encodings, "metrics": metrics}[cmd](binary, model, sentences)
+    {"encodings": encodings, "metrics": metrics, "logs": logs}[cmd](binary, model, sentences)
     print("PASS")
 
 

@@ -99,9 +99,11 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
         add_header(r, "Access-Control-Allow-Origin", cors);
         if (strcmp(cors, "*") != 0)
             add_header(r, "Vary", "Origin");
+        add_header(r, "Access-Control-Expose-Headers", "X-Request-Id");
         if (!strcmp(method, "OPTIONS") && route != R_NONE) { /* the browser's preflight */
             add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            add_header(r, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, X-Request-Id");
             add_header(r, "Access-Control-Max-Age", "600");
             r->status = 204;
             embp_buf_append(&r->body, "", 0);

@@ -16,7 +16,8 @@ typedef struct {
     embp_registry_model *models;
     int n_models;
     embp_log_level log_level;
-    atomic_ulong next_id;
+    embp_logger log;      /* log_level and EMB_PROVIDER_LOG_FORMAT */
+    atomic_ulong next_id; /* requests seen: generated X-Request-Ids count them */
     atomic_int quiescing;
     embp_quant_ranges ranges; /* int8/uint8 buckets (EMB_PROVIDER_QUANTIZE_RANGES) */
     embp_metrics *metrics;    /* GET /metrics; NULL: none kept */

@@ -600,6 +600,12 @@ void embp_config_explain(embp_error *err) {
     memcpy(err->msg, out, used + 1);
 }
 
+embp_logger embp_config_logger(const embp_config *c) {
+    int lvl = embp_log_level_parse(c->log_level), fmt = embp_log_format_parse(c->log_format);
+    return (embp_logger){lvl < 0 ? EMBP_LOG_INFO : (embp_log_level)lvl,
+                         fmt < 0 ? EMBP_LOG_TEXT : (embp_log_format)fmt};
+}
+
 static const char *env(const char *name) {
     return getenv(name);
 }
@@ -615,7 +621,7 @@ typedef struct {
 } hub_paths;
 
 static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
-                                   embp_error *err) {
+                                   const embp_logger *lg, embp_error *err) {
     embp_hub_opts o;
     embp_hub_opts_from_env(&o, env);
     embp_hub_progress_state progress = {0};
@@ -628,9 +634,9 @@ static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
         embp_hub_parse_id(paths[i], &h->ids[i], NULL);
         if (embp_hub_find(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], NULL) != EMBP_OK) {
             if (!o.offline)
-                embp_log(EMBP_LOG_DEBUG, EMBP_LOG_INFO, "%s is neither a folder nor in the "
-                         "Hugging Face cache (%s): pulling it from %s", paths[i], o.cache,
-                         o.endpoint);
+                embp_logger_log(lg, EMBP_LOG_INFO, NULL, "%s is neither a folder nor in the "
+                                "Hugging Face cache (%s): pulling it from %s", paths[i],
+                                o.cache, o.endpoint);
             if (embp_hub_pull(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], err) != EMBP_OK) {
                 char what[160];
                 snprintf(what, sizeof what, "model %.100s (no such folder; as a Hub id)",
@@ -660,8 +666,9 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
     embp_status rc = EMBP_OK;
     if (!mo || !opts || !h)
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
-    else
-        rc = resolve_hub_ids(paths, count, h, err);
+    embp_logger lg = embp_config_logger(c);
+    if (rc == EMBP_OK)
+        rc = resolve_hub_ids(paths, count, h, &lg, err);
     for (int i = 0; rc == EMBP_OK && i < count; i++) {
         embp_config_load_opts(c, i, &mo[i]);
         opts[i] = mo[i].opts;
@@ -674,7 +681,7 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
                              .with_batcher = with_batcher,
                              .max_wait_ms = (int)c->max_wait_time_ms,
                              .max_queue_tokens = c->max_queue_tokens,
-                             .length_grouping = c->length_grouping};
+                             .length_grouping = c->length_grouping, .log = lg};
     if (rc == EMBP_OK && (rc = embp_registry_load(paths, opts, count, &ro, out, err)) != EMBP_OK)
         embp_config_explain(err); /* the library names its fields; we name our variables */
     free(mo);

@@ -105,6 +105,9 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
                                     embp_registry_model **out /* OUT */, int *n /* OUT */,
                                     embp_error *err);
 
+/* The logger c's EMB_PROVIDER_LOG_LEVEL and EMB_PROVIDER_LOG_FORMAT make. */
+embp_logger embp_config_logger(const embp_config *c);
+
 /* The i-th comma-separated item of list into out ("" when there are fewer). */
 void embp_config_list_item(const char *list, int i, char *out, size_t size);
 

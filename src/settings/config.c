@@ -102,7 +102,7 @@ static const setting table[] = {
     {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,
      F(log_level), 0, 0, S | E | T | I, NULL, NULL},
     {"log-format", "EMB_PROVIDER_LOG_FORMAT", "text", "text|json: json writes one JSON object "
-     "per line (time, level, msg, and for requests request_id, method, route, status, "
+     "per line (time, level, msg, and for requests request_id, method, route, path, status, "
      "latency_ms, inputs, tokens) for log shippers", K_CHOICE, F(log_format), 0, 0,
      S | E | T | I, NULL, "text|json"},
     {"quantize-ranges", "EMB_PROVIDER_QUANTIZE_RANGES", "-1,1", "the per-dimension ranges the "

@@ -48,7 +48,8 @@ class Server:
             if self.proc.poll() is not None:
                 fail("embp serve exited before listening:\n" + self.text())
             time.sleep(0.05)
-        self.stop()
+        self.proc.kill()
+        self.proc.wait()
         fail("embp serve did not listen within 30 s:\n" + self.text())
 
     def text(self):
@@ -75,14 +76,17 @@ class Server:
         return json.loads(raw)
 
     def stop(self):
+        """SIGTERM; the server must drain and exit 0 (a sanitizer's report at exit fails)."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.returncode
+                fail("embp serve did not exit within 60 s of SIGTERM:\n" + self.text()[-2000:])
+        if self.proc.returncode != 0:
+            fail(f"embp serve exited with {self.proc.returncode}:\n" + self.text()[-3000:])
 
 
 def read_sentences(path, n):

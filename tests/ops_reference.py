@@ -262,6 +262,7 @@ def metrics(binary, model, sentences):
         if types.get(h) != "histogram":
             fail(f"{h} is a {types.get(h)}, not a histogram")
     expect("queue depth after the answers", b[("embp_queue_tokens", (("model", name),))], 0)
+    expect("queued requests after the answers", b[("embp_queue_requests", (("model", name),))], 0)
     rss = b[("process_resident_memory_bytes", ())]
     if not 0.5 * vmrss < rss < 2 * vmrss:
         fail(f"process_resident_memory_bytes {rss} far from /proc VmRSS {vmrss}")

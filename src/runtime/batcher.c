@@ -562,6 +562,13 @@ long embp_batcher_queued_tokens(embp_batcher *b) {
     return t;
 }
 
+int embp_batcher_queued_requests(embp_batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    int n = b->n_jobs;
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out) {
     pthread_mutex_lock(&b->mu);
     *out = b->stats;

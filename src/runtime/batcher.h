@@ -129,6 +129,7 @@ void embp_batcher_observe(embp_batcher *b, const embp_batcher_observer *o);
 
 /* Tokens now waiting in the queue, and counters since creation. */
 long embp_batcher_queued_tokens(embp_batcher *b);
+int embp_batcher_queued_requests(embp_batcher *b); /* requests with sequences not yet taken */
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out /* OUT */);
 
 #endif

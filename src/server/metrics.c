@@ -233,8 +233,8 @@ static void write_requests(embp_buf *b, const embp_metrics *m) {
                         route_label(m->routes[i].route), &m->routes[i].latency, &secs_b);
 }
 
-/* queued[i]: model i's queued tokens, read before taking m's lock (the batcher's lock is
- * taken before ours by the observers, never after). */
+/* queued[2 i], queued[2 i + 1]: model i's queued tokens and requests, read before taking m's
+ * lock (the batcher's lock is taken before ours by the observers, never after). */
 static void write_models(embp_buf *b, const embp_metrics *m, const long *queued) {
     static const struct {
         const char *name, *help;
@@ -258,7 +258,12 @@ static void write_models(embp_buf *b, const embp_metrics *m, const long *queued)
     family(b, "embp_queue_tokens", "gauge", "tokens waiting in the model's batcher queue");
     for (int i = 0; i < m->n_models; i++)
         sample(b, "embp_queue_tokens", "model", m->models[i].rm->info.name, NULL,
-               (double)queued[i]);
+               (double)queued[2 * i]);
+    family(b, "embp_queue_requests", "gauge", "requests with sequences waiting in the model's "
+           "batcher queue");
+    for (int i = 0; i < m->n_models; i++)
+        sample(b, "embp_queue_requests", "model", m->models[i].rm->info.name, NULL,
+               (double)queued[2 * i + 1]);
     family(b, "embp_tokens_total", "counter", "tokens embedded, by model");
     for (int i = 0; i < m->n_models; i++)
         sample(b, "embp_tokens_total", "model", m->models[i].rm->info.name, NULL,
@@ -299,15 +304,18 @@ static void write_process(embp_buf *b, const embp_metrics *m) {
 }
 
 void embp_metrics_write(embp_metrics *m, embp_buf *b) {
-    long queued[64] = {0}, *q = m->n_models <= 64 ? queued
-                                                  : embp_calloc((size_t)m->n_models, sizeof *q);
+    long queued[64] = {0}, *q = m->n_models <= 32 ? queued
+                                                  : embp_calloc(2 * (size_t)m->n_models,
+                                                                sizeof *q);
     if (!q) {
         b->oom = 1;
         return;
     }
-    for (int i = 0; i < m->n_models; i++)
-        q[i] = m->models[i].rm->batcher ? embp_batcher_queued_tokens(m->models[i].rm->batcher)
-                                        : 0;
+    for (int i = 0; i < m->n_models; i++) {
+        embp_batcher *bt = m->models[i].rm->batcher;
+        q[2 * i] = bt ? embp_batcher_queued_tokens(bt) : 0;
+        q[2 * i + 1] = bt ? embp_batcher_queued_requests(bt) : 0;
+    }
     pthread_mutex_lock(&m->mu);
     write_requests(b, m);
     write_models(b, m, q);

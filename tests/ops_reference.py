@@ -145,12 +145,35 @@ def check_encodings(srv, texts, ranges_of, label):
           f"texts at dims {seen}; Cohere's embedding_types shape too")
 
 
+def cli_embed(binary, model, texts, *args):
+    """`embp embed` of texts (one per stdin line): the embeddings of its JSON lines."""
+    p = subprocess.run([binary, "embed", "--model", model, *args], input="\n".join(texts) + "\n",
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        fail(f"embp embed {' '.join(args)}: exit {p.returncode}: {p.stderr[-500:]}")
+    return [json.loads(line)["embedding"] for line in p.stdout.splitlines()]
+
+
+def check_cli(binary, model, texts, ranges_of, args, label):
+    """`embp embed --encoding X` against quantize_embeddings of `embp embed`'s floats."""
+    from sentence_transformers.util.quantization import quantize_embeddings
+    for dims in ([], ["--dimensions", "13"]):
+        floats = np.array(cli_embed(binary, model, texts, *args, *dims), dtype=np.float32)
+        for enc in ("int8", "uint8", "binary", "ubinary"):
+            got = cli_embed(binary, model, texts, "--encoding", enc, *args, *dims)
+            expect_equal(f"embp embed --encoding {enc} {label} dim {floats.shape[1]}", got,
+                         quantize_embeddings(floats, precision=enc,
+                                             ranges=ranges_of(floats.shape[1])))
+    print(f"embp embed --encoding: the same with {label}")
+
+
 def encodings(binary, model, sentences):
     texts = read_sentences(sentences, 40)
+    default = lambda d: np.array([[-1.0] * d, [1.0] * d], np.float32)  # noqa: E731
+    check_cli(binary, model, texts, default, [], "default ranges")
     srv = Server(binary, model)
     try:
-        check_encodings(srv, texts, lambda d: np.array([[-1.0] * d, [1.0] * d], np.float32),
-                        "default ranges [-1, 1]")
+        check_encodings(srv, texts, default, "default ranges [-1, 1]")
         # A deployment's ranges: calibrated as sentence-transformers does (per-dimension min and
         # max of calibration embeddings), on texts other than the ones checked.
         calib = srv.post({"input": read_sentences(sentences, 80)[40:], "encoding_format": "float"})
@@ -167,6 +190,8 @@ def encodings(binary, model, sentences):
     srv = Server(binary, model, env={"EMB_PROVIDER_QUANTIZE_RANGES": f.name})
     try:
         check_encodings(srv, texts, lambda d: ranges[:, :d], "calibrated ranges file")
+        check_cli(binary, model, texts, lambda d: ranges[:, :d], ["--quantize-ranges", f.name],
+                  "the calibrated ranges file")
     finally:
         srv.stop()
         os.unlink(f.name)

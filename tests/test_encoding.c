@@ -1,4 +1,4 @@
-/* The output encodings (src/server/encoding.c) against values worked by hand from
+/* The output encodings (src/runtime/encoding.c) against values worked by hand from
  * sentence-transformers' quantize_embeddings formulas (quantization.py): np.packbits(x > 0)
  * (- 128 for binary) and clip(floor((x - lo) / ((hi - lo) / 255)), 0, 255) (- 128 for int8);
  * the ranges setting's forms and errors; encoding_format / embedding_types parsing; and
@@ -10,9 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/encoding.h"
+#include "runtime/encoding.h"
 #include "server/request.h"
 #include "server/response.h"
+
+/* The ranges setting as the server parses it. */
+static embp_status parse_ranges(const char *text, embp_quant_ranges *r, embp_error *err) {
+    return embp_quant_ranges_parse(text, "EMB_PROVIDER_QUANTIZE_RANGES", r, err);
+}
 
 static void expect_bytes(const uint8_t *got, const int *want, int n, int is_signed,
                          const char *what) {
@@ -43,7 +48,7 @@ static void test_int8_buckets_by_the_default_range_and_clamps(void **state) {
     (void)state;
     embp_quant_ranges r;
     embp_error err;
-    assert_int_equal(embp_quant_ranges_parse("", &r, &err), EMBP_OK); /* [-1, 1] */
+    assert_int_equal(parse_ranges("", &r, &err), EMBP_OK); /* [-1, 1] */
     assert_int_equal(r.dim, 0);
     /* step = 2/255: 0.5 -> floor(1.5 * 127.5) = 191; 0 -> floor(127.5) = 127; -1 -> 0;
      * 1.5 and -2 clamp to 255 and 0; 0.01 -> floor(1.01 * 127.5 = 128.775) = 128. */
@@ -62,7 +67,7 @@ static void test_int8_uses_each_dimensions_range_and_a_zero_width_one(void **sta
     embp_error err;
     /* dim 0: [0, 1], 0.3 -> floor(76.5) = 76; dim 1: [-0.5, 0.5], 0.25 -> floor(191.25) = 191;
      * dim 2: [0.2, 0.2], step 0 becomes 1: floor(0.7 - 0.2) = 0, floor(5.2 - 0.2) = 5. */
-    assert_int_equal(embp_quant_ranges_parse("[[0, -0.5, 0.2], [1, 0.5, 0.2]]", &r, &err),
+    assert_int_equal(parse_ranges("[[0, -0.5, 0.2], [1, 0.5, 0.2]]", &r, &err),
                      EMBP_OK);
     assert_int_equal(r.dim, 3);
     assert_true(embp_quant_ranges_fit(&r, 3));
@@ -78,7 +83,7 @@ static void test_int8_uses_each_dimensions_range_and_a_zero_width_one(void **sta
 static void expect_ranges_error(const char *text, const char *needle) {
     embp_quant_ranges r;
     embp_error err;
-    if (embp_quant_ranges_parse(text, &r, &err) == EMBP_OK)
+    if (parse_ranges(text, &r, &err) == EMBP_OK)
         fail_msg("ranges %s parsed; expected an error naming \"%s\"", text, needle);
     if (!strstr(err.msg, needle) || !strstr(err.msg, "EMB_PROVIDER_QUANTIZE_RANGES"))
         fail_msg("ranges %s: message \"%s\" lacks \"%s\" or the variable", text, err.msg, needle);
@@ -89,7 +94,7 @@ static void test_ranges_setting_forms_and_errors(void **state) {
     (void)state;
     embp_quant_ranges r;
     embp_error err;
-    assert_int_equal(embp_quant_ranges_parse("-0.25,0.5", &r, &err), EMBP_OK);
+    assert_int_equal(parse_ranges("-0.25,0.5", &r, &err), EMBP_OK);
     assert_int_equal(r.dim, 0);
     assert_true(r.lo[0] == -0.25f && r.hi[0] == 0.5f);
     embp_quant_ranges_free(&r);
@@ -99,7 +104,7 @@ static void test_ranges_setting_forms_and_errors(void **state) {
     assert_non_null(f);
     fputs("[[-0.1, -0.2], [0.1, 0.3]]\n", f);
     fclose(f);
-    assert_int_equal(embp_quant_ranges_parse(path, &r, &err), EMBP_OK);
+    assert_int_equal(parse_ranges(path, &r, &err), EMBP_OK);
     assert_int_equal(r.dim, 2);
     assert_true(r.lo[1] == -0.2f && r.hi[1] == 0.3f);
     embp_quant_ranges_free(&r);
@@ -157,7 +162,7 @@ static void test_both_answer_shapes_parse_back(void **state) {
     (void)state;
     embp_quant_ranges r;
     embp_error err;
-    assert_int_equal(embp_quant_ranges_parse("-1,1", &r, &err), EMBP_OK);
+    assert_int_equal(parse_ranges("-1,1", &r, &err), EMBP_OK);
     const float rows[2][3] = {{0.5f, -0.5f, 0.0f}, {-0.25f, 1.0f, 0.75f}};
     embp_buf b = {0};
     embp_response_opts o = {.encoding = EMBP_ENCODING_INT8, .ranges = &r, .model = "m",

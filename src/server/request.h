@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/encoding.h"
+#include "runtime/encoding.h"
 
 /* An error as the HTTP layer sends it:
  * {"error":{"message":..., "type":..., "param":..., "code":...}} with status. */

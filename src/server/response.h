@@ -1,5 +1,5 @@
 /* JSON bodies the server sends: the embeddings list (written straight into a growing buffer,
- * each row in its encoding (server/encoding.h), no JSON DOM on this hot path) and OpenAI
+ * each row in its encoding (runtime/encoding.h), no JSON DOM on this hot path) and OpenAI
  * errors. */
 #ifndef EMBP_SERVER_RESPONSE_H
 #define EMBP_SERVER_RESPONSE_H
@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "core/buf.h"
-#include "server/encoding.h"
+#include "runtime/encoding.h"
 #include "server/request.h"
 
 /* How an embeddings answer is written. */

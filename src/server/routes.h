@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 
 #include "core/log.h"
-#include "server/encoding.h"
+#include "runtime/encoding.h"
 #include "server/metrics.h"
 #include "server/response.h"
 #include "server/server.h"

@@ -404,7 +404,8 @@ embp_status embp_server_start(const embp_config *cfg, embp_registry_model *model
     }
     pthread_mutex_init(&s->conn_mu, NULL);
     pthread_cond_init(&s->conn_cv, NULL);
-    if (embp_quant_ranges_parse(cfg->quantize_ranges, &s->ctx.ranges, err) != EMBP_OK) {
+    if (embp_quant_ranges_parse(cfg->quantize_ranges, "EMB_PROVIDER_QUANTIZE_RANGES",
+                                &s->ctx.ranges, err) != EMBP_OK) {
         server_release(s);
         return err->code;
     }

@@ -108,7 +108,7 @@ static const setting table[] = {
     {"quantize-ranges", "EMB_PROVIDER_QUANTIZE_RANGES", "-1,1", "the per-dimension ranges the "
      "int8/uint8 encodings bucket by (sentence-transformers' quantize_embeddings ranges): "
      "\"LO,HI\" for every dimension, [[min...],[max...]] inline, or a file holding that JSON",
-     K_STR, F(quantize_ranges), 0, 0, S, NULL, NULL},
+     K_STR, F(quantize_ranges), 0, 0, S | E, NULL, NULL},
     {"precision", "EMB_PROVIDER_MODEL_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
      K_PREC, F(precision), 0, 0, S | E | I, "precision", PRECISION_ALLOWED},
     {"storage-precision", "EMB_PROVIDER_MODEL_STORAGE_PRECISION", "", "weights in memory: "

@@ -32,7 +32,7 @@ enum {
 typedef struct {
     const char *model_path, *model_name, *host, *api_key, *log_level;
     const char *fidelity_cache, *cors_origin, *default_prompt_name;
-    const char *quantize_ranges, *log_format; /* server/encoding.h; "text" or "json" */
+    const char *quantize_ranges, *log_format; /* runtime/encoding.h; "text" or "json" */
     embp_precision precision, storage_precision, computation_precision; /* UNSET: not given */
     embp_quant_method quantization_method;
     double fidelity_floor_mean, fidelity_floor_min; /* EMB_PROVIDER_FIDELITY_MIN "mean,min" */

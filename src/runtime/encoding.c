@@ -1,7 +1,7 @@
 /* Output encodings of embedding rows (encoding.h): names, the int8 ranges setting, and the
  * arithmetic of sentence-transformers' quantize_embeddings, written by hand because it is a
  * few lines of float32 arithmetic no Debian library offers. */
-#include "server/encoding.h"
+#include "runtime/encoding.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -29,45 +29,45 @@ const char *embp_encoding_name(embp_encoding e) {
 
 /* ---------------------------------------------------------------- ranges */
 
-#define RANGES_VAR "EMB_PROVIDER_QUANTIZE_RANGES"
-
-static embp_status ranges_alloc(embp_quant_ranges *r, int dim, embp_error *err) {
+static embp_status ranges_alloc(embp_quant_ranges *r, int dim, const char *var,
+                                embp_error *err) {
     size_t n = dim ? (size_t)dim : 1;
     r->dim = dim;
     r->lo = embp_malloc(2 * n * sizeof(float));
     if (!r->lo)
-        return embp_fail(err, EMBP_ENOMEM, RANGES_VAR ": out of memory for %d ranges", dim);
+        return embp_fail(err, EMBP_ENOMEM, "%s: out of memory for %d ranges", var, dim);
     r->hi = r->lo + n;
     return EMBP_OK;
 }
 
-static embp_status check_range(double lo, double hi, const char *where, int i, embp_error *err) {
+static embp_status check_range(double lo, double hi, const char *var, const char *where, int i,
+                               embp_error *err) {
     if (!isfinite(lo) || !isfinite(hi) || lo > hi || !isfinite((float)lo) || !isfinite((float)hi))
-        return embp_fail(err, EMBP_ECONFIG, RANGES_VAR " (%s): dimension %d: [%g, %g] is not a "
-                         "range of finite float32 values with min <= max", where, i, lo, hi);
+        return embp_fail(err, EMBP_ECONFIG, "%s (%s): dimension %d: [%g, %g] is not a range of "
+                         "finite float32 values with min <= max", var, where, i, lo, hi);
     return EMBP_OK;
 }
 
 /* root: [[min...],[max...]], two arrays of numbers of one length. */
-static embp_status ranges_from_json(const json_t *root, const char *where, embp_quant_ranges *r,
-                                    embp_error *err) {
+static embp_status ranges_from_json(const json_t *root, const char *var, const char *where,
+                                    embp_quant_ranges *r, embp_error *err) {
     const json_t *lo = json_array_get(root, 0), *hi = json_array_get(root, 1);
     size_t n = json_array_size(lo);
     if (!json_is_array(root) || json_array_size(root) != 2 || !json_is_array(lo) ||
         !json_is_array(hi) || n == 0 || json_array_size(hi) != n || n > (1u << 20))
-        return embp_fail(err, EMBP_ECONFIG, RANGES_VAR " (%s): expected [[min_0, ..., "
-                         "min_d-1], [max_0, ..., max_d-1]] (sentence-transformers' ranges, "
-                         "shape (2, dim)), two arrays of one length", where);
-    if (ranges_alloc(r, (int)n, err) != EMBP_OK)
+        return embp_fail(err, EMBP_ECONFIG, "%s (%s): expected [[min_0, ..., min_d-1], "
+                         "[max_0, ..., max_d-1]] (sentence-transformers' ranges, shape (2, "
+                         "dim)), two arrays of one length", var, where);
+    if (ranges_alloc(r, (int)n, var, err) != EMBP_OK)
         return err->code;
     for (size_t i = 0; i < n; i++) {
         const json_t *a = json_array_get(lo, i), *b = json_array_get(hi, i);
         if (!json_is_number(a) || !json_is_number(b)) {
             embp_quant_ranges_free(r);
-            return embp_fail(err, EMBP_ECONFIG, RANGES_VAR " (%s): dimension %zu: the min and "
-                             "the max must be numbers", where, i);
+            return embp_fail(err, EMBP_ECONFIG, "%s (%s): dimension %zu: the min and the max "
+                             "must be numbers", var, where, i);
         }
-        if (check_range(json_number_value(a), json_number_value(b), where, (int)i, err)) {
+        if (check_range(json_number_value(a), json_number_value(b), var, where, (int)i, err)) {
             embp_quant_ranges_free(r);
             return err->code;
         }
@@ -77,7 +77,8 @@ static embp_status ranges_from_json(const json_t *root, const char *where, embp_
     return EMBP_OK;
 }
 
-embp_status embp_quant_ranges_parse(const char *text, embp_quant_ranges *out, embp_error *err) {
+embp_status embp_quant_ranges_parse(const char *text, const char *var, embp_quant_ranges *out,
+                                    embp_error *err) {
     memset(out, 0, sizeof *out);
     double lo = -1.0, hi = 1.0;
     char *end = NULL;
@@ -93,9 +94,9 @@ embp_status embp_quant_ranges_parse(const char *text, embp_quant_ranges *out, em
         }
     }
     if (!text || !*text || end) {
-        if (check_range(lo, hi, text && *text ? text : "default", 0, err) != EMBP_OK)
+        if (check_range(lo, hi, var, text && *text ? text : "default", 0, err) != EMBP_OK)
             return err->code;
-        if (ranges_alloc(out, 0, err) != EMBP_OK)
+        if (ranges_alloc(out, 0, var, err) != EMBP_OK)
             return err->code;
         out->lo[0] = (float)lo;
         out->hi[0] = (float)hi;
@@ -105,11 +106,11 @@ embp_status embp_quant_ranges_parse(const char *text, embp_quant_ranges *out, em
     int inline_json = text[0] == '[';
     json_t *root = inline_json ? json_loads(text, 0, &je) : json_load_file(text, 0, &je);
     if (!root)
-        return embp_fail(err, EMBP_ECONFIG, RANGES_VAR "=%.200s: %s%s at line %d column %d: "
-                         "%s; expected \"LO,HI\", [[min...],[max...]] or a file holding that "
-                         "JSON", text, inline_json ? "" : "cannot read it as a JSON file",
+        return embp_fail(err, EMBP_ECONFIG, "%s=%.200s: %s%s at line %d column %d: %s; "
+                         "expected \"LO,HI\", [[min...],[max...]] or a file holding that "
+                         "JSON", var, text, inline_json ? "" : "cannot read it as a JSON file",
                          inline_json ? "invalid JSON" : "", je.line, je.column, je.text);
-    embp_status rc = ranges_from_json(root, inline_json ? "inline JSON" : text, out, err);
+    embp_status rc = ranges_from_json(root, var, inline_json ? "inline JSON" : text, out, err);
     json_decref(root);
     return rc;
 }

@@ -1,9 +1,10 @@
 /* The output encodings of an embedding row: float, base64 (little-endian float32, the OpenAI
  * SDKs' default), and sentence-transformers' quantize_embeddings precisions int8, uint8,
- * binary and ubinary, for vector databases. The one place their arithmetic lives: every route
- * that returns vectors encodes through here. Not a model quantizer (runtime/quantize.c). */
-#ifndef EMBP_SERVER_ENCODING_H
-#define EMBP_SERVER_ENCODING_H
+ * binary and ubinary, for vector databases. The one place their arithmetic lives: every HTTP
+ * route that returns vectors and `embp embed --encoding` encode through here. Not a model
+ * quantizer (runtime/quantize.c). */
+#ifndef EMBP_RUNTIME_ENCODING_H
+#define EMBP_RUNTIME_ENCODING_H
 
 #include <stdint.h>
 
@@ -38,12 +39,13 @@ typedef struct {
     float *lo, *hi; /* dim values each (1 when dim is 0), one heap block at lo */
 } embp_quant_ranges;
 
-/* Parses EMB_PROVIDER_QUANTIZE_RANGES: "" (the default [-1, 1]), "LO,HI" (one range for every
- * dimension), inline JSON [[min...],[max...]], or the path of a file holding that JSON (what
+/* Parses ranges text: "" (the default [-1, 1]), "LO,HI" (one range for every dimension),
+ * inline JSON [[min...],[max...]], or the path of a file holding that JSON (what
  * `json.dump(ranges.tolist(), f)` writes for sentence-transformers' ranges). Every minimum
- * must be finite and at most its maximum. Errors name the variable, the file and the element. */
-embp_status embp_quant_ranges_parse(const char *text, embp_quant_ranges *out /* OUT */,
-                                    embp_error *err);
+ * must be finite and at most its maximum. Errors name `where` (the caller's setting, e.g.
+ * "EMB_PROVIDER_QUANTIZE_RANGES"), the file and the element. */
+embp_status embp_quant_ranges_parse(const char *text, const char *where,
+                                    embp_quant_ranges *out /* OUT */, embp_error *err);
 void embp_quant_ranges_free(embp_quant_ranges *r); /* NULL is fine; leaves *r zeroed */
 
 /* 1 when r applies to a model of model_dim dimensions (r->dim is 0 or model_dim). */

@@ -108,19 +108,31 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* Sets c's phase and deadline: none while the model works, now + timeout to receive the next
- * request or to send the reply; and the id of its request (NULL: keep it; "": none). */
-static void set_phase(embp_server *s, struct MHD_Connection *c, conn_phase phase,
-                      const char *rid) {
+/* c's entry in the watchdog's list, or NULL. */
+static conn_entry *entry_of(struct MHD_Connection *c) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    conn_entry *e = ci ? ci->socket_context : NULL;
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Sets the id of c's current request ("": none), for the watchdog's log line. */
+static void set_request_id(embp_server *s, struct MHD_Connection *c, const char *rid) {
+    conn_entry *e = entry_of(c);
+    if (!e)
+        return;
+    pthread_mutex_lock(&s->conn_mu);
+    snprintf(e->rid, sizeof e->rid, "%s", rid);
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+/* Sets c's phase and deadline: none while the model works, now + timeout to receive the next
+ * request or to send the reply. */
+static void set_phase(embp_server *s, struct MHD_Connection *c, conn_phase phase) {
+    conn_entry *e = entry_of(c);
     if (!e)
         return;
     pthread_mutex_lock(&s->conn_mu);
     e->phase = phase;
-    if (rid)
-        snprintf(e->rid, sizeof e->rid, "%s", rid);
     e->deadline_us =
         phase == PHASE_WORKING ? 0 : now_us() + (int64_t)s->ctx.cfg->timeout_s * 1000000;
     pthread_mutex_unlock(&s->conn_mu);
@@ -192,7 +204,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, embp_server *s, embp
         MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
-    set_phase(s, c, PHASE_SENDING, NULL); /* a slow reader gets timeout_s for the whole reply */
+    set_phase(s, c, PHASE_SENDING); /* a slow reader gets timeout_s for the whole reply */
     double seconds = (double)(now_us() - st->t0) / 1e6;
     const char *route = embp_route_name(url);
     embp_metrics_request(s->ctx.metrics, route, r->status, seconds);
@@ -280,7 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->t0 = now_us();
         atomic_fetch_add(&s->active, 1);
         take_request_id(s, c, st->rid);
-        set_phase(s, c, PHASE_RECEIVING, st->rid);
+        set_request_id(s, c, st->rid);
         /* Route problems and an announced oversize body are answered before reading it. */
         embp_reply r = {.request_id = st->rid};
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -297,7 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    set_phase(s, c, PHASE_WORKING, NULL); /* the whole request is in: answering may take its time */
+    set_phase(s, c, PHASE_WORKING); /* the whole request is in: answering may take its time */
     embp_reply r = {0};
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -316,7 +328,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     embp_server *s = cls;
     request_state *st = *con_cls;
-    set_phase(s, c, PHASE_RECEIVING, ""); /* a keep-alive connection's next request */
+    set_phase(s, c, PHASE_RECEIVING); /* a keep-alive connection's next request */
+    set_request_id(s, c, "");
     if (!st)
         return;
     embp_buf_free(&st->body);

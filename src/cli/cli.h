@@ -11,6 +11,7 @@ typedef struct {
     int n_texts;
     int dimensions;     /* --dimensions N */
     const char *prompt, *prompt_name; /* embed --prompt TEXT, --prompt-name N */
+    int encoding;       /* --encoding NAME: an embp_encoding (runtime/encoding.h) */
     int json;           /* --json */
     int fidelity;       /* info --fidelity */
     char exe_dir[4096]; /* folder of the embp binary */

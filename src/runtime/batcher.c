@@ -33,6 +33,7 @@ struct embp_batcher {
     embp_batch_job **finished; /* (max_batch_seqs) requests completed by the last batch */
     struct qhead *heap;        /* (heap_cap >= n_jobs) length_grouping's shortest-first lane */
     int heap_cap;
+    embp_batcher_observer obs; /* all zero: nobody watches */
 };
 
 static int cmp_u64(const void *x, const void *y) {
@@ -40,10 +41,14 @@ static int cmp_u64(const void *x, const void *y) {
     return (a > c) - (a < c);
 }
 
-static int64_t now_ms(void) {
+static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_ms(void) {
+    return now_us() / 1000;
 }
 
 /* ---------------------------------------------------------------- worker */
@@ -98,6 +103,8 @@ static void take_seq(embp_batcher *b, int n, embp_batch_job *j, int *n_jobs) {
         (*n_jobs)++;
         if (++j->n_batches == 2)
             b->stats.split_jobs++;
+        if (j->n_batches == 1 && b->obs.on_start)
+            b->obs.on_start(b->obs.ctx, (double)(now_us() - j->enqueued_us) / 1e6);
     }
     b->slots[n] = (slot){j, seq};
     b->ids[n] = j->ids[seq];
@@ -377,6 +384,8 @@ static void *worker(void *arg) {
         run_batch(b, n); /* returns with mu held */
         int n_done = collect_finished(b, n);
         b->last_done = n_done;
+        if (b->obs.on_pass) /* before any answer: a client then sees its pass counted */
+            b->obs.on_pass(b->obs.ctx, n, tokens);
         pthread_mutex_unlock(&b->mu);
         for (int i = 0; i < n_done; i++)
             finish_job(b->finished[i]);
@@ -464,7 +473,8 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
     job->order = NULL;
     if (b->o.length_grouping)
         sort_job(job);
-    job->enqueued_ms = now_ms();
+    job->enqueued_us = now_us();
+    job->enqueued_ms = job->enqueued_us / 1000;
     pthread_mutex_lock(&b->mu);
     embp_batch_submit r = EMBP_BATCH_OK;
     if (b->stop)
@@ -562,11 +572,27 @@ int embp_batcher_full(embp_batcher *b) {
     return full;
 }
 
+void embp_batcher_observe(embp_batcher *b, const embp_batcher_observer *o) {
+    pthread_mutex_lock(&b->mu);
+    if (o)
+        b->obs = *o;
+    else
+        memset(&b->obs, 0, sizeof b->obs);
+    pthread_mutex_unlock(&b->mu);
+}
+
 long embp_batcher_queued_tokens(embp_batcher *b) {
     pthread_mutex_lock(&b->mu);
     long t = b->queued_tokens;
     pthread_mutex_unlock(&b->mu);
     return t;
+}
+
+int embp_batcher_queued_requests(embp_batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    int n = b->n_jobs;
+    pthread_mutex_unlock(&b->mu);
+    return n;
 }
 
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out) {

@@ -73,7 +73,7 @@ typedef struct embp_batch_job {
     int next_seq, rows_left, n_batches, done; /* next_seq counts taken sequences */
     long tokens_left, batch_mark;
     uint64_t *order; /* length_grouping: (len << 32 | index), ascending; NULL: index order */
-    int64_t enqueued_ms;
+    int64_t enqueued_ms, enqueued_us;
     struct embp_batch_job *qnext;
     pthread_mutex_t *wait_mu;
     pthread_cond_t *wait_cv;
@@ -118,8 +118,22 @@ embp_batch_submit embp_batcher_run_while(embp_batcher *b, embp_batch_job *job,
  * max_queue_tokens. A caller checks it before the work of preparing a job. */
 int embp_batcher_full(embp_batcher *b);
 
+/* Who watches a batcher (the server's metrics). Both run on the worker thread under the
+ * batcher's lock, so they must be quick and must not call the batcher. */
+typedef struct {
+    void (*on_start)(void *ctx, double wait_s);        /* a request's first sequence is taken
+                                                        * into a batch wait_s after submit */
+    void (*on_pass)(void *ctx, int seqs, long tokens); /* a forward pass ran */
+    void *ctx;
+} embp_batcher_observer;
+
+/* Sets b's observer (a copy of *o; NULL: none). Once it returns, no call of the previous
+ * observer is running or will run. */
+void embp_batcher_observe(embp_batcher *b, const embp_batcher_observer *o);
+
 /* Tokens now waiting in the queue, and counters since creation. */
 long embp_batcher_queued_tokens(embp_batcher *b);
+int embp_batcher_queued_requests(embp_batcher *b); /* requests with sequences not yet taken */
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out /* OUT */);
 
 #endif

@@ -29,8 +29,9 @@ static embp_status load_one(const char *path, const embp_load_opts *o,
     if (ro->max_context_length > 0 && ro->max_context_length < rm->max_seq_len)
         rm->max_seq_len = ro->max_context_length;
     if (rm->info.is_demo)
-        embp_log(EMBP_LOG_DEBUG, EMBP_LOG_WARN, "model %s (%s) is a DEMO model: seeded random "
-                 "weights, its vectors carry no meaning", rm->info.name, path);
+        embp_logger_log(&ro->log, EMBP_LOG_WARN, NULL, "model %s (%s) is a DEMO model: "
+                        "seeded random weights, its vectors carry no meaning", rm->info.name,
+                        path);
     if (!ro->with_batcher)
         return EMBP_OK;
     if (o->max_batch_tokens > 0 && o->max_batch_tokens < rm->max_seq_len)

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/log.h"
 #include "embp/embp.h"
 #include "runtime/batcher.h"
 
@@ -25,6 +26,7 @@ typedef struct {
     int max_wait_ms;        /* the batchers' options (runtime/batcher.h) */
     long max_queue_tokens;
     int length_grouping;
+    embp_logger log; /* where the demo model's warning goes; all zero: text */
 } embp_registry_opts;
 
 /* Loads paths[i] with opts[i] into (*out)[i], i < n (heap array). A demo model is announced

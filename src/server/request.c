@@ -196,16 +196,40 @@ static int parse_encoding(embp_request *r, const json_t *v, embp_http_error *e) 
     if (!v || json_is_null(v))
         return 1;
     const char *s = json_string_value(v);
-    if (s && strcmp(s, "float") == 0)
-        r->encoding = EMBP_ENCODING_FLOAT;
-    else if (s && strcmp(s, "base64") == 0)
-        r->encoding = EMBP_ENCODING_BASE64;
-    else if (s)
-        return BAD(e, "encoding_format", "'encoding_format' must be \"float\" or \"base64\", "
-                   "found \"%.64s\"", s);
-    else
-        return BAD(e, "encoding_format", "'encoding_format' must be \"float\" or \"base64\", "
-                   "found %s", type_name(v));
+    if (s && embp_encoding_parse(s, &r->encoding) == 0)
+        return 1;
+    if (s)
+        return BAD(e, "encoding_format", "'encoding_format' must be one of " EMBP_ENCODING_NAMES
+                   ", found \"%.64s\"", s);
+    return BAD(e, "encoding_format", "'encoding_format' must be one of " EMBP_ENCODING_NAMES
+               ", found %s", type_name(v));
+}
+
+/* Cohere's embedding_types: a non-empty list of distinct encoding names. */
+static int parse_types(embp_request *r, const json_t *v, int has_format, embp_http_error *e) {
+    if (!v || json_is_null(v))
+        return 1;
+    if (has_format)
+        return BAD(e, "embedding_types", "give 'encoding_format' (OpenAI's answer) or "
+                   "'embedding_types' (Cohere's answer, several encodings at once), not both");
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return BAD(e, "embedding_types", "'embedding_types' must be a non-empty array of "
+                   EMBP_ENCODING_NAMES ", found %s", json_is_array(v) ? "an empty array" :
+                   type_name(v));
+    size_t i;
+    const json_t *t;
+    json_array_foreach(v, i, t) {
+        embp_encoding enc;
+        const char *s = json_string_value(t);
+        if (!s || embp_encoding_parse(s, &enc) != 0)
+            return BAD(e, "embedding_types", "embedding_types[%zu] must be one of "
+                       EMBP_ENCODING_NAMES ", found %s%.64s%s", i, s ? "\"" : type_name(t),
+                       s ? s : "", s ? "\"" : "");
+        for (int k = 0; k < r->n_types; k++)
+            if (r->types[k] == enc)
+                return BAD(e, "embedding_types", "embedding_types[%zu] repeats \"%s\"", i, s);
+        r->types[r->n_types++] = enc;
+    }
     return 1;
 }
 
@@ -218,7 +242,9 @@ static int parse_options(embp_request *r, const json_t *root, embp_http_error *e
         if (!r->model)
             return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     }
-    if (!parse_encoding(r, json_object_get(root, "encoding_format"), e))
+    const json_t *fmt = json_object_get(root, "encoding_format");
+    if (!parse_encoding(r, fmt, e) ||
+        !parse_types(r, json_object_get(root, "embedding_types"), fmt && !json_is_null(fmt), e))
         return 0;
     v = json_object_get(root, "dimensions");
     if (v && !json_is_null(v)) {

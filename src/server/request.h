@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/encoding.h"
+
 /* An error as the HTTP layer sends it:
  * {"error":{"message":..., "type":..., "param":..., "code":...}} with status. */
 typedef struct {
@@ -25,13 +27,15 @@ int embp_http_fail(embp_http_error *e, int status, const char *type, const char 
 #endif
     ;
 
-typedef enum { EMBP_ENCODING_FLOAT, EMBP_ENCODING_BASE64 } embp_encoding;
-
 /* A parsed request. Either texts (is_tokens 0) or token id arrays (is_tokens 1), n_inputs each.
  * Owns all its memory; free with embp_request_free. */
 typedef struct {
     char *model;          /* NULL: the default model */
-    embp_encoding encoding;
+    embp_encoding encoding; /* encoding_format: OpenAI's shape, one encoding */
+    /* embedding_types (Cohere's): n_types > 0 answers Cohere's shape, {"embeddings": {"float":
+     * [...], "int8": [...]}}, with each of types[0..n_types) in the order given. */
+    embp_encoding types[EMBP_ENCODING_COUNT];
+    int n_types;
     int dimensions;       /* 0: the model's full dimension */
     int truncate;         /* 1: cut inputs at max_seq_len; 0: a longer input is an error */
     int truncate_left;    /* cut from the left, keeping the end (TEI's truncation_direction) */

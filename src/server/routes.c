@@ -52,26 +52,39 @@ static void reply_json(embp_reply *r, int status, json_t *v) {
 
 /* ---------------------------------------------------------------- routing and keys */
 
-enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_TEI };
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS, R_TEI };
+
+static const struct {
+    const char *url, *method;
+    int id;
+} routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
+              {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
+              {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
+              {"/metrics", "GET", R_METRICS},
+              /* TEI's routes (server/tei.c) */
+              {"/embed", "POST", R_TEI},          {"/embed_all", "POST", R_TEI},
+              {"/tokenize", "POST", R_TEI},       {"/decode", "POST", R_TEI},
+              {"/similarity", "POST", R_TEI},     {"/", "POST", R_TEI}};
+
+/* The index of url's row in routes, or -1. */
+static int route_index(const char *url) {
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(url, routes[i].url) == 0)
+            return (int)i;
+    return -1;
+}
 
 static int route_of(const char *url, const char **allow) {
-    static const struct {
-        const char *url, *method;
-        int id;
-    } routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
-                  {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
-                  {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
-                  /* TEI's routes (server/tei.c) */
-                  {"/embed", "POST", R_TEI},          {"/embed_all", "POST", R_TEI},
-                  {"/tokenize", "POST", R_TEI},       {"/decode", "POST", R_TEI},
-                  {"/similarity", "POST", R_TEI},     {"/", "POST", R_TEI}};
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(url, routes[i].url) == 0) {
-            *allow = routes[i].method;
-            return routes[i].id;
-        }
-    }
-    return R_NONE;
+    int i = route_index(url);
+    if (i < 0)
+        return R_NONE;
+    *allow = routes[i].method;
+    return routes[i].id;
+}
+
+const char *embp_route_name(const char *url) {
+    int i = route_index(url);
+    return i < 0 ? NULL : routes[i].url;
 }
 
 /* Compares in time that depends only on the expected key's length, not on where they differ. */
@@ -97,9 +110,11 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
         add_header(r, "Access-Control-Allow-Origin", cors);
         if (strcmp(cors, "*") != 0)
             add_header(r, "Vary", "Origin");
+        add_header(r, "Access-Control-Expose-Headers", "X-Request-Id");
         if (!strcmp(method, "OPTIONS") && route != R_NONE) { /* the browser's preflight */
             add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            add_header(r, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, X-Request-Id");
             add_header(r, "Access-Control-Max-Age", "600");
             r->status = 204;
             embp_buf_append(&r->body, "", 0);
@@ -289,6 +304,19 @@ static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences
     return 1;
 }
 
+/* 1 when the int8/uint8 ranges (EMB_PROVIDER_QUANTIZE_RANGES) fit m, or q asks for neither. */
+static int ranges_fit(embp_server_ctx *x, const embp_request *q, const embp_registry_model *m,
+                      embp_http_error *e) {
+    int bucketed = q->encoding == EMBP_ENCODING_INT8 || q->encoding == EMBP_ENCODING_UINT8;
+    for (int t = 0; t < q->n_types; t++)
+        bucketed |= q->types[t] == EMBP_ENCODING_INT8 || q->types[t] == EMBP_ENCODING_UINT8;
+    if (!bucketed || embp_quant_ranges_fit(&x->ranges, m->info.dim))
+        return 1;
+    return embp_http_fail(e, 400, "invalid_request_error", "encoding_format", NULL, "int8/uint8 "
+                          "need ranges for model %s's %d dimensions; EMB_PROVIDER_QUANTIZE_RANGES "
+                          "holds %d", m->info.name, m->info.dim, x->ranges.dim);
+}
+
 /* 1 when every served model's queue would refuse any request now (so parsing is pointless). */
 static int all_queues_full(embp_server_ctx *x) {
     for (int i = 0; i < x->n_models; i++)
@@ -308,7 +336,7 @@ static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_re
     float *out = NULL;
     embp_registry_model *m = find_model(x, q->model, e);
     int ok = m && embp_request_check_model(q, m->info.dim, m->info.vocab_size, m->max_seq_len,
-                                           e);
+                                           e) && ranges_fit(x, q, m, e);
     if (ok && m->batcher && embp_batcher_full(m->batcher))
         ok = refuse_queue_full(x, r, e);
     ok = ok && within_prepare_bound(x, t0, e) && make_sequences(x, m, q, &sq, t0, e);
@@ -362,8 +390,12 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     if (ok) {
         r->status = 200;
         /* "model" echoes the name asked for (an alias stays the alias), as OpenAI does */
-        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding,
-                                      q.model ? q.model : m->info.name, r->tokens))
+        embp_response_opts ro = {.encoding = q.encoding, .types = q.types,
+                                 .n_types = q.n_types, .ranges = &x->ranges,
+                                 .model = q.model ? q.model : m->info.name,
+                                 .id = r->request_id, .texts = q.texts,
+                                 .prompt_tokens = r->tokens};
+        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, &ro))
             ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, r->body.oom ?
                                 "out of memory while writing the reply" : "the model produced "
                                 "a value that is not a finite number");
@@ -498,6 +530,14 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
         break;
     case R_TEI:
         embp_tei_handle(x, url, body, len, r);
+        break;
+    case R_METRICS: /* Prometheus' text format 0.0.4 */
+        r->status = 200;
+        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        if (x->metrics)
+            embp_metrics_write(x->metrics, &r->body);
+        else
+            embp_buf_append(&r->body, "", 0);
         break;
     default: { /* the precheck answers unknown routes; kept for safety */
         embp_http_error e;

@@ -7,6 +7,8 @@
 #include <stdatomic.h>
 
 #include "core/log.h"
+#include "runtime/encoding.h"
+#include "server/metrics.h"
 #include "server/response.h"
 #include "server/server.h"
 
@@ -15,8 +17,11 @@ typedef struct {
     embp_registry_model *models;
     int n_models;
     embp_log_level log_level;
-    atomic_ulong next_id;
+    embp_logger log;      /* log_level and EMB_PROVIDER_LOG_FORMAT */
+    atomic_ulong next_id; /* requests seen: generated X-Request-Ids count them */
     atomic_int quiescing;
+    embp_quant_ranges ranges; /* int8/uint8 buckets (EMB_PROVIDER_QUANTIZE_RANGES) */
+    embp_metrics *metrics;    /* GET /metrics; NULL: none kept */
 } embp_server_ctx;
 
 /* A reply: status, JSON body (heap, handed to libmicrohttpd), up to 6 extra headers (static
@@ -28,6 +33,8 @@ typedef struct {
     int n_hdr;
     int inputs;
     long tokens;
+    const char *request_id;   /* set by the caller: X-Request-Id, accepted or generated */
+    const char *content_type; /* static; NULL: application/json */
     /* Set by the caller (may be NULL): polled while the request waits on the model; nonzero
      * when its client has gone, so that its queued work is dropped. */
     int (*client_gone)(void *client);
@@ -38,9 +45,13 @@ typedef struct {
 /* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every
  * reply, and a 204 to an OPTIONS preflight, which carries no API key), unknown route (404),
  * wrong method (405 + Allow), missing or wrong API key (401 + WWW-Authenticate; /health stays
- * open). Returns 1 when r holds that answer. */
+ * open; /metrics needs the key like every other route). Returns 1 when r holds that answer. */
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
                         const char *authorization, embp_reply *r);
+
+/* The route table's path for url (static storage), or NULL when no route has it: what
+ * /metrics counts requests by, so a route added to the table is counted without more code. */
+const char *embp_route_name(const char *url);
 
 /* The 413 for a body over EMB_PROVIDER_MAX_REQUEST_BYTES. Returns 1. */
 int embp_route_too_big(embp_server_ctx *x, embp_reply *r);

@@ -11,12 +11,12 @@
 #include "core/log.h"
 #include "hub/hub.h"
 
-/* K_PREC: an embp_precision among the names in `allowed`; K_GROUP: a power of two in
+/* K_CHOICE: a string among the names in `allowed`; K_PREC: an embp_precision among them; K_GROUP: a power of two in
  * min..max; K_METHOD: embp_quant_method; K_FLOORS: "mean,min" into two doubles; K_OVERRIDES:
  * the per-model JSON into embp_config_override rows; K_ALIASES: the alias JSON into
  * embp_model_alias rows. */
 typedef enum { K_STR, K_INT, K_BOOL, K_LEVEL, K_PREC, K_GROUP, K_METHOD, K_FLOORS,
-               K_OVERRIDES, K_ALIASES } kind;
+               K_OVERRIDES, K_ALIASES, K_CHOICE } kind;
 
 typedef struct {
     const char *flag, *env, *def, *help;
@@ -102,6 +102,14 @@ static const setting table[] = {
      F(threads), 0, 1024, S | E | I, NULL, NULL},
     {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,
      F(log_level), 0, 0, S | E | T | I, NULL, NULL},
+    {"log-format", "EMB_PROVIDER_LOG_FORMAT", "text", "text|json: json writes one JSON object "
+     "per line (time, level, msg, and for requests request_id, method, route, path, status, "
+     "latency_ms, inputs, tokens) for log shippers", K_CHOICE, F(log_format), 0, 0,
+     S | E | T | I, NULL, "text|json"},
+    {"quantize-ranges", "EMB_PROVIDER_QUANTIZE_RANGES", "-1,1", "the per-dimension ranges the "
+     "int8/uint8 encodings bucket by (sentence-transformers' quantize_embeddings ranges): "
+     "\"LO,HI\" for every dimension, [[min...],[max...]] inline, or a file holding that JSON",
+     K_STR, F(quantize_ranges), 0, 0, S | E, NULL, NULL},
     {"precision", "EMB_PROVIDER_MODEL_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
      K_PREC, F(precision), 0, 0, S | E | I, "precision", PRECISION_ALLOWED},
     {"storage-precision", "EMB_PROVIDER_MODEL_STORAGE_PRECISION", "", "weights in memory: "
@@ -396,6 +404,15 @@ static embp_status apply(embp_config *c, const setting *s, const char *text, con
             return EMBP_OK;
         }
         return parse_aliases(c, text, where, err);
+    case K_CHOICE: {
+        size_t n = strlen(text);
+        for (const char *p = s->allowed; n && *p; p += strcspn(p, "|"), p += *p == '|')
+            if (strncmp(p, text, n) == 0 && (p[n] == '|' || p[n] == '\0')) {
+                memcpy(field, &text, sizeof text);
+                return EMBP_OK;
+            }
+        return embp_fail(err, EMBP_ECONFIG, "%s=%s: allowed values %s", where, text, s->allowed);
+    }
     case K_LEVEL:        if (embp_log_level_parse(text) < 0)
             return embp_fail(err, EMBP_ECONFIG, "%s=%s: not a log level; allowed: %s", where,
                              text, s->help);
@@ -668,6 +685,12 @@ void embp_config_explain(embp_error *err) {
     memcpy(err->msg, out, used + 1);
 }
 
+embp_logger embp_config_logger(const embp_config *c) {
+    int lvl = embp_log_level_parse(c->log_level), fmt = embp_log_format_parse(c->log_format);
+    return (embp_logger){lvl < 0 ? EMBP_LOG_INFO : (embp_log_level)lvl,
+                         fmt < 0 ? EMBP_LOG_TEXT : (embp_log_format)fmt};
+}
+
 static const char *env(const char *name) {
     return getenv(name);
 }
@@ -683,7 +706,7 @@ typedef struct {
 } hub_paths;
 
 static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
-                                   embp_error *err) {
+                                   const embp_logger *lg, embp_error *err) {
     embp_hub_opts o;
     embp_hub_opts_from_env(&o, env);
     embp_hub_progress_state progress = {0};
@@ -696,9 +719,9 @@ static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
         embp_hub_parse_id(paths[i], &h->ids[i], NULL);
         if (embp_hub_find(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], NULL) != EMBP_OK) {
             if (!o.offline)
-                embp_log(EMBP_LOG_DEBUG, EMBP_LOG_INFO, "%s is neither a folder nor in the "
-                         "Hugging Face cache (%s): pulling it from %s", paths[i], o.cache,
-                         o.endpoint);
+                embp_logger_log(lg, EMBP_LOG_INFO, NULL, "%s is neither a folder nor in the "
+                                "Hugging Face cache (%s): pulling it from %s", paths[i],
+                                o.cache, o.endpoint);
             if (embp_hub_pull(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], err) != EMBP_OK) {
                 char what[160];
                 snprintf(what, sizeof what, "model %.100s (no such folder; as a Hub id)",
@@ -728,8 +751,9 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
     embp_status rc = EMBP_OK;
     if (!mo || !opts || !h)
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
-    else
-        rc = resolve_hub_ids(paths, count, h, err);
+    embp_logger lg = embp_config_logger(c);
+    if (rc == EMBP_OK)
+        rc = resolve_hub_ids(paths, count, h, &lg, err);
     for (int i = 0; rc == EMBP_OK && i < count; i++) {
         embp_config_load_opts(c, i, &mo[i]);
         opts[i] = mo[i].opts;
@@ -742,7 +766,7 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
                              .with_batcher = with_batcher,
                              .max_wait_ms = (int)c->max_wait_time_ms,
                              .max_queue_tokens = c->max_queue_tokens,
-                             .length_grouping = c->length_grouping};
+                             .length_grouping = c->length_grouping, .log = lg};
     if (rc == EMBP_OK && (rc = embp_registry_load(paths, opts, count, &ro, out, err)) != EMBP_OK)
         embp_config_explain(err); /* the library names its fields; we name our variables */
     else if (rc == EMBP_OK && (rc = check_aliases(c, *out, count, err)) != EMBP_OK) {

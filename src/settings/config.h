@@ -35,6 +35,7 @@ enum {
 typedef struct {
     const char *model_path, *model_name, *host, *api_key, *log_level;
     const char *fidelity_cache, *cors_origin, *default_prompt_name;
+    const char *quantize_ranges, *log_format; /* runtime/encoding.h; "text" or "json" */
     embp_precision precision, storage_precision, computation_precision; /* UNSET: not given */
     embp_quant_method quantization_method;
     double fidelity_floor_mean, fidelity_floor_min; /* EMB_PROVIDER_FIDELITY_MIN "mean,min" */
@@ -108,6 +109,9 @@ embp_status embp_config_parse_method(const char *text, const char *where,
 embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, int with_batcher,
                                     embp_registry_model **out /* OUT */, int *n /* OUT */,
                                     embp_error *err);
+
+/* The logger c's EMB_PROVIDER_LOG_LEVEL and EMB_PROVIDER_LOG_FORMAT make. */
+embp_logger embp_config_logger(const embp_config *c);
 
 /* The i-th comma-separated item of list into out ("" when there are fewer). */
 void embp_config_list_item(const char *list, int i, char *out, size_t size);

@@ -13,28 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "embp/embp.h"
 
 static char root[64], base[2][512], work[512];
-static unsigned char *image[2];
+static char *image[2];
 static size_t image_len[2];
-
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
 
 static void cleanup(void) {
     char cmd[128];
@@ -67,9 +51,11 @@ static void setup(void) {
         }
         char p[600];
         snprintf(p, sizeof p, "%s/model.safetensors", base[k]);
-        image[k] = read_all(p, &image_len[k]);
-        if (!image[k] || image_len[k] == 0)
+        if (embp_read_file(p, 0, &image[k], &image_len[k], &err) != EMBP_OK ||
+            image_len[k] == 0) {
+            fprintf(stderr, "fuzz_quantized: %s\n", err.msg);
             abort();
+        }
     }
     snprintf(work, sizeof work, "%s/work", tmpl);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/*.json '%s'/ && cp -r '%s'/1_Pooling "

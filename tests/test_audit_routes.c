@@ -18,54 +18,37 @@
 #include "runtime/batcher.h"
 #include "server/routes.h"
 
-static embp_config cfg;
-static char paths[4096], *nospecial_dir;
-static embp_registry_model *models;
-static int n_models;
+static srv_fixture *F; /* tiny and nospecial (below), no server: the route is called directly */
 static embp_server_ctx ctx;
+static char *nospecial_dir;
 static json_t *peer;
 
 /* A copy of tiny (a new temporary folder) with python statements edit applied to t, its
  * tokenizer.json parsed. */
 static char *copy_tiny_with(const char *edit) {
-    char *src = tu_fixture("tiny"), *dir = tu_tmpdir(), cmd[4096];
-    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/' && python3 -c \"import json,sys; p=sys.argv[1]; "
-             "t=json.load(open(p)); %s; json.dump(t, open(p,'w'))\" '%s/tokenizer.json'", src,
-             dir, edit, dir);
+    char *dir = tu_fixture_copy("tiny"), cmd[4096];
+    snprintf(cmd, sizeof cmd, "python3 -c \"import json,sys; p=sys.argv[1]; t=json.load(open(p)); "
+             "%s; json.dump(t, open(p,'w'))\" '%s/tokenizer.json'", edit, dir);
     assert_int_equal(system(cmd), 0);
-    free(src);
     return dir;
 }
 
-static void remove_dir(char *dir) {
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
-
-/* tiny without a post-processor: no [CLS]/[SEP], so an input of only whitespace tokenizes to
- * nothing (as HF tokenizers does with such a tokenizer). */
-static char *make_nospecial(void) {
-    return copy_tiny_with("t['post_processor']=None");
+static void name_models(embp_config *c) {
+    c->model_name = "tiny,nospecial";
 }
 
 static int setup(void **state) {
     (void)state;
-    nospecial_dir = make_nospecial();
-    char *tiny = tu_fixture("tiny");
-    snprintf(paths, sizeof paths, "%s,%s", tiny, nospecial_dir);
-    free(tiny);
-    embp_config_defaults(&cfg);
-    cfg.model_path = paths;
-    cfg.model_name = "tiny,nospecial";
-    cfg.log_level = "warn";
-    embp_error err;
-    if (embp_config_load_models(&cfg, ".", 1, &models, &n_models, &err) != EMBP_OK)
-        fail_msg("load: %s", err.msg);
-    ctx.cfg = &cfg;
-    ctx.models = models;
-    ctx.n_models = n_models;
+    /* tiny without a post-processor: no [CLS]/[SEP], so an input of only whitespace tokenizes
+     * to nothing (as HF tokenizers does with such a tokenizer). */
+    nospecial_dir = copy_tiny_with("t['post_processor']=None");
+    char list[1024];
+    if (snprintf(list, sizeof list, "tiny,%.1000s", nospecial_dir) >= (int)sizeof list)
+        fail_msg("temporary folder name too long");
+    F = su_load(list, name_models);
+    ctx.cfg = &F->cfg;
+    ctx.models = F->models;
+    ctx.n_models = F->n_models;
     ctx.log_level = EMBP_LOG_WARN;
     char *p = tu_fixture("tiny.peer.jsonl");
     peer = tu_read_jsonl(p);
@@ -75,9 +58,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    embp_registry_free(models, n_models);
+    su_stop(F);
     json_decref(peer);
-    remove_dir(nospecial_dir);
+    tu_remove_dir(nospecial_dir);
     return 0;
 }
 
@@ -189,7 +172,7 @@ static void test_tokenizer_ids_beyond_vocab_size_fail_the_load(void **state) {
         !strstr(err.msg, "145") || !strstr(err.msg, "config.json"))
         fail_msg("the error does not name tokenizer.json, the id and config.json's vocab_size: "
                  "%s", err.msg);
-    remove_dir(dir);
+    tu_remove_dir(dir);
 }
 
 /* ---------------------------------------------------------------- one bad sequence */
@@ -306,7 +289,7 @@ static void test_full_queue_is_503_before_tokenizing(void **state) {
     atomic_store(&jobs_done, 0);
     /* nospecial: an input of only whitespace tokenizes to nothing there, a 400 (zero tokens)
      * as soon as it is tokenized; only a refusal before tokenizing answers 503. */
-    embp_registry_model *m = &models[1];
+    embp_registry_model *m = &F->models[1];
     embp_batcher *saved = m->batcher, *b;
     embp_batcher_opts o = {.embed = gated_embed, .ctx = m->model, .dim = m->info.dim,
                            .max_batch_tokens = 1024, .max_queue_tokens = 4};
@@ -356,11 +339,11 @@ static void test_preparation_has_a_cpu_time_bound(void **state) {
     json_t *q = json_pack("{s:s, s:o}", "model", "tiny", "input", in);
     char *body = json_dumps(q, JSON_COMPACT);
     json_decref(q);
-    long saved = cfg.max_prepare_ms;
-    cfg.max_prepare_ms = 1;
+    long saved = F->cfg.max_prepare_ms;
+    F->cfg.max_prepare_ms = 1;
     json_t *reply;
     int st = handle(body, &reply);
-    cfg.max_prepare_ms = saved;
+    F->cfg.max_prepare_ms = saved;
     if (st != 413 || !strstr(message_of(reply), "EMB_PROVIDER_MAX_PREPARE_MS"))
         fail_msg("expected 413 naming EMB_PROVIDER_MAX_PREPARE_MS, got %d %s", st,
                  message_of(reply));

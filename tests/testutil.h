@@ -32,6 +32,9 @@ char *tu_tmpdir(void);
  * the test for an unknown name. */
 embp_precision tu_precision(const char *name);
 
+/* A copy of fixture folder `fixture` in a fresh temporary directory; remove it with
+ * tu_remove_dir. */
+char *tu_fixture_copy(const char *fixture);
 /* A copy of fixture folder `fixture` in a fresh temporary directory, with the F32 value vals[i]
  * written at flat index at[i] of tensor names[i] in its model.safetensors (a weight the tests
  * corrupt on purpose). Returns the directory; remove it with tu_remove_dir. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 
 /* Bounds on shapes from config.json: far above any BERT-family model, low enough that the
  * products (vocab x hidden, layers x hidden^2) cannot overflow a size_t. */
@@ -410,34 +411,14 @@ done:
 
 /* ---------------------------------------------------------------- the folder */
 
-/* Reads dir/name into a NUL-terminated heap buffer (free()); NULL with *missing = 1 when the
- * file does not exist, NULL with err set on other failures. */
-static char *slurp(const char *path, size_t *len, int *missing, embp_error *err) {
-    *missing = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *missing = errno == ENOENT;
-        embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && n < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
-            buf = embp_malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-                buf[n] = '\0';
-                *len = (size_t)n;
-            } else {
-                embp_free(buf);
-                buf = NULL;
-            }
-        }
-    }
-    fclose(f);
-    if (!buf)
-        embp_fail(err, EMBP_EIO, "%s: cannot read (or larger than 64 MiB)", path);
-    return buf;
+/* path's text (embp_free it); an optional file that does not exist is EMBP_OK with *text NULL.
+ * A config file is JSON of a few kB: 64 MiB is far beyond any real one. */
+static embp_status read_config_file(const char *path, int required, char **text, size_t *len,
+                                    embp_error *err) {
+    *text = NULL;
+    if (!required && access(path, F_OK) != 0 && errno == ENOENT)
+        return EMBP_OK;
+    return embp_read_file(path, 64u << 20, text, len, err);
 }
 
 typedef embp_status (*parse_fn)(const char *, size_t, const char *, embp_model_config *,
@@ -448,12 +429,12 @@ static embp_status parse_file(const char *dir, const char *rel, int required, pa
                               embp_model_config *c, embp_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    size_t len = 0;
-    int missing;
-    char *text = slurp(path, &len, &missing, err);
-    if (!text)
-        return missing && !required ? EMBP_OK : (err ? err->code : EMBP_EIO);
-    embp_status s = fn(text, len, path, c, err);
+    size_t len;
+    char *text;
+    embp_status s = read_config_file(path, required, &text, &len, err);
+    if (s != EMBP_OK || !text)
+        return s;
+    s = fn(text, len, path, c, err);
     embp_free(text);
     return s;
 }
@@ -564,15 +545,12 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
         return s;
     char path[4096];
     snprintf(path, sizeof path, "%s/modules.json", dir);
-    size_t len = 0;
-    int missing;
-    char *text = slurp(path, &len, &missing, err);
-    if (text) {
+    size_t len;
+    char *text;
+    s = read_config_file(path, 0, &text, &len, err);
+    if (s == EMBP_OK && text)
         s = parse_modules(text, len, path, c, err, dir);
-        embp_free(text);
-    } else if (!missing) {
-        return err ? err->code : EMBP_EIO;
-    }
+    embp_free(text);
     if (s == EMBP_OK)
         s = parse_file(dir, "sentence_bert_config.json", 0, parse_sbert, c, err);
     if (s == EMBP_OK)

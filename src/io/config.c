@@ -128,25 +128,16 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
     if (strcmp(c->position_embedding_type, "absolute") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: position_embedding_type '%s' is not "
                          "supported (supported: absolute)", f, c->position_embedding_type);
-    /* The RoBERTa family (fairseq's layout) numbers positions from padding_idx + 1, padding_idx
-     * being pad_token_id, and nests the encoder of its task heads under "roberta.". */
-    static const char *const roberta[] = {"roberta", "xlm-roberta", "camembert"};
-    for (size_t i = 0; i < sizeof roberta / sizeof roberta[0]; i++)
-        if (strcmp(c->model_type, roberta[i]) == 0) {
-            c->position_offset = c->pad_token_id + 1;
-            strcpy(c->tensor_prefix, "roberta.");
-        }
+    /* Where positions start (0, or pad_token_id + 1) is the architecture's: its recipe's
+     * pos_after_pad, applied by runtime/folder.c. */
     /* DistilBERT has no token types and nests the encoder of its task heads under
      * "distilbert."; its layer tensors' names are model/distilbert.c's. */
     if (k == &distilbert_keys)
         strcpy(c->tensor_prefix, "distilbert.");
-    if (c->position_offset >= c->max_position)
-        return embp_fail(err, EMBP_EFORMAT, "%s: pad_token_id %d leaves no position of "
-                         "max_position_embeddings %d (model_type '%s' counts from pad + 1)", f,
-                         c->pad_token_id, c->max_position, c->model_type);
     /* BertModel saves tensors without a prefix; the task heads (BertForMaskedLM, ...) nest
-     * the encoder under "bert.". The weight loader tries both. */
-    if (k == &bert_keys && !c->position_offset && c->architecture[0] &&
+     * the encoder under "bert.", the RoBERTa family's under "roberta.". The weight loader
+     * tries these (model/bert_load.c). */
+    if ((!c->model_type[0] || strcmp(c->model_type, "bert") == 0) && c->architecture[0] &&
         strcmp(c->architecture, "BertModel") != 0)
         strcpy(c->tensor_prefix, "bert.");
     json_t *demo = json_object_get(o, "embp_demo");
@@ -561,8 +552,10 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
     if (s != EMBP_OK)
         return s;
     c->dim = c->n_dense ? c->dense[c->n_dense - 1].out : c->hidden;
-    if (c->max_seq_len == 0 || c->max_seq_len > c->max_position - c->position_offset)
-        c->max_seq_len = c->max_position - c->position_offset;
+    /* capped at the position table; runtime/folder.c caps it again where the architecture's
+     * positions start later */
+    if (c->max_seq_len == 0 || c->max_seq_len > c->max_position)
+        c->max_seq_len = c->max_position;
     embp_error_clear(err);
     return EMBP_OK;
 }

@@ -54,9 +54,7 @@ static int setup(void **state) {
     ctx.models = F->models;
     ctx.n_models = F->n_models;
     ctx.log_level = EMBP_LOG_WARN;
-    char *p = tu_fixture("tiny.peer.jsonl");
-    peer = tu_read_jsonl(p);
-    free(p);
+    peer = tu_fixture_jsonl("tiny.peer.jsonl");
     return 0;
 }
 

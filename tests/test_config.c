@@ -213,9 +213,7 @@ static void test_pooling_config_errors(void **state) {
 static void write_file(const char *dir, const char *name, const char *text) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
+    tu_write_file(path, text);
 }
 
 static void test_folder_module_errors_name_the_file(void **state) {
@@ -253,10 +251,7 @@ static void test_folder_module_errors_name_the_file(void **state) {
     write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\":\"long\"}");
     assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EFORMAT);
     assert_non_null(strstr(err.msg, "sentence_bert_config.json: field 'max_seq_length'"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 /* 2_Dense/config.json: shape, bias, activation; chained modules must agree on widths. */

@@ -34,15 +34,6 @@ static int fixture_max_seq(const char *model) {
     return n;
 }
 
-static void print_ids(const embp_tokenizer *t, const char *label, const int32_t *ids, int n) {
-    fprintf(stderr, "  %s (%d):", label, n);
-    for (int i = 0; i < n; i++) {
-        const char *tok = embp_tokenizer_id_to_token(t, ids[i]);
-        fprintf(stderr, " %d:%s", (int)ids[i], tok ? tok : "?");
-    }
-    fprintf(stderr, "\n");
-}
-
 /* Encodes every {"text", "input_ids"} line of the peer's jsonl and compares ids. Returns the
  * number of lines that differ (each printed with both sides). */
 static int compare_with_peer(const embp_tokenizer *t, const char *jsonl, int max_len) {
@@ -63,8 +54,8 @@ static int compare_with_peer(const embp_tokenizer *t, const char *jsonl, int max
         if (st != EMBP_OK || n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
             fprintf(stderr, "%s line %zu differs: \"%s\" (status %d %s)\n", jsonl, r + 1, text,
                     (int)st, err.msg);
-            print_ids(t, "expected (HF)", want, n_want);
-            print_ids(t, "actual (embp)", ids, n);
+            tu_print_ids(t, "expected (HF)", want, n_want);
+            tu_print_ids(t, "actual (embp)", ids, n);
             bad++;
         }
     }
@@ -145,8 +136,8 @@ static void expect_ids(const embp_tokenizer *t, const char *text, int max_len, c
         embp_tokenizer_encode(t, text, strlen(text), max_len, ids, 64, &n, &n_full, &err), EMBP_OK);
     if (n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
         fprintf(stderr, "\"%s\" max_len %d:\n", text, max_len);
-        print_ids(t, "expected", want, n_want);
-        print_ids(t, "actual", ids, n);
+        tu_print_ids(t, "expected", want, n_want);
+        tu_print_ids(t, "actual", ids, n);
         fail();
     }
     assert_int_equal(n_full, want_full);

@@ -3,6 +3,7 @@
 
 #include "core/cpu.h"
 #include "core/file.h"
+#include "tokenizer/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +67,13 @@ json_t *tu_read_jsonl(const char *path) {
     return arr;
 }
 
+json_t *tu_fixture_jsonl(const char *name) {
+    char *p = tu_fixture("%s", name);
+    json_t *rows = tu_read_jsonl(p);
+    free(p);
+    return rows;
+}
+
 const char *const *tu_env;
 
 const char *tu_getenv(const char *name) {
@@ -119,6 +127,21 @@ char *tu_fixture_copy_with_values(const char *fixture, const char *const *names,
     json_decref(h);
     free(file);
     return dir;
+}
+
+void tu_print_ids(const embp_tokenizer *t, const char *label, const int32_t *ids, int n) {
+    fprintf(stderr, "  %s (%d):", label, n);
+    for (int i = 0; i < n; i++) {
+        const char *tok = embp_tokenizer_id_to_token(t, ids[i]);
+        fprintf(stderr, " %d:%s", (int)ids[i], tok ? tok : "?");
+    }
+    fprintf(stderr, "\n");
+}
+
+void tu_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
 }
 
 void tu_remove_dir(char *dir) {

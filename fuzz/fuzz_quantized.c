@@ -15,29 +15,22 @@
 
 #include "core/file.h"
 #include "embp/embp.h"
+#include "fuzzutil.h"
 
-static char root[64], base[2][512], work[512];
+static char base[2][512], work[512];
 static char *image[2];
 static size_t image_len[2];
-
-static void cleanup(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "fuzz_quantized: could not remove %s\n", root);
-}
 
 /* Once: quantizes tiny to int8 and int4 under a temporary folder, and makes the work folder
  * (the same files but model.safetensors, which each input writes). */
 static void setup(void) {
     const char *fx = getenv("EMBP_FIXTURES");
-    char tiny[512], tmpl[] = "/tmp/embp_fuzz_quant_XXXXXX", cmd[4096];
-    if (!fx || !mkdtemp(tmpl)) {
+    char tiny[512], cmd[4096];
+    if (!fx) {
         fprintf(stderr, "fuzz_quantized: set EMBP_FIXTURES (tests/make_fixtures.sh output)\n");
         abort();
     }
-    snprintf(root, sizeof root, "%s", tmpl);
-    atexit(cleanup);
+    const char *tmpl = fz_tmpdir("quant");
     snprintf(tiny, sizeof tiny, "%s/tiny", fx);
     static const char *kinds[2] = {"int8", "int4"};
     static const embp_precision storages[2] = {EMBP_PRECISION_INT8, EMBP_PRECISION_INT4};

@@ -12,9 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzzutil.h"
 #include "io/safetensors.h"
-
-static char dir[64];
 
 /* The real home of each tensor. */
 static const char *home_of(const char *name) {
@@ -26,19 +25,10 @@ static const char *home_of(const char *name) {
     return NULL;
 }
 
-static void cleanup(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "fuzz_shard_index: could not remove %s\n", dir);
-}
+static const char *dir;
 
 static void setup(void) {
-    char tmpl[] = "/tmp/embp_fuzz_shards_XXXXXX";
-    if (!mkdtemp(tmpl))
-        abort();
-    snprintf(dir, sizeof dir, "%s", tmpl);
-    atexit(cleanup);
+    dir = fz_tmpdir("shards");
     float a[2] = {1, 2}, b[3] = {3, 4, 5};
     embp_st_write_tensor ta[2] = {{"y", EMBP_DT_F32, 1, {2}, a}, {"z", EMBP_DT_F32, 1, {3}, b}};
     embp_st_write_tensor tx[2] = {{"w", EMBP_DT_F32, 1, {2}, a}, {"x", EMBP_DT_F32, 1, {3}, b}};
@@ -60,7 +50,7 @@ static void setup(void) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!dir[0])
+    if (!dir)
         setup();
     char path[128];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);

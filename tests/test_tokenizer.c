@@ -83,37 +83,33 @@ static void check_corpus_line_count(const char *jsonl) {
     json_decref(rows);
 }
 
-static void test_minilm_ids_equal_hf_on_tokenizer_corpus(void **state) {
-    (void)state;
-    embp_tokenizer *t = load_fixture_tokenizer("minilm");
-    char *jsonl = tu_fixture("minilm.tokens.jsonl");
-    check_corpus_line_count(jsonl);
-    assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq("minilm")), 0);
+/* fixture's tokenizer against the peer's ids of the corpus file (FIXTURE.tokens.jsonl) and of
+ * the shared sentences (FIXTURE.peer.jsonl). */
+static void expect_fixture_ids_equal_hf(const char *fixture, const char *peer_file) {
+    embp_tokenizer *t = load_fixture_tokenizer(fixture);
+    char *jsonl = tu_fixture("%s.%s", fixture, peer_file);
+    if (strcmp(peer_file, "tokens.jsonl") == 0)
+        check_corpus_line_count(jsonl);
+    assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq(fixture)), 0);
     free(jsonl);
     embp_tokenizer_free(t);
 }
 
+static void test_minilm_ids_equal_hf_on_tokenizer_corpus(void **state) {
+    (void)state;
+    expect_fixture_ids_equal_hf("minilm", "tokens.jsonl");
+}
+
 static void test_tiny_ids_equal_hf_on_tokenizer_corpus(void **state) {
     (void)state;
-    embp_tokenizer *t = load_fixture_tokenizer("tiny");
-    char *jsonl = tu_fixture("tiny.tokens.jsonl");
-    check_corpus_line_count(jsonl);
-    assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq("tiny")), 0);
-    free(jsonl);
-    embp_tokenizer_free(t);
+    expect_fixture_ids_equal_hf("tiny", "tokens.jsonl");
 }
 
 /* The shared sentences, as the peer tokenized them for the embedding tests. */
 static void test_ids_equal_hf_on_shared_sentences(void **state) {
     (void)state;
-    const char *models[] = {"minilm", "tiny"};
-    for (int m = 0; m < 2; m++) {
-        embp_tokenizer *t = load_fixture_tokenizer(models[m]);
-        char *jsonl = tu_fixture("%s.peer.jsonl", models[m]);
-        assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq(models[m])), 0);
-        free(jsonl);
-        embp_tokenizer_free(t);
-    }
+    expect_fixture_ids_equal_hf("minilm", "peer.jsonl");
+    expect_fixture_ids_equal_hf("tiny", "peer.jsonl");
 }
 
 /* ---------------------------------------------------------------- the real MiniLM file */

@@ -77,12 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (len)
             buf[off % len] ^= data[i + 4];
     }
-    char path[600];
-    snprintf(path, sizeof path, "%s/model.safetensors", work);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len)
-        abort();
-    fclose(f);
+    fz_write(work, "model.safetensors", buf, len);
     free(buf);
     embp_model *m = NULL;
     embp_error err;

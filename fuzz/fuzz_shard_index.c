@@ -52,12 +52,7 @@ static void setup(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir)
         setup();
-    char path[128];
-    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, size, f) != size)
-        abort();
-    fclose(f);
+    fz_write(dir, "model.safetensors.index.json", data, size);
     embp_safetensors *st = NULL;
     embp_error err;
     err.msg[0] = 0;

@@ -28,4 +28,13 @@ static inline const char *fz_tmpdir(const char *what) {
     return fz_dir;
 }
 
+/* Writes len bytes to dir/name (created or truncated); aborts when it cannot. */
+static inline void fz_write(const char *dir, const char *name, const void *data, size_t len) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+        abort();
+}
+
 #endif

@@ -315,7 +315,8 @@ static void *client_main(void *arg) {
         pthread_cond_wait(&s->cv, &s->mu);
     double deadline = s->start + s->o->seconds;
     pthread_mutex_unlock(&s->mu);
-    for (double t0 = embp_clock_s(CLOCK_MONOTONIC); t0 < deadline; t0 = embp_clock_s(CLOCK_MONOTONIC)) {
+    for (double t0 = embp_clock_s(CLOCK_MONOTONIC); t0 < deadline;
+         t0 = embp_clock_s(CLOCK_MONOTONIC)) {
         long tokens = 0;
         int ok = one_request(c, &fd, &r, &tokens);
         double ms = 1000.0 * (embp_clock_s(CLOCK_MONOTONIC) - t0);

@@ -45,8 +45,9 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
 
 /* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
  * positions from pad_token_id + 1 (its recipe's pos_after_pad) and one token type (config.json's
- * type_vocab_size), so its entries share bert's functions. DistilBERT is BERT's arithmetic without token types under other tensor names: its
- * load renames (model/distilbert.c), its forward is bert's. */
+ * type_vocab_size), so its entries share bert's functions. DistilBERT is BERT's arithmetic
+ * without token types under other tensor names: its load renames (model/distilbert.c), its
+ * forward is bert's. */
 #define BERT_RECIPE                                                                                \
     {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
      EMBP_HEADS_MHA, EMBP_MLP_GELU, 0}

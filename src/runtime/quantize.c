@@ -344,8 +344,8 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     embp_model *ref;
     const embp_arch *arch = NULL;
     const embp_safetensors *st = NULL;
-    if ((rc = open_source(in, opts->measure_fidelity, &f, &ref, &arch, err)) || (rc = embp_folder_weights(f, &st, err)) ||
-        (rc = prepare_out(out, err))) {
+    if ((rc = open_source(in, opts->measure_fidelity, &f, &ref, &arch, err)) ||
+        (rc = embp_folder_weights(f, &st, err)) || (rc = prepare_out(out, err))) {
         embp_model_free(ref);
         embp_folder_free(f);
         return rc;

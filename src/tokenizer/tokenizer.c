@@ -3,11 +3,11 @@
  * the post-processor's special tokens. The stages live in their own files (pipeline.h). */
 #include "tokenizer/tokenizer.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "tokenizer/pipeline.h"
 
 typedef enum { MODEL_WORDPIECE, MODEL_UNIGRAM, MODEL_BPE } model_kind;
@@ -222,22 +222,11 @@ embp_status embp_tokenizer_load_json(const char *json, size_t len, const char *n
 
 embp_status embp_tokenizer_load(const char *path, embp_tokenizer **out, embp_error *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        buf = embp_malloc((size_t)size + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)size, f) : 0;
-    fclose(f);
-    embp_status st;
-    if (!buf)
-        st = size < 0 ? embp_fail(err, EMBP_EIO, "%s: cannot read", path)
-                      : embp_fail(err, EMBP_ENOMEM, "%s: out of memory for %ld bytes", path, size);
-    else if (got != (size_t)size)
-        st = embp_fail(err, EMBP_EIO, "%s: short read (%zu of %ld bytes)", path, got, size);
-    else
-        st = embp_tokenizer_load_json(buf, got, path, out, err);
+    char *buf;
+    size_t len;
+    embp_status st = embp_read_file(path, 0, &buf, &len, err);
+    if (st == EMBP_OK)
+        st = embp_tokenizer_load_json(buf, len, path, out, err);
     embp_free(buf);
     return st;
 }

@@ -28,9 +28,9 @@ void embp_bert_set_prof(embp_bert *b, embp_prof *p) {
 
 /* ---------------------------------------------------------------- forward */
 
-/* x (H) = the word table's row for id (at element offset row), as fp32. */
-static void word_row(const embp_bert *b, size_t row, int id, float *x) {
+void embp_bert_word_row(const embp_bert *b, int id, float *x) {
     int H = b->H;
+    size_t row = (size_t)id * H;
     switch (b->word_fmt) {
     case EMBP_TABLE_F32:
         memcpy(x, b->word + row, (size_t)H * sizeof(float));
@@ -58,8 +58,7 @@ static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
             int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : next++;
             const float *p = b->pos + (size_t)at * H;
             float *x = b->x + (size_t)t * H;
-            size_t row = (size_t)ids[t] * H;
-            word_row(b, row, ids[t], x);
+            embp_bert_word_row(b, ids[t], x);
             for (int c = 0; c < H; c++)
                 x[c] += p[c] + b->type0[c];
             b->k->layernorm(x, NULL, b->emb_g, b->emb_b, 1, H, b->eps);
@@ -91,8 +90,8 @@ static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g
     }
 }
 
-static embp_status check_batch(const embp_bert *b, const int32_t *ids, const int *offsets, int n,
-                               embp_error *err) {
+embp_status embp_bert_check_batch(const embp_bert *b, const int32_t *ids, const int *offsets,
+                                  int n, embp_error *err) {
     if (n < 1 || offsets[0] != 0)
         return embp_fail(err, EMBP_EINVAL, "forward: %d sequences, offsets[0] %d", n,
                          n > 0 ? offsets[0] : 0);
@@ -124,7 +123,7 @@ static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float 
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
                               const float **hidden, embp_error *err) {
     embp_status rc;
-    if ((rc = check_batch(b, ids, offsets, n, err)))
+    if ((rc = embp_bert_check_batch(b, ids, offsets, n, err)))
         return rc;
     int T = offsets[n];
     embp_prof *p = b->prof;

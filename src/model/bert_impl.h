@@ -44,6 +44,63 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
                                    int n_threads, embp_bert_rename rename, embp_bert **out,
                                    embp_error *err);
 
+/* ---------------------------------------------------------------- shared with other families
+ * A family that is not BERT's arithmetic (model/rotenc.c) keeps an embp_bert as its core, for
+ * what every encoder has: shapes, kernels, the GEMM engine, the word table, the weight count;
+ * it loads through these and gathers rows with embp_bert_word_row. Tensor names go through
+ * b->rename and are tried under prefix, then none, then "bert.". */
+
+/* The loader's view of a resolved plan (NULL: fp32). */
+void embp_bert_plan_precision(const embp_plan *p, embp_bert_precision *out);
+
+/* A fp32 table owned by the caller (*out, embp_free_aligned), counted in b->weight_bytes; shape
+ * (d0) or (d0, d1) when d1 > 0, F32, F16 or BF16 in the file. */
+embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 const char *name, int d0, int d1, float **out, embp_error *err);
+
+/* BERT's "embeddings.word_embeddings.weight" (b->rename'd) into b->word* as fmt says, (V, H). A
+ * file from embp quantize may hold it as I8 with "_scale" (per row): taken as it is for an int8
+ * table, else dequantized. */
+embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 embp_table_format fmt, embp_error *err);
+
+/* The dense layers' load-time scratch: maxn x maxk floats must hold every linear's stacked
+ * (n * rows, K) weight, maxn its bias. */
+typedef struct {
+    const embp_safetensors *st;
+    const char *prefix;
+    embp_bert_precision prec;
+    float *w, *bias;
+    size_t big, maxn; /* floats in w and in bias */
+    /* weights quantized ahead (embp quantize), allocated on first use: int8 (max N, max K) with
+     * fp32 scales (max N); int4 (max N, max K / 2) bytes with fp16 scales (max N, max K / 16) */
+    int8_t *q8;
+    float *sc8;
+    uint8_t *q4;
+    uint16_t *sc4;
+} embp_bert_loader;
+embp_status embp_bert_loader_open(embp_bert_loader *ld, const embp_safetensors *st,
+                                  const char *prefix, const embp_bert_precision *prec, int maxn,
+                                  int maxk, embp_error *err);
+void embp_bert_loader_close(embp_bert_loader *ld);
+
+/* Loads tensors names[0..n) ("<name>.weight", each (rows, K), and "<name>.bias" (rows) when
+ * bias) stacked into one (n * rows, K) linear on b's engine, rounded and packed as ld's plan
+ * says: BERT's QKV is three, a fused or single weight one. Weights quantized ahead go to the
+ * kernels as they are when the plan's compute takes them (int8 -> int8, int4 -> int4), else are
+ * dequantized. gelu: y = GELU(x W + b). */
+embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char *const *names,
+                                  int n, int rows, int K, int bias, int gelu, embp_linear **out,
+                                  embp_error *err);
+
+/* x (H) = the word table's row for id, as fp32. */
+void embp_bert_word_row(const embp_bert *b, int id, float *x);
+
+/* EMBP_EINVAL unless the packed batch fits b (lengths 1..max_len, T <= max_tokens, ids in
+ * [0, V)). */
+embp_status embp_bert_check_batch(const embp_bert *b, const int32_t *ids, const int *offsets,
+                                  int n, embp_error *err);
+
 /* Whether name holds `layers` and ends with one of ends: a family's dense_weight. */
 int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,
                           size_t n_ends);

@@ -15,7 +15,7 @@
 #include "kernels/quant.h"
 
 /* The loader's view of a resolved plan (NULL: fp32): which kernels, how to round the weights. */
-static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
+void embp_bert_plan_precision(const embp_plan *p, embp_bert_precision *b) {
     *b = (embp_bert_precision){EMBP_MM_F32, EMBP_MM_F32, 0, EMBP_ROUND_NONE, EMBP_TABLE_F32};
     if (!p)
         return;
@@ -83,9 +83,8 @@ static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, cons
     return EMBP_OK;
 }
 
-/* A fp32 table owned by b, counted in weight_bytes. */
-static embp_status load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
-                              const char *name, int d0, int d1, float **out, embp_error *err) {
+embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 const char *name, int d0, int d1, float **out, embp_error *err) {
     size_t n = (size_t)d0 * (size_t)(d1 > 0 ? d1 : 1);
     if (!(*out = embp_malloc_aligned(n * sizeof(float))))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for tensor '%s' (%zu floats)", name, n);
@@ -93,10 +92,8 @@ static embp_status load_table(embp_bert *b, const embp_safetensors *st, const ch
     return load_f32(b, st, prefix, name, d0, d1, *out, err);
 }
 
-/* The word table into b->word* as fmt says. A file from embp quantize may hold it as I8 with
- * "_scale" (per row): taken as it is for an int8 table, else dequantized. */
-static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
-                              embp_table_format fmt, embp_error *err) {
+embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 embp_table_format fmt, embp_error *err) {
     const char *name = "embeddings.word_embeddings.weight";
     const embp_st_tensor *t = find_tensor(b, st, prefix, name);
     size_t n = (size_t)b->V * (size_t)b->H, nsc = (size_t)b->V * sizeof(float);
@@ -148,17 +145,17 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
                                    embp_error *err) {
     const char *p = cfg->tensor_prefix;
     embp_status rc;
-    if ((rc = load_words(b, st, p, fmt, err)) ||
-        (rc = load_table(b, st, p, "embeddings.position_embeddings.weight", b->P, b->H, &b->pos,
+    if ((rc = embp_bert_load_words(b, st, p, fmt, err)) ||
+        (rc = embp_bert_load_table(b, st, p, "embeddings.position_embeddings.weight", b->P, b->H, &b->pos,
                          err)) ||
-        (rc = load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
-        (rc = load_table(b, st, p, "embeddings.LayerNorm.bias", b->H, 0, &b->emb_b, err)))
+        (rc = embp_bert_load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
+        (rc = embp_bert_load_table(b, st, p, "embeddings.LayerNorm.bias", b->H, 0, &b->emb_b, err)))
         return rc;
     if (!(b->type0 = embp_calloc((size_t)b->H, sizeof(float))))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
     if (cfg->type_vocab_size > 0) { /* token type ids are all 0: keep row 0 only */
         float *all = NULL;
-        rc = load_table(b, st, p, "embeddings.token_type_embeddings.weight", cfg->type_vocab_size,
+        rc = embp_bert_load_table(b, st, p, "embeddings.token_type_embeddings.weight", cfg->type_vocab_size,
                         b->H, &all, err);
         if (rc == EMBP_OK)
             memcpy(b->type0, all, (size_t)b->H * sizeof(float));
@@ -170,20 +167,6 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
 
 /* ---------------------------------------------------------------- loading layers */
 
-typedef struct {
-    const embp_safetensors *st;
-    const char *prefix;
-    embp_bert_precision prec;
-    float *w, *bias; /* load-time scratch: (max N, max K) and (max N) */
-    size_t big;      /* floats in w */
-    /* weights quantized ahead (embp quantize), allocated on first use: int8 (max N, max K) with
-     * fp32 scales (max N); int4 (max N, max K / 2) bytes with fp16 scales (max N, max K / 16) */
-    int8_t *q8;
-    float *sc8;
-    uint8_t *q4;
-    uint16_t *sc4;
-} loader;
-
 /* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
 static void round_weights(float *w, size_t n, embp_weight_round r) {
     if (r == EMBP_ROUND_BF16)
@@ -194,8 +177,8 @@ static void round_weights(float *w, size_t n, embp_weight_round r) {
             w[i] = embp_fp16_to_f32(embp_f32_to_fp16(w[i]));
 }
 
-static embp_status quant_scratch(const embp_bert *b, loader *ld, embp_qf_form f, embp_error *err) {
-    size_t maxn = (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
+static embp_status quant_scratch(embp_bert_loader *ld, embp_qf_form f, embp_error *err) {
+    size_t maxn = ld->maxn;
     if (f == EMBP_QF_INT8 && !ld->q8) {
         ld->q8 = embp_malloc(ld->big);
         ld->sc8 = embp_malloc(maxn * sizeof(float));
@@ -211,7 +194,7 @@ static embp_status quant_scratch(const embp_bert *b, loader *ld, embp_qf_form f,
 /* Copies quantized weight w (rows, K) and its scales (io/qformat.h checks both) into row block
  * `at` (of rows rows) of ld's scratch; *g gets the int4 group size, the same for every block of
  * a linear. */
-static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, int rows, int K,
+static embp_status load_quantized(const embp_bert_loader *ld, const embp_st_tensor *w, int rows, int K,
                                   int at, int *g, embp_error *err) {
     embp_qf_weight qw;
     embp_status rc = embp_qf_weight_read(ld->st, w, rows, K, &qw, err);
@@ -235,44 +218,42 @@ static embp_status load_quantized(const loader *ld, const embp_st_tensor *w, int
     return EMBP_OK;
 }
 
-/* Loads `names` (n of them, each (rows, K) weight + (rows) bias) stacked into one (n rows, K)
- * linear: QKV is three, the others one. Weights quantized ahead go to the kernels as they are
- * when the plan's compute takes them (int8 -> int8, int4 -> int4), else are dequantized. */
-static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *const *names,
-                               int n, int rows, int K, int gelu, embp_linear **out,
-                               embp_error *err) {
+embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char *const *names,
+                                  int n, int rows, int K, int bias, int gelu, embp_linear **out,
+                                  embp_error *err) {
     embp_status rc;
-    char name[160];
+    char name[192];
     embp_qf_form form = EMBP_QF_FLOAT;
     int g = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "encoder.layer.%d.%s.weight", layer, names[i]);
+        snprintf(name, sizeof name, "%s.weight", names[i]);
         const embp_st_tensor *t = find_tensor(b, ld->st, ld->prefix, name);
         embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
         if (i > 0 && f != form && !t) /* found by fuzz_quantized: t was dereferenced */
-            return embp_fail(err, EMBP_EFORMAT, "tensor '%s%s' is missing; its siblings in "
-                             "layer %d are quantized", ld->prefix, name, layer);
+            return embp_fail(err, EMBP_EFORMAT, "tensor '%s%s' is missing; its siblings (%s) "
+                             "are quantized", ld->prefix, name, names[0]);
         if (i > 0 && f != form)
-            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings in layer %d "
-                             "are not", t->file, t->name, embp_dtype_name(t->dtype), layer);
+            return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' is %s, its siblings (%s) are "
+                             "not", t->file, t->name, embp_dtype_name(t->dtype), names[0]);
         form = f;
         if (f == EMBP_QF_FLOAT)
             rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K, err);
-        else if ((rc = quant_scratch(b, ld, f, err)) == EMBP_OK)
+        else if ((rc = quant_scratch(ld, f, err)) == EMBP_OK)
             rc = load_quantized(ld, t, rows, K, i, &g, err);
         if (rc)
             return rc;
-        snprintf(name, sizeof name, "encoder.layer.%d.%s.bias", layer, names[i]);
-        if ((rc = load_f32(b, ld->st, ld->prefix, name, rows, 0, ld->bias + (size_t)i * rows,
-                           err)))
+        snprintf(name, sizeof name, "%s.bias", names[i]);
+        if (bias && (rc = load_f32(b, ld->st, ld->prefix, name, rows, 0,
+                                   ld->bias + (size_t)i * rows, err)))
             return rc;
     }
+    const float *bv = bias ? ld->bias : NULL;
     embp_mm_type c = ld->prec.compute;
     int N = n * rows, int4 = c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8;
     if (form == EMBP_QF_INT8 && c == EMBP_MM_INT8)
-        rc = embp_linear_create_s8(b->eng, ld->q8, ld->sc8, ld->bias, K, N, gelu, out, err);
+        rc = embp_linear_create_s8(b->eng, ld->q8, ld->sc8, bv, K, N, gelu, out, err);
     else if (form == EMBP_QF_INT4 && int4)
-        rc = embp_linear_create_int4_q(b->eng, ld->q4, ld->sc4, ld->bias, K, N, g, c, gelu, out,
+        rc = embp_linear_create_int4_q(b->eng, ld->q4, ld->sc4, bv, K, N, g, c, gelu, out,
                                        &b->int4_kernel, err);
     else {
         if (form == EMBP_QF_INT8)
@@ -282,10 +263,10 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
         else
             round_weights(ld->w, (size_t)N * K, ld->prec.round);
         if (int4)
-            rc = embp_linear_create_int4(b->eng, ld->w, ld->bias, K, N, ld->prec.group_size, c,
-                                         gelu, out, &b->int4_kernel, err);
+            rc = embp_linear_create_int4(b->eng, ld->w, bv, K, N, ld->prec.group_size, c, gelu,
+                                         out, &b->int4_kernel, err);
         else
-            rc = embp_linear_create(b->eng, ld->w, ld->bias, K, N, c, gelu, out, err);
+            rc = embp_linear_create(b->eng, ld->w, bv, K, N, c, gelu, out, err);
     }
     if (rc)
         return rc;
@@ -293,18 +274,31 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
     return EMBP_OK;
 }
 
-static embp_status load_ln(embp_bert *b, loader *ld, int layer, const char *what,
+/* Loads BERT's layer-i linear of `parts` ("attention.self.query", ...: QKV is three). */
+static embp_status load_linear(embp_bert *b, embp_bert_loader *ld, int layer,
+                               const char *const *parts, int n, int rows, int K, int gelu,
+                               embp_linear **out, embp_error *err) {
+    char names[3][160];
+    const char *ptrs[3];
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "encoder.layer.%d.%s", layer, parts[i]);
+        ptrs[i] = names[i];
+    }
+    return embp_bert_load_linear(b, ld, ptrs, n, rows, K, 1, gelu, out, err);
+}
+
+static embp_status load_ln(embp_bert *b, embp_bert_loader *ld, int layer, const char *what,
                            float **g, float **bias, embp_error *err) {
     char name[160];
     embp_status rc;
     snprintf(name, sizeof name, "encoder.layer.%d.%s.LayerNorm.weight", layer, what);
-    if ((rc = load_table(b, ld->st, ld->prefix, name, b->H, 0, g, err)))
+    if ((rc = embp_bert_load_table(b, ld->st, ld->prefix, name, b->H, 0, g, err)))
         return rc;
     snprintf(name, sizeof name, "encoder.layer.%d.%s.LayerNorm.bias", layer, what);
-    return load_table(b, ld->st, ld->prefix, name, b->H, 0, bias, err);
+    return embp_bert_load_table(b, ld->st, ld->prefix, name, b->H, 0, bias, err);
 }
 
-static embp_status load_layer(embp_bert *b, loader *ld, int i, embp_error *err) {
+static embp_status load_layer(embp_bert *b, embp_bert_loader *ld, int i, embp_error *err) {
     static const char *const qkv[3] = {"attention.self.query", "attention.self.key",
                                        "attention.self.value"};
     static const char *const out[1] = {"attention.output.dense"};
@@ -322,24 +316,39 @@ static embp_status load_layer(embp_bert *b, loader *ld, int i, embp_error *err) 
     return EMBP_OK;
 }
 
+embp_status embp_bert_loader_open(embp_bert_loader *ld, const embp_safetensors *st,
+                                  const char *prefix, const embp_bert_precision *prec, int maxn,
+                                  int maxk, embp_error *err) {
+    size_t big = (size_t)maxn * (size_t)maxk;
+    *ld = (embp_bert_loader){st, prefix, *prec, embp_malloc(big * sizeof(float)),
+                             embp_malloc((size_t)maxn * sizeof(float)), big, (size_t)maxn,
+                             NULL, NULL, NULL, NULL};
+    if (!ld->w || !ld->bias) {
+        embp_bert_loader_close(ld);
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu floats of load scratch", big);
+    }
+    return EMBP_OK;
+}
+
+void embp_bert_loader_close(embp_bert_loader *ld) {
+    embp_free(ld->w);
+    embp_free(ld->bias);
+    embp_free(ld->q8);
+    embp_free(ld->sc8);
+    embp_free(ld->q4);
+    embp_free(ld->sc4);
+    memset(ld, 0, sizeof *ld);
+}
+
 static embp_status load_layers(embp_bert *b, const embp_model_config *cfg,
                                const embp_safetensors *st, const embp_bert_precision *prec,
                                embp_error *err) {
-    size_t big = (size_t)b->H * (size_t)(b->I > 3 * b->H ? b->I : 3 * b->H);
-    loader ld = {st, cfg->tensor_prefix, *prec, embp_malloc(big * sizeof(float)),
-                 embp_malloc((size_t)(b->I > 3 * b->H ? b->I : 3 * b->H) * sizeof(float)), big,
-                 NULL, NULL, NULL, NULL};
-    embp_status rc = EMBP_OK;
-    if (!ld.w || !ld.bias)
-        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for %zu floats of load scratch", big);
+    embp_bert_loader ld;
+    int maxn = b->I > 3 * b->H ? b->I : 3 * b->H;
+    embp_status rc = embp_bert_loader_open(&ld, st, cfg->tensor_prefix, prec, maxn, b->H, err);
     for (int i = 0; rc == EMBP_OK && i < b->L; i++)
         rc = load_layer(b, &ld, i, err);
-    embp_free(ld.w);
-    embp_free(ld.bias);
-    embp_free(ld.q8);
-    embp_free(ld.sc8);
-    embp_free(ld.q4);
-    embp_free(ld.sc4);
+    embp_bert_loader_close(&ld);
     return rc;
 }
 
@@ -416,7 +425,7 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
         b->n_threads = 1;
     embp_bert_precision bp;
     const embp_bert_precision *prec = &bp;
-    plan_to_bert(plan, &bp);
+    embp_bert_plan_precision(plan, &bp);
     if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;

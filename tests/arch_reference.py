@@ -66,15 +66,22 @@ def spm_tokenizer(work, texts):
     return XLMRobertaTokenizerFast(vocab_file=os.path.join(work, "uni.model"))
 
 
-def bpe_tokenizer(texts):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import RobertaTokenizerFast
+def trained_bpe(texts, specials):
+    """A byte-level BPE `tokenizers` trains on texts (BpeTrainer + ByteLevel), no post-processor."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(texts * 3, trainers.BpeTrainer(
-        vocab_size=1200, special_tokens=SPECIALS,
+        vocab_size=1200, special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return tok
+
+
+def bpe_tokenizer(texts):
+    from tokenizers import processors
+    from transformers import RobertaTokenizerFast
+    tok = trained_bpe(texts, SPECIALS)
     tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")),
                                                       ("<s>", tok.token_to_id("<s>")))
     return RobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
@@ -103,6 +110,13 @@ def st_folder(path, model, tok, normalize):
     """A sentence-transformers folder: the model, its tokenizer, mean pooling [, Normalize]."""
     model.save_pretrained(path, safe_serialization=True)
     tok.save_pretrained(path)
+    st_modules(path, model.config.dim if hasattr(model.config, "dim")
+               else model.config.hidden_size, normalize)
+
+
+def st_modules(path, hidden, normalize, pooling="mean", max_seq=MAX_SEQ):
+    """A sentence-transformers folder's module files: modules.json, 1_Pooling/config.json
+    (pooling "mean" or "cls"), sentence_bert_config.json."""
     modules = [{"idx": 0, "name": "0", "path": "",
                 "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling",
@@ -114,12 +128,12 @@ def st_folder(path, model, tok, normalize):
         json.dump(modules, f)
     os.makedirs(os.path.join(path, "1_Pooling"), exist_ok=True)
     with open(os.path.join(path, "1_Pooling", "config.json"), "w") as f:
-        json.dump({"word_embedding_dimension": model.config.dim if hasattr(model.config, "dim")
-                   else model.config.hidden_size,
-                   "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False,
+        json.dump({"word_embedding_dimension": hidden,
+                   "pooling_mode_mean_tokens": pooling == "mean",
+                   "pooling_mode_cls_token": pooling == "cls",
                    "pooling_mode_max_tokens": False}, f)
     with open(os.path.join(path, "sentence_bert_config.json"), "w") as f:
-        json.dump({"max_seq_length": MAX_SEQ, "do_lower_case": False}, f)
+        json.dump({"max_seq_length": max_seq, "do_lower_case": False}, f)
 
 
 def make_models(work, texts):
@@ -224,6 +238,28 @@ def unsupported_model_type_fails(binary, path):
     return [] if ok else ["a model_type embp lacks did not fail naming it and the supported ones"]
 
 
+def embp_vs_reference(binary, name, path, texts, ref, plan_min):
+    """embp's vectors for texts from the folder at path against ref: fp32 at cosine >= COS_MIN
+    on every text, each plan of plan_min at its bound. Returns the failures."""
+    failures = []
+    fp32, _ = embp_embed(binary, path, texts, ["--precision", "fp32"])
+    c = cosines(ref, fp32)
+    diff = float(np.abs(ref - fp32).max())
+    print("  %s fp32 vs reference: min cosine %.7f (text %d), max |diff| %.2e"
+          % (name, c.min(), int(c.argmin()), diff))
+    if c.min() < COS_MIN:
+        failures.append("%s fp32: min cosine %.7f < %g on %r" % (name, c.min(), COS_MIN,
+                                                                 texts[int(c.argmin())][:60]))
+    for plan, bound in plan_min.items():
+        got, _ = embp_embed(binary, path, texts, ["--precision", plan])
+        cr, cf = cosines(ref, got), cosines(fp32, got)
+        print("  %s %-4s vs reference: min cosine %.5f, mean %.6f; vs embp fp32 min %.5f"
+              % (name, plan, cr.min(), cr.mean(), cf.min()))
+        if cr.min() < bound:
+            failures.append("%s %s: min cosine %.5f < %g" % (name, plan, cr.min(), bound))
+    return failures
+
+
 def main():
     binary, work, src = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
@@ -238,21 +274,7 @@ def main():
         print("%s: %d texts, %d cut at %d tokens, %s" % (name, len(texts),
               sum(len(i) == MAX_SEQ for i in ids), MAX_SEQ,
               sorted(f for f in os.listdir(path) if f.endswith((".json", ".safetensors")))))
-        fp32, _ = embp_embed(binary, path, texts, ["--precision", "fp32"])
-        c = cosines(ref, fp32)
-        diff = float(np.abs(ref - fp32).max())
-        print("  fp32 vs transformers: min cosine %.7f (text %d), max |diff| %.2e"
-              % (c.min(), int(c.argmin()), diff))
-        if c.min() < COS_MIN:
-            failures.append("%s fp32: min cosine %.7f < %g on %r" % (name, c.min(), COS_MIN,
-                                                                     texts[int(c.argmin())][:60]))
-        for plan, bound in PLAN_COS_MIN.items():
-            got, _ = embp_embed(binary, path, texts, ["--precision", plan])
-            cr, cf = cosines(ref, got), cosines(fp32, got)
-            print("  %-4s vs transformers: min cosine %.5f, mean %.6f; vs embp fp32 min %.5f"
-                  % (plan, cr.min(), cr.mean(), cf.min()))
-            if cr.min() < bound:
-                failures.append("%s %s: min cosine %.5f < %g" % (name, plan, cr.min(), bound))
+        failures += embp_vs_reference(binary, name, path, texts, ref, PLAN_COS_MIN)
         with open(os.path.join(path, "config.json")) as f:
             cfg = json.load(f)
         failures += quantized_folders_fail(binary, name, path, texts, ref,

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,14 +69,25 @@ static embp_status get_str(json_t *o, const char *fname, const char *name, char 
 
 /* ---------------------------------------------------------------- config.json */
 
-/* The config.json keys of the shapes: BERT's, or DistilBERT's own names for the same. */
+/* The config.json keys of the shapes: BERT's, DistilBERT's or NomicBERT's own names for the
+ * same; rotary: the family checks its activation itself (model/rotenc.c). */
 typedef struct {
-    const char *hidden, *layers, *heads, *intermediate, *act;
+    const char *hidden, *layers, *heads, *intermediate, *act, *positions, *eps;
+    int rotary;
 } shape_keys;
 static const shape_keys bert_keys = {"hidden_size", "num_hidden_layers", "num_attention_heads",
-                                     "intermediate_size", "hidden_act"};
+                                     "intermediate_size", "hidden_act", "max_position_embeddings",
+                                     "layer_norm_eps", 0};
 static const shape_keys distilbert_keys = {"dim", "n_layers", "n_heads", "hidden_dim",
-                                           "activation"};
+                                           "activation", "max_position_embeddings",
+                                           "layer_norm_eps", 0};
+static const shape_keys modernbert_keys = {"hidden_size", "num_hidden_layers",
+                                           "num_attention_heads", "intermediate_size",
+                                           "hidden_activation", "max_position_embeddings",
+                                           "norm_eps", 1};
+static const shape_keys nomic_keys = {"n_embd", "n_layer", "n_head", "n_inner",
+                                      "activation_function", "n_positions",
+                                      "layer_norm_epsilon", 1};
 
 static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, embp_model_config *c,
                                embp_error *err) {
@@ -85,19 +97,18 @@ static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, em
         (s = get_int(o, f, k->heads, 1, 1, MAX_HIDDEN, &c->heads, err)) ||
         (s = get_int(o, f, k->intermediate, 1, 1, 16 * MAX_HIDDEN, &c->intermediate, err)) ||
         (s = get_int(o, f, "vocab_size", 1, 1, MAX_VOCAB, &c->vocab_size, err)) ||
-        (s = get_int(o, f, "max_position_embeddings", 1, 1, MAX_POSITIONS, &c->max_position,
-                     err)) ||
+        (s = get_int(o, f, k->positions, 1, 1, MAX_POSITIONS, &c->max_position, err)) ||
         (s = get_int(o, f, "type_vocab_size", 0, 0, 1024, &c->type_vocab_size, err)) ||
         (s = get_int(o, f, "pad_token_id", 0, 0, MAX_VOCAB, &c->pad_token_id, err)))
         return s;
     if (c->hidden % c->heads != 0)
         return embp_fail(err, EMBP_EFORMAT, "%s: %s %d is not a multiple of %s %d", f,
                          k->hidden, c->hidden, k->heads, c->heads);
-    json_t *eps = json_object_get(o, "layer_norm_eps");
+    json_t *eps = json_object_get(o, k->eps);
     if (eps && !json_is_null(eps)) {
         if (!json_is_number(eps) || json_number_value(eps) <= 0 || json_number_value(eps) > 1)
-            return embp_fail(err, EMBP_EFORMAT, "%s: field 'layer_norm_eps' must be a number in "
-                             "(0, 1]", f);
+            return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be a number in (0, 1]", f,
+                             k->eps);
         c->layer_norm_eps = (float)json_number_value(eps);
     }
     return EMBP_OK;
@@ -122,7 +133,7 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
         (s = get_str(o, f, "torch_dtype", c->torch_dtype, sizeof c->torch_dtype, err)))
         return s;
     /* Which model_types embp runs is the architecture table's (model/arch.c) to say. */
-    if (strcmp(c->hidden_act, "gelu") != 0)
+    if (!k->rotary && strcmp(c->hidden_act, "gelu") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s '%s' is not supported "
                          "(supported: gelu, the exact erf form)", f, k->act, c->hidden_act);
     if (strcmp(c->position_embedding_type, "absolute") != 0)
@@ -145,22 +156,168 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
     return EMBP_OK;
 }
 
+/* ---------------------------------------------------------------- rotary encoders */
+
+static embp_status get_bool(json_t *o, const char *f, const char *name, int dflt, int *out,
+                            embp_error *err) {
+    json_t *v = json_object_get(o, name);
+    *out = dflt;
+    if (!v || json_is_null(v))
+        return EMBP_OK;
+    if (!json_is_boolean(v))
+        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be true or false", f, name);
+    *out = json_is_true(v);
+    return EMBP_OK;
+}
+
+/* A positive number at o[name] (o may be NULL) into *out, kept when absent. */
+static embp_status get_pos(json_t *o, const char *f, const char *name, double *out,
+                           embp_error *err) {
+    json_t *v = o ? json_object_get(o, name) : NULL;
+    if (!v || json_is_null(v))
+        return EMBP_OK;
+    if (!json_is_number(v) || !(json_number_value(v) > 0))
+        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be a positive number", f, name);
+    *out = json_number_value(v);
+    return EMBP_OK;
+}
+
+/* Refuses a field that changes the arithmetic unless it is absent, null or `ok`. */
+static embp_status refuse(json_t *o, const char *f, const char *name, json_t *ok,
+                          embp_error *err) {
+    json_t *v = json_object_get(o, name);
+    int fine = !v || json_is_null(v) || (ok && json_equal(v, ok));
+    if (ok)
+        json_decref(ok);
+    if (fine)
+        return EMBP_OK;
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s %.40s is not supported", f, name,
+              text ? text : "?");
+    free(text);
+    return EMBP_EUNSUPPORTED;
+}
+
+/* ModernBERT: layer i is global when layer_types[i] is "full_attention" (transformers 5), or
+ * when i % global_attn_every_n_layers == 0 (the Hub's configs); embp runs that one pattern. */
+static embp_status read_layer_types(json_t *o, const char *f, embp_model_config *c,
+                                    embp_error *err) {
+    json_t *lt = json_object_get(o, "layer_types");
+    c->global_every = 3;
+    embp_status s = get_int(o, f, "global_attn_every_n_layers", 0, 1, MAX_LAYERS,
+                            &c->global_every, err);
+    if (s || !lt || json_is_null(lt))
+        return s;
+    if (!json_is_array(lt) || json_array_size(lt) != (size_t)c->layers)
+        return embp_fail(err, EMBP_EFORMAT, "%s: field 'layer_types' must be an array of %d "
+                         "strings", f, c->layers);
+    int every = c->layers;
+    for (int i = 1; i < c->layers; i++)
+        if (json_is_string(json_array_get(lt, (size_t)i)) &&
+            strcmp(json_string_value(json_array_get(lt, (size_t)i)), "full_attention") == 0) {
+            every = i;
+            break;
+        }
+    for (int i = 0; i < c->layers; i++) {
+        const char *v = json_string_value(json_array_get(lt, (size_t)i));
+        const char *want = i % every ? "sliding_attention" : "full_attention";
+        if (!v || strcmp(v, want) != 0)
+            return embp_fail(err, EMBP_EUNSUPPORTED, "%s: layer_types[%d] is '%s', expected "
+                             "'%s' (embp runs a global layer every n, the first global)", f, i,
+                             v ? v : "?", want);
+    }
+    c->global_every = every;
+    return EMBP_OK;
+}
+
+static embp_status read_modernbert(json_t *o, const char *f, embp_model_config *c,
+                                   embp_error *err) {
+    embp_status s;
+    int bias, mlp_bias, local = 128;
+    c->rope_theta = 160000.0;
+    c->rope_theta_local = 10000.0;
+    json_t *rp = json_object_get(o, "rope_parameters");
+    json_t *full = json_is_object(rp) ? json_object_get(rp, "full_attention") : NULL;
+    json_t *slid = json_is_object(rp) ? json_object_get(rp, "sliding_attention") : NULL;
+    if ((s = get_pos(o, f, "global_rope_theta", &c->rope_theta, err)) ||
+        (s = get_pos(o, f, "local_rope_theta", &c->rope_theta_local, err)) ||
+        (s = get_pos(full, f, "rope_theta", &c->rope_theta, err)) ||
+        (s = get_pos(slid, f, "rope_theta", &c->rope_theta_local, err)) ||
+        (s = refuse(full ? full : o, f, "rope_type", json_string("default"), err)) ||
+        (s = refuse(slid ? slid : o, f, "rope_type", json_string("default"), err)) ||
+        (s = refuse(o, f, "rope_scaling", NULL, err)) ||
+        (s = get_int(o, f, "local_attention", 0, 2, MAX_POSITIONS, &local, err)) ||
+        (s = read_layer_types(o, f, c, err)) ||
+        (s = get_bool(o, f, "norm_bias", 0, &c->norm_bias, err)) ||
+        (s = get_bool(o, f, "attention_bias", 0, &bias, err)) ||
+        (s = get_bool(o, f, "mlp_bias", 0, &mlp_bias, err)))
+        return s;
+    c->window = local / 2; /* transformers: sliding_window = local_attention // 2, |i - j| <= it */
+    c->qkv_bias = c->out_bias = bias;
+    c->up_bias = c->down_bias = mlp_bias;
+    c->type_vocab_size = 0;
+    c->rotary_fraction = 1.0f;
+    /* ModernBertForMaskedLM and the other heads nest the encoder under "model." */
+    strcpy(c->tensor_prefix, "model.");
+    return EMBP_OK;
+}
+
+/* NomicBERT (nomic-ai's modeling_hf_nomic_bert.py, GPT-2 style keys); the variants embp does
+ * not run (interleaved or scaled rotary, absolute positions, pre-norm, causal) are refused. */
+static embp_status read_nomic(json_t *o, const char *f, embp_model_config *c, embp_error *err) {
+    embp_status s;
+    double frac = 0.0;
+    c->rope_theta = 10000.0;
+    if ((s = get_pos(o, f, "rotary_emb_base", &c->rope_theta, err)) ||
+        (s = get_pos(o, f, "rotary_emb_fraction", &frac, err)) ||
+        (s = refuse(o, f, "rotary_emb_interleaved", json_false(), err)) ||
+        (s = refuse(o, f, "rotary_scaling_factor", NULL, err)) ||
+        (s = refuse(o, f, "rotary_emb_scale_base", NULL, err)) ||
+        (s = refuse(o, f, "prenorm", json_false(), err)) ||
+        (s = refuse(o, f, "causal", json_false(), err)) ||
+        (s = get_bool(o, f, "qkv_proj_bias", 1, &c->qkv_bias, err)) ||
+        (s = get_bool(o, f, "mlp_fc1_bias", 1, &c->up_bias, err)) ||
+        (s = get_bool(o, f, "mlp_fc2_bias", 1, &c->down_bias, err)))
+        return s;
+    int D = c->hidden / c->heads, rot = (int)(D * frac);
+    if (frac > 1.0 || rot < 2 || rot % 2)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: rotary_emb_fraction %g of head size %d is "
+                         "not supported (embp runs rotary positions on an even share of each "
+                         "head; 0 means absolute positions)", f, frac, D);
+    c->rotary_fraction = (float)frac;
+    c->out_bias = c->qkv_bias;
+    c->norm_bias = 1;
+    c->window = 0;
+    c->global_every = 1;
+    c->tensor_prefix[0] = '\0';
+    return EMBP_OK;
+}
+
+static embp_status read_rotary(json_t *o, const char *f, int modernbert, embp_model_config *c,
+                               embp_error *err) {
+    return modernbert ? read_modernbert(o, f, c, err) : read_nomic(o, f, c, err);
+}
+
 embp_status embp_config_parse_config_json(const char *text, size_t len, const char *fname,
                                           embp_model_config *c, embp_error *err) {
     json_t *o = load_json(text, len, fname, err);
     if (!o)
         return err ? err->code : EMBP_EFORMAT;
     json_t *type = json_object_get(o, "model_type");
-    const shape_keys *k = json_is_string(type) && strcmp(json_string_value(type), "distilbert") == 0
-                              ? &distilbert_keys
-                              : &bert_keys;
-    c->type_vocab_size = k == &bert_keys ? 2 : 0;
-    c->layer_norm_eps = 1e-12f;
+    const char *t = json_is_string(type) ? json_string_value(type) : "";
+    const shape_keys *k = strcmp(t, "distilbert") == 0   ? &distilbert_keys
+                          : strcmp(t, "modernbert") == 0 ? &modernbert_keys
+                          : strcmp(t, "nomic_bert") == 0 ? &nomic_keys
+                                                         : &bert_keys;
+    c->type_vocab_size = k == &bert_keys || k == &nomic_keys ? 2 : 0;
+    c->layer_norm_eps = k == &modernbert_keys ? 1e-5f : 1e-12f;
     strcpy(c->hidden_act, "gelu");
     strcpy(c->position_embedding_type, "absolute");
     embp_status s = read_shapes(o, fname, k, c, err);
     if (s == EMBP_OK)
         s = read_kind(o, fname, k, c, err);
+    if (s == EMBP_OK && k->rotary)
+        s = read_rotary(o, fname, k == &modernbert_keys, c, err);
     json_decref(o);
     return s;
 }

@@ -65,6 +65,14 @@ typedef struct {
     char position_embedding_type[24]; /* "absolute" */
     char tensor_prefix[32]; /* "", "bert." or "roberta." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
+    /* rotary encoders (model/rotenc.c: modernbert, nomic_bert); zero for the others */
+    double rope_theta;       /* rotary base of the global layers (nomic_bert: of every layer) */
+    double rope_theta_local; /* of the sliding-window layers (modernbert) */
+    float rotary_fraction;   /* share of each head rotated (nomic_bert rotary_emb_fraction) */
+    int window;              /* a sliding-window layer's token sees tokens within +-window */
+    int global_every;        /* layer i attends globally when i % global_every == 0 */
+    int norm_bias;           /* LayerNorms have a bias (modernbert norm_bias) */
+    int qkv_bias, out_bias, up_bias, down_bias; /* which dense layers have a bias */
 
     /* sentence-transformers modules */
     embp_pooling pooling;

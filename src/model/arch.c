@@ -8,6 +8,7 @@
 
 #include "model/bert.h"
 #include "model/distilbert.h"
+#include "model/rotenc.h"
 
 static embp_status bert_load(const embp_model_config *cfg, const embp_safetensors *st,
                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
@@ -43,6 +44,34 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
     embp_bert_set_prof((embp_bert *)e, p);
 }
 
+static embp_status rotenc_load(const embp_model_config *cfg, const embp_safetensors *st,
+                               const embp_plan *plan, int max_tokens, int max_len, int n_threads,
+                               embp_encoder **out, embp_error *err) {
+    return embp_rotenc_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_rotenc **)out,
+                            err);
+}
+
+static embp_status rotenc_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
+                                  const float **hidden, embp_error *err) {
+    return embp_rotenc_forward((embp_rotenc *)e, ids, offsets, n, hidden, err);
+}
+
+static void rotenc_free(embp_encoder *e) {
+    embp_rotenc_free((embp_rotenc *)e);
+}
+
+static size_t rotenc_weight_bytes(const embp_encoder *e) {
+    return embp_rotenc_weight_bytes((const embp_rotenc *)e);
+}
+
+static const char *rotenc_kernels_name(const embp_encoder *e) {
+    return embp_rotenc_kernels_name((const embp_rotenc *)e);
+}
+
+static void rotenc_set_prof(embp_encoder *e, embp_prof *p) {
+    embp_rotenc_set_prof((embp_rotenc *)e, p);
+}
+
 /* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
  * positions from pad_token_id + 1 (its recipe's pos_after_pad) and one token type (config.json's
  * type_vocab_size), so its entries share bert's functions. DistilBERT is BERT's arithmetic
@@ -61,12 +90,28 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
     distilbert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                \
         embp_distilbert_dense_weight, bert_set_prof
 
+/* The rotary encoders (model/rotenc.c). ModernBERT: pre-norm LayerNorm without biases, GeGLU,
+ * a global layer every global_attn_every_n_layers (rotary base global_rope_theta) and +-64-token
+ * sliding windows between (local_rope_theta); the recipe's window is its config's, read at load.
+ * NomicBERT: BERT's post-norm LayerNorm, SwiGLU, every layer global, no linear biases. */
+#define ROTENC_FUNCTIONS(dense)                                                                    \
+    rotenc_load, rotenc_forward, rotenc_free, rotenc_weight_bytes, rotenc_kernels_name, dense,     \
+        rotenc_set_prof
+
 static const embp_arch table[] = {
     {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},
     {"roberta", "roberta", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"xlm-roberta", "xlm-roberta", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"camembert", "camembert", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"distilbert", "distilbert", BERT_RECIPE, DISTILBERT_FUNCTIONS},
+    {"modernbert", "modernbert",
+     {EMBP_POS_ROTARY, EMBP_NORM_LAYER, EMBP_NORM_PRE, EMBP_ATTN_BIDIRECTIONAL, 64,
+      EMBP_HEADS_MHA, EMBP_MLP_GEGLU, 0},
+     ROTENC_FUNCTIONS(embp_modernbert_dense_weight)},
+    {"nomic_bert", "nomic_bert",
+     {EMBP_POS_ROTARY, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,
+      EMBP_HEADS_MHA, EMBP_MLP_SWIGLU, 0},
+     ROTENC_FUNCTIONS(embp_nomicbert_dense_weight)},
 };
 
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err) {

@@ -15,10 +15,12 @@ global_attn_every_n_layers, global_rope_theta, local_rope_theta). sentence-trans
 the corpus; texts run past 128 tokens so the +-64 sliding window matters, which the script checks
 (the same folder with every layer global must give other vectors).
 
-NomicBERT: transformers has no class that reads nomic-ai/nomic-embed-text-v1.5's checkpoint as
-published (its tensor names Wqkv, fc11/fc12/fc2, norm1/norm2, emb_ln and GPT-2 style config keys
-belong to nomic-ai's modeling_hf_nomic_bert.py, loaded with trust_remote_code). So the reference
-here is an independent numpy forward written from that published modeling code (float64):
+NomicBERT: nomic-ai/nomic-embed-text-v1.5's checkpoint as published (tensor names Wqkv,
+fc11/fc12/fc2, norm1/norm2, emb_ln; GPT-2 style config keys n_embd, n_layer, rotary_emb_base)
+belongs to nomic-ai's modeling_hf_nomic_bert.py, loaded with trust_remote_code. transformers 5's
+own NomicBertModel renames those tensors but does not read those config keys (it takes its
+defaults: a 64-wide checkpoint is refused as mismatched), so it is not the oracle. The reference
+is an independent numpy forward written from that published modeling code (float64):
 embeddings word + token type 0, emb_ln; per layer a fused Wqkv, non-interleaved rotary (fp32 angle
 table, base rotary_emb_base) on q and k, softmax(q k^T / sqrt(D)) v, out_proj, post-norm
 LayerNorm norm1; fc2(fc11(x) * silu(fc12(x))), norm2; mean pooling, Normalize. Random weights
@@ -374,6 +376,35 @@ def quantized_file(name, path, texts, ref, n_dense):
     return [] if c >= PLAN_COS_MIN["int8"] else ["%s int8 file: min cosine %.5f" % (name, c)]
 
 
+def refusals(nomic, modern):
+    """Variants embp does not run fail at load naming the field, never run wrongly."""
+    cases = [(nomic, {"rotary_emb_interleaved": True}, "rotary_emb_interleaved"),
+             (nomic, {"prenorm": True}, "prenorm"),
+             (nomic, {"rotary_scaling_factor": 2.0}, "rotary_scaling_factor"),
+             (nomic, {"activation_function": "gelu"}, "activation_function"),
+             (nomic, {"rotary_emb_fraction": 0.0}, "rotary_emb_fraction"),
+             (modern, {"layer_types": ["full_attention", "sliding_attention",
+                                       "full_attention", "full_attention"]}, "layer_types"),
+             (modern, {"hidden_activation": "silu"}, "hidden_activation")]
+    failures = []
+    for path, change, field in cases:
+        alt = path + "-refused"
+        shutil.rmtree(alt, ignore_errors=True)
+        shutil.copytree(path, alt)
+        with open(os.path.join(alt, "config.json")) as f:
+            cfg = json.load(f)
+        cfg.update(change)
+        with open(os.path.join(alt, "config.json"), "w") as f:
+            json.dump(cfg, f)
+        r = subprocess.run([BIN, "embed", "--model", alt, "--text", "x"], capture_output=True)
+        msg = r.stderr.decode().strip()
+        print("  %s %s: exit %d, %s" % (os.path.basename(path), change, r.returncode,
+                                        msg[-160:]))
+        if r.returncode == 0 or field not in msg:
+            failures.append("%s with %s did not fail naming %s" % (path, change, field))
+    return failures
+
+
 def main():
     global BIN
     BIN, work, src = sys.argv[1:4]
@@ -405,6 +436,8 @@ def main():
     failures += embp_vs_reference(BIN, "nomic_bert", path, texts, ref, PLAN_COS_MIN)
     failures += quantized_file("nomic_bert", path, texts, ref, 5 * cfg["n_layer"])
 
+    if not real:
+        failures += refusals(path, os.path.join(work, "modernbert-cls"))
     for f in failures:
         print("FAIL:", f)
     if failures:

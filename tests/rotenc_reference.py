@@ -207,24 +207,28 @@ def nomic_config(shape):
                 use_rms_norm=False, use_xentropy=True, **shape)
 
 
-def nomic_weights(cfg, seed=0):
-    """Random weights under the checkpoint's tensor names (float32)."""
+def nomic_weights(cfg, real, seed=0):
+    """Random weights under the checkpoint's tensor names (float32). Real shapes: the published
+    _init_weights' normal(initializer_range) for embeddings and linears (a 1/sqrt(H) init made
+    12 post-norm layers so chaotic that bf16 rounding alone moved vectors to cosine 0.9987);
+    quick shapes: wider, so that small layers still mix."""
     rng = np.random.default_rng(seed)
     H, I, V = cfg["n_embd"], cfg["n_inner"], cfg["vocab_size"]
 
     def n(*s, std=0.1, mean=0.0):
         return (mean + std * rng.standard_normal(s)).astype(np.float32)
-    w = {"embeddings.word_embeddings.weight": n(V, H, std=0.5),
-         "embeddings.token_type_embeddings.weight": n(2, H, std=0.5),
+    e = cfg["initializer_range"] if real else 0.5
+    w = {"embeddings.word_embeddings.weight": n(V, H, std=e),
+         "embeddings.token_type_embeddings.weight": n(2, H, std=e),
          "emb_ln.weight": n(H, std=0.2, mean=1.0), "emb_ln.bias": n(H)}
-    std = 1.0 / np.sqrt(H)
+    std = cfg["initializer_range"] / 2 if real else 1.0 / np.sqrt(H)
     for i in range(cfg["n_layer"]):
         p = "encoder.layers.%d." % i
         w[p + "attn.Wqkv.weight"] = n(3 * H, H, std=2 * std)
         w[p + "attn.out_proj.weight"] = n(H, H, std=std)
         w[p + "mlp.fc11.weight"] = n(I, H, std=std)
         w[p + "mlp.fc12.weight"] = n(I, H, std=std)
-        w[p + "mlp.fc2.weight"] = n(H, I, std=1.0 / np.sqrt(I))
+        w[p + "mlp.fc2.weight"] = n(H, I, std=std if real else 1.0 / np.sqrt(I))
         for k in ("norm1", "norm2"):
             w[p + k + ".weight"] = n(H, std=0.2, mean=1.0)
             w[p + k + ".bias"] = n(H)
@@ -282,7 +286,7 @@ def make_nomic(work, texts, real):
     cfg = nomic_config(nomic_shape(real))
     cfg["pad_token_id"] = tok.pad_token_id
     assert len(tok) <= cfg["vocab_size"]
-    w = nomic_weights(cfg)
+    w = nomic_weights(cfg, real)
     save_file(w, os.path.join(path, "model.safetensors"))
     with open(os.path.join(path, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)

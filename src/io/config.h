@@ -59,9 +59,10 @@ typedef struct {
                              * + 1 for the RoBERTa family, whose positions count only non-pad
                              * tokens from there (HF create_position_ids_from_input_ids) */
     float layer_norm_eps;
+    int rel_buckets;        /* relative_attention_num_buckets (MPNet's bias table rows); 0: none */
     char hidden_act[24];    /* "gelu" (exact erf) is the one supported now */
     char position_embedding_type[24]; /* "absolute" */
-    char tensor_prefix[32]; /* "", "bert." or "roberta." (task heads save with the prefix) */
+    char tensor_prefix[32]; /* "", "bert.", "roberta.", "mpnet." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
 
     /* sentence-transformers modules */

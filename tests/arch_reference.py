@@ -81,14 +81,14 @@ def bpe_tokenizer(texts):
                                 pad_token="<pad>", mask_token="<mask>")
 
 
-def wordpiece(texts, special, unk):
+def wordpiece(texts, special, unk, vocab_size=1000):
     """A WordPiece trained by `tokenizers` as BERT's: BertNormalizer lowercase, BertPreTokenizer."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     tok = Tokenizer(models.WordPiece(unk_token=unk))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(texts * 3, trainers.WordPieceTrainer(vocab_size=1000,
+    tok.train_from_iterator(texts * 3, trainers.WordPieceTrainer(vocab_size=vocab_size,
                                                                  special_tokens=special))
     return tok
 
@@ -103,14 +103,14 @@ def wordpiece_tokenizer(texts):
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
 
-def mpnet_family(texts):
+def mpnet_family(texts, vocab_size=1000):
     """MPNet: all-mpnet-base-v2's tokenizer layout (BertNormalizer lowercase, WordPiece, specials
     <s> <pad> </s> <unk> first, "<s> $A </s>") trained here, and its config; the family row of
     make_models. Its relative position table is scaled to the scores' size so that a wrong
     bucket shows."""
     from tokenizers import processors
     import transformers as tf
-    tok = wordpiece(texts, SPECIALS, "<unk>")
+    tok = wordpiece(texts, SPECIALS, "<unk>", vocab_size)
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])

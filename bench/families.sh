@@ -29,6 +29,7 @@ fx=build/bench-families-$layers
 precisions="fp32 int8"
 grep -q avx512_bf16 /proc/cpuinfo && precisions="fp32 bf16 int8"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+load0=$(cut -d' ' -f1 /proc/loadavg)
 fig=$work/figures.jsonl
 sed -n 1,32p tests/data/sentences_extra.txt > "$work/check.txt"
 for d in "$fx"/*/; do
@@ -66,9 +67,10 @@ PY
   done
 done
 "$PY" - "$fig" "$fx/families.json" "$threads" "$secs" "$(date -u +%Y-%m-%d)" \
-  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" > bench/results/families.md <<'PY'
+  "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$load0" \
+  "$(cut -d' ' -f1 /proc/loadavg)" "$(nproc)" > bench/results/families.md <<'PY'
 import json, sys
-fig, fams, threads, secs, date, cpu = sys.argv[1:]
+fig, fams, threads, secs, date, cpu, load0, load1, cores = sys.argv[1:]
 rows = [json.loads(l) for l in open(fig)]
 fams = json.load(open(fams))
 plans = list(dict.fromkeys(r["plan"] for r in rows))
@@ -77,8 +79,10 @@ print("%s, %s threads on each side, batch 32 x 128 (peer.mjs bench's texts, toke
       "included), %s s per figure. Models: randomly initialized transformers models at the "
       "real model's width (hidden, heads, FFN) with the layers below, exported by torch.onnx "
       "from the same weights; each side's fp32 vectors checked against the other's first. "
-      "**The machine was shared with other jobs while this ran**: the figures move between "
-      "runs; the ratios, taken back to back, are the figure to read.\n" % (cpu, threads, secs))
+      "1-minute load average %s at the start and %s at the end on %s cores: above the core "
+      "count, **the machine was shared with other jobs while this ran**, each side lost time "
+      "to them as it ran, and a figure of a few timed calls can hang on one stall.\n"
+      % (cpu, threads, secs, load0, load1, cores))
 print("| family | width of | hidden x layers | ONNX Runtime fp32 tok/s | "
       + " | ".join("embp %s tok/s (x ORT)" % p for p in plans) + " |")
 print("|---|---|---|---:|" + "---:|" * len(plans))

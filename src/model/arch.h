@@ -97,4 +97,10 @@ typedef struct {
  * with EMBP_EUNSUPPORTED naming the model_type and the families there are. */
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err);
 
+/* The batch every family's forward checks first: n >= 1 sequences by offsets (offsets[0] 0,
+ * each 1..max_len tokens, max_tokens in all), each id in [0, vocab); EMBP_EINVAL naming the
+ * sequence or token otherwise. */
+embp_status embp_check_batch(const int32_t *ids, const int *offsets, int n, int max_len,
+                             int max_tokens, int vocab, embp_error *err);
+
 #endif

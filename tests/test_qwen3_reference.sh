@@ -16,3 +16,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 "$py" "$src/tests/qwen3_reference.py" "$bin" "$work" "$src"
+if [ "${EMBP_SLOW_TESTS:-0}" = 1 ]; then
+  "$py" "$src/tests/qwen3_reference.py" "$bin" "$work/real" "$src" --real
+else
+  echo "the Qwen3-Embedding-0.6B-shaped run (2.4 GB, minutes) needs EMBP_SLOW_TESTS=1"
+fi

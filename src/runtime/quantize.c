@@ -24,7 +24,8 @@
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
-#include "model/bert.h"
+#include "io/config.h"
+#include "model/arch.h"
 #include "precision/plan.h"
 #include "precision/probe.h"
 #include "precision/request.h"
@@ -136,9 +137,21 @@ static int is_float(embp_dtype d) {
     return d == EMBP_DT_F32 || d == EMBP_DT_F16 || d == EMBP_DT_BF16;
 }
 
-/* One input tensor into o, as storage s says. */
+/* Whether name ends with the word table's name in one of the families (BERT's, Qwen3's). */
+static int word_table(const char *name) {
+    static const char *const ends[] = {"embeddings.word_embeddings.weight", "embed_tokens.weight"};
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t wl = strlen(ends[i]);
+        if (nl >= wl && strcmp(name + nl - wl, ends[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* One input tensor into o, as storage s says; dense_weight is the family's (model/arch.h). */
 static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_storage s, int g,
-                           out_tensors *o, embp_error *err) {
+                           int (*dense_weight)(const char *), out_tensors *o, embp_error *err) {
     size_t n = (size_t)t->n_elems;
     if (!is_float(t->dtype)) { /* ids, masks: as they are */
         void *copy = embp_malloc(t->nbytes ? t->nbytes : 1);
@@ -150,10 +163,8 @@ static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_
     float *f = as_f32(k, t, err);
     if (!f)
         return err->code;
-    int dense = embp_bert_dense_weight(t->name) && t->n_dims == 2;
-    size_t nl = strlen(t->name), wl = strlen("embeddings.word_embeddings.weight");
-    int words = t->n_dims == 2 && nl >= wl &&
-                strcmp(t->name + nl - wl, "embeddings.word_embeddings.weight") == 0;
+    int dense = dense_weight(t->name) && t->n_dims == 2;
+    int words = t->n_dims == 2 && word_table(t->name);
     if (s == EMBP_STORAGE_FP16 || s == EMBP_STORAGE_BF16) {
         uint16_t *h = embp_malloc((n ? n : 1) * sizeof *h);
         if (!h) {
@@ -335,7 +346,11 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
         return rc;
     }
     embp_model_free(probe);
-    if ((rc = prepare_out(out, err))) {
+    embp_model_config cfg;
+    const embp_arch *arch = NULL;
+    if ((rc = embp_config_load(in, &cfg, err)) == EMBP_OK && !(arch = embp_arch_find(&cfg, err)))
+        rc = err->code;
+    if (rc || (rc = prepare_out(out, err))) {
         embp_st_close(st);
         return rc;
     }
@@ -343,7 +358,7 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     r->bytes_in = embp_st_mapped_bytes(st);
     const embp_kernels *k = embp_kernels_pick(embp_cpu_get());
     for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++)
-        rc = convert(k, embp_st_at(st, i), s, g, &o, err);
+        rc = convert(k, embp_st_at(st, i), s, g, arch->dense_weight, &o, err);
     char path[PATH_MAX], grp[16];
     const char *mk[EMBP_QF_META_MAX], *mv[EMBP_QF_META_MAX];
     int n_meta = embp_qf_meta_pairs(embp_storage_str(s), g, grp, mk, mv);

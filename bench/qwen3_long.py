@@ -35,21 +35,21 @@ def main():
     assert n_tok > 8192, n_tok
     rows = []
     for L in (1024, 2048, 4096, 8192):
-        argv = ["/usr/bin/time", "-f", "%M %e", binary, "embed", "--model", path,
+        argv = ["/usr/bin/time", "-f", "%M %e %U", binary, "embed", "--model", path,
                 "--max-context-length", str(L),
                 "--fidelity-cache", "off"]
         r = subprocess.run(argv, input=long_text + "\n", capture_output=True, text=True)
         if r.returncode:
             sys.exit("embp embed at %d tokens: %s" % (L, r.stderr[-500:]))
-        rss_kb, sec = r.stderr.strip().split("\n")[-1].split()
-        rows.append((L, int(rss_kb) / 1024, float(sec)))
+        rss_kb, sec, cpu = r.stderr.strip().split("\n")[-1].split()
+        rows.append((L, int(rss_kb) / 1024, float(sec), float(cpu)))
         if L == 8192:
             got = json.loads(r.stdout.strip().split("\n")[0])["embedding"]
-    print("| tokens | peak RSS (MiB) | growth per 1k tokens (MiB) | wall s (load + one pass) |")
-    print("|---:|---:|---:|---:|")
-    for i, (L, mb, sec) in enumerate(rows):
+    print("| tokens | peak RSS (MiB) | growth per 1k tokens (MiB) | wall s | user CPU s |")
+    print("|---:|---:|---:|---:|---:|")
+    for i, (L, mb, sec, cpu) in enumerate(rows):
         per = "" if i == 0 else "%.1f" % ((mb - rows[i - 1][1]) / ((L - rows[i - 1][0]) / 1024))
-        print("| %d | %.0f | %s | %.1f |" % (L, mb, per, sec))
+        print("| %d | %.0f | %s | %.1f | %.1f |" % (L, mb, per, sec, cpu))
     model = st_model(path)
     model.max_seq_length = 8192
     t0 = time.time()

@@ -243,6 +243,38 @@ def main():
             failures.append("quantized %s folder: min cosine %.7f to the plan" % (prec, c.min()))
 
     if not real:
+        # the decoders that are Qwen3 without parts: Qwen2 (q/k/v biases, no q/k norm), Mistral
+        # (a sliding window, here 24 tokens of 256), Llama (biases on q/k/v/o)
+        import torch
+        import transformers as tf
+        small = dict(hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                     num_key_value_heads=2, head_dim=32, intermediate_size=256,
+                     max_position_embeddings=2048, rope_theta=1e5, rms_norm_eps=1e-5,
+                     initializer_range=0.05, vocab_size=len(tok))
+        for name, cfg_cls, cls, extra in (("qwen2", tf.Qwen2Config, tf.Qwen2Model, {}),
+                                          ("mistral", tf.MistralConfig, tf.MistralModel,
+                                           {"sliding_window": 24}),
+                                          ("llama", tf.LlamaConfig, tf.LlamaModel,
+                                           {"attention_bias": True})):
+            torch.manual_seed(1)
+            fam = cls(cfg_cls(**dict(small, **extra))).eval()
+            with torch.no_grad():
+                for n, p in fam.named_parameters():
+                    if "norm" in n:
+                        p.normal_(1.0, 0.2)
+                    elif n.endswith(".bias"):
+                        p.normal_(0.0, 0.1)
+            fpath = os.path.join(work, name)
+            st_folder(fpath, fam, tok, MAX_SEQ)
+            sub = texts[::2]
+            fref = st_encode(st_model(fpath), sub)
+            got, _ = embp_embed(binary, fpath, sub)
+            c = cosines(fref, got)
+            print("  %s: fp32 vs transformers %s: min cosine %.7f over %d texts"
+                  % (name, cls.__name__, c.min(), len(sub)))
+            if c.min() < COS_MIN:
+                failures.append("%s fp32: min cosine %.7f" % (name, c.min()))
+
         # shards: the same model saved by save_pretrained(max_shard_size=...) loads as one
         sharded = os.path.join(work, "qwen3-sharded")
         st_folder(sharded, model, tok, MAX_SEQ, shard="300KB")

@@ -104,7 +104,11 @@ static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, em
 
 /* The decoder families (model/qwen3.c): causal, rotary, RMSNorm, gated MLP. */
 static int is_decoder(const char *model_type) {
-    return strcmp(model_type, "qwen3") == 0;
+    static const char *const names[] = {"qwen3", "qwen2", "mistral", "llama"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(model_type, names[i]) == 0)
+            return 1;
+    return 0;
 }
 
 /* A positive number field into *out (kept when absent), at most hi. */
@@ -151,7 +155,15 @@ static embp_status read_decoder(json_t *o, const char *f, embp_model_config *c, 
                          "model_type '%s' (supported: silu)", f, c->hidden_act, c->model_type);
     c->layer_norm_eps = (float)eps;
     c->attention_bias = json_is_true(json_object_get(o, "attention_bias"));
-    if (json_is_true(json_object_get(o, "use_sliding_window")) &&
+    if (json_is_true(json_object_get(o, "mlp_bias")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: mlp_bias true is not supported", f);
+    /* Mistral slides every layer's window when sliding_window is set; Qwen2/Qwen3 only the
+     * layers past max_window_layers, and only with use_sliding_window, which no Qwen embedder
+     * sets: refused rather than run wrong. */
+    if (json_is_true(json_object_get(o, "use_sliding_window")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: use_sliding_window true is not supported "
+                         "for model_type '%s'", f, c->model_type);
+    if (strcmp(c->model_type, "mistral") == 0 &&
         (s = get_int(o, f, "sliding_window", 0, 1, MAX_POSITIONS, &c->sliding_window, err)))
         return s;
     c->type_vocab_size = 0;

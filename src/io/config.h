@@ -63,12 +63,12 @@ typedef struct {
     char position_embedding_type[24]; /* "absolute" */
     char tensor_prefix[32]; /* "", "bert." or "roberta." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
-    /* decoder families (qwen3): io/config.c's read_decoder */
+    /* decoder families (qwen3, qwen2, mistral, llama): io/config.c's read_decoder */
     int kv_heads;           /* num_key_value_heads (GQA); heads when absent */
     int head_dim;           /* head_dim; hidden / heads when absent */
     double rope_theta;      /* rope_theta or rope_parameters.rope_theta; 10000 when absent */
-    int attention_bias;     /* q/k/v/o projections have biases */
-    int sliding_window;     /* 0: full attention (use_sliding_window false) */
+    int attention_bias;     /* q/k/v/o projections have biases (Qwen2's q/k/v always have) */
+    int sliding_window;     /* Mistral's: each token sees this many, itself included; 0: all */
 
     /* sentence-transformers modules */
     embp_pooling pooling;

@@ -81,8 +81,10 @@ static const char *qwen3_kernels_name(const embp_encoder *e) {
 static void qwen3_set_prof(embp_encoder *e, embp_prof *p) {
     embp_qwen3_set_prof((embp_qwen3 *)e, p);
 }
-/* Rotary, pre-norm RMSNorm, causal GQA, SwiGLU; the window is config.json's (sliding_window
- * when use_sliding_window), 0 in the table. */
+/* Rotary, pre-norm RMSNorm, causal GQA, SwiGLU; Mistral's window is config.json's
+ * sliding_window, 0 in the table. Qwen2, Mistral and Llama are Qwen3 without its q/k RMSNorm
+ * (and with Qwen2's q/k/v biases, Llama's optional ones): qwen3.c's functions, which read
+ * model_type for those. */
 #define QWEN3_RECIPE                                                                               \
     {EMBP_POS_ROTARY, EMBP_NORM_RMS, EMBP_NORM_PRE, EMBP_ATTN_CAUSAL, 0, EMBP_HEADS_GQA,          \
      EMBP_MLP_SWIGLU}
@@ -97,6 +99,9 @@ static const embp_arch table[] = {
     {"camembert", "camembert", BERT_RECIPE, BERT_FUNCTIONS},
     {"distilbert", "distilbert", BERT_RECIPE, DISTILBERT_FUNCTIONS},
     {"qwen3", "qwen3", QWEN3_RECIPE, QWEN3_FUNCTIONS},
+    {"qwen2", "qwen2", QWEN3_RECIPE, QWEN3_FUNCTIONS},
+    {"mistral", "mistral", QWEN3_RECIPE, QWEN3_FUNCTIONS},
+    {"llama", "llama", QWEN3_RECIPE, QWEN3_FUNCTIONS},
 };
 
 embp_status embp_check_batch(const int32_t *ids, const int *offsets, int n, int max_len,

@@ -1,4 +1,6 @@
-/* Qwen3 (qwen3.h): loading and the forward pass over packed tokens. Per layer:
+/* Qwen3 (qwen3.h), and the decoders that are Qwen3 without parts (Qwen2: no q/k norm, biases on
+ * q/k/v; Mistral: no q/k norm, a sliding window; Llama: no q/k norm, optional biases): loading
+ * and the forward pass over packed tokens. Per layer:
  *   h = RMSNorm(x); q, k, v = h Wq, h Wk, h Wv (one fused GEMM); q, k = RMSNorm per head, then
  *   rotated by position (model/rope.h); ctx = causal GQA attention (model/attend.h);
  *   x += ctx Wo; h = RMSNorm(x); x += down(silu(h Wgate) * h Wup) (gate and up one GEMM);
@@ -29,7 +31,8 @@ typedef struct {
 } q3_layer;
 
 struct embp_qwen3 {
-    int H, L, NH, NKV, D, I, V, bias, window;
+    int H, L, NH, NKV, D, I, V, window;
+    int qk_norm, qkv_bias, o_bias; /* Qwen3: q/k RMSNorm; Qwen2: q/k/v biases; Llama: all */
     float eps;
     int max_tokens, max_len, n_threads;
     const embp_kernels *k;
@@ -277,14 +280,15 @@ static embp_status load_layer(embp_qwen3 *m, loader *ld, int i, embp_error *err)
     int gu_rows[2] = {m->I, m->I};
     q3_layer *l = &m->layers[i];
     embp_status rc;
-    if ((rc = load_linear(m, ld, i, qkv, qkv_rows, 3, m->H, m->bias, &l->qkv, err)) ||
-        (rc = load_linear(m, ld, i, o, h, 1, m->NH * m->D, m->bias, &l->o, err)) ||
+    if ((rc = load_linear(m, ld, i, qkv, qkv_rows, 3, m->H, m->qkv_bias, &l->qkv, err)) ||
+        (rc = load_linear(m, ld, i, o, h, 1, m->NH * m->D, m->o_bias, &l->o, err)) ||
         (rc = load_linear(m, ld, i, gu, gu_rows, 2, m->H, 0, &l->gate_up, err)) ||
         (rc = load_linear(m, ld, i, down, h, 1, m->I, 0, &l->down, err)) ||
         (rc = load_gain(m, ld->st, i, "input_layernorm", m->H, &l->in_g, err)) ||
-        (rc = load_gain(m, ld->st, i, "post_attention_layernorm", m->H, &l->post_g, err)) ||
-        (rc = load_gain(m, ld->st, i, "self_attn.q_norm", m->D, &l->q_g, err)) ||
-        (rc = load_gain(m, ld->st, i, "self_attn.k_norm", m->D, &l->k_g, err)))
+        (rc = load_gain(m, ld->st, i, "post_attention_layernorm", m->H, &l->post_g, err)))
+        return rc;
+    if (m->qk_norm && ((rc = load_gain(m, ld->st, i, "self_attn.q_norm", m->D, &l->q_g, err)) ||
+                       (rc = load_gain(m, ld->st, i, "self_attn.k_norm", m->D, &l->k_g, err))))
         return rc;
     return EMBP_OK;
 }
@@ -358,12 +362,16 @@ embp_status embp_qwen3_load(const embp_model_config *cfg, const embp_safetensors
         return embp_fail(err, EMBP_ENOMEM, "out of memory");
     *m = (embp_qwen3){.H = cfg->hidden, .L = cfg->layers, .NH = cfg->heads, .NKV = cfg->kv_heads,
                       .D = cfg->head_dim, .I = cfg->intermediate, .V = cfg->vocab_size,
-                      .bias = cfg->attention_bias, .window = cfg->sliding_window,
+                      .window = cfg->sliding_window,
                       .eps = cfg->layer_norm_eps, .max_tokens = max_tokens, .max_len = max_len,
                       .n_threads = n_threads > 0 ? n_threads : embp_cpu_get()->n_cores,
                       .k = embp_kernels_pick(embp_cpu_get())};
     if (m->n_threads < 1)
         m->n_threads = 1;
+    int qwen2 = strcmp(cfg->model_type, "qwen2") == 0;
+    m->qk_norm = strcmp(cfg->model_type, "qwen3") == 0;
+    m->qkv_bias = qwen2 || cfg->attention_bias;
+    m->o_bias = !qwen2 && cfg->attention_bias;
     embp_bert_precision_of(plan, &m->prec);
     m->word_fmt = m->prec.table;
     embp_status rc = EMBP_OK;
@@ -444,16 +452,16 @@ static void embed(embp_qwen3 *m, const int32_t *ids, int T) {
     }
 }
 
-/* q and k of every token: RMSNorm per head, then rotated by the token's position. */
+/* q and k of every token: RMSNorm per head (Qwen3), then rotated by the token's position. */
 static void qk_norm_rope(embp_qwen3 *m, const q3_layer *l, const int *offsets, int n) {
     int D = m->D, stride = (m->NH + 2 * m->NKV) * D;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < n; s++)
         for (int t = offsets[s]; t < offsets[s + 1]; t++) {
             float *q = m->qkv + (size_t)t * stride, *k = q + (size_t)m->NH * D;
-            for (int h = 0; h < m->NH; h++)
+            for (int h = 0; m->qk_norm && h < m->NH; h++)
                 rmsnorm(q + (size_t)h * D, q + (size_t)h * D, l->q_g, D, m->eps);
-            for (int h = 0; h < m->NKV; h++)
+            for (int h = 0; m->qk_norm && h < m->NKV; h++)
                 rmsnorm(k + (size_t)h * D, k + (size_t)h * D, l->k_g, D, m->eps);
             embp_rope_apply(&m->rope, q, t - offsets[s], m->NH, D);
             embp_rope_apply(&m->rope, k, t - offsets[s], m->NKV, D);

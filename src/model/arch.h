@@ -11,8 +11,9 @@
  *     a->free(e);
  *
  * Today the table has bert (model/bert.c), and the RoBERTa family and DistilBERT sharing its
- * functions (DistilBERT loads with renamed tensors, model/distilbert.c); the recipe describes
- * what bert.c does, and the parts are not yet separate functions. The first family with another
+ * functions (DistilBERT loads with renamed tensors, model/distilbert.c), and the decoders:
+ * qwen3 (model/qwen3.c, with rope.c and attend.c as separate parts) and qwen2, mistral, llama
+ * sharing its functions. The first family with another
  * recipe is when a part moves out of bert.c into a file of its own (model/norm.c, model/rope.c,
  * ...) that both entries call; docs/ARCHITECTURE.md, "Adding a model architecture", is the
  * recipe. */

@@ -5,23 +5,22 @@ transformers on torch at the same threads, in one run.
 
 The model is tests/qwen3_reference.py's --real one (random weights at the real shapes, saved by
 save_pretrained: 2.4 GB fp32), made in WORK_DIR/qwen3 unless it is there. Each plan runs
-`embp serve` on it; load time is start to "listening", RSS is /proc's VmRSS after the timed
-requests, tokens/s is over `/v1/embeddings` requests of B texts of L tokens (HTTP included;
-the best of QWEN3_BENCH_REPEATS, default 1, after a 1x64 warm-up). transformers: Qwen3Model.forward on the same ids plus
+`embp embed` on it: once on a 2-token text (load wall and CPU time), then once per shape with
+B texts of L tokens; a shape's time is its run's wall time minus the load run's (so tokens/s
+includes tokenizing and pooling, not loading). Peak RSS is /usr/bin/time's, which counts the
+weight file's pages while load reads them (the steady state is the plan's weight bytes, `embp
+info`). transformers: Qwen3Model.forward on the same ids plus
 last-token pooling, torch.set_num_threads(N). Prints a markdown table."""
-import json
 import os
-import re
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from qwen3_reference import REAL, corpus, make_model, qwen_tokenizer, st_folder  # noqa: E402
 
 SHAPES = [(1, 64), (1, 512), (8, 512)]
-REPEATS = int(os.environ.get("QWEN3_BENCH_REPEATS", "1"))
+REPEATS = 1
 PLANS = {"fp32": ["--precision", "fp32"], "bf16": ["--precision", "bf16"],
          "int8": ["--precision", "int8"],
          "int4 g32": ["--precision", "int4", "--quant-group-size", "32"],
@@ -40,51 +39,28 @@ def texts_of(tok, n):
         words += n - got
 
 
-def rss_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        m = re.search(r"VmRSS:\s+(\d+)", f.read())
-    return int(m.group(1)) / 1024
-
-
-def post(port, texts):
-    req = urllib.request.Request("http://127.0.0.1:%d/v1/embeddings" % port,
-                                 data=json.dumps({"input": texts}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=3600) as r:
-        return json.load(r)
+def timed(argv, stdin):
+    """(wall s, user + system s, peak RSS MiB) of one run."""
+    r = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M"] + argv, input=stdin,
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-1000:])
+    wall, user, sys_, rss = r.stderr.strip().split("\n")[-1].split()
+    return float(wall), float(user) + float(sys_), int(rss) / 1024
 
 
 def embp_plan(binary, path, flags, threads, batches):
-    t0 = time.time()
-    log = open(os.path.join(os.path.dirname(path), "serve.log"), "w+")
-    p = subprocess.Popen([binary, "serve", "--model", path, "--host", "127.0.0.1", "--port", "0",
-                          "--fidelity-cache", "off", "--threads", str(threads)] + flags,
-                         stderr=log, stdout=subprocess.DEVNULL)
-    try:
-        port = None
-        while port is None:
-            log.seek(0)
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read())
-            if m:
-                port = int(m.group(1))
-            elif p.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(log.read()[-1000:])
-            time.sleep(0.1)
-        load = time.time() - t0
-        rates = []
-        post(port, batches[0][:1])  # warm-up: the first pass's page faults and primitives
-        for texts in batches:
-            best = 1e9
-            for _ in range(REPEATS):
-                t = time.time()
-                post(port, texts)
-                best = min(best, time.time() - t)
-            rates.append(best)
-        return load, rss_mb(p.pid), rates
-    finally:
-        p.terminate()
-        p.wait()
+    """`embp embed` runs: one of a single 2-token text (the load), then one per shape; a shape's
+    time is its run's minus the load run's."""
+    argv = [binary, "embed", "--model", path, "--fidelity-cache", "off", "--threads",
+            str(threads)] + flags
+    load, load_cpu, rss = timed(argv, "x\n")
+    secs = []
+    for texts in batches:
+        wall, _, peak = timed(argv, "\n".join(texts) + "\n")
+        secs.append(max(wall - load, 1e-3))
+        rss = max(rss, peak)
+    return load, load_cpu, rss, secs
 
 
 def torch_rates(path, tok, batches, threads):
@@ -122,12 +98,12 @@ def main():
     head = " | ".join("%dx%d tok/s" % s for s in SHAPES)
     print("threads %d; fp32 weights %.0f MB; the machine was shared by 8 engineers (load %s)"
           % (threads, fp32_bytes / 1e6, open("/proc/loadavg").read().split()[0]))
-    print("| plan | load s | RSS MB | RSS / fp32 bytes | %s |" % head)
+    print("| plan | load wall s | load CPU s | peak RSS MiB | %s |" % head)
     print("|---|---:|---:|---:|" + "---:|" * len(SHAPES))
     for name in plans:
-        load, rss, secs = embp_plan(binary, path, PLANS[name], threads, batches)
+        load, cpu, rss, secs = embp_plan(binary, path, PLANS[name], threads, batches)
         rates = " | ".join("%.0f" % (B * L / s) for (B, L), s in zip(SHAPES, secs))
-        print("| embp %s | %.1f | %.0f | %.2f | %s |" % (name, load, rss, rss * 2**20 / fp32_bytes, rates), flush=True)
+        print("| embp %s | %.1f | %.1f | %.0f | %s |" % (name, load, cpu, rss, rates), flush=True)
     secs = torch_rates(path, tok, batches, threads)
     rates = " | ".join("%.0f" % (B * L / s) for (B, L), s in zip(SHAPES, secs))
     print("| transformers fp32 (torch) | | | | %s |" % rates)

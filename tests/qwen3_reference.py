@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 
@@ -210,9 +211,34 @@ def main():
         if got.shape[1] != d or c.min() < COS_MIN:
             failures.append("dimensions %d: shape %s, min cosine %.7f" % (d, got.shape, c.min()))
 
-    # the server: /v1/embeddings, one request and requests of 64
+    # Qwen3-Embedding's instruction for queries, "Instruct: {task}\nQuery:", from
+    # config_sentence_transformers.json's prompts: --prompt-name and "prompt_name" over HTTP give
+    # what encode(prompt_name="query") gives, and it moves the vectors
+    qtexts = texts[:40]
+    qref = np.asarray(st.encode(qtexts, prompt_name="query", convert_to_numpy=True), np.float32)
+    moved = cosines(ref[:40], qref)
+    got, _ = embp_embed(binary, path, qtexts, ["--prompt-name", "query"])
+    c = cosines(qref, got)
+    print("  --prompt-name query: min cosine %.7f to encode(prompt_name='query'); the prompt "
+          "moves the vectors to cosine %.3f..%.3f of the plain ones" % (c.min(), moved.min(),
+                                                                        moved.max()))
+    if c.min() < COS_MIN or moved.max() > 0.9999:
+        failures.append("prompt_name query: min cosine %.7f, moved max %.5f" % (c.min(),
+                                                                               moved.max()))
+
+    # the server: /v1/embeddings, one request and requests of 64, and prompt_name
     srv = Server(binary, path)
     try:
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d/v1/embeddings" % srv.port,
+            data=json.dumps({"input": qtexts, "prompt_name": "query"}).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=600) as r:
+            got = np.array([d["embedding"] for d in json.load(r)["data"]], dtype=np.float32)
+        c = cosines(qref, got)
+        print("  /v1/embeddings prompt_name query: min cosine %.7f" % c.min())
+        if c.min() < COS_MIN:
+            failures.append("/v1/embeddings prompt_name: min cosine %.7f" % c.min())
         keep = [k for k, t in enumerate(texts) if t]
         got = np.concatenate([srv.embed([texts[k] for k in keep[i:i + 64]])
                               for i in range(0, len(keep), 64)])

@@ -141,9 +141,12 @@ static embp_status read_decoder(json_t *o, const char *f, embp_model_config *c, 
         return s;
     if (json_is_object(rp) && (s = get_num(rp, f, "rope_theta", 1e12, &c->rope_theta, err)))
         return s;
-    const char *rtype = json_string_value(json_object_get(json_is_object(rp) ? rp : rs,
-                                                          "rope_type"));
-    if ((rs && !json_is_null(rs) && !json_is_object(rs)) || (rtype && strcmp(rtype, "default")))
+    /* transformers 5's rope_parameters.rope_type, 4's rope_scaling (any scaling at all) */
+    json_t *scaling = rs && !json_is_null(rs) ? rs : rp;
+    const char *rtype = json_string_value(json_object_get(scaling, "rope_type"));
+    if (!rtype && scaling == rs)
+        rtype = json_string_value(json_object_get(rs, "type"));
+    if ((scaling == rs && !rtype) || (rtype && strcmp(rtype, "default")))
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: rope_type '%s' is not supported "
                          "(supported: default, unscaled rotary)", f, rtype ? rtype : "?");
     if (c->heads % c->kv_heads || c->head_dim % 2)

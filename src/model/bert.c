@@ -2,6 +2,8 @@
  * batching (runtime/). */
 #include "model/bert_impl.h"
 
+#include "model/arch.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -96,27 +98,6 @@ static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g
     }
 }
 
-static embp_status check_batch(const embp_bert *b, const int32_t *ids, const int *offsets, int n,
-                               embp_error *err) {
-    if (n < 1 || offsets[0] != 0)
-        return embp_fail(err, EMBP_EINVAL, "forward: %d sequences, offsets[0] %d", n,
-                         n > 0 ? offsets[0] : 0);
-    for (int s = 0; s < n; s++) {
-        int len = offsets[s + 1] - offsets[s];
-        if (len < 1 || len > b->max_len)
-            return embp_fail(err, EMBP_EINVAL, "forward: sequence %d has %d tokens, expected "
-                             "1..%d", s, len, b->max_len);
-    }
-    if (offsets[n] > b->max_tokens)
-        return embp_fail(err, EMBP_EINVAL, "forward: %d tokens exceed max_batch_tokens %d",
-                         offsets[n], b->max_tokens);
-    for (int t = 0; t < offsets[n]; t++)
-        if (ids[t] < 0 || ids[t] >= b->V)
-            return embp_fail(err, EMBP_EINVAL, "forward: token %d has id %d outside the "
-                             "vocabulary [0, %d)", t, ids[t], b->V);
-    return EMBP_OK;
-}
-
 /* y = l x: one dense layer, its GEMM time counted under op when profiling; next (or NULL) is
  * the layer that reads y next (matmul.h: int8 into int8 quantizes y once, in l's epilogue). */
 static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
@@ -129,7 +110,7 @@ static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float 
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
                               const float **hidden, embp_error *err) {
     embp_status rc;
-    if ((rc = check_batch(b, ids, offsets, n, err)))
+    if ((rc = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)))
         return rc;
     int T = offsets[n];
     embp_prof *p = b->prof;

@@ -114,6 +114,78 @@ static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, em
     return EMBP_OK;
 }
 
+/* The decoder families (model/qwen3.c): causal, rotary, RMSNorm, gated MLP. */
+static int is_decoder(const char *model_type) {
+    static const char *const names[] = {"qwen3", "qwen2", "mistral", "llama"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(model_type, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A positive number field of o (an object, or NULL: absent) into *out (kept when absent), at
+ * most hi. */
+static embp_status get_num(json_t *o, const char *f, const char *name, double hi, double *out,
+                           embp_error *err) {
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v))
+        return EMBP_OK;
+    if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > hi)
+        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be a number in (0, %g]", f, name,
+                         hi);
+    *out = json_number_value(v);
+    return EMBP_OK;
+}
+
+/* The decoder families' fields: grouped-query heads, head size, the rotary base (transformers
+ * 4's rope_theta or 5's rope_parameters), RMSNorm's eps, biases, the sliding window. What the
+ * forward does not compute (scaled rotary, an activation but SiLU) is refused here. */
+static embp_status read_decoder(json_t *o, const char *f, embp_model_config *c, embp_error *err) {
+    double eps = 1e-6;
+    c->kv_heads = c->heads;
+    c->head_dim = c->hidden / c->heads;
+    c->rope_theta = 10000.0;
+    embp_status s;
+    json_t *rp = json_object_get(o, "rope_parameters"), *rs = json_object_get(o, "rope_scaling");
+    if ((s = get_int(o, f, "num_key_value_heads", 0, 1, c->heads, &c->kv_heads, err)) ||
+        (s = get_int(o, f, "head_dim", 0, 1, 4096, &c->head_dim, err)) ||
+        (s = get_num(o, f, "rope_theta", 1e12, &c->rope_theta, err)) ||
+        (s = get_num(o, f, "rms_norm_eps", 1.0, &eps, err)))
+        return s;
+    if (json_is_object(rp) && (s = get_num(rp, f, "rope_theta", 1e12, &c->rope_theta, err)))
+        return s;
+    /* transformers 5's rope_parameters.rope_type, 4's rope_scaling (any scaling at all) */
+    json_t *scaling = rs && !json_is_null(rs) ? rs : rp;
+    const char *rtype = json_string_value(json_object_get(scaling, "rope_type"));
+    if (!rtype && scaling == rs)
+        rtype = json_string_value(json_object_get(rs, "type"));
+    if ((scaling == rs && !rtype) || (rtype && strcmp(rtype, "default")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: rope_type '%s' is not supported "
+                         "(supported: default, unscaled rotary)", f, rtype ? rtype : "?");
+    if (c->heads % c->kv_heads || c->head_dim % 2)
+        return embp_fail(err, EMBP_EFORMAT, "%s: num_attention_heads %d is not a multiple of "
+                         "num_key_value_heads %d, or head_dim %d is odd", f, c->heads,
+                         c->kv_heads, c->head_dim);
+    if (strcmp(c->hidden_act, "silu") != 0)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: hidden_act '%s' is not supported for "
+                         "model_type '%s' (supported: silu)", f, c->hidden_act, c->model_type);
+    c->layer_norm_eps = (float)eps;
+    c->attention_bias = json_is_true(json_object_get(o, "attention_bias"));
+    if (json_is_true(json_object_get(o, "mlp_bias")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: mlp_bias true is not supported", f);
+    /* Mistral slides every layer's window when sliding_window is set; Qwen2/Qwen3 only the
+     * layers past max_window_layers, and only with use_sliding_window, which no Qwen embedder
+     * sets: refused rather than run wrong. */
+    if (json_is_true(json_object_get(o, "use_sliding_window")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: use_sliding_window true is not supported "
+                         "for model_type '%s'", f, c->model_type);
+    if (strcmp(c->model_type, "mistral") == 0 &&
+        (s = get_int(o, f, "sliding_window", 0, 1, MAX_POSITIONS, &c->sliding_window, err)))
+        return s;
+    c->type_vocab_size = 0;
+    return EMBP_OK;
+}
+
 static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp_model_config *c,
                              embp_error *err) {
     json_t *arch = json_object_get(o, "architectures");
@@ -133,6 +205,8 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
         (s = get_str(o, f, "torch_dtype", c->torch_dtype, sizeof c->torch_dtype, err)))
         return s;
     /* Which model_types embp runs is the architecture table's (model/arch.c) to say. */
+    if (is_decoder(c->model_type))
+        return read_decoder(o, f, c, err);
     if (!k->rotary && strcmp(c->hidden_act, "gelu") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s '%s' is not supported "
                          "(supported: gelu, the exact erf form)", f, k->act, c->hidden_act);
@@ -141,6 +215,22 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
                          "supported (supported: absolute)", f, c->position_embedding_type);
     /* Where positions start (0, or pad_token_id + 1) is the architecture's: its recipe's
      * pos_after_pad, applied by runtime/folder.c. */
+    /* MPNet counts positions as RoBERTa from padding_idx + 1 (its recipe's pos_after_pad),
+     * transformers fixing padding_idx at 1; it has no token types, and a table of
+     * relative_attention_num_buckets position biases (model/mpnet.c). */
+    if (strcmp(c->model_type, "mpnet") == 0) {
+        if (c->pad_token_id != 1)
+            return embp_fail(err, EMBP_EUNSUPPORTED, "%s: pad_token_id %d: MPNet's position ids "
+                             "count from padding_idx 1 (transformers fixes it), so only 1 is "
+                             "supported", f, c->pad_token_id);
+        c->type_vocab_size = 0;
+        c->rel_buckets = 32;
+        strcpy(c->tensor_prefix, "mpnet.");
+        embp_status s2 = get_int(o, f, "relative_attention_num_buckets", 0, 1, 4096,
+                                 &c->rel_buckets, err);
+        if (s2)
+            return s2;
+    }
     /* DistilBERT has no token types and nests the encoder of its task heads under
      * "distilbert."; its layer tensors' names are model/distilbert.c's. */
     if (k == &distilbert_keys)
@@ -167,18 +257,6 @@ static embp_status get_bool(json_t *o, const char *f, const char *name, int dflt
     if (!json_is_boolean(v))
         return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be true or false", f, name);
     *out = json_is_true(v);
-    return EMBP_OK;
-}
-
-/* A positive number at o[name] (o may be NULL) into *out, kept when absent. */
-static embp_status get_pos(json_t *o, const char *f, const char *name, double *out,
-                           embp_error *err) {
-    json_t *v = o ? json_object_get(o, name) : NULL;
-    if (!v || json_is_null(v))
-        return EMBP_OK;
-    if (!json_is_number(v) || !(json_number_value(v) > 0))
-        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be a positive number", f, name);
-    *out = json_number_value(v);
     return EMBP_OK;
 }
 
@@ -239,10 +317,10 @@ static embp_status read_modernbert(json_t *o, const char *f, embp_model_config *
     json_t *rp = json_object_get(o, "rope_parameters");
     json_t *full = json_is_object(rp) ? json_object_get(rp, "full_attention") : NULL;
     json_t *slid = json_is_object(rp) ? json_object_get(rp, "sliding_attention") : NULL;
-    if ((s = get_pos(o, f, "global_rope_theta", &c->rope_theta, err)) ||
-        (s = get_pos(o, f, "local_rope_theta", &c->rope_theta_local, err)) ||
-        (s = get_pos(full, f, "rope_theta", &c->rope_theta, err)) ||
-        (s = get_pos(slid, f, "rope_theta", &c->rope_theta_local, err)) ||
+    if ((s = get_num(o, f, "global_rope_theta", 1e12, &c->rope_theta, err)) ||
+        (s = get_num(o, f, "local_rope_theta", 1e12, &c->rope_theta_local, err)) ||
+        (s = get_num(full, f, "rope_theta", 1e12, &c->rope_theta, err)) ||
+        (s = get_num(slid, f, "rope_theta", 1e12, &c->rope_theta_local, err)) ||
         (s = refuse(full ? full : o, f, "rope_type", json_string("default"), err)) ||
         (s = refuse(slid ? slid : o, f, "rope_type", json_string("default"), err)) ||
         (s = refuse(o, f, "rope_scaling", NULL, err)) ||
@@ -268,8 +346,8 @@ static embp_status read_nomic(json_t *o, const char *f, embp_model_config *c, em
     embp_status s;
     double frac = 0.0;
     c->rope_theta = 10000.0;
-    if ((s = get_pos(o, f, "rotary_emb_base", &c->rope_theta, err)) ||
-        (s = get_pos(o, f, "rotary_emb_fraction", &frac, err)) ||
+    if ((s = get_num(o, f, "rotary_emb_base", 1e12, &c->rope_theta, err)) ||
+        (s = get_num(o, f, "rotary_emb_fraction", 1e12, &frac, err)) ||
         (s = refuse(o, f, "rotary_emb_interleaved", json_false(), err)) ||
         (s = refuse(o, f, "rotary_scaling_factor", NULL, err)) ||
         (s = refuse(o, f, "rotary_emb_scale_base", NULL, err)) ||
@@ -311,7 +389,7 @@ embp_status embp_config_parse_config_json(const char *text, size_t len, const ch
                                                          : &bert_keys;
     c->type_vocab_size = k == &bert_keys || k == &nomic_keys ? 2 : 0;
     c->layer_norm_eps = k == &modernbert_keys ? 1e-5f : 1e-12f;
-    strcpy(c->hidden_act, "gelu");
+    strcpy(c->hidden_act, is_decoder(t) ? "silu" : "gelu");
     strcpy(c->position_embedding_type, "absolute");
     embp_status s = read_shapes(o, fname, k, c, err);
     if (s == EMBP_OK)
@@ -711,6 +789,11 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
      * positions start later */
     if (c->max_seq_len == 0 || c->max_seq_len > c->max_position)
         c->max_seq_len = c->max_position;
+    /* A decoder family's context runs to 32k tokens and more; its forward scratch and the
+     * quadratic attention time grow with it, so embp's default stops at 8192 tokens (as TEI's
+     * does), below max_position_embeddings (EMB_PROVIDER_MAX_CONTEXT_LENGTH lowers it further). */
+    if (is_decoder(c->model_type) && c->max_seq_len > EMBP_DECODER_DEFAULT_CONTEXT)
+        c->max_seq_len = EMBP_DECODER_DEFAULT_CONTEXT;
     embp_error_clear(err);
     return EMBP_OK;
 }

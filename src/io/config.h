@@ -61,15 +61,23 @@ typedef struct {
                              * read from the file: the architecture's recipe (model/arch.h
                              * pos_after_pad), set by runtime/folder.c */
     float layer_norm_eps;
+    int rel_buckets;        /* relative_attention_num_buckets (MPNet's bias table rows); 0: none */
     char hidden_act[24];    /* "gelu" (exact erf) is the one supported now */
     char position_embedding_type[24]; /* "absolute" */
-    char tensor_prefix[32]; /* "", "bert." or "roberta." (task heads save with the prefix) */
+    char tensor_prefix[32]; /* "", "bert.", "roberta.", "mpnet." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
-    /* rotary encoders (model/rotenc.c: modernbert, nomic_bert); zero for the others */
-    double rope_theta;       /* rotary base of the global layers (nomic_bert: of every layer) */
+    /* decoder families (qwen3, qwen2, mistral, llama): io/config.c's read_decoder */
+    int kv_heads;           /* num_key_value_heads (GQA); heads when absent */
+    int head_dim;           /* head_dim; hidden / heads when absent */
+    double rope_theta;      /* rope_theta or rope_parameters.rope_theta; 10000 when absent */
+    int attention_bias;     /* q/k/v/o projections have biases (Qwen2's q/k/v always have) */
+    int sliding_window;     /* Mistral's: each token sees this many, itself included; 0: all */
+    /* rotary encoders (model/rotenc.c: modernbert, nomic_bert); zero for the others. Their
+     * rope_theta (above) is the rotary base of the global layers (nomic_bert: of every layer) */
     double rope_theta_local; /* of the sliding-window layers (modernbert) */
     float rotary_fraction;   /* share of each head rotated (nomic_bert rotary_emb_fraction) */
-    int window;              /* a sliding-window layer's token sees tokens within +-window */
+    int window;              /* a sliding-window layer's token sees tokens within +-window
+                              * (a bidirectional window, not sliding_window's causal count) */
     int global_every;        /* layer i attends globally when i % global_every == 0 */
     int norm_bias;           /* LayerNorms have a bias (modernbert norm_bias) */
     int qkv_bias, out_bias, up_bias, down_bias; /* which dense layers have a bias */
@@ -93,6 +101,9 @@ typedef struct {
     char prompt_data[EMBP_PROMPTS_BYTES];
     int is_demo;            /* config.json has "embp_demo": true */
 } embp_model_config;
+
+/* The tokens per input a decoder family (qwen3) gets when its folder allows more. */
+#define EMBP_DECODER_DEFAULT_CONTEXT 8192
 
 /* Reads all of the above from dir. */
 embp_status embp_config_load(const char *dir, embp_model_config *out /* OUT */, embp_error *err);

@@ -47,10 +47,10 @@ static void softmax_scalar(float *x, int n) {
         x[i] *= inv;
 }
 
-/* Row by row: scores s = q_i . k_j * scale, softmax, out_i = sum_j p_j v_j. */
-static void attention_scalar(const float *q, const float *k, const float *v, int stride,
-                             float *out, int out_stride, int L, int D, float scale,
-                             float *scratch) {
+/* Row by row: scores s = q_i . k_j * scale (+ bias[j - i]), softmax, out_i = sum_j p_j v_j. */
+static void attention_bias_scalar(const float *q, const float *k, const float *v, int stride,
+                                  float *out, int out_stride, int L, int D, float scale,
+                                  const float *bias, float *scratch) {
     float *s = scratch;
     for (int i = 0; i < L; i++) {
         const float *qi = q + (size_t)i * stride;
@@ -60,6 +60,8 @@ static void attention_scalar(const float *q, const float *k, const float *v, int
             for (int d = 0; d < D; d++)
                 acc += (double)qi[d] * kj[d];
             s[j] = (float)acc * scale;
+            if (bias)
+                s[j] += bias[j - i];
         }
         softmax_scalar(s, L);
         float *oi = out + (size_t)i * out_stride;
@@ -70,6 +72,12 @@ static void attention_scalar(const float *q, const float *k, const float *v, int
             oi[d] = (float)acc;
         }
     }
+}
+
+static void attention_scalar(const float *q, const float *k, const float *v, int stride,
+                             float *out, int out_stride, int L, int D, float scale,
+                             float *scratch) {
+    attention_bias_scalar(q, k, v, stride, out, out_stride, L, D, scale, NULL, scratch);
 }
 
 static void f32_to_bf16_scalar(const float *x, uint16_t *y, size_t n) {
@@ -117,6 +125,39 @@ static void dequant_s32_scalar(const int32_t *acc, const int32_t *wsum, const fl
         }
 }
 
+/* kernels.h's attend4, row by row with double sums. */
+static void attend4_scalar(const float *const *q, const float *kt, int Bp, const float *v,
+                           int v_stride, int D, float scale, const int *lo, const int *hi,
+                           float *m, float *l, float *const *acc, float *P) {
+    (void)P;
+    for (int r = 0; r < 4; r++) {
+        if (lo[r] >= hi[r])
+            continue;
+        float mx = -INFINITY;
+        for (int j = lo[r]; j < hi[r]; j++) {
+            double s = 0.0;
+            for (int d = 0; d < D; d++)
+                s += (double)q[r][d] * kt[(size_t)d * Bp + j];
+            P[j] = (float)s * scale;
+            mx = P[j] > mx ? P[j] : mx;
+        }
+        float mn = mx > m[r] ? mx : m[r], corr = expf(m[r] - mn);
+        double sum = 0.0;
+        for (int j = lo[r]; j < hi[r]; j++) {
+            P[j] = expf(P[j] - mn);
+            sum += P[j];
+        }
+        l[r] = l[r] * corr + (float)sum;
+        m[r] = mn;
+        for (int d = 0; d < D; d++) {
+            double a = 0.0;
+            for (int j = lo[r]; j < hi[r]; j++)
+                a += (double)P[j] * v[(size_t)j * v_stride + d];
+            acc[r][d] = acc[r][d] * corr + (float)a;
+        }
+    }
+}
+
 /* clang-format off */
 const embp_kernels embp_kernels_scalar = {
     .name        = "scalar",
@@ -124,6 +165,8 @@ const embp_kernels embp_kernels_scalar = {
     .gelu        = gelu_scalar,
     .softmax     = softmax_scalar,
     .attention   = attention_scalar,
+    .attention_bias = attention_bias_scalar,
+    .attend4     = attend4_scalar,
     .f32_to_bf16 = f32_to_bf16_scalar,
     .bf16_to_f32 = bf16_to_f32_scalar,
     .fp16_to_f32 = fp16_to_f32_scalar,

@@ -2,6 +2,8 @@
  * batching (runtime/). */
 #include "model/bert_impl.h"
 
+#include "model/arch.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -65,7 +67,8 @@ static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
         }
 }
 
-/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H). */
+/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H), with MPNet's bias by
+ * relative position when the family has one. */
 static void attention(embp_bert *b, const int *offsets, int n) {
     int H = b->H, D = b->D, NH = b->NH;
     float scale = 1.0f / sqrtf((float)D);
@@ -74,8 +77,12 @@ static void attention(embp_bert *b, const int *offsets, int n) {
         int s = job / NH, h = job % NH, t0 = offsets[s], len = offsets[s + 1] - t0;
         const float *q = b->qkv + (size_t)t0 * 3 * H + (size_t)h * D;
         float *scr = b->attn + (size_t)omp_get_thread_num() * b->attn_per_thread;
-        b->k->attention(q, q + H, q + 2 * H, 3 * H, b->ctx + (size_t)t0 * H + (size_t)h * D, H, len,
-                        D, scale, scr);
+        float *ctx = b->ctx + (size_t)t0 * H + (size_t)h * D;
+        if (b->rel_bias) /* MPNet */
+            b->k->attention_bias(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale,
+                                 b->rel_bias + (size_t)h * b->rel_stride + b->rel_zero, scr);
+        else
+            b->k->attention(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale, scr);
     }
 }
 
@@ -90,27 +97,6 @@ static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g
     }
 }
 
-embp_status embp_bert_check_batch(const embp_bert *b, const int32_t *ids, const int *offsets,
-                                  int n, embp_error *err) {
-    if (n < 1 || offsets[0] != 0)
-        return embp_fail(err, EMBP_EINVAL, "forward: %d sequences, offsets[0] %d", n,
-                         n > 0 ? offsets[0] : 0);
-    for (int s = 0; s < n; s++) {
-        int len = offsets[s + 1] - offsets[s];
-        if (len < 1 || len > b->max_len)
-            return embp_fail(err, EMBP_EINVAL, "forward: sequence %d has %d tokens, expected "
-                             "1..%d", s, len, b->max_len);
-    }
-    if (offsets[n] > b->max_tokens)
-        return embp_fail(err, EMBP_EINVAL, "forward: %d tokens exceed max_batch_tokens %d",
-                         offsets[n], b->max_tokens);
-    for (int t = 0; t < offsets[n]; t++)
-        if (ids[t] < 0 || ids[t] >= b->V)
-            return embp_fail(err, EMBP_EINVAL, "forward: token %d has id %d outside the "
-                             "vocabulary [0, %d)", t, ids[t], b->V);
-    return EMBP_OK;
-}
-
 /* y = l x: one dense layer, its GEMM time counted under op when profiling; next (or NULL) is
  * the layer that reads y next (matmul.h: int8 into int8 quantizes y once, in l's epilogue). */
 static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
@@ -123,7 +109,7 @@ static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float 
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
                               const float **hidden, embp_error *err) {
     embp_status rc;
-    if ((rc = embp_bert_check_batch(b, ids, offsets, n, err)))
+    if ((rc = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)))
         return rc;
     int T = offsets[n];
     embp_prof *p = b->prof;

@@ -30,6 +30,10 @@ struct embp_bert {
     int8_t *word8;                      /* int8 with word_scale (V) */
     float *word_scale;
     bert_layer *layers;
+    /* MPNet's relative position bias (model/mpnet.c), or NULL: head h's bias for distance
+     * j - i at rel_bias[h * rel_stride + rel_zero + j - i], added to the attention scores */
+    float *rel_bias;
+    int rel_stride, rel_zero;
     size_t weight_bytes;
     /* scratch, one block: rows are bucket(max_tokens) so a GEMM may pad its M */
     void *arena;
@@ -49,9 +53,6 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
  * what every encoder has: shapes, kernels, the GEMM engine, the word table, the weight count;
  * it loads through these and gathers rows with embp_bert_word_row. Tensor names go through
  * b->rename and are tried under prefix, then none, then "bert.". */
-
-/* The loader's view of a resolved plan (NULL: fp32). */
-void embp_bert_plan_precision(const embp_plan *p, embp_bert_precision *out);
 
 /* A fp32 table owned by the caller (*out, embp_free_aligned), counted in b->weight_bytes; shape
  * (d0) or (d0, d1) when d1 > 0, F32, F16 or BF16 in the file. */
@@ -96,10 +97,11 @@ embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char
 /* x (H) = the word table's row for id, as fp32. */
 void embp_bert_word_row(const embp_bert *b, int id, float *x);
 
-/* EMBP_EINVAL unless the packed batch fits b (lengths 1..max_len, T <= max_tokens, ids in
- * [0, V)). */
-embp_status embp_bert_check_batch(const embp_bert *b, const int32_t *ids, const int *offsets,
-                                  int n, embp_error *err);
+/* "encoder.layer.N.<part>..." with part starting as names[i][0] -> "<layers>N.<names[i][1]>...",
+ * written into buf; any other name as it is (a family's embp_bert_rename, from its table). */
+const char *embp_bert_rename_layer(const char *bert_name, const char *layers,
+                                   const char *const (*names)[2], size_t n_names, char *buf,
+                                   size_t size);
 
 /* Whether name holds `layers` and ends with one of ends: a family's dense_weight. */
 int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,

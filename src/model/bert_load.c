@@ -14,8 +14,7 @@
 #include "io/qformat.h"
 #include "kernels/quant.h"
 
-/* The loader's view of a resolved plan (NULL: fp32): which kernels, how to round the weights. */
-void embp_bert_plan_precision(const embp_plan *p, embp_bert_precision *b) {
+void embp_bert_precision_of(const embp_plan *p, embp_bert_precision *b) {
     *b = (embp_bert_precision){EMBP_MM_F32, EMBP_MM_F32, 0, EMBP_ROUND_NONE, EMBP_TABLE_F32};
     if (!p)
         return;
@@ -167,8 +166,7 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
 
 /* ---------------------------------------------------------------- loading layers */
 
-/* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
-static void round_weights(float *w, size_t n, embp_weight_round r) {
+void embp_round_weights(float *w, size_t n, embp_weight_round r) {
     if (r == EMBP_ROUND_BF16)
         for (size_t i = 0; i < n; i++)
             w[i] = embp_bf16_to_f32(embp_f32_to_bf16(w[i]));
@@ -261,7 +259,7 @@ embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char
         else if (form == EMBP_QF_INT4)
             embp_dequant_int4(ld->q4, ld->sc4, N, K, g, ld->w);
         else
-            round_weights(ld->w, (size_t)N * K, ld->prec.round);
+            embp_round_weights(ld->w, (size_t)N * K, ld->prec.round);
         if (int4)
             rc = embp_linear_create_int4(b->eng, ld->w, bv, K, N, ld->prec.group_size, c, gelu,
                                          out, &b->int4_kernel, err);
@@ -425,7 +423,7 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
         b->n_threads = 1;
     embp_bert_precision bp;
     const embp_bert_precision *prec = &bp;
-    embp_bert_plan_precision(plan, &bp);
+    embp_bert_precision_of(plan, &bp);
     if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;
@@ -466,8 +464,26 @@ void embp_bert_free(embp_bert *b) {
     embp_free(b->type0);
     embp_free_aligned(b->emb_g);
     embp_free_aligned(b->emb_b);
+    embp_free_aligned(b->rel_bias);
     embp_free_aligned(b->arena);
     embp_free(b);
+}
+
+const char *embp_bert_rename_layer(const char *bert_name, const char *layers,
+                                   const char *const (*names)[2], size_t n_names, char *buf,
+                                   size_t size) {
+    int layer, at = 0;
+    if (sscanf(bert_name, "encoder.layer.%d.%n", &layer, &at) != 1 || at == 0)
+        return bert_name;
+    const char *part = bert_name + at;
+    for (size_t i = 0; i < n_names; i++) {
+        size_t n = strlen(names[i][0]);
+        if (strncmp(part, names[i][0], n) == 0) {
+            snprintf(buf, size, "%s%d.%s%s", layers, layer, names[i][1], part + n);
+            return buf;
+        }
+    }
+    return bert_name;
 }
 
 int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,

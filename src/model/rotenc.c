@@ -12,6 +12,8 @@
 
 #include "core/alloc.h"
 #include "core/cpu.h"
+#include "model/arch.h"
+#include "model/attend.h"
 #include "model/bert_impl.h"
 #include "model/rope.h"
 
@@ -159,7 +161,8 @@ static embp_status load_layer(embp_rotenc *r, const embp_model_config *cfg,
 static embp_status alloc_arena(embp_rotenc *r, int window, embp_error *err) {
     embp_bert *b = r->core;
     size_t Tp = (size_t)embp_mm_bucket(b->max_tokens), H = (size_t)b->H, I = (size_t)b->I;
-    size_t full = embp_attn_scratch_floats(b->max_len, b->D), local = 2 * (size_t)window + 32;
+    size_t full = embp_attn_scratch_floats(b->max_len, b->D);
+    size_t local = window > 0 ? embp_attend_scratch_floats(b->D) : 0;
     r->attn_per_thread = ((full > local ? full : local) + 15) / 16 * 16;
     size_t sizes[8] = {Tp * H, Tp * H, Tp * H, Tp * H, Tp * 3 * H, Tp * 2 * I, Tp * I,
                        r->attn_per_thread * (size_t)b->n_threads};
@@ -241,7 +244,7 @@ embp_status embp_rotenc_load(const embp_model_config *cfg, const embp_safetensor
     if (b->n_threads < 1)
         b->n_threads = 1;
     embp_bert_precision prec;
-    embp_bert_plan_precision(plan, &prec);
+    embp_bert_precision_of(plan, &prec);
     int H = b->H, rot = (int)((float)b->D * cfg->rotary_fraction);
     embp_bert_loader ld = {0};
     int maxn = 3 * H > 2 * b->I ? 3 * H : 2 * b->I;
@@ -335,50 +338,28 @@ static void rotate(embp_rotenc *r, const embp_rope *rope, const int *offsets, in
         }
 }
 
-/* One head of one sequence, out (L, D) = softmax(q k^T * scale) v over the keys within +-w of
- * each query (ModernBERT's local layers: transformers' |i - j| <= local_attention / 2). Scalar
- * and the smallest that does it: when the qwen3 branch's model/attend.c (blocked attention with
- * causal and window masks) lands, this belongs there. s holds 2w + 1 scores. */
-static void window_attention(const embp_kernels *k, const float *q, const float *key,
-                             const float *v, int stride, float *out, int out_stride, int L, int D,
-                             float scale, int w, float *s) {
-    for (int i = 0; i < L; i++) {
-        int j0 = i - w > 0 ? i - w : 0, j1 = i + w + 1 < L ? i + w + 1 : L;
-        const float *qi = q + (size_t)i * stride;
-        for (int j = j0; j < j1; j++) {
-            const float *kj = key + (size_t)j * stride;
-            float d = 0.0f;
-            for (int c = 0; c < D; c++)
-                d += qi[c] * kj[c];
-            s[j - j0] = d * scale;
-        }
-        k->softmax(s, j1 - j0);
-        float *o = out + (size_t)i * out_stride;
-        memset(o, 0, (size_t)D * sizeof *o);
-        for (int j = j0; j < j1; j++) {
-            const float *vj = v + (size_t)j * stride;
-            float p = s[j - j0];
-            for (int c = 0; c < D; c++)
-                o[c] += p * vj[c];
-        }
-    }
-}
-
-/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H); window 0: full. */
+/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H); window 0: full, else
+ * each query sees the keys within +-window of it (ModernBERT's local layers: transformers'
+ * |i - j| <= local_attention / 2), through model/attend.c's blocked attention. */
 static void attention(embp_rotenc *r, const int *offsets, int n, int window) {
     embp_bert *b = r->core;
     int H = b->H, D = b->D, NH = b->NH;
     float scale = 1.0f / sqrtf((float)D);
+    if (window > 0) {
+        embp_attend_spec a = {.D = D, .n_q_heads = NH, .n_kv_heads = NH, .q = r->qkv,
+                              .k = r->qkv + H, .v = r->qkv + 2 * H, .q_stride = 3 * H,
+                              .kv_stride = 3 * H, .out = r->ctx, .out_stride = H, .scale = scale,
+                              .causal = 0, .left = window, .right = window};
+        embp_attend(b->k, &a, offsets, n, r->attn, b->n_threads);
+        return;
+    }
 #pragma omp parallel for schedule(dynamic, 1)
     for (int job = 0; job < n * NH; job++) {
         int s = job / NH, h = job % NH, t0 = offsets[s], len = offsets[s + 1] - t0;
         const float *q = r->qkv + (size_t)t0 * 3 * H + (size_t)h * D;
         float *o = r->ctx + (size_t)t0 * H + (size_t)h * D;
         float *scr = r->attn + (size_t)omp_get_thread_num() * r->attn_per_thread;
-        if (window > 0 && len > window + 1) /* else every pair is within the window */
-            window_attention(b->k, q, q + H, q + 2 * H, 3 * H, o, H, len, D, scale, window, scr);
-        else
-            b->k->attention(q, q + H, q + 2 * H, 3 * H, o, H, len, D, scale, scr);
+        b->k->attention(q, q + H, q + 2 * H, 3 * H, o, H, len, D, scale, scr);
     }
 }
 
@@ -480,7 +461,7 @@ embp_status embp_rotenc_forward(embp_rotenc *r, const int32_t *ids, const int *o
                                 const float **hidden, embp_error *err) {
     embp_bert *b = r->core;
     embp_status s;
-    if ((s = embp_bert_check_batch(b, ids, offsets, n, err)))
+    if ((s = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)))
         return s;
     int T = offsets[n];
     embp_prof *p = b->prof;

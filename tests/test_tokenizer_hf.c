@@ -3,7 +3,8 @@
  * BPE, Qwen2's Split regex, BPE with prefix/suffix/unk/byte fallback, WordPiece, Split in every
  * behavior; SentencePiece unigram models converted by transformers, with their Precompiled
  * charsmaps; real files packages ship): ids equal on every text of a multilingual corpus, at
- * max_len 0 (none), 16 and 5, pairs with their type ids, and the special-token counts. Exits 77
+ * max_len 0 (none), 16 and 5, pairs with their type ids (untruncated, and truncated longest_first
+ * from the right and from the left), and the special-token counts. Exits 77
  * (skipped) when the Python venv cannot be made here. */
 #include "testutil.h"
 
@@ -45,8 +46,10 @@ static int check_row(const embp_tokenizer *t, const char *name, size_t r, json_t
     bool types_ok = true;
     if (pair) {
         const char *b = json_string_value(pair);
-        st = embp_tokenizer_encode_pair(t, text, strlen(text), b, strlen(b), ids, types, CAP, &n,
-                                        &n_full, &err);
+        int max_len = (int)json_integer_value(json_object_get(row, "max_len"));
+        int left = json_is_true(json_object_get(row, "left"));
+        st = embp_tokenizer_encode_pair_truncated(t, text, strlen(text), b, strlen(b), max_len,
+                                                  left, ids, types, CAP, &n, &n_full, &err);
         int nt = json_ids(json_object_get(row, "type_ids"), want_types);
         types_ok = nt == n && memcmp(types, want_types, (size_t)n * sizeof *types) == 0;
     } else {
@@ -55,8 +58,9 @@ static int check_row(const embp_tokenizer *t, const char *name, size_t r, json_t
     }
     if (st == EMBP_OK && n == n_want && types_ok && memcmp(ids, want, (size_t)n * sizeof *ids) == 0)
         return 0;
-    fprintf(stderr, "%s row %zu differs (max_len %d%s): \"%.120s\" %s\n", name, r + 1,
-            (int)json_integer_value(json_object_get(row, "max_len")), pair ? ", pair" : "", text,
+    fprintf(stderr, "%s row %zu differs (max_len %d%s%s): \"%.120s\" %s\n", name, r + 1,
+            (int)json_integer_value(json_object_get(row, "max_len")), pair ? ", pair" : "",
+            json_is_true(json_object_get(row, "left")) ? ", from the left" : "", text,
             st ? err.msg : "");
     print_ids("expected (HF)", want, n_want);
     print_ids("actual (embp)", ids, n);

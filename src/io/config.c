@@ -102,6 +102,24 @@ static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, em
     return EMBP_OK;
 }
 
+/* A *ForSequenceClassification head (a cross-encoder) has as many outputs as labels:
+ * transformers' PretrainedConfig counts id2label when given, else takes num_labels, else 2. */
+static embp_status read_num_labels(json_t *o, const char *f, embp_model_config *c,
+                                   embp_error *err) {
+    static const char head[] = "ForSequenceClassification";
+    size_t n = strlen(c->architecture), h = sizeof head - 1;
+    if (n <= h || strcmp(c->architecture + n - h, head) != 0)
+        return EMBP_OK;
+    json_t *labels = json_object_get(o, "id2label");
+    if (labels && !json_is_null(labels) && (!json_is_object(labels) || !json_object_size(labels)))
+        return embp_fail(err, EMBP_EFORMAT, "%s: field 'id2label' must be an object of one or "
+                         "more labels", f);
+    c->num_labels = labels && json_is_object(labels) ? (int)json_object_size(labels) : 2;
+    return labels && json_is_object(labels)
+               ? EMBP_OK
+               : get_int(o, f, "num_labels", 0, 1, 1 << 16, &c->num_labels, err);
+}
+
 static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp_model_config *c,
                              embp_error *err) {
     json_t *arch = json_object_get(o, "architectures");
@@ -148,6 +166,8 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
     if (k == &bert_keys && !c->position_offset && c->architecture[0] &&
         strcmp(c->architecture, "BertModel") != 0)
         strcpy(c->tensor_prefix, "bert.");
+    if ((s = read_num_labels(o, f, c, err)))
+        return s;
     json_t *demo = json_object_get(o, "embp_demo");
     c->is_demo = json_is_true(demo);
     return EMBP_OK;

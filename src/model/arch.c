@@ -15,9 +15,9 @@ static embp_status bert_load(const embp_model_config *cfg, const embp_safetensor
     return embp_bert_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_bert **)out, err);
 }
 
-static embp_status bert_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
-                                const float **hidden, embp_error *err) {
-    return embp_bert_forward((embp_bert *)e, ids, offsets, n, hidden, err);
+static embp_status bert_forward(embp_encoder *e, const int32_t *ids, const int32_t *types,
+                                const int *offsets, int n, const float **hidden, embp_error *err) {
+    return embp_bert_forward((embp_bert *)e, ids, types, offsets, n, hidden, err);
 }
 
 static embp_status distilbert_load(const embp_model_config *cfg, const embp_safetensors *st,

@@ -23,7 +23,8 @@ struct embp_bert {
     const embp_kernels *k;
     embp_mm_engine *eng;
     const char *int4_kernel; /* static name of the int4 variant, or NULL */
-    float *pos, *type0, *emb_g, *emb_b; /* (P,H) (H) (H) (H) */
+    int n_types;                        /* token type rows: type_vocab_size, at least 1 */
+    float *pos, *type, *emb_g, *emb_b;  /* (P,H) (n_types,H) (H) (H); no types: one zero row */
     embp_table_format word_fmt;         /* word table (V,H): one of these, as word_fmt says */
     float *word;                        /* f32 */
     uint16_t *word16;                   /* bf16 or fp16 */

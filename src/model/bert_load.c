@@ -154,18 +154,15 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
         (rc = load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
         (rc = load_table(b, st, p, "embeddings.LayerNorm.bias", b->H, 0, &b->emb_b, err)))
         return rc;
-    if (!(b->type0 = embp_calloc((size_t)b->H, sizeof(float))))
+    /* every row: a pair's second sequence is type 1 (a cross-encoder's document) */
+    b->n_types = cfg->type_vocab_size > 0 ? cfg->type_vocab_size : 1;
+    if (cfg->type_vocab_size > 0)
+        return load_table(b, st, p, "embeddings.token_type_embeddings.weight", b->n_types, b->H,
+                          &b->type, err);
+    if (!(b->type = embp_malloc_aligned((size_t)b->H * sizeof(float))))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
-    if (cfg->type_vocab_size > 0) { /* token type ids are all 0: keep row 0 only */
-        float *all = NULL;
-        rc = load_table(b, st, p, "embeddings.token_type_embeddings.weight", cfg->type_vocab_size,
-                        b->H, &all, err);
-        if (rc == EMBP_OK)
-            memcpy(b->type0, all, (size_t)b->H * sizeof(float));
-        b->weight_bytes -= (size_t)cfg->type_vocab_size * b->H * sizeof(float);
-        embp_free_aligned(all);
-    }
-    return rc;
+    memset(b->type, 0, (size_t)b->H * sizeof(float));
+    return EMBP_OK;
 }
 
 /* ---------------------------------------------------------------- loading layers */
@@ -454,7 +451,7 @@ void embp_bert_free(embp_bert *b) {
     embp_free_aligned(b->word8);
     embp_free_aligned(b->word_scale);
     embp_free_aligned(b->pos);
-    embp_free(b->type0);
+    embp_free_aligned(b->type);
     embp_free_aligned(b->emb_g);
     embp_free_aligned(b->emb_b);
     embp_free_aligned(b->arena);

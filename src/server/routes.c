@@ -46,7 +46,7 @@ static void reply_json(embp_reply *r, int status, json_t *v) {
 
 /* ---------------------------------------------------------------- routing and keys */
 
-enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO };
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_RERANK, R_V1_RERANK };
 
 static int route_of(const char *url, const char **allow) {
     static const struct {
@@ -54,7 +54,8 @@ static int route_of(const char *url, const char **allow) {
         int id;
     } routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
                   {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
-                  {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO}};
+                  {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
+                  {"/rerank", "POST", R_RERANK},      {"/v1/rerank", "POST", R_V1_RERANK}};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(url, routes[i].url) == 0) {
             *allow = routes[i].method;
@@ -103,7 +104,7 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     } else if (route == R_NONE) {
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url",
                        "Unknown request URL: %.16s %.200s", method, url);
-    } else if (strcmp(method, allow) != 0 && !(route != R_EMBED && !strcmp(method, "HEAD"))) {
+    } else if (strcmp(method, allow) != 0 && !(!strcmp(allow, "GET") && !strcmp(method, "HEAD"))) {
         embp_http_fail(&e, 405, "invalid_request_error", NULL, "method_not_allowed",
                        "%.200s takes %s, not %.16s", url, allow, method);
         add_header(r, "Allow", allow);
@@ -156,6 +157,40 @@ static embp_registry_model *find_model(embp_server_ctx *x, const char *name, emb
     embp_http_fail(e, 404, "invalid_request_error", "model", "model_not_found",
                    "The model '%.200s' does not exist; GET /v1/models lists the served ones",
                    name);
+    return NULL;
+}
+
+/* The model a request names (name NULL: the first served one of that kind), which must be of
+ * `kind` (embp_registry_kind: "embedding" or "reranker"): else a 400 naming its kind, or, with
+ * no name and none of that kind, the served models' kinds. */
+static embp_registry_model *find_model_kind(embp_server_ctx *x, const char *name,
+                                            const char *kind, embp_http_error *e) {
+    for (int i = 0; !name && i < x->n_models; i++)
+        if (!strcmp(embp_registry_kind(&x->models[i].info), kind))
+            return &x->models[i];
+    embp_registry_model *m = find_model(x, name, e);
+    if (!m || !strcmp(embp_registry_kind(&m->info), kind))
+        return m;
+    int rerank = !strcmp(kind, "reranker");
+    if (!name) {
+        char served[256] = "";
+        for (int i = 0, used = 0; i < x->n_models && used < (int)sizeof served; i++)
+            used += snprintf(served + used, sizeof served - (size_t)used, "%s%s (%s)",
+                             i ? ", " : "", x->models[i].info.name,
+                             embp_registry_kind(&x->models[i].info));
+        embp_http_fail(e, 400, "invalid_request_error", "model", "model_kind_mismatch",
+                       "no served model is %s; served: %s", rerank ? "a reranker" :
+                       "an embedding model", served);
+    } else if (rerank) {
+        embp_http_fail(e, 400, "invalid_request_error", "model", "model_kind_mismatch",
+                       "model '%.200s' is an embedding model, not a reranker: reranking needs a "
+                       "cross-encoder (config.json architectures *ForSequenceClassification)",
+                       name);
+    } else {
+        embp_http_fail(e, 400, "invalid_request_error", "model", "model_kind_mismatch",
+                       "model '%.200s' is a reranker (a cross-encoder): it scores (query, text) "
+                       "pairs on POST /rerank and /v1/rerank and makes no embeddings", name);
+    }
     return NULL;
 }
 
@@ -241,17 +276,10 @@ static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error 
                           "retry later", x->cfg->max_queue_tokens);
 }
 
-/* Runs sq through m's batcher into out (n, dim). */
-static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
-                           float *out, embp_reply *r, embp_http_error *e) {
-    embp_batch_job job;
-    memset(&job, 0, sizeof job);
-    job.ids = sq->ids;
-    job.lens = sq->lens;
-    job.skip = sq->skip;
-    job.n = n;
-    job.out = out;
-    embp_batch_submit s = embp_batcher_run_while(m->batcher, &job, r->client_gone, r->client, 50);
+/* Runs job (ids, types, lens, n, out filled) through m's batcher; 1, or 0 with e. */
+static int run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
+                   embp_reply *r, embp_http_error *e) {
+    embp_batch_submit s = embp_batcher_run_while(m->batcher, job, r->client_gone, r->client, 50);
     if (s == EMBP_BATCH_CANCELED) /* nobody reads this; the log line shows nginx's 499 */
         return embp_http_fail(e, 499, "invalid_request_error", NULL, "client_closed_request",
                               "The client closed the connection before the answer");
@@ -262,10 +290,23 @@ static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences
         return embp_http_fail(e, 503, "server_error", NULL, "shutting_down",
                               "The server is shutting down");
     }
-    if (job.status != EMBP_OK)
-        return embp_http_fail(e, 500, "server_error", NULL, NULL, "embedding failed: %s",
-                              job.err.msg);
+    if (job->status != EMBP_OK)
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "%s failed: %s",
+                              m->info.num_labels ? "scoring" : "embedding", job->err.msg);
     return 1;
+}
+
+/* Runs sq through m's batcher into out (n, dim). */
+static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
+                           float *out, embp_reply *r, embp_http_error *e) {
+    embp_batch_job job;
+    memset(&job, 0, sizeof job);
+    job.ids = sq->ids;
+    job.lens = sq->lens;
+    job.skip = sq->skip;
+    job.n = n;
+    job.out = out;
+    return run_job(x, m, &job, r, e);
 }
 
 /* 1 when every served model's queue would refuse any request now (so parsing is pointless). */
@@ -293,7 +334,7 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     }
     sequences sq = {0};
     float *out = NULL;
-    embp_registry_model *m = find_model(x, q.model, &e);
+    embp_registry_model *m = find_model_kind(x, q.model, "embedding", &e);
     int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
                                            &e);
     if (ok && m->batcher && embp_batcher_full(m->batcher))
@@ -348,6 +389,8 @@ static json_t *model_embp_json(const embp_registry_model *m) {
                                                    i->include_prompt));
     else
         json_decref(prompts);
+    if (o) /* what it serves: "embedding" (/v1/embeddings) or "reranker" (/rerank, /v1/rerank) */
+        json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;
@@ -432,10 +475,45 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
     case R_INFO:
         route_info(x, r);
         break;
+    case R_RERANK:
+    case R_V1_RERANK:
+        embp_route_rerank(x, body, len, r, route_of(url, &allow) == R_RERANK);
+        break;
     default: { /* the precheck answers unknown routes; kept for safety */
         embp_http_error e;
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url", "Unknown URL");
         reply_error(r, &e);
     }
     }
+}
+
+/* ---------------------------------------------------------------- for the other route files */
+
+embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name, const char *kind,
+                                           embp_http_error *e) {
+    return find_model_kind(x, name, kind, e);
+}
+
+void embp_route_reply_error(embp_reply *r, const embp_http_error *e) {
+    reply_error(r, e);
+}
+
+int embp_route_run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
+                       embp_reply *r, embp_http_error *e) {
+    return run_job(x, m, job, r, e);
+}
+
+int embp_route_refuse_busy(embp_server_ctx *x, embp_registry_model *m, embp_reply *r,
+                           embp_http_error *e) {
+    if (m ? m->batcher && embp_batcher_full(m->batcher) : all_queues_full(x))
+        return !refuse_queue_full(x, r, e);
+    return 0;
+}
+
+double embp_route_cpu_ms(void) {
+    return thread_cpu_ms();
+}
+
+int embp_route_within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e) {
+    return within_prepare_bound(x, t0, e);
 }

@@ -53,4 +53,26 @@ void embp_route_complete(embp_server_ctx *x, const char *method, const char *url
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,
                        size_t len, embp_reply *r);
 
+/* POST /rerank (tei nonzero: TEI's shape) and POST /v1/rerank (Infinity's / Cohere's):
+ * server/rerank.c. */
+void embp_route_rerank(embp_server_ctx *x, const char *body, size_t len, embp_reply *r, int tei);
+
+/* What routes.c shares with the other route files. */
+/* The model named (NULL: the first served of that kind) if it is of `kind`
+ * (embp_registry_kind), else NULL with a 404 (no such model) or a 400 naming its kind. */
+embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name, const char *kind,
+                                           embp_http_error *e);
+void embp_route_reply_error(embp_reply *r, const embp_http_error *e);
+/* Runs job (ids, types, lens, n, out filled) through m's batcher: 1, or 0 with e (499 client
+ * gone, 503 queue full or shutting down, 500 the model failed). */
+int embp_route_run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
+                       embp_reply *r, embp_http_error *e);
+/* 1 with the 503 in e (and Retry-After on r) when m's queue (m NULL: every model's) is full. */
+int embp_route_refuse_busy(embp_server_ctx *x, embp_registry_model *m, embp_reply *r,
+                           embp_http_error *e);
+/* This thread's CPU time (ms), and the 413 once preparing a request used more than
+ * EMB_PROVIDER_MAX_PREPARE_MS of it since t0 (1 while within). */
+double embp_route_cpu_ms(void);
+int embp_route_within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e);
+
 #endif

@@ -50,7 +50,8 @@ static void word_row(const embp_bert *b, size_t row, int id, float *x) {
 
 /* x (T, H) = LN(word[id] + pos[position] + type[token type]). BERT's positions run from 0 per
  * sequence; RoBERTa's (pos0 = pad + 1) count the non-pad tokens from pos0, a pad token taking
- * row pad. types NULL: every token is type 0. */
+ * row pad. types NULL, or a model without token types (DistilBERT, whose transformers forward
+ * takes none): every token is type 0. */
 static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const int *offsets,
                   int n) {
     int H = b->H;
@@ -59,7 +60,7 @@ static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const 
         for (int t = offsets[s], next = b->pos0; t < offsets[s + 1]; t++) {
             int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : next++;
             const float *p = b->pos + (size_t)at * H;
-            const float *ty = b->type + (size_t)(types ? types[t] : 0) * H;
+            const float *ty = b->type + (size_t)(types && !b->no_types ? types[t] : 0) * H;
             float *x = b->x + (size_t)t * H;
             size_t row = (size_t)ids[t] * H;
             word_row(b, row, ids[t], x);
@@ -112,7 +113,7 @@ static embp_status check_batch(const embp_bert *b, const int32_t *ids, const int
         if (ids[t] < 0 || ids[t] >= b->V)
             return embp_fail(err, EMBP_EINVAL, "forward: token %d has id %d outside the "
                              "vocabulary [0, %d)", t, ids[t], b->V);
-    for (int t = 0; types && t < offsets[n]; t++)
+    for (int t = 0; types && !b->no_types && t < offsets[n]; t++)
         if (types[t] < 0 || types[t] >= b->n_types)
             return embp_fail(err, EMBP_EINVAL, "forward: token %d has type %d outside the "
                              "model's token types [0, %d)", t, types[t], b->n_types);

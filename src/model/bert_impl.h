@@ -24,6 +24,7 @@ struct embp_bert {
     embp_mm_engine *eng;
     const char *int4_kernel; /* static name of the int4 variant, or NULL */
     int n_types;                        /* token type rows: type_vocab_size, at least 1 */
+    int no_types;                       /* type_vocab_size 0 (DistilBERT): types are not read */
     float *pos, *type, *emb_g, *emb_b;  /* (P,H) (n_types,H) (H) (H); no types: one zero row */
     embp_table_format word_fmt;         /* word table (V,H): one of these, as word_fmt says */
     float *word;                        /* f32 */

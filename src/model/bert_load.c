@@ -156,6 +156,7 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
         return rc;
     /* every row: a pair's second sequence is type 1 (a cross-encoder's document) */
     b->n_types = cfg->type_vocab_size > 0 ? cfg->type_vocab_size : 1;
+    b->no_types = cfg->type_vocab_size == 0;
     if (cfg->type_vocab_size > 0)
         return load_table(b, st, p, "embeddings.token_type_embeddings.weight", b->n_types, b->H,
                           &b->type, err);

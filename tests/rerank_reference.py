@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -246,14 +247,23 @@ def check_kinds(srv, name, failures):
                                                                                     body))
 
 
+def cpu():
+    """CPU seconds of this process and of the embp servers it waited for."""
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime
+
+
 def main():
     binary, work, src, fixtures = sys.argv[1:5]
     os.makedirs(work, exist_ok=True)
     texts = corpus(src)
     queries, docs = pairs_of(texts)
     failures = []
-    for name, path, model, tok in make_models(work, texts):
+    models = make_models(work, texts)
+    print("models made: CPU %.1f s (python), %.1f s (children)" % cpu())
+    for name, path, model, tok in models:
         refs = [reference(model, tok, q, docs) for q in queries]
+        print("  transformers' scores: CPU %.1f s, %.1f s" % cpu())
         ref_logits = [r[0] for r in refs]
         cut = sum(n == MAX_LEN for r in refs for n in r[1])
         print("%s (%s, %d layers): %d queries x %d texts, %d pairs cut at %d tokens, logits in "
@@ -267,6 +277,7 @@ def main():
         srv = Server(binary, ["--model", ",".join([path] * 4 + [os.path.join(fixtures, "tiny")]),
                               "--model-name", ",".join(plans + ["embedder"]),
                               "--precision-overrides", json.dumps({p: p for p in plans[1:]})])
+        print("  embp serve started: CPU %.1f s, %.1f s" % cpu())
         try:
             for plan in plans:
                 worst = check_plan(srv, name, plan, ref_logits, queries, docs, failures)
@@ -276,6 +287,7 @@ def main():
             check_kinds(srv, name, failures)
         finally:
             srv.stop()
+        print("  served: CPU %.1f s, %.1f s" % cpu())
     for f in failures:
         print("FAIL:", f)
     if failures:

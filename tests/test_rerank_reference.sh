@@ -14,5 +14,8 @@ if ! "$py" -c 'import torch, transformers, sentencepiece, google.protobuf' 2>/de
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$py" "$src/tests/rerank_reference.py" "$bin" \
+# OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep instead of spinning between parallel regions;
+# beside other tests (ctest -j) a spinning team burned 10x the CPU of the work (measured: an
+# embp serve load took 12.9 s of CPU under load 30, 1.2 s passive). Only speed depends on it.
+OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$py" "$src/tests/rerank_reference.py" "$bin" \
   "$work" "$src" "$fixtures"

@@ -21,7 +21,8 @@ POST /rerank (raw_scores) and POST /v1/rerank must give the reference's logits: 
 FP32_TOL, the others within PLAN_TOL, and the same ranking wherever the reference's scores are
 further apart than twice that bound. Also checked: TEI's sigmoid scores and sorting,
 return_text, top_n, truncate false (400), the kinds in /v1/models, a rerank request to the
-embedding model and an embedding request to a reranker (400 naming the kind)."""
+embedding model and an embedding request to a reranker (400 naming the kind), and `embp rerank`
+on the command line (fp32 logits, best first)."""
 import json
 import math
 import os
@@ -247,6 +248,21 @@ def check_kinds(srv, name, failures):
                                                                                     body))
 
 
+def check_cli(binary, path, name, ref, query, docs, failures):
+    """`embp rerank --query Q` on the texts as stdin lines: the logits, best first."""
+    r = subprocess.run([binary, "rerank", "--model", path, "--fidelity-cache", "off", "--query",
+                        query], input="\n".join(docs).encode(), capture_output=True)
+    rows = [json.loads(line) for line in r.stdout.decode().split("\n") if line.strip()]
+    got = np.zeros(len(docs))
+    for row in rows:
+        got[row["index"]] = row["logit"]
+    logits = [row["logit"] for row in rows]
+    if (r.returncode != 0 or len(rows) != len(docs) or logits != sorted(logits, reverse=True) or
+            np.abs(got - ref).max() > FP32_TOL):
+        failures.append("%s: embp rerank exited %d, logits %s vs %s: %s" % (
+            name, r.returncode, got.tolist(), ref.tolist(), r.stderr.decode()[-500:]))
+
+
 def cpu():
     """CPU seconds of this process and of the embp servers it waited for."""
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -277,7 +293,8 @@ def main():
         srv = Server(binary, ["--model", ",".join([path] * 4 + [os.path.join(fixtures, "tiny")]),
                               "--model-name", ",".join(plans + ["embedder"]),
                               "--precision-overrides", json.dumps({p: p for p in plans[1:]})])
-        print("  embp serve started: CPU %.1f s, %.1f s" % cpu())
+        check_cli(binary, path, name, ref_logits[0], queries[0], docs, failures)
+        print("  embp serve started, embp rerank run: CPU %.1f s, %.1f s" % cpu())
         try:
             for plan in plans:
                 worst = check_plan(srv, name, plan, ref_logits, queries, docs, failures)

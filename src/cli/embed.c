@@ -395,6 +395,9 @@ static void print_info_text(const embp_registry_model *m, const embp_cpu *cpu, c
     printf("shapes        hidden %d, layers %d, heads %d, intermediate %d, vocab %d, "
            "positions %d\n", i->hidden, i->layers, i->heads, i->intermediate, i->vocab_size,
            i->max_position);
+    if (i->num_labels)
+        printf("kind          reranker: a cross-encoder scoring (query, text) pairs (embp rerank, "
+               "POST /rerank, /v1/rerank)\n");
     printf("embedding     dim %d, pooling %s, normalize %s\nmax_seq_len   %d\n", i->dim,
            embp_pooling_str(i->pooling), i->normalize ? "yes" : "no", m->max_seq_len);
     if (i->n_dense)
@@ -440,6 +443,8 @@ static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, c
         "masked", cpu->masked);
     if (o)
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
+    if (o)
+        json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "
                                                       "vectors carry no meaning"));

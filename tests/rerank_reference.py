@@ -50,7 +50,9 @@ if SLOW:  # 12 layers of bge-reranker-base's shape: the reduced plans' errors ad
     PLAN_TOL = {"bf16": 0.05, "int8": 0.2, "int4": 1.0}
 # and each plan's logits over all pairs must correlate with transformers' (Pearson r): a plan
 # that computes garbage within the bound above (the random models' logits span about 1) fails
-PLAN_MIN_R = {"fp32": 0.999999, "bf16": 0.99, "int8": 0.95, "int4": 0.7}
+# (garbage gives r ~ 0 +- 0.17 on 33 pairs). Measured over runs (the trained WordPiece, so the
+# ids, differ from run to run): bf16 >= 0.9995, int8 0.980-0.998, int4 0.75-0.995.
+PLAN_MIN_R = {"fp32": 0.999999, "bf16": 0.99, "int8": 0.9, "int4": 0.5}
 
 
 def randomize(model):

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
+
 typedef struct {
     const char *host, *text, *api_key;
     int port, clients, inputs;
@@ -45,12 +47,6 @@ typedef struct {
     size_t cap;
     char msg[160]; /* the first error */
 } client;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---------------------------------------------------------------- the request */
 
@@ -312,17 +308,18 @@ static void *client_main(void *arg) {
         one_request(c, &fd, &r, &warm);
     pthread_mutex_lock(&s->mu);
     if (++s->ready == s->o->clients) {
-        s->start = now_s();
+        s->start = embp_clock_s(CLOCK_MONOTONIC);
         pthread_cond_broadcast(&s->cv);
     }
     while (s->ready < s->o->clients)
         pthread_cond_wait(&s->cv, &s->mu);
     double deadline = s->start + s->o->seconds;
     pthread_mutex_unlock(&s->mu);
-    for (double t0 = now_s(); t0 < deadline; t0 = now_s()) {
+    for (double t0 = embp_clock_s(CLOCK_MONOTONIC); t0 < deadline;
+         t0 = embp_clock_s(CLOCK_MONOTONIC)) {
         long tokens = 0;
         int ok = one_request(c, &fd, &r, &tokens);
-        double ms = 1000.0 * (now_s() - t0);
+        double ms = 1000.0 * (embp_clock_s(CLOCK_MONOTONIC) - t0);
         if (!ok) {
             c->errors++;
             if (fd < 0)
@@ -340,7 +337,7 @@ static void *client_main(void *arg) {
         c->lat_ms[c->requests++] = ms;
         c->tokens += tokens;
     }
-    double end = now_s();
+    double end = embp_clock_s(CLOCK_MONOTONIC);
     pthread_mutex_lock(&s->mu);
     if (end > s->finish)
         s->finish = end;

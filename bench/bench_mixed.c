@@ -11,15 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/cpu.h"
 #include "runtime/model.h"
 #include "settings/config.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* VmRSS or VmHWM of this process in bytes. */
 static long proc_kb(const char *field) {
@@ -86,9 +81,9 @@ int main(int argc, char **argv) {
     int *off = malloc(((size_t)budget + 2) * sizeof *off);
     float *out = malloc(((size_t)budget + 1) * info.dim * sizeof *out);
     long tokens = 0, sentences = 0;
-    double t0 = now_s(), el = 0;
+    double t0 = embp_clock_s(CLOCK_MONOTONIC), el = 0;
     int checked = 0;
-    for (int s = 0; (el = now_s() - t0) < seconds || !checked; s %= n) {
+    for (int s = 0; (el = embp_clock_s(CLOCK_MONOTONIC) - t0) < seconds || !checked; s %= n) {
         int count = 0, k, full;
         off[0] = 0;
         while (s + count < n) {
@@ -115,7 +110,7 @@ int main(int argc, char **argv) {
         sentences += count;
         s += count;
     }
-    el = now_s() - t0;
+    el = embp_clock_s(CLOCK_MONOTONIC) - t0;
     printf("{\"engine\":\"embp\",\"model\":\"%s\",\"storage\":\"%s\",\"compute\":\"%s\","
            "\"threads\":%d,\"tokens_per_second\":%.1f,\"sentences_per_second\":%.1f,\"weight_bytes\":%zu,"
            "\"rss_after_load\":%ld,\"rss_after_run\":%ld,\"rss_peak\":%ld}\n",

@@ -6,30 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
+#include "core/file.h"
 #include "tokenizer/tokenizer.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = '\0';
-    *len = (size_t)n;
-    return b;
-}
 
 /* Encodes every line of text once; returns the ids produced, or -1 on an error. */
 static long encode_lines(const embp_tokenizer *t, const char *text, size_t len, int32_t *ids) {
@@ -53,34 +32,38 @@ int main(int argc, char **argv) {
     const char *tj = argc > 1 ? argv[1] : "../shared/models/all-MiniLM-L6-v2/tokenizer.json";
     const char *tx = argc > 2 ? argv[2] : "tests/data/tokenizer_corpus.txt";
     size_t len;
-    char *text = read_all(tx, &len);
+    char *text;
+    embp_error err;
+    if (embp_read_file(tx, 0, &text, &len, &err) != EMBP_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     int32_t *ids = malloc(8192 * sizeof *ids);
-    if (!text || !ids) {
-        fprintf(stderr, "cannot read %s\n", tx);
+    if (!ids) {
+        fprintf(stderr, "out of memory\n");
         return 1;
     }
     embp_tokenizer *t = NULL;
     double best = 1e9;
     for (int r = 0; r < 5; r++) {
-        embp_error err;
         embp_tokenizer_free(t);
-        double t0 = now_s();
+        double t0 = embp_clock_s(CLOCK_MONOTONIC);
         if (embp_tokenizer_load(tj, &t, &err) != EMBP_OK) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
-        double dt = now_s() - t0;
+        double dt = embp_clock_s(CLOCK_MONOTONIC) - t0;
         best = dt < best ? dt : best;
     }
     long toks = 0;
     int reps = 0;
-    double t0 = now_s(), dt = 0;
+    double t0 = embp_clock_s(CLOCK_MONOTONIC), dt = 0;
     while (dt < 1.0) {
         long n = encode_lines(t, text, len, ids);
         if (n < 0) return 1;
         toks += n;
         reps++;
-        dt = now_s() - t0;
+        dt = embp_clock_s(CLOCK_MONOTONIC) - t0;
     }
     printf("load %s: %.1f ms (best of 5); vocab %d\n", tj, best * 1e3,
            embp_tokenizer_vocab_size(t));

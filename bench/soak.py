@@ -35,9 +35,13 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.c = {}
+        self.lat = []  # seconds from send to the last byte of each valid 200
     def add(self, key, n=1):
         with self.lock:
             self.c[key] = self.c.get(key, 0) + n
+    def latency(self, s):
+        with self.lock:
+            self.lat.append(s)
 
 def post(port, body, timeout=60):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -51,11 +55,13 @@ def post(port, body, timeout=60):
 def valid_once(port, peer, st, rng):
     idx = rng.sample(range(len(peer)), rng.randint(1, 4))
     body = json.dumps({"input": [peer[i]["text"] for i in idx]}).encode()
+    t = time.time()
     try:
         status, data = post(port, body)
     except Exception as e:
         st.add("valid_lost:" + type(e).__name__)
         return False
+    t = time.time() - t
     if status == 503:
         st.add("valid_503")
         return True
@@ -71,6 +77,7 @@ def valid_once(port, peer, st, rng):
             st.add("valid_mismatch")
             return False
     st.add("valid_ok")
+    st.latency(t)
     return True
 
 def invalid_once(port, st, rng):
@@ -206,6 +213,11 @@ def main():
     print(f"sent {n} requests in {a.seconds:.0f} s ({n / a.seconds:.1f}/s)")
     for k in sorted(st.c):
         print(f"  {k:24s} {st.c[k]}")
+    if st.lat:
+        lat = sorted(st.lat)
+        pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+        print(f"valid 200 latency (ms): p50 {pct(0.50):.1f}, p99 {pct(0.99):.1f}, "
+              f"max {lat[-1] * 1000:.1f} ({len(lat)} requests)")
     print("RSS (s, MB): " + ", ".join(f"{t:.0f}:{kb / 1024:.1f}" for t, kb in samples))
     bad = {k: v for k, v in st.c.items() if not k in ("valid_ok", "valid_503", "invalid_400",
                                                      "abandoned")}

@@ -13,47 +13,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "embp/embp.h"
+#include "fuzzutil.h"
 
-static char root[64], base[2][512], work[512];
-static unsigned char *image[2];
+static char base[2][512], work[512];
+static char *image[2];
 static size_t image_len[2];
-
-static unsigned char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static void cleanup(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "fuzz_quantized: could not remove %s\n", root);
-}
 
 /* Once: quantizes tiny to int8 and int4 under a temporary folder, and makes the work folder
  * (the same files but model.safetensors, which each input writes). */
 static void setup(void) {
     const char *fx = getenv("EMBP_FIXTURES");
-    char tiny[512], tmpl[] = "/tmp/embp_fuzz_quant_XXXXXX", cmd[4096];
-    if (!fx || !mkdtemp(tmpl)) {
+    char tiny[512], cmd[4096];
+    if (!fx) {
         fprintf(stderr, "fuzz_quantized: set EMBP_FIXTURES (tests/make_fixtures.sh output)\n");
         abort();
     }
-    snprintf(root, sizeof root, "%s", tmpl);
-    atexit(cleanup);
+    const char *tmpl = fz_tmpdir("quant");
     snprintf(tiny, sizeof tiny, "%s/tiny", fx);
     static const char *kinds[2] = {"int8", "int4"};
     static const embp_precision storages[2] = {EMBP_PRECISION_INT8, EMBP_PRECISION_INT4};
@@ -67,9 +44,11 @@ static void setup(void) {
         }
         char p[600];
         snprintf(p, sizeof p, "%s/model.safetensors", base[k]);
-        image[k] = read_all(p, &image_len[k]);
-        if (!image[k] || image_len[k] == 0)
+        if (embp_read_file(p, 0, &image[k], &image_len[k], &err) != EMBP_OK ||
+            image_len[k] == 0) {
+            fprintf(stderr, "fuzz_quantized: %s\n", err.msg);
             abort();
+        }
     }
     snprintf(work, sizeof work, "%s/work", tmpl);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/*.json '%s'/ && cp -r '%s'/1_Pooling "
@@ -98,12 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (len)
             buf[off % len] ^= data[i + 4];
     }
-    char path[600];
-    snprintf(path, sizeof path, "%s/model.safetensors", work);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(buf, 1, len, f) != len)
-        abort();
-    fclose(f);
+    fz_write(work, "model.safetensors", buf, len);
     free(buf);
     embp_model *m = NULL;
     embp_error err;

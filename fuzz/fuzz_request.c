@@ -21,7 +21,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (embp_request_check_model(&r, 8, 1000, 16, &e)) {
             float rows[8] = {0.5f, -1e-3f, 3.0f, 0.0f, 1e30f, -7.25f, 0.1f, 2.0f};
             int dims = r.dimensions ? r.dimensions : 8;
-            embp_response_embeddings(&b, rows, 1, dims, r.encoding, r.model ? r.model : "m", 1);
+            embp_quant_ranges qr = {0, (float[]){-1.0f, 1.0f}, NULL}; /* hi follows lo */
+            qr.hi = qr.lo + 1;
+            embp_response_opts o = {.encoding = r.encoding, .types = r.types,
+                                    .n_types = r.n_types, .ranges = &qr,
+                                    .model = r.model ? r.model : "m", .texts = r.texts,
+                                    .prompt_tokens = 1};
+            embp_response_embeddings(&b, rows, 1, dims, &o);
         } else {
             embp_response_error(&b, &e);
         }

@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     check_base64(x, n);
     embp_buf b = {0};
-    int ok = embp_response_embeddings(&b, x, 1, (int)n, EMBP_ENCODING_FLOAT, "m", 1);
+    int ok = embp_response_embeddings(&b, x, 1, (int)n,
+                                     &(embp_response_opts){.model = "m", .prompt_tokens = 1});
     if (ok != finite && !b.oom)
         __builtin_trap(); /* a NaN or infinity must be refused, finite rows answered */
     if (ok) {

@@ -25,5 +25,7 @@ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEMBP_SANITIZE=addres
 cmake --build build-san -j"$(nproc)"
 ./scripts/venv.sh --reference >/dev/null ||
   echo "setup-test: no sentence-transformers venv (PyPI unreachable?): test_st_reference will be skipped" >&2
+./scripts/venv.sh --clients >/dev/null ||
+  echo "setup-test: no TEI/LangChain clients in build/venv (PyPI unreachable?): test_clients will be skipped" >&2
 ./scripts/get-model.sh >/dev/null ||
   echo "setup-test: the real all-MiniLM-L6-v2 is not here: test_st_reference will be skipped" >&2

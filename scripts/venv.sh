@@ -5,7 +5,10 @@
 # reference: torch==2.13.0+cpu first (a local wheel where pip finds one, else PyTorch's CPU
 # index: never a plain `torch`, which would resolve to a multi-GB CUDA build), then
 # sentence-transformers, transformers, tokenizers, huggingface_hub, sentencepiece and protobuf (the XLM-R tokenizer
-# converter of tests/arch_reference.py), which find torch already there.
+# converter of tests/arch_reference.py), which find torch already there, and prometheus_client
+# (its parser reads GET /metrics in tests/test_metrics.sh). With --clients, also
+# installs the clients tests/test_clients.sh drives (huggingface_hub, langchain-openai,
+# langchain-huggingface: no torch), holding torch/transformers/tokenizers at what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x build/venv/bin/pip ]; then
@@ -20,7 +23,7 @@ if [ ! -x build/venv/bin/pip ]; then
 fi
 if [ "${1:-}" = --reference ] &&
    ! build/venv/bin/python -c 'import torch, sentence_transformers, tokenizers, sentencepiece
-import google.protobuf' 2>/dev/null; then
+import google.protobuf, prometheus_client' 2>/dev/null; then
   pip=(build/venv/bin/pip install -q)
   # torch==2.13.0+cpu can only be a CPU build: the wheel on the machine's disk where pip's
   # find-links has it (its dependencies from the index), else PyTorch's CPU index.
@@ -28,6 +31,15 @@ import google.protobuf' 2>/dev/null; then
     "${pip[@]}" "torch==2.13.0+cpu" --index-url https://download.pytorch.org/whl/cpu \
       --extra-index-url https://pypi.org/simple >&2
   "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub sentencepiece \
-    protobuf >&2
+    protobuf prometheus_client >&2
+fi
+if [ "${1:-}" = --clients ] &&
+   ! build/venv/bin/python -c 'import huggingface_hub, langchain_openai, langchain_huggingface' \
+     2>/dev/null; then
+  held=$(mktemp)
+  build/venv/bin/pip freeze | grep -iE '^(torch|transformers|tokenizers)==' > "$held" || true
+  build/venv/bin/pip install -q -c "$held" huggingface_hub langchain-openai \
+    langchain-huggingface >&2
+  rm -f "$held"
 fi
 echo build/venv

@@ -17,7 +17,12 @@ The reference is sentence-transformers on that folder: transformers' forward (po
 pad_token_id + 1, create_position_ids_from_input_ids), mean pooling, Normalize. embp fp32 must
 reach cosine >= COS_MIN on every text of a multilingual corpus; bf16, int8 and int4 must run and
 keep the cosines below; a folder whose model_type embp lacks must fail at load naming it and
-the model_types embp runs."""
+the model_types embp runs.
+
+`embp quantize` of each folder to int8 and int4 must write every linear layer of the encoder
+(the names below, transformers' nn.Linear weights of each layer) as I8 / U8 codes with their
+_scale, never float, and the quantized folder must embed within the plan's bound of the
+reference and as embp embeds the source at that plan."""
 import json
 import os
 import subprocess
@@ -152,6 +157,60 @@ def make_models(work, texts):
     return out
 
 
+# The encoder layers' linear weights of each family, as transformers names them (a task head
+# nests them under "roberta." / "distilbert."): what int8 and int4 files must hold as codes.
+DENSE = {
+    "bert": r"(^|\.)encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\."
+            r"dense|intermediate\.dense|output\.dense)\.weight$",
+    "distilbert": r"(^|\.)transformer\.layer\.\d+\.(attention\.(q_lin|k_lin|v_lin|out_lin)|"
+                  r"ffn\.(lin1|lin2))\.weight$",
+}
+
+
+def safetensors_header(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n))
+
+
+def quantized_folders_fail(binary, name, path, texts, ref, layers):
+    """embp quantize to int8 and int4: dense layers as codes, vectors within the plan's bound."""
+    import re
+    failures = []
+    dense = re.compile(DENSE["distilbert" if name == "distilbert" else "bert"])
+    for plan in ("int8", "int4"):
+        q = path + "-" + plan
+        r = subprocess.run([binary, "quantize", path, q, "--precision", plan],
+                           capture_output=True)
+        if r.returncode != 0:
+            failures.append("%s: embp quantize --precision %s exits %d: %s"
+                            % (name, plan, r.returncode, r.stderr.decode()[-300:]))
+            continue
+        h = safetensors_header(os.path.join(q, "model.safetensors"))
+        want = "I8" if plan == "int8" else "U8"
+        names = [k for k in h if k != "__metadata__" and dense.search(k)]
+        wrong = [(k, h[k]["dtype"]) for k in names
+                 if h[k]["dtype"] != want or k + "_scale" not in h]
+        print("  quantize %s: %d encoder linear weights, %d as %s with a scale%s"
+              % (plan, len(names), len(names) - len(wrong), want,
+                 "; not: %s" % wrong[:3] if wrong else ""))
+        if len(names) != 6 * layers or wrong:
+            failures.append("%s %s: %d linear weights (want %d), not quantized: %s"
+                            % (name, plan, len(names), 6 * layers, wrong[:4]))
+        got, _ = embp_embed(binary, q, texts)
+        at_load, _ = embp_embed(binary, path, texts, ["--precision", plan])
+        cr, cl = cosines(ref, got), cosines(at_load, got)
+        print("  %s folder vs transformers: min cosine %.5f; vs the source at --precision %s: "
+              "min %.7f" % (plan, cr.min(), plan, cl.min()))
+        if cr.min() < PLAN_COS_MIN[plan]:
+            failures.append("%s %s folder: min cosine %.5f < %g" % (name, plan, cr.min(),
+                                                                    PLAN_COS_MIN[plan]))
+        if cl.min() < COS_MIN:
+            failures.append("%s %s folder: min cosine %.7f to the source quantized at load"
+                            % (name, plan, cl.min()))
+    return failures
+
+
 def unsupported_model_type_fails(binary, path):
     with open(os.path.join(path, "config.json")) as f:
         cfg = json.load(f)
@@ -194,6 +253,10 @@ def main():
                   % (plan, cr.min(), cr.mean(), cf.min()))
             if cr.min() < bound:
                 failures.append("%s %s: min cosine %.5f < %g" % (name, plan, cr.min(), bound))
+        with open(os.path.join(path, "config.json")) as f:
+            cfg = json.load(f)
+        failures += quantized_folders_fail(binary, name, path, texts, ref,
+                                           cfg.get("num_hidden_layers", cfg.get("n_layers")))
     failures += unsupported_model_type_fails(binary, os.path.join(work, "camembert"))
     for f in failures:
         print("FAIL:", f)

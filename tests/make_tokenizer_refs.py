@@ -10,9 +10,13 @@ real files packages ship, the fuzz corpus's valid files).
 Variants edit one stage of a trained file and reload it with Tokenizer.from_str, so HF itself
 computes every expected id. Writes OUT/<name>.json, OUT/<name>.expected.jsonl (one row per
 text and max_len: {"text", "max_len", "ids"}, and pair rows {"text", "pair", "ids",
-"type_ids"}, truncated pairs with "max_len" and "left") and OUT/manifest.txt (name, HF's special-token counts single and pair)."""
+"type_ids"}, truncated pairs with "max_len" and "left"), left-truncation rows {"text", "max_len",
+"left": true, "ids"} (no "pair"), and decode rows {"decode": ids, "skip": bool, "text"}: HF's
+Tokenizer.decode of the encoded ids and of random ids, skip_special_tokens both ways) and
+OUT/manifest.txt (name, HF's special-token counts single and pair)."""
 import json
 import os
+import random
 import sys
 import tempfile
 
@@ -58,6 +62,7 @@ def unigram_metaspace():
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B:1 </s>:1",
         special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     tok.add_tokens([AddedToken("<mask>", lstrip=True, special=True, normalized=False),
                     AddedToken("hello", single_word=True, normalized=True),
                     AddedToken("BUG", rstrip=True, normalized=False)])
@@ -98,6 +103,7 @@ def bpe_suffix():
     tok.train_from_iterator(train_text, trainers.BpeTrainer(
         vocab_size=1200, special_tokens=["[UNK]", "[CLS]", "[SEP]"], limit_alphabet=60,
         continuing_subword_prefix="##", end_of_word_suffix="</w>"))
+    tok.decoder = decoders.BPEDecoder(suffix="</w>")
     tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
                                                    ("[CLS]", tok.token_to_id("[CLS]")))
     return tok
@@ -109,6 +115,7 @@ def wordpiece():
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.train_from_iterator(train_text, trainers.WordPieceTrainer(
         vocab_size=1200, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
+    tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))])
@@ -200,6 +207,10 @@ def build():
         d["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first",
                               "split": False}
         d["post_processor"] = None
+        d["decoder"] = {"type": "Sequence", "decoders": [  # Llama's
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}
     toks["unigram_bytefallback_first"] = edited(uni, uni_fb)
 
     def uni_never(d):
@@ -208,6 +219,8 @@ def build():
             {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}
         d["pre_tokenizer"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never",
                               "split": True}
+        d["decoder"] = {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never",
+                        "split": True}
     toks["unigram_prepend_never"] = edited(uni, uni_never)
 
     rob = bpe_bytelevel(False)
@@ -237,6 +250,10 @@ def build():
         d["model"]["merges"] = []  # the merges used the prefix and suffix
         d["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
             {"type": "Digits", "individual_digits": False}, {"type": "Whitespace"}]}
+        d["decoder"] = {"type": "Sequence", "decoders": [
+            {"type": "ByteFallback"}, {"type": "Strip", "content": "e", "start": 2, "stop": 0},
+            {"type": "Replace", "pattern": {"Regex": "[aeiou]+"}, "content": "<v>"},
+            {"type": "Fuse"}]}
     toks["bpe_byte_fallback_nomerges"] = edited(suf, suf_bytes)
     wp = wordpiece()
     toks["wordpiece"] = wp
@@ -248,6 +265,15 @@ def build():
                 name = "split_%s_%s%s" % (behavior.lower(), kind, "_invert" if invert else "")
                 toks[name] = split_variant(suf, behavior, invert, pattern)
                 n += 1
+    # decoders the trained files above do not use, on two of the split variants
+    toks["split_removed_regex"] = edited(toks["split_removed_regex"], lambda d: d.update(
+        decoder={"type": "CTC", "pad_token": "[UNK]", "word_delimiter_token": "##",
+                 "cleanup": True}))
+    toks["split_isolated_string"] = edited(toks["split_isolated_string"], lambda d: d.update(
+        decoder={"type": "Sequence", "decoders": [
+            {"type": "WordPiece", "prefix": "##", "cleanup": False},
+            {"type": "BPEDecoder", "suffix": "</w>"},
+            {"type": "Metaspace", "replacement": "e", "prepend_scheme": "first"}]}))
     with tempfile.TemporaryDirectory() as tmp:
         toks.update(sp_models(tmp))
     for path in EXTRA:  # .../<model>/tokenizer.json, .../<package>/model/tokenizer.json, x.json
@@ -276,7 +302,23 @@ def main():
                             tok.no_truncation()
                         row = {"text": t, "max_len": max_len, "ids": tok.encode(t).ids}
                         f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                for max_len in (16, 5):
+                    tok.enable_truncation(max_length=max_len, direction="left")
+                    for t in texts:
+                        row = {"text": t, "max_len": max_len, "left": True,
+                               "ids": tok.encode(t).ids}
+                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 tok.no_truncation()
+                rng = random.Random(name)
+                n_ids = tok.get_vocab_size(with_added_tokens=True)
+                seqs = [tok.encode(t).ids for t in texts]
+                seqs += [[rng.randrange(n_ids + 3) for _ in range(rng.randrange(1, 24))]
+                         for _ in range(80)]
+                for ids in seqs:
+                    for skip in (True, False):
+                        f.write(json.dumps({"decode": ids, "skip": skip,
+                                            "text": tok.decode(ids, skip_special_tokens=skip)},
+                                           ensure_ascii=False) + "\n")
                 for a, b in pairs:
                     e = tok.encode(a, b)
                     f.write(json.dumps({"text": a, "pair": b, "ids": e.ids,

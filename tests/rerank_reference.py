@@ -20,8 +20,9 @@ long texts share the room). One `embp serve` per folder serves it under four pla
 POST /rerank (raw_scores) and POST /v1/rerank must give the reference's logits: fp32 within
 FP32_TOL, the others within PLAN_TOL, and the same ranking wherever the reference's scores are
 further apart than twice that bound. Also checked: TEI's sigmoid scores and sorting,
-return_text, top_n, truncate false (400), the kinds in /v1/models, a rerank request to the
-embedding model and an embedding request to a reranker (400 naming the kind), and `embp rerank`
+return_text, top_n, truncate false (422), the kinds in /v1/models, a rerank request to the
+embedding model and an embedding request to a reranker (naming the kind; /rerank's errors in TEI's
+shape and statuses, /v1/rerank's in OpenAI's), and `embp rerank`
 on the command line (fp32 logits, best first)."""
 import json
 import math
@@ -223,6 +224,19 @@ def check_plan(srv, name, plan, ref_logits, queries, docs, failures):
     return worst, r
 
 
+def want_status(path):
+    """A malformed request's status: TEI's 422 validation on /rerank, OpenAI's 400 else."""
+    return 422 if path == "/rerank" else 400
+
+
+def error_message(path, err):
+    """The message of an error body: TEI's {"error": "...", "error_type"} on TEI's routes
+    (/rerank, /embed), OpenAI's {"error": {"message", ...}} else."""
+    if path in ("/rerank", "/embed"):
+        return err["error"] if err.get("error_type") == "validation" else ""
+    return err["error"]["message"]
+
+
 def check_shapes(srv, name, ref_logits, left_logits, queries, docs, failures):
     """TEI's defaults (sigmoid, sorted), return_text, top_n, return_documents, truncate false,
     truncation from the left, malformed requests."""
@@ -248,7 +262,7 @@ def check_shapes(srv, name, ref_logits, left_logits, queries, docs, failures):
                 failures.append("%s: %s %r answered %d" % (name, path, body, r.status))
         except urllib.error.HTTPError as e:
             err = json.load(e)
-            if e.code != 400 or not err["error"]["message"]:
+            if e.code != want_status(path) or not error_message(path, err):
                 failures.append("%s: %s %r answered %d %s" % (name, path, body, e.code, err))
     ref = ref_logits[0]
     st, tei = srv.post("/rerank", {"query": queries[0], "texts": docs, "return_text": True})
@@ -270,20 +284,29 @@ def check_shapes(srv, name, ref_logits, left_logits, queries, docs, failures):
         failures.append("%s: /v1/rerank top_n 3 with documents wrong: %s" % (name, v1))
     st, err = srv.post("/rerank", {"model": "fp32", "query": queries[0], "texts": docs,
                                    "truncate": False})
-    if st != 400 or err["error"]["code"] != "context_length_exceeded":
+    if st != 422 or err.get("error_type") != "validation" or "truncate" not in err["error"]:
         failures.append("%s: truncate false on a long pair answered %d %s" % (name, st, err))
     st, err = srv.post("/rerank", {"query": "q", "texts": []})
-    if st != 400:
-        failures.append("%s: empty texts answered %d" % (name, st))
+    if st != 400 or err.get("error_type") != "empty":
+        failures.append("%s: empty texts answered %d %s" % (name, st, err))
 
 
 def check_kinds(srv, name, failures):
     kinds = {m["id"]: m["embp"]["kind"] for m in srv.get("/v1/models")["data"]}
     if kinds.get("fp32") != "reranker" or kinds.get("embedder") != "embedding":
         failures.append("%s: /v1/models kinds %s" % (name, kinds))
+    model_type = srv.get("/info").get("model_type", {})  # TEI's Info of the default (a reranker)
+    if list(model_type) != ["reranker"] or len(model_type["reranker"]["id2label"]) != 1:
+        failures.append("%s: /info model_type %s, not TEI's reranker one" % (name, model_type))
     st, err = srv.post("/rerank", {"model": "embedder", "query": "q", "texts": ["t"]})
-    if st != 400 or "embedding model" not in err["error"]["message"]:
+    if st != 422 or "embedding model" not in error_message("/rerank", err):
         failures.append("%s: /rerank to the embedding model answered %d %s" % (name, st, err))
+    st, err = srv.post("/v1/rerank", {"model": "embedder", "query": "q", "documents": ["t"]})
+    if st != 400 or "embedding model" not in error_message("/v1/rerank", err):
+        failures.append("%s: /v1/rerank to the embedding model answered %d %s" % (name, st, err))
+    st, err = srv.post("/embed", {"model": "fp32", "inputs": "t"})
+    if st != 422 or "reranker" not in error_message("/embed", err):
+        failures.append("%s: TEI's /embed to a reranker answered %d %s" % (name, st, err))
     st, err = srv.post("/v1/embeddings", {"model": "fp32", "input": "t"})
     if st != 400 or "reranker" not in err["error"]["message"]:
         failures.append("%s: an embedding request to a reranker answered %d %s" % (name, st, err))

@@ -1,5 +1,6 @@
-/* Helpers for tests that run the HTTP server in-process on an ephemeral port with real models:
- * start/stop, POST a JSON value, read embeddings back from float or base64 replies. */
+/* Helpers for tests that run the HTTP server (or only its model registry) in-process on an
+ * ephemeral port with real models: load/start/stop, POST a JSON value, read embeddings back
+ * from float or base64 replies. */
 #ifndef EMBP_TESTS_SRVUTIL_H
 #define EMBP_TESTS_SRVUTIL_H
 
@@ -20,15 +21,16 @@ typedef struct {
     int port;
 } srv_fixture;
 
-/* Loads the comma list of fixture names (e.g. "tiny,minilm"), with cfg tweaked by tweak (may
- * be NULL), and serves them on 127.0.0.1, any free port. */
-static inline srv_fixture *su_start(const char *fixtures, void (*tweak)(embp_config *)) {
+/* Loads the comma list of models (fixture names, e.g. "tiny,minilm", or absolute folder paths)
+ * into a registry, with cfg tweaked by tweak (may be NULL), without a server: the tests that
+ * drive the routes in-process (embp_server_ctx over f->cfg and f->models). */
+static inline srv_fixture *su_load(const char *fixtures, void (*tweak)(embp_config *)) {
     srv_fixture *f = calloc(1, sizeof *f);
     char list[1024];
     snprintf(list, sizeof list, "%s", fixtures);
     size_t off = 0;
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *p = tu_fixture("%s", t);
+        char *p = t[0] == '/' ? strdup(t) : tu_fixture("%s", t);
         off += (size_t)snprintf(f->paths + off, sizeof f->paths - off, "%s%s", off ? "," : "", p);
         free(p);
     }
@@ -42,6 +44,13 @@ static inline srv_fixture *su_start(const char *fixtures, void (*tweak)(embp_con
     embp_error err;
     if (embp_config_load_models(&f->cfg, ".", 1, &f->models, &f->n_models, &err) != EMBP_OK)
         fail_msg("load %s: %s", f->paths, err.msg);
+    return f;
+}
+
+/* su_load, then serves the models on 127.0.0.1, any free port (f->port). */
+static inline srv_fixture *su_start(const char *fixtures, void (*tweak)(embp_config *)) {
+    srv_fixture *f = su_load(fixtures, tweak);
+    embp_error err;
     if (embp_server_start(&f->cfg, f->models, f->n_models, &f->srv, &err) != EMBP_OK)
         fail_msg("server start: %s", err.msg);
     f->port = embp_server_port(f->srv);
@@ -51,7 +60,7 @@ static inline srv_fixture *su_start(const char *fixtures, void (*tweak)(embp_con
 static inline void su_stop(srv_fixture *f) {
     if (!f)
         return;
-    int left = embp_server_stop(f->srv, 10000);
+    int left = f->srv ? embp_server_stop(f->srv, 10000) : 0;
     embp_registry_free(f->models, f->n_models);
     free(f);
     assert_int_equal(left, 0);

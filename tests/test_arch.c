@@ -8,6 +8,7 @@
 
 #include "model/arch.h"
 #include "model/bert.h"
+#include "runtime/folder.h"
 
 static void test_bert_is_found_by_model_type_and_by_default(void **state) {
     (void)state;
@@ -43,8 +44,8 @@ static void test_unknown_family_is_unsupported_naming_it(void **state) {
     assert_non_null(strstr(err.msg, "bert, roberta, xlm-roberta, camembert, distilbert"));
 }
 
-/* The RoBERTa family is bert's arithmetic (its position offset is the config's): same recipe
- * and functions, its own entry. */
+/* The RoBERTa family is bert's arithmetic with positions from pad_token_id + 1: bert's recipe
+ * but pos_after_pad, bert's functions, its own entry. */
 static void test_roberta_family_has_entries_sharing_bert(void **state) {
     (void)state;
     embp_model_config cfg;
@@ -58,8 +59,12 @@ static void test_roberta_family_has_entries_sharing_bert(void **state) {
         assert_non_null(a);
         assert_string_equal(a->model_type, types[i]);
         assert_ptr_equal(a->forward, bert->forward);
-        assert_memory_equal(&a->recipe, &bert->recipe, sizeof a->recipe);
+        assert_int_equal(a->recipe.pos_after_pad, 1);
+        embp_arch_recipe r = a->recipe;
+        r.pos_after_pad = 0;
+        assert_memory_equal(&r, &bert->recipe, sizeof r);
     }
+    assert_int_equal(bert->recipe.pos_after_pad, 0);
     /* DistilBERT: bert's recipe and forward, its own loader and dense tensor names */
     strcpy(cfg.model_type, "distilbert");
     const embp_arch *d = embp_arch_find(&cfg, &err);
@@ -70,6 +75,45 @@ static void test_roberta_family_has_entries_sharing_bert(void **state) {
     assert_true(d->dense_weight("distilbert.transformer.layer.0.ffn.lin2.weight"));
     assert_false(d->dense_weight("transformer.layer.0.sa_layer_norm.weight"));
     assert_false(d->dense_weight("transformer.layer.0.ffn.lin1.bias"));
+}
+
+/* A folder is opened with its architecture's first position: tiny (max_position_embeddings 128,
+ * sentence_bert_config max_seq_length 128) relabelled model_type `type` with pad_token_id pad.
+ * Returns the status; *offset and *max_len the folder's. */
+static embp_status open_relabelled(const char *type, int pad, int *offset, int *max_len,
+                                   embp_error *err) {
+    char *dir = tu_fixture_copy("tiny"), cmd[2048];
+    snprintf(cmd, sizeof cmd, "python3 -c \"import json,sys; p=sys.argv[1]+'/config.json'; "
+             "c=json.load(open(p)); c['model_type']='%s'; c['pad_token_id']=%d; "
+             "json.dump(c, open(p,'w'))\" '%s'", type, pad, dir);
+    assert_int_equal(system(cmd), 0);
+    embp_folder *f = NULL;
+    embp_status rc = embp_folder_open(dir, &f, err);
+    *offset = f ? f->cfg.position_offset : -1;
+    *max_len = f ? f->cfg.max_seq_len : -1;
+    embp_folder_free(f);
+    tu_remove_dir(dir);
+    return rc;
+}
+
+static void test_positions_start_where_the_recipe_says(void **state) {
+    (void)state;
+    int offset, max_len;
+    embp_error err;
+    /* RoBERTa: pad + 1, and that many fewer positions for a sequence */
+    assert_int_equal(open_relabelled("xlm-roberta", 1, &offset, &max_len, &err), EMBP_OK);
+    assert_int_equal(offset, 2);
+    assert_int_equal(max_len, 126);
+    assert_int_equal(open_relabelled("camembert", 5, &offset, &max_len, &err), EMBP_OK);
+    assert_int_equal(offset, 6);
+    assert_int_equal(max_len, 122);
+    /* BERT and DistilBERT-like recipes: from 0 whatever pad_token_id is */
+    assert_int_equal(open_relabelled("bert", 5, &offset, &max_len, &err), EMBP_OK);
+    assert_int_equal(offset, 0);
+    assert_int_equal(max_len, 128);
+    /* a pad_token_id that leaves no position is refused, naming the file and the field */
+    assert_int_equal(open_relabelled("roberta", 127, &offset, &max_len, &err), EMBP_EFORMAT);
+    assert_non_null(strstr(err.msg, "config.json: pad_token_id 127 leaves no position"));
 }
 
 /* A model built through the table embeds exactly as the family's own functions do. */
@@ -116,6 +160,7 @@ int main(void) {
         cmocka_unit_test(test_bert_is_found_by_model_type_and_by_default),
         cmocka_unit_test(test_unknown_family_is_unsupported_naming_it),
         cmocka_unit_test(test_roberta_family_has_entries_sharing_bert),
+        cmocka_unit_test(test_positions_start_where_the_recipe_says),
         cmocka_unit_test(test_model_through_the_table_equals_bert_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,15 +11,6 @@
 #include "runtime/registry.h"
 #include "settings/config.h"
 
-/* Shards "a.safetensors" (tensor y) and "xa.safetensors" (tensor x); the index says x is in
- * a.safetensors, whose name is a substring of x's real file. */
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Shards "a.safetensors" (tensor y) and "xa.safetensors" (tensors x, w); an index putting x in
  * a.safetensors, whose name is a substring of x's real file's, must be refused. */
 static void test_shard_index_names_the_exact_file(void **state) {
@@ -35,11 +26,11 @@ static void test_shard_index_names_the_exact_file(void **state) {
     assert_int_equal(embp_st_write(p1, &t1, 1, NULL, NULL, 0, &err), EMBP_OK);
     assert_int_equal(embp_st_write(p2, t2, 2, NULL, NULL, 0, &err), EMBP_OK);
     embp_safetensors *st = NULL;
-    write_text(path, "{\"weight_map\":{\"y\":\"a.safetensors\",\"x\":\"xa.safetensors\","
+    tu_write_file(path, "{\"weight_map\":{\"y\":\"a.safetensors\",\"x\":\"xa.safetensors\","
                      "\"w\":\"xa.safetensors\"}}");
     assert_int_equal(embp_st_open_dir(dir, &st, &err), EMBP_OK); /* the true map */
     embp_st_close(st);
-    write_text(path, "{\"weight_map\":{\"y\":\"a.safetensors\",\"x\":\"a.safetensors\","
+    tu_write_file(path, "{\"weight_map\":{\"y\":\"a.safetensors\",\"x\":\"a.safetensors\","
                      "\"w\":\"xa.safetensors\"}}");
     embp_status s = embp_st_open_dir(dir, &st, &err);
     if (s == EMBP_OK) {
@@ -47,10 +38,7 @@ static void test_shard_index_names_the_exact_file(void **state) {
         fail_msg("an index putting x in a.safetensors (it is in xa.safetensors) was accepted");
     }
     assert_non_null(strstr(err.msg, "'x' is not in a.safetensors"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 static void test_more_than_16_model_paths_is_an_error(void **state) {
@@ -115,9 +103,7 @@ static void test_negative_scale_is_refused_naming_the_tensor(void **state) {
             !strstr(err.msg, "negative scale") || !strstr(err.msg, "element 3"))
             fail_msg("the error does not name the tensor, the element and a negative scale: %s",
                      err.msg);
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-        assert_int_equal(system(cmd), 0);
-        free(root);
+        tu_remove_dir(root);
     }
     free(tiny);
 }

@@ -7,7 +7,10 @@
  * - request preparation has a CPU-time bound (item 1);
  * - every allocation of a request fails in turn (SQLite's method), jansson's included through
  *   json_set_alloc_funcs: each run is a correct answer or a clean 500 "out of memory" (never
- *   "not a finite number", item 7), nothing leaks (LSan), and the next request is correct. */
+ *   "not a finite number", item 7), nothing leaks (LSan), and the next request is correct;
+ * - every allocation on the batcher's worker thread fails in turn, armed from the worker: a
+ *   request ends with its rows or "out of memory", one failing re-run fails only its request,
+ *   the route answers a failed pass with a 500 JSON error, and nothing hangs. */
 #include "srvutil.h"
 
 #include <pthread.h>
@@ -16,68 +19,50 @@
 
 #include "core/alloc.h"
 #include "runtime/batcher.h"
+#include "runtime/model.h"
 #include "server/routes.h"
 
-static embp_config cfg;
-static char paths[4096], *nospecial_dir;
-static embp_registry_model *models;
-static int n_models;
+static srv_fixture *F; /* tiny and nospecial (below), no server: the route is called directly */
 static embp_server_ctx ctx;
+static char *nospecial_dir;
 static json_t *peer;
 
 /* A copy of tiny (a new temporary folder) with python statements edit applied to t, its
  * tokenizer.json parsed. */
 static char *copy_tiny_with(const char *edit) {
-    char *src = tu_fixture("tiny"), *dir = tu_tmpdir(), cmd[4096];
-    snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/' && python3 -c \"import json,sys; p=sys.argv[1]; "
-             "t=json.load(open(p)); %s; json.dump(t, open(p,'w'))\" '%s/tokenizer.json'", src,
-             dir, edit, dir);
+    char *dir = tu_fixture_copy("tiny"), cmd[4096];
+    snprintf(cmd, sizeof cmd, "python3 -c \"import json,sys; p=sys.argv[1]; t=json.load(open(p)); "
+             "%s; json.dump(t, open(p,'w'))\" '%s/tokenizer.json'", edit, dir);
     assert_int_equal(system(cmd), 0);
-    free(src);
     return dir;
 }
 
-static void remove_dir(char *dir) {
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
-
-/* tiny without a post-processor: no [CLS]/[SEP], so an input of only whitespace tokenizes to
- * nothing (as HF tokenizers does with such a tokenizer). */
-static char *make_nospecial(void) {
-    return copy_tiny_with("t['post_processor']=None");
+static void name_models(embp_config *c) {
+    c->model_name = "tiny,nospecial";
 }
 
 static int setup(void **state) {
     (void)state;
-    nospecial_dir = make_nospecial();
-    char *tiny = tu_fixture("tiny");
-    snprintf(paths, sizeof paths, "%s,%s", tiny, nospecial_dir);
-    free(tiny);
-    embp_config_defaults(&cfg);
-    cfg.model_path = paths;
-    cfg.model_name = "tiny,nospecial";
-    cfg.log_level = "warn";
-    embp_error err;
-    if (embp_config_load_models(&cfg, ".", 1, &models, &n_models, &err) != EMBP_OK)
-        fail_msg("load: %s", err.msg);
-    ctx.cfg = &cfg;
-    ctx.models = models;
-    ctx.n_models = n_models;
+    /* tiny without a post-processor: no [CLS]/[SEP], so an input of only whitespace tokenizes
+     * to nothing (as HF tokenizers does with such a tokenizer). */
+    nospecial_dir = copy_tiny_with("t['post_processor']=None");
+    char list[1024];
+    if (snprintf(list, sizeof list, "tiny,%.1000s", nospecial_dir) >= (int)sizeof list)
+        fail_msg("temporary folder name too long");
+    F = su_load(list, name_models);
+    ctx.cfg = &F->cfg;
+    ctx.models = F->models;
+    ctx.n_models = F->n_models;
     ctx.log_level = EMBP_LOG_WARN;
-    char *p = tu_fixture("tiny.peer.jsonl");
-    peer = tu_read_jsonl(p);
-    free(p);
+    peer = tu_fixture_jsonl("tiny.peer.jsonl");
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    embp_registry_free(models, n_models);
+    su_stop(F);
     json_decref(peer);
-    remove_dir(nospecial_dir);
+    tu_remove_dir(nospecial_dir);
     return 0;
 }
 
@@ -189,7 +174,7 @@ static void test_tokenizer_ids_beyond_vocab_size_fail_the_load(void **state) {
         !strstr(err.msg, "145") || !strstr(err.msg, "config.json"))
         fail_msg("the error does not name tokenizer.json, the id and config.json's vocab_size: "
                  "%s", err.msg);
-    remove_dir(dir);
+    tu_remove_dir(dir);
 }
 
 /* ---------------------------------------------------------------- one bad sequence */
@@ -306,7 +291,7 @@ static void test_full_queue_is_503_before_tokenizing(void **state) {
     atomic_store(&jobs_done, 0);
     /* nospecial: an input of only whitespace tokenizes to nothing there, a 400 (zero tokens)
      * as soon as it is tokenized; only a refusal before tokenizing answers 503. */
-    embp_registry_model *m = &models[1];
+    embp_registry_model *m = &F->models[1];
     embp_batcher *saved = m->batcher, *b;
     embp_batcher_opts o = {.embed = gated_embed, .ctx = m->model, .dim = m->info.dim,
                            .max_batch_tokens = 1024, .max_queue_tokens = 4};
@@ -356,11 +341,11 @@ static void test_preparation_has_a_cpu_time_bound(void **state) {
     json_t *q = json_pack("{s:s, s:o}", "model", "tiny", "input", in);
     char *body = json_dumps(q, JSON_COMPACT);
     json_decref(q);
-    long saved = cfg.max_prepare_ms;
-    cfg.max_prepare_ms = 1;
+    long saved = F->cfg.max_prepare_ms;
+    F->cfg.max_prepare_ms = 1;
     json_t *reply;
     int st = handle(body, &reply);
-    cfg.max_prepare_ms = saved;
+    F->cfg.max_prepare_ms = saved;
     if (st != 413 || !strstr(message_of(reply), "EMB_PROVIDER_MAX_PREPARE_MS"))
         fail_msg("expected 413 naming EMB_PROVIDER_MAX_PREPARE_MS, got %d %s", st,
                  message_of(reply));
@@ -457,6 +442,209 @@ static void test_every_allocation_of_a_request_fails_in_turn(void **state) {
     sweep(0);
 }
 
+/* ---------------------------------------------------------------- the batcher's thread */
+
+/* The worker's injector is per thread, so the test arms it from the worker itself: the embed
+ * function below runs there. worker_arm >= 0 arms it (every allocation from that one on fails
+ * when worker_after, else that one alone), -1 disarms it, -2 leaves it. The pass allocates a
+ * scratch row per sequence through embp_malloc, as a family whose forward allocates would
+ * (embp's forward allocates nothing: runtime/model.h), so a failed allocation inside a pass is
+ * reached too; bit c of worker_fail_calls fails the c-th pass's allocation alone. */
+static atomic_long worker_arm = -2;
+static atomic_int worker_after, worker_injected, worker_calls, worker_fail_calls;
+
+static void worker_apply_arm(void) {
+    long k = atomic_exchange(&worker_arm, -2);
+    if (k >= 0 && atomic_load(&worker_after))
+        embp_alloc_fail_after(k);
+    else if (k >= 0)
+        embp_alloc_fail_once(k);
+    else if (k == -1)
+        embp_alloc_fail_after(-1);
+}
+
+static embp_status worker_failing_embed(void *c, const int32_t *const *ids, const int *lens, int n,
+                                        float *out, embp_error *err) {
+    if (n == 1 && lens[0] == 1 && ids[0][0] == 999) { /* the gate job: arm, then wait */
+        worker_apply_arm();
+        hold_at_gate();
+        memset(out, 0, 64 * sizeof *out);
+        return EMBP_OK;
+    }
+    worker_apply_arm();
+    if (atomic_load(&worker_fail_calls) >> atomic_fetch_add(&worker_calls, 1) & 1)
+        embp_alloc_fail_once(0);
+    float *scratch = embp_malloc((size_t)n * 64 * sizeof *scratch);
+    embp_status rc = scratch ? embp_model_embed_checked(c, ids, lens, n, 0, out, err)
+                             : embp_fail(err, EMBP_ENOMEM, "out of memory for the pass");
+    embp_free(scratch);
+    if (embp_alloc_injected())
+        atomic_store(&worker_injected, 1);
+    return rc;
+}
+
+/* Peer texts 0..5 tokenized by tiny, as three jobs of two sequences each. */
+typedef struct {
+    int32_t ids[6][128];
+    const int32_t *rows[6];
+    int lens[6];
+    float out[6][64];
+    embp_batch_job job[3];
+} three_jobs;
+
+static void make_jobs(three_jobs *t) {
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < 6; i++) {
+        embp_error err;
+        const char *txt = peer_text(i);
+        assert_int_equal(embp_model_tokenize(F->models[0].model, txt, strlen(txt), 128, t->ids[i],
+                                             128, &t->lens[i], NULL, &err), EMBP_OK);
+        t->rows[i] = t->ids[i];
+    }
+    for (int k = 0; k < 3; k++)
+        t->job[k] = (embp_batch_job){.ids = t->rows + 2 * k, .lens = t->lens + 2 * k, .n = 2,
+                                     .out = t->out[2 * k], .on_done = count_done};
+}
+
+/* 1 when job j of t holds the peer's rows; fails the test on a wrong row. */
+static int job_rows_match(three_jobs *t, int j, const char *what) {
+    if (t->job[j].status != EMBP_OK)
+        return 0;
+    for (int r = 0; r < 2; r++) {
+        double want[64];
+        su_peer_vec(json_array_get(peer, (size_t)(2 * j + r)), want, 64);
+        double d = tu_maxdiff(t->out[2 * j + r], want, 64);
+        if (d > 1e-4)
+            fail_msg("%s: request %d row %d is %g from the peer", what, j, r, d);
+    }
+    return 1;
+}
+
+/* A fresh batcher (length grouping on) over tiny with the failing embed; the worker armed with
+ * arm (after: every allocation from it on) and fail_calls, at the gate while three requests of
+ * two sequences queue, so they share a pass (the heap of queued requests grows to three on the
+ * worker). Returns how many answered, each checked against the peer; a request that did not
+ * must be EMBP_ENOMEM "out of memory". Then the same batcher, disarmed, answers one more
+ * correctly. *hit: a worker allocation was made to fail. */
+static int run_three(long arm, int after, int fail_calls, int *failed_job, int *hit,
+                     const char *what) {
+    embp_registry_model *m = &F->models[0];
+    embp_batcher_opts o = {.embed = worker_failing_embed, .ctx = m->model, .dim = 64,
+                           .max_batch_tokens = 1024, .max_queue_tokens = 1 << 20,
+                           .length_grouping = 1};
+    embp_batcher *b;
+    embp_error err;
+    assert_int_equal(embp_batcher_create(&o, &b, &err), EMBP_OK);
+    gate_open = gate_entered = 0;
+    atomic_store(&jobs_done, 0);
+    atomic_store(&worker_injected, 0);
+    atomic_store(&worker_calls, 0);
+    atomic_store(&worker_fail_calls, fail_calls);
+    atomic_store(&worker_after, after);
+    atomic_store(&worker_arm, arm);
+    static const int32_t g[] = {999};
+    const int32_t *gi[] = {g};
+    int gl[] = {1};
+    float gout[64];
+    embp_batch_job jg = {.ids = gi, .lens = gl, .n = 1, .out = gout, .on_done = count_done};
+    three_jobs t;
+    make_jobs(&t);
+    assert_int_equal(embp_batcher_submit(b, &jg), EMBP_BATCH_OK);
+    wait_gate_entered();
+    for (int j = 0; j < 3; j++)
+        assert_int_equal(embp_batcher_submit(b, &t.job[j]), EMBP_BATCH_OK);
+    open_gate();
+    while (atomic_load(&jobs_done) < 4)
+        usleep(1000);
+    int ok = 0;
+    *failed_job = -1;
+    for (int j = 0; j < 3; j++) {
+        if (job_rows_match(&t, j, what))
+            ok++;
+        else if (t.job[j].status == EMBP_ENOMEM && strstr(t.job[j].err.msg, "out of memory"))
+            *failed_job = j;
+        else
+            fail_msg("%s: request %d got %d %s", what, j, t.job[j].status, t.job[j].err.msg);
+    }
+    *hit = atomic_load(&worker_injected);
+    atomic_store(&worker_fail_calls, 0);
+    atomic_store(&worker_arm, -1);
+    three_jobs u;
+    make_jobs(&u);
+    embp_batcher_run(b, &u.job[0]);
+    if (!job_rows_match(&u, 0, what))
+        fail_msg("%s: the next request got %d %s", what, u.job[0].status, u.job[0].err.msg);
+    embp_batcher_free(b);
+    return ok;
+}
+
+/* The worker's allocations (the length-order heap growing to three queued requests, then the
+ * passes') fail in turn: every one from the Nth on (a persistent shortage), and the Nth alone
+ * (transient: the heap falls back to arrival order, a failed pass is re-run one sequence at a
+ * time). Then the pass of three requests and the re-run of one sequence fail: that sequence's
+ * request alone fails, the other two answer. Then the route: a pass out of memory is a 500
+ * with a JSON error body, and the next request a 200. Nothing hangs; LSan checks leaks. */
+static void test_every_allocation_on_the_batcher_thread_fails_in_turn(void **state) {
+    (void)state;
+    char what[96];
+    int failed_job, hit;
+    long k, all_failed = 0, answered = 0;
+    for (int after = 1; after >= 0; after--) {
+        for (k = 0;; k++) {
+            snprintf(what, sizeof what, "worker allocation %ld failing%s", k, after ? " on" : "");
+            int ok = run_three(k, after, 0, &failed_job, &hit, what);
+            if (!hit && ok == 3)
+                break;
+            if (after && ok != 0)
+                fail_msg("%s: %d requests answered with no memory on the worker", what, ok);
+            if (!after && ok != 3)
+                fail_msg("%s alone: %d of 3 answered (a transient failure must be absorbed)",
+                         what, ok);
+            all_failed += ok == 0;
+            answered += ok == 3;
+            assert_true(k < 1000);
+        }
+        print_message("batcher thread, %s: %ld runs, then none failing\n",
+                      after ? "every allocation from N on failing" : "allocation N alone", k);
+    }
+    assert_true(all_failed > 0 && answered > 0);
+    int fails_by_job[3] = {0};
+    for (int c = 1; c <= 6; c++) { /* pass 0 (the batch) and the re-run of sequence c - 1 */
+        snprintf(what, sizeof what, "the batch pass and re-run %d out of memory", c);
+        int ok = run_three(-2, 0, 1 | 1 << c, &failed_job, &hit, what);
+        if (ok != 2 || failed_job < 0)
+            fail_msg("%s: %d of 3 answered (want the other two)", what, ok);
+        fails_by_job[failed_job]++;
+    }
+    print_message("batcher thread, one re-run failing: its request alone fails (requests "
+                  "failed %d, %d, %d times of 6)\n", fails_by_job[0], fails_by_job[1],
+                  fails_by_job[2]);
+    assert_true(fails_by_job[0] == 2 && fails_by_job[1] == 2 && fails_by_job[2] == 2);
+
+    /* the route: the worker's pass out of memory is a 500 with a JSON error body */
+    embp_registry_model *m = &F->models[0];
+    embp_batcher *saved = m->batcher, *b;
+    embp_batcher_opts o = {.embed = worker_failing_embed, .ctx = m->model, .dim = 64,
+                           .max_batch_tokens = 1024, .max_queue_tokens = 1 << 20};
+    embp_error err;
+    assert_int_equal(embp_batcher_create(&o, &b, &err), EMBP_OK);
+    m->batcher = b;
+    atomic_store(&worker_after, 1);
+    atomic_store(&worker_arm, 0);
+    char *body = texts_body(3);
+    json_t *reply;
+    int st = handle(body, &reply);
+    if (st != 500 || !strstr(message_of(reply), "out of memory"))
+        fail_msg("a pass out of memory: expected a 500 JSON error, got %d %s", st,
+                 message_of(reply));
+    json_decref(reply);
+    free(body);
+    atomic_store(&worker_arm, -1);
+    expect_correct("the batcher's pass out of memory");
+    m->batcher = saved;
+    embp_batcher_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_zero_token_input_is_a_400_naming_it),
@@ -466,6 +654,7 @@ int main(void) {
         cmocka_unit_test(test_preparation_has_a_cpu_time_bound),
         cmocka_unit_test(test_body_buffering_out_of_memory_is_a_500),
         cmocka_unit_test(test_every_allocation_of_a_request_fails_in_turn),
+        cmocka_unit_test(test_every_allocation_on_the_batcher_thread_fails_in_turn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -660,8 +660,77 @@ static void test_token_types_ride_with_their_sequences(void **state) {
     }
 }
 
+/* A job with its own run (TEI's /embed_all) runs alone, once, in its turn: its sequences never
+ * reach the embed callback (neither lane packs them with others), the requests queued around
+ * it get their rows alone, and it runs before the requests queued after it in arrival order. */
+static int alone_runs, alone_after_batches;
+
+static embp_status run_alone_job(void *ctx, embp_batch_job *job, embp_error *err) {
+    (void)err;
+    stepper *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    alone_runs++;
+    alone_after_batches = s->entered;
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < job->n; i++) /* its out: the lengths, as a token-vector job sizes it */
+        job->out[i] = (float)job->lens[i];
+    return EMBP_OK;
+}
+
+static void check_run_alone(int length_grouping) {
+    world *w = setup_world();
+    stepper *st = calloc(1, sizeof *st);
+    int by[MAX_TEXTS] = {0};
+    sort_by_len(w, by);
+    start_stepped(w, st, 1 << 16, length_grouping);
+    alone_runs = 0;
+    req first, before, x, after;
+    int g = by[0], b2[2] = {by[1], by[2]}, xs[2] = {by[3], by[4]}, a2[2] = {by[5], by[6]};
+    req_submit(w, &first, &g, 1);
+    step_wait(st, 0);
+    req_submit(w, &before, b2, 2);
+    x.job = (embp_batch_job){0};
+    for (int k = 0; k < 2; k++) {
+        x.which[k] = xs[k];
+        x.ids[k] = w->ids[xs[k]];
+        x.lens[k] = w->lens[xs[k]];
+    }
+    float xout[2] = {0};
+    x.job = (embp_batch_job){.ids = x.ids, .lens = x.lens, .n = 2, .out = xout,
+                             .run = run_alone_job};
+    assert_int_equal(embp_batcher_submit(w->b, &x.job), EMBP_BATCH_OK);
+    req_submit(w, &after, a2, 2);
+    step_release(st, INT_MAX);
+    embp_batcher_free(w->b);
+    req_check(w, &first, "first");
+    req_check(w, &before, "before");
+    req_check(w, &after, "after");
+    assert_int_equal(alone_runs, 1);
+    assert_true(x.job.done && x.job.status == EMBP_OK);
+    assert_true(xout[0] == (float)w->lens[xs[0]] && xout[1] == (float)w->lens[xs[1]]);
+    for (int k = 0; k < st->entered && k < MAX_BATCHES; k++)
+        for (int i = 0; i < st->n[k]; i++)
+            if (st->text[k][i] == xs[0] || st->text[k][i] == xs[1])
+                fail_msg("the run-alone job's text %d went to the embed callback in batch %d",
+                         st->text[k][i], k);
+    if (!length_grouping) /* arrival order: first, "before", then the job, then "after" */
+        assert_int_equal(alone_after_batches, 2);
+    pthread_mutex_destroy(&st->mu);
+    pthread_cond_destroy(&st->cv);
+    free(st);
+    embp_model_free(w->m);
+    free(w);
+}
+
+static void test_a_job_with_its_own_run_runs_alone_in_its_turn(void **state) {
+    (void)state;
+    check_run_alone(0);
+    check_run_alone(1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_job_with_its_own_run_runs_alone_in_its_turn),
         cmocka_unit_test(test_mixed_concurrent_requests_get_the_rows_of_each_text_alone),
         cmocka_unit_test(test_full_queue_refuses_instead_of_growing),
         cmocka_unit_test(test_token_types_ride_with_their_sequences),

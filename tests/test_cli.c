@@ -344,22 +344,6 @@ static void test_bad_flag_or_variable_value_exits_nonzero_naming_it(void **state
 
 /* ---------------------------------------------------------------- broken model folders */
 
-/* Copies the tiny fixture into a fresh folder; returns its path (free it). */
-static char *copy_tiny(void) {
-    char *dir = tu_tmpdir(), *src = tu_fixture("tiny"), cmd[8192];
-    snprintf(cmd, sizeof cmd, "cp -r '%s'/. '%s'/", src, dir);
-    assert_int_equal(system(cmd), 0);
-    free(src);
-    return dir;
-}
-
-static void remove_dir(char *dir) {
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
-
 static void write_file(const char *dir, const char *name, const char *text, long truncate_at) {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -377,18 +361,18 @@ static void test_missing_or_broken_model_folder_names_the_file_and_field(void **
     const char *args[] = {"info", "--model", NULL, NULL};
     args[2] = "/nonexistent/model";
     expect_refused(args, NULL, "/nonexistent/model/config.json");
-    char *d = copy_tiny();
+    char *d = tu_fixture_copy("tiny");
     args[2] = d;
     write_file(d, "config.json", "{\"model_type\":\"bert\",\"hidden_size\":\"big\"}", -1);
     expect_refused(args, NULL, "hidden_size");
     expect_refused(args, NULL, "config.json");
-    remove_dir(d);
-    d = copy_tiny();
+    tu_remove_dir(d);
+    d = tu_fixture_copy("tiny");
     args[2] = d;
     write_file(d, "model.safetensors", NULL, 100);
     expect_refused(args, NULL, "model.safetensors");
-    remove_dir(d);
-    d = copy_tiny();
+    tu_remove_dir(d);
+    d = tu_fixture_copy("tiny");
     args[2] = d;
     char p[4096];
     snprintf(p, sizeof p, "%s/tokenizer.json", d);
@@ -396,7 +380,7 @@ static void test_missing_or_broken_model_folder_names_the_file_and_field(void **
     expect_refused(args, NULL, "tokenizer.json");
     const char *embed_args[] = {"embed", "--model", d, "--text", "hello", NULL};
     expect_refused(embed_args, NULL, "tokenizer.json");
-    remove_dir(d);
+    tu_remove_dir(d);
 }
 
 /* ---------------------------------------------------------------- SIGTERM */

@@ -74,8 +74,6 @@ static void test_config_json_errors_name_the_field(void **state) {
                         "\"max_position_embeddings\":64}", EMBP_EFORMAT,
                         "not a multiple of num_attention_heads 4");
     expect_config_error("{\"hidden_size\":-1}", EMBP_EFORMAT, "'hidden_size' = -1 is outside");
-    expect_config_error("{" SHAPES ",\"model_type\":\"roberta\",\"pad_token_id\":63}",
-                        EMBP_EFORMAT, "pad_token_id 63 leaves no position");
     expect_config_error("{" SHAPES ",\"hidden_act\":\"relu\"}", EMBP_EUNSUPPORTED,
                         "hidden_act 'relu'");
     expect_config_error("{" SHAPES ",\"layer_norm_eps\":\"x\"}", EMBP_EFORMAT, "layer_norm_eps");
@@ -94,10 +92,11 @@ static void test_task_head_architecture_uses_the_bert_prefix(void **state) {
     assert_string_equal(c.tensor_prefix, "bert.");
 }
 
-/* RoBERTa's positions start at pad_token_id + 1 (HF create_position_ids_from_input_ids), which
- * costs max_seq_len that many positions; its task heads nest the encoder under "roberta.". The
- * model_type itself is the architecture table's to accept or refuse (test_arch). */
-static void test_roberta_family_positions_start_after_pad(void **state) {
+/* The RoBERTa family's config: pad_token_id and one token type read as written; where its
+ * positions start is its architecture's recipe (test_arch), not the config's, and its task
+ * heads' "roberta." prefix the weight loader's to try. The model_type itself is the
+ * architecture table's to accept or refuse (test_arch). */
+static void test_roberta_family_config_reads_pad_token_id(void **state) {
     (void)state;
     const char *types[] = {"roberta", "xlm-roberta", "camembert", "bert"};
     for (int i = 0; i < 4; i++) {
@@ -108,8 +107,9 @@ static void test_roberta_family_positions_start_after_pad(void **state) {
         memset(&c, 0, sizeof c);
         embp_error err;
         assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
-        assert_int_equal(c.position_offset, i < 3 ? 2 : 0);
-        assert_string_equal(c.tensor_prefix, i < 3 ? "roberta." : "");
+        assert_int_equal(c.pad_token_id, 1);
+        assert_int_equal(c.position_offset, 0);
+        assert_string_equal(c.tensor_prefix, "");
         assert_int_equal(c.type_vocab_size, 1);
     }
 }
@@ -247,9 +247,7 @@ static void test_pooling_config_errors(void **state) {
 static void write_file(const char *dir, const char *name, const char *text) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
+    tu_write_file(path, text);
 }
 
 static void test_folder_module_errors_name_the_file(void **state) {
@@ -287,10 +285,7 @@ static void test_folder_module_errors_name_the_file(void **state) {
     write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\":\"long\"}");
     assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EFORMAT);
     assert_non_null(strstr(err.msg, "sentence_bert_config.json: field 'max_seq_length'"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 /* 2_Dense/config.json: shape, bias, activation; chained modules must agree on widths. */
@@ -387,19 +382,47 @@ static void test_prompts_and_lower_case(void **state) {
     free(dir);
 }
 
+/* tokenizer_config.json's model_max_length: max_seq_len without a sentence_bert_config.json
+ * max_seq_length (sentence-transformers 6 saves it there); transformers' int(1e30) "no limit",
+ * too big for a JSON integer here, and a broken file are no error (the positions cap). */
+static void test_tokenizer_config_max_length(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    embp_model_config c;
+    embp_error err;
+    write_file(dir, "config.json", "{" SHAPES "}");
+    write_file(dir, "tokenizer_config.json",
+               "{\"model_max_length\": 1000000000000000019884624838656, \"x\": 1}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 64);
+    write_file(dir, "tokenizer_config.json", "{\"model_max_length\": 32}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 32);
+    write_file(dir, "sentence_bert_config.json", "{\"max_seq_length\": 48}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.max_seq_len, 48);
+    write_file(dir, "tokenizer_config.json", "{broken");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_minilm_folder_reads_as_sentence_transformers_says),
         cmocka_unit_test(test_each_pooling_fixture_gets_its_mode),
         cmocka_unit_test(test_config_json_errors_name_the_field),
         cmocka_unit_test(test_task_head_architecture_uses_the_bert_prefix),
-        cmocka_unit_test(test_roberta_family_positions_start_after_pad),
+        cmocka_unit_test(test_roberta_family_config_reads_pad_token_id),
         cmocka_unit_test(test_distilbert_keys),
         cmocka_unit_test(test_sequence_classification_labels),
         cmocka_unit_test(test_pooling_config_errors),
         cmocka_unit_test(test_pooling_modes_both_spellings),
         cmocka_unit_test(test_dense_modules),
         cmocka_unit_test(test_prompts_and_lower_case),
+        cmocka_unit_test(test_tokenizer_config_max_length),
         cmocka_unit_test(test_folder_module_errors_name_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,9 +20,7 @@ static void tweak(embp_config *c) {
 static int setup(void **state) {
     (void)state;
     F = su_start("tiny", tweak);
-    char *p = tu_fixture("tiny.peer.jsonl");
-    peer = tu_read_jsonl(p);
-    free(p);
+    peer = tu_fixture_jsonl("tiny.peer.jsonl");
     return 0;
 }
 

@@ -144,13 +144,6 @@ static void test_hub_env_follows_huggingface_hub_precedence(void **state) {
     tu_env = NULL;
 }
 
-static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void test_hub_finds_snapshots_through_refs_and_token_file(void **state) {
     (void)state;
     char root[] = "/tmp/embp_hub_XXXXXX", p[512];
@@ -160,7 +153,7 @@ static void test_hub_finds_snapshots_through_refs_and_token_file(void **state) {
              "snapshots/%s", root, root, sha);
     assert_int_equal(system(p), 0);
     snprintf(p, sizeof p, "%s/token", root);
-    write_file(p, "hf_fromfile\n");
+    tu_write_file(p, "hf_fromfile\n");
     const char *env[] = {"HF_HOME", root, NULL};
     tu_env = env;
     embp_hub_opts o;
@@ -173,12 +166,12 @@ static void test_hub_finds_snapshots_through_refs_and_token_file(void **state) {
     assert_int_equal(embp_hub_find(&o, &id, dir, sizeof dir, &err), EMBP_EIO); /* no ref */
     assert_non_null(strstr(err.msg, "not in the cache"));
     snprintf(p, sizeof p, "%s/hub/models--acme--m/refs/main", root);
-    write_file(p, sha);
+    tu_write_file(p, sha);
     static const char *const files[] = {"config.json", "tokenizer.json", "model.safetensors"};
     for (int i = 0; i < 3; i++) { /* hf_hub_download of one file leaves a partial snapshot */
         assert_int_equal(embp_hub_find(&o, &id, dir, sizeof dir, &err), EMBP_EIO);
         snprintf(p, sizeof p, "%s/hub/models--acme--m/snapshots/%s/%s", root, sha, files[i]);
-        write_file(p, "{}");
+        tu_write_file(p, "{}");
     }
     assert_int_equal(embp_hub_find(&o, &id, dir, sizeof dir, &err), EMBP_OK);
     snprintf(p, sizeof p, "%s/hub/models--acme--m/snapshots/%s", root, sha);

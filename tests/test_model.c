@@ -240,9 +240,7 @@ static void test_info_describes_the_folder(void **s) {
         assert_string_equal(ic.name, repos[k][1]);
         embp_model_free(c);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    assert_int_equal(system(cmd), 0);
-    free(tmp);
+    tu_remove_dir(tmp);
     free(fx);
     assert_string_equal(embp_pooling_str(ia.pooling), "cls");
     assert_int_equal(ib.dim, 384);

@@ -76,10 +76,7 @@ static void test_sharded_bert_prefixed_checkpoint_gives_the_same_vectors(void **
     embed_folder(tiny, want, 64);
     embed_folder(dir, got, 64);
     assert_memory_equal(want, got, sizeof want);
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
     free(tiny);
 }
 
@@ -127,9 +124,7 @@ static void test_fp16_copy_of_a_folder_stays_within_fp16_rounding(void **state) 
         assert_true(cos > 0.9999); /* fp16 keeps 11 bits: ~5e-4 relative per weight */
         assert_true(tu_maxdiff(got + s * 64, want_d, 64) > 0); /* the fp16 weights were used */
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
     free(tiny);
 }
 

@@ -236,10 +236,7 @@ static void test_fidelity_is_measured_cached_and_gates_auto(void **state) {
     assert_string_not_equal(i.storage, "fp32");
     assert_true(i.fidelity_mean >= 0.99 && i.fidelity_min >= 0.98);
     embp_model_free(m);
-    char cmd[1100];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
-    assert_int_equal(system(cmd), 0);
-    free(cache);
+    tu_remove_dir(cache);
 }
 
 int main(void) {

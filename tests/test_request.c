@@ -276,7 +276,7 @@ static void test_embeddings_body_parses_back_to_the_same_floats(void **state) {
     (void)state;
     float rows[6] = {0.1f, -1e-7f, 3.4028235e38f, 1.0f / 3.0f, -0.0f, 12345.678f};
     embp_buf b = {0};
-    assert_true(embp_response_embeddings(&b, rows, 2, 3, EMBP_ENCODING_FLOAT, "m\"x", 17));
+    assert_true(embp_response_embeddings(&b, rows, 2, 3, &(embp_response_opts){.model = "m\"x", .prompt_tokens = 17}));
     json_error_t je;
     json_t *j = json_loads(b.p, 0, &je);
     if (!j)
@@ -308,7 +308,7 @@ static void test_embeddings_body_refuses_nan(void **state) {
     (void)state;
     float rows[2] = {1.0f, NAN};
     embp_buf b = {0};
-    assert_false(embp_response_embeddings(&b, rows, 1, 2, EMBP_ENCODING_FLOAT, "m", 1));
+    assert_false(embp_response_embeddings(&b, rows, 1, 2, &(embp_response_opts){.model = "m", .prompt_tokens = 1}));
     embp_buf_free(&b);
 }
 

@@ -98,9 +98,7 @@ static void test_write_then_read_round_trips(void **state) {
 static void write_index(const char *dir, const char *json) {
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
-    FILE *f = fopen(path, "w");
-    fputs(json, f);
-    fclose(f);
+    tu_write_file(path, json);
 }
 
 static void test_sharded_index_opens_every_shard(void **state) {
@@ -131,10 +129,7 @@ static void test_sharded_index_opens_every_shard(void **state) {
     write_index(dir, "{\"weights\":{}}");
     assert_int_equal(embp_st_open_dir(dir, &st, &err), EMBP_EFORMAT);
     assert_non_null(strstr(err.msg, "weight_map"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 static void test_broken_headers_fail_with_a_reason(void **state) {

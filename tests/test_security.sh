@@ -19,6 +19,6 @@ code=$(post "$key" '{"input":"hello","model":"../../../../etc/passwd"}')
 kill -TERM $pid; wait $pid || true; pid=""
 if grep -q -e "$key" -e wrong-key-0d5b2e "$work/log"; then echo "FAIL: a key reached the log"; cat "$work/log"; exit 1; fi
 n_req=$(grep -c 'POST /v1/embeddings' "$work/log" || true)
-n_ids=$(grep 'POST /v1/embeddings' "$work/log" | grep -c 'req=[0-9]' || true)
+n_ids=$(grep 'POST /v1/embeddings' "$work/log" | grep -c 'request_id=[0-9a-f]' || true)
 [ "$n_req" -ge 3 ] && [ "$n_req" = "$n_ids" ] || { echo "FAIL: request lines without ids ($n_ids of $n_req)"; cat "$work/log"; exit 1; }
 echo "PASS: no key in $(wc -l < "$work/log") log lines; $n_req request lines, each with an id; path-like model 404"

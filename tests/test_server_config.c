@@ -168,9 +168,7 @@ static void test_config_finds_models_from_list_hf_cache_or_demo(void **state) {
                                              sizeof buf, paths, 4, &err), 0);
     assert_non_null(strstr(err.msg, "EMB_PROVIDER_MODEL_PATH"));
     assert_non_null(strstr(err.msg, "scripts/setup.sh"));
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
-    assert_int_equal(system(cmd), 0);
-    free(tmp);
+    tu_remove_dir(tmp);
 }
 
 int main(void) {

@@ -13,12 +13,8 @@ static json_t *peer_tiny, *peer_minilm;
 static int setup(void **state) {
     (void)state;
     F = su_start("tiny,minilm", NULL);
-    char *p = tu_fixture("tiny.peer.jsonl");
-    peer_tiny = tu_read_jsonl(p);
-    free(p);
-    p = tu_fixture("minilm.peer.jsonl");
-    peer_minilm = tu_read_jsonl(p);
-    free(p);
+    peer_tiny = tu_fixture_jsonl("tiny.peer.jsonl");
+    peer_minilm = tu_fixture_jsonl("minilm.peer.jsonl");
     return 0;
 }
 

@@ -187,10 +187,10 @@ static void test_info_reports_cpu_features_and_limits(void **state) {
     const embp_cpu *cpu = embp_cpu_get();
     char feats[512];
     embp_cpu_features_str(cpu, feats, sizeof feats);
-    json_t *jc = json_object_get(j, "cpu");
+    json_t *jc = json_object_get(json_object_get(j, "embp"), "cpu"); /* TEI's fields on top */
     assert_string_equal(json_string_value(json_object_get(jc, "features")), feats);
     assert_int_equal(json_integer_value(json_object_get(jc, "cores")), cpu->n_cores);
-    json_t *lim = json_object_get(j, "limits");
+    json_t *lim = json_object_get(json_object_get(j, "embp"), "limits");
     assert_int_equal(json_integer_value(json_object_get(lim, "max_request_bytes")), 12345);
     assert_int_equal(json_integer_value(json_object_get(lim, "max_queue_tokens")), 262144);
     json_decref(j);

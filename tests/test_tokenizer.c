@@ -34,15 +34,6 @@ static int fixture_max_seq(const char *model) {
     return n;
 }
 
-static void print_ids(const embp_tokenizer *t, const char *label, const int32_t *ids, int n) {
-    fprintf(stderr, "  %s (%d):", label, n);
-    for (int i = 0; i < n; i++) {
-        const char *tok = embp_tokenizer_id_to_token(t, ids[i]);
-        fprintf(stderr, " %d:%s", (int)ids[i], tok ? tok : "?");
-    }
-    fprintf(stderr, "\n");
-}
-
 /* Encodes every {"text", "input_ids"} line of the peer's jsonl and compares ids. Returns the
  * number of lines that differ (each printed with both sides). */
 static int compare_with_peer(const embp_tokenizer *t, const char *jsonl, int max_len) {
@@ -63,8 +54,8 @@ static int compare_with_peer(const embp_tokenizer *t, const char *jsonl, int max
         if (st != EMBP_OK || n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
             fprintf(stderr, "%s line %zu differs: \"%s\" (status %d %s)\n", jsonl, r + 1, text,
                     (int)st, err.msg);
-            print_ids(t, "expected (HF)", want, n_want);
-            print_ids(t, "actual (embp)", ids, n);
+            tu_print_ids(t, "expected (HF)", want, n_want);
+            tu_print_ids(t, "actual (embp)", ids, n);
             bad++;
         }
     }
@@ -92,37 +83,33 @@ static void check_corpus_line_count(const char *jsonl) {
     json_decref(rows);
 }
 
-static void test_minilm_ids_equal_hf_on_tokenizer_corpus(void **state) {
-    (void)state;
-    embp_tokenizer *t = load_fixture_tokenizer("minilm");
-    char *jsonl = tu_fixture("minilm.tokens.jsonl");
-    check_corpus_line_count(jsonl);
-    assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq("minilm")), 0);
+/* fixture's tokenizer against the peer's ids of the corpus file (FIXTURE.tokens.jsonl) and of
+ * the shared sentences (FIXTURE.peer.jsonl). */
+static void expect_fixture_ids_equal_hf(const char *fixture, const char *peer_file) {
+    embp_tokenizer *t = load_fixture_tokenizer(fixture);
+    char *jsonl = tu_fixture("%s.%s", fixture, peer_file);
+    if (strcmp(peer_file, "tokens.jsonl") == 0)
+        check_corpus_line_count(jsonl);
+    assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq(fixture)), 0);
     free(jsonl);
     embp_tokenizer_free(t);
 }
 
+static void test_minilm_ids_equal_hf_on_tokenizer_corpus(void **state) {
+    (void)state;
+    expect_fixture_ids_equal_hf("minilm", "tokens.jsonl");
+}
+
 static void test_tiny_ids_equal_hf_on_tokenizer_corpus(void **state) {
     (void)state;
-    embp_tokenizer *t = load_fixture_tokenizer("tiny");
-    char *jsonl = tu_fixture("tiny.tokens.jsonl");
-    check_corpus_line_count(jsonl);
-    assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq("tiny")), 0);
-    free(jsonl);
-    embp_tokenizer_free(t);
+    expect_fixture_ids_equal_hf("tiny", "tokens.jsonl");
 }
 
 /* The shared sentences, as the peer tokenized them for the embedding tests. */
 static void test_ids_equal_hf_on_shared_sentences(void **state) {
     (void)state;
-    const char *models[] = {"minilm", "tiny"};
-    for (int m = 0; m < 2; m++) {
-        embp_tokenizer *t = load_fixture_tokenizer(models[m]);
-        char *jsonl = tu_fixture("%s.peer.jsonl", models[m]);
-        assert_int_equal(compare_with_peer(t, jsonl, fixture_max_seq(models[m])), 0);
-        free(jsonl);
-        embp_tokenizer_free(t);
-    }
+    expect_fixture_ids_equal_hf("minilm", "peer.jsonl");
+    expect_fixture_ids_equal_hf("tiny", "peer.jsonl");
 }
 
 /* ---------------------------------------------------------------- the real MiniLM file */
@@ -145,8 +132,8 @@ static void expect_ids(const embp_tokenizer *t, const char *text, int max_len, c
         embp_tokenizer_encode(t, text, strlen(text), max_len, ids, 64, &n, &n_full, &err), EMBP_OK);
     if (n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
         fprintf(stderr, "\"%s\" max_len %d:\n", text, max_len);
-        print_ids(t, "expected", want, n_want);
-        print_ids(t, "actual", ids, n);
+        tu_print_ids(t, "expected", want, n_want);
+        tu_print_ids(t, "actual", ids, n);
         fail();
     }
     assert_int_equal(n_full, want_full);

@@ -9,15 +9,6 @@
 
 #include "tokenizer/tokenizer.h"
 
-static void print_ids(const embp_tokenizer *t, const char *label, const int32_t *ids, int n) {
-    fprintf(stderr, "  %s (%d):", label, n);
-    for (int i = 0; i < n; i++) {
-        const char *tok = embp_tokenizer_id_to_token(t, ids[i]);
-        fprintf(stderr, " %d:%s", (int)ids[i], tok ? tok : "?");
-    }
-    fprintf(stderr, "\n");
-}
-
 /* Loads <k>.json, encodes each expected line's text (max_len 512, the peer's default without a
  * config) and returns how many lines differ, printing each. */
 static int check_component_file(const char *k) {
@@ -42,8 +33,8 @@ static int check_component_file(const char *k) {
             embp_tokenizer_encode(t, text, strlen(text), 512, ids, 256, &n, NULL, &err);
         if (st != EMBP_OK || n != n_want || memcmp(ids, want, (size_t)n * sizeof *ids) != 0) {
             fprintf(stderr, "%s.json line %zu differs: \"%s\" (%s)\n", k, r + 1, text, err.msg);
-            print_ids(t, "expected (HF)", want, n_want);
-            print_ids(t, "actual (embp)", ids, n);
+            tu_print_ids(t, "expected (HF)", want, n_want);
+            tu_print_ids(t, "actual (embp)", ids, n);
             bad++;
         }
     }

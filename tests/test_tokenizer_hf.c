@@ -3,8 +3,11 @@
  * BPE, Qwen2's Split regex, BPE with prefix/suffix/unk/byte fallback, WordPiece, Split in every
  * behavior; SentencePiece unigram models converted by transformers, with their Precompiled
  * charsmaps; real files packages ship): ids equal on every text of a multilingual corpus, at
- * max_len 0 (none), 16 and 5, pairs with their type ids (untruncated, and truncated longest_first
- * from the right and from the left), and the special-token counts. Exits 77
+ * max_len 0 (none), 16 and 5 (cut on the right, and on the left), pairs with their type ids
+ * (untruncated, and truncated longest_first from the right and from the left), the
+ * special-token counts, and decode (every decoder: ids back to text equal to HF's
+ * Tokenizer.decode, of each text's ids and of random ids, with and without the special
+ * tokens). Exits 77
  * (skipped) when the Python venv cannot be made here. */
 #include "testutil.h"
 
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "core/alloc.h"
 #include "tokenizer/tokenizer.h"
 
 #define CAP 4096
@@ -35,9 +39,32 @@ static int json_ids(json_t *arr, int32_t *out) {
     return n;
 }
 
+/* A decode row: HF's Tokenizer.decode(ids, skip_special_tokens) text; 1 when embp differs. */
+static int check_decode(const embp_tokenizer *t, const char *name, size_t r, json_t *row) {
+    static int32_t ids[CAP];
+    json_t *want = json_object_get(row, "text");
+    bool skip = json_is_true(json_object_get(row, "skip"));
+    int n = json_ids(json_object_get(row, "decode"), ids);
+    char *text = NULL;
+    size_t len = 0;
+    embp_error err = {0};
+    embp_status st = embp_tokenizer_decode(t, ids, (size_t)n, skip, &text, &len, &err);
+    int same = st == EMBP_OK && len == json_string_length(want) &&
+               memcmp(text, json_string_value(want), len) == 0;
+    if (!same) {
+        fprintf(stderr, "%s row %zu: decode differs (skip %d) %s\n  expected (HF): \"%.200s\"\n"
+                "  actual (embp): \"%.200s\"\n", name, r + 1, skip, st ? err.msg : "",
+                json_string_value(want), text ? text : "");
+        print_ids("ids", ids, n);
+    }
+    embp_free(text);
+    return !same;
+}
+
 /* One row of <name>.expected.jsonl; 1 when embp differs from HF. */
 static int check_row(const embp_tokenizer *t, const char *name, size_t r, json_t *row) {
     static int32_t ids[CAP], want[CAP], types[CAP], want_types[CAP];
+    if (json_object_get(row, "decode")) return check_decode(t, name, r, row);
     const char *text = json_string_value(json_object_get(row, "text"));
     json_t *pair = json_object_get(row, "pair");
     int n = 0, n_want = json_ids(json_object_get(row, "ids"), want), n_full = 0;
@@ -54,13 +81,15 @@ static int check_row(const embp_tokenizer *t, const char *name, size_t r, json_t
         types_ok = nt == n && memcmp(types, want_types, (size_t)n * sizeof *types) == 0;
     } else {
         int max_len = (int)json_integer_value(json_object_get(row, "max_len"));
-        st = embp_tokenizer_encode(t, text, strlen(text), max_len, ids, CAP, &n, &n_full, &err);
+        bool left = json_is_true(json_object_get(row, "left"));
+        st = embp_tokenizer_encode_dir(t, text, strlen(text), max_len, left, ids, CAP, &n,
+                                       &n_full, &err);
     }
     if (st == EMBP_OK && n == n_want && types_ok && memcmp(ids, want, (size_t)n * sizeof *ids) == 0)
         return 0;
     fprintf(stderr, "%s row %zu differs (max_len %d%s%s): \"%.120s\" %s\n", name, r + 1,
-            (int)json_integer_value(json_object_get(row, "max_len")), pair ? ", pair" : "",
-            json_is_true(json_object_get(row, "left")) ? ", from the left" : "", text,
+            (int)json_integer_value(json_object_get(row, "max_len")),
+            json_is_true(json_object_get(row, "left")) ? ", left" : "", pair ? ", pair" : "", text,
             st ? err.msg : "");
     print_ids("expected (HF)", want, n_want);
     print_ids("actual (embp)", ids, n);

@@ -2,6 +2,8 @@
 #include "testutil.h"
 
 #include "core/cpu.h"
+#include "core/file.h"
+#include "tokenizer/tokenizer.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,23 +39,13 @@ char *tu_fixture(const char *fmt, ...) {
 }
 
 char *tu_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *buf;
+    size_t n;
+    embp_error err;
+    if (embp_read_file(path, 0, &buf, &n, &err) != EMBP_OK)
         return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        if (len)
-            *len = (size_t)n;
-    }
+    if (len)
+        *len = n;
     return buf;
 }
 
@@ -75,6 +67,13 @@ json_t *tu_read_jsonl(const char *path) {
     return arr;
 }
 
+json_t *tu_fixture_jsonl(const char *name) {
+    char *p = tu_fixture("%s", name);
+    json_t *rows = tu_read_jsonl(p);
+    free(p);
+    return rows;
+}
+
 const char *const *tu_env;
 
 const char *tu_getenv(const char *name) {
@@ -90,14 +89,22 @@ char *tu_tmpdir(void) {
     return d ? strdup(d) : NULL;
 }
 
-char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
-                                  const float *vals, int n) {
-    char *src = tu_fixture("%s", fixture), *dir = tu_tmpdir(), cmd[2200], path[1100];
+char *tu_fixture_copy(const char *fixture) {
+    char *src = tu_fixture("%s", fixture), *dir = tu_tmpdir(), cmd[2200];
+    if (!dir)
+        fail_msg("cannot make a temporary directory");
     snprintf(cmd, sizeof cmd, "cp -r '%s/.' '%s/'", src, dir);
     if (system(cmd) != 0)
         fail_msg("%s failed", cmd);
+    free(src);
+    return dir;
+}
+
+char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
+                                  const float *vals, int n) {
+    char *dir = tu_fixture_copy(fixture), path[1100];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    size_t len;
+    size_t len = 0;
     char *file = tu_read_file(path, &len);
     uint64_t hlen = 0;
     if (!file || len < 8)
@@ -118,8 +125,23 @@ char *tu_fixture_copy_with_values(const char *fixture, const char *const *names,
     if (!f || fwrite(file, 1, len, f) != len || fclose(f) != 0)
         fail_msg("cannot write %s", path);
     json_decref(h);
-    free(file), free(src);
+    free(file);
     return dir;
+}
+
+void tu_print_ids(const embp_tokenizer *t, const char *label, const int32_t *ids, int n) {
+    fprintf(stderr, "  %s (%d):", label, n);
+    for (int i = 0; i < n; i++) {
+        const char *tok = embp_tokenizer_id_to_token(t, ids[i]);
+        fprintf(stderr, " %d:%s", (int)ids[i], tok ? tok : "?");
+    }
+    fprintf(stderr, "\n");
+}
+
+void tu_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+        fail_msg("cannot write %s", path);
 }
 
 void tu_remove_dir(char *dir) {

@@ -22,6 +22,8 @@ const char *tu_bin(void);
 char *tu_read_file(const char *path, size_t *len);
 /* One JSON value per non-empty line of path, as a JSON array. Fails the test if unreadable. */
 json_t *tu_read_jsonl(const char *path);
+/* tu_read_jsonl of the fixture file name (e.g. "tiny.peer.jsonl"). */
+json_t *tu_fixture_jsonl(const char *name);
 /* A fake environment for the library's getenv hooks: tu_getenv looks name up in tu_env, a
  * NULL-terminated list of NAME, VALUE pairs the test sets (NULL: nothing is set). */
 extern const char *const *tu_env;
@@ -32,11 +34,19 @@ char *tu_tmpdir(void);
  * the test for an unknown name. */
 embp_precision tu_precision(const char *name);
 
+/* A copy of fixture folder `fixture` in a fresh temporary directory; remove it with
+ * tu_remove_dir. */
+char *tu_fixture_copy(const char *fixture);
 /* A copy of fixture folder `fixture` in a fresh temporary directory, with the F32 value vals[i]
  * written at flat index at[i] of tensor names[i] in its model.safetensors (a weight the tests
  * corrupt on purpose). Returns the directory; remove it with tu_remove_dir. */
 char *tu_fixture_copy_with_values(const char *fixture, const char *const *names, const long *at,
                                   const float *vals, int n);
+/* ids[0..n) with their tokens from t, on stderr after label: what a failed comparison shows. */
+struct embp_tokenizer;
+void tu_print_ids(const struct embp_tokenizer *t, const char *label, const int32_t *ids, int n);
+/* Writes text to path (created or truncated); fails the test when it cannot. */
+void tu_write_file(const char *path, const char *text);
 /* rm -rf dir, then free(dir). */
 void tu_remove_dir(char *dir);
 /* Cosine similarity and max |a-b| of two n-vectors. A NaN or infinity in either vector gives

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "runtime/encoding.h"
 
 static const char *env(const char *name) {
     return getenv(name);
@@ -40,6 +41,8 @@ static void print_usage(const char *cmd, unsigned mask, const char *usage) {
                "config_sentence_transformers.json's prompts, e.g. query) before each text");
         printf("  %-40s %s\n", "--prompt TEXT", "put TEXT before each text (wins over "
                "--prompt-name, as sentence-transformers; \"\" for none)");
+        printf("  %-40s %s\n", "--encoding NAME", "each embedding as float (default), base64, "
+               "or sentence-transformers' int8, uint8, binary, ubinary (--quantize-ranges)");
     }
     if (mask & EMBP_CMD_INFO) {
         printf("  %-40s %s\n", "--json", "print one JSON object");
@@ -77,6 +80,17 @@ static int own_flag(int argc, char **argv, int *i, unsigned cmd, embp_cli_args *
     if ((cmd & EMBP_CMD_EMBED) && (!strcmp(f, "--prompt") || !strcmp(f, "--prompt-name")) &&
         *i + 1 < argc) {
         *(strcmp(f, "--prompt") ? &a->prompt_name : &a->prompt) = argv[*i + 1];
+        *i += 2;
+        return 1;
+    }
+    if ((cmd & EMBP_CMD_EMBED) && !strcmp(f, "--encoding") && *i + 1 < argc) {
+        embp_encoding e;
+        if (embp_encoding_parse(argv[*i + 1], &e) != 0) {
+            fprintf(stderr, "embp: --encoding %s: allowed values %s\n", argv[*i + 1],
+                    EMBP_ENCODING_NAMES);
+            return -1;
+        }
+        a->encoding = (int)e;
         *i += 2;
         return 1;
     }

@@ -12,6 +12,7 @@ typedef struct {
     int dimensions;     /* --dimensions N */
     const char *prompt, *prompt_name; /* embed --prompt TEXT, --prompt-name N */
     const char *query;  /* rerank --query Q (parsed with embed's flags; embed refuses it) */
+    int encoding;       /* --encoding NAME: an embp_encoding (runtime/encoding.h) */
     int json;           /* --json */
     int fidelity;       /* info --fidelity */
     char exe_dir[4096]; /* folder of the embp binary */

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/alloc.h"
 #include "core/cpu.h"
+#include "runtime/encoding.h"
 #include "runtime/model.h"
 #include "runtime/registry.h"
 #include "core/buf.h"
@@ -45,6 +46,8 @@ typedef struct {
     embp_registry_model *m;
     int truncate, dims;
     const char *prompt; /* put before each text (embp_prompt_resolve); "" none */
+    embp_encoding encoding;   /* --encoding */
+    embp_quant_ranges ranges; /* its int8/uint8 buckets (--quantize-ranges) */
     long budget;   /* tokens per chunk (--max-batch-tokens) */
     int32_t *ids;  /* (CHUNK, max_seq_len): each pending text's ids */
     float *vec;    /* (CHUNK, dims or dim) */
@@ -84,16 +87,10 @@ static void put_text_field(embp_buf *b, const char *text, size_t len, int index)
 static void put_embedding(run_ctx *r, int k, const float *v, int d) {
     put_text_field(&r->out, r->texts[k], r->text_lens[k], r->index[k]);
     char mid[48];
-    snprintf(mid, sizeof mid, ",\"tokens\":%d,\"embedding\":[", r->n_ids[k]);
+    snprintf(mid, sizeof mid, ",\"tokens\":%d,\"embedding\":", r->n_ids[k]);
     embp_buf_puts(&r->out, mid);
-    for (int j = 0; j < d; j++) {
-        char f[32];
-        int n = embp_format_float(v[j], f);
-        if (j)
-            embp_buf_puts(&r->out, ",");
-        embp_buf_append(&r->out, f, (size_t)n);
-    }
-    embp_buf_puts(&r->out, "]}\n");
+    embp_encoding_write(&r->out, r->encoding, v, d, &r->ranges);
+    embp_buf_puts(&r->out, "}\n");
 }
 
 /* Embeds the pending chunk in one model call and prints its lines. Returns nonzero on error. */
@@ -195,6 +192,30 @@ static int parse_and_load(int argc, char **argv, unsigned cmd, const char *usage
     return -1;
 }
 
+/* Checks --dimensions against r's model and reads its --encoding's ranges into r->ranges;
+ * prints what is wrong and returns 0. */
+static int embed_opts_ok(const embp_cli_args *a, const embp_config *c, run_ctx *r) {
+    const embp_model_info *i = &r->m->info;
+    embp_error err;
+    if (a->dimensions > i->dim) {
+        fprintf(stderr, "embp: --dimensions %d is more than the model's %d\n", a->dimensions,
+                i->dim);
+        return 0;
+    }
+    if (embp_quant_ranges_parse(c->quantize_ranges, "EMB_PROVIDER_QUANTIZE_RANGES", &r->ranges,
+                                &err) != EMBP_OK) {
+        fprintf(stderr, "embp: %s\n", err.msg);
+        return 0;
+    }
+    if ((r->encoding == EMBP_ENCODING_INT8 || r->encoding == EMBP_ENCODING_UINT8) &&
+        !embp_quant_ranges_fit(&r->ranges, i->dim)) {
+        fprintf(stderr, "embp: EMB_PROVIDER_QUANTIZE_RANGES holds %d dimensions; model %s has "
+                "%d\n", r->ranges.dim, i->name, i->dim);
+        return 0;
+    }
+    return 1;
+}
+
 static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
                      int (*fn)(const char *, size_t, int, void *), int (*finish)(run_ctx *)) {
     embp_config c;
@@ -205,6 +226,7 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
     if (rc >= 0)
         return rc;
     run_ctx r = {.m = &models[0], .truncate = c.truncate, .dims = a.dimensions,
+                 .encoding = (embp_encoding)a.encoding,
                  .budget = embp_model_max_batch_tokens(models[0].model), .prompt = ""};
     embp_prompt choice = {a.prompt, a.prompt_name};
     embp_error err;
@@ -220,9 +242,8 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
         embp_registry_free(models, n);
         return 2;
     }
-    if (a.dimensions > models[0].info.dim) {
-        fprintf(stderr, "embp: --dimensions %d is more than the model's %d\n", a.dimensions,
-                models[0].info.dim);
+    if (cmd == EMBP_CMD_EMBED && !embed_opts_ok(&a, &c, &r)) {
+        embp_quant_ranges_free(&r.ranges);
         embp_registry_free(models, n);
         return 2;
     }
@@ -238,6 +259,7 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
     embp_free(r.ids);
     embp_free(r.vec);
     embp_buf_free(&r.out);
+    embp_quant_ranges_free(&r.ranges);
     embp_registry_free(models, n);
     return rc;
 }
@@ -441,10 +463,12 @@ static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, c
         i->plan_reason ? i->plan_reason : "", "demo", i->is_demo, "cpu", "vendor", cpu->vendor,
         "brand", cpu->brand, "cores", cpu->n_cores, "features", feats, "features_unmasked", all,
         "masked", cpu->masked);
-    if (o)
+    if (o) {
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
-    if (o)
         json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
+        json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
+        json_object_set_new(o, "dense_modules", json_integer(i->n_dense));
+    }
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "
                                                       "vectors carry no meaning"));

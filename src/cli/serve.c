@@ -14,7 +14,7 @@ int embp_cli_serve(int argc, char **argv) {
     int r = embp_cli_parse(argc, argv, EMBP_CMD_SERVE, "serve [flags]", &c, &a);
     if (r)
         return r == 1 ? 0 : r;
-    embp_log_level lvl = (embp_log_level)embp_log_level_parse(c.log_level);
+    embp_logger lg = embp_config_logger(&c);
     /* Blocked before any thread starts, so every thread inherits the mask and only sigwait
      * below sees the signals: no async-signal-safety concerns in handlers. */
     sigset_t sigs;
@@ -28,28 +28,28 @@ int embp_cli_serve(int argc, char **argv) {
     embp_error err;
     if (embp_config_load_models(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
         embp_server_start(&c, models, n, &srv, &err) != EMBP_OK) {
-        embp_log(lvl, EMBP_LOG_ERROR, "%s", err.msg);
+        embp_logger_log(&lg, EMBP_LOG_ERROR, NULL, "%s", err.msg);
         embp_registry_free(models, n);
         return 1;
     }
     for (int i = 0; i < n; i++)
-        embp_log(lvl, EMBP_LOG_INFO, "model %s: %s, dim %d, max_seq_len %d, pooling %s; "
-                 "requested %s; plan: %s%s", models[i].info.name, models[i].info.path,
-                 models[i].info.dim, models[i].max_seq_len,
-                 embp_pooling_str(models[i].info.pooling), models[i].info.requested,
-                 models[i].info.plan_desc,
-                 models[i].info.is_demo ? " (DEMO: vectors carry no meaning)" : "");
-    embp_log(lvl, EMBP_LOG_INFO, "listening on %s:%d%s", c.host, embp_server_port(srv),
-             *c.api_key ? " (API key required)" : "");
+        embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "model %s: %s, dim %d, max_seq_len %d, "
+                        "pooling %s; requested %s; plan: %s%s", models[i].info.name,
+                        models[i].info.path, models[i].info.dim, models[i].max_seq_len,
+                        embp_pooling_str(models[i].info.pooling), models[i].info.requested,
+                        models[i].info.plan_desc,
+                        models[i].info.is_demo ? " (DEMO: vectors carry no meaning)" : "");
+    embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "listening on %s:%d%s", c.host,
+                    embp_server_port(srv), *c.api_key ? " (API key required)" : "");
     int sig = 0;
     sigwait(&sigs, &sig);
-    embp_log(lvl, EMBP_LOG_INFO, "%s: no new connections; finishing requests in flight",
-             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "%s: no new connections; finishing requests in "
+                    "flight", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     int left = embp_server_stop(srv, (int)c.drain_timeout_s * 1000);
     embp_registry_free(models, n);
     if (left)
-        embp_log(lvl, EMBP_LOG_WARN, "%d requests were still running after %ld s "
-                 "(EMB_PROVIDER_DRAIN_TIMEOUT_S)", left, c.drain_timeout_s);
-    embp_log(lvl, EMBP_LOG_INFO, "stopped");
+        embp_logger_log(&lg, EMBP_LOG_WARN, NULL, "%d requests were still running after %ld s "
+                        "(EMB_PROVIDER_DRAIN_TIMEOUT_S)", left, c.drain_timeout_s);
+    embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "stopped");
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 
 /* Bounds on shapes from config.json: far above any BERT-family model, low enough that the
  * products (vocab x hidden, layers x hidden^2) cannot overflow a size_t. */
@@ -145,25 +146,16 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
     if (strcmp(c->position_embedding_type, "absolute") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: position_embedding_type '%s' is not "
                          "supported (supported: absolute)", f, c->position_embedding_type);
-    /* The RoBERTa family (fairseq's layout) numbers positions from padding_idx + 1, padding_idx
-     * being pad_token_id, and nests the encoder of its task heads under "roberta.". */
-    static const char *const roberta[] = {"roberta", "xlm-roberta", "camembert"};
-    for (size_t i = 0; i < sizeof roberta / sizeof roberta[0]; i++)
-        if (strcmp(c->model_type, roberta[i]) == 0) {
-            c->position_offset = c->pad_token_id + 1;
-            strcpy(c->tensor_prefix, "roberta.");
-        }
+    /* Where positions start (0, or pad_token_id + 1) is the architecture's: its recipe's
+     * pos_after_pad, applied by runtime/folder.c. */
     /* DistilBERT has no token types and nests the encoder of its task heads under
      * "distilbert."; its layer tensors' names are model/distilbert.c's. */
     if (k == &distilbert_keys)
         strcpy(c->tensor_prefix, "distilbert.");
-    if (c->position_offset >= c->max_position)
-        return embp_fail(err, EMBP_EFORMAT, "%s: pad_token_id %d leaves no position of "
-                         "max_position_embeddings %d (model_type '%s' counts from pad + 1)", f,
-                         c->pad_token_id, c->max_position, c->model_type);
     /* BertModel saves tensors without a prefix; the task heads (BertForMaskedLM, ...) nest
-     * the encoder under "bert.". The weight loader tries both. */
-    if (k == &bert_keys && !c->position_offset && c->architecture[0] &&
+     * the encoder under "bert.", the RoBERTa family's under "roberta.". The weight loader
+     * tries these (model/bert_load.c). */
+    if ((!c->model_type[0] || strcmp(c->model_type, "bert") == 0) && c->architecture[0] &&
         strcmp(c->architecture, "BertModel") != 0)
         strcpy(c->tensor_prefix, "bert.");
     if ((s = read_num_labels(o, f, c, err)))
@@ -430,34 +422,14 @@ done:
 
 /* ---------------------------------------------------------------- the folder */
 
-/* Reads dir/name into a NUL-terminated heap buffer (free()); NULL with *missing = 1 when the
- * file does not exist, NULL with err set on other failures. */
-static char *slurp(const char *path, size_t *len, int *missing, embp_error *err) {
-    *missing = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *missing = errno == ENOENT;
-        embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && n < (64L << 20) && fseek(f, 0, SEEK_SET) == 0) {
-            buf = embp_malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-                buf[n] = '\0';
-                *len = (size_t)n;
-            } else {
-                embp_free(buf);
-                buf = NULL;
-            }
-        }
-    }
-    fclose(f);
-    if (!buf)
-        embp_fail(err, EMBP_EIO, "%s: cannot read (or larger than 64 MiB)", path);
-    return buf;
+/* path's text (embp_free it); an optional file that does not exist is EMBP_OK with *text NULL.
+ * A config file is JSON of a few kB: 64 MiB is far beyond any real one. */
+static embp_status read_config_file(const char *path, int required, char **text, size_t *len,
+                                    embp_error *err) {
+    *text = NULL;
+    if (!required && access(path, F_OK) != 0 && errno == ENOENT)
+        return EMBP_OK;
+    return embp_read_file(path, 64u << 20, text, len, err);
 }
 
 typedef embp_status (*parse_fn)(const char *, size_t, const char *, embp_model_config *,
@@ -468,12 +440,12 @@ static embp_status parse_file(const char *dir, const char *rel, int required, pa
                               embp_model_config *c, embp_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    size_t len = 0;
-    int missing;
-    char *text = slurp(path, &len, &missing, err);
-    if (!text)
-        return missing && !required ? EMBP_OK : (err ? err->code : EMBP_EIO);
-    embp_status s = fn(text, len, path, c, err);
+    size_t len;
+    char *text;
+    embp_status s = read_config_file(path, required, &text, &len, err);
+    if (s != EMBP_OK || !text)
+        return s;
+    s = fn(text, len, path, c, err);
     embp_free(text);
     return s;
 }
@@ -498,22 +470,20 @@ static embp_status parse_sbert(const char *text, size_t len, const char *fname,
 
 /* tokenizer_config.json's model_max_length, where sentence-transformers 6 saves max_seq_length
  * (and what it falls back to without one): taken only when sentence_bert_config.json gave none.
- * transformers writes 1e30 for "no limit"; the cap at the positions comes later. */
+ * transformers writes int(1e30) for "no limit" (an integer jansson cannot hold: read as a real);
+ * the cap at the positions comes later. The file is transformers', holding much embp does not
+ * read: one it cannot use is ignored, as it was before embp read it, never a load failure. */
 static embp_status parse_tokenizer_config(const char *text, size_t len, const char *fname,
                                           embp_model_config *c, embp_error *err) {
-    json_t *o = load_json(text, len, fname, err);
-    if (!o)
-        return err ? err->code : EMBP_EFORMAT;
-    json_t *v = json_object_get(o, "model_max_length");
-    embp_status s = EMBP_OK;
-    if (v && !json_is_null(v) && (!json_is_number(v) || json_number_value(v) < 1))
-        s = embp_fail(err, EMBP_EFORMAT, "%s: field 'model_max_length' must be a number >= 1",
-                      fname);
-    else if (v && !json_is_null(v) && !c->max_seq_len)
+    (void)fname, (void)err;
+    json_error_t je;
+    json_t *o = json_loadb(text, len, JSON_DECODE_INT_AS_REAL, &je);
+    json_t *v = json_object_get(o, "model_max_length"); /* NULL o: NULL */
+    if (json_is_number(v) && json_number_value(v) >= 1 && !c->max_seq_len)
         c->max_seq_len = json_number_value(v) < MAX_POSITIONS ? (int)json_number_value(v)
                                                                : MAX_POSITIONS;
     json_decref(o);
-    return s;
+    return EMBP_OK;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -584,15 +554,12 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
         return s;
     char path[4096];
     snprintf(path, sizeof path, "%s/modules.json", dir);
-    size_t len = 0;
-    int missing;
-    char *text = slurp(path, &len, &missing, err);
-    if (text) {
+    size_t len;
+    char *text;
+    s = read_config_file(path, 0, &text, &len, err);
+    if (s == EMBP_OK && text)
         s = parse_modules(text, len, path, c, err, dir);
-        embp_free(text);
-    } else if (!missing) {
-        return err ? err->code : EMBP_EIO;
-    }
+    embp_free(text);
     if (s == EMBP_OK)
         s = parse_file(dir, "sentence_bert_config.json", 0, parse_sbert, c, err);
     if (s == EMBP_OK)
@@ -603,8 +570,10 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
     if (s != EMBP_OK)
         return s;
     c->dim = c->n_dense ? c->dense[c->n_dense - 1].out : c->hidden;
-    if (c->max_seq_len == 0 || c->max_seq_len > c->max_position - c->position_offset)
-        c->max_seq_len = c->max_position - c->position_offset;
+    /* capped at the position table; runtime/folder.c caps it again where the architecture's
+     * positions start later */
+    if (c->max_seq_len == 0 || c->max_seq_len > c->max_position)
+        c->max_seq_len = c->max_position;
     embp_error_clear(err);
     return EMBP_OK;
 }

@@ -57,7 +57,9 @@ typedef struct {
     int pad_token_id;
     int position_offset;    /* position row of a sequence's first token: 0 (BERT); pad_token_id
                              * + 1 for the RoBERTa family, whose positions count only non-pad
-                             * tokens from there (HF create_position_ids_from_input_ids) */
+                             * tokens from there (HF create_position_ids_from_input_ids). Not
+                             * read from the file: the architecture's recipe (model/arch.h
+                             * pos_after_pad), set by runtime/folder.c */
     float layer_norm_eps;
     char hidden_act[24];    /* "gelu" (exact erf) is the one supported now */
     char position_embedding_type[24]; /* "absolute" */
@@ -77,7 +79,8 @@ typedef struct {
     int dim;                /* the embedding size: hidden, or the last Dense's out_features */
     int max_seq_len;        /* sentence_bert_config.json max_seq_length, else
                              * tokenizer_config.json model_max_length, capped at
-                             * max_position - position_offset */
+                             * max_position (and at max_position - position_offset by
+                             * runtime/folder.c) */
     int do_lower_case;      /* sentence_bert_config.json: lowercase the text first */
     /* config_sentence_transformers.json: n_prompts (name, text) pairs packed in prompt_data as
      * name\0text\0...; default_prompt indexes them, -1 for none. */

@@ -44,13 +44,16 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
 }
 
 /* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
- * positions from pad_token_id + 1 and one token type, which io/config.c reads into the config
- * (position_offset, type_vocab_size, tensor_prefix "roberta."), so its entries share bert's
- * functions. DistilBERT is BERT's arithmetic without token types under other tensor names: its
- * load renames (model/distilbert.c), its forward is bert's. */
+ * positions from pad_token_id + 1 (its recipe's pos_after_pad) and one token type (config.json's
+ * type_vocab_size), so its entries share bert's functions. DistilBERT is BERT's arithmetic
+ * without token types under other tensor names: its load renames (model/distilbert.c), its
+ * forward is bert's. */
 #define BERT_RECIPE                                                                                \
     {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
-     EMBP_HEADS_MHA, EMBP_MLP_GELU}
+     EMBP_HEADS_MHA, EMBP_MLP_GELU, 0}
+#define ROBERTA_RECIPE                                                                             \
+    {EMBP_POS_ABSOLUTE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
+     EMBP_HEADS_MHA, EMBP_MLP_GELU, 1}
 #define BERT_FUNCTIONS                                                                             \
     bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                      \
         embp_bert_dense_weight, bert_set_prof
@@ -60,9 +63,9 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
 
 static const embp_arch table[] = {
     {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},
-    {"roberta", "roberta", BERT_RECIPE, BERT_FUNCTIONS},
-    {"xlm-roberta", "xlm-roberta", BERT_RECIPE, BERT_FUNCTIONS},
-    {"camembert", "camembert", BERT_RECIPE, BERT_FUNCTIONS},
+    {"roberta", "roberta", ROBERTA_RECIPE, BERT_FUNCTIONS},
+    {"xlm-roberta", "xlm-roberta", ROBERTA_RECIPE, BERT_FUNCTIONS},
+    {"camembert", "camembert", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"distilbert", "distilbert", BERT_RECIPE, DISTILBERT_FUNCTIONS},
 };
 

@@ -60,7 +60,10 @@ typedef enum {
 } embp_arch_mlp;
 
 /* The recipe of one family. window 0: full attention; > 0: each token sees the window tokens
- * before it (and after, when bidirectional). Pooling is not here: it is the folder's
+ * before it (and after, when bidirectional). pos_after_pad 0: a sequence's positions count
+ * from 0 (every family but one); 1: from config.json's pad_token_id + 1, a pad token taking row
+ * pad_token_id (fairseq's layout, the RoBERTa family), so max_seq_len is max_position_embeddings
+ * - pad_token_id - 1 (runtime/folder.c applies it). Pooling is not here: it is the folder's
  * (1_Pooling/config.json) and runtime/pooling.c's. */
 typedef struct {
     embp_arch_pos pos;
@@ -70,6 +73,7 @@ typedef struct {
     int window;
     embp_arch_heads heads;
     embp_arch_mlp mlp;
+    int pos_after_pad;
 } embp_arch_recipe;
 
 /* ---------------------------------------------------------------- the table */

@@ -41,14 +41,14 @@ static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
 /* ---------------------------------------------------------------- loading tensors */
 
 /* The tensor of BERT name `name` (renamed by the family's b->rename) under cfg's prefix, or
- * without one, or under "bert.". */
+ * without one, or under "bert." or "roberta." (where task heads nest the encoder). */
 static const embp_st_tensor *find_tensor(const embp_bert *b, const embp_safetensors *st,
                                          const char *prefix, const char *name) {
-    const char *tries[3] = {prefix, "", "bert."};
+    const char *tries[] = {prefix, "", "bert.", "roberta."};
     char own[160];
     if (b->rename)
         name = b->rename(name, own, sizeof own);
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         char full[256];
         snprintf(full, sizeof full, "%s%s", tries[i], name);
         const embp_st_tensor *t = embp_st_find(st, full);

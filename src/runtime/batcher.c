@@ -34,6 +34,7 @@ struct embp_batcher {
     embp_batch_job **finished; /* (max_batch_seqs) requests completed by the last batch */
     struct qhead *heap;        /* (heap_cap >= n_jobs) length_grouping's shortest-first lane */
     int heap_cap;
+    embp_batcher_observer obs; /* all zero: nobody watches */
 };
 
 static int cmp_u64(const void *x, const void *y) {
@@ -41,10 +42,14 @@ static int cmp_u64(const void *x, const void *y) {
     return (a > c) - (a < c);
 }
 
-static int64_t now_ms(void) {
+static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_ms(void) {
+    return now_us() / 1000;
 }
 
 /* ---------------------------------------------------------------- worker */
@@ -99,6 +104,8 @@ static void take_seq(embp_batcher *b, int n, embp_batch_job *j, int *n_jobs) {
         (*n_jobs)++;
         if (++j->n_batches == 2)
             b->stats.split_jobs++;
+        if (j->n_batches == 1 && b->obs.on_start)
+            b->obs.on_start(b->obs.ctx, (double)(now_us() - j->enqueued_us) / 1e6);
     }
     b->slots[n] = (slot){j, seq};
     b->ids[n] = j->ids[seq];
@@ -119,6 +126,8 @@ static int take_fifo(embp_batcher *b, int n, long *used, long max_tokens, int ma
             j = j->qnext;
             continue;
         }
+        if (j->run) /* a job run alone: the batch stops here, it goes next */
+            break;
         int len = next_len(j);
         if (n > 0 && *used + len > max_tokens)
             break;
@@ -170,7 +179,7 @@ static int take_shortest(embp_batcher *b, int n, long *used, int *n_jobs) {
     qhead *h = b->heap;
     int m = 0, rank = 0;
     for (embp_batch_job *j = b->head; j; j = j->qnext, rank++)
-        if (j->next_seq < j->n)
+        if (j->next_seq < j->n && !j->run)
             h[m++] = (qhead){j, rank};
     for (int i = m / 2 - 1; i >= 0; i--)
         sift_down(h, m, i);
@@ -344,10 +353,34 @@ static void run_batch(embp_batcher *b, int n) {
     }
 }
 
+/* Under mu: the head job has its own run: takes it out of the queue and runs it alone (mu not
+ * held while it runs); returns with mu held. */
+static void run_alone(embp_batcher *b) {
+    embp_batch_job *j = b->head;
+    b->stats.batches++;
+    b->stats.sequences += j->n - j->next_seq;
+    b->stats.tokens += j->tokens_left;
+    unqueue(b, j);
+    j->next_seq = j->n;
+    j->rows_left = -1;
+    embp_free(j->order);
+    j->order = NULL;
+    pthread_mutex_unlock(&b->mu);
+    embp_error_clear(&j->err);
+    j->status = j->run(b->o.ctx, j, &j->err);
+    finish_job(j);
+    pthread_mutex_lock(&b->mu);
+    b->last_done = 1;
+}
+
 static void *worker(void *arg) {
     embp_batcher *b = arg;
     pthread_mutex_lock(&b->mu);
     while (wait_for_batch(b)) {
+        if (b->head->run) {
+            run_alone(b);
+            continue;
+        }
         long tokens;
         int n = take_batch(b, &tokens);
         b->stats.batches++;
@@ -357,6 +390,8 @@ static void *worker(void *arg) {
         run_batch(b, n); /* returns with mu held */
         int n_done = collect_finished(b, n);
         b->last_done = n_done;
+        if (b->obs.on_pass) /* before any answer: a client then sees its pass counted */
+            b->obs.on_pass(b->obs.ctx, n, tokens);
         pthread_mutex_unlock(&b->mu);
         for (int i = 0; i < n_done; i++)
             finish_job(b->finished[i]);
@@ -446,7 +481,8 @@ embp_batch_submit embp_batcher_submit(embp_batcher *b, embp_batch_job *job) {
     job->order = NULL;
     if (b->o.length_grouping)
         sort_job(job);
-    job->enqueued_ms = now_ms();
+    job->enqueued_us = now_us();
+    job->enqueued_ms = job->enqueued_us / 1000;
     pthread_mutex_lock(&b->mu);
     embp_batch_submit r = EMBP_BATCH_OK;
     if (b->stop)
@@ -544,11 +580,27 @@ int embp_batcher_full(embp_batcher *b) {
     return full;
 }
 
+void embp_batcher_observe(embp_batcher *b, const embp_batcher_observer *o) {
+    pthread_mutex_lock(&b->mu);
+    if (o)
+        b->obs = *o;
+    else
+        memset(&b->obs, 0, sizeof b->obs);
+    pthread_mutex_unlock(&b->mu);
+}
+
 long embp_batcher_queued_tokens(embp_batcher *b) {
     pthread_mutex_lock(&b->mu);
     long t = b->queued_tokens;
     pthread_mutex_unlock(&b->mu);
     return t;
+}
+
+int embp_batcher_queued_requests(embp_batcher *b) {
+    pthread_mutex_lock(&b->mu);
+    int n = b->n_jobs;
+    pthread_mutex_unlock(&b->mu);
+    return n;
 }
 
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out) {

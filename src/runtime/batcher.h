@@ -70,6 +70,10 @@ typedef struct embp_batch_job {
     const int *skip; /* NULL, or n counts of leading ids pooling leaves out (embed_skip) */
     void (*on_done)(struct embp_batch_job *job); /* on the worker thread; may be NULL */
     void *user;
+    /* NULL: the job's sequences are embedded with the batcher's embed, packed with others.
+     * Set: the worker runs run(ctx, job, err) for the whole job, alone, in its turn (another
+     * output than one row per sequence: /embed_all's vector per token into out). */
+    embp_status (*run)(void *ctx, struct embp_batch_job *job, embp_error *err);
     /* Result, valid once done: EMBP_OK and every row written, or an error and no rows. */
     embp_status status;
     embp_error err;
@@ -77,7 +81,7 @@ typedef struct embp_batch_job {
     int next_seq, rows_left, n_batches, done; /* next_seq counts taken sequences */
     long tokens_left, batch_mark;
     uint64_t *order; /* length_grouping: (len << 32 | index), ascending; NULL: index order */
-    int64_t enqueued_ms;
+    int64_t enqueued_ms, enqueued_us;
     struct embp_batch_job *qnext;
     pthread_mutex_t *wait_mu;
     pthread_cond_t *wait_cv;
@@ -122,8 +126,22 @@ embp_batch_submit embp_batcher_run_while(embp_batcher *b, embp_batch_job *job,
  * max_queue_tokens. A caller checks it before the work of preparing a job. */
 int embp_batcher_full(embp_batcher *b);
 
+/* Who watches a batcher (the server's metrics). Both run on the worker thread under the
+ * batcher's lock, so they must be quick and must not call the batcher. */
+typedef struct {
+    void (*on_start)(void *ctx, double wait_s);        /* a request's first sequence is taken
+                                                        * into a batch wait_s after submit */
+    void (*on_pass)(void *ctx, int seqs, long tokens); /* a forward pass ran */
+    void *ctx;
+} embp_batcher_observer;
+
+/* Sets b's observer (a copy of *o; NULL: none). Once it returns, no call of the previous
+ * observer is running or will run. */
+void embp_batcher_observe(embp_batcher *b, const embp_batcher_observer *o);
+
 /* Tokens now waiting in the queue, and counters since creation. */
 long embp_batcher_queued_tokens(embp_batcher *b);
+int embp_batcher_queued_requests(embp_batcher *b); /* requests with sequences not yet taken */
 void embp_batcher_get_stats(embp_batcher *b, embp_batcher_stats *out /* OUT */);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "core/alloc.h"
 #include "io/qformat.h"
+#include "model/arch.h"
 #include "precision/plan.h"
 
 /* The storage embp quantize recorded in st (io/qformat.h's metadata), or -1 for an ordinary
@@ -83,6 +84,24 @@ static embp_status load_lowercased(const char *path, embp_tokenizer **out, embp_
     return rc;
 }
 
+/* Where the architecture's positions start (its recipe's pos_after_pad: 0, or pad_token_id + 1)
+ * into f->cfg.position_offset, and max_seq_len capped at the positions left. */
+static embp_status apply_positions(embp_folder *f, embp_error *err) {
+    embp_model_config *c = &f->cfg;
+    const embp_arch *a = embp_arch_find(c, err);
+    if (!a)
+        return EMBP_EUNSUPPORTED;
+    c->position_offset = a->recipe.pos_after_pad ? c->pad_token_id + 1 : 0;
+    if (c->position_offset >= c->max_position)
+        return embp_fail(err, EMBP_EFORMAT, "%s/config.json: pad_token_id %d leaves no position "
+                         "of max_position_embeddings %d (model_type '%s' counts positions from "
+                         "pad_token_id + 1)", f->path, c->pad_token_id, c->max_position,
+                         c->model_type);
+    if (c->max_seq_len > c->max_position - c->position_offset)
+        c->max_seq_len = c->max_position - c->position_offset;
+    return EMBP_OK;
+}
+
 embp_status embp_folder_open(const char *dir, embp_folder **out, embp_error *err) {
     *out = NULL;
     if (!dir || !*dir)
@@ -96,7 +115,7 @@ embp_status embp_folder_open(const char *dir, embp_folder **out, embp_error *err
     snprintf(f->file_desc, sizeof f->file_desc, "%s/model.safetensors", dir);
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     embp_status rc;
-    if ((rc = embp_config_load(dir, &f->cfg, err)) ||
+    if ((rc = embp_config_load(dir, &f->cfg, err)) || (rc = apply_positions(f, err)) ||
         (rc = f->cfg.do_lower_case ? load_lowercased(path, &f->tok, err)
                                    : embp_tokenizer_load(path, &f->tok, err)) ||
         (rc = check_vocab(f, path, err)) ||

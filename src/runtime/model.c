@@ -538,6 +538,25 @@ embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int
     return embed_pass(m, ids, offsets, NULL, n, dims, out, err);
 }
 
+embp_status embp_model_token_states(embp_model *m, const int32_t *ids, int len, float *out,
+                                    embp_error *err) {
+    if (len < 1 || len > m->max_tokens)
+        return embp_fail(err, EMBP_EINVAL, "token states of %d tokens: 1..%d per pass", len,
+                         m->max_tokens);
+    int offsets[2] = {0, len};
+    const float *hidden = NULL;
+    embp_status rc = m->arch->forward(m->enc, ids, NULL, offsets, 1, &hidden, err);
+    if (rc)
+        return rc;
+    size_t n = (size_t)len * (size_t)m->cfg.hidden;
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(hidden[k]))
+            return embp_fail(err, EMBP_EINTERNAL, "token %zu's vector has a non-finite value",
+                             k / (size_t)m->cfg.hidden);
+    memcpy(out, hidden, n * sizeof *out);
+    return EMBP_OK;
+}
+
 void embp_model_set_prof(embp_model *m, embp_prof *p) {
     m->prof = p;
     m->arch->set_prof(m->enc, p);

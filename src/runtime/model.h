@@ -31,6 +31,12 @@ char *embp_model_name_for(const char *dir, const embp_load_opts *o);
  * (dims ? dims : dim) floats to out (pooled, normalized, truncated as embp_embed_tokens).
  * Ids and lengths are checked (EMBP_EINVAL naming the sequence). Never allocates. Not
  * thread-safe on one model. */
+/* The last layer's vector of every token of one sequence ids[0..len), before pooling (TEI's
+ * /embed_all): out gets len rows of the hidden size. len <= embp_model_max_batch_tokens(m).
+ * Not thread-safe (the model's batcher worker calls it). */
+embp_status embp_model_token_states(embp_model *m, const int32_t *ids, int len, float *out,
+                                    embp_error *err);
+
 embp_status embp_model_embed_packed(embp_model *m, const int32_t *ids, const int *offsets, int n,
                                     int dims, float *out, embp_error *err);
 

@@ -24,10 +24,11 @@
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "kernels/quant.h"
-#include "model/bert.h"
+#include "model/arch.h"
 #include "precision/plan.h"
 #include "precision/probe.h"
 #include "precision/request.h"
+#include "runtime/folder.h"
 #include "runtime/model.h"
 
 /* Files of a model folder that hold weights in another form: never copied (the point of the
@@ -136,9 +137,10 @@ static int is_float(embp_dtype d) {
     return d == EMBP_DT_F32 || d == EMBP_DT_F16 || d == EMBP_DT_BF16;
 }
 
-/* One input tensor into o, as storage s says. */
+/* One input tensor into o, as storage s says; dense_weight (the family's, model/arch.h) names
+ * the linear layers' weights that int8 and int4 quantize. */
 static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_storage s, int g,
-                           out_tensors *o, embp_error *err) {
+                           int (*dense_weight)(const char *), out_tensors *o, embp_error *err) {
     size_t n = (size_t)t->n_elems;
     if (!is_float(t->dtype)) { /* ids, masks: as they are */
         void *copy = embp_malloc(t->nbytes ? t->nbytes : 1);
@@ -150,7 +152,7 @@ static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_
     float *f = as_f32(k, t, err);
     if (!f)
         return err->code;
-    int dense = embp_bert_dense_weight(t->name) && t->n_dims == 2;
+    int dense = dense_weight(t->name) && t->n_dims == 2;
     size_t nl = strlen(t->name), wl = strlen("embeddings.word_embeddings.weight");
     int words = t->n_dims == 2 && nl >= wl &&
                 strcmp(t->name + nl - wl, "embeddings.word_embeddings.weight") == 0;
@@ -276,17 +278,15 @@ static embp_status write_record(const char *in, const char *out, embp_storage s,
     return bad ? embp_fail(err, EMBP_EIO, "cannot write %s", path) : EMBP_OK;
 }
 
-static embp_status measure(const char *in, const char *out, embp_quantize_report *r,
+/* Mean and minimum cosine of out's model (its own plan) to ref (fp32 of the source) over the
+ * probe texts, and the plan out loads with. */
+static embp_status measure(const char *out, embp_model *ref, embp_quantize_report *r,
                            embp_error *err) {
-    embp_model *q = NULL, *ref = NULL;
+    embp_model *q = NULL;
     embp_load_opts o;
     embp_load_opts_init(&o);
-    o.max_batch_tokens = 4096;
+    o.max_batch_tokens = embp_model_max_batch_tokens(ref);
     embp_status rc = embp_model_load(out, &o, &q, err);
-    if (rc == EMBP_OK) {
-        o.precision = EMBP_PRECISION_FP32;
-        rc = embp_model_load(in, &o, &ref, err);
-    }
     if (rc == EMBP_OK)
         rc = embp_model_fidelity_between(q, ref, &r->fidelity_mean, &r->fidelity_min, err);
     if (rc == EMBP_OK) {
@@ -295,7 +295,32 @@ static embp_status measure(const char *in, const char *out, embp_quantize_report
         embp_plan_key(&p, r->plan, sizeof r->plan);
     }
     embp_model_free(q);
-    embp_model_free(ref);
+    return rc;
+}
+
+/* The source folder, parsed once (runtime/folder.h), and its fp32 model: building it checks
+ * every file before anything is written, and with keep_ref it stays as the reference fidelity
+ * is measured against (else *ref is NULL). A folder embp quantize wrote is refused. */
+static embp_status open_source(const char *in, int keep_ref, embp_folder **f, embp_model **ref,
+                               const embp_arch **arch, embp_error *err) {
+    *f = NULL, *ref = NULL;
+    embp_status rc = embp_folder_open(in, f, err);
+    if (rc == EMBP_OK && (*f)->file_storage >= 0)
+        rc = embp_fail(err, EMBP_EINVAL, "quantize: %s was already written by embp quantize "
+                       "(storage %s); quantize the original folder", in,
+                       embp_storage_str((embp_storage)(*f)->file_storage));
+    if (rc == EMBP_OK && !(*arch = embp_arch_find(&(*f)->cfg, err)))
+        rc = EMBP_EUNSUPPORTED;
+    if (rc == EMBP_OK) {
+        embp_load_opts lo;
+        embp_load_opts_init(&lo);
+        lo.max_batch_tokens = 4096;
+        rc = embp_model_build(*f, NULL, &lo, ref, err);
+    }
+    if (!keep_ref) {
+        embp_model_free(*ref);
+        *ref = NULL;
+    }
     return rc;
 }
 
@@ -315,35 +340,21 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
         return embp_fail(err, EMBP_EINVAL, "quantize: input, output and options are required");
     if ((rc = check_opts(in, out, opts, &s, &g, err)))
         return rc;
-    embp_safetensors *st = NULL;
-    if ((rc = embp_st_open_dir(in, &st, err)))
-        return rc;
-    embp_qf_meta meta = {0};
-    if ((rc = embp_qf_meta_read(st, in, &meta, err)) == EMBP_OK && meta.storage)
-        rc = embp_fail(err, EMBP_EINVAL, "quantize: %s was already written by embp quantize "
-                       "(storage %s); quantize the original folder", in, meta.storage);
-    if (rc != EMBP_OK) {
-        embp_st_close(st);
-        return rc;
-    }
-    embp_model *probe = NULL; /* the source must load: it checks every file before we write */
-    embp_load_opts lo;
-    embp_load_opts_init(&lo);
-    lo.precision = EMBP_PRECISION_FP32, lo.max_batch_tokens = 1024;
-    if ((rc = embp_model_load(in, &lo, &probe, err))) {
-        embp_st_close(st);
-        return rc;
-    }
-    embp_model_free(probe);
-    if ((rc = prepare_out(out, err))) {
-        embp_st_close(st);
+    embp_folder *f;
+    embp_model *ref;
+    const embp_arch *arch = NULL;
+    const embp_safetensors *st = NULL;
+    if ((rc = open_source(in, opts->measure_fidelity, &f, &ref, &arch, err)) ||
+        (rc = embp_folder_weights(f, &st, err)) || (rc = prepare_out(out, err))) {
+        embp_model_free(ref);
+        embp_folder_free(f);
         return rc;
     }
     out_tensors o = {0};
     r->bytes_in = embp_st_mapped_bytes(st);
     const embp_kernels *k = embp_kernels_pick(embp_cpu_get());
     for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++)
-        rc = convert(k, embp_st_at(st, i), s, g, &o, err);
+        rc = convert(k, embp_st_at(st, i), s, g, arch->dense_weight, &o, err);
     char path[PATH_MAX], grp[16];
     const char *mk[EMBP_QF_META_MAX], *mv[EMBP_QF_META_MAX];
     int n_meta = embp_qf_meta_pairs(embp_storage_str(s), g, grp, mk, mv);
@@ -351,14 +362,16 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     if (rc == EMBP_OK)
         rc = embp_st_write(path, o.t, o.n, mk, mv, n_meta, err);
     out_free(&o);
-    embp_st_close(st);
+    embp_folder_release_weights(f);
     struct stat sb;
     if (rc == EMBP_OK && stat(path, &sb) == 0)
         r->bytes_out = (size_t)sb.st_size;
     if (rc == EMBP_OK)
         rc = copy_tree(in, out, 0, err);
     if (rc == EMBP_OK && opts->measure_fidelity)
-        rc = measure(in, out, r, err);
+        rc = measure(out, ref, r, err);
+    embp_model_free(ref);
+    embp_folder_free(f);
     if (rc == EMBP_OK)
         rc = write_record(in, out, s, g, r, err);
     return rc;

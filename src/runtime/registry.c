@@ -2,11 +2,13 @@
 #include "runtime/registry.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/log.h"
+#include "runtime/folder.h"
 #include "runtime/model.h"
 
 /* Runs on the batcher's worker: the only caller of the model for this model. The ids were
@@ -33,8 +35,9 @@ static embp_status load_one(const char *path, const embp_load_opts *o,
     if (ro->max_context_length > 0 && ro->max_context_length < rm->max_seq_len)
         rm->max_seq_len = ro->max_context_length;
     if (rm->info.is_demo)
-        embp_log(EMBP_LOG_DEBUG, EMBP_LOG_WARN, "model %s (%s) is a DEMO model: seeded random "
-                 "weights, its vectors carry no meaning", rm->info.name, path);
+        embp_logger_log(&ro->log, EMBP_LOG_WARN, NULL, "model %s (%s) is a DEMO model: "
+                        "seeded random weights, its vectors carry no meaning", rm->info.name,
+                        path);
     if (!ro->with_batcher)
         return EMBP_OK;
     if (o->max_batch_tokens > 0 && o->max_batch_tokens < rm->max_seq_len)
@@ -120,6 +123,85 @@ embp_status embp_registry_tokenize_pair(const embp_registry_model *m, const char
 
 const char *embp_registry_kind(const embp_model_info *i) {
     return i->num_labels > 0 ? "reranker" : "embedding";
+}
+
+json_t *embp_registry_prompts_json(const embp_registry_model *m) {
+    json_t *prompts = json_object();
+    for (int k = 0; k < m->info.n_prompts; k++) {
+        const char *text, *name = embp_model_prompt(m->model, k, &text);
+        json_object_set_new(prompts, name, json_string(text));
+    }
+    return json_pack("{s:o, s:s?, s:b}", "prompts", prompts, "default_prompt_name",
+                     m->info.default_prompt_name, "include_prompt", m->info.include_prompt);
+}
+
+embp_status embp_registry_tokenize_left(const embp_registry_model *m, const char *prompt,
+                                        const char *text, size_t len, int truncate, int32_t *ids,
+                                        int *n, int *n_full, int *n_prompt, embp_error *err) {
+    size_t np = prompt ? strlen(prompt) : 0;
+    char *joined = np ? embp_malloc(np + len + 1) : NULL;
+    if (np && !joined)
+        return embp_fail(err, EMBP_ENOMEM, "out of memory");
+    if (np) { /* the prompt goes before the text, as TEI puts it, and is cut first */
+        memcpy(joined, prompt, np);
+        memcpy(joined + np, text, len);
+    }
+    if (n_prompt)
+        *n_prompt = 0;
+    embp_status rc = embp_tokenizer_encode_dir(embp_model_folder(m->model)->tok,
+                                               np ? joined : text, np + len, m->max_seq_len, true,
+                                               ids, m->max_seq_len, n, n_full, err);
+    embp_free(joined);
+    if (rc == EMBP_OK && !truncate && *n_full > m->max_seq_len)
+        return embp_fail(err, EMBP_ETOOLONG, "input has %d tokens; this model takes at most %d",
+                         *n_full, m->max_seq_len);
+    return rc;
+}
+
+embp_status embp_registry_token_states(void *ctx, embp_batch_job *job, embp_error *err) {
+    embp_model_info info;
+    embp_model_get_info(ctx, &info);
+    size_t row = 0;
+    for (int i = 0; i < job->n; i++) {
+        embp_status rc = embp_model_token_states(ctx, job->ids[i], job->lens[i],
+                                                 job->out + row * (size_t)info.hidden, err);
+        if (rc)
+            return rc;
+        row += (size_t)job->lens[i];
+    }
+    return EMBP_OK;
+}
+
+embp_registry_model *embp_registry_find(embp_registry_model *m, int n,
+                                        const embp_model_alias *aliases, int n_aliases,
+                                        const char *name, const embp_model_alias **alias_of) {
+    if (alias_of)
+        *alias_of = NULL;
+    for (int i = 0; i < n; i++)
+        if (strcmp(m[i].info.name, name) == 0)
+            return &m[i];
+    for (int a = 0; a < n_aliases; a++) {
+        if (strcmp(aliases[a].alias, name) != 0)
+            continue;
+        for (int i = 0; i < n; i++)
+            if (strcmp(m[i].info.name, aliases[a].target) == 0) {
+                if (alias_of)
+                    *alias_of = &aliases[a];
+                return &m[i];
+            }
+    }
+    return NULL;
+}
+
+void embp_registry_names(const embp_registry_model *m, int n, const embp_model_alias *aliases,
+                         int n_aliases, char *out, size_t size) {
+    size_t k = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && k < size; i++)
+        k += (size_t)snprintf(out + k, size - k, "%s%s", i ? ", " : "", m[i].info.name);
+    for (int a = 0; a < n_aliases && k < size; a++)
+        k += (size_t)snprintf(out + k, size - k, "%s%s -> %s%s", a ? ", " : " (aliases: ",
+                              aliases[a].alias, aliases[a].target, a + 1 == n_aliases ? ")" : "");
 }
 
 static json_t *fidelity_value(double v) {

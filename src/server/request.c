@@ -169,9 +169,9 @@ static int parse_input_array(embp_request *r, const json_t *arr, const embp_requ
     return 1;
 }
 
-static int parse_input(embp_request *r, const json_t *root, const embp_request_limits *lim,
-                       embp_http_error *e) {
-    const json_t *in = json_object_get(root, "input");
+/* in: the value of "input" (NULL: missing). */
+static int parse_input_value(embp_request *r, const json_t *in, const embp_request_limits *lim,
+                             embp_http_error *e) {
     if (!in)
         return BAD(e, "input", "'input' is required: a string, an array of strings, an array of "
                    "token ids or an array of arrays of token ids");
@@ -185,22 +185,51 @@ static int parse_input(embp_request *r, const json_t *root, const embp_request_l
     return parse_input_array(r, in, lim, e);
 }
 
+static int parse_input(embp_request *r, const json_t *root, const embp_request_limits *lim,
+                       embp_http_error *e) {
+    return parse_input_value(r, json_object_get(root, "input"), lim, e);
+}
+
 /* ---------------------------------------------------------------- options */
 
 static int parse_encoding(embp_request *r, const json_t *v, embp_http_error *e) {
     if (!v || json_is_null(v))
         return 1;
     const char *s = json_string_value(v);
-    if (s && strcmp(s, "float") == 0)
-        r->encoding = EMBP_ENCODING_FLOAT;
-    else if (s && strcmp(s, "base64") == 0)
-        r->encoding = EMBP_ENCODING_BASE64;
-    else if (s)
-        return BAD(e, "encoding_format", "'encoding_format' must be \"float\" or \"base64\", "
-                   "found \"%.64s\"", s);
-    else
-        return BAD(e, "encoding_format", "'encoding_format' must be \"float\" or \"base64\", "
-                   "found %s", type_name(v));
+    if (s && embp_encoding_parse(s, &r->encoding) == 0)
+        return 1;
+    if (s)
+        return BAD(e, "encoding_format", "'encoding_format' must be one of " EMBP_ENCODING_NAMES
+                   ", found \"%.64s\"", s);
+    return BAD(e, "encoding_format", "'encoding_format' must be one of " EMBP_ENCODING_NAMES
+               ", found %s", type_name(v));
+}
+
+/* Cohere's embedding_types: a non-empty list of distinct encoding names. */
+static int parse_types(embp_request *r, const json_t *v, int has_format, embp_http_error *e) {
+    if (!v || json_is_null(v))
+        return 1;
+    if (has_format)
+        return BAD(e, "embedding_types", "give 'encoding_format' (OpenAI's answer) or "
+                   "'embedding_types' (Cohere's answer, several encodings at once), not both");
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return BAD(e, "embedding_types", "'embedding_types' must be a non-empty array of "
+                   EMBP_ENCODING_NAMES ", found %s", json_is_array(v) ? "an empty array" :
+                   type_name(v));
+    size_t i;
+    const json_t *t;
+    json_array_foreach(v, i, t) {
+        embp_encoding enc;
+        const char *s = json_string_value(t);
+        if (!s || embp_encoding_parse(s, &enc) != 0)
+            return BAD(e, "embedding_types", "embedding_types[%zu] must be one of "
+                       EMBP_ENCODING_NAMES ", found %s%.64s%s", i, s ? "\"" : type_name(t),
+                       s ? s : "", s ? "\"" : "");
+        for (int k = 0; k < r->n_types; k++)
+            if (r->types[k] == enc)
+                return BAD(e, "embedding_types", "embedding_types[%zu] repeats \"%s\"", i, s);
+        r->types[r->n_types++] = enc;
+    }
     return 1;
 }
 
@@ -213,7 +242,9 @@ static int parse_options(embp_request *r, const json_t *root, embp_http_error *e
         if (!r->model)
             return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     }
-    if (!parse_encoding(r, json_object_get(root, "encoding_format"), e))
+    const json_t *fmt = json_object_get(root, "encoding_format");
+    if (!parse_encoding(r, fmt, e) ||
+        !parse_types(r, json_object_get(root, "embedding_types"), fmt && !json_is_null(fmt), e))
         return 0;
     v = json_object_get(root, "dimensions");
     if (v && !json_is_null(v)) {
@@ -263,10 +294,9 @@ static int check_prompt_inputs(const embp_request *r, embp_http_error *e) {
     return 1;
 }
 
-int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
-                       embp_request *out, embp_http_error *e) {
-    memset(out, 0, sizeof *out);
-    out->truncate = lim->default_truncate;
+int embp_request_load_json(const char *body, size_t len, const embp_request_limits *lim,
+                           json_t **root_out, embp_http_error *e) {
+    *root_out = NULL;
     int max_depth = lim->max_depth > 0 ? lim->max_depth : 16;
     long values, max_values = lim->max_values > 0 ? lim->max_values
                                                   : (long)lim->max_inputs * 512 + 64;
@@ -293,11 +323,28 @@ int embp_request_parse(const char *body, size_t len, const embp_request_limits *
         return BAD(e, NULL, "the body is not valid JSON%s: %s at line %d, column %d (byte %d)",
                    json_error_code(&je) == json_error_invalid_utf8 ? " (invalid UTF-8)" : "",
                    je.text, je.line, je.column, je.position);
-    int ok;
-    if (!json_is_object(root))
-        ok = BAD(e, NULL, "the body must be a JSON object, found %s", type_name(root));
-    else
-        ok = parse_options(out, root, e) && parse_input(out, root, lim, e) &&
+    if (!json_is_object(root)) {
+        BAD(e, NULL, "the body must be a JSON object, found %s", type_name(root));
+        json_decref(root);
+        return 0;
+    }
+    *root_out = root;
+    return 1;
+}
+
+int embp_request_take_input(embp_request *out, const json_t *in, const embp_request_limits *lim,
+                            embp_http_error *e) {
+    return parse_input_value(out, in, lim, e);
+}
+
+int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
+                       embp_request *out, embp_http_error *e) {
+    memset(out, 0, sizeof *out);
+    out->truncate = lim->default_truncate;
+    json_t *root;
+    if (!embp_request_load_json(body, len, lim, &root, e))
+        return 0;
+    int ok = parse_options(out, root, e) && parse_input(out, root, lim, e) &&
              check_prompt_inputs(out, e);
     json_decref(root);
     if (!ok)
@@ -324,6 +371,9 @@ int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_s
                                   "context_length_exceeded", "input[%d] has %d tokens; this "
                                   "model takes at most %d (truncate is false)", i, r->n_ids[i],
                                   max_seq_len);
+        if (r->truncate_left) /* keep the last ids */
+            memmove(r->ids[i], r->ids[i] + (r->n_ids[i] - max_seq_len),
+                    (size_t)max_seq_len * sizeof *r->ids[i]);
         r->n_ids[i] = max_seq_len;
     }
     return 1;

@@ -3,8 +3,11 @@
 #ifndef EMBP_SERVER_REQUEST_H
 #define EMBP_SERVER_REQUEST_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "runtime/encoding.h"
 
 /* An error as the HTTP layer sends it:
  * {"error":{"message":..., "type":..., "param":..., "code":...}} with status. */
@@ -24,15 +27,18 @@ int embp_http_fail(embp_http_error *e, int status, const char *type, const char 
 #endif
     ;
 
-typedef enum { EMBP_ENCODING_FLOAT, EMBP_ENCODING_BASE64 } embp_encoding;
-
 /* A parsed request. Either texts (is_tokens 0) or token id arrays (is_tokens 1), n_inputs each.
  * Owns all its memory; free with embp_request_free. */
 typedef struct {
     char *model;          /* NULL: the default model */
-    embp_encoding encoding;
+    embp_encoding encoding; /* encoding_format: OpenAI's shape, one encoding */
+    /* embedding_types (Cohere's): n_types > 0 answers Cohere's shape, {"embeddings": {"float":
+     * [...], "int8": [...]}}, with each of types[0..n_types) in the order given. */
+    embp_encoding types[EMBP_ENCODING_COUNT];
+    int n_types;
     int dimensions;       /* 0: the model's full dimension */
     int truncate;         /* 1: cut inputs at max_seq_len; 0: a longer input is an error */
+    int truncate_left;    /* cut from the left, keeping the end (TEI's truncation_direction) */
     int n_inputs;
     int is_tokens;
     char **texts;         /* n_inputs UTF-8 strings, NUL-terminated, no NUL inside */
@@ -58,8 +64,18 @@ typedef struct {
 int embp_request_parse(const char *body, size_t len, const embp_request_limits *lim,
                        embp_request *out /* OUT */, embp_http_error *e);
 
+/* For the other routes' shapes (TEI's): loads body as a JSON object under lim's bounds (depth,
+ * values), with the same 400s as embp_request_parse. 1 and *root (a new reference), or 0. */
+int embp_request_load_json(const char *body, size_t len, const embp_request_limits *lim,
+                           json_t **root /* OUT */, embp_http_error *e);
+/* Fills out's inputs from in, a JSON value read as embp_request_parse reads "input" (its
+ * messages name "input"). out's other fields are the caller's. 1, or 0 with e. */
+int embp_request_take_input(embp_request *out, const json_t *in,
+                            const embp_request_limits *lim, embp_http_error *e);
+
 /* Checks what needs the model: dimensions <= dim and token ids in [0, vocab_size) and token
- * arrays no longer than max_seq_len (or truncated to it when truncate). Returns 1 or 0 with e. */
+ * arrays no longer than max_seq_len (or truncated to it when truncate: their last ids kept
+ * when truncate_left). Returns 1 or 0 with e. */
 int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_seq_len,
                              embp_http_error *e);
 

@@ -95,6 +95,8 @@ static int parse(embp_server_ctx *x, json_t *o, rerank_req *q, embp_http_error *
         return BAD(e, "query", "'query' must be a string%s", query ? "" : " (it is missing)");
     q->query = json_string_value(query);
     q->query_len = json_string_length(query);
+    if (q->tei && json_is_array(arr) && json_array_size(arr) == 0) /* TEI's 400 "empty" */
+        return embp_http_fail(e, 400, "empty", NULL, NULL, "`texts` cannot be empty");
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return BAD(e, q->texts_key, "'%s' must be a non-empty array of texts", q->texts_key);
     if (json_array_size(arr) > (size_t)x->cfg->max_batch_size)
@@ -283,7 +285,8 @@ void embp_route_rerank(embp_server_ctx *x, const char *body, size_t len, embp_re
                  je.line, je.column);
     if (ok && !json_is_object(o))
         ok = BAD(&e, NULL, "the body must be a JSON object");
-    ok = ok && parse(x, o, &q, &e) && (m = embp_route_find_model(x, q.model, "reranker", &e)) &&
+    ok = ok && parse(x, o, &q, &e) &&
+         (m = embp_route_find_model_kind(x, q.model, "reranker", &e)) &&
          !embp_route_refuse_busy(x, m, r, &e) && embp_route_within_prepare_bound(x, t0, &e);
     ok = ok && score(x, m, &q, &u, t0, r, &e);
     r->inputs = q.n;

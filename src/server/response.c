@@ -1,57 +1,81 @@
 /* JSON bodies the server sends: the embeddings list (written straight into a growing buffer,
- * floats shortest round-trip or base64, no JSON DOM on this hot path) and OpenAI errors. The
- * buffer and the writers are core/buf.h's. */
+ * rows in their encoding, server/encoding.c, no JSON DOM on this hot path) and OpenAI errors.
+ * The buffer and the writers are core/buf.h's. */
 #include "server/response.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-static void write_float_row(embp_buf *b, const float *row, int dim) {
-    if (!embp_buf_reserve(b, (size_t)dim * 17 + 2))
-        return;
-    char *o = b->p + b->len;
-    *o++ = '[';
-    for (int j = 0; j < dim; j++) {
-        char tmp[32];
-        int k = embp_format_float(row[j], tmp);
-        if (j)
-            *o++ = ',';
-        memcpy(o, tmp, (size_t)k);
-        o += k;
-    }
-    *o++ = ']';
-    b->len = (size_t)(o - b->p);
-    b->p[b->len] = '\0';
+static void write_usage(embp_buf *b, const embp_response_opts *o) {
+    embp_buf_puts(b, ",\"model\":");
+    embp_buf_json_string(b, o->model, strlen(o->model));
+    char tail[96];
+    snprintf(tail, sizeof tail, ",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}",
+             o->prompt_tokens, o->prompt_tokens);
+    embp_buf_puts(b, tail);
 }
 
-int embp_response_embeddings(embp_buf *b, const float *rows, int n, int dim, embp_encoding enc,
-                             const char *model, long prompt_tokens) {
-    for (size_t i = 0; i < (size_t)n * (size_t)dim; i++)
-        if (!isfinite(rows[i]))
-            return 0;
+/* OpenAI's list: one object per row, its "embedding" in o->encoding. */
+static void write_openai(embp_buf *b, const float *rows, int n, int dim,
+                         const embp_response_opts *o) {
     embp_buf_puts(b, "{\"object\":\"list\",\"data\":[");
     for (int i = 0; i < n; i++) {
         char head[64];
         snprintf(head, sizeof head, "%s{\"object\":\"embedding\",\"index\":%d,\"embedding\":",
                  i ? "," : "", i);
         embp_buf_puts(b, head);
-        const float *row = rows + (size_t)i * (size_t)dim;
-        if (enc == EMBP_ENCODING_BASE64) {
-            embp_buf_puts(b, "\"");
-            embp_buf_base64(b, (const unsigned char *)row, (size_t)dim * sizeof(float));
-            embp_buf_puts(b, "\"}");
-        } else {
-            write_float_row(b, row, dim);
-            embp_buf_puts(b, "}");
-        }
+        embp_encoding_write(b, o->encoding, rows + (size_t)i * (size_t)dim, dim, o->ranges);
+        embp_buf_puts(b, "}");
     }
-    embp_buf_puts(b, "],\"model\":");
-    embp_buf_json_string(b, model, strlen(model));
-    char tail[96];
-    snprintf(tail, sizeof tail, ",\"usage\":{\"prompt_tokens\":%ld,\"total_tokens\":%ld}}",
-             prompt_tokens, prompt_tokens);
+    embp_buf_puts(b, "]");
+    write_usage(b, o);
+    embp_buf_puts(b, "}");
+}
+
+/* Cohere's embeddings_by_type: {"embeddings": {type: [row, ...], ...}}. */
+static void write_cohere(embp_buf *b, const float *rows, int n, int dim,
+                         const embp_response_opts *o) {
+    embp_buf_puts(b, "{\"id\":");
+    if (o->id)
+        embp_buf_json_string(b, o->id, strlen(o->id));
+    else
+        embp_buf_puts(b, "null");
+    embp_buf_puts(b, ",\"embeddings\":{");
+    for (int t = 0; t < o->n_types; t++) {
+        embp_buf_puts(b, t ? ",\"" : "\"");
+        embp_buf_puts(b, embp_encoding_name(o->types[t]));
+        embp_buf_puts(b, "\":[");
+        for (int i = 0; i < n; i++) {
+            if (i)
+                embp_buf_puts(b, ",");
+            embp_encoding_write(b, o->types[t], rows + (size_t)i * (size_t)dim, dim, o->ranges);
+        }
+        embp_buf_puts(b, "]");
+    }
+    embp_buf_puts(b, "},\"texts\":[");
+    for (int i = 0; o->texts && i < n; i++) {
+        if (i)
+            embp_buf_puts(b, ",");
+        embp_buf_json_string(b, o->texts[i], strlen(o->texts[i]));
+    }
+    embp_buf_puts(b, "]");
+    write_usage(b, o);
+    char tail[128];
+    snprintf(tail, sizeof tail, ",\"meta\":{\"billed_units\":{\"input_tokens\":%ld}},"
+             "\"response_type\":\"embeddings_by_type\"}", o->prompt_tokens);
     embp_buf_puts(b, tail);
+}
+
+int embp_response_embeddings(embp_buf *b, const float *rows, int n, int dim,
+                             const embp_response_opts *o) {
+    for (size_t i = 0; i < (size_t)n * (size_t)dim; i++)
+        if (!isfinite(rows[i]))
+            return 0;
+    if (o->n_types > 0)
+        write_cohere(b, rows, n, dim, o);
+    else
+        write_openai(b, rows, n, dim, o);
     return !b->oom;
 }
 

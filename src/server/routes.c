@@ -4,6 +4,7 @@
 
 #include "runtime/pooling.h"
 #include "runtime/registry.h"
+#include "server/tei.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -26,10 +27,15 @@ static void add_header(embp_reply *r, const char *name, const char *value) {
     }
 }
 
+/* The error body of the route's family: TEI's routes answer TEI's shape (server/tei.h),
+ * the others OpenAI's. */
 static void reply_error(embp_reply *r, const embp_http_error *e) {
     r->status = e->status;
     embp_buf_free(&r->body);
-    embp_response_error(&r->body, e);
+    if (r->tei)
+        embp_tei_error(r, e);
+    else
+        embp_response_error(&r->body, e);
 }
 
 /* Takes v (a new reference) as the body. */
@@ -46,23 +52,47 @@ static void reply_json(embp_reply *r, int status, json_t *v) {
 
 /* ---------------------------------------------------------------- routing and keys */
 
-enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_RERANK, R_V1_RERANK };
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS, R_TEI, R_RERANK, R_V1_RERANK };
+
+static const struct {
+    const char *url, *method;
+    int id;
+} routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
+              {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
+              {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
+              {"/metrics", "GET", R_METRICS},
+              /* TEI's routes (server/tei.c) */
+              {"/embed", "POST", R_TEI},          {"/embed_all", "POST", R_TEI},
+              {"/tokenize", "POST", R_TEI},       {"/decode", "POST", R_TEI},
+              {"/similarity", "POST", R_TEI},     {"/", "POST", R_TEI},
+              /* reranking (server/rerank.c): TEI's /rerank (TEI's errors) and Infinity's */
+              {"/rerank", "POST", R_RERANK},      {"/v1/rerank", "POST", R_V1_RERANK}};
+
+/* The index of url's row in routes, or -1. */
+static int route_index(const char *url) {
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (strcmp(url, routes[i].url) == 0)
+            return (int)i;
+    return -1;
+}
 
 static int route_of(const char *url, const char **allow) {
-    static const struct {
-        const char *url, *method;
-        int id;
-    } routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
-                  {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
-                  {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
-                  {"/rerank", "POST", R_RERANK},      {"/v1/rerank", "POST", R_V1_RERANK}};
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(url, routes[i].url) == 0) {
-            *allow = routes[i].method;
-            return routes[i].id;
-        }
-    }
-    return R_NONE;
+    int i = route_index(url);
+    if (i < 0)
+        return R_NONE;
+    *allow = routes[i].method;
+    return routes[i].id;
+}
+
+const char *embp_route_name(const char *url) {
+    int i = route_index(url);
+    return i < 0 ? NULL : routes[i].url;
+}
+
+/* Whether a route answers in TEI's family (its errors in TEI's shape): TEI's own routes and
+ * /rerank. */
+static int tei_family(int route) {
+    return route == R_TEI || route == R_RERANK;
 }
 
 /* Compares in time that depends only on the expected key's length, not on where they differ. */
@@ -83,13 +113,16 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     int route = route_of(url, &allow);
     embp_http_error e;
     const char *cors = x->cfg->cors_origin;
+    r->tei = tei_family(route);
     if (cors && *cors) {
         add_header(r, "Access-Control-Allow-Origin", cors);
         if (strcmp(cors, "*") != 0)
             add_header(r, "Vary", "Origin");
+        add_header(r, "Access-Control-Expose-Headers", "X-Request-Id");
         if (!strcmp(method, "OPTIONS") && route != R_NONE) { /* the browser's preflight */
             add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            add_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+            add_header(r, "Access-Control-Allow-Headers",
+                       "Authorization, Content-Type, X-Request-Id");
             add_header(r, "Access-Control-Max-Age", "600");
             r->status = 204;
             embp_buf_append(&r->body, "", 0);
@@ -115,7 +148,7 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     return 1;
 }
 
-int embp_route_too_big(embp_server_ctx *x, embp_reply *r) {
+int embp_route_too_big(embp_server_ctx *x, embp_reply *r) { /* r->tei: set by the precheck */
     embp_http_error e;
     embp_http_fail(&e, 413, "invalid_request_error", NULL, "request_too_large",
                    "The request body is larger than %ld bytes (EMB_PROVIDER_MAX_REQUEST_BYTES)",
@@ -151,12 +184,15 @@ static embp_registry_model *find_model(embp_server_ctx *x, const char *name, emb
     }
     if (!name)
         return &x->models[0];
-    for (int i = 0; i < x->n_models; i++)
-        if (strcmp(x->models[i].info.name, name) == 0)
-            return &x->models[i];
+    embp_registry_model *m = embp_registry_find(x->models, x->n_models, x->cfg->model_aliases,
+                                                x->cfg->n_model_aliases, name, NULL);
+    if (m)
+        return m;
+    char names[300];
+    embp_registry_names(x->models, x->n_models, x->cfg->model_aliases, x->cfg->n_model_aliases,
+                        names, sizeof names);
     embp_http_fail(e, 404, "invalid_request_error", "model", "model_not_found",
-                   "The model '%.200s' does not exist; GET /v1/models lists the served ones",
-                   name);
+                   "The model '%.120s' does not exist; served: %s", name, names);
     return NULL;
 }
 
@@ -199,8 +235,12 @@ static int tokenize_one(embp_registry_model *m, const embp_request *q, const cha
                         int32_t *ids, int *len, int *skip, embp_http_error *e) {
     embp_error err;
     int n = 0, n_full = 0;
-    embp_status rc = embp_registry_tokenize_prompt(m, prompt, q->texts[i], q->text_lens[i],
-                                                   q->truncate, ids, &n, &n_full, skip, &err);
+    embp_status rc = q->truncate_left
+                         ? embp_registry_tokenize_left(m, prompt, q->texts[i], q->text_lens[i],
+                                                       q->truncate, ids, &n, &n_full, skip, &err)
+                         : embp_registry_tokenize_prompt(m, prompt, q->texts[i], q->text_lens[i],
+                                                         q->truncate, ids, &n, &n_full, skip,
+                                                         &err);
     if (rc == EMBP_ENOMEM)
         return embp_http_fail(e, 500, "server_error", NULL, NULL, "input[%d]: %s", i, err.msg);
     if (rc == EMBP_OK && n == 0) /* no special tokens, an input of only spaces or controls */
@@ -276,7 +316,7 @@ static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error 
                           "retry later", x->cfg->max_queue_tokens);
 }
 
-/* Runs job (ids, types, lens, n, out filled) through m's batcher; 1, or 0 with e. */
+/* Runs job (ids, types, lens, n, out filled; run: alone) through m's batcher; 1, or 0 with e. */
 static int run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
                    embp_reply *r, embp_http_error *e) {
     embp_batch_submit s = embp_batcher_run_while(m->batcher, job, r->client_gone, r->client, 50);
@@ -296,11 +336,14 @@ static int run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *j
     return 1;
 }
 
-/* Runs sq through m's batcher into out (n, dim). */
+/* Runs sq through m's batcher into out (n, dim); with run, that job run alone instead
+ * (embp_batch_job.run: /embed_all's token vectors). */
 static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
-                           float *out, embp_reply *r, embp_http_error *e) {
+                           float *out, embp_reply *r, embp_http_error *e,
+                           embp_status (*run)(void *, embp_batch_job *, embp_error *)) {
     embp_batch_job job;
     memset(&job, 0, sizeof job);
+    job.run = run;
     job.ids = sq->ids;
     job.lens = sq->lens;
     job.skip = sq->skip;
@@ -309,12 +352,68 @@ static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences
     return run_job(x, m, &job, r, e);
 }
 
+/* 1 when the int8/uint8 ranges (EMB_PROVIDER_QUANTIZE_RANGES) fit m, or q asks for neither. */
+static int ranges_fit(embp_server_ctx *x, const embp_request *q, const embp_registry_model *m,
+                      embp_http_error *e) {
+    int bucketed = q->encoding == EMBP_ENCODING_INT8 || q->encoding == EMBP_ENCODING_UINT8;
+    for (int t = 0; t < q->n_types; t++)
+        bucketed |= q->types[t] == EMBP_ENCODING_INT8 || q->types[t] == EMBP_ENCODING_UINT8;
+    if (!bucketed || embp_quant_ranges_fit(&x->ranges, m->info.dim))
+        return 1;
+    return embp_http_fail(e, 400, "invalid_request_error", "encoding_format", NULL, "int8/uint8 "
+                          "need ranges for model %s's %d dimensions; EMB_PROVIDER_QUANTIZE_RANGES "
+                          "holds %d", m->info.name, m->info.dim, x->ranges.dim);
+}
+
 /* 1 when every served model's queue would refuse any request now (so parsing is pointless). */
 static int all_queues_full(embp_server_ctx *x) {
     for (int i = 0; i < x->n_models; i++)
         if (!x->models[i].batcher || !embp_batcher_full(x->models[i].batcher))
             return 0;
     return x->n_models > 0;
+}
+
+/* Embeds q's inputs with its model: *out (heap, q->n_inputs rows of *dim floats, dimensions
+ * applied) and *m. 1, or 0 with e (and *out NULL). t0: thread_cpu_ms() at the request's start.
+ * lens set: one vector per token instead (/embed_all): *lens (heap) gets each input's token
+ * count, *out sum(lens) rows of the hidden size. */
+static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_reply *r,
+                         embp_registry_model **mp, float **outp, int *dim, int **lens,
+                         embp_http_error *e) {
+    sequences sq = {0};
+    float *out = NULL;
+    embp_registry_model *m = find_model_kind(x, q->model, "embedding", e);
+    int ok = m && embp_request_check_model(q, m->info.dim, m->info.vocab_size, m->max_seq_len,
+                                           e) && ranges_fit(x, q, m, e);
+    if (ok && m->batcher && embp_batcher_full(m->batcher))
+        ok = refuse_queue_full(x, r, e);
+    ok = ok && within_prepare_bound(x, t0, e) && make_sequences(x, m, q, &sq, t0, e);
+    r->inputs = q->n_inputs;
+    r->tokens = sq.tokens;
+    size_t rows = lens ? (size_t)sq.tokens : (size_t)q->n_inputs;
+    int width = !m ? 0 : lens ? m->info.hidden : m->info.dim;
+    if (ok && lens && !(*lens = embp_malloc((size_t)q->n_inputs * sizeof **lens)))
+        ok = embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    if (ok) {
+        out = embp_malloc((rows ? rows : 1) * (size_t)width * sizeof(float));
+        ok = out ? embed_sequences(x, m, &sq, q->n_inputs, out, r, e,
+                                   lens ? embp_registry_token_states : NULL)
+                 : embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    }
+    if (ok && lens) {
+        memcpy(*lens, sq.lens, (size_t)q->n_inputs * sizeof **lens);
+        *dim = width;
+    } else if (ok) {
+        *dim = q->dimensions ? q->dimensions : m->info.dim;
+        embp_pool_truncate(out, q->n_inputs, m->info.dim, *dim, m->info.normalize);
+    } else {
+        embp_free(out);
+        out = NULL;
+    }
+    *mp = m;
+    *outp = out;
+    sequences_free(&sq);
+    return ok;
 }
 
 static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, embp_reply *r) {
@@ -332,27 +431,19 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
         reply_error(r, &e);
         return;
     }
-    sequences sq = {0};
     float *out = NULL;
-    embp_registry_model *m = find_model_kind(x, q.model, "embedding", &e);
-    int ok = m && embp_request_check_model(&q, m->info.dim, m->info.vocab_size, m->max_seq_len,
-                                           &e);
-    if (ok && m->batcher && embp_batcher_full(m->batcher))
-        ok = refuse_queue_full(x, r, &e);
-    ok = ok && within_prepare_bound(x, t0, &e) && make_sequences(x, m, &q, &sq, t0, &e);
-    r->inputs = q.n_inputs;
-    r->tokens = sq.tokens;
+    embp_registry_model *m = NULL;
+    int d = 0;
+    int ok = embed_request(x, &q, t0, r, &m, &out, &d, NULL, &e);
     if (ok) {
-        out = embp_malloc((size_t)q.n_inputs * (size_t)m->info.dim * sizeof(float));
-        ok = out ? embed_sequences(x, m, &sq, q.n_inputs, out, r, &e)
-                 : embp_http_fail(&e, 500, "server_error", NULL, NULL, "out of memory");
-    }
-    if (ok) {
-        int d = q.dimensions ? q.dimensions : m->info.dim;
-        embp_pool_truncate(out, q.n_inputs, m->info.dim, d, m->info.normalize);
         r->status = 200;
-        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, q.encoding, m->info.name,
-                                      sq.tokens))
+        /* "model" echoes the name asked for (an alias stays the alias), as OpenAI does */
+        embp_response_opts ro = {.encoding = q.encoding, .types = q.types,
+                                 .n_types = q.n_types, .ranges = &x->ranges,
+                                 .model = q.model ? q.model : m->info.name,
+                                 .id = r->request_id, .texts = q.texts,
+                                 .prompt_tokens = r->tokens};
+        if (!embp_response_embeddings(&r->body, out, q.n_inputs, d, &ro))
             ok = embp_http_fail(&e, 500, "server_error", NULL, NULL, r->body.oom ?
                                 "out of memory while writing the reply" : "the model produced "
                                 "a value that is not a finite number");
@@ -360,7 +451,6 @@ static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, e
     if (!ok)
         reply_error(r, &e);
     embp_free(out);
-    sequences_free(&sq);
     embp_request_free(&q);
 }
 
@@ -377,18 +467,8 @@ static json_t *model_embp_json(const embp_registry_model *m) {
                           i->plan_reason ? i->plan_reason : "", "demo", i->is_demo);
     if (o)
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
-    json_t *prompts = json_object();
-    for (int k = 0; k < i->n_prompts; k++) {
-        const char *text, *name = embp_model_prompt(m->model, k, &text);
-        json_object_set_new(prompts, name, json_string(text));
-    }
     if (o)
-        json_object_set_new(o, "prompts", json_pack("{s:o, s:s?, s:b}", "prompts", prompts,
-                                                   "default_prompt_name",
-                                                   i->default_prompt_name, "include_prompt",
-                                                   i->include_prompt));
-    else
-        json_decref(prompts);
+        json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
     if (o) /* what it serves: "embedding" (/v1/embeddings) or "reranker" (/rerank, /v1/rerank) */
         json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
     if (o && i->is_demo)
@@ -403,6 +483,19 @@ static void route_models(embp_server_ctx *x, embp_reply *r) {
                                               x->models[k].info.name, "object", "model",
                                               "created", 0, "owned_by", "embp", "embp",
                                               model_embp_json(&x->models[k])));
+    /* each alias as an entry of its own: its target's embp object, plus "alias_of" */
+    for (int a = 0; a < x->cfg->n_model_aliases; a++) {
+        const embp_model_alias *al = &x->cfg->model_aliases[a];
+        embp_registry_model *m = embp_registry_find(x->models, x->n_models, NULL, 0, al->target,
+                                                    NULL);
+        json_t *o = m ? model_embp_json(m) : NULL;
+        if (!o)
+            continue;
+        json_object_set_new(o, "alias_of", json_string(al->target));
+        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s, s:o}", "id", al->alias,
+                                              "object", "model", "created", 0, "owned_by",
+                                              "embp", "embp", o));
+    }
     reply_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
@@ -435,13 +528,21 @@ static void route_info(embp_server_ctx *x, embp_reply *r) {
                                (json_int_t)c->max_connections, "timeout_s",
                                (json_int_t)c->timeout_s, "truncate", c->truncate,
                                "length_grouping", c->length_grouping);
-    reply_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:b}", "name", "embp", "models", models,
-                                 "cpu", cpu_json(), "limits", limits, "auth",
-                                 *c->api_key != '\0'));
+    json_t *aliases = json_object();
+    for (int a = 0; a < c->n_model_aliases; a++)
+        json_object_set_new(aliases, c->model_aliases[a].alias,
+                            json_string(c->model_aliases[a].target));
+    /* TEI's shape (server/tei.c), embp's own detail under "embp" */
+    reply_json(r, 200, embp_tei_info(x, json_pack("{s:s, s:o, s:o, s:o, s:o, s:b}", "name",
+                                                  "embp", "models", models, "aliases", aliases,
+                                                  "cpu", cpu_json(), "limits", limits, "auth",
+                                                  *c->api_key != '\0')));
 }
 
 void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
                          const embp_buf *body, int too_big, embp_reply *r) {
+    const char *allow;
+    r->tei = tei_family(route_of(url, &allow));
     if (too_big) {
         embp_route_too_big(x, r);
     } else if (body->oom) {
@@ -459,7 +560,9 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
                        size_t len, embp_reply *r) {
     (void)method;
     const char *allow;
-    switch (route_of(url, &allow)) {
+    int route = route_of(url, &allow);
+    r->tei = tei_family(route);
+    switch (route) {
     case R_EMBED:
         route_embeddings(x, body, len, r);
         break;
@@ -475,9 +578,20 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
     case R_INFO:
         route_info(x, r);
         break;
+    case R_TEI:
+        embp_tei_handle(x, url, body, len, r);
+        break;
+    case R_METRICS: /* Prometheus' text format 0.0.4 */
+        r->status = 200;
+        r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        if (x->metrics)
+            embp_metrics_write(x->metrics, &r->body);
+        else
+            embp_buf_append(&r->body, "", 0);
+        break;
     case R_RERANK:
     case R_V1_RERANK:
-        embp_route_rerank(x, body, len, r, route_of(url, &allow) == R_RERANK);
+        embp_route_rerank(x, body, len, r, route == R_RERANK);
         break;
     default: { /* the precheck answers unknown routes; kept for safety */
         embp_http_error e;
@@ -489,9 +603,17 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
 
 /* ---------------------------------------------------------------- for the other route files */
 
-embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name, const char *kind,
-                                           embp_http_error *e) {
+embp_registry_model *embp_route_find_model_kind(embp_server_ctx *x, const char *name,
+                                                const char *kind, embp_http_error *e) {
     return find_model_kind(x, name, kind, e);
+}
+
+void embp_route_add_header(embp_reply *r, const char *name, const char *value) {
+    add_header(r, name, value);
+}
+
+void embp_route_reply_json(embp_reply *r, int status, json_t *v) {
+    reply_json(r, status, v);
 }
 
 void embp_route_reply_error(embp_reply *r, const embp_http_error *e) {
@@ -516,4 +638,18 @@ double embp_route_cpu_ms(void) {
 
 int embp_route_within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e) {
     return within_prepare_bound(x, t0, e);
+}
+
+embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,
+                                           embp_http_error *e) {
+    return find_model(x, name, e);
+}
+
+int embp_route_embed(embp_server_ctx *x, embp_request *q, embp_reply *r,
+                     embp_registry_model **m, float **out, int *dim, int **lens,
+                     embp_http_error *e) {
+    double t0 = thread_cpu_ms();
+    if (all_queues_full(x))
+        return refuse_queue_full(x, r, e);
+    return embed_request(x, q, t0, r, m, out, dim, lens, e);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "core/text.h"
 #include "server/response.h"
 #include "server/routes.h"
+
+#define REQUEST_ID_MAX 128 /* bytes of an X-Request-Id we accept */
 
 /* An open connection. deadline_us is when its request must have fully arrived, or once the
  * reply is queued, when the reply must have been sent (0 while the model works on it):
@@ -32,6 +35,7 @@ typedef struct conn_entry {
     MHD_socket fd;
     int64_t deadline_us;
     conn_phase phase;
+    char rid[REQUEST_ID_MAX + 1]; /* its current request's id, for the watchdog's line */
 } conn_entry;
 
 struct embp_server {
@@ -45,6 +49,7 @@ struct embp_server {
     conn_entry *conns;
     pthread_t watchdog;
     int watchdog_started, watchdog_stop;
+    uint64_t id_seed[2]; /* random at start: generated request ids differ across processes */
 };
 
 /* One request's state across libmicrohttpd's calls. */
@@ -52,6 +57,7 @@ typedef struct {
     embp_buf body;
     int too_big;
     int64_t t0; /* microseconds, at the headers */
+    char rid[REQUEST_ID_MAX + 1]; /* X-Request-Id: the client's, or one made here */
 } request_state;
 
 static int64_t now_us(void) {
@@ -102,12 +108,27 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
+/* c's entry in the watchdog's list, or NULL. */
+static conn_entry *entry_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Sets the id of c's current request ("": none), for the watchdog's log line. */
+static void set_request_id(embp_server *s, struct MHD_Connection *c, const char *rid) {
+    conn_entry *e = entry_of(c);
+    if (!e)
+        return;
+    pthread_mutex_lock(&s->conn_mu);
+    snprintf(e->rid, sizeof e->rid, "%s", rid);
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
 /* Sets c's phase and deadline: none while the model works, now + timeout to receive the next
  * request or to send the reply. */
 static void set_phase(embp_server *s, struct MHD_Connection *c, conn_phase phase) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    conn_entry *e = ci ? ci->socket_context : NULL;
+    conn_entry *e = entry_of(c);
     if (!e)
         return;
     pthread_mutex_lock(&s->conn_mu);
@@ -133,10 +154,13 @@ static void *watchdog_main(void *arg) {
                                sizeof(struct linger));
                 shutdown(e->fd, SHUT_RDWR);
                 e->deadline_us = 0;
-                embp_log(s->ctx.log_level, EMBP_LOG_INFO, "closed a connection that %s within "
-                         "%ld s (EMB_PROVIDER_TIMEOUT_S)", e->phase == PHASE_SENDING ?
-                         "did not read its whole reply" : "sent no complete request",
-                         s->ctx.cfg->timeout_s);
+                embp_log_fields f = {.request_id = e->rid[0] ? e->rid : NULL, .status = -1,
+                                     .latency_ms = -1, .inputs = -1, .tokens = -1};
+                embp_logger_log(&s->ctx.log, EMBP_LOG_INFO, &f, "closed a connection that %s "
+                                "within %ld s (EMB_PROVIDER_TIMEOUT_S)",
+                                e->phase == PHASE_SENDING ? "did not read its whole reply"
+                                                          : "sent no complete request",
+                                s->ctx.cfg->timeout_s);
             }
         }
         struct timespec ts;
@@ -154,10 +178,10 @@ static void *watchdog_main(void *arg) {
 
 /* ---------------------------------------------------------------- requests */
 
-/* Queues r's body with status and headers (Content-Type, plus r->hdr if set), freeing r's
- * buffer when sent, and logs the request's line. */
+/* Queues r's body with status and headers (Content-Type, X-Request-Id, plus r->hdr if set),
+ * freeing r's buffer when sent; counts it for /metrics and logs the request's line. */
 static enum MHD_Result send_reply(struct MHD_Connection *c, embp_server *s, embp_reply *r,
-                                  const char *method, const char *url, int64_t t0) {
+                                  const char *method, const char *url, request_state *st) {
     struct MHD_Response *resp;
     if (r->body.oom || !r->body.p) {
         static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":"
@@ -173,18 +197,25 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, embp_server *s, embp
     }
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(resp, "X-Request-Id", st->rid);
     for (int i = 0; i < r->n_hdr; i++)
         MHD_add_response_header(resp, r->hdr[i][0], r->hdr[i][1]);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     set_phase(s, c, PHASE_SENDING); /* a slow reader gets timeout_s for the whole reply */
-    unsigned long id = atomic_fetch_add(&s->ctx.next_id, 1) + 1;
-    char m[40], u[600]; /* the client chose both: a raw newline would forge a log line */
-    embp_log(s->ctx.log_level, EMBP_LOG_INFO, "req=%lu %s %s status=%d inputs=%d tokens=%ld "
-             "ms=%.2f", id, embp_log_escape(method, m, sizeof m),
-             embp_log_escape(url, u, sizeof u), r->status, r->inputs, r->tokens,
-             (double)(now_us() - t0) / 1000.0);
+    double seconds = (double)(now_us() - st->t0) / 1e6;
+    const char *route = embp_route_name(url);
+    embp_metrics_request(s->ctx.metrics, route, r->status, seconds);
+    char m[40], u[600]; /* the client chose both: a raw newline would forge a text log line */
+    embp_log_escape(method, m, sizeof m);
+    embp_log_escape(url, u, sizeof u);
+    embp_log_fields f = {.request_id = st->rid, .method = method, .path = url,
+                         .route = route ? route : "unmatched", .status = r->status,
+                         .latency_ms = seconds * 1000.0, .inputs = r->inputs,
+                         .tokens = r->tokens}; /* JSON escapes method and url itself */
+    embp_logger_log(&s->ctx.log, EMBP_LOG_INFO, &f, "%s %s", m, u);
     return ret;
 }
 
@@ -214,6 +245,38 @@ static int declared_too_big(embp_server *s, struct MHD_Connection *c) {
     return cl && strtoull(cl, NULL, 10) > (unsigned long long)s->ctx.cfg->max_request_bytes;
 }
 
+/* 1 when id (the client's X-Request-Id) is 1..REQUEST_ID_MAX visible ASCII characters
+ * (0x21..0x7e): no space, which would split a text log line's fields, and no control byte. */
+static int valid_request_id(const char *id) {
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > REQUEST_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < 0x21 || id[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* splitmix64's finalizer: a bijection, so distinct counters give distinct ids. */
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* The client's X-Request-Id when valid, else a new one: 32 hex digits, unique per request in
+ * this process (a counter through a bijection) and unlike another process's (a random seed). */
+static void take_request_id(embp_server *s, struct MHD_Connection *c, char *out) {
+    const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (valid_request_id(id)) {
+        snprintf(out, REQUEST_ID_MAX + 1, "%s", id);
+        return;
+    }
+    uint64_t n = atomic_fetch_add(&s->ctx.next_id, 1) + 1;
+    snprintf(out, REQUEST_ID_MAX + 1, "%016llx%016llx",
+             (unsigned long long)mix64(s->id_seed[0] + n), (unsigned long long)s->id_seed[1]);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -228,14 +291,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = st;
         st->t0 = now_us();
         atomic_fetch_add(&s->active, 1);
+        take_request_id(s, c, st->rid);
+        set_request_id(s, c, st->rid);
         /* Route problems and an announced oversize body are answered before reading it. */
-        embp_reply r = {0};
+        embp_reply r = {.request_id = st->rid};
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         if (embp_route_precheck(&s->ctx, method, url, auth, &r))
-            return send_reply(c, s, &r, method, url, st->t0);
+            return send_reply(c, s, &r, method, url, st);
         if (declared_too_big(s, c)) {
             embp_route_too_big(&s->ctx, &r);
-            return send_reply(c, s, &r, method, url, st->t0);
+            return send_reply(c, s, &r, method, url, st);
         }
         return MHD_YES;
     }
@@ -253,8 +318,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r.client_gone = client_gone;
         r.client = &fd;
     }
+    r.request_id = st->rid;
     embp_route_complete(&s->ctx, method, url, &st->body, st->too_big, &r);
-    return send_reply(c, s, &r, method, url, st->t0);
+    return send_reply(c, s, &r, method, url, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -263,6 +329,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     embp_server *s = cls;
     request_state *st = *con_cls;
     set_phase(s, c, PHASE_RECEIVING); /* a keep-alive connection's next request */
+    set_request_id(s, c, "");
     if (!st)
         return;
     embp_buf_free(&st->body);
@@ -304,6 +371,8 @@ static void server_release(embp_server *s) {
     }
     pthread_mutex_destroy(&s->conn_mu);
     pthread_cond_destroy(&s->conn_cv);
+    embp_quant_ranges_free(&s->ctx.ranges);
+    embp_metrics_free(s->ctx.metrics);
     embp_free(s);
 }
 
@@ -340,8 +409,23 @@ embp_status embp_server_start(const embp_config *cfg, embp_registry_model *model
     s->ctx.n_models = n_models;
     int lvl = embp_log_level_parse(cfg->log_level);
     s->ctx.log_level = lvl < 0 ? EMBP_LOG_INFO : (embp_log_level)lvl;
+    s->ctx.log = (embp_logger){s->ctx.log_level, embp_log_format_parse(cfg->log_format) ==
+                               EMBP_LOG_JSON ? EMBP_LOG_JSON : EMBP_LOG_TEXT};
+    if (getrandom(s->id_seed, sizeof s->id_seed, 0) != (ssize_t)sizeof s->id_seed) {
+        s->id_seed[0] = (uint64_t)now_us(); /* no entropy: still unique within the process */
+        s->id_seed[1] = (uint64_t)getpid();
+    }
     pthread_mutex_init(&s->conn_mu, NULL);
     pthread_cond_init(&s->conn_cv, NULL);
+    if (embp_quant_ranges_parse(cfg->quantize_ranges, "EMB_PROVIDER_QUANTIZE_RANGES",
+                                &s->ctx.ranges, err) != EMBP_OK) {
+        server_release(s);
+        return err->code;
+    }
+    if (!(s->ctx.metrics = embp_metrics_create(models, n_models))) {
+        server_release(s);
+        return embp_fail(err, EMBP_ENOMEM, "server: out of memory for the metrics");
+    }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
         server_release(s);
         return embp_fail(err, EMBP_ENOMEM, "server: cannot start the watchdog thread");

@@ -11,11 +11,12 @@
 #include "core/log.h"
 #include "hub/hub.h"
 
-/* K_PREC: an embp_precision among the names in `allowed`; K_GROUP: a power of two in
+/* K_CHOICE: a string among the names in `allowed`; K_PREC: an embp_precision among them; K_GROUP: a power of two in
  * min..max; K_METHOD: embp_quant_method; K_FLOORS: "mean,min" into two doubles; K_OVERRIDES:
- * the per-model JSON into embp_config_override rows. */
+ * the per-model JSON into embp_config_override rows; K_ALIASES: the alias JSON into
+ * embp_model_alias rows. */
 typedef enum { K_STR, K_INT, K_BOOL, K_LEVEL, K_PREC, K_GROUP, K_METHOD, K_FLOORS,
-               K_OVERRIDES } kind;
+               K_OVERRIDES, K_ALIASES, K_CHOICE } kind;
 
 typedef struct {
     const char *flag, *env, *def, *help;
@@ -101,6 +102,14 @@ static const setting table[] = {
      F(threads), 0, 1024, S | E | I, NULL, NULL},
     {"log-level", "EMB_PROVIDER_LOG_LEVEL", "info", "debug|info|warn|error", K_LEVEL,
      F(log_level), 0, 0, S | E | T | I, NULL, NULL},
+    {"log-format", "EMB_PROVIDER_LOG_FORMAT", "text", "text|json: json writes one JSON object "
+     "per line (time, level, msg, and for requests request_id, method, route, path, status, "
+     "latency_ms, inputs, tokens) for log shippers", K_CHOICE, F(log_format), 0, 0,
+     S | E | T | I, NULL, "text|json"},
+    {"quantize-ranges", "EMB_PROVIDER_QUANTIZE_RANGES", "-1,1", "the per-dimension ranges the "
+     "int8/uint8 encodings bucket by (sentence-transformers' quantize_embeddings ranges): "
+     "\"LO,HI\" for every dimension, [[min...],[max...]] inline, or a file holding that JSON",
+     K_STR, F(quantize_ranges), 0, 0, S | E, NULL, NULL},
     {"precision", "EMB_PROVIDER_MODEL_PRECISION", "", "auto|fp32|fp16|bf16|int8|int4 (unset: fp32)",
      K_PREC, F(precision), 0, 0, S | E | I, "precision", PRECISION_ALLOWED},
     {"storage-precision", "EMB_PROVIDER_MODEL_STORAGE_PRECISION", "", "weights in memory: "
@@ -133,6 +142,9 @@ static const setting table[] = {
      "config_sentence_transformers.json prompts (e.g. query for an e5 model); unset: its "
      "default_prompt_name. A model without that prompt fails to load", K_STR,
      F(default_prompt_name), 0, 0, S | E | I, "default_prompt_name", NULL},
+    {"model-aliases", "EMB_PROVIDER_MODEL_ALIASES", "", "JSON object: other names for served "
+     "models, e.g. {\"text-embedding-3-small\": \"all-MiniLM-L6-v2\"}; each alias must name a "
+     "served model id", K_ALIASES, F(n_model_aliases), 0, 0, S, NULL, NULL},
     {"precision-strict", "EMB_PROVIDER_PRECISION_STRICT", "false", "a precision the CPU cannot "
      "run is an error, not a fallback", K_BOOL, F(precision_strict), 0, 0, S | E | I, "strict",
      NULL},
@@ -219,14 +231,23 @@ static embp_status override_field(const char *where, const char *key, json_t *v,
                      "precision, storage, compute, group_size", where, o->model, key);
 }
 
+/* A setting's JSON text into *root; invalid JSON is EMBP_ECONFIG naming where and saying
+ * what is expected. */
+static embp_status load_setting_json(const char *text, const char *where, const char *expected,
+                                     json_t **root, embp_error *err) {
+    json_error_t je;
+    if (!(*root = json_loads(text, JSON_REJECT_DUPLICATES, &je)))
+        return embp_fail(err, EMBP_ECONFIG, "%s: invalid JSON at line %d column %d: %s; %s",
+                         where, je.line, je.column, je.text, expected);
+    return EMBP_OK;
+}
+
 /* The overrides JSON text into c's rows (replacing them only on success). */
 static embp_status parse_overrides(embp_config *c, const char *text, const char *where,
                                    embp_error *err) {
-    json_error_t je;
-    json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
-        return embp_fail(err, EMBP_ECONFIG, "%s: invalid JSON at line %d column %d: %s; "
-                         OVERRIDES_FORMAT, where, je.line, je.column, je.text);
+    json_t *root;
+    if (load_setting_json(text, where, OVERRIDES_FORMAT, &root, err))
+        return err->code;
     embp_config_override rows[EMBP_CONFIG_OVERRIDES_MAX];
     embp_status rc = EMBP_OK;
     int n = 0;
@@ -274,6 +295,72 @@ static embp_status parse_overrides(embp_config *c, const char *text, const char 
     return rc;
 }
 
+/* ---------------------------------------------------------------- aliases JSON */
+
+/* The aliases JSON text into c's rows (replacing them only on success). Whether each target
+ * is served is checked once the models are loaded (embp_config_load_models). */
+static embp_status parse_aliases(embp_config *c, const char *text, const char *where,
+                                 embp_error *err) {
+    json_t *root;
+    if (load_setting_json(text, where, "expected {\"alias\": \"served-model-id\", ...}", &root,
+                          err))
+        return err->code;
+    embp_status rc = EMBP_OK;
+    int n = 0;
+    const char *key;
+    json_t *v;
+    if (!json_is_object(root))
+        rc = embp_fail(err, EMBP_ECONFIG, "%s: must be a JSON object mapping aliases to served "
+                       "model ids, e.g. {\"text-embedding-3-small\": \"all-MiniLM-L6-v2\"}",
+                       where);
+    else if (json_object_size(root) > EMBP_CONFIG_ALIASES_MAX)
+        rc = embp_fail(err, EMBP_ECONFIG, "%s: %zu aliases; at most %d", where,
+                       json_object_size(root), EMBP_CONFIG_ALIASES_MAX);
+    embp_model_alias rows[EMBP_CONFIG_ALIASES_MAX];
+    json_object_foreach(root, key, v) {
+        if (rc != EMBP_OK)
+            break;
+        const char *t = json_string_value(v);
+        embp_model_alias *a = &rows[n++];
+        if (!*key || strlen(key) >= sizeof a->alias)
+            rc = embp_fail(err, EMBP_ECONFIG, "%s: an alias must be 1..%zu bytes", where,
+                           sizeof a->alias - 1);
+        else if (!t || !*t || strlen(t) >= sizeof a->target)
+            rc = embp_fail(err, EMBP_ECONFIG, "%s: alias \"%s\" must map to a served model id "
+                           "(a non-empty string)", where, key);
+        else {
+            memcpy(a->alias, key, strlen(key) + 1);
+            memcpy(a->target, t, strlen(t) + 1);
+        }
+    }
+    json_decref(root);
+    if (rc == EMBP_OK) {
+        memcpy(c->model_aliases, rows, (size_t)n * sizeof rows[0]);
+        c->n_model_aliases = n;
+    }
+    return rc;
+}
+
+/* Every alias names a served model, and none hides one (a served id answers for itself). */
+static embp_status check_aliases(const embp_config *c, embp_registry_model *m, int n,
+                                 embp_error *err) {
+    char names[1024];
+    for (int a = 0; a < c->n_model_aliases; a++) {
+        const embp_model_alias *al = &c->model_aliases[a];
+        if (embp_registry_find(m, n, NULL, 0, al->alias, NULL))
+            return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_ALIASES: alias \"%s\" is "
+                             "already a served model's id; an alias must be another name",
+                             al->alias);
+        if (!embp_registry_find(m, n, NULL, 0, al->target, NULL)) {
+            embp_registry_names(m, n, NULL, 0, names, sizeof names);
+            return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_MODEL_ALIASES: alias \"%s\" maps "
+                             "to \"%s\", which is not a served model id (served: %s)",
+                             al->alias, al->target, names);
+        }
+    }
+    return EMBP_OK;
+}
+
 /* Parses text into the field of s; where names the source ("EMB_PROVIDER_PORT" or "--port"). */
 static embp_status apply(embp_config *c, const setting *s, const char *text, const char *where,
                          embp_error *err) {
@@ -311,6 +398,21 @@ static embp_status apply(embp_config *c, const setting *s, const char *text, con
             return EMBP_OK;
         }
         return parse_overrides(c, text, where, err);
+    case K_ALIASES:
+        if (!*text) {
+            c->n_model_aliases = 0;
+            return EMBP_OK;
+        }
+        return parse_aliases(c, text, where, err);
+    case K_CHOICE: {
+        size_t n = strlen(text);
+        for (const char *p = s->allowed; n && *p; p += strcspn(p, "|"), p += *p == '|')
+            if (strncmp(p, text, n) == 0 && (p[n] == '|' || p[n] == '\0')) {
+                memcpy(field, &text, sizeof text);
+                return EMBP_OK;
+            }
+        return embp_fail(err, EMBP_ECONFIG, "%s=%s: allowed values %s", where, text, s->allowed);
+    }
     case K_LEVEL:        if (embp_log_level_parse(text) < 0)
             return embp_fail(err, EMBP_ECONFIG, "%s=%s: not a log level; allowed: %s", where,
                              text, s->help);
@@ -583,6 +685,12 @@ void embp_config_explain(embp_error *err) {
     memcpy(err->msg, out, used + 1);
 }
 
+embp_logger embp_config_logger(const embp_config *c) {
+    int lvl = embp_log_level_parse(c->log_level), fmt = embp_log_format_parse(c->log_format);
+    return (embp_logger){lvl < 0 ? EMBP_LOG_INFO : (embp_log_level)lvl,
+                         fmt < 0 ? EMBP_LOG_TEXT : (embp_log_format)fmt};
+}
+
 static const char *env(const char *name) {
     return getenv(name);
 }
@@ -598,7 +706,7 @@ typedef struct {
 } hub_paths;
 
 static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
-                                   embp_error *err) {
+                                   const embp_logger *lg, embp_error *err) {
     embp_hub_opts o;
     embp_hub_opts_from_env(&o, env);
     embp_hub_progress_state progress = {0};
@@ -611,9 +719,9 @@ static embp_status resolve_hub_ids(const char **paths, int count, hub_paths *h,
         embp_hub_parse_id(paths[i], &h->ids[i], NULL);
         if (embp_hub_find(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], NULL) != EMBP_OK) {
             if (!o.offline)
-                embp_log(EMBP_LOG_DEBUG, EMBP_LOG_INFO, "%s is neither a folder nor in the "
-                         "Hugging Face cache (%s): pulling it from %s", paths[i], o.cache,
-                         o.endpoint);
+                embp_logger_log(lg, EMBP_LOG_INFO, NULL, "%s is neither a folder nor in the "
+                                "Hugging Face cache (%s): pulling it from %s", paths[i],
+                                o.cache, o.endpoint);
             if (embp_hub_pull(&o, &h->ids[i], h->dirs[i], sizeof h->dirs[i], err) != EMBP_OK) {
                 char what[160];
                 snprintf(what, sizeof what, "model %.100s (no such folder; as a Hub id)",
@@ -643,8 +751,9 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
     embp_status rc = EMBP_OK;
     if (!mo || !opts || !h)
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
-    else
-        rc = resolve_hub_ids(paths, count, h, err);
+    embp_logger lg = embp_config_logger(c);
+    if (rc == EMBP_OK)
+        rc = resolve_hub_ids(paths, count, h, &lg, err);
     for (int i = 0; rc == EMBP_OK && i < count; i++) {
         embp_config_load_opts(c, i, &mo[i]);
         opts[i] = mo[i].opts;
@@ -657,9 +766,13 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
                              .with_batcher = with_batcher,
                              .max_wait_ms = (int)c->max_wait_time_ms,
                              .max_queue_tokens = c->max_queue_tokens,
-                             .length_grouping = c->length_grouping};
+                             .length_grouping = c->length_grouping, .log = lg};
     if (rc == EMBP_OK && (rc = embp_registry_load(paths, opts, count, &ro, out, err)) != EMBP_OK)
         embp_config_explain(err); /* the library names its fields; we name our variables */
+    else if (rc == EMBP_OK && (rc = check_aliases(c, *out, count, err)) != EMBP_OK) {
+        embp_registry_free(*out, count);
+        *out = NULL;
+    }
     free(mo);
     free(opts);
     free(h);

@@ -18,6 +18,9 @@ typedef struct {
     int group_size;
 } embp_config_override;
 
+/* Model aliases the table holds (EMB_PROVIDER_MODEL_ALIASES). */
+#define EMBP_CONFIG_ALIASES_MAX 64
+
 /* Which commands a setting applies to (a bit mask). */
 enum {
     EMBP_CMD_SERVE = 1,
@@ -32,11 +35,14 @@ enum {
 typedef struct {
     const char *model_path, *model_name, *host, *api_key, *log_level;
     const char *fidelity_cache, *cors_origin, *default_prompt_name;
+    const char *quantize_ranges, *log_format; /* runtime/encoding.h; "text" or "json" */
     embp_precision precision, storage_precision, computation_precision; /* UNSET: not given */
     embp_quant_method quantization_method;
     double fidelity_floor_mean, fidelity_floor_min; /* EMB_PROVIDER_FIDELITY_MIN "mean,min" */
     embp_config_override precision_overrides[EMBP_CONFIG_OVERRIDES_MAX];
     int n_precision_overrides;
+    embp_model_alias model_aliases[EMBP_CONFIG_ALIASES_MAX]; /* alias -> served id */
+    int n_model_aliases;
     long quant_group_size;
     long port, max_batch_size, max_context_length, max_request_bytes, max_batch_tokens;
     long max_wait_time_ms, max_queue_tokens, threads, max_connections, timeout_s, drain_timeout_s;
@@ -103,6 +109,9 @@ embp_status embp_config_parse_method(const char *text, const char *where,
 embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, int with_batcher,
                                     embp_registry_model **out /* OUT */, int *n /* OUT */,
                                     embp_error *err);
+
+/* The logger c's EMB_PROVIDER_LOG_LEVEL and EMB_PROVIDER_LOG_FORMAT make. */
+embp_logger embp_config_logger(const embp_config *c);
 
 /* The i-th comma-separated item of list into out ("" when there are fewer). */
 void embp_config_list_item(const char *list, int i, char *out, size_t size);

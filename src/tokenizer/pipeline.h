@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/status.h"
 #include "tokenizer/unicode.h"
 
@@ -164,6 +165,56 @@ int embp_pretokenizer_apply(const embp_pretokenizer *p, embp_cpbuf *buf, embp_sp
  * (ByteLevel pre-tokenizer and normalizer). cp must not point into out unless out already has
  * room for 4 * n more. 0, or -1 when out of memory. */
 int embp_bytelevel_map(const uint32_t *cp, size_t n, embp_cpbuf *out);
+
+/* The byte a GPT-2 byte-level char stands for, or -1 (the ByteLevel decoder). */
+int embp_bytelevel_byte(uint32_t c);
+
+/* ---------------------------------------------------------------- decoder.c */
+
+typedef enum {
+    EMBP_DEC_WORDPIECE,
+    EMBP_DEC_METASPACE,
+    EMBP_DEC_BYTELEVEL,
+    EMBP_DEC_BYTEFALLBACK,
+    EMBP_DEC_FUSE,
+    EMBP_DEC_STRIP,
+    EMBP_DEC_REPLACE,
+    EMBP_DEC_BPE,
+    EMBP_DEC_CTC,
+    EMBP_DEC_SEQUENCE,
+} embp_dec_kind;
+
+typedef struct embp_decoder {
+    embp_dec_kind kind;
+    char *a, *b;  /* WordPiece's prefix, Replace's content, BPEDecoder's suffix, CTC's pad_token;
+                   * CTC's word_delimiter_token */
+    bool cleanup; /* WordPiece, CTC */
+    bool prepend; /* Metaspace: prepend_scheme is not "never" */
+    uint32_t ch;  /* Metaspace's replacement, Strip's content */
+    size_t start, stop; /* Strip */
+    embp_regex *re;     /* Replace's Regex pattern */
+    uint32_t *lit;      /* Replace's String pattern */
+    size_t n_lit;
+    struct embp_decoder *items; /* Sequence */
+    size_t n_items;
+} embp_decoder;
+
+/* A list of tokens as UTF-8 strings (core/buf.h buffers): what each decoder maps. */
+typedef struct {
+    embp_buf *p;
+    size_t n, cap;
+} embp_toklist;
+int embp_toklist_push(embp_toklist *l, const char *s, size_t n); /* 0, or -1: no memory */
+void embp_toklist_free(embp_toklist *l);
+
+/* j is tokenizer.json's "decoder" object. On error *d holds what was built so far:
+ * embp_decoder_clear frees it either way. An unknown type is EMBP_EUNSUPPORTED naming it. */
+embp_status embp_decoder_parse(json_t *j, const char *name, embp_decoder *d, embp_error *err);
+void embp_decoder_clear(embp_decoder *d);
+/* HF's decode_chain: l's tokens rewritten in place. 0, or -1 when out of memory. */
+int embp_decoder_apply(const embp_decoder *d, embp_toklist *l);
+/* Appends bytes s[0..n) to out as Rust's String::from_utf8_lossy reads them. */
+void embp_utf8_lossy(embp_buf *out, const unsigned char *s, size_t n);
 
 /* ---------------------------------------------------------------- wordpiece.c */
 

@@ -366,6 +366,14 @@ static uint32_t byte_char(unsigned b) {
     return b;
 }
 
+int embp_bytelevel_byte(uint32_t c) {
+    if (c >= 0x100 && c <= 0x100 + 32) return (int)(c - 0x100);
+    if (c >= 0x100 + 33 && c <= 0x100 + 66) return (int)(c - 0x100 - 33 + 0x7F);
+    if (c == 0x100 + 67) return 0xAD;
+    if (c < 0x100 && byte_char(c) == c) return (int)c;
+    return -1;
+}
+
 int embp_bytelevel_map(const uint32_t *cp, size_t n, embp_cpbuf *out) {
     if (embp_cpbuf_reserve(out, 4 * n) != 0) return -1;
     for (size_t i = 0; i < n; i++) {

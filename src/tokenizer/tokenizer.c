@@ -3,11 +3,11 @@
  * the post-processor's special tokens. The stages live in their own files (pipeline.h). */
 #include "tokenizer/tokenizer.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "tokenizer/pipeline.h"
 
 typedef enum { MODEL_WORDPIECE, MODEL_UNIGRAM, MODEL_BPE } model_kind;
@@ -24,7 +24,13 @@ struct embp_tokenizer {
     embp_added_tokens added;
     bool has_raw_added, has_norm_added; /* any "normalized": false / true added tokens */
     const char **id_to_tok;             /* [n_ids], vocab and added tokens; NULL where no token */
+    bool *special;                      /* [n_ids]: the token is a special added token's */
+    const char **dec_tok; /* [n_ids]: what decode starts from (id_to_tok, but a normalized
+                           * added token as normalized, as HF's simple_id_to_token) */
+    char **dec_norm;      /* [added.n]: those normalized strings (owned), or NULL */
     int32_t n_ids;
+    embp_decoder *dec; /* NULL: none (decode joins the tokens with spaces, as HF) */
+    char *dec_error;   /* the decoder could not be read: why (decode answers it) */
 };
 
 /* ---------------------------------------------------------------- JSON helpers */
@@ -98,6 +104,25 @@ static embp_status load_model(json_t *root, const char *name, embp_tokenizer *t,
     return st;
 }
 
+/* The decoder only serves decode: one that cannot be read does not stop encoding; decode
+ * answers its error. */
+static embp_status load_decoder(json_t *d, const char *name, embp_tokenizer *t, embp_error *err) {
+    if (!d || json_is_null(d)) return EMBP_OK;
+    if (!(t->dec = embp_calloc(1, sizeof *t->dec)))
+        return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    embp_error derr = {0};
+    embp_status st = embp_decoder_parse(d, name, t->dec, &derr);
+    if (st == EMBP_ENOMEM) return embp_fail(err, st, "%s", derr.msg);
+    if (st) {
+        embp_decoder_clear(t->dec);
+        embp_free(t->dec);
+        t->dec = NULL;
+        if (!(t->dec_error = embp_strdup(derr.msg)))
+            return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    }
+    return EMBP_OK;
+}
+
 static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t, embp_error *err) {
     json_t *n = json_object_get(root, "normalizer"), *p = json_object_get(root, "pre_tokenizer");
     embp_status st;
@@ -114,7 +139,10 @@ static embp_status load_stages(json_t *root, const char *name, embp_tokenizer *t
     if ((st = embp_postprocessor_parse(json_object_get(root, "post_processor"), name, &t->post,
                                        err)))
         return st;
-    return embp_added_parse(json_object_get(root, "added_tokens"), name, t->norm, &t->added, err);
+    if ((st = embp_added_parse(json_object_get(root, "added_tokens"), name, t->norm, &t->added,
+                               err)))
+        return st;
+    return load_decoder(json_object_get(root, "decoder"), name, t, err);
 }
 
 /* Assigns the added tokens' ids, then id_to_tok over the vocab and the added tokens (which
@@ -135,6 +163,33 @@ static embp_status build_id_table(const char *name, embp_tokenizer *t, embp_erro
     for (size_t i = 0; i < t->added.n; i++)
         if (t->added.tokens[i].id >= 0)
             t->id_to_tok[t->added.tokens[i].id] = t->added.tokens[i].content;
+    /* HF (tokenizers >= 0.22) decodes a normalized added token from its normalized form. */
+    t->dec_tok = embp_calloc((size_t)t->n_ids + 1, sizeof *t->dec_tok);
+    t->dec_norm = embp_calloc(t->added.n + 1, sizeof *t->dec_norm);
+    if (!t->dec_tok || !t->dec_norm) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    memcpy(t->dec_tok, t->id_to_tok, (size_t)t->n_ids * sizeof *t->dec_tok);
+    for (size_t i = 0; t->norm && i < t->added.n; i++) {
+        const embp_added_token *a = &t->added.tokens[i];
+        if (a->id < 0 || !a->normalized) continue;
+        if (!(t->dec_norm[i] = embp_malloc(4 * a->n_cps + 1)))
+            return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+        size_t k = 0;
+        for (size_t c = 0; c < a->n_cps; c++)
+            k += (size_t)embp_utf8_put(a->cps[c], t->dec_norm[i] + k);
+        t->dec_norm[i][k] = '\0';
+        t->dec_tok[a->id] = t->dec_norm[i];
+    }
+    /* HF's decode skips a token whose string is a special added token's content. */
+    t->special = embp_calloc((size_t)t->n_ids + 1, sizeof *t->special);
+    if (!t->special) return embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name);
+    for (size_t i = 0; i < t->added.n; i++) {
+        const embp_added_token *a = &t->added.tokens[i];
+        if (!a->special || a->id < 0) continue;
+        t->special[a->id] = true;
+        int32_t v = embp_vocab_find(t->vocab, "", 0, a->content, strlen(a->content));
+        if (v >= 0 && v < t->n_ids && t->id_to_tok[v] && !strcmp(t->id_to_tok[v], a->content))
+            t->special[v] = true;
+    }
     return EMBP_OK;
 }
 
@@ -167,22 +222,11 @@ embp_status embp_tokenizer_load_json(const char *json, size_t len, const char *n
 
 embp_status embp_tokenizer_load(const char *path, embp_tokenizer **out, embp_error *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return embp_fail(err, EMBP_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        buf = embp_malloc((size_t)size + 1);
-    size_t got = buf ? fread(buf, 1, (size_t)size, f) : 0;
-    fclose(f);
-    embp_status st;
-    if (!buf)
-        st = size < 0 ? embp_fail(err, EMBP_EIO, "%s: cannot read", path)
-                      : embp_fail(err, EMBP_ENOMEM, "%s: out of memory for %ld bytes", path, size);
-    else if (got != (size_t)size)
-        st = embp_fail(err, EMBP_EIO, "%s: short read (%zu of %ld bytes)", path, got, size);
-    else
-        st = embp_tokenizer_load_json(buf, got, path, out, err);
+    char *buf;
+    size_t len;
+    embp_status st = embp_read_file(path, 0, &buf, &len, err);
+    if (st == EMBP_OK)
+        st = embp_tokenizer_load_json(buf, len, path, out, err);
     embp_free(buf);
     return st;
 }
@@ -197,8 +241,16 @@ void embp_tokenizer_free(embp_tokenizer *t) {
     embp_unigram_clear(&t->ug);
     embp_bpe_clear(&t->bpe);
     embp_postprocessor_clear(&t->post);
+    for (size_t i = 0; t->dec_norm && i < t->added.n; i++)
+        embp_free(t->dec_norm[i]);
+    embp_free(t->dec_norm);
     embp_added_clear(&t->added);
     embp_free(t->id_to_tok);
+    embp_free(t->special);
+    embp_free(t->dec_tok);
+    embp_decoder_clear(t->dec);
+    embp_free(t->dec);
+    embp_free(t->dec_error);
     embp_free(t);
 }
 
@@ -224,6 +276,36 @@ int32_t embp_tokenizer_max_id(const embp_tokenizer *t, const char **source) {
 
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id) {
     return id >= 0 && id < t->n_ids ? t->id_to_tok[id] : NULL;
+}
+
+embp_status embp_tokenizer_decode(const embp_tokenizer *t, const int32_t *ids, size_t n,
+                                  bool skip_special, char **out, size_t *len, embp_error *err) {
+    *out = NULL;
+    *len = 0;
+    if (t->dec_error)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "cannot decode: %s", t->dec_error);
+    embp_toklist l = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const char *s = ids[i] >= 0 && ids[i] < t->n_ids ? t->dec_tok[ids[i]] : NULL;
+        if (s && !(skip_special && t->special[ids[i]])) /* HF drops unknown ids */
+            rc = embp_toklist_push(&l, s, strlen(s));
+    }
+    if (rc == 0 && t->dec) rc = embp_decoder_apply(t->dec, &l);
+    embp_buf text = {0};
+    embp_buf_append(&text, "", 0);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        if (i > 0 && !t->dec) embp_buf_append(&text, " ", 1);
+        embp_buf_append(&text, l.p[i].p, l.p[i].len);
+    }
+    embp_toklist_free(&l);
+    if (rc != 0 || text.oom) {
+        embp_buf_free(&text);
+        return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory decoding %zu ids", n);
+    }
+    *out = text.p;
+    *len = text.len;
+    return EMBP_OK;
 }
 
 int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
@@ -364,6 +446,12 @@ static int write_ids(const embp_postprocessor *pp, const int32_t *seq, int n_seq
 embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, size_t len,
                                   int max_len, int32_t *ids, int cap, int *n_out, int *n_full,
                                   embp_error *err) {
+    return embp_tokenizer_encode_dir(t, text, len, max_len, false, ids, cap, n_out, n_full, err);
+}
+
+embp_status embp_tokenizer_encode_dir(const embp_tokenizer *t, const char *text, size_t len,
+                                      int max_len, bool left, int32_t *ids, int cap, int *n_out,
+                                      int *n_full, embp_error *err) {
     const char *why = "";
     int n_special = t->post.n_pre + t->post.n_post;
     *n_out = 0;
@@ -383,13 +471,28 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
         scratch_free(&s);
         return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
     }
-    int n_seq = (int)s.out.n;
+    int n_seq = (int)s.out.n, first = 0;
     if (n_full) *n_full = n_seq + n_special;
-    if (max_len > 0 && n_seq > max_len - n_special)
-        n_seq = max_len - n_special; /* HF: cut the sequence, then add the special tokens */
-    *n_out = write_ids(&t->post, s.out.p, n_seq, ids, cap);
+    if (max_len > 0 && n_seq > max_len - n_special) { /* HF: cut, then add the special tokens */
+        if (left) first = n_seq - (max_len - n_special); /* keep the tail */
+        n_seq = max_len - n_special;
+    }
+    *n_out = write_ids(&t->post, s.out.p + first, n_seq, ids, cap);
     scratch_free(&s);
     return EMBP_OK;
+}
+
+int embp_tokenizer_special_mask(const embp_tokenizer *t, int pair, int n_a, int n_b, bool *mask,
+                                int cap) {
+    const embp_template *tp = pair ? &t->post.pair : &t->post.single;
+    int k = 0;
+    for (int i = 0; i < tp->n; i++) {
+        const embp_tmpl_item *it = &tp->p[i];
+        int n = it->seq < 0 ? 1 : it->seq == 0 ? n_a : n_b;
+        for (int j = 0; j < n; j++, k++)
+            if (k < cap) mask[k] = it->seq < 0;
+    }
+    return k;
 }
 
 int embp_tokenizer_num_special(const embp_tokenizer *t, int pair) {
@@ -427,6 +530,24 @@ static embp_status encode_one(const embp_tokenizer *t, const char *text, size_t 
     *out = s.out;
     s.out = (embp_idbuf){0};
     scratch_free(&s);
+    return EMBP_OK;
+}
+
+embp_status embp_tokenizer_encode_raw(const embp_tokenizer *t, const char *text, size_t len,
+                                      int32_t *ids, int cap, int *n_out, int *n_full,
+                                      embp_error *err) {
+    *n_out = 0;
+    if (n_full) *n_full = 0;
+    if (cap < 0 || (cap > 0 && !ids) || (len > 0 && !text))
+        return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments (cap %d)", cap);
+    embp_idbuf seq = {0};
+    embp_status st = encode_one(t, text, len, &seq, err);
+    if (st) return st;
+    size_t k = seq.n < (size_t)cap ? seq.n : (size_t)cap;
+    if (k) memcpy(ids, seq.p, k * sizeof *ids);
+    *n_out = (int)k;
+    if (n_full) *n_full = (int)seq.n;
+    embp_free(seq.p);
     return EMBP_OK;
 }
 

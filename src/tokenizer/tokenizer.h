@@ -13,6 +13,7 @@
 #ifndef EMBP_TOKENIZER_TOKENIZER_H
 #define EMBP_TOKENIZER_TOKENIZER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,19 @@ embp_status embp_tokenizer_encode(const embp_tokenizer *t, const char *text, siz
                                   int max_len, int32_t *ids, int cap, int *n_out /* OUT */,
                                   int *n_full /* OUT */, embp_error *err);
 
+/* The same, cutting from the left when left is set (HF's TruncationDirection::Left: the
+ * sequence keeps its last ids, the special tokens go around them as always). */
+embp_status embp_tokenizer_encode_dir(const embp_tokenizer *t, const char *text, size_t len,
+                                      int max_len, bool left, int32_t *ids, int cap,
+                                      int *n_out /* OUT */, int *n_full /* OUT */,
+                                      embp_error *err);
+
+/* The ids of text without the post-processor's special tokens (HF's add_special_tokens=False),
+ * not truncated. Writes min(count, cap); *n_full = the count (may be NULL). */
+embp_status embp_tokenizer_encode_raw(const embp_tokenizer *t, const char *text, size_t len,
+                                      int32_t *ids, int cap, int *n_out /* OUT */,
+                                      int *n_full /* OUT */, embp_error *err);
+
 /* Encodes a pair of texts with the post-processor's pair template (e.g. [CLS] A [SEP] B [SEP]),
  * without truncation. type_ids (may be NULL) gets each id's token type. Writes min(count, cap);
  * *n_out = ids written, *n_full = the count (may be NULL). Errors as embp_tokenizer_encode. */
@@ -58,6 +72,12 @@ embp_status embp_tokenizer_encode_pair_truncated(const embp_tokenizer *t, const 
                                                  int max_len, int from_left, int32_t *ids,
                                                  int32_t *type_ids, int cap, int *n_out /* OUT */,
                                                  int *n_full /* OUT */, embp_error *err);
+
+/* HF's special_tokens_mask of an encoding with the special tokens: for a sequence of n_a text
+ * ids (and n_b for the pair's second, pair 1), mask[k] tells whether position k is one the
+ * post-processor added. Writes min(count, cap); returns the count. */
+int embp_tokenizer_special_mask(const embp_tokenizer *t, int pair, int n_a, int n_b, bool *mask,
+                                int cap);
 
 /* How many special tokens the post-processor adds to one sequence (pair 0) or to a pair
  * (pair 1): HF's num_special_tokens_to_add. A context of max_len ids holds max_len minus this
@@ -79,6 +99,15 @@ int embp_tokenizer_vocab_size(const embp_tokenizer *t);
 int32_t embp_tokenizer_max_id(const embp_tokenizer *t, const char **source /* OUT */);
 /* The token string for id, or NULL when out of range. Lives as long as t. */
 const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id);
+/* HF tokenizers' Tokenizer::decode: each id's token (ids without one are dropped, as HF does;
+ * special ones too when skip_special), through tokenizer.json's decoder (WordPiece, Metaspace,
+ * ByteLevel, ByteFallback, Fuse, Strip, Replace, BPEDecoder, CTC, Sequence), joined; no
+ * decoder: the tokens joined with spaces. *out is heap text (embp_free), *len bytes, valid
+ * UTF-8 (NUL bytes possible). A decoder the file has but embp cannot read is
+ * EMBP_EUNSUPPORTED naming it (encoding still works). */
+embp_status embp_tokenizer_decode(const embp_tokenizer *t, const int32_t *ids, size_t n,
+                                  bool skip_special, char **out /* OUT */, size_t *len /* OUT */,
+                                  embp_error *err);
 /* The id of token, or -1. */
 int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token);
 

@@ -32,6 +32,7 @@ import google.protobuf, prometheus_client' 2>/dev/null; then
       --extra-index-url https://pypi.org/simple >&2
   "${pip[@]}" sentence-transformers transformers tokenizers huggingface_hub sentencepiece \
     protobuf prometheus_client >&2
+  "${pip[@]}" onnx >&2 # torch.onnx.export's TorchScript path (bench/families.sh)
 fi
 if [ "${1:-}" = --clients ] &&
    ! build/venv/bin/python -c 'import huggingface_hub, langchain_openai, langchain_huggingface' \

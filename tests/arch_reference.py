@@ -12,6 +12,10 @@ transformers model of that class (torch.manual_seed), saved by save_pretrained
   camembert    CamembertForMaskedLM (a task head: tensors under "roberta."), the Unigram model
   distilbert   DistilBertModel (its own tensor names and config keys), a WordPiece trained by
                `tokenizers`, then Normalize
+  mpnet        MPNetModel (relative position buckets), a WordPiece with MPNet's specials and
+               <s> ... </s> template, then Normalize as all-mpnet-base-v2; texts up to 128
+               tokens reach every bucket (distance >= 91 is the last); EMBP_SLOW_TESTS=1 runs
+               all-mpnet-base-v2's shapes (768 x 12 layers, vocab 30527) instead
 
 The reference is sentence-transformers on that folder: transformers' forward (positions from
 pad_token_id + 1, create_position_ids_from_input_ids), mean pooling, Normalize. embp fp32 must
@@ -31,7 +35,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from st_reference import cosines, embp_embed, st_encode, st_model  # noqa: E402
+from st_reference import cosines, embp_embed, embp_tokenize, hf_ids, st_encode, st_model  # noqa: E402,E501
 
 COS_MIN = 0.99999
 # Fidelity of the reduced plans to the reference on these random models (measured: see the
@@ -82,21 +86,73 @@ def bpe_tokenizer(texts):
                                 pad_token="<pad>", mask_token="<mask>")
 
 
-def wordpiece_tokenizer(texts):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-    from tokenizers import trainers
-    from transformers import DistilBertTokenizerFast
-    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+def wordpiece(texts, special, unk, vocab_size=1000):
+    """A WordPiece trained by `tokenizers` as BERT's: BertNormalizer lowercase, BertPreTokenizer."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    tok = Tokenizer(models.WordPiece(unk_token=unk))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(texts * 3, trainers.WordPieceTrainer(vocab_size=1000,
+    tok.train_from_iterator(texts * 3, trainers.WordPieceTrainer(vocab_size=vocab_size,
                                                                  special_tokens=special))
+    return tok
+
+
+def wordpiece_tokenizer(texts):
+    from tokenizers import processors
+    from transformers import DistilBertTokenizerFast
+    tok = wordpiece(texts, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[UNK]")
     tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
                                                    ("[CLS]", tok.token_to_id("[CLS]")))
     return DistilBertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
                                    cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+
+
+def mpnet_family(texts, vocab_size=1000):
+    """MPNet: all-mpnet-base-v2's tokenizer layout (BertNormalizer lowercase, WordPiece, specials
+    <s> <pad> </s> <unk> first, "<s> $A </s>") trained here, and its config; the family row of
+    make_models. Its relative position table is scaled to the scores' size so that a wrong
+    bucket shows."""
+    from tokenizers import processors
+    import transformers as tf
+    tok = wordpiece(texts, SPECIALS, "<unk>", vocab_size)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
+    fast = tf.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                      sep_token="</s>", cls_token="<s>", unk_token="<unk>",
+                                      pad_token="<pad>", mask_token="<mask>")
+    cfg = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+               max_position_embeddings=MAX_SEQ + 2, pad_token_id=1, layer_norm_eps=1e-5,
+               relative_attention_num_buckets=32, initializer_range=0.1)
+    if os.environ.get("EMBP_SLOW_TESTS") == "1":  # all-mpnet-base-v2's shapes
+        cfg.update(hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                   intermediate_size=3072, vocab_size=30527, initializer_range=0.02)
+
+    def scale(model):
+        import torch
+        with torch.no_grad():
+            model.encoder.relative_attention_bias.weight.normal_(0.0, 1.0)
+    return ("mpnet", tf.MPNetConfig, tf.MPNetModel, fast, True, cfg, scale)
+
+
+def mpnet_plans(binary, path, texts, ref, layers):
+    """The plans beside --precision on MPNet: storage-only fp16/bf16 (fp32 compute), int4 with
+    int8 compute (its `embp quantize` folders are quantized_folders_fail's, as every family's)."""
+    failures = []
+    plans = {"fp16": (["--precision", "fp16"], PLAN_COS_MIN["bf16"]),
+             "fp16/fp32": (["--storage-precision", "fp16", "--computation-precision", "fp32"],
+                           PLAN_COS_MIN["bf16"]),
+             "bf16/fp32": (["--storage-precision", "bf16", "--computation-precision", "fp32"],
+                           PLAN_COS_MIN["bf16"]),
+             "int4/int8": (["--storage-precision", "int4", "--computation-precision", "int8"],
+                           PLAN_COS_MIN["int4"])}
+    for plan, (flags, bound) in plans.items():
+        c = cosines(ref, embp_embed(binary, path, texts, flags)[0])
+        print("  %-9s vs transformers: min cosine %.5f" % (plan, c.min()))
+        if c.min() < bound:
+            failures.append("mpnet %s: min cosine %.5f < %g" % (plan, c.min(), bound))
+    return failures
 
 
 def st_folder(path, model, tok, normalize):
@@ -130,19 +186,20 @@ def make_models(work, texts):
     shapes = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                   intermediate_size=128, max_position_embeddings=MAX_SEQ + 2, pad_token_id=1,
                   type_vocab_size=1, layer_norm_eps=1e-5, initializer_range=0.1)
-    families = [("xlm-roberta", tf.XLMRobertaConfig, tf.XLMRobertaModel, uni, False),
-                ("roberta", tf.RobertaConfig, tf.RobertaModel, bpe, True),
-                ("camembert", tf.CamembertConfig, tf.CamembertForMaskedLM, uni, False)]
+    families = [("xlm-roberta", tf.XLMRobertaConfig, tf.XLMRobertaModel, uni, False, shapes, None),
+                ("roberta", tf.RobertaConfig, tf.RobertaModel, bpe, True, shapes, None),
+                ("camembert", tf.CamembertConfig, tf.CamembertForMaskedLM, uni, False, shapes,
+                 None)]
     wp = wordpiece_tokenizer(texts)
     distil = dict(dim=64, n_layers=2, n_heads=4, hidden_dim=128, max_position_embeddings=MAX_SEQ,
                   pad_token_id=0, initializer_range=0.1)
-    families.append(("distilbert", tf.DistilBertConfig, tf.DistilBertModel, wp, True))
+    families.append(("distilbert", tf.DistilBertConfig, tf.DistilBertModel, wp, True, distil, None))
+    families.append(mpnet_family(texts))
     out = []
-    for name, config_cls, model_cls, tok, normalize in families:
-        cfg = distil if name == "distilbert" else shapes
+    for name, config_cls, model_cls, tok, normalize, cfg, scale in families:
         assert tok.pad_token_id == cfg["pad_token_id"], (name, tok.pad_token_id)
         torch.manual_seed(0)
-        model = model_cls(config_cls(vocab_size=len(tok), **cfg)).eval()
+        model = model_cls(config_cls(**dict(dict(vocab_size=len(tok)), **cfg))).eval()
         # transformers initializes norms to (1, 0) and biases to 0: randomized, so that a norm
         # or bias read from the wrong tensor shows
         with torch.no_grad():
@@ -151,6 +208,8 @@ def make_models(work, texts):
                     p.normal_(0.0, 0.1)
                 elif "norm" in n.lower():
                     p.normal_(1.0, 0.2)
+        if scale:
+            scale(model)
         path = os.path.join(work, name)
         st_folder(path, model, tok, normalize)
         out.append((name, path))
@@ -164,6 +223,8 @@ DENSE = {
             r"dense|intermediate\.dense|output\.dense)\.weight$",
     "distilbert": r"(^|\.)transformer\.layer\.\d+\.(attention\.(q_lin|k_lin|v_lin|out_lin)|"
                   r"ffn\.(lin1|lin2))\.weight$",
+    "mpnet": r"(^|\.)encoder\.layer\.\d+\.(attention\.attn\.(q|k|v|o)|intermediate\.dense|"
+             r"output\.dense)\.weight$",
 }
 
 
@@ -177,7 +238,7 @@ def quantized_folders_fail(binary, name, path, texts, ref, layers):
     """embp quantize to int8 and int4: dense layers as codes, vectors within the plan's bound."""
     import re
     failures = []
-    dense = re.compile(DENSE["distilbert" if name == "distilbert" else "bert"])
+    dense = re.compile(DENSE.get(name, DENSE["bert"]))
     for plan in ("int8", "int4"):
         q = path + "-" + plan
         r = subprocess.run([binary, "quantize", path, q, "--precision", plan],
@@ -238,6 +299,13 @@ def main():
         print("%s: %d texts, %d cut at %d tokens, %s" % (name, len(texts),
               sum(len(i) == MAX_SEQ for i in ids), MAX_SEQ,
               sorted(f for f in os.listdir(path) if f.endswith((".json", ".safetensors")))))
+        if name == "mpnet":  # a tokenizer.json layout no other family here has
+            same = sum(a == b for a, b in zip(embp_tokenize(binary, path, texts),
+                                              hf_ids(path, MAX_SEQ, texts)))
+            print("  token ids equal to HF tokenizers on %d of %d texts" % (same, len(texts)))
+            if same != len(texts):
+                failures.append("mpnet: token ids differ from HF tokenizers on %d texts"
+                                % (len(texts) - same))
         fp32, _ = embp_embed(binary, path, texts, ["--precision", "fp32"])
         c = cosines(ref, fp32)
         diff = float(np.abs(ref - fp32).max())
@@ -257,6 +325,9 @@ def main():
             cfg = json.load(f)
         failures += quantized_folders_fail(binary, name, path, texts, ref,
                                            cfg.get("num_hidden_layers", cfg.get("n_layers")))
+        if name == "mpnet":
+            failures += mpnet_plans(binary, path, texts, ref,
+                                    model[0].auto_model.config.num_hidden_layers)
     failures += unsupported_model_type_fails(binary, os.path.join(work, "camembert"))
     for f in failures:
         print("FAIL:", f)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The encoder families beside BERT (XLM-RoBERTa, RoBERTa, CamemBERT) against transformers: small
+# The encoder families beside BERT (XLM-RoBERTa, RoBERTa, CamemBERT, DistilBERT, MPNet) against
+# transformers: small
 # randomly initialized models of each class, saved by save_pretrained with trained tokenizers
 # into sentence-transformers folders, embedded by sentence-transformers and by embp (fp32 must
 # match, bf16/int8/int4 must stay close): see tests/arch_reference.py. The reference is the venv

@@ -131,6 +131,23 @@ static void test_scalar_attention_of_one_token_returns_its_value(void **state) {
         assert_true(out[d] == qkv[8 + d]);
 }
 
+/* A bias of 0 at distance 0 and -1e30 elsewhere leaves each row attending to itself only: out
+ * is v, row for row; read at j - i in -(L - 1) .. Lp - 1 as kernels.h says (padding NaN, never
+ * reaching a result). */
+static void test_attention_bias_of_distance_zero_returns_each_value(void **state) {
+    const embp_kernels *t = table(state);
+    enum { L = 5, D = 16, LP = 16 };
+    float *qkv = rand_vec((size_t)L * 3 * D, -2.0f, 2.0f), out[L * D];
+    float dist[(L - 1) + LP], *bias = dist + (L - 1), *scr = malloc(embp_attn_scratch_floats(L, D) * 4);
+    for (int d = -(L - 1); d < LP; d++)
+        bias[d] = d == 0 ? 0.0f : d < L ? -1e30f : NAN;
+    t->attention_bias(qkv, qkv + D, qkv + 2 * D, 3 * D, out, D, L, D, 0.25f, bias, scr);
+    for (int i = 0; i < L; i++)
+        for (int d = 0; d < D; d++)
+            assert_float_equal(out[i * D + d], qkv[i * 3 * D + 2 * D + d], 1e-6f);
+    free(qkv), free(scr);
+}
+
 /* Q, K, V interleaved as in the fused QKV rows: (L, 3 * D) with a head at column 0. */
 static void test_simd_attention_matches_scalar(void **state) {
     const embp_kernels *t = table(state);
@@ -148,7 +165,15 @@ static void test_simd_attention_matches_scalar(void **state) {
             char what[64];
             snprintf(what, sizeof what, "attention L=%d D=%d", L, D);
             expect_close(what, t->name, got, ref, (size_t)L * D, ATTN_TOL, 0);
-            free(qkv), free(ref), free(got), free(scr);
+            /* with a bias by distance (MPNet's relative positions), as big as the scores */
+            int Lp = (L + 15) / 16 * 16;
+            float *dist = rand_vec((size_t)(L - 1 + Lp), -3.0f, 3.0f), *bias = dist + L - 1;
+            embp_kernels_scalar.attention_bias(qkv, qkv + D, qkv + 2 * D, stride, ref, D, L, D,
+                                               scale, bias, scr);
+            t->attention_bias(qkv, qkv + D, qkv + 2 * D, stride, got, D, L, D, scale, bias, scr);
+            snprintf(what, sizeof what, "attention_bias L=%d D=%d", L, D);
+            expect_close(what, t->name, got, ref, (size_t)L * D, ATTN_TOL, 0);
+            free(qkv), free(ref), free(got), free(scr), free(dist);
         }
 }
 
@@ -225,6 +250,7 @@ static void test_pick_follows_the_cpu_mask(void **state) {
             cmocka_unit_test_prestate(test_simd_gelu_matches_scalar, (void *)(uintptr_t)(t)),                 \
             cmocka_unit_test_prestate(test_simd_softmax_matches_scalar, (void *)(uintptr_t)(t)),              \
             cmocka_unit_test_prestate(test_simd_attention_matches_scalar, (void *)(uintptr_t)(t)),            \
+            cmocka_unit_test_prestate(test_attention_bias_of_distance_zero_returns_each_value, (void *)(uintptr_t)(t)), \
             cmocka_unit_test_prestate(test_simd_conversions_match_scalar_bit_for_bit, (void *)(uintptr_t)(t)), \
             cmocka_unit_test_prestate(test_simd_quantize_and_dequant_match_scalar, (void *)(uintptr_t)(t)),   \
     }
@@ -234,6 +260,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_scalar_gelu_and_softmax_match_hand_values),
         cmocka_unit_test(test_scalar_layernorm_matches_hand_values),
         cmocka_unit_test(test_scalar_attention_of_one_token_returns_its_value),
+        cmocka_unit_test_prestate(test_attention_bias_of_distance_zero_returns_each_value,
+                                  (void *)(uintptr_t)&embp_kernels_scalar),
         cmocka_unit_test(test_pick_follows_the_cpu_mask),
     };
     /* Each SIMD table is its own path: on a CPU without AVX-512 the avx512 table shows as

@@ -148,6 +148,22 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
                          "supported (supported: absolute)", f, c->position_embedding_type);
     /* Where positions start (0, or pad_token_id + 1) is the architecture's: its recipe's
      * pos_after_pad, applied by runtime/folder.c. */
+    /* MPNet counts positions as RoBERTa from padding_idx + 1 (its recipe's pos_after_pad),
+     * transformers fixing padding_idx at 1; it has no token types, and a table of
+     * relative_attention_num_buckets position biases (model/mpnet.c). */
+    if (strcmp(c->model_type, "mpnet") == 0) {
+        if (c->pad_token_id != 1)
+            return embp_fail(err, EMBP_EUNSUPPORTED, "%s: pad_token_id %d: MPNet's position ids "
+                             "count from padding_idx 1 (transformers fixes it), so only 1 is "
+                             "supported", f, c->pad_token_id);
+        c->type_vocab_size = 0;
+        c->rel_buckets = 32;
+        strcpy(c->tensor_prefix, "mpnet.");
+        embp_status s2 = get_int(o, f, "relative_attention_num_buckets", 0, 1, 4096,
+                                 &c->rel_buckets, err);
+        if (s2)
+            return s2;
+    }
     /* DistilBERT has no token types and nests the encoder of its task heads under
      * "distilbert."; its layer tensors' names are model/distilbert.c's. */
     if (k == &distilbert_keys)

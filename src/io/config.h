@@ -61,9 +61,10 @@ typedef struct {
                              * read from the file: the architecture's recipe (model/arch.h
                              * pos_after_pad), set by runtime/folder.c */
     float layer_norm_eps;
+    int rel_buckets;        /* relative_attention_num_buckets (MPNet's bias table rows); 0: none */
     char hidden_act[24];    /* "gelu" (exact erf) is the one supported now */
     char position_embedding_type[24]; /* "absolute" */
-    char tensor_prefix[32]; /* "", "bert." or "roberta." (task heads save with the prefix) */
+    char tensor_prefix[32]; /* "", "bert.", "roberta.", "mpnet." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
     int num_labels;         /* architectures[0] *ForSequenceClassification (a cross-encoder):
                              * its labels (id2label's size, else num_labels, else transformers'

@@ -29,6 +29,12 @@ typedef struct {
      * v. scratch holds at least embp_attn_scratch_floats(L, D) floats. */
     void (*attention)(const float *q, const float *k, const float *v, int stride, float *out,
                       int out_stride, int L, int D, float scale, float *scratch);
+    /* attention with an additive bias by relative distance before the softmax (T5's and
+     * MPNet's relative positions): score(i, j) = q_i . k_j * scale + bias[j - i]. bias points
+     * at distance 0 and is read at j - i in -(L - 1) .. Lp - 1, Lp = L rounded up to 16. */
+    void (*attention_bias)(const float *q, const float *k, const float *v, int stride,
+                           float *out, int out_stride, int L, int D, float scale,
+                           const float *bias, float *scratch);
 
     /* Row conversions of n values. */
     void (*f32_to_bf16)(const float *x, uint16_t *y, size_t n);

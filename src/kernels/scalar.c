@@ -47,10 +47,10 @@ static void softmax_scalar(float *x, int n) {
         x[i] *= inv;
 }
 
-/* Row by row: scores s = q_i . k_j * scale, softmax, out_i = sum_j p_j v_j. */
-static void attention_scalar(const float *q, const float *k, const float *v, int stride,
-                             float *out, int out_stride, int L, int D, float scale,
-                             float *scratch) {
+/* Row by row: scores s = q_i . k_j * scale (+ bias[j - i]), softmax, out_i = sum_j p_j v_j. */
+static void attention_bias_scalar(const float *q, const float *k, const float *v, int stride,
+                                  float *out, int out_stride, int L, int D, float scale,
+                                  const float *bias, float *scratch) {
     float *s = scratch;
     for (int i = 0; i < L; i++) {
         const float *qi = q + (size_t)i * stride;
@@ -60,6 +60,8 @@ static void attention_scalar(const float *q, const float *k, const float *v, int
             for (int d = 0; d < D; d++)
                 acc += (double)qi[d] * kj[d];
             s[j] = (float)acc * scale;
+            if (bias)
+                s[j] += bias[j - i];
         }
         softmax_scalar(s, L);
         float *oi = out + (size_t)i * out_stride;
@@ -70,6 +72,12 @@ static void attention_scalar(const float *q, const float *k, const float *v, int
             oi[d] = (float)acc;
         }
     }
+}
+
+static void attention_scalar(const float *q, const float *k, const float *v, int stride,
+                             float *out, int out_stride, int L, int D, float scale,
+                             float *scratch) {
+    attention_bias_scalar(q, k, v, stride, out, out_stride, L, D, scale, NULL, scratch);
 }
 
 static void f32_to_bf16_scalar(const float *x, uint16_t *y, size_t n) {
@@ -124,6 +132,7 @@ const embp_kernels embp_kernels_scalar = {
     .gelu        = gelu_scalar,
     .softmax     = softmax_scalar,
     .attention   = attention_scalar,
+    .attention_bias = attention_bias_scalar,
     .f32_to_bf16 = f32_to_bf16_scalar,
     .bf16_to_f32 = bf16_to_f32_scalar,
     .fp16_to_f32 = fp16_to_f32_scalar,

@@ -207,11 +207,12 @@ static void transpose_k(const float *k, int stride, int L, int D, int Lp, float 
     }
 }
 
-/* Four query rows at a time: P (4, Lp) = scale * q_r . kt (D, Lp), 16 columns per step, so
- * each loaded kt vector feeds four FMAs. Whole vectors run over the zero padding. */
+/* Four query rows at a time: P (4, Lp) = scale * q_r . kt (D, Lp) [+ b_r], 16 columns per step,
+ * so each loaded kt vector feeds four FMAs. Whole vectors run over the zero padding. b (or NULL)
+ * holds each row's bias row (its column 0 at b[r][0]). */
 #define NJ (16 / VW)
 static void scores4(const float *const *q, const float *kt, int D, int Lp, float scale,
-                    float *P) {
+                    const float *const *b, float *P) {
     for (int j = 0; j < Lp; j += 16) {
         vf acc[4][NJ];
         memset(acc, 0, sizeof acc);
@@ -224,8 +225,10 @@ static void scores4(const float *const *q, const float *kt, int D, int Lp, float
             }
         }
         for (int r = 0; r < 4; r++)
-            for (int u = 0; u < NJ; u++)
-                st(P + (size_t)r * Lp + j + u * VW, acc[r][u] * scale);
+            for (int u = 0; u < NJ; u++) {
+                vf s = acc[r][u] * scale;
+                st(P + (size_t)r * Lp + j + u * VW, b ? s + ld(b[r] + j + u * VW) : s);
+            }
     }
 }
 
@@ -274,23 +277,33 @@ static void weighted4(const float *P, int Lp, const float *v, int stride, int L,
         }
 }
 
-static void attention_simd(const float *q, const float *k, const float *v, int stride,
-                           float *out, int out_stride, int L, int D, float scale,
-                           float *scratch) {
+/* bias (or NULL): kernels.h's attention_bias, by distance j - i from bias[0]. */
+static void attention_bias_simd(const float *q, const float *k, const float *v, int stride,
+                                float *out, int out_stride, int L, int D, float scale,
+                                const float *bias, float *scratch) {
     int Lp = (L + 15) / 16 * 16;
     float *kt = scratch, *P = scratch + (size_t)D * Lp;
     transpose_k(k, stride, L, D, Lp, kt);
     for (int i0 = 0; i0 < L; i0 += 4) {
         int rows = L - i0 < 4 ? L - i0 : 4;
-        const float *qr[4];
+        const float *qr[4], *br[4];
         float inv[4];
-        for (int r = 0; r < 4; r++) /* past the last row: repeat it, results unused */
-            qr[r] = q + (size_t)(i0 + (r < rows ? r : rows - 1)) * stride;
-        scores4(qr, kt, D, Lp, scale, P);
+        for (int r = 0; r < 4; r++) { /* past the last row: repeat it, results unused */
+            int i = i0 + (r < rows ? r : rows - 1);
+            qr[r] = q + (size_t)i * stride;
+            br[r] = bias ? bias - i : NULL;
+        }
+        scores4(qr, kt, D, Lp, scale, bias ? br : NULL, P);
         for (int r = 0; r < 4; r++)
             inv[r] = 1.0f / softmax_exp(P + (size_t)r * Lp, L);
         weighted4(P, Lp, v, stride, L, D, inv, out + (size_t)i0 * out_stride, out_stride, rows);
     }
+}
+
+static void attention_simd(const float *q, const float *k, const float *v, int stride,
+                           float *out, int out_stride, int L, int D, float scale,
+                           float *scratch) {
+    attention_bias_simd(q, k, v, stride, out, out_stride, L, D, scale, NULL, scratch);
 }
 
 /* ---------------------------------------------------------------- conversions */
@@ -397,6 +410,7 @@ static void dequant_s32_simd(const int32_t *acc, const int32_t *wsum, const floa
     .gelu        = gelu_simd,            \
     .softmax     = softmax_simd,         \
     .attention   = attention_simd,       \
+    .attention_bias = attention_bias_simd, \
     .f32_to_bf16 = f32_to_bf16_simd,     \
     .bf16_to_f32 = bf16_to_f32_simd,     \
     .fp16_to_f32 = fp16_to_f32_simd,     \

@@ -8,6 +8,7 @@
 
 #include "model/bert.h"
 #include "model/distilbert.h"
+#include "model/mpnet.h"
 
 static embp_status bert_load(const embp_model_config *cfg, const embp_safetensors *st,
                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
@@ -25,6 +26,12 @@ static embp_status distilbert_load(const embp_model_config *cfg, const embp_safe
                                    int n_threads, embp_encoder **out, embp_error *err) {
     return embp_distilbert_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_bert **)out,
                                 err);
+}
+
+static embp_status mpnet_load(const embp_model_config *cfg, const embp_safetensors *st,
+                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
+                              embp_encoder **out, embp_error *err) {
+    return embp_mpnet_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_bert **)out, err);
 }
 
 static void bert_free(embp_encoder *e) {
@@ -57,6 +64,14 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
 #define BERT_FUNCTIONS                                                                             \
     bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                      \
         embp_bert_dense_weight, bert_set_prof
+/* MPNet: BERT's layers under other names (model/mpnet.c renames) with a bias by relative
+ * position on the attention scores, which its load adds to the encoder for bert's forward. */
+#define MPNET_RECIPE                                                                               \
+    {EMBP_POS_RELATIVE, EMBP_NORM_LAYER, EMBP_NORM_POST, EMBP_ATTN_BIDIRECTIONAL, 0,              \
+     EMBP_HEADS_MHA, EMBP_MLP_GELU, 1}
+#define MPNET_FUNCTIONS                                                                            \
+    mpnet_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                     \
+        embp_mpnet_dense_weight, bert_set_prof
 #define DISTILBERT_FUNCTIONS                                                                       \
     distilbert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                \
         embp_distilbert_dense_weight, bert_set_prof
@@ -67,6 +82,7 @@ static const embp_arch table[] = {
     {"xlm-roberta", "xlm-roberta", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"camembert", "camembert", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"distilbert", "distilbert", BERT_RECIPE, DISTILBERT_FUNCTIONS},
+    {"mpnet", "mpnet", MPNET_RECIPE, MPNET_FUNCTIONS},
 };
 
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err) {

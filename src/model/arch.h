@@ -10,8 +10,9 @@
  *     a->forward(e, ids, types, offsets, n, &hidden, &err); // (T, H) states for pooling
  *     a->free(e);
  *
- * Today the table has bert (model/bert.c), and the RoBERTa family and DistilBERT sharing its
- * functions (DistilBERT loads with renamed tensors, model/distilbert.c); the recipe describes
+ * Today the table has bert (model/bert.c), and the RoBERTa family, DistilBERT and MPNet sharing
+ * its functions (DistilBERT and MPNet load with renamed tensors, model/distilbert.c and
+ * model/mpnet.c, MPNet adding its relative position bias for bert's forward); the recipe describes
  * what bert.c does, and the parts are not yet separate functions. The first family with another
  * recipe is when a part moves out of bert.c into a file of its own (model/norm.c, model/rope.c,
  * ...) that both entries call; docs/ARCHITECTURE.md, "Adding a model architecture", is the

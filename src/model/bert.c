@@ -70,7 +70,8 @@ static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const 
         }
 }
 
-/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H). */
+/* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H), with MPNet's bias by
+ * relative position when the family has one. */
 static void attention(embp_bert *b, const int *offsets, int n) {
     int H = b->H, D = b->D, NH = b->NH;
     float scale = 1.0f / sqrtf((float)D);
@@ -79,8 +80,12 @@ static void attention(embp_bert *b, const int *offsets, int n) {
         int s = job / NH, h = job % NH, t0 = offsets[s], len = offsets[s + 1] - t0;
         const float *q = b->qkv + (size_t)t0 * 3 * H + (size_t)h * D;
         float *scr = b->attn + (size_t)omp_get_thread_num() * b->attn_per_thread;
-        b->k->attention(q, q + H, q + 2 * H, 3 * H, b->ctx + (size_t)t0 * H + (size_t)h * D, H, len,
-                        D, scale, scr);
+        float *ctx = b->ctx + (size_t)t0 * H + (size_t)h * D;
+        if (b->rel_bias) /* MPNet */
+            b->k->attention_bias(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale,
+                                 b->rel_bias + (size_t)h * b->rel_stride + b->rel_zero, scr);
+        else
+            b->k->attention(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale, scr);
     }
 }
 

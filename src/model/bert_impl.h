@@ -32,6 +32,10 @@ struct embp_bert {
     int8_t *word8;                      /* int8 with word_scale (V) */
     float *word_scale;
     bert_layer *layers;
+    /* MPNet's relative position bias (model/mpnet.c), or NULL: head h's bias for distance
+     * j - i at rel_bias[h * rel_stride + rel_zero + j - i], added to the attention scores */
+    float *rel_bias;
+    int rel_stride, rel_zero;
     size_t weight_bytes;
     /* scratch, one block: rows are bucket(max_tokens) so a GEMM may pad its M */
     void *arena;
@@ -45,6 +49,17 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
                                    const embp_plan *plan, int max_tokens, int max_len,
                                    int n_threads, embp_bert_rename rename, embp_bert **out,
                                    embp_error *err);
+
+/* A fp32 tensor of st (BERT name, renamed as b says; shape (d0) or (d0, d1)) into *out, owned by
+ * the caller and counted in b's weight_bytes: a family's tensor beyond BERT's. */
+embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 const char *name, int d0, int d1, float **out, embp_error *err);
+
+/* "encoder.layer.N.<part>..." with part starting as names[i][0] -> "<layers>N.<names[i][1]>...",
+ * written into buf; any other name as it is (a family's embp_bert_rename, from its table). */
+const char *embp_bert_rename_layer(const char *bert_name, const char *layers,
+                                   const char *const (*names)[2], size_t n_names, char *buf,
+                                   size_t size);
 
 /* Whether name holds `layers` and ends with one of ends: a family's dense_weight. */
 int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,

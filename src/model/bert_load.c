@@ -93,6 +93,11 @@ static embp_status load_table(embp_bert *b, const embp_safetensors *st, const ch
     return load_f32(b, st, prefix, name, d0, d1, *out, err);
 }
 
+embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 const char *name, int d0, int d1, float **out, embp_error *err) {
+    return load_table(b, st, prefix, name, d0, d1, out, err);
+}
+
 /* The word table into b->word* as fmt says. A file from embp quantize may hold it as I8 with
  * "_scale" (per row): taken as it is for an int8 table, else dequantized. */
 static embp_status load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
@@ -455,8 +460,26 @@ void embp_bert_free(embp_bert *b) {
     embp_free_aligned(b->type);
     embp_free_aligned(b->emb_g);
     embp_free_aligned(b->emb_b);
+    embp_free_aligned(b->rel_bias);
     embp_free_aligned(b->arena);
     embp_free(b);
+}
+
+const char *embp_bert_rename_layer(const char *bert_name, const char *layers,
+                                   const char *const (*names)[2], size_t n_names, char *buf,
+                                   size_t size) {
+    int layer, at = 0;
+    if (sscanf(bert_name, "encoder.layer.%d.%n", &layer, &at) != 1 || at == 0)
+        return bert_name;
+    const char *part = bert_name + at;
+    for (size_t i = 0; i < n_names; i++) {
+        size_t n = strlen(names[i][0]);
+        if (strncmp(part, names[i][0], n) == 0) {
+            snprintf(buf, size, "%s%d.%s%s", layers, layer, names[i][1], part + n);
+            return buf;
+        }
+    }
+    return bert_name;
 }
 
 int embp_bert_named_dense(const char *name, const char *layers, const char *const *ends,

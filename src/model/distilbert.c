@@ -4,7 +4,6 @@
  * a renaming, and bert's forward; this file holds the names. */
 #include "model/distilbert.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "model/bert_impl.h"
@@ -24,18 +23,8 @@ static const char *const names[][2] = {
 /* "encoder.layer.N.<bert part><weight|bias>" -> "transformer.layer.N.<distilbert part>...";
  * the embeddings' names are BERT's. */
 static const char *rename_tensor(const char *bert_name, char *buf, size_t size) {
-    int layer, at = 0;
-    if (sscanf(bert_name, "encoder.layer.%d.%n", &layer, &at) != 1 || at == 0)
-        return bert_name;
-    const char *part = bert_name + at;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        size_t n = strlen(names[i][0]);
-        if (strncmp(part, names[i][0], n) == 0) {
-            snprintf(buf, size, "transformer.layer.%d.%s%s", layer, names[i][1], part + n);
-            return buf;
-        }
-    }
-    return bert_name;
+    return embp_bert_rename_layer(bert_name, "transformer.layer.", names,
+                                  sizeof names / sizeof names[0], buf, size);
 }
 
 embp_status embp_distilbert_load(const embp_model_config *cfg, const embp_safetensors *st,

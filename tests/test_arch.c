@@ -36,12 +36,36 @@ static void test_unknown_family_is_unsupported_naming_it(void **state) {
     (void)state;
     embp_model_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    strcpy(cfg.model_type, "llama");
+    strcpy(cfg.model_type, "gpt2");
     embp_error err;
     assert_null(embp_arch_find(&cfg, &err));
     assert_int_equal(err.code, EMBP_EUNSUPPORTED);
-    assert_non_null(strstr(err.msg, "'llama'"));
+    assert_non_null(strstr(err.msg, "'gpt2'"));
     assert_non_null(strstr(err.msg, "bert, roberta, xlm-roberta, camembert, distilbert"));
+}
+
+/* The decoders' entries say what model/qwen3.c computes, and quantize its projections only. */
+static void test_decoders_have_their_recipe(void **state) {
+    (void)state;
+    static const char *const types[] = {"qwen3", "qwen2", "mistral", "llama"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        embp_model_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        strcpy(cfg.model_type, types[i]);
+        embp_error err;
+        const embp_arch *a = embp_arch_find(&cfg, &err);
+        assert_non_null(a);
+        assert_int_equal(a->recipe.pos, EMBP_POS_ROTARY);
+        assert_int_equal(a->recipe.norm, EMBP_NORM_RMS);
+        assert_int_equal(a->recipe.norm_at, EMBP_NORM_PRE);
+        assert_int_equal(a->recipe.mask, EMBP_ATTN_CAUSAL);
+        assert_int_equal(a->recipe.heads, EMBP_HEADS_GQA);
+        assert_int_equal(a->recipe.mlp, EMBP_MLP_SWIGLU);
+        assert_true(a->dense_weight("layers.3.self_attn.k_proj.weight"));
+        assert_true(a->dense_weight("model.layers.0.mlp.gate_proj.weight"));
+        assert_false(a->dense_weight("layers.0.self_attn.q_norm.weight"));
+        assert_false(a->dense_weight("embed_tokens.weight"));
+    }
 }
 
 /* The RoBERTa family is bert's arithmetic with positions from pad_token_id + 1: bert's recipe
@@ -159,6 +183,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bert_is_found_by_model_type_and_by_default),
         cmocka_unit_test(test_unknown_family_is_unsupported_naming_it),
+        cmocka_unit_test(test_decoders_have_their_recipe),
         cmocka_unit_test(test_roberta_family_has_entries_sharing_bert),
         cmocka_unit_test(test_positions_start_where_the_recipe_says),
         cmocka_unit_test(test_model_through_the_table_equals_bert_forward),

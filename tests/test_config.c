@@ -288,6 +288,48 @@ static void test_folder_module_errors_name_the_file(void **state) {
     tu_remove_dir(dir);
 }
 
+/* A Qwen3 folder as transformers 5 saves it: GQA and head_dim, the rotary base under
+ * rope_parameters, rms_norm_eps, tokenizer_config.json's model_max_length 1e30 written as a
+ * 31-digit integer; the family's context stops at 8192 below max_position_embeddings 32768. */
+static void test_decoder_fields(void **state) {
+    (void)state;
+    char *dir = tu_tmpdir();
+    embp_model_config c;
+    embp_error err;
+    const char *qwen3 = "{\"model_type\":\"qwen3\",\"hidden_size\":256,\"num_hidden_layers\":2,"
+                        "\"num_attention_heads\":8,\"num_key_value_heads\":2,\"head_dim\":64,"
+                        "\"intermediate_size\":512,\"vocab_size\":1000,\"hidden_act\":\"silu\","
+                        "\"max_position_embeddings\":32768,\"rms_norm_eps\":1e-06,"
+                        "\"pad_token_id\":null,\"use_sliding_window\":false,\"sliding_window\":"
+                        "null,\"rope_parameters\":{\"rope_theta\":1000000.0,\"rope_type\":"
+                        "\"default\"}%s}";
+    char text[1024];
+    snprintf(text, sizeof text, qwen3, "");
+    write_file(dir, "config.json", text);
+    write_file(dir, "tokenizer_config.json",
+               "{\"model_max_length\": 1000000000000000019884624838656}");
+    assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
+    assert_int_equal(c.kv_heads, 2);
+    assert_int_equal(c.head_dim, 64);
+    assert_true(c.rope_theta == 1e6);
+    assert_float_equal(c.layer_norm_eps, 1e-6f, 1e-12);
+    assert_int_equal(c.type_vocab_size, 0);
+    assert_int_equal(c.max_seq_len, EMBP_DECODER_DEFAULT_CONTEXT);
+    static const char *const refused[] = {
+        ",\"hidden_act\":\"gelu\"", ",\"rope_scaling\":{\"rope_type\":\"yarn\"}",
+        ",\"use_sliding_window\":true", ",\"mlp_bias\":true"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        snprintf(text, sizeof text, qwen3, refused[i]);
+        assert_int_not_equal(embp_config_parse_config_json(text, strlen(text), "config.json", &c,
+                                                           &err), EMBP_OK);
+        assert_non_null(strstr(err.msg, "config.json"));
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
 /* 2_Dense/config.json: shape, bias, activation; chained modules must agree on widths. */
 static void test_dense_modules(void **state) {
     (void)state;
@@ -423,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_dense_modules),
         cmocka_unit_test(test_prompts_and_lower_case),
         cmocka_unit_test(test_tokenizer_config_max_length),
+        cmocka_unit_test(test_decoder_fields),
         cmocka_unit_test(test_folder_module_errors_name_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -121,6 +121,77 @@ static embp_status read_num_labels(json_t *o, const char *f, embp_model_config *
                : get_int(o, f, "num_labels", 0, 1, 1 << 16, &c->num_labels, err);
 }
 
+/* The decoder families (model/qwen3.c): causal, rotary, RMSNorm, gated MLP. */
+static int is_decoder(const char *model_type) {
+    static const char *const names[] = {"qwen3", "qwen2", "mistral", "llama"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(model_type, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A positive number field into *out (kept when absent), at most hi. */
+static embp_status get_num(json_t *o, const char *f, const char *name, double hi, double *out,
+                           embp_error *err) {
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v))
+        return EMBP_OK;
+    if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > hi)
+        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be a number in (0, %g]", f, name,
+                         hi);
+    *out = json_number_value(v);
+    return EMBP_OK;
+}
+
+/* The decoder families' fields: grouped-query heads, head size, the rotary base (transformers
+ * 4's rope_theta or 5's rope_parameters), RMSNorm's eps, biases, the sliding window. What the
+ * forward does not compute (scaled rotary, an activation but SiLU) is refused here. */
+static embp_status read_decoder(json_t *o, const char *f, embp_model_config *c, embp_error *err) {
+    double eps = 1e-6;
+    c->kv_heads = c->heads;
+    c->head_dim = c->hidden / c->heads;
+    c->rope_theta = 10000.0;
+    embp_status s;
+    json_t *rp = json_object_get(o, "rope_parameters"), *rs = json_object_get(o, "rope_scaling");
+    if ((s = get_int(o, f, "num_key_value_heads", 0, 1, c->heads, &c->kv_heads, err)) ||
+        (s = get_int(o, f, "head_dim", 0, 1, 4096, &c->head_dim, err)) ||
+        (s = get_num(o, f, "rope_theta", 1e12, &c->rope_theta, err)) ||
+        (s = get_num(o, f, "rms_norm_eps", 1.0, &eps, err)))
+        return s;
+    if (json_is_object(rp) && (s = get_num(rp, f, "rope_theta", 1e12, &c->rope_theta, err)))
+        return s;
+    /* transformers 5's rope_parameters.rope_type, 4's rope_scaling (any scaling at all) */
+    json_t *scaling = rs && !json_is_null(rs) ? rs : rp;
+    const char *rtype = json_string_value(json_object_get(scaling, "rope_type"));
+    if (!rtype && scaling == rs)
+        rtype = json_string_value(json_object_get(rs, "type"));
+    if ((scaling == rs && !rtype) || (rtype && strcmp(rtype, "default")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: rope_type '%s' is not supported "
+                         "(supported: default, unscaled rotary)", f, rtype ? rtype : "?");
+    if (c->heads % c->kv_heads || c->head_dim % 2)
+        return embp_fail(err, EMBP_EFORMAT, "%s: num_attention_heads %d is not a multiple of "
+                         "num_key_value_heads %d, or head_dim %d is odd", f, c->heads,
+                         c->kv_heads, c->head_dim);
+    if (strcmp(c->hidden_act, "silu") != 0)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: hidden_act '%s' is not supported for "
+                         "model_type '%s' (supported: silu)", f, c->hidden_act, c->model_type);
+    c->layer_norm_eps = (float)eps;
+    c->attention_bias = json_is_true(json_object_get(o, "attention_bias"));
+    if (json_is_true(json_object_get(o, "mlp_bias")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: mlp_bias true is not supported", f);
+    /* Mistral slides every layer's window when sliding_window is set; Qwen2/Qwen3 only the
+     * layers past max_window_layers, and only with use_sliding_window, which no Qwen embedder
+     * sets: refused rather than run wrong. */
+    if (json_is_true(json_object_get(o, "use_sliding_window")))
+        return embp_fail(err, EMBP_EUNSUPPORTED, "%s: use_sliding_window true is not supported "
+                         "for model_type '%s'", f, c->model_type);
+    if (strcmp(c->model_type, "mistral") == 0 &&
+        (s = get_int(o, f, "sliding_window", 0, 1, MAX_POSITIONS, &c->sliding_window, err)))
+        return s;
+    c->type_vocab_size = 0;
+    return EMBP_OK;
+}
+
 static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp_model_config *c,
                              embp_error *err) {
     json_t *arch = json_object_get(o, "architectures");
@@ -140,6 +211,16 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
         (s = get_str(o, f, "torch_dtype", c->torch_dtype, sizeof c->torch_dtype, err)))
         return s;
     /* Which model_types embp runs is the architecture table's (model/arch.c) to say. */
+    if (is_decoder(c->model_type)) {
+        if ((s = read_num_labels(o, f, c, err)))
+            return s;
+        if (c->num_labels) /* its head scores the last token, not BERT's first: not run here */
+            return embp_fail(err, EMBP_EUNSUPPORTED, "%s: architectures '%s': a decoder "
+                             "reranker (model_type '%s') is not supported; rerankers: the BERT "
+                             "family's *ForSequenceClassification", f, c->architecture,
+                             c->model_type);
+        return read_decoder(o, f, c, err);
+    }
     if (strcmp(c->hidden_act, "gelu") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s '%s' is not supported "
                          "(supported: gelu, the exact erf form)", f, k->act, c->hidden_act);
@@ -192,7 +273,8 @@ embp_status embp_config_parse_config_json(const char *text, size_t len, const ch
                               : &bert_keys;
     c->type_vocab_size = k == &bert_keys ? 2 : 0;
     c->layer_norm_eps = 1e-12f;
-    strcpy(c->hidden_act, "gelu");
+    strcpy(c->hidden_act, json_is_string(type) && is_decoder(json_string_value(type)) ? "silu"
+                                                                                    : "gelu");
     strcpy(c->position_embedding_type, "absolute");
     embp_status s = read_shapes(o, fname, k, c, err);
     if (s == EMBP_OK)
@@ -590,6 +672,11 @@ embp_status embp_config_load(const char *dir, embp_model_config *c, embp_error *
      * positions start later */
     if (c->max_seq_len == 0 || c->max_seq_len > c->max_position)
         c->max_seq_len = c->max_position;
+    /* A decoder family's context runs to 32k tokens and more; its forward scratch and the
+     * quadratic attention time grow with it, so embp's default stops at 8192 tokens (as TEI's
+     * does), below max_position_embeddings (EMB_PROVIDER_MAX_CONTEXT_LENGTH lowers it further). */
+    if (is_decoder(c->model_type) && c->max_seq_len > EMBP_DECODER_DEFAULT_CONTEXT)
+        c->max_seq_len = EMBP_DECODER_DEFAULT_CONTEXT;
     embp_error_clear(err);
     return EMBP_OK;
 }

@@ -69,6 +69,12 @@ typedef struct {
     int num_labels;         /* architectures[0] *ForSequenceClassification (a cross-encoder):
                              * its labels (id2label's size, else num_labels, else transformers'
                              * default 2); 0: an encoder without a classification head */
+    /* decoder families (qwen3, qwen2, mistral, llama): io/config.c's read_decoder */
+    int kv_heads;           /* num_key_value_heads (GQA); heads when absent */
+    int head_dim;           /* head_dim; hidden / heads when absent */
+    double rope_theta;      /* rope_theta or rope_parameters.rope_theta; 10000 when absent */
+    int attention_bias;     /* q/k/v/o projections have biases (Qwen2's q/k/v always have) */
+    int sliding_window;     /* Mistral's: each token sees this many, itself included; 0: all */
 
     /* sentence-transformers modules */
     embp_pooling pooling;
@@ -89,6 +95,9 @@ typedef struct {
     char prompt_data[EMBP_PROMPTS_BYTES];
     int is_demo;            /* config.json has "embp_demo": true */
 } embp_model_config;
+
+/* The tokens per input a decoder family (qwen3) gets when its folder allows more. */
+#define EMBP_DECODER_DEFAULT_CONTEXT 8192
 
 /* Reads all of the above from dir. */
 embp_status embp_config_load(const char *dir, embp_model_config *out /* OUT */, embp_error *err);

@@ -35,6 +35,18 @@ typedef struct {
     void (*attention_bias)(const float *q, const float *k, const float *v, int stride,
                            float *out, int out_stride, int L, int D, float scale,
                            const float *bias, float *scratch);
+    /* One step of online-softmax attention (model/attend.c runs the blocks): up to 4 query rows
+     * q[r] (D) against a block of keys given transposed, kt (D, Bp; Bp a multiple of 16, zero
+     * past the block's keys), with values v (row j at v + j * v_stride). Row r sees the block's
+     * keys [lo[r], hi[r]) (none when lo >= hi: the row is left as it was). With s_j = scale
+     * q . k_j, its running max m[r], sum l[r] and unnormalized output acc[r] (D) become
+     *   m' = max(m, max_j s_j), l' = l e^(m - m') + sum_j e^(s_j - m'),
+     *   acc' = acc e^(m - m') + sum_j e^(s_j - m') v_j;
+     * out = acc / l after the last block. Start from m = -inf, l = 0, acc = 0. P: scratch
+     * (4, Bp). */
+    void (*attend4)(const float *const *q, const float *kt, int Bp, const float *v, int v_stride,
+                    int D, float scale, const int *lo, const int *hi, float *m, float *l,
+                    float *const *acc, float *P);
 
     /* Row conversions of n values. */
     void (*f32_to_bf16)(const float *x, uint16_t *y, size_t n);

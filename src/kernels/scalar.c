@@ -125,6 +125,39 @@ static void dequant_s32_scalar(const int32_t *acc, const int32_t *wsum, const fl
         }
 }
 
+/* kernels.h's attend4, row by row with double sums. */
+static void attend4_scalar(const float *const *q, const float *kt, int Bp, const float *v,
+                           int v_stride, int D, float scale, const int *lo, const int *hi,
+                           float *m, float *l, float *const *acc, float *P) {
+    (void)P;
+    for (int r = 0; r < 4; r++) {
+        if (lo[r] >= hi[r])
+            continue;
+        float mx = -INFINITY;
+        for (int j = lo[r]; j < hi[r]; j++) {
+            double s = 0.0;
+            for (int d = 0; d < D; d++)
+                s += (double)q[r][d] * kt[(size_t)d * Bp + j];
+            P[j] = (float)s * scale;
+            mx = P[j] > mx ? P[j] : mx;
+        }
+        float mn = mx > m[r] ? mx : m[r], corr = expf(m[r] - mn);
+        double sum = 0.0;
+        for (int j = lo[r]; j < hi[r]; j++) {
+            P[j] = expf(P[j] - mn);
+            sum += P[j];
+        }
+        l[r] = l[r] * corr + (float)sum;
+        m[r] = mn;
+        for (int d = 0; d < D; d++) {
+            double a = 0.0;
+            for (int j = lo[r]; j < hi[r]; j++)
+                a += (double)P[j] * v[(size_t)j * v_stride + d];
+            acc[r][d] = acc[r][d] * corr + (float)a;
+        }
+    }
+}
+
 /* clang-format off */
 const embp_kernels embp_kernels_scalar = {
     .name        = "scalar",
@@ -133,6 +166,7 @@ const embp_kernels embp_kernels_scalar = {
     .softmax     = softmax_scalar,
     .attention   = attention_scalar,
     .attention_bias = attention_bias_scalar,
+    .attend4     = attend4_scalar,
     .f32_to_bf16 = f32_to_bf16_scalar,
     .bf16_to_f32 = bf16_to_f32_scalar,
     .fp16_to_f32 = fp16_to_f32_scalar,

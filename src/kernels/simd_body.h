@@ -162,8 +162,7 @@ static void gelu_simd(float *x, size_t n) {
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
 
-/* Softmax without the final division: x becomes exp(x - max); returns the sum. */
-static float softmax_exp(float *x, int n) {
+static float row_max(const float *x, int n) {
     vf m = splat(-INFINITY);
     int i = 0;
     for (; i + VW <= n; i += VW)
@@ -171,6 +170,12 @@ static float softmax_exp(float *x, int n) {
     float mx = hmax(m);
     for (; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
+    return mx;
+}
+
+/* x becomes exp(x - mx); returns the sum. */
+static float exp_shift(float *x, int n, float mx) {
+    int i;
     vf acc = {0};
     for (i = 0; i + VW <= n; i += VW) {
         vf e = vexp(ld(x + i) - mx);
@@ -183,6 +188,11 @@ static float softmax_exp(float *x, int n) {
         s += x[i];
     }
     return s;
+}
+
+/* Softmax without the final division: x becomes exp(x - max); returns the sum. */
+static float softmax_exp(float *x, int n) {
+    return exp_shift(x, n, row_max(x, n));
 }
 
 static void softmax_simd(float *x, int n) {
@@ -306,6 +316,51 @@ static void attention_simd(const float *q, const float *k, const float *v, int s
     attention_bias_simd(q, k, v, stride, out, out_stride, L, D, scale, NULL, scratch);
 }
 
+/* kernels.h's attend4: scores4 for the block, then each row's online-softmax step, then the
+ * weighted values added to the rescaled accumulators, one vector of columns at a time. */
+static void attend4_simd(const float *const *q, const float *kt, int Bp, const float *v,
+                         int v_stride, int D, float scale, const int *lo, const int *hi, float *m,
+                         float *l, float *const *acc, float *P) {
+    scores4(q, kt, D, Bp, scale, NULL, P);
+    float corr[4];
+    int jlo = Bp, jhi = 0;
+    for (int r = 0; r < 4; r++) {
+        float *p = P + (size_t)r * Bp;
+        int a = lo[r], b = hi[r] > a ? hi[r] : a;
+        corr[r] = 1.0f;
+        memset(p, 0, (size_t)a * sizeof(float));
+        memset(p + b, 0, (size_t)(Bp - b) * sizeof(float));
+        if (a == b)
+            continue;
+        float mx = row_max(p + a, b - a), mn = mx > m[r] ? mx : m[r];
+        corr[r] = expf(m[r] - mn); /* 0 on the first block (m = -inf) */
+        l[r] = l[r] * corr[r] + exp_shift(p + a, b - a, mn);
+        m[r] = mn;
+        jlo = a < jlo ? a : jlo;
+        jhi = b > jhi ? b : jhi;
+    }
+    int c = 0;
+    for (; c + VW <= D; c += VW) {
+        vf o[4];
+        for (int r = 0; r < 4; r++)
+            o[r] = ld(acc[r] + c) * corr[r];
+        for (int j = jlo; j < jhi; j++) {
+            vf vv = ld(v + (size_t)j * v_stride + c);
+            for (int r = 0; r < 4; r++)
+                o[r] = fmadd(splat(P[(size_t)r * Bp + j]), vv, o[r]);
+        }
+        for (int r = 0; r < 4; r++)
+            st(acc[r] + c, o[r]);
+    }
+    for (; c < D; c++)
+        for (int r = 0; r < 4; r++) {
+            float a = acc[r][c] * corr[r];
+            for (int j = jlo; j < jhi; j++)
+                a += P[(size_t)r * Bp + j] * v[(size_t)j * v_stride + c];
+            acc[r][c] = a;
+        }
+}
+
 /* ---------------------------------------------------------------- conversions */
 
 static void f32_to_bf16_simd(const float *x, uint16_t *y, size_t n) {
@@ -411,6 +466,7 @@ static void dequant_s32_simd(const int32_t *acc, const int32_t *wsum, const floa
     .softmax     = softmax_simd,         \
     .attention   = attention_simd,       \
     .attention_bias = attention_bias_simd, \
+    .attend4     = attend4_simd,         \
     .f32_to_bf16 = f32_to_bf16_simd,     \
     .bf16_to_f32 = bf16_to_f32_simd,     \
     .fp16_to_f32 = fp16_to_f32_simd,     \

@@ -9,6 +9,7 @@
 #include "model/bert.h"
 #include "model/distilbert.h"
 #include "model/mpnet.h"
+#include "model/qwen3.h"
 
 static embp_status bert_load(const embp_model_config *cfg, const embp_safetensors *st,
                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
@@ -76,6 +77,42 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
     distilbert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                \
         embp_distilbert_dense_weight, bert_set_prof
 
+/* Qwen3 (model/qwen3.c): the decoder embedder's own functions. */
+static embp_status qwen3_load(const embp_model_config *cfg, const embp_safetensors *st,
+                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
+                              embp_encoder **out, embp_error *err) {
+    return embp_qwen3_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_qwen3 **)out, err);
+}
+static embp_status qwen3_forward(embp_encoder *e, const int32_t *ids, const int32_t *types,
+                                 const int *offsets, int n, const float **hidden,
+                                 embp_error *err) {
+    (void)types; /* no token types: only a reranker's pairs carry them (io/config.c refuses a
+                  * decoder reranker) */
+    return embp_qwen3_forward((embp_qwen3 *)e, ids, offsets, n, hidden, err);
+}
+static void qwen3_free(embp_encoder *e) {
+    embp_qwen3_free((embp_qwen3 *)e);
+}
+static size_t qwen3_weight_bytes(const embp_encoder *e) {
+    return embp_qwen3_weight_bytes((const embp_qwen3 *)e);
+}
+static const char *qwen3_kernels_name(const embp_encoder *e) {
+    return embp_qwen3_kernels_name((const embp_qwen3 *)e);
+}
+static void qwen3_set_prof(embp_encoder *e, embp_prof *p) {
+    embp_qwen3_set_prof((embp_qwen3 *)e, p);
+}
+/* Rotary, pre-norm RMSNorm, causal GQA, SwiGLU; Mistral's window is config.json's
+ * sliding_window, 0 in the table. Qwen2, Mistral and Llama are Qwen3 without its q/k RMSNorm
+ * (and with Qwen2's q/k/v biases, Llama's optional ones): qwen3.c's functions, which read
+ * model_type for those. */
+#define QWEN3_RECIPE                                                                               \
+    {EMBP_POS_ROTARY, EMBP_NORM_RMS, EMBP_NORM_PRE, EMBP_ATTN_CAUSAL, 0, EMBP_HEADS_GQA,          \
+     EMBP_MLP_SWIGLU, 0}
+#define QWEN3_FUNCTIONS                                                                            \
+    qwen3_load, qwen3_forward, qwen3_free, qwen3_weight_bytes, qwen3_kernels_name,                 \
+        embp_qwen3_dense_weight, qwen3_set_prof
+
 static const embp_arch table[] = {
     {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},
     {"roberta", "roberta", ROBERTA_RECIPE, BERT_FUNCTIONS},
@@ -83,7 +120,32 @@ static const embp_arch table[] = {
     {"camembert", "camembert", ROBERTA_RECIPE, BERT_FUNCTIONS},
     {"distilbert", "distilbert", BERT_RECIPE, DISTILBERT_FUNCTIONS},
     {"mpnet", "mpnet", MPNET_RECIPE, MPNET_FUNCTIONS},
+    {"qwen3", "qwen3", QWEN3_RECIPE, QWEN3_FUNCTIONS},
+    {"qwen2", "qwen2", QWEN3_RECIPE, QWEN3_FUNCTIONS},
+    {"mistral", "mistral", QWEN3_RECIPE, QWEN3_FUNCTIONS},
+    {"llama", "llama", QWEN3_RECIPE, QWEN3_FUNCTIONS},
 };
+
+embp_status embp_check_batch(const int32_t *ids, const int *offsets, int n, int max_len,
+                             int max_tokens, int vocab, embp_error *err) {
+    if (n < 1 || offsets[0] != 0)
+        return embp_fail(err, EMBP_EINVAL, "forward: %d sequences, offsets[0] %d", n,
+                         n > 0 ? offsets[0] : 0);
+    for (int s = 0; s < n; s++) {
+        int len = offsets[s + 1] - offsets[s];
+        if (len < 1 || len > max_len)
+            return embp_fail(err, EMBP_EINVAL, "forward: sequence %d has %d tokens, expected "
+                             "1..%d", s, len, max_len);
+    }
+    if (offsets[n] > max_tokens)
+        return embp_fail(err, EMBP_EINVAL, "forward: %d tokens exceed max_batch_tokens %d",
+                         offsets[n], max_tokens);
+    for (int t = 0; t < offsets[n]; t++)
+        if (ids[t] < 0 || ids[t] >= vocab)
+            return embp_fail(err, EMBP_EINVAL, "forward: token %d has id %d outside the "
+                             "vocabulary [0, %d)", t, ids[t], vocab);
+    return EMBP_OK;
+}
 
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err) {
     const char *type = cfg->model_type[0] ? cfg->model_type : "bert";

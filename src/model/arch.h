@@ -12,8 +12,9 @@
  *
  * Today the table has bert (model/bert.c), and the RoBERTa family, DistilBERT and MPNet sharing
  * its functions (DistilBERT and MPNet load with renamed tensors, model/distilbert.c and
- * model/mpnet.c, MPNet adding its relative position bias for bert's forward); the recipe describes
- * what bert.c does, and the parts are not yet separate functions. The first family with another
+ * model/mpnet.c, MPNet adding its relative position bias for bert's forward), and the decoders:
+ * qwen3 (model/qwen3.c, with rope.c and attend.c as separate parts) and qwen2, mistral, llama
+ * sharing its functions. The first family with another
  * recipe is when a part moves out of bert.c into a file of its own (model/norm.c, model/rope.c,
  * ...) that both entries call; docs/ARCHITECTURE.md, "Adding a model architecture", is the
  * recipe. */
@@ -102,5 +103,11 @@ typedef struct {
 /* The family cfg names (model_type; "" is bert, the sentence-transformers default), or NULL
  * with EMBP_EUNSUPPORTED naming the model_type and the families there are. */
 const embp_arch *embp_arch_find(const embp_model_config *cfg, embp_error *err);
+
+/* The batch every family's forward checks first: n >= 1 sequences by offsets (offsets[0] 0,
+ * each 1..max_len tokens, max_tokens in all), each id in [0, vocab); EMBP_EINVAL naming the
+ * sequence or token otherwise. */
+embp_status embp_check_batch(const int32_t *ids, const int *offsets, int n, int max_len,
+                             int max_tokens, int vocab, embp_error *err);
 
 #endif

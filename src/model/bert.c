@@ -2,6 +2,8 @@
  * batching (runtime/). */
 #include "model/bert_impl.h"
 
+#include "model/arch.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -100,25 +102,11 @@ static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g
     }
 }
 
-static embp_status check_batch(const embp_bert *b, const int32_t *ids, const int32_t *types,
-                               const int *offsets, int n, embp_error *err) {
-    if (n < 1 || offsets[0] != 0)
-        return embp_fail(err, EMBP_EINVAL, "forward: %d sequences, offsets[0] %d", n,
-                         n > 0 ? offsets[0] : 0);
-    for (int s = 0; s < n; s++) {
-        int len = offsets[s + 1] - offsets[s];
-        if (len < 1 || len > b->max_len)
-            return embp_fail(err, EMBP_EINVAL, "forward: sequence %d has %d tokens, expected "
-                             "1..%d", s, len, b->max_len);
-    }
-    if (offsets[n] > b->max_tokens)
-        return embp_fail(err, EMBP_EINVAL, "forward: %d tokens exceed max_batch_tokens %d",
-                         offsets[n], b->max_tokens);
-    for (int t = 0; t < offsets[n]; t++)
-        if (ids[t] < 0 || ids[t] >= b->V)
-            return embp_fail(err, EMBP_EINVAL, "forward: token %d has id %d outside the "
-                             "vocabulary [0, %d)", t, ids[t], b->V);
-    for (int t = 0; types && !b->no_types && t < offsets[n]; t++)
+/* The token types of a batch (types NULL: all 0) within the model's [0, n_types); a model
+ * without token types ignores them. The rest of the batch: embp_check_batch. */
+static embp_status check_types(const embp_bert *b, const int32_t *types, int n_tokens,
+                               embp_error *err) {
+    for (int t = 0; types && !b->no_types && t < n_tokens; t++)
         if (types[t] < 0 || types[t] >= b->n_types)
             return embp_fail(err, EMBP_EINVAL, "forward: token %d has type %d outside the "
                              "model's token types [0, %d)", t, types[t], b->n_types);
@@ -137,7 +125,8 @@ static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float 
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *types,
                               const int *offsets, int n, const float **hidden, embp_error *err) {
     embp_status rc;
-    if ((rc = check_batch(b, ids, types, offsets, n, err)))
+    if ((rc = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)) ||
+        (rc = check_types(b, types, offsets[n], err)))
         return rc;
     int T = offsets[n];
     embp_prof *p = b->prof;

@@ -38,6 +38,12 @@ typedef struct {
     embp_table_format table;
 } embp_bert_precision;
 
+/* The loader's view of a resolved plan (NULL: fp32): which kernels, how to round the weights;
+ * every family's loader derives its precision this way. */
+void embp_bert_precision_of(const embp_plan *p, embp_bert_precision *out /* OUT */);
+/* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
+void embp_round_weights(float *w, size_t n, embp_weight_round r);
+
 typedef struct embp_bert embp_bert;
 
 /* Builds the encoder from st's tensors, named as cfg says (cfg->tensor_prefix, e.g. "bert.",

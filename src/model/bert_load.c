@@ -14,8 +14,7 @@
 #include "io/qformat.h"
 #include "kernels/quant.h"
 
-/* The loader's view of a resolved plan (NULL: fp32): which kernels, how to round the weights. */
-static void plan_to_bert(const embp_plan *p, embp_bert_precision *b) {
+void embp_bert_precision_of(const embp_plan *p, embp_bert_precision *b) {
     *b = (embp_bert_precision){EMBP_MM_F32, EMBP_MM_F32, 0, EMBP_ROUND_NONE, EMBP_TABLE_F32};
     if (!p)
         return;
@@ -187,8 +186,7 @@ typedef struct {
     uint16_t *sc4;
 } loader;
 
-/* Rounds n weights to what bf16 or fp16 storage keeps (nearest even), in place. */
-static void round_weights(float *w, size_t n, embp_weight_round r) {
+void embp_round_weights(float *w, size_t n, embp_weight_round r) {
     if (r == EMBP_ROUND_BF16)
         for (size_t i = 0; i < n; i++)
             w[i] = embp_bf16_to_f32(embp_f32_to_bf16(w[i]));
@@ -283,7 +281,7 @@ static embp_status load_linear(embp_bert *b, loader *ld, int layer, const char *
         else if (form == EMBP_QF_INT4)
             embp_dequant_int4(ld->q4, ld->sc4, N, K, g, ld->w);
         else
-            round_weights(ld->w, (size_t)N * K, ld->prec.round);
+            embp_round_weights(ld->w, (size_t)N * K, ld->prec.round);
         if (int4)
             rc = embp_linear_create_int4(b->eng, ld->w, ld->bias, K, N, ld->prec.group_size, c,
                                          gelu, out, &b->int4_kernel, err);
@@ -419,7 +417,7 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
         b->n_threads = 1;
     embp_bert_precision bp;
     const embp_bert_precision *prec = &bp;
-    plan_to_bert(plan, &bp);
+    embp_bert_precision_of(plan, &bp);
     if (!(b->layers = embp_calloc((size_t)b->L, sizeof *b->layers))) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
         goto fail;

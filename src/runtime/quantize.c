@@ -137,6 +137,18 @@ static int is_float(embp_dtype d) {
     return d == EMBP_DT_F32 || d == EMBP_DT_F16 || d == EMBP_DT_BF16;
 }
 
+/* Whether name ends with the word table's name in one of the families (BERT's, Qwen3's). */
+static int word_table(const char *name) {
+    static const char *const ends[] = {"embeddings.word_embeddings.weight", "embed_tokens.weight"};
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+        size_t wl = strlen(ends[i]);
+        if (nl >= wl && strcmp(name + nl - wl, ends[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* One input tensor into o, as storage s says; dense_weight (the family's, model/arch.h) names
  * the linear layers' weights that int8 and int4 quantize. */
 static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_storage s, int g,
@@ -153,9 +165,7 @@ static embp_status convert(const embp_kernels *k, const embp_st_tensor *t, embp_
     if (!f)
         return err->code;
     int dense = dense_weight(t->name) && t->n_dims == 2;
-    size_t nl = strlen(t->name), wl = strlen("embeddings.word_embeddings.weight");
-    int words = t->n_dims == 2 && nl >= wl &&
-                strcmp(t->name + nl - wl, "embeddings.word_embeddings.weight") == 0;
+    int words = t->n_dims == 2 && word_table(t->name);
     if (s == EMBP_STORAGE_FP16 || s == EMBP_STORAGE_BF16) {
         uint16_t *h = embp_malloc((n ? n : 1) * sizeof *h);
         if (!h) {

@@ -10,9 +10,10 @@ real files packages ship, the fuzz corpus's valid files).
 Variants edit one stage of a trained file and reload it with Tokenizer.from_str, so HF itself
 computes every expected id. Writes OUT/<name>.json, OUT/<name>.expected.jsonl (one row per
 text and max_len: {"text", "max_len", "ids"}, and pair rows {"text", "pair", "ids",
-"type_ids"}, left-truncation rows {"text", "max_len", "left": true, "ids"}, and decode rows
-{"decode": ids, "skip": bool, "text"}: HF's Tokenizer.decode of the encoded ids and of random
-ids, skip_special_tokens both ways) and OUT/manifest.txt (name, HF's special-token counts single and pair)."""
+"type_ids"}, truncated pairs with "max_len" and "left"), left-truncation rows {"text", "max_len",
+"left": true, "ids"} (no "pair"), and decode rows {"decode": ids, "skip": bool, "text"}: HF's
+Tokenizer.decode of the encoded ids and of random ids, skip_special_tokens both ways) and
+OUT/manifest.txt (name, HF's special-token counts single and pair)."""
 import json
 import os
 import random
@@ -322,6 +323,22 @@ def main():
                     e = tok.encode(a, b)
                     f.write(json.dumps({"text": a, "pair": b, "ids": e.ids,
                                         "type_ids": e.type_ids}, ensure_ascii=False) + "\n")
+                # pairs truncated longest_first (a reranker's query and document): a budget
+                # of 1, 6 and 25 text tokens, both directions; short queries beside long texts
+                # too, where only the longer one is cut
+                special = tok.num_special_tokens_to_add(True)
+                long_pairs = pairs + [(texts[i], " ".join(texts[i:i + 5])) for i in range(0, 30, 5)]
+                for extra in (1, 6, 25):
+                    for direction in ("right", "left"):
+                        tok.enable_truncation(max_length=special + extra, direction=direction)
+                        for a, b in long_pairs:
+                            e = tok.encode(a, b)
+                            f.write(json.dumps({"text": a, "pair": b, "ids": e.ids,
+                                                "type_ids": e.type_ids,
+                                                "max_len": special + extra,
+                                                "left": direction == "left"},
+                                               ensure_ascii=False) + "\n")
+                tok.no_truncation()
             man.write("%s %d %d\n" % (name, tok.num_special_tokens_to_add(False),
                                       tok.num_special_tokens_to_add(True)))
     print("wrote %d tokenizers to %s" % (len(toks), OUT))

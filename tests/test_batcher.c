@@ -609,6 +609,57 @@ static void test_next_batch_waits_for_as_many_requests_as_the_last_answered(void
     free(w);
 }
 
+/* A row of the types test: 1000 x the sequence's first id + the sum of its types (-1: no types
+ * row reached the callback), so a row shows whose ids and whose types it was given. */
+static embp_status types_embed(void *ctx, const int32_t *const *ids, const int32_t *const *types,
+                               const int *lens, int n, float *out, embp_error *err) {
+    (void)ctx, (void)err;
+    for (int i = 0; i < n; i++) {
+        int sum = 0;
+        for (int j = 0; types[i] && j < lens[i]; j++)
+            sum += types[i][j];
+        out[i] = 1000.0f * (float)ids[i][0] + (types[i] ? (float)sum : -1.0f);
+    }
+    return EMBP_OK;
+}
+
+/* A reranker's pairs carry token types: each sequence's types reach the callback beside its
+ * ids, through batches that split a request (a budget of two sequences) and mix it with one
+ * without types (NULL: the callback gets NULL rows, read as type 0). */
+static void test_token_types_ride_with_their_sequences(void **state) {
+    (void)state;
+    enum { N = 5, LEN = 3 };
+    int32_t ids[2][N][LEN], types[N][LEN];
+    const int32_t *id_rows[2][N], *type_rows[N];
+    int lens[N];
+    float out[2][N];
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < LEN; j++) {
+            ids[0][i][j] = 10 + i, ids[1][i][j] = 20 + i;
+            types[i][j] = j >= LEN - i % 3; /* i % 3 ids of type 1 at the end */
+        }
+        id_rows[0][i] = ids[0][i], id_rows[1][i] = ids[1][i], type_rows[i] = types[i];
+        lens[i] = LEN;
+    }
+    embp_batcher_opts o = {.score = types_embed, .dim = 1, .max_batch_tokens = 2 * LEN,
+                           .max_wait_ms = 0, .max_queue_tokens = 1000};
+    embp_batcher *b;
+    embp_error err;
+    assert_int_equal(embp_batcher_create(&o, &b, &err), EMBP_OK);
+    embp_batch_job typed = {.ids = id_rows[0], .types = type_rows, .lens = lens, .n = N,
+                            .out = out[0]};
+    embp_batch_job plain = {.ids = id_rows[1], .lens = lens, .n = N, .out = out[1]};
+    assert_int_equal(embp_batcher_submit(b, &typed), EMBP_BATCH_OK);
+    assert_int_equal(embp_batcher_run(b, &plain), EMBP_BATCH_OK);
+    embp_batcher_free(b); /* finishes the queued work */
+    assert_int_equal(typed.status, EMBP_OK);
+    assert_int_equal(plain.status, EMBP_OK);
+    for (int i = 0; i < N; i++) {
+        assert_float_equal(out[0][i], 1000.0f * (float)(10 + i) + (float)(i % 3), 0.0f);
+        assert_float_equal(out[1][i], 1000.0f * (float)(20 + i) - 1.0f, 0.0f);
+    }
+}
+
 /* A job with its own run (TEI's /embed_all) runs alone, once, in its turn: its sequences never
  * reach the embed callback (neither lane packs them with others), the requests queued around
  * it get their rows alone, and it runs before the requests queued after it in arrival order. */
@@ -682,6 +733,7 @@ int main(void) {
         cmocka_unit_test(test_a_job_with_its_own_run_runs_alone_in_its_turn),
         cmocka_unit_test(test_mixed_concurrent_requests_get_the_rows_of_each_text_alone),
         cmocka_unit_test(test_full_queue_refuses_instead_of_growing),
+        cmocka_unit_test(test_token_types_ride_with_their_sequences),
         cmocka_unit_test(test_length_grouping_gives_each_text_its_rows_alone),
         cmocka_unit_test(test_length_grouping_takes_short_requests_past_a_long_one),
         cmocka_unit_test(test_without_length_grouping_short_requests_wait_in_arrival_order),

@@ -71,7 +71,7 @@ static float *embed_batch(fixture *f, int first, int count) {
         off[i] = f->offsets[first + i] - f->offsets[first];
     const float *hidden = NULL;
     embp_error err = {0};
-    if (embp_bert_forward(f->bert, f->ids + f->offsets[first], off, count, &hidden, &err))
+    if (embp_bert_forward(f->bert, f->ids + f->offsets[first], NULL, off, count, &hidden, &err))
         fail_msg("forward: %s", err.msg);
     embp_pool(f->cfg.pooling, f->cfg.normalize, hidden, off, count, H, H, out);
     free(off);
@@ -301,10 +301,10 @@ static void test_forward_rejects_bad_ids_and_lengths(void **s) {
     embp_error err = {0};
     int32_t ids[3] = {2, 145, 3};
     int off[2] = {0, 3};
-    assert_int_equal(embp_bert_forward(f.bert, ids, off, 1, &h, &err), EMBP_EINVAL);
+    assert_int_equal(embp_bert_forward(f.bert, ids, NULL, off, 1, &h, &err), EMBP_EINVAL);
     assert_non_null(strstr(err.msg, "145"));
     int off0[2] = {0, 0};
-    assert_int_equal(embp_bert_forward(f.bert, ids, off0, 1, &h, &err), EMBP_EINVAL);
+    assert_int_equal(embp_bert_forward(f.bert, ids, NULL, off0, 1, &h, &err), EMBP_EINVAL);
     free_fixture(&f);
 }
 

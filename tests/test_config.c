@@ -191,6 +191,40 @@ static void test_pooling_modes_both_spellings(void **state) {
     }
 }
 
+/* A *ForSequenceClassification head (a cross-encoder) has as many logits as labels, counted as
+ * transformers' PretrainedConfig does: id2label's size, else num_labels, else 2; any other
+ * architecture has none. */
+static void test_sequence_classification_labels(void **state) {
+    (void)state;
+    const struct {
+        const char *extra;
+        int labels;
+    } cases[] = {
+        {",\"architectures\":[\"BertForSequenceClassification\"],\"id2label\":{\"0\":\"LABEL_0\"}",
+         1},
+        {",\"architectures\":[\"XLMRobertaForSequenceClassification\"],\"num_labels\":1", 1},
+        {",\"architectures\":[\"BertForSequenceClassification\"],\"id2label\":{\"0\":\"a\","
+         "\"1\":\"b\",\"2\":\"c\"},\"num_labels\":1", 3},
+        {",\"architectures\":[\"BertForSequenceClassification\"]", 2},
+        {",\"architectures\":[\"BertModel\"],\"num_labels\":1", 0},
+        {",\"architectures\":[\"BertForMaskedLM\"]", 0},
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json, "{" SHAPES "%s}", cases[i].extra);
+        embp_model_config c;
+        memset(&c, 0, sizeof c);
+        embp_error err;
+        assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+        assert_int_equal(c.num_labels, cases[i].labels);
+    }
+    expect_config_error("{" SHAPES ",\"architectures\":[\"BertForSequenceClassification\"],"
+                        "\"id2label\":[]}", EMBP_EFORMAT, "'id2label'");
+    expect_config_error("{" SHAPES ",\"architectures\":[\"BertForSequenceClassification\"],"
+                        "\"num_labels\":0}", EMBP_EFORMAT, "'num_labels'");
+}
+
 static void test_pooling_config_errors(void **state) {
     (void)state;
     const char *two = "{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}";
@@ -425,6 +459,7 @@ int main(void) {
         cmocka_unit_test(test_task_head_architecture_uses_the_bert_prefix),
         cmocka_unit_test(test_roberta_family_config_reads_pad_token_id),
         cmocka_unit_test(test_distilbert_keys),
+        cmocka_unit_test(test_sequence_classification_labels),
         cmocka_unit_test(test_pooling_config_errors),
         cmocka_unit_test(test_pooling_modes_both_spellings),
         cmocka_unit_test(test_dense_modules),

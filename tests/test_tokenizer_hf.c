@@ -3,8 +3,9 @@
  * BPE, Qwen2's Split regex, BPE with prefix/suffix/unk/byte fallback, WordPiece, Split in every
  * behavior; SentencePiece unigram models converted by transformers, with their Precompiled
  * charsmaps; real files packages ship): ids equal on every text of a multilingual corpus, at
- * max_len 0 (none), 16 and 5 (cut on the right, and on the left), pairs with their type ids,
- * the special-token counts, and decode (every decoder: ids back to text equal to HF's
+ * max_len 0 (none), 16 and 5 (cut on the right, and on the left), pairs with their type ids
+ * (untruncated, and truncated longest_first from the right and from the left), the
+ * special-token counts, and decode (every decoder: ids back to text equal to HF's
  * Tokenizer.decode, of each text's ids and of random ids, with and without the special
  * tokens). Exits 77
  * (skipped) when the Python venv cannot be made here. */
@@ -72,8 +73,10 @@ static int check_row(const embp_tokenizer *t, const char *name, size_t r, json_t
     bool types_ok = true;
     if (pair) {
         const char *b = json_string_value(pair);
-        st = embp_tokenizer_encode_pair(t, text, strlen(text), b, strlen(b), ids, types, CAP, &n,
-                                        &n_full, &err);
+        int max_len = (int)json_integer_value(json_object_get(row, "max_len"));
+        int left = json_is_true(json_object_get(row, "left"));
+        st = embp_tokenizer_encode_pair_truncated(t, text, strlen(text), b, strlen(b), max_len,
+                                                  left, ids, types, CAP, &n, &n_full, &err);
         int nt = json_ids(json_object_get(row, "type_ids"), want_types);
         types_ok = nt == n && memcmp(types, want_types, (size_t)n * sizeof *types) == 0;
     } else {

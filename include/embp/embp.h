@@ -177,6 +177,9 @@ typedef struct {
     const char *default_prompt_name; /* the prompt applied when none is named; NULL: none */
     int include_prompt;       /* 0: pooling leaves a prompt's tokens out */
     int n_dense;              /* Dense modules after pooling (fp32; dim is the last's output) */
+    int num_labels;           /* 1: a reranker (a cross-encoder, config.json architectures
+                               * *ForSequenceClassification): embp_score_pairs scores it, and
+                               * embp_embed_* give its encoder's pooled states; 0: an embedder */
 } embp_model_info;
 
 EMBP_API void embp_model_get_info(const embp_model *m, embp_model_info *out /* OUT */);
@@ -260,6 +263,18 @@ EMBP_API embp_status embp_embed_texts_prompt(embp_model *m, const embp_prompt *p
                                              const char *const *texts, const size_t *lens,
                                              int n, int dims, int truncate, float *out,
                                              embp_error *err);
+/* ---------------------------------------------------------------- reranking (added later) */
+
+/* Scores n (query, texts[i]) pairs with a reranker (embp_model_info.num_labels 1): each pair
+ * tokenized with the tokenizer's pair template ([CLS] query [SEP] text [SEP], the text's
+ * tokens of type 1; RoBERTa's <s> query </s></s> text </s>); truncate nonzero: cut to
+ * max_seq_len tokens as HF tokenizers' longest_first does (the longer of the two loses tokens
+ * first), zero: a longer pair is EMBP_ETOOLONG. text_lens may be NULL for NUL-terminated
+ * texts. out gets n raw logits (sigmoid them for a relevance in (0, 1)). An embedding model is
+ * EMBP_EUNSUPPORTED. Not thread-safe on one model. */
+EMBP_API embp_status embp_score_pairs(embp_model *m, const char *query, size_t query_len,
+                                      const char *const *texts, const size_t *text_lens, int n,
+                                      int truncate, float *out, embp_error *err);
 
 /* ---------------------------------------------------------------- fidelity (added later) */
 

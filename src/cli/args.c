@@ -32,7 +32,9 @@ static void print_usage(const char *cmd, unsigned mask, const char *usage) {
     if (mask & (EMBP_CMD_EMBED | EMBP_CMD_TOKENIZE))
         printf("  %-40s %s\n", "--text T", "a text to process (repeatable); without it, every "
                "line of stdin");
-    if (mask & EMBP_CMD_EMBED) {
+    if (mask & EMBP_CMD_EMBED && !strcmp(cmd, "rerank"))
+        printf("  %-40s %s\n", "--query Q", "the query each text is scored against (required)");
+    else if (mask & EMBP_CMD_EMBED) {
         printf("  %-40s %s\n", "--dimensions N", "keep the first N values (re-normalized when "
                "the model normalizes)");
         printf("  %-40s %s\n", "--prompt-name N", "put the model's prompt N (a key of "
@@ -48,7 +50,6 @@ static void print_usage(const char *cmd, unsigned mask, const char *usage) {
                "probe set (mean and minimum cosine; cached)");
     }
     printf("  %-40s %s\n", "--help", "this text");
-    (void)cmd;
 }
 
 /* argv[*i] is one of the command's own flags: applies it. 0 if unknown, -1 on a bad value. */
@@ -68,6 +69,11 @@ static int own_flag(int argc, char **argv, int *i, unsigned cmd, embp_cli_args *
             return -1;
         }
         a->dimensions = (int)v;
+        *i += 2;
+        return 1;
+    }
+    if ((cmd & EMBP_CMD_EMBED) && !strcmp(f, "--query") && *i + 1 < argc) {
+        a->query = argv[*i + 1];
         *i += 2;
         return 1;
     }

@@ -11,6 +11,7 @@ typedef struct {
     int n_texts;
     int dimensions;     /* --dimensions N */
     const char *prompt, *prompt_name; /* embed --prompt TEXT, --prompt-name N */
+    const char *query;  /* rerank --query Q (parsed with embed's flags; embed refuses it) */
     int encoding;       /* --encoding NAME: an embp_encoding (runtime/encoding.h) */
     int json;           /* --json */
     int fidelity;       /* info --fidelity */
@@ -26,6 +27,7 @@ int embp_cli_parse(int argc, char **argv, unsigned cmd, const char *usage, embp_
 
 int embp_cli_serve(int argc, char **argv);
 int embp_cli_embed(int argc, char **argv);
+int embp_cli_rerank(int argc, char **argv);
 int embp_cli_tokenize(int argc, char **argv);
 int embp_cli_info(int argc, char **argv);
 int embp_cli_quantize(int argc, char **argv);

@@ -1,4 +1,5 @@
-/* embp embed | tokenize | info: the model without the server, for scripts and checks. */
+/* embp embed | rerank | tokenize | info: the model without the server, for scripts and
+ * checks. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +235,13 @@ static int run_texts(int argc, char **argv, unsigned cmd, const char *usage,
         embp_registry_free(models, n);
         return 2;
     }
+    if (cmd == EMBP_CMD_EMBED && (a.query || models[0].info.num_labels)) {
+        fprintf(stderr, "embp: %s\n", a.query ? "--query is embp rerank's flag" : "the model is "
+                "a reranker (a cross-encoder): it scores pairs (embp rerank --query Q), it makes "
+                "no embeddings");
+        embp_registry_free(models, n);
+        return 2;
+    }
     if (cmd == EMBP_CMD_EMBED && !embed_opts_ok(&a, &c, &r)) {
         embp_quant_ranges_free(&r.ranges);
         embp_registry_free(models, n);
@@ -261,6 +269,138 @@ int embp_cli_embed(int argc, char **argv) {
                      embed_one, flush_chunk);
 }
 
+/* ---------------------------------------------------------------- rerank */
+
+/* The texts of embp rerank: copies of every --text or stdin line. */
+typedef struct {
+    char **texts;
+    size_t *lens;
+    int n, cap;
+} text_list;
+
+static int collect_text(const char *text, size_t len, int index, void *ctx) {
+    text_list *l = ctx;
+    (void)index;
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        char **t = embp_realloc(l->texts, (size_t)cap * sizeof *t);
+        size_t *n = t ? embp_realloc(l->lens, (size_t)cap * sizeof *n) : NULL;
+        if (t)
+            l->texts = t;
+        if (!t || !n) {
+            fputs("embp: out of memory\n", stderr);
+            return 1;
+        }
+        l->lens = n, l->cap = cap;
+    }
+    if (!(l->texts[l->n] = embp_strndup(text, len))) {
+        fputs("embp: out of memory\n", stderr);
+        return 1;
+    }
+    l->lens[l->n++] = len;
+    return 0;
+}
+
+typedef struct {
+    double logit;
+    int index;
+} scored;
+
+static int cmp_scored(const void *a, const void *b) { /* best first, ties in input order */
+    const scored *x = a, *y = b;
+    return x->logit != y->logit ? (x->logit < y->logit ? 1 : -1) : (x->index > y->index) -
+                                                                      (x->index < y->index);
+}
+
+/* Tokenizes each (query, text) pair, scores them in one model call (split into passes by the
+ * token budget) and prints them best first. */
+static int rerank_texts(embp_registry_model *m, const char *query, int truncate,
+                        const text_list *l) {
+    size_t cap = (size_t)m->max_seq_len, n = (size_t)l->n;
+    int32_t *ids = embp_malloc((n ? n : 1) * cap * sizeof *ids);
+    int32_t *types = embp_malloc((n ? n : 1) * cap * sizeof *types);
+    const int32_t **pi = embp_calloc(n ? n : 1, sizeof *pi), **pt = embp_calloc(n ? n : 1,
+                                                                                sizeof *pt);
+    int *lens = embp_calloc(n ? n : 1, sizeof *lens);
+    float *logits = embp_calloc(n ? n : 1, sizeof *logits);
+    scored *order = embp_calloc(n ? n : 1, sizeof *order);
+    embp_error err;
+    int rc = !ids || !types || !pi || !pt || !lens || !logits || !order;
+    if (rc)
+        fputs("embp: out of memory\n", stderr);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int full = 0;
+        pi[i] = ids + i * cap, pt[i] = types + i * cap;
+        embp_status st = embp_registry_tokenize_pair(m, query, strlen(query), l->texts[i],
+                                                     l->lens[i], truncate, 0, ids + i * cap,
+                                                     types + i * cap, &lens[i], &full, &err);
+        if (st == EMBP_ETOOLONG)
+            fprintf(stderr, "embp: the query with line %zu has %d tokens; the model takes at "
+                    "most %d (--no-truncate)\n", i + 1, full, m->max_seq_len);
+        else if (st != EMBP_OK)
+            fprintf(stderr, "embp: line %zu: %s\n", i + 1, err.msg);
+        rc = st != EMBP_OK;
+    }
+    if (!rc && (embp_model_check_tokens(m->model, pi, lens, (int)n, &err) ||
+                embp_model_score_checked(m->model, pi, pt, lens, (int)n, logits, &err))) {
+        fprintf(stderr, "embp: %s\n", err.msg);
+        rc = 1;
+    }
+    for (size_t i = 0; !rc && i < n; i++)
+        order[i] = (scored){logits[i], (int)i};
+    if (!rc)
+        qsort(order, n, sizeof *order, cmp_scored);
+    embp_buf out = {0};
+    for (size_t k = 0; !rc && k < n; k++) {
+        int i = order[k].index;
+        char f[32], g[32], mid[48];
+        put_text_field(&out, l->texts[i], l->lens[i], i);
+        embp_format_float((float)(1.0 / (1.0 + exp(-order[k].logit))), f);
+        embp_format_float((float)order[k].logit, g);
+        snprintf(mid, sizeof mid, ",\"tokens\":%d,\"score\":", lens[i]);
+        embp_buf_puts(&out, mid);
+        embp_buf_puts(&out, f);
+        embp_buf_puts(&out, ",\"logit\":");
+        embp_buf_puts(&out, g);
+        embp_buf_puts(&out, "}\n");
+    }
+    if (!rc)
+        rc = out.oom || fwrite(out.p, 1, out.len, stdout) != out.len;
+    embp_buf_free(&out);
+    embp_free(ids), embp_free(types), embp_free(pi), embp_free(pt);
+    embp_free(lens), embp_free(logits), embp_free(order);
+    return rc;
+}
+
+int embp_cli_rerank(int argc, char **argv) {
+    embp_config c;
+    embp_cli_args a;
+    embp_registry_model *models = NULL;
+    int n = 0;
+    int rc = parse_and_load(argc, argv, EMBP_CMD_EMBED, "rerank --query Q [--text T ...] "
+                            "[flags] < lines", &c, &a, &models, &n);
+    if (rc >= 0)
+        return rc;
+    text_list l = {0};
+    if (!a.query || a.dimensions)
+        fprintf(stderr, "embp rerank: %s\n", a.dimensions ? "--dimensions is embp embed's flag"
+                : "--query Q is required (the query each text is scored against)");
+    else if (!models[0].info.num_labels)
+        fprintf(stderr, "embp rerank: model %s is an embedding model, not a reranker (a "
+                "cross-encoder: config.json architectures *ForSequenceClassification)\n",
+                models[0].info.name);
+    rc = !a.query || a.dimensions || !models[0].info.num_labels ? 2 : 0;
+    if (!rc)
+        rc = for_each_text(&a, collect_text, &l) || rerank_texts(&models[0], a.query, c.truncate,
+                                                                 &l);
+    for (int i = 0; i < l.n; i++)
+        embp_free(l.texts[i]);
+    embp_free(l.texts);
+    embp_free(l.lens);
+    embp_registry_free(models, n);
+    return rc;
+}
+
 int embp_cli_tokenize(int argc, char **argv) {
     return run_texts(argc, argv, EMBP_CMD_TOKENIZE, "tokenize [--text T ...] [flags] < lines",
                      tokenize_one, NULL);
@@ -277,6 +417,9 @@ static void print_info_text(const embp_registry_model *m, const embp_cpu *cpu, c
     printf("shapes        hidden %d, layers %d, heads %d, intermediate %d, vocab %d, "
            "positions %d\n", i->hidden, i->layers, i->heads, i->intermediate, i->vocab_size,
            i->max_position);
+    if (i->num_labels)
+        printf("kind          reranker: a cross-encoder scoring (query, text) pairs (embp rerank, "
+               "POST /rerank, /v1/rerank)\n");
     printf("embedding     dim %d, pooling %s, normalize %s\nmax_seq_len   %d\n", i->dim,
            embp_pooling_str(i->pooling), i->normalize ? "yes" : "no", m->max_seq_len);
     if (i->n_dense)
@@ -322,6 +465,7 @@ static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, c
         "masked", cpu->masked);
     if (o) {
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
+        json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
         json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
         json_object_set_new(o, "dense_modules", json_integer(i->n_dense));
     }

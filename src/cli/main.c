@@ -12,8 +12,11 @@ static void usage(FILE *f) {
           "usage: embp <command> [flags]   (embp <command> --help for its flags)\n\n"
           "commands:\n"
           "  serve        OpenAI-compatible HTTP API: POST /v1/embeddings, GET /v1/models,\n"
-          "               /health, /info\n"
+          "               /health, /info; POST /rerank, /v1/rerank for rerankers\n"
           "  embed        embed lines of stdin (or --text T) and print JSON lines\n"
+          "  rerank --query Q\n"
+          "               score lines of stdin (or --text T) against Q with a reranker (a\n"
+          "               cross-encoder) and print them best first as JSON lines\n"
           "  tokenize     print token ids and token strings as JSON lines\n"
           "  info         model shapes, pooling, precision plan and CPU features\n"
           "  quantize IN OUT --precision int8|int4|bf16|fp16\n"
@@ -44,6 +47,8 @@ int main(int argc, char **argv) {
         return embp_cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "embed"))
         return embp_cli_embed(argc - 1, argv + 1);
+    if (!strcmp(cmd, "rerank"))
+        return embp_cli_rerank(argc - 1, argv + 1);
     if (!strcmp(cmd, "tokenize"))
         return embp_cli_tokenize(argc - 1, argv + 1);
     if (!strcmp(cmd, "info"))

@@ -114,6 +114,24 @@ static embp_status read_shapes(json_t *o, const char *f, const shape_keys *k, em
     return EMBP_OK;
 }
 
+/* A *ForSequenceClassification head (a cross-encoder) has as many outputs as labels:
+ * transformers' PretrainedConfig counts id2label when given, else takes num_labels, else 2. */
+static embp_status read_num_labels(json_t *o, const char *f, embp_model_config *c,
+                                   embp_error *err) {
+    static const char head[] = "ForSequenceClassification";
+    size_t n = strlen(c->architecture), h = sizeof head - 1;
+    if (n <= h || strcmp(c->architecture + n - h, head) != 0)
+        return EMBP_OK;
+    json_t *labels = json_object_get(o, "id2label");
+    if (labels && !json_is_null(labels) && (!json_is_object(labels) || !json_object_size(labels)))
+        return embp_fail(err, EMBP_EFORMAT, "%s: field 'id2label' must be an object of one or "
+                         "more labels", f);
+    c->num_labels = labels && json_is_object(labels) ? (int)json_object_size(labels) : 2;
+    return labels && json_is_object(labels)
+               ? EMBP_OK
+               : get_int(o, f, "num_labels", 0, 1, 1 << 16, &c->num_labels, err);
+}
+
 /* The decoder families (model/qwen3.c): causal, rotary, RMSNorm, gated MLP. */
 static int is_decoder(const char *model_type) {
     static const char *const names[] = {"qwen3", "qwen2", "mistral", "llama"};
@@ -205,8 +223,16 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
         (s = get_str(o, f, "torch_dtype", c->torch_dtype, sizeof c->torch_dtype, err)))
         return s;
     /* Which model_types embp runs is the architecture table's (model/arch.c) to say. */
-    if (is_decoder(c->model_type))
+    if (is_decoder(c->model_type)) {
+        if ((s = read_num_labels(o, f, c, err)))
+            return s;
+        if (c->num_labels) /* its head scores the last token, not BERT's first: not run here */
+            return embp_fail(err, EMBP_EUNSUPPORTED, "%s: architectures '%s': a decoder "
+                             "reranker (model_type '%s') is not supported; rerankers: the BERT "
+                             "family's *ForSequenceClassification", f, c->architecture,
+                             c->model_type);
         return read_decoder(o, f, c, err);
+    }
     if (!k->rotary && strcmp(c->hidden_act, "gelu") != 0)
         return embp_fail(err, EMBP_EUNSUPPORTED, "%s: %s '%s' is not supported "
                          "(supported: gelu, the exact erf form)", f, k->act, c->hidden_act);
@@ -241,6 +267,8 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
     if ((!c->model_type[0] || strcmp(c->model_type, "bert") == 0) && c->architecture[0] &&
         strcmp(c->architecture, "BertModel") != 0)
         strcpy(c->tensor_prefix, "bert.");
+    if ((s = read_num_labels(o, f, c, err)))
+        return s;
     json_t *demo = json_object_get(o, "embp_demo");
     c->is_demo = json_is_true(demo);
     return EMBP_OK;

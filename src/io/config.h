@@ -66,6 +66,9 @@ typedef struct {
     char position_embedding_type[24]; /* "absolute" */
     char tensor_prefix[32]; /* "", "bert.", "roberta.", "mpnet." (task heads save with the prefix) */
     char torch_dtype[16];   /* "float32", "float16", "bfloat16", or "" */
+    int num_labels;         /* architectures[0] *ForSequenceClassification (a cross-encoder):
+                             * its labels (id2label's size, else num_labels, else transformers'
+                             * default 2); 0: an encoder without a classification head */
     /* decoder families (qwen3, qwen2, mistral, llama): io/config.c's read_decoder */
     int kv_heads;           /* num_key_value_heads (GQA); heads when absent */
     int head_dim;           /* head_dim; hidden / heads when absent */

@@ -18,9 +18,9 @@ static embp_status bert_load(const embp_model_config *cfg, const embp_safetensor
     return embp_bert_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_bert **)out, err);
 }
 
-static embp_status bert_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
-                                const float **hidden, embp_error *err) {
-    return embp_bert_forward((embp_bert *)e, ids, offsets, n, hidden, err);
+static embp_status bert_forward(embp_encoder *e, const int32_t *ids, const int32_t *types,
+                                const int *offsets, int n, const float **hidden, embp_error *err) {
+    return embp_bert_forward((embp_bert *)e, ids, types, offsets, n, hidden, err);
 }
 
 static embp_status distilbert_load(const embp_model_config *cfg, const embp_safetensors *st,
@@ -59,9 +59,10 @@ static embp_status rotenc_load(const embp_model_config *cfg, const embp_safetens
                             err);
 }
 
-static embp_status rotenc_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
-                                  const float **hidden, embp_error *err) {
-    return embp_rotenc_forward((embp_rotenc *)e, ids, offsets, n, hidden, err);
+static embp_status rotenc_forward(embp_encoder *e, const int32_t *ids, const int32_t *types,
+                                  const int *offsets, int n, const float **hidden,
+                                  embp_error *err) {
+    return embp_rotenc_forward((embp_rotenc *)e, ids, types, offsets, n, hidden, err);
 }
 
 static void rotenc_free(embp_encoder *e) {
@@ -120,8 +121,11 @@ static embp_status qwen3_load(const embp_model_config *cfg, const embp_safetenso
                               embp_encoder **out, embp_error *err) {
     return embp_qwen3_load(cfg, st, plan, max_tokens, max_len, n_threads, (embp_qwen3 **)out, err);
 }
-static embp_status qwen3_forward(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
-                                 const float **hidden, embp_error *err) {
+static embp_status qwen3_forward(embp_encoder *e, const int32_t *ids, const int32_t *types,
+                                 const int *offsets, int n, const float **hidden,
+                                 embp_error *err) {
+    (void)types; /* no token types: only a reranker's pairs carry them (io/config.c refuses a
+                  * decoder reranker) */
     return embp_qwen3_forward((embp_qwen3 *)e, ids, offsets, n, hidden, err);
 }
 static void qwen3_free(embp_encoder *e) {

@@ -7,7 +7,7 @@
  *     const embp_arch *a = embp_arch_find(&cfg, &err);   // by config.json model_type
  *     embp_encoder *e;
  *     a->load(&cfg, st, &plan, max_tokens, max_len, n_threads, &e, &err);
- *     a->forward(e, ids, offsets, n, &hidden, &err);     // (T, H) states for pooling
+ *     a->forward(e, ids, types, offsets, n, &hidden, &err); // (T, H) states for pooling
  *     a->free(e);
  *
  * Today the table has bert (model/bert.c), and the RoBERTa family, DistilBERT and MPNet sharing
@@ -91,8 +91,9 @@ typedef struct {
     embp_status (*load)(const embp_model_config *cfg, const embp_safetensors *st,
                         const embp_plan *plan, int max_tokens, int max_len, int n_threads,
                         embp_encoder **out, embp_error *err);
-    embp_status (*forward)(embp_encoder *e, const int32_t *ids, const int *offsets, int n,
-                           const float **hidden, embp_error *err);
+    /* types: each id's token type (a pair's second sequence is type 1 in BERT), NULL: all 0 */
+    embp_status (*forward)(embp_encoder *e, const int32_t *ids, const int32_t *types,
+                           const int *offsets, int n, const float **hidden, embp_error *err);
     void (*free)(embp_encoder *e);
     size_t (*weight_bytes)(const embp_encoder *e);
     const char *(*kernels_name)(const embp_encoder *e);

@@ -50,19 +50,23 @@ void embp_bert_word_row(const embp_bert *b, int id, float *x) {
     }
 }
 
-/* x (T, H) = LN(word[id] + pos[position] + type[0]). BERT's positions run from 0 per sequence;
- * RoBERTa's (pos0 = pad + 1) count the non-pad tokens from pos0, a pad token taking row pad. */
-static void embed(embp_bert *b, const int32_t *ids, const int *offsets, int n) {
+/* x (T, H) = LN(word[id] + pos[position] + type[token type]). BERT's positions run from 0 per
+ * sequence; RoBERTa's (pos0 = pad + 1) count the non-pad tokens from pos0, a pad token taking
+ * row pad. types NULL, or a model without token types (DistilBERT, whose transformers forward
+ * takes none): every token is type 0. */
+static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const int *offsets,
+                  int n) {
     int H = b->H;
 #pragma omp parallel for schedule(static)
     for (int s = 0; s < n; s++)
         for (int t = offsets[s], next = b->pos0; t < offsets[s + 1]; t++) {
             int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : next++;
             const float *p = b->pos + (size_t)at * H;
+            const float *ty = b->type + (size_t)(types && !b->no_types ? types[t] : 0) * H;
             float *x = b->x + (size_t)t * H;
             embp_bert_word_row(b, ids[t], x);
             for (int c = 0; c < H; c++)
-                x[c] += p[c] + b->type0[c];
+                x[c] += p[c] + ty[c];
             b->k->layernorm(x, NULL, b->emb_g, b->emb_b, 1, H, b->eps);
         }
 }
@@ -97,6 +101,15 @@ static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g
     }
 }
 
+embp_status embp_bert_check_types(const embp_bert *b, const int32_t *types, int n_tokens,
+                                  embp_error *err) {
+    for (int t = 0; types && !b->no_types && t < n_tokens; t++)
+        if (types[t] < 0 || types[t] >= b->n_types)
+            return embp_fail(err, EMBP_EINVAL, "forward: token %d has type %d outside the "
+                             "model's token types [0, %d)", t, types[t], b->n_types);
+    return EMBP_OK;
+}
+
 /* y = l x: one dense layer, its GEMM time counted under op when profiling; next (or NULL) is
  * the layer that reads y next (matmul.h: int8 into int8 quantizes y once, in l's epilogue). */
 static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
@@ -106,16 +119,17 @@ static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float 
     return embp_linear_forward_chain(l, x, T, y, next, err);
 }
 
-embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
-                              const float **hidden, embp_error *err) {
+embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *types,
+                              const int *offsets, int n, const float **hidden, embp_error *err) {
     embp_status rc;
-    if ((rc = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)))
+    if ((rc = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)) ||
+        (rc = embp_bert_check_types(b, types, offsets[n], err)))
         return rc;
     int T = offsets[n];
     embp_prof *p = b->prof;
     embp_prof_clock t = embp_prof_start(p);
     omp_set_num_threads(b->n_threads);
-    embed(b, ids, offsets, n);
+    embed(b, ids, types, offsets, n);
     embp_prof_mark(p, EMBP_OP_EMBED, &t);
     for (int i = 0; i < b->L; i++) {
         bert_layer *l = &b->layers[i];

@@ -62,10 +62,12 @@ void embp_bert_free(embp_bert *b); /* NULL is fine */
 
 /* ids are n sequences concatenated, sequence i being ids[offsets[i] .. offsets[i+1]);
  * offsets[0] = 0, each length in 1..max_len, T = offsets[n] <= max_tokens, each id in
- * [0, vocab). *hidden gets the last layer's states (T, H), pointing into b's scratch: valid
+ * [0, vocab). types (NULL: all 0) gives each id's token type, in [0, type_vocab_size) (a
+ * model without token types, type_vocab_size 0, ignores them). *hidden gets the last layer's states (T, H), pointing into b's scratch: valid
  * until the next forward. Never allocates. Calls on one b must not overlap. */
-embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int *offsets, int n,
-                              const float **hidden /* OUT */, embp_error *err);
+embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *types,
+                              const int *offsets, int n, const float **hidden /* OUT */,
+                              embp_error *err);
 
 /* 1 when tensor `name` is one of the dense layers' weights (QKV, attention output, FFN), the
  * tensors embp quantize quantizes; embeddings, LayerNorm and biases are not. */

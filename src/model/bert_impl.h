@@ -23,7 +23,9 @@ struct embp_bert {
     const embp_kernels *k;
     embp_mm_engine *eng;
     const char *int4_kernel; /* static name of the int4 variant, or NULL */
-    float *pos, *type0, *emb_g, *emb_b; /* (P,H) (H) (H) (H) */
+    int n_types;                        /* token type rows: type_vocab_size, at least 1 */
+    int no_types;                       /* type_vocab_size 0 (DistilBERT): types are not read */
+    float *pos, *type, *emb_g, *emb_b;  /* (P,H) (n_types,H) (H) (H); no types: one zero row */
     embp_table_format word_fmt;         /* word table (V,H): one of these, as word_fmt says */
     float *word;                        /* f32 */
     uint16_t *word16;                   /* bf16 or fp16 */
@@ -59,6 +61,11 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
 embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
                                  const char *name, int d0, int d1, float **out, embp_error *err);
 
+/* The token type table `name` (type_vocab_size rows) into b->type, b->n_types, b->no_types;
+ * type_vocab_size 0: one zero row, types not read. */
+embp_status embp_bert_load_types(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 const char *name, int type_vocab_size, embp_error *err);
+
 /* BERT's "embeddings.word_embeddings.weight" (b->rename'd) into b->word* as fmt says, (V, H). A
  * file from embp quantize may hold it as I8 with "_scale" (per row): taken as it is for an int8
  * table, else dequantized. */
@@ -92,6 +99,11 @@ void embp_bert_loader_close(embp_bert_loader *ld);
  * dequantized. gelu: y = GELU(x W + b). */
 embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char *const *names,
                                   int n, int rows, int K, int bias, int gelu, embp_linear **out,
+                                  embp_error *err);
+
+/* The token types of a batch (types NULL: all 0) within b's [0, n_types); a model without
+ * token types ignores them. The rest of the batch: embp_check_batch. */
+embp_status embp_bert_check_types(const embp_bert *b, const int32_t *types, int n_tokens,
                                   embp_error *err);
 
 /* x (H) = the word table's row for id, as fp32. */

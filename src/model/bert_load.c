@@ -91,6 +91,19 @@ embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const
     return load_f32(b, st, prefix, name, d0, d1, *out, err);
 }
 
+embp_status embp_bert_load_types(embp_bert *b, const embp_safetensors *st, const char *prefix,
+                                 const char *name, int type_vocab_size, embp_error *err) {
+    /* every row: a pair's second sequence is type 1 (a cross-encoder's document) */
+    b->n_types = type_vocab_size > 0 ? type_vocab_size : 1;
+    b->no_types = type_vocab_size == 0;
+    if (type_vocab_size > 0)
+        return embp_bert_load_table(b, st, prefix, name, b->n_types, b->H, &b->type, err);
+    if (!(b->type = embp_malloc_aligned((size_t)b->H * sizeof(float))))
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
+    memset(b->type, 0, (size_t)b->H * sizeof(float));
+    return EMBP_OK;
+}
+
 embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
                                  embp_table_format fmt, embp_error *err) {
     const char *name = "embeddings.word_embeddings.weight";
@@ -150,18 +163,8 @@ static embp_status load_embeddings(embp_bert *b, const embp_model_config *cfg,
         (rc = embp_bert_load_table(b, st, p, "embeddings.LayerNorm.weight", b->H, 0, &b->emb_g, err)) ||
         (rc = embp_bert_load_table(b, st, p, "embeddings.LayerNorm.bias", b->H, 0, &b->emb_b, err)))
         return rc;
-    if (!(b->type0 = embp_calloc((size_t)b->H, sizeof(float))))
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
-    if (cfg->type_vocab_size > 0) { /* token type ids are all 0: keep row 0 only */
-        float *all = NULL;
-        rc = embp_bert_load_table(b, st, p, "embeddings.token_type_embeddings.weight", cfg->type_vocab_size,
-                        b->H, &all, err);
-        if (rc == EMBP_OK)
-            memcpy(b->type0, all, (size_t)b->H * sizeof(float));
-        b->weight_bytes -= (size_t)cfg->type_vocab_size * b->H * sizeof(float);
-        embp_free_aligned(all);
-    }
-    return rc;
+    return embp_bert_load_types(b, st, p, "embeddings.token_type_embeddings.weight",
+                                cfg->type_vocab_size, err);
 }
 
 /* ---------------------------------------------------------------- loading layers */
@@ -461,7 +464,7 @@ void embp_bert_free(embp_bert *b) {
     embp_free_aligned(b->word8);
     embp_free_aligned(b->word_scale);
     embp_free_aligned(b->pos);
-    embp_free(b->type0);
+    embp_free_aligned(b->type);
     embp_free_aligned(b->emb_g);
     embp_free_aligned(b->emb_b);
     embp_free_aligned(b->rel_bias);

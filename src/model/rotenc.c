@@ -55,7 +55,7 @@ typedef struct {
 } rot_layer;
 
 struct embp_rotenc {
-    embp_bert *core; /* shapes, kernels, engine, word table, emb_g/emb_b, type0, weight count */
+    embp_bert *core; /* shapes, kernels, engine, word table, emb_g/emb_b, type table, weight count */
     const recipe *rc;
     glu_act act;
     rot_layer *layers;
@@ -102,17 +102,8 @@ static embp_status load_embeddings(embp_rotenc *r, const embp_model_config *cfg,
     if ((rc = embp_bert_load_words(b, st, cfg->tensor_prefix, fmt, err)) ||
         (rc = load_norm(r, cfg, st, r->rc->emb_norm, &b->emb_g, &b->emb_b, err)))
         return rc;
-    if (!(b->type0 = embp_calloc((size_t)b->H, sizeof(float))))
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for the token type row");
-    if (r->rc->types && cfg->type_vocab_size > 0) { /* token type ids are all 0: row 0 */
-        float *all = NULL;
-        rc = embp_bert_load_table(b, st, cfg->tensor_prefix, r->rc->types, cfg->type_vocab_size,
-                                  b->H, &all, err);
-        if (rc == EMBP_OK)
-            memcpy(b->type0, all, (size_t)b->H * sizeof(float));
-        b->weight_bytes -= (size_t)cfg->type_vocab_size * b->H * sizeof(float);
-        embp_free_aligned(all);
-    }
+    rc = embp_bert_load_types(b, st, cfg->tensor_prefix, r->rc->types ? r->rc->types : "",
+                              r->rc->types ? cfg->type_vocab_size : 0, err);
     if (rc == EMBP_OK && r->rc->final_norm)
         rc = load_norm(r, cfg, st, r->rc->final_norm, &r->final_g, &r->final_b, err);
     return rc;
@@ -312,16 +303,17 @@ void embp_rotenc_free(embp_rotenc *r) {
 
 /* ---------------------------------------------------------------- forward */
 
-/* x (T, H) = LN(word[id] + type[0]): no absolute positions. */
-static void embed(embp_rotenc *r, const int32_t *ids, int T) {
+/* x (T, H) = LN(word[id] + type[types[t]]) (types NULL: type 0): no absolute positions. */
+static void embed(embp_rotenc *r, const int32_t *ids, const int32_t *types, int T) {
     embp_bert *b = r->core;
     int H = b->H;
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < T; t++) {
         float *x = r->x + (size_t)t * H;
+        const float *ty = b->type + (size_t)(types && !b->no_types ? types[t] : 0) * H;
         embp_bert_word_row(b, ids[t], x);
         for (int c = 0; c < H; c++)
-            x[c] += b->type0[c];
+            x[c] += ty[c];
         b->k->layernorm(x, NULL, b->emb_g, b->emb_b, 1, H, b->eps);
     }
 }
@@ -457,17 +449,18 @@ static embp_status layer(embp_rotenc *r, const rot_layer *l, const int *offsets,
     return EMBP_OK;
 }
 
-embp_status embp_rotenc_forward(embp_rotenc *r, const int32_t *ids, const int *offsets, int n,
-                                const float **hidden, embp_error *err) {
+embp_status embp_rotenc_forward(embp_rotenc *r, const int32_t *ids, const int32_t *types,
+                                const int *offsets, int n, const float **hidden, embp_error *err) {
     embp_bert *b = r->core;
     embp_status s;
-    if ((s = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)))
+    if ((s = embp_check_batch(ids, offsets, n, b->max_len, b->max_tokens, b->V, err)) ||
+        (s = embp_bert_check_types(b, types, offsets[n], err)))
         return s;
     int T = offsets[n];
     embp_prof *p = b->prof;
     embp_prof_clock t = embp_prof_start(p);
     omp_set_num_threads(b->n_threads);
-    embed(r, ids, T);
+    embed(r, ids, types, T);
     embp_prof_mark(p, EMBP_OP_EMBED, &t);
     for (int i = 0; i < b->L; i++)
         if ((s = layer(r, &r->layers[i], offsets, n, err)))

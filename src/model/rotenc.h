@@ -30,8 +30,9 @@ embp_status embp_rotenc_load(const embp_model_config *cfg, const embp_safetensor
                              const embp_plan *plan, int max_tokens, int max_len, int n_threads,
                              embp_rotenc **out /* OUT */, embp_error *err);
 void embp_rotenc_free(embp_rotenc *r); /* NULL is fine */
-embp_status embp_rotenc_forward(embp_rotenc *r, const int32_t *ids, const int *offsets, int n,
-                                const float **hidden /* OUT */, embp_error *err);
+embp_status embp_rotenc_forward(embp_rotenc *r, const int32_t *ids, const int32_t *types,
+                                const int *offsets, int n, const float **hidden /* OUT */,
+                                embp_error *err);
 size_t embp_rotenc_weight_bytes(const embp_rotenc *r);
 const char *embp_rotenc_kernels_name(const embp_rotenc *r);
 void embp_rotenc_set_prof(embp_rotenc *r, embp_prof *p);

@@ -29,6 +29,7 @@ struct embp_batcher {
     slot *slots;
     const int32_t **ids;
     int *lens, *skip; /* skip: each slot's prompt ids pooling leaves out (embed_skip) */
+    const int32_t **types; /* each slot's token types (score; NULL: type 0) */
     float *rows;
     embp_batch_job **finished; /* (max_batch_seqs) requests completed by the last batch */
     struct qhead *heap;        /* (heap_cap >= n_jobs) length_grouping's shortest-first lane */
@@ -108,6 +109,7 @@ static void take_seq(embp_batcher *b, int n, embp_batch_job *j, int *n_jobs) {
     }
     b->slots[n] = (slot){j, seq};
     b->ids[n] = j->ids[seq];
+    b->types[n] = j->types ? j->types[seq] : NULL;
     b->lens[n] = len;
     b->skip[n] = j->skip ? j->skip[seq] : 0;
     j->next_seq++;
@@ -315,8 +317,12 @@ static int collect_finished(embp_batcher *b, int n) {
     return n_done;
 }
 
-/* Embeds slots first .. first + n - 1 into rows: with their skips when the model takes them. */
+/* Embeds slots first .. first + n - 1 into rows: with their types (a reranker) or skips when
+ * the model takes them. */
 static embp_status run_embed(embp_batcher *b, int first, int n, float *rows, embp_error *err) {
+    if (b->o.score)
+        return b->o.score(b->o.ctx, b->ids + first, b->types + first, b->lens + first, n, rows,
+                          err);
     if (b->o.embed_skip)
         return b->o.embed_skip(b->o.ctx, b->ids + first, b->lens + first, b->skip + first, n,
                                rows, err);
@@ -400,6 +406,7 @@ static void *worker(void *arg) {
 static void batcher_release(embp_batcher *b) {
     embp_free(b->slots);
     embp_free(b->ids);
+    embp_free(b->types);
     embp_free(b->lens);
     embp_free(b->skip);
     embp_free_aligned(b->rows);
@@ -411,7 +418,7 @@ static void batcher_release(embp_batcher *b) {
 embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **out,
                                 embp_error *err) {
     *out = NULL;
-    if ((!opts->embed && !opts->embed_skip) || opts->dim < 1 || opts->max_batch_tokens < 1 || opts->max_wait_ms < 0 ||
+    if ((!opts->embed && !opts->embed_skip && !opts->score) || opts->dim < 1 || opts->max_batch_tokens < 1 || opts->max_wait_ms < 0 ||
         opts->max_queue_tokens < 1 || opts->max_batch_seqs < 0)
         return embp_fail(err, EMBP_EINVAL, "batcher: bad options (dim %d, max_batch_tokens %d, "
                          "max_wait_ms %d, max_queue_tokens %ld)", opts->dim,
@@ -425,11 +432,12 @@ embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **ou
     size_t s = (size_t)b->o.max_batch_seqs;
     b->slots = embp_calloc(s, sizeof *b->slots);
     b->ids = embp_calloc(s, sizeof *b->ids);
+    b->types = embp_calloc(s, sizeof *b->types);
     b->lens = embp_calloc(s, sizeof *b->lens);
     b->skip = embp_calloc(s, sizeof *b->skip);
     b->finished = embp_calloc(s, sizeof *b->finished);
     b->rows = embp_malloc_aligned(s * (size_t)b->o.dim * sizeof(float));
-    if (!b->slots || !b->ids || !b->lens || !b->skip || !b->finished || !b->rows) {
+    if (!b->slots || !b->ids || !b->types || !b->lens || !b->skip || !b->finished || !b->rows) {
         batcher_release(b);
         return embp_fail(err, EMBP_ENOMEM, "batcher: out of memory for %zu rows of %d", s,
                          opts->dim);

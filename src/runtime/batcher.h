@@ -36,9 +36,16 @@ typedef embp_status (*embp_batch_embed_skip_fn)(void *ctx, const int32_t *const 
                                                 const int *lens, const int *skip, int n,
                                                 float *out, embp_error *err);
 
+/* The same with types[i] (NULL: all 0): sequence i's token types, a reranker's (query, text)
+ * pair (the text's ids of type 1 in BERT). */
+typedef embp_status (*embp_batch_score_fn)(void *ctx, const int32_t *const *ids,
+                                           const int32_t *const *types, const int *lens, int n,
+                                           float *out, embp_error *err);
+
 typedef struct {
     embp_batch_embed_fn embed;
     embp_batch_embed_skip_fn embed_skip; /* used instead of embed when set (jobs' skip) */
+    embp_batch_score_fn score; /* a reranker's: used instead of both when set (jobs' types) */
     void *ctx;
     int dim;              /* floats per output row */
     int max_batch_tokens; /* token budget of one batch (a longer sequence runs alone) */
@@ -56,6 +63,7 @@ typedef struct embp_batcher embp_batcher;
  * out alive until on_done runs (or embp_batcher_run returns), and leaves the rest alone. */
 typedef struct embp_batch_job {
     const int32_t *const *ids;
+    const int32_t *const *types; /* NULL: every token of type 0 (embeddings) */
     const int *lens;
     int n;
     float *out;                                  /* n * dim floats */

@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/fp.h"
 #include "kernels/matmul.h"
+#include "model/classifier.h"
 #include "runtime/pooling.h"
 #include "tokenizer/tokenizer.h"
 
@@ -23,12 +24,14 @@ struct embp_model {
     const embp_tokenizer *tok; /* the folder's */
     const embp_arch *arch;  /* the family (model/arch.h) */
     embp_encoder *enc;      /* its weights and scratch */
+    embp_classifier *head;  /* a cross-encoder's classification head (cfg.num_labels > 0) */
     embp_plan plan;         /* as resolved; fp32 with no reasons until set */
     char plan_reason[4 * EMBP_PLAN_REASON_LEN];
     char requested[96];
     char plan_desc[512];
     int max_tokens;
     int32_t *ids;  /* (max_tokens): a pass's ids, packed by embp_embed_tokens */
+    int32_t *types; /* (max_tokens): a pass's token types, packed by embp_model_score_checked */
     int *offsets;  /* (max_tokens + 1) */
     int *skip;     /* (max_tokens): a pass's leading ids pooling leaves out (the prompts) */
     int default_prompt; /* index into cfg's prompts, -1: none */
@@ -230,15 +233,23 @@ embp_status embp_model_build(embp_folder *f, const embp_plan *plan, const embp_l
         rc = EMBP_EUNSUPPORTED;
         goto fail;
     }
+    if (m->cfg.num_labels > 1) {
+        rc = embp_fail(err, EMBP_EUNSUPPORTED, "config.json: %s has %d labels (id2label); embp "
+                       "serves sequence classification with one label (a reranker's relevance "
+                       "logit)", m->cfg.architecture, m->cfg.num_labels);
+        goto fail;
+    }
     if ((rc = pick_default_prompt(m, o, err)) || (rc = embp_folder_weights(f, &st, err)) ||
         (rc = m->arch->load(&m->cfg, st, &m->plan, m->max_tokens, m->cfg.max_seq_len,
                             o->n_threads, &m->enc, err)) ||
-        (rc = load_modules(m, err)))
+        (rc = load_modules(m, err)) ||
+        (m->cfg.num_labels > 0 && (rc = embp_classifier_load(&m->cfg, st, &m->head, err))))
         goto fail;
     m->ids = embp_malloc((size_t)m->max_tokens * sizeof *m->ids);
+    m->types = embp_malloc((size_t)m->max_tokens * sizeof *m->types);
     m->offsets = embp_malloc(((size_t)m->max_tokens + 1) * sizeof *m->offsets);
     m->skip = embp_malloc((size_t)m->max_tokens * sizeof *m->skip);
-    if (!m->ids || !m->offsets || !m->skip) {
+    if (!m->ids || !m->types || !m->offsets || !m->skip) {
         rc = embp_fail(err, EMBP_ENOMEM, "out of memory for a %d-token batch", m->max_tokens);
         goto fail;
     }
@@ -258,9 +269,11 @@ void embp_model_free(embp_model *m) {
         return;
     if (m->arch)
         m->arch->free(m->enc);
+    embp_classifier_free(m->head);
     if (m->owns_folder)
         embp_folder_free(m->folder);
     embp_free(m->ids);
+    embp_free(m->types);
     embp_free(m->offsets);
     embp_free(m->skip);
     for (int i = 0; i < EMBP_MAX_DENSE; i++) {
@@ -357,7 +370,9 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
     o->max_position = c->max_position, o->max_seq_len = c->max_seq_len;
     o->dim = c->dim;
     o->pooling = c->pooling, o->normalize = c->normalize, o->is_demo = c->is_demo;
-    o->weight_bytes = m->arch->weight_bytes(m->enc) + m->dense_bytes;
+    o->weight_bytes = m->arch->weight_bytes(m->enc) + m->dense_bytes +
+                      (m->head ? embp_classifier_weight_bytes(m->head) : 0);
+    o->num_labels = c->num_labels;
     o->storage = embp_storage_str(m->plan.storage);
     o->compute = embp_compute_str(m->plan.compute);
     o->accumulation = "fp32";
@@ -497,7 +512,7 @@ static embp_status embed_pass(embp_model *m, const int32_t *ids, const int *offs
         return embp_fail(err, EMBP_EINVAL, "dimensions %d outside 1..%d", dims, c->dim);
     if (n == 0)
         return EMBP_OK;
-    embp_status rc = m->arch->forward(m->enc, ids, offsets, n, &hidden, err);
+    embp_status rc = m->arch->forward(m->enc, ids, NULL, offsets, n, &hidden, err);
     if (rc)
         return rc;
     embp_prof_clock t = embp_prof_start(m->prof);
@@ -530,7 +545,7 @@ embp_status embp_model_token_states(embp_model *m, const int32_t *ids, int len, 
                          m->max_tokens);
     int offsets[2] = {0, len};
     const float *hidden = NULL;
-    embp_status rc = m->arch->forward(m->enc, ids, offsets, 1, &hidden, err);
+    embp_status rc = m->arch->forward(m->enc, ids, NULL, offsets, 1, &hidden, err);
     if (rc)
         return rc;
     size_t n = (size_t)len * (size_t)m->cfg.hidden;
@@ -596,6 +611,55 @@ embp_status embp_model_check_tokens(const embp_model *m, const int32_t *const *i
         return embp_fail(err, rc, "input %d: token %d has id %d outside the vocabulary [0, %d)",
                          i, j, ids[i][j], m->cfg.vocab_size);
     return EMBP_OK;
+}
+
+/* Packs inputs first, first + 1, ... into m->ids and m->types (types NULL, or a NULL row:
+ * type 0) while they fit one pass; returns how many. */
+static int pack_typed(embp_model *m, const int32_t *const *ids, const int32_t *const *types,
+                      const int *lens, int first, int n) {
+    int count = 0, T = 0;
+    m->offsets[0] = 0;
+    while (first + count < n && T + lens[first + count] <= m->max_tokens) {
+        int i = first + count;
+        memcpy(m->ids + T, ids[i], (size_t)lens[i] * sizeof(int32_t));
+        if (types && types[i])
+            memcpy(m->types + T, types[i], (size_t)lens[i] * sizeof(int32_t));
+        else
+            memset(m->types + T, 0, (size_t)lens[i] * sizeof(int32_t));
+        T += lens[i];
+        m->offsets[++count] = T;
+    }
+    return count;
+}
+
+embp_status embp_model_score_packed(embp_model *m, const int32_t *ids, const int32_t *types,
+                                    const int *offsets, int n, float *out, embp_error *err) {
+    const float *hidden = NULL;
+    if (!m->head)
+        return embp_fail(err, EMBP_EUNSUPPORTED, "model '%s' (%s) is an embedding model: it has "
+                         "no classification head to score pairs with", m->name,
+                         m->cfg.architecture[0] ? m->cfg.architecture : "BertModel");
+    if (n == 0)
+        return EMBP_OK;
+    embp_status rc = m->arch->forward(m->enc, ids, types, offsets, n, &hidden, err);
+    if (rc == EMBP_OK)
+        embp_classifier_apply(m->head, hidden, offsets, n, out);
+    return rc;
+}
+
+embp_status embp_model_score_checked(embp_model *m, const int32_t *const *ids,
+                                     const int32_t *const *types, const int *lens, int n,
+                                     float *out, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    int width = m->cfg.num_labels;
+    for (int first = 0, count; rc == EMBP_OK && first < n; first += count) {
+        count = pack_typed(m, ids, types, lens, first, n);
+        rc = embp_model_score_packed(m, m->ids, m->types, m->offsets, count,
+                                     out + (size_t)first * width, err);
+        if (rc == EMBP_OK)
+            rc = check_finite(m, out + (size_t)first * width, first, count, width, lens, err);
+    }
+    return rc;
 }
 
 embp_status embp_model_embed_checked_skip(embp_model *m, const int32_t *const *ids,
@@ -682,5 +746,64 @@ embp_status embp_embed_texts_prompt(embp_model *m, const embp_prompt *p, const c
     embp_free(rows);
     embp_free(counts);
     embp_free(skip);
+    return rc;
+}
+
+embp_status embp_model_tokenize_pair(const embp_model *m, const char *a, size_t a_len,
+                                     const char *b, size_t b_len, int max_len, int from_left,
+                                     int32_t *ids, int32_t *types, int cap, int *n, int *n_full,
+                                     embp_error *err) {
+    int full = 0;
+    *n = 0;
+    embp_status rc = embp_tokenizer_encode_pair_truncated(m->tok, a, a_len, b, b_len, max_len,
+                                                          from_left, ids, types, cap, n, &full,
+                                                          err);
+    if (n_full)
+        *n_full = full;
+    return rc;
+}
+
+embp_status embp_score_pairs(embp_model *m, const char *query, size_t query_len,
+                             const char *const *texts, const size_t *text_lens, int n,
+                             int truncate, float *out, embp_error *err) {
+    int cap = m->cfg.max_seq_len;
+    if (n < 0 || (n > 0 && (!texts || !query)))
+        return embp_fail(err, EMBP_EINVAL, "%d texts with query %p and texts %p", n,
+                         (const void *)query, (const void *)texts);
+    if (!m->head)
+        return embp_model_score_packed(m, NULL, NULL, NULL, 0, out, err); /* the refusal */
+    size_t rows = (size_t)(n ? n : 1) * (size_t)cap;
+    int32_t *ids = embp_malloc(rows * sizeof *ids), *types = embp_malloc(rows * sizeof *types);
+    int32_t **pi = embp_malloc((size_t)(n ? n : 1) * sizeof *pi);
+    int32_t **pt = embp_malloc((size_t)(n ? n : 1) * sizeof *pt);
+    int *lens = embp_malloc((size_t)(n ? n : 1) * sizeof *lens);
+    embp_status rc = EMBP_OK;
+    if (!ids || !types || !pi || !pt || !lens)
+        rc = embp_fail(err, EMBP_ENOMEM, "out of memory tokenizing %d pairs", n);
+    for (int i = 0; rc == EMBP_OK && i < n; i++) {
+        int full = 0;
+        pi[i] = ids + (size_t)i * cap, pt[i] = types + (size_t)i * cap;
+        size_t len = text_lens ? text_lens[i] : strlen(texts[i]);
+        rc = embp_model_tokenize_pair(m, query, query_len, texts[i], len, cap, 0, pi[i], pt[i],
+                                      cap, &lens[i], &full, err);
+        if (rc == EMBP_OK && !truncate && full > cap)
+            rc = embp_fail(err, EMBP_ETOOLONG, "the pair has %d tokens, more than the model's "
+                           "max_seq_len %d", full, cap);
+        if (rc) {
+            char where[32];
+            snprintf(where, sizeof where, "text %d", i);
+            embp_error_prefix(err, where);
+        }
+    }
+    if (rc == EMBP_OK)
+        rc = embp_model_check_tokens(m, (const int32_t *const *)pi, lens, n, err);
+    if (rc == EMBP_OK)
+        rc = embp_model_score_checked(m, (const int32_t *const *)pi, (const int32_t *const *)pt,
+                                      lens, n, out, err);
+    embp_free(ids);
+    embp_free(types);
+    embp_free(pi);
+    embp_free(pt);
+    embp_free(lens);
     return rc;
 }

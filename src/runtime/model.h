@@ -60,6 +60,26 @@ embp_status embp_model_embed_checked_skip(embp_model *m, const int32_t *const *i
                                           const int *lens, const int *skip, int n, int dims,
                                           float *out, embp_error *err);
 
+/* A cross-encoder's (embp_model_info.num_labels > 0) pass: ids, types (NULL: all 0) and
+ * offsets as embp_model_embed_packed's; out gets n rows of num_labels raw logits (the
+ * classification head on each sequence's first token, model/classifier.h). EMBP_EUNSUPPORTED
+ * on a model without a head. Never allocates. Not thread-safe on one model. */
+embp_status embp_model_score_packed(embp_model *m, const int32_t *ids, const int32_t *types,
+                                    const int *offsets, int n, float *out, embp_error *err);
+/* The same over n checked sequences (ids[i], types[i] of lens[i]; types or a row of it NULL:
+ * type 0), as many passes as max_batch_tokens needs; a non-finite logit is EMBP_EINTERNAL. */
+embp_status embp_model_score_checked(embp_model *m, const int32_t *const *ids,
+                                     const int32_t *const *types, const int *lens, int n,
+                                     float *out, embp_error *err);
+
+/* Tokenizes the pair (a, b) with the post-processor's pair template (BERT: [CLS] a [SEP] b
+ * [SEP], b's ids of type 1; RoBERTa: <s> a </s></s> b </s>), truncated longest_first to max_len
+ * ids (<= 0: not), from the start of each sequence when from_left (tokenizer.h). */
+embp_status embp_model_tokenize_pair(const embp_model *m, const char *a, size_t a_len,
+                                     const char *b, size_t b_len, int max_len, int from_left,
+                                     int32_t *ids, int32_t *types, int cap, int *n /* OUT */,
+                                     int *n_full /* OUT */, embp_error *err);
+
 /* Tokenizes text with the post-processor's special tokens, truncated to max_len ids (special
  * tokens kept; <= 0: not truncated). Writes at most cap ids; *n_full (may be NULL) gets the
  * count before truncation. embp_tokenize is this with max_len = max_seq_len. */

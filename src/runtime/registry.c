@@ -18,6 +18,12 @@ static embp_status embed_full_dim(void *ctx, const int32_t *const *ids, const in
     return embp_model_embed_checked_skip(ctx, ids, lens, skip, n, 0, out, err);
 }
 
+/* The same for a reranker: a row is a pair's logits, its second sequence of type 1. */
+static embp_status score_pairs(void *ctx, const int32_t *const *ids, const int32_t *const *types,
+                               const int *lens, int n, float *out, embp_error *err) {
+    return embp_model_score_checked(ctx, ids, types, lens, n, out, err);
+}
+
 /* Loads path with o as *rm. */
 static embp_status load_one(const char *path, const embp_load_opts *o,
                             const embp_registry_opts *ro, embp_registry_model *rm,
@@ -38,7 +44,10 @@ static embp_status load_one(const char *path, const embp_load_opts *o,
         return embp_fail(err, EMBP_ECONFIG, "max_batch_tokens=%d is below model %s's "
                          "max_seq_len %d; raise it or lower max_context_length",
                          o->max_batch_tokens, rm->info.name, rm->max_seq_len);
-    embp_batcher_opts bo = {.embed_skip = embed_full_dim, .ctx = rm->model, .dim = rm->info.dim,
+    int rerank = rm->info.num_labels > 0;
+    embp_batcher_opts bo = {.embed_skip = embed_full_dim, .score = rerank ? score_pairs : NULL,
+                            .ctx = rm->model,
+                            .dim = rerank ? rm->info.num_labels : rm->info.dim,
                             .max_batch_tokens = embp_model_max_batch_tokens(rm->model),
                             .max_wait_ms = ro->max_wait_ms,
                             .max_queue_tokens = ro->max_queue_tokens,
@@ -97,6 +106,23 @@ embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const ch
         return embp_fail(err, EMBP_ETOOLONG, "input has %d tokens; this model takes at most %d",
                          *n_full, m->max_seq_len);
     return rc;
+}
+
+embp_status embp_registry_tokenize_pair(const embp_registry_model *m, const char *a,
+                                        size_t a_len, const char *b, size_t b_len, int truncate,
+                                        int from_left, int32_t *ids, int32_t *types, int *n,
+                                        int *n_full, embp_error *err) {
+    embp_status rc = embp_model_tokenize_pair(m->model, a, a_len, b, b_len, m->max_seq_len,
+                                              from_left, ids, types, m->max_seq_len, n, n_full,
+                                              err);
+    if (rc == EMBP_OK && !truncate && *n_full > m->max_seq_len)
+        return embp_fail(err, EMBP_ETOOLONG, "the pair has %d tokens; this model takes at most "
+                         "%d", *n_full, m->max_seq_len);
+    return rc;
+}
+
+const char *embp_registry_kind(const embp_model_info *i) {
+    return i->num_labels > 0 ? "reranker" : "embedding";
 }
 
 json_t *embp_registry_prompts_json(const embp_registry_model *m) {

@@ -73,6 +73,19 @@ embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const ch
                                           int32_t *ids, int *n /* OUT */, int *n_full /* OUT */,
                                           int *n_prompt /* OUT */, embp_error *err);
 
+/* embp_registry_tokenize for a reranker's (a, b) pair: the tokenizer's pair template, token
+ * types into types, truncated longest_first (from each sequence's start when from_left) to
+ * m->max_seq_len ids when truncate, else EMBP_ETOOLONG for a longer pair. ids and types have
+ * room for m->max_seq_len. */
+embp_status embp_registry_tokenize_pair(const embp_registry_model *m, const char *a,
+                                        size_t a_len, const char *b, size_t b_len, int truncate,
+                                        int from_left, int32_t *ids, int32_t *types,
+                                        int *n /* OUT */, int *n_full /* OUT */, embp_error *err);
+
+/* What a model serves, for the routes and /v1/models: "reranker" (a cross-encoder: /rerank,
+ * /v1/rerank) or "embedding" (/v1/embeddings). Static. */
+const char *embp_registry_kind(const embp_model_info *i);
+
 /* embp_registry_tokenize_prompt cutting from the left (TEI's truncation_direction "left"): the
  * last tokens of prompt + text kept, the special tokens around them as always; a long input
  * loses its prompt first, as in TEI. *n_prompt (may be NULL) gets 0: pooling keeps whatever of

@@ -52,7 +52,7 @@ static void reply_json(embp_reply *r, int status, json_t *v) {
 
 /* ---------------------------------------------------------------- routing and keys */
 
-enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS, R_TEI };
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS, R_TEI, R_RERANK, R_V1_RERANK };
 
 static const struct {
     const char *url, *method;
@@ -64,7 +64,9 @@ static const struct {
               /* TEI's routes (server/tei.c) */
               {"/embed", "POST", R_TEI},          {"/embed_all", "POST", R_TEI},
               {"/tokenize", "POST", R_TEI},       {"/decode", "POST", R_TEI},
-              {"/similarity", "POST", R_TEI},     {"/", "POST", R_TEI}};
+              {"/similarity", "POST", R_TEI},     {"/", "POST", R_TEI},
+              /* reranking (server/rerank.c): TEI's /rerank (TEI's errors) and Infinity's */
+              {"/rerank", "POST", R_RERANK},      {"/v1/rerank", "POST", R_V1_RERANK}};
 
 /* The index of url's row in routes, or -1. */
 static int route_index(const char *url) {
@@ -87,6 +89,12 @@ const char *embp_route_name(const char *url) {
     return i < 0 ? NULL : routes[i].url;
 }
 
+/* Whether a route answers in TEI's family (its errors in TEI's shape): TEI's own routes and
+ * /rerank. */
+static int tei_family(int route) {
+    return route == R_TEI || route == R_RERANK;
+}
+
 /* Compares in time that depends only on the expected key's length, not on where they differ. */
 static int key_matches(const char *authorization, const char *key) {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
@@ -105,7 +113,7 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     int route = route_of(url, &allow);
     embp_http_error e;
     const char *cors = x->cfg->cors_origin;
-    r->tei = route == R_TEI;
+    r->tei = tei_family(route);
     if (cors && *cors) {
         add_header(r, "Access-Control-Allow-Origin", cors);
         if (strcmp(cors, "*") != 0)
@@ -185,6 +193,40 @@ static embp_registry_model *find_model(embp_server_ctx *x, const char *name, emb
                         names, sizeof names);
     embp_http_fail(e, 404, "invalid_request_error", "model", "model_not_found",
                    "The model '%.120s' does not exist; served: %s", name, names);
+    return NULL;
+}
+
+/* The model a request names (name NULL: the first served one of that kind), which must be of
+ * `kind` (embp_registry_kind: "embedding" or "reranker"): else a 400 naming its kind, or, with
+ * no name and none of that kind, the served models' kinds. */
+static embp_registry_model *find_model_kind(embp_server_ctx *x, const char *name,
+                                            const char *kind, embp_http_error *e) {
+    for (int i = 0; !name && i < x->n_models; i++)
+        if (!strcmp(embp_registry_kind(&x->models[i].info), kind))
+            return &x->models[i];
+    embp_registry_model *m = find_model(x, name, e);
+    if (!m || !strcmp(embp_registry_kind(&m->info), kind))
+        return m;
+    int rerank = !strcmp(kind, "reranker");
+    if (!name) {
+        char served[256] = "";
+        for (int i = 0, used = 0; i < x->n_models && used < (int)sizeof served; i++)
+            used += snprintf(served + used, sizeof served - (size_t)used, "%s%s (%s)",
+                             i ? ", " : "", x->models[i].info.name,
+                             embp_registry_kind(&x->models[i].info));
+        embp_http_fail(e, 400, "invalid_request_error", "model", "model_kind_mismatch",
+                       "no served model is %s; served: %s", rerank ? "a reranker" :
+                       "an embedding model", served);
+    } else if (rerank) {
+        embp_http_fail(e, 400, "invalid_request_error", "model", "model_kind_mismatch",
+                       "model '%.200s' is an embedding model, not a reranker: reranking needs a "
+                       "cross-encoder (config.json architectures *ForSequenceClassification)",
+                       name);
+    } else {
+        embp_http_fail(e, 400, "invalid_request_error", "model", "model_kind_mismatch",
+                       "model '%.200s' is a reranker (a cross-encoder): it scores (query, text) "
+                       "pairs on POST /rerank and /v1/rerank and makes no embeddings", name);
+    }
     return NULL;
 }
 
@@ -274,6 +316,26 @@ static int refuse_queue_full(embp_server_ctx *x, embp_reply *r, embp_http_error 
                           "retry later", x->cfg->max_queue_tokens);
 }
 
+/* Runs job (ids, types, lens, n, out filled; run: alone) through m's batcher; 1, or 0 with e. */
+static int run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
+                   embp_reply *r, embp_http_error *e) {
+    embp_batch_submit s = embp_batcher_run_while(m->batcher, job, r->client_gone, r->client, 50);
+    if (s == EMBP_BATCH_CANCELED) /* nobody reads this; the log line shows nginx's 499 */
+        return embp_http_fail(e, 499, "invalid_request_error", NULL, "client_closed_request",
+                              "The client closed the connection before the answer");
+    if (s == EMBP_BATCH_FULL)
+        return refuse_queue_full(x, r, e);
+    if (s == EMBP_BATCH_STOPPED) {
+        add_header(r, "Retry-After", "1");
+        return embp_http_fail(e, 503, "server_error", NULL, "shutting_down",
+                              "The server is shutting down");
+    }
+    if (job->status != EMBP_OK)
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "%s failed: %s",
+                              m->info.num_labels ? "scoring" : "embedding", job->err.msg);
+    return 1;
+}
+
 /* Runs sq through m's batcher into out (n, dim); with run, that job run alone instead
  * (embp_batch_job.run: /embed_all's token vectors). */
 static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences *sq, int n,
@@ -287,21 +349,7 @@ static int embed_sequences(embp_server_ctx *x, embp_registry_model *m, sequences
     job.skip = sq->skip;
     job.n = n;
     job.out = out;
-    embp_batch_submit s = embp_batcher_run_while(m->batcher, &job, r->client_gone, r->client, 50);
-    if (s == EMBP_BATCH_CANCELED) /* nobody reads this; the log line shows nginx's 499 */
-        return embp_http_fail(e, 499, "invalid_request_error", NULL, "client_closed_request",
-                              "The client closed the connection before the answer");
-    if (s == EMBP_BATCH_FULL)
-        return refuse_queue_full(x, r, e);
-    if (s == EMBP_BATCH_STOPPED) {
-        add_header(r, "Retry-After", "1");
-        return embp_http_fail(e, 503, "server_error", NULL, "shutting_down",
-                              "The server is shutting down");
-    }
-    if (job.status != EMBP_OK)
-        return embp_http_fail(e, 500, "server_error", NULL, NULL, "embedding failed: %s",
-                              job.err.msg);
-    return 1;
+    return run_job(x, m, &job, r, e);
 }
 
 /* 1 when the int8/uint8 ranges (EMB_PROVIDER_QUANTIZE_RANGES) fit m, or q asks for neither. */
@@ -334,7 +382,7 @@ static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_re
                          embp_http_error *e) {
     sequences sq = {0};
     float *out = NULL;
-    embp_registry_model *m = find_model(x, q->model, e);
+    embp_registry_model *m = find_model_kind(x, q->model, "embedding", e);
     int ok = m && embp_request_check_model(q, m->info.dim, m->info.vocab_size, m->max_seq_len,
                                            e) && ranges_fit(x, q, m, e);
     if (ok && m->batcher && embp_batcher_full(m->batcher))
@@ -421,6 +469,8 @@ static json_t *model_embp_json(const embp_registry_model *m) {
         json_object_set_new(o, "precision", embp_registry_precision_json(i));
     if (o)
         json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
+    if (o) /* what it serves: "embedding" (/v1/embeddings) or "reranker" (/rerank, /v1/rerank) */
+        json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string(demo_warning));
     return o;
@@ -492,7 +542,7 @@ static void route_info(embp_server_ctx *x, embp_reply *r) {
 void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
                          const embp_buf *body, int too_big, embp_reply *r) {
     const char *allow;
-    r->tei = route_of(url, &allow) == R_TEI;
+    r->tei = tei_family(route_of(url, &allow));
     if (too_big) {
         embp_route_too_big(x, r);
     } else if (body->oom) {
@@ -511,7 +561,7 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
     (void)method;
     const char *allow;
     int route = route_of(url, &allow);
-    r->tei = route == R_TEI;
+    r->tei = tei_family(route);
     switch (route) {
     case R_EMBED:
         route_embeddings(x, body, len, r);
@@ -539,6 +589,10 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
         else
             embp_buf_append(&r->body, "", 0);
         break;
+    case R_RERANK:
+    case R_V1_RERANK:
+        embp_route_rerank(x, body, len, r, route == R_RERANK);
+        break;
     default: { /* the precheck answers unknown routes; kept for safety */
         embp_http_error e;
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url", "Unknown URL");
@@ -548,6 +602,11 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
 }
 
 /* ---------------------------------------------------------------- for the other route files */
+
+embp_registry_model *embp_route_find_model_kind(embp_server_ctx *x, const char *name,
+                                                const char *kind, embp_http_error *e) {
+    return find_model_kind(x, name, kind, e);
+}
 
 void embp_route_add_header(embp_reply *r, const char *name, const char *value) {
     add_header(r, name, value);
@@ -559,6 +618,26 @@ void embp_route_reply_json(embp_reply *r, int status, json_t *v) {
 
 void embp_route_reply_error(embp_reply *r, const embp_http_error *e) {
     reply_error(r, e);
+}
+
+int embp_route_run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
+                       embp_reply *r, embp_http_error *e) {
+    return run_job(x, m, job, r, e);
+}
+
+int embp_route_refuse_busy(embp_server_ctx *x, embp_registry_model *m, embp_reply *r,
+                           embp_http_error *e) {
+    if (m ? m->batcher && embp_batcher_full(m->batcher) : all_queues_full(x))
+        return !refuse_queue_full(x, r, e);
+    return 0;
+}
+
+double embp_route_cpu_ms(void) {
+    return thread_cpu_ms();
+}
+
+int embp_route_within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e) {
+    return within_prepare_bound(x, t0, e);
 }
 
 embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,

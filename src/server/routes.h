@@ -68,7 +68,8 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
 
 /* For the other route files (tei.c): routes.c's reply writers, its model lookup (a served id or
  * an alias; NULL: the default model; 404 model_not_found naming the served ids), and its
- * embedding path: q's inputs checked against m, tokenized (q->truncate_left: keep the end),
+ * embedding path: m an embedding model (NULL: the first served one; a reranker named: 400
+ * model_kind_mismatch naming its kind), q's inputs checked against m, tokenized (q->truncate_left: keep the end),
  * queued on m's batcher, with q->dimensions applied; *out (heap, embp_free) holds
  * q->n_inputs rows of *dim floats. With lens (not NULL): one vector per token instead, the
  * model's last layer before pooling: *lens (heap) gets each input's token count and *out
@@ -82,5 +83,26 @@ embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,
 int embp_route_embed(embp_server_ctx *x, embp_request *q, embp_reply *r,
                      embp_registry_model **m /* OUT */, float **out /* OUT */,
                      int *dim /* OUT */, int **lens /* OUT */, embp_http_error *e);
+
+/* POST /rerank (tei nonzero: TEI's shape) and POST /v1/rerank (Infinity's / Cohere's):
+ * server/rerank.c. */
+void embp_route_rerank(embp_server_ctx *x, const char *body, size_t len, embp_reply *r, int tei);
+
+/* What routes.c also shares with rerank.c. */
+/* The model named (NULL: the first served of that kind) if it is of `kind`
+ * (embp_registry_kind), else NULL with a 404 (no such model) or a 400 naming its kind. */
+embp_registry_model *embp_route_find_model_kind(embp_server_ctx *x, const char *name,
+                                                const char *kind, embp_http_error *e);
+/* Runs job (ids, types, lens, n, out filled) through m's batcher: 1, or 0 with e (499 client
+ * gone, 503 queue full or shutting down, 500 the model failed). */
+int embp_route_run_job(embp_server_ctx *x, embp_registry_model *m, embp_batch_job *job,
+                       embp_reply *r, embp_http_error *e);
+/* 1 with the 503 in e (and Retry-After on r) when m's queue (m NULL: every model's) is full. */
+int embp_route_refuse_busy(embp_server_ctx *x, embp_registry_model *m, embp_reply *r,
+                           embp_http_error *e);
+/* This thread's CPU time (ms), and the 413 once preparing a request used more than
+ * EMB_PROVIDER_MAX_PREPARE_MS of it since t0 (1 while within). */
+double embp_route_cpu_ms(void);
+int embp_route_within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *e);
 
 #endif

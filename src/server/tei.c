@@ -5,6 +5,7 @@
 #include "server/tei.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,7 +187,7 @@ static void l2_normalize(float *rows, int n, int d) {
  * undone: a 422 then). */
 static int embed(embp_server_ctx *x, embp_request *q, int normalize, embp_reply *r, float **out,
                  int *d, embp_http_error *e) {
-    embp_registry_model *m = embp_route_find_model(x, q->model, e);
+    embp_registry_model *m = embp_route_find_model_kind(x, q->model, "embedding", e);
     if (!m)
         return 0;
     if (!normalize && m->info.normalize)
@@ -508,6 +509,23 @@ static const char *dtype_of(const char *storage) {
     return storage ? storage : "";
 }
 
+/* TEI's model_type: {"embedding": {"pooling"}}, or for a reranker (embp_registry_kind)
+ * {"reranker": {"id2label", "label2id"}} with transformers' default label names (LABEL_k: embp
+ * keeps the count of config.json's labels, not their names). */
+static json_t *model_type(const embp_model_info *i) {
+    if (strcmp(embp_registry_kind(i), "reranker") != 0)
+        return json_pack("{s:{s:s}}", "embedding", "pooling", embp_pooling_str(i->pooling));
+    json_t *id2label = json_object(), *label2id = json_object();
+    for (int k = 0; k < i->num_labels; k++) {
+        char id[16], label[32];
+        snprintf(id, sizeof id, "%d", k);
+        snprintf(label, sizeof label, "LABEL_%d", k);
+        json_object_set_new(id2label, id, json_string(label));
+        json_object_set_new(label2id, label, json_integer(k));
+    }
+    return json_pack("{s:{s:o, s:o}}", "reranker", "id2label", id2label, "label2id", label2id);
+}
+
 json_t *embp_tei_info(embp_server_ctx *x, json_t *embp) {
     const embp_config *c = x->cfg;
     json_t *o = json_pack("{s:n, s:s, s:I, s:n, s:I, s:b, s:i, s:n, s:n}", "model_sha",
@@ -521,9 +539,7 @@ json_t *embp_tei_info(embp_server_ctx *x, json_t *embp) {
         json_object_set_new(o, "model_id", json_string(m->info.name));
         json_object_set_new(o, "served_model_name", json_string(m->info.name));
         json_object_set_new(o, "model_dtype", json_string(dtype_of(m->info.storage)));
-        json_object_set_new(o, "model_type",
-                            json_pack("{s:{s:s}}", "embedding", "pooling",
-                                      embp_pooling_str(m->info.pooling)));
+        json_object_set_new(o, "model_type", model_type(&m->info));
         json_object_set_new(o, "max_input_length", json_integer(m->max_seq_len));
         json_object_set_new(o, "max_batch_tokens",
                             json_integer(embp_model_max_batch_tokens(m->model)));

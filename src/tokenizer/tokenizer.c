@@ -551,24 +551,55 @@ embp_status embp_tokenizer_encode_raw(const embp_tokenizer *t, const char *text,
     return EMBP_OK;
 }
 
-embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, size_t a_len,
-                                       const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
-                                       int cap, int *n_out, int *n_full, embp_error *err) {
+/* How many ids of each sequence (na, nb long) a pair keeps within budget text tokens: HF
+ * tokenizers' TruncationStrategy::LongestFirst (utils/truncation.rs, truncate_encodings): the
+ * shorter one stays whole when the longer can take the rest; else each gets half, the odd token
+ * going to the longer (to b when they are as long). */
+static void longest_first(size_t na, size_t nb, size_t budget, size_t *ka, size_t *kb) {
+    *ka = na, *kb = nb;
+    if (na + nb <= budget)
+        return;
+    int swap = na > nb;
+    size_t n1 = swap ? nb : na, n2;
+    n2 = n1 > budget ? n1 : (n1 > budget - n1 ? n1 : budget - n1);
+    if (n1 + n2 > budget) {
+        n1 = budget / 2;
+        n2 = n1 + budget % 2;
+    }
+    *ka = swap ? n2 : n1;
+    *kb = swap ? n1 : n2;
+}
+
+embp_status embp_tokenizer_encode_pair_truncated(const embp_tokenizer *t, const char *a,
+                                                 size_t a_len, const char *b, size_t b_len,
+                                                 int max_len, int from_left, int32_t *ids,
+                                                 int32_t *type_ids, int cap, int *n_out,
+                                                 int *n_full, embp_error *err) {
+    int n_special = t->post.pair.n_special;
     *n_out = 0;
     if (n_full) *n_full = 0;
     if (cap < 0 || (cap > 0 && !ids) || (a_len > 0 && !a) || (b_len > 0 && !b))
         return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments (cap %d)", cap);
+    if (max_len > 0 && max_len < n_special)
+        return embp_fail(err, EMBP_EINVAL,
+                         "tokenizer: max_len %d cannot hold the pair's %d special tokens",
+                         max_len, n_special);
     embp_idbuf seq[2] = {{0}, {0}};
     embp_status st = encode_one(t, a, a_len, &seq[0], err);
     if (!st) st = encode_one(t, b, b_len, &seq[1], err);
+    size_t keep[2] = {seq[0].n, seq[1].n}, first[2] = {0, 0};
+    if (max_len > 0)
+        longest_first(seq[0].n, seq[1].n, (size_t)(max_len - n_special), &keep[0], &keep[1]);
+    for (int s = 0; s < 2 && from_left; s++) /* cut from the start: keep the end */
+        first[s] = seq[s].n - keep[s];
     size_t k = 0, total = 0;
     for (int i = 0; !st && i < t->post.pair.n; i++) {
         const embp_tmpl_item *it = &t->post.pair.p[i];
-        size_t n = it->seq < 0 ? 1 : seq[it->seq].n;
-        for (size_t j = 0; j < n; j++, total++) {
-            if (k >= (size_t)cap) continue;
+        size_t n = it->seq < 0 ? 1 : keep[it->seq];
+        total += it->seq < 0 ? 1 : seq[it->seq].n;
+        for (size_t j = 0; j < n && k < (size_t)cap; j++) {
             if (type_ids) type_ids[k] = (int32_t)it->type_id;
-            ids[k++] = it->seq < 0 ? it->id : seq[it->seq].p[j];
+            ids[k++] = it->seq < 0 ? it->id : seq[it->seq].p[first[it->seq] + j];
         }
     }
     embp_free(seq[0].p);
@@ -577,4 +608,11 @@ embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, s
     *n_out = (int)k;
     if (n_full) *n_full = (int)total;
     return EMBP_OK;
+}
+
+embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, size_t a_len,
+                                       const char *b, size_t b_len, int32_t *ids, int32_t *type_ids,
+                                       int cap, int *n_out, int *n_full, embp_error *err) {
+    return embp_tokenizer_encode_pair_truncated(t, a, a_len, b, b_len, 0, 0, ids, type_ids, cap,
+                                                n_out, n_full, err);
 }

@@ -61,6 +61,18 @@ embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, s
                                        int cap, int *n_out /* OUT */, int *n_full /* OUT */,
                                        embp_error *err);
 
+/* embp_tokenizer_encode_pair truncated to max_len ids, special tokens included (max_len <= 0:
+ * not truncated; below the pair template's special-token count: EMBP_EINVAL), as HF tokenizers'
+ * encode(a, b) with truncation strategy "longest_first": ids come off the longer sequence
+ * first, so a short query stays whole beside a long document, and two long ones get half the
+ * room each. from_left nonzero: each sequence loses its first ids, keeping its end (HF's
+ * truncation direction "left"); zero: its last. *n_full gets the count without truncation. */
+embp_status embp_tokenizer_encode_pair_truncated(const embp_tokenizer *t, const char *a,
+                                                 size_t a_len, const char *b, size_t b_len,
+                                                 int max_len, int from_left, int32_t *ids,
+                                                 int32_t *type_ids, int cap, int *n_out /* OUT */,
+                                                 int *n_full /* OUT */, embp_error *err);
+
 /* HF's special_tokens_mask of an encoding with the special tokens: for a sequence of n_a text
  * ids (and n_b for the pair's second, pair 1), mask[k] tells whether position k is one the
  * post-processor added. Writes min(count, cap); returns the count. */

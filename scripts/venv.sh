@@ -39,8 +39,10 @@ if [ "${1:-}" = --clients ] &&
      2>/dev/null; then
   held=$(mktemp)
   build/venv/bin/pip freeze | grep -iE '^(torch|transformers|tokenizers)==' > "$held" || true
-  build/venv/bin/pip install -q -c "$held" huggingface_hub langchain-openai \
-    langchain-huggingface >&2
+  # langchain-huggingface 1.x refuses a URL as HuggingFaceEndpointEmbeddings' model (it only
+  # reaches the Hub's providers), so the TEI class that takes a self-hosted server is 0.3's.
+  build/venv/bin/pip install -q -c "$held" huggingface_hub "langchain-openai<1" \
+    "langchain-huggingface<1" >&2
   rm -f "$held"
 fi
 echo build/venv

@@ -477,7 +477,8 @@ embp_status embp_tokenizer_encode_dir(const embp_tokenizer *t, const char *text,
         if (left) first = n_seq - (max_len - n_special); /* keep the tail */
         n_seq = max_len - n_special;
     }
-    *n_out = write_ids(&t->post, s.out.p + first, n_seq, ids, cap);
+    /* an empty text has no ids and no buffer: NULL + 0 is undefined behaviour in C */
+    *n_out = write_ids(&t->post, s.out.p ? s.out.p + first : NULL, n_seq, ids, cap);
     scratch_free(&s);
     return EMBP_OK;
 }

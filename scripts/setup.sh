@@ -14,6 +14,8 @@ if ! dpkg -s libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev libcur
     build-essential cmake pkg-config libdnnl-dev libmicrohttpd-dev libjansson-dev libutf8proc-dev \
     libcurl4-openssl-dev libssl-dev libpcre2-dev libcmocka-dev curl ca-certificates >/dev/null
 fi
+./scripts/web.sh >/dev/null || # Swagger UI for GET /docs, before the build copies it
+  echo "setup: no swagger-ui-dist (npm unreachable?): GET /docs will say it is not installed" >&2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
 if [ -z "${EMB_PROVIDER_MODEL_PATH:-}" ]; then

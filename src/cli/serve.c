@@ -26,6 +26,8 @@ int embp_cli_serve(int argc, char **argv) {
     int n = 0;
     embp_server *srv = NULL;
     embp_error err;
+    char ui_dir[4096];
+    c.ui_dir = embp_config_ui_dir(&c, a.exe_dir, ui_dir, sizeof ui_dir);
     if (embp_config_load_models(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
         embp_server_start(&c, models, n, &srv, &err) != EMBP_OK) {
         embp_logger_log(&lg, EMBP_LOG_ERROR, NULL, "%s", err.msg);
@@ -41,6 +43,12 @@ int embp_cli_serve(int argc, char **argv) {
                         models[i].info.is_demo ? " (DEMO: vectors carry no meaning)" : "");
     embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "listening on %s:%d%s", c.host,
                     embp_server_port(srv), *c.api_key ? " (API key required)" : "");
+    if (*c.ui_dir)
+        embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "web pages from %s: %sthe API page at /docs",
+                        c.ui_dir, c.ui ? "the playground at /, " : "");
+    else
+        embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "no web pages (/, /docs): no <bin>/ui or "
+                        "<bin>/../share/embp/ui folder (EMB_PROVIDER_UI_DIR)");
     int sig = 0;
     sigwait(&sigs, &sig);
     embp_logger_log(&lg, EMBP_LOG_INFO, NULL, "%s: no new connections; finishing requests in "

@@ -40,6 +40,8 @@ typedef struct {
     int (*client_gone)(void *client);
     void *client;
     int tei; /* a TEI route: errors in TEI's shape (server/tei.h) */
+    const char *route; /* static; NULL: embp_route_name(url) (the web pages set their own) */
+    char hdr_buf[48];  /* room for one header value made per request (server/static.c's ETag) */
 } embp_reply;
 
 /* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every

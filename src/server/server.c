@@ -21,6 +21,7 @@
 #include "core/text.h"
 #include "server/response.h"
 #include "server/routes.h"
+#include "server/static.h"
 
 #define REQUEST_ID_MAX 128 /* bytes of an X-Request-Id we accept */
 
@@ -206,7 +207,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, embp_server *s, embp
     MHD_destroy_response(resp);
     set_phase(s, c, PHASE_SENDING); /* a slow reader gets timeout_s for the whole reply */
     double seconds = (double)(now_us() - st->t0) / 1e6;
-    const char *route = embp_route_name(url);
+    const char *route = r->route ? r->route : embp_route_name(url);
     embp_metrics_request(s->ctx.metrics, route, r->status, seconds);
     char m[40], u[600]; /* the client chose both: a raw newline would forge a text log line */
     embp_log_escape(method, m, sizeof m);
@@ -296,7 +297,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         /* Route problems and an announced oversize body are answered before reading it. */
         embp_reply r = {.request_id = st->rid};
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-        if (embp_route_precheck(&s->ctx, method, url, auth, &r))
+        const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+        if (embp_static_handle(&s->ctx, method, url, inm, &r) || /* the web pages: no key */
+            embp_route_precheck(&s->ctx, method, url, auth, &r))
             return send_reply(c, s, &r, method, url, st);
         if (declared_too_big(s, c)) {
             embp_route_too_big(&s->ctx, &r);

@@ -145,6 +145,15 @@ static const setting table[] = {
     {"model-aliases", "EMB_PROVIDER_MODEL_ALIASES", "", "JSON object: other names for served "
      "models, e.g. {\"text-embedding-3-small\": \"all-MiniLM-L6-v2\"}; each alias must name a "
      "served model id", K_ALIASES, F(n_model_aliases), 0, 0, S, NULL, NULL},
+    {"ui", "EMB_PROVIDER_UI", "true", "serve the playground at GET / (false: GET / is not "
+     "served; POST / stays TEI's embed, /docs stays on)", K_BOOL, F(ui), 0, 0, S, NULL, NULL},
+    {"ui-dir", "EMB_PROVIDER_UI_DIR", "", "folder of the web pages (/, /docs, /ui/*); unset: "
+     "<bin>/ui (the build's copy), else <bin>/../share/embp/ui", K_STR, F(ui_dir), 0, 0, S,
+     NULL, NULL},
+    {"measure-fidelity", "EMB_PROVIDER_MEASURE_FIDELITY", "false", "measure every model's plan "
+     "against fp32 of its folder at load, not only auto's (/v1/models and /info then show the "
+     "probe set's cosines; costs an fp32 build per model at start, unless cached)", K_BOOL,
+     F(measure_fidelity), 0, 0, S, "measure_fidelity", NULL},
     {"precision-strict", "EMB_PROVIDER_PRECISION_STRICT", "false", "a precision the CPU cannot "
      "run is an error, not a fallback", K_BOOL, F(precision_strict), 0, 0, S | E | I, "strict",
      NULL},
@@ -646,6 +655,20 @@ void embp_config_load_opts(const embp_config *c, int i, embp_config_model_opts *
     o->fidelity_cache_dir = *c->fidelity_cache && strcmp(c->fidelity_cache, "off") != 0
                                 ? c->fidelity_cache : NULL;
     o->default_prompt_name = *c->default_prompt_name ? c->default_prompt_name : NULL;
+    o->measure_fidelity = c->measure_fidelity;
+}
+
+const char *embp_config_ui_dir(const embp_config *c, const char *exe_dir, char *buf,
+                               size_t size) {
+    static const char *const beside_bin[] = {"%s/ui", "%s/../share/embp/ui"};
+    snprintf(buf, size, "%s", c->ui_dir);
+    for (size_t i = 0; !*c->ui_dir && i < sizeof beside_bin / sizeof beside_bin[0]; i++) {
+        snprintf(buf, size, beside_bin[i], exe_dir ? exe_dir : ".");
+        if (is_dir(buf))
+            return buf;
+        buf[0] = '\0';
+    }
+    return buf;
 }
 
 static int word_char(char ch) {

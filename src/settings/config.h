@@ -48,6 +48,10 @@ typedef struct {
     long max_wait_time_ms, max_queue_tokens, threads, max_connections, timeout_s, drain_timeout_s;
     long max_prepare_ms, max_connections_per_ip;
     int truncate, enable_quantization, precision_strict, length_grouping;
+    /* The web pages (server/static.h): the playground at GET / on or off, their folder ("":
+     * none; `embp serve` fills it with embp_config_ui_dir), and fidelity measured at load. */
+    int ui, measure_fidelity;
+    const char *ui_dir;
 } embp_config;
 
 /* Sets every field to its table default. */
@@ -109,6 +113,12 @@ embp_status embp_config_parse_method(const char *text, const char *where,
 embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, int with_batcher,
                                     embp_registry_model **out /* OUT */, int *n /* OUT */,
                                     embp_error *err);
+
+/* The web pages' folder: EMB_PROVIDER_UI_DIR, else <exe_dir>/ui (a build tree: the build
+ * copies ui/ and Swagger UI there), else <exe_dir>/../share/embp/ui (an installed tree), into
+ * buf (size bytes); "" when none of them is a folder. Returns buf. */
+const char *embp_config_ui_dir(const embp_config *c, const char *exe_dir, char *buf,
+                               size_t size);
 
 /* The logger c's EMB_PROVIDER_LOG_LEVEL and EMB_PROVIDER_LOG_FORMAT make. */
 embp_logger embp_config_logger(const embp_config *c);

@@ -92,10 +92,10 @@ async function checkDocs(page, origin) {
   const request = { model: 'mini-fp32', input: ['hello from the docs page'], encoding_format: 'float' };
   await op.locator('textarea.body-param__text').fill(JSON.stringify(request));
   await op.locator('.btn.execute').click();
-  const status = op.locator('.live-responses-table .response-col_status').first();
+  const status = op.locator('.live-responses-table tbody tr.response .response-col_status').first();
   await status.waitFor({ timeout: 30000 });
   const code = (await status.textContent()).trim();
-  const body = await op.locator('.live-responses-table .response-col_description pre').first().textContent();
+  const body = await op.locator('.live-responses-table tbody tr.response .response-col_description pre').first().textContent();
   await page.screenshot({ path: path.join(artifacts, 'ui-docs-try-it.png'), fullPage: false });
   if (code !== '200') return fail(`/docs try-it POST /v1/embeddings answered ${code}: ${body.slice(0, 300)}`);
   const got = JSON.parse(body).data[0].embedding;

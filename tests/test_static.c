@@ -213,7 +213,9 @@ static void test_static_folder_is_found_beside_the_binary(void **state) {
     char *tree = tu_tmpdir(), p[4096], want[4096], got[4096];
     snprintf(p, sizeof p, "%s/bin", tree);
     mkdir(p, 0755);
-    assert_string_equal(embp_config_ui_dir(&c, p, got, sizeof got), "");
+    embp_error err;
+    assert_int_equal(embp_config_ui_dir(&c, p, got, sizeof got, &err), EMBP_OK);
+    assert_string_equal(got, "");
     snprintf(want, sizeof want, "%s/share", tree);
     mkdir(want, 0755);
     snprintf(want, sizeof want, "%s/share/embp", tree);
@@ -221,12 +223,20 @@ static void test_static_folder_is_found_beside_the_binary(void **state) {
     snprintf(want, sizeof want, "%s/share/embp/ui", tree);
     mkdir(want, 0755);
     snprintf(want, sizeof want, "%s/bin/../share/embp/ui", tree);
-    assert_string_equal(embp_config_ui_dir(&c, p, got, sizeof got), want);
+    assert_int_equal(embp_config_ui_dir(&c, p, got, sizeof got, &err), EMBP_OK);
+    assert_string_equal(got, want);
     snprintf(want, sizeof want, "%s/bin/ui", tree);
     mkdir(want, 0755);
-    assert_string_equal(embp_config_ui_dir(&c, p, got, sizeof got), want);
-    c.ui_dir = "/elsewhere";
-    assert_string_equal(embp_config_ui_dir(&c, p, got, sizeof got), "/elsewhere");
+    assert_int_equal(embp_config_ui_dir(&c, p, got, sizeof got, &err), EMBP_OK);
+    assert_string_equal(got, want);
+    /* the setting wins; one that is no folder stops the server, naming it */
+    snprintf(p, sizeof p, "%s/share/embp/ui", tree);
+    c.ui_dir = p;
+    assert_int_equal(embp_config_ui_dir(&c, want, got, sizeof got, &err), EMBP_OK);
+    assert_string_equal(got, p);
+    c.ui_dir = "/nonexistent-embp-ui";
+    assert_int_equal(embp_config_ui_dir(&c, want, got, sizeof got, &err), EMBP_ECONFIG);
+    assert_non_null(strstr(err.msg, "EMB_PROVIDER_UI_DIR=/nonexistent-embp-ui"));
     tu_remove_dir(tree);
 }
 

@@ -27,9 +27,9 @@ int embp_cli_serve(int argc, char **argv) {
     embp_server *srv = NULL;
     embp_error err;
     char ui_dir[4096];
-    c.ui_dir = embp_config_ui_dir(&c, a.exe_dir, ui_dir, sizeof ui_dir);
-    if (embp_config_load_models(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
-        embp_server_start(&c, models, n, &srv, &err) != EMBP_OK) {
+    if (embp_config_ui_dir(&c, a.exe_dir, ui_dir, sizeof ui_dir, &err) != EMBP_OK ||
+        embp_config_load_models(&c, a.exe_dir, 1, &models, &n, &err) != EMBP_OK ||
+        (c.ui_dir = ui_dir, embp_server_start(&c, models, n, &srv, &err)) != EMBP_OK) {
         embp_logger_log(&lg, EMBP_LOG_ERROR, NULL, "%s", err.msg);
         embp_registry_free(models, n);
         return 1;

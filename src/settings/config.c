@@ -658,17 +658,19 @@ void embp_config_load_opts(const embp_config *c, int i, embp_config_model_opts *
     o->measure_fidelity = c->measure_fidelity;
 }
 
-const char *embp_config_ui_dir(const embp_config *c, const char *exe_dir, char *buf,
-                               size_t size) {
+embp_status embp_config_ui_dir(const embp_config *c, const char *exe_dir, char *buf,
+                               size_t size, embp_error *err) {
     static const char *const beside_bin[] = {"%s/ui", "%s/../share/embp/ui"};
     snprintf(buf, size, "%s", c->ui_dir);
+    if (*c->ui_dir && !is_dir(buf))
+        return embp_fail(err, EMBP_ECONFIG, "EMB_PROVIDER_UI_DIR=%s: not a folder", c->ui_dir);
     for (size_t i = 0; !*c->ui_dir && i < sizeof beside_bin / sizeof beside_bin[0]; i++) {
         snprintf(buf, size, beside_bin[i], exe_dir ? exe_dir : ".");
         if (is_dir(buf))
-            return buf;
+            return EMBP_OK;
         buf[0] = '\0';
     }
-    return buf;
+    return EMBP_OK;
 }
 
 static int word_char(char ch) {

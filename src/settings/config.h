@@ -114,11 +114,11 @@ embp_status embp_config_load_models(const embp_config *c, const char *exe_dir, i
                                     embp_registry_model **out /* OUT */, int *n /* OUT */,
                                     embp_error *err);
 
-/* The web pages' folder: EMB_PROVIDER_UI_DIR, else <exe_dir>/ui (a build tree: the build
- * copies ui/ and Swagger UI there), else <exe_dir>/../share/embp/ui (an installed tree), into
- * buf (size bytes); "" when none of them is a folder. Returns buf. */
-const char *embp_config_ui_dir(const embp_config *c, const char *exe_dir, char *buf,
-                               size_t size);
+/* The web pages' folder into buf (size bytes): EMB_PROVIDER_UI_DIR (EMBP_ECONFIG when it is
+ * not a folder), else <exe_dir>/ui (a build tree: the build copies ui/ and Swagger UI there),
+ * else <exe_dir>/../share/embp/ui (an installed tree), else "" (no pages). */
+embp_status embp_config_ui_dir(const embp_config *c, const char *exe_dir, char *buf,
+                               size_t size, embp_error *err);
 
 /* The logger c's EMB_PROVIDER_LOG_LEVEL and EMB_PROVIDER_LOG_FORMAT make. */
 embp_logger embp_config_logger(const embp_config *c);

@@ -6,10 +6,13 @@ from the same weights by torch.onnx (opset 17), the inputs the ONNX Runtime peer
 
     families.py OUT_DIR SOURCE_DIR LAYERS [FAMILY ...]
 
+A family whose folder an earlier run made (listed in OUT_DIR/families.json) is kept.
+
 Widths (hidden, heads, FFN) are the real models' named in FAMILIES; LAYERS layers each (the
 real ones have 6 or 12). Vocabularies are the trained tokenizers' (1000 to 4000), not the real
 ones: the word table is only gathered, so its size moves neither side's speed. To add a family:
-a row in FAMILIES (its config and model class, its tokenizer) and nothing else."""
+a row in families() (its config and model class, its tokenizer) and nothing else, or, for a
+folder that is not one class's save_pretrained, a maker in MADE."""
 import json
 import os
 import sys
@@ -52,6 +55,46 @@ def families(work, texts):
     }
 
 
+def modernbert(path, texts, layers):
+    """ModernBERT at its real width (rotenc_reference's shape: GeGLU, local/global attention
+    every third layer), LAYERS layers; transformers' own folder keys."""
+    import torch
+    import transformers as tf
+    import rotenc_reference as rr
+    tok = rr.bpe_tokenizer(texts)
+    shape = dict(rr.modernbert_shape(True), num_hidden_layers=layers)
+    cfg = tf.ModernBertConfig(**shape, max_position_embeddings=8192, local_attention=128,
+                              global_attn_every_n_layers=3, global_rope_theta=160000.0,
+                              local_rope_theta=10000.0, norm_bias=False, attention_bias=False,
+                              mlp_bias=False, pad_token_id=tok.pad_token_id,
+                              cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id,
+                              bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+    cfg._attn_implementation = "eager"
+    torch.manual_seed(0)
+    model = tf.ModernBertModel(cfg).eval()
+    ar.st_folder(path, model, tok, True)
+    return model
+
+
+def nomic_bert(path, texts, layers):
+    """NomicBERT as nomic-ai publishes it (rotenc_reference.make_nomic: its config keys and
+    tensor names, which embp reads) at nomic-embed-text-v1.5's width; the peer's graph is
+    exported from transformers' NomicBertModel holding the same weights renamed."""
+    import rotenc_reference as rr
+    made, cfg, w = rr.make_nomic(os.path.dirname(path), texts, True, layers, VOCAB)
+    if made != path:
+        os.replace(made, path)
+    model = rr.nomic_transformers(cfg, w)
+    if model is None:
+        raise SystemExit("families: this transformers has no NomicBertModel to export")
+    return model
+
+
+# families whose folder is not one transformers class's save_pretrained: name -> (like, maker)
+MADE = {"modernbert": ("nomic-ai/modernbert-embed-base", modernbert),
+        "nomic-bert": ("nomic-ai/nomic-embed-text-v1.5", nomic_bert)}
+
+
 def export(model, path):
     import torch
 
@@ -79,10 +122,18 @@ def main():
     out, layers, only = sys.argv[1], int(sys.argv[3]), sys.argv[4:]
     os.makedirs(out, exist_ok=True)
     # the words of the benchmark's texts (peer.mjs bench, bench_forward), one token each
-    texts = ar.corpus(SRC) + ["the of and in to was he is for on"] * 100
-    rows = {}
+    # (each word also starts a line: byte-level BPE tells a word at a text's start from one
+    # after a space)
+    words = "the of and in to was he is for on".split()
+    texts = ar.corpus(SRC) + [" ".join(words[i:] + words[:i]) for i in range(10)] * 100
+    index = os.path.join(out, "families.json")
+    rows = json.load(open(index)) if os.path.exists(index) else {}
+
+    def wanted(name):  # asked for (or all asked) and not made by an earlier run
+        return (not only or name in only) and not (
+            name in rows and os.path.exists(os.path.join(out, name, "onnx", "model.onnx")))
     for name, (like, config_cls, model_cls, tok, cfg) in families(out, texts).items():
-        if only and name not in only:
+        if not wanted(name):
             continue
         path = os.path.join(out, name)
         cfg = dict(cfg, **({"n_layers": layers} if name == "distilbert"
@@ -94,7 +145,15 @@ def main():
         rows[name] = {"like": like, "layers": layers,
                       "hidden": getattr(model.config, "hidden_size", getattr(model.config, "dim", 0))}
         print("%s: %s width, %d layers -> %s" % (name, like, layers, path), file=sys.stderr)
-    with open(os.path.join(out, "families.json"), "w") as f:
+    for name, (like, maker) in MADE.items():
+        if not wanted(name):
+            continue
+        path = os.path.join(out, name)
+        model = maker(path, texts, layers).eval()
+        export(model, path)
+        rows[name] = {"like": like, "layers": layers, "hidden": model.config.hidden_size}
+        print("%s: %s width, %d layers -> %s" % (name, like, layers, path), file=sys.stderr)
+    with open(index, "w") as f:
         json.dump(rows, f)
 
 

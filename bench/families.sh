@@ -24,7 +24,7 @@ fi
 PY=$(scripts/venv.sh --reference)/bin/python
 "$PY" -c 'import onnx' 2>/dev/null || build/venv/bin/pip install -q onnx
 fx=build/bench-families-$layers
-[ -f "$fx/families.json" ] || HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
   "$PY" bench/families.py "$fx" . "$layers" ${only[@]+"${only[@]}"} 2>/dev/null
 precisions="fp32 int8"
 grep -q avx512_bf16 /proc/cpuinfo && precisions="fp32 bf16 int8"
@@ -79,10 +79,12 @@ print("%s, %s threads on each side, batch 32 x 128 (peer.mjs bench's texts, toke
       "included), %s s per figure. Models: randomly initialized transformers models at the "
       "real model's width (hidden, heads, FFN) with the layers below, exported by torch.onnx "
       "from the same weights; each side's fp32 vectors checked against the other's first. "
-      "1-minute load average %s at the start and %s at the end on %s cores: above the core "
-      "count, **the machine was shared with other jobs while this ran**, each side lost time "
-      "to them as it ran, and a figure of a few timed calls can hang on one stall.\n"
-      % (cpu, threads, secs, load0, load1, cores))
+      "1-minute load average %s at the start and %s at the end on %s cores%s\n"
+      % (cpu, threads, secs, load0, load1, cores,
+         ": above the core count, **the machine was shared with other jobs while this ran**, "
+         "each side lost time to them as it ran, and a figure of a few timed calls can hang on "
+         "one stall." if max(float(load0), float(load1)) > float(cores) else
+         " (no other work of note ran)."))
 print("| family | width of | hidden x layers | ONNX Runtime fp32 tok/s | "
       + " | ".join("embp %s tok/s (x ORT)" % p for p in plans) + " |")
 print("|---|---|---|---:|" + "---:|" * len(plans))

@@ -5,22 +5,23 @@ transformers on torch at the same threads, in one run.
 
 The model is tests/qwen3_reference.py's --real one (random weights at the real shapes, saved by
 save_pretrained: 2.4 GB fp32), made in WORK_DIR/qwen3 unless it is there. Each plan runs
-`embp embed` on it: once on a 2-token text (load wall and CPU time), then once per shape with
-B texts of L tokens; a shape's time is its run's wall time minus the load run's (so tokens/s
-includes tokenizing and pooling, not loading). Peak RSS is /usr/bin/time's, which counts the
-weight file's pages while load reads them (the steady state is the plan's weight bytes, `embp
-info`). transformers: Qwen3Model.forward on the same ids plus
+`embp serve` on it (embp_plan says how it is timed; best of REPEATS per shape after a warm-up);
+peak RSS is the server's VmHWM, which counts the weight file's pages while load reads them.
+transformers: Qwen3Model.forward on the same ids plus
 last-token pooling, torch.set_num_threads(N). Prints a markdown table."""
+import json
 import os
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from qwen3_reference import REAL, corpus, make_model, qwen_tokenizer, st_folder  # noqa: E402
 
 SHAPES = [(1, 64), (1, 512), (8, 512)]
-REPEATS = 1
+REPEATS = 2
 PLANS = {"fp32": ["--precision", "fp32"], "bf16": ["--precision", "bf16"],
          "int8": ["--precision", "int8"],
          "int4 g32": ["--precision", "int4", "--quant-group-size", "32"],
@@ -28,39 +29,80 @@ PLANS = {"fp32": ["--precision", "fp32"], "bf16": ["--precision", "bf16"],
          "int4 g128": ["--precision", "int4", "--quant-group-size", "128"]}
 
 
-def texts_of(tok, n):
-    """A text of exactly n tokens, <|endoftext|> included."""
+def texts_of(tok, n, k=0):
+    """A text of exactly n tokens, <|endoftext|> included; k makes it differ from the others of a
+    batch (a server may answer repeated inputs once)."""
     words = n - 1
     while True:
-        t = "the" + " the" * (words - 1)
+        t = "%d" % k + " the" * (words - 1)
         got = len(tok(t)["input_ids"])
         if got == n:
             return t
         words += n - got
 
 
-def timed(argv, stdin):
-    """(wall s, user + system s, peak RSS MiB) of one run."""
-    r = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M"] + argv, input=stdin,
-                       capture_output=True, text=True)
-    if r.returncode:
-        raise RuntimeError(r.stderr[-1000:])
-    wall, user, sys_, rss = r.stderr.strip().split("\n")[-1].split()
-    return float(wall), float(user) + float(sys_), int(rss) / 1024
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(port, texts, tokens):
+    body = json.dumps({"input": texts, "model": "qwen3"}).encode()
+    req = urllib.request.Request("http://127.0.0.1:%d/v1/embeddings" % port, body,
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=3600) as r:
+        out = json.load(r)
+    assert len(out["data"]) == len(texts), out
+    if out["usage"]["prompt_tokens"] != tokens:
+        raise RuntimeError("embp counted %s tokens, expected %d" % (out["usage"], tokens))
+
+
+def cpu_s(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def embp_plan(binary, path, flags, threads, batches):
-    """`embp embed` runs: one of a single 2-token text (the load), then one per shape; a shape's
-    time is its run's minus the load run's."""
-    argv = [binary, "embed", "--model", path, "--fidelity-cache", "off", "--threads",
-            str(threads)] + flags
-    load, load_cpu, rss = timed(argv, "x\n")
-    secs = []
-    for texts in batches:
-        wall, _, peak = timed(argv, "\n".join(texts) + "\n")
-        secs.append(max(wall - load, 1e-3))
-        rss = max(rss, peak)
-    return load, load_cpu, rss, secs
+    """One `embp serve` per plan: load wall and CPU time until /health answers, then per shape one
+    warm-up request (the first pass of a shape sizes and fills its scratch) and REPEATS timed
+    /v1/embeddings requests (best kept), so tokens/s includes tokenizing, pooling and HTTP."""
+    port = free_port()
+    argv = [binary, "serve", "--model", path, "--model-name", "qwen3", "--host", "127.0.0.1",
+            "--port", str(port), "--fidelity-cache", "off", "--threads", str(threads),
+            "--timeout", "3600"] + flags
+    t0 = time.time()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while True:
+            if p.poll() is not None:
+                raise RuntimeError(p.stderr.read()[-1000:])
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.05)
+        load, load_cpu = time.time() - t0, cpu_s(p.pid)
+        secs = []
+        for (B, L), texts in zip(SHAPES, batches):
+            post(port, texts, B * L)
+            best = 1e9
+            for _ in range(REPEATS):
+                t = time.time()
+                post(port, texts, B * L)
+                best = min(best, time.time() - t)
+            secs.append(best)
+        return load, load_cpu, peak_rss_mib(p.pid), secs
+    finally:
+        p.terminate()
+        p.wait()
 
 
 def torch_rates(path, tok, batches, threads):
@@ -70,9 +112,9 @@ def torch_rates(path, tok, batches, threads):
     model = AutoModel.from_pretrained(path, torch_dtype=torch.float32).eval()
     rates = []
     with torch.inference_mode():
-        model(**tok(batches[0][:1], return_tensors="pt"))
         for texts in batches:
             enc = tok(texts, return_tensors="pt", padding=True)
+            model(**enc)  # warm-up, as embp's
             best = 1e9
             for _ in range(REPEATS):
                 t = time.time()
@@ -92,11 +134,16 @@ def main():
     path = os.path.join(work, "qwen3")
     if not os.path.exists(os.path.join(path, "config.json")):
         st_folder(path, make_model(REAL, REAL["vocab_size"]), tok, 8192)
+    sbc = os.path.join(path, "sentence_bert_config.json")
+    cfg = json.load(open(sbc))
+    if cfg.get("max_seq_length", 0) < max(L for _, L in SHAPES):
+        cfg["max_seq_length"] = 8192  # a folder made for the tests cuts at 256 tokens
+        json.dump(cfg, open(sbc, "w"))
     fp32_bytes = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path)
                      if f.endswith(".safetensors"))
-    batches = [[texts_of(tok, L)] * B for B, L in SHAPES]
+    batches = [[texts_of(tok, L, k) for k in range(B)] for B, L in SHAPES]
     head = " | ".join("%dx%d tok/s" % s for s in SHAPES)
-    print("threads %d; fp32 weights %.0f MB; the machine was shared by 8 engineers (load %s)"
+    print("threads %d; fp32 weights %.0f MB; 1-minute load average at start %s"
           % (threads, fp32_bytes / 1e6, open("/proc/loadavg").read().split()[0]))
     print("| plan | load wall s | load CPU s | peak RSS MiB | %s |" % head)
     print("|---|---:|---:|---:|" + "---:|" * len(SHAPES))

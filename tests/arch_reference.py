@@ -105,10 +105,10 @@ def wordpiece(texts, special, unk, vocab_size=1000):
     return tok
 
 
-def wordpiece_tokenizer(texts):
+def wordpiece_tokenizer(texts, vocab_size=1000):
     from tokenizers import processors
     from transformers import DistilBertTokenizerFast
-    tok = wordpiece(texts, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[UNK]")
+    tok = wordpiece(texts, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], "[UNK]", vocab_size)
     tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")),
                                                    ("[CLS]", tok.token_to_id("[CLS]")))
     return DistilBertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",

@@ -278,12 +278,14 @@ def nomic_forward(w, cfg, ids):
     return x
 
 
-def make_nomic(work, texts, real):
+def make_nomic(work, texts, real, layers=None, vocab_size=1000):
+    """The folder as nomic-ai publishes it (config keys, tensor names) in WORK/nomic; LAYERS
+    overrides the shape's layer count, VOCAB_SIZE the trained tokenizer's (bench/families.py)."""
     from safetensors.numpy import save_file
     path = os.path.join(work, "nomic")
     os.makedirs(path, exist_ok=True)
-    tok = wordpiece_tokenizer(texts)
-    cfg = nomic_config(nomic_shape(real))
+    tok = wordpiece_tokenizer(texts, vocab_size)
+    cfg = nomic_config(dict(nomic_shape(real), **({"n_layer": layers} if layers else {})))
     cfg["pad_token_id"] = tok.pad_token_id
     assert len(tok) <= cfg["vocab_size"]
     w = nomic_weights(cfg, real)
@@ -308,10 +310,9 @@ def nomic_reference(path, cfg, w, texts):
     return np.array(out), ids
 
 
-def nomic_vs_transformers(cfg, w, ids):
+def nomic_transformers(cfg, w):
     """transformers' own NomicBertModel with the checkpoint renamed as its conversion mapping
-    does (fc11 -> up_proj, fc12 -> gate_proj, Wqkv chunked into q, k, v): its last hidden
-    states against the numpy forward's, as a check of the numpy reading. None when this
+    does (fc11 -> up_proj, fc12 -> gate_proj, Wqkv chunked into q, k, v); None when this
     transformers has no NomicBertModel."""
     import torch
     import transformers as tf
@@ -347,6 +348,16 @@ def nomic_vs_transformers(cfg, w, ids):
                                             strict=False)
     missing = [k for k in missing if "pooler" not in k]
     assert not missing and not unexpected, (missing, unexpected)
+    return m
+
+
+def nomic_vs_transformers(cfg, w, ids):
+    """transformers' NomicBertModel (nomic_transformers) against the numpy forward, last hidden
+    states, as a check of the numpy reading; None without that class."""
+    import torch
+    m = nomic_transformers(cfg, w)
+    if m is None:
+        return None
     worst = 1.0
     with torch.no_grad():
         for x in ids[:8] + [max(ids, key=len)]:

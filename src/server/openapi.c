@@ -360,8 +360,7 @@ const char embp_openapi_tei_decode[] = "{"
 #define RERANK_ERRORS                                                                           \
     "'404': 'No served model has that name',"                                                  \
     "'413': 'The body is larger than EMB_PROVIDER_MAX_REQUEST_BYTES, or preparing it took "     \
-    "more CPU than EMB_PROVIDER_MAX_PREPARE_MS',"                                              \
-    "'503': 'The queue is full (with Retry-After), shutting down, or no model loaded yet'"
+    "more CPU than EMB_PROVIDER_MAX_PREPARE_MS'"
 
 const char embp_openapi_rerank[] = "{"
 "'tags': ['Rerank'], 'summary': 'Rerank texts (TEI)',"
@@ -382,7 +381,8 @@ const char embp_openapi_rerank[] = "{"
 " '422': 'Malformed JSON, a field of the wrong type or value, more texts than "
 "EMB_PROVIDER_MAX_BATCH_SIZE, a pair too long with truncate false, no served reranker or an "
 "embedding model named (error_type validation)',"
-" '429': 'The queue is full (error_type overloaded, with Retry-After)'," RERANK_ERRORS "}"
+" '429': 'The queue is full (error_type overloaded, with Retry-After)',"
+" '503': 'Shutting down, or no model loaded yet (error_type unhealthy)'," RERANK_ERRORS "}"
 "}";
 
 const char embp_openapi_v1_rerank[] = "{"
@@ -408,7 +408,9 @@ const char embp_openapi_v1_rerank[] = "{"
 " '400': 'Malformed JSON, a field of the wrong type or value, more documents than "
 "EMB_PROVIDER_MAX_BATCH_SIZE, a pair too long with truncate false (code "
 "context_length_exceeded), no served reranker or an embedding model named "
-"(model_kind_mismatch)'," RERANK_ERRORS "}"
+"(model_kind_mismatch)',"
+" '503': 'The queue is full (code queue_full, with Retry-After), shutting down, or no model "
+"loaded yet'," RERANK_ERRORS "}"
 "}";
 /* clang-format on */
 
@@ -523,7 +525,8 @@ static int complete_responses(json_t *op, const embp_route *row, const embp_conf
     int ok = add_error(responses, "405", "This route takes another method (Allow names it)",
                        row->tei) &&
              add_error(responses, "413", too_big, row->tei) &&
-             add_error(responses, "500", "Out of memory", row->tei);
+             add_error(responses, "500", "Out of memory, or the model failed (a value that is "
+                       "not a finite number came out of it)", row->tei);
     if (ok && *cfg->api_key && !row->open)
         ok = add_error(responses, "401", "No API key, or a wrong one (Authorization: Bearer "
                        "KEY)", row->tei);
@@ -542,6 +545,11 @@ static int complete_responses(json_t *op, const embp_route *row, const embp_conf
 /* Row's operation: its description, an operationId from its method and path (unique, as the
  * table holds each path once), its security and responses. New reference, or NULL with err. */
 static json_t *operation(const embp_route *row, const embp_config *cfg, embp_error *err) {
+    if (!row->doc) {
+        embp_fail(err, EMBP_EFORMAT, "openapi: %s %s has no description in the route table",
+                  row->method, row->url);
+        return NULL;
+    }
     json_t *op = squote_load(row->doc, row->url, err);
     if (!op)
         return NULL;

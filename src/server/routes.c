@@ -85,16 +85,38 @@ const embp_route *embp_route_table(size_t *n) {
     return routes;
 }
 
-/* url's row in routes, or NULL. */
-static const embp_route *row_of(const char *url) {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(url, routes[i].url) == 0)
+/* 1 when row answers method (HEAD on a GET row too). */
+static int row_takes(const embp_route *row, const char *method) {
+    return !strcmp(method, row->method) ||
+           (!strcmp(method, "HEAD") && !strcmp(row->method, "GET"));
+}
+
+/* The row of url that takes method, else the first row of url (another method: a 405), else
+ * NULL. A path may have a row per method. */
+static const embp_route *row_of(const char *url, const char *method) {
+    const embp_route *any = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(url, routes[i].url) != 0)
+            continue;
+        if (row_takes(&routes[i], method))
             return &routes[i];
-    return NULL;
+        any = any ? any : &routes[i];
+    }
+    return any;
+}
+
+/* The methods url's rows take, "GET, POST", into out. */
+static void allowed_methods(const char *url, char *out, size_t size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && used < size; i++)
+        if (!strcmp(url, routes[i].url))
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+                                     routes[i].method);
 }
 
 const char *embp_route_name(const char *url) {
-    const embp_route *row = row_of(url);
+    const embp_route *row = row_of(url, "");
     return row ? row->url : NULL;
 }
 
@@ -112,7 +134,7 @@ static int key_matches(const char *authorization, const char *key) {
 
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
                         const char *authorization, embp_reply *r) {
-    const embp_route *row = row_of(url);
+    const embp_route *row = row_of(url, method);
     embp_http_error e;
     const char *cors = x->cfg->cors_origin;
     r->tei = row && row->tei;
@@ -140,11 +162,11 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
     } else if (!row) {
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url",
                        "Unknown request URL: %.16s %.200s", method, url);
-    } else if (strcmp(method, row->method) != 0 &&
-               !(!strcmp(row->method, "GET") && !strcmp(method, "HEAD"))) {
+    } else if (!row_takes(row, method)) {
+        allowed_methods(url, r->allow, sizeof r->allow);
         embp_http_fail(&e, 405, "invalid_request_error", NULL, "method_not_allowed",
-                       "%.200s takes %s, not %.16s", url, row->method, method);
-        add_header(r, "Allow", row->method);
+                       "%.200s takes %s, not %.16s", url, r->allow, method);
+        add_header(r, "Allow", r->allow);
     } else {
         return 0;
     }
@@ -562,7 +584,7 @@ static void route_openapi(embp_server_ctx *x, embp_reply *r) {
 
 void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
                          const embp_buf *body, int too_big, embp_reply *r) {
-    const embp_route *row = row_of(url);
+    const embp_route *row = row_of(url, method);
     r->tei = row && row->tei;
     if (too_big) {
         embp_route_too_big(x, r);
@@ -579,9 +601,8 @@ void embp_route_complete(embp_server_ctx *x, const char *method, const char *url
 
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,
                        size_t len, embp_reply *r) {
-    (void)method;
-    const embp_route *row = row_of(url);
-    int route = row ? row->id : R_NONE;
+    const embp_route *row = row_of(url, method);
+    int route = row && row_takes(row, method) ? row->id : R_NONE;
     r->tei = row && row->tei;
     switch (route) {
     case R_EMBED:

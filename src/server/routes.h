@@ -56,6 +56,7 @@ typedef struct {
     int (*client_gone)(void *client);
     void *client;
     int tei; /* a TEI route: errors in TEI's shape (server/tei.h) */
+    char allow[48]; /* a 405's Allow header: the methods of the path's rows */
 } embp_reply;
 
 /* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "server/routes.h"
 
 #ifndef EMBP_VERSION
@@ -36,10 +37,10 @@ static const char frame[] = "{"
 "shape of the route family: OpenAI routes answer {\\u0022error\\u0022: {message, type, param, "
 "code}}, TEI routes {\\u0022error\\u0022, \\u0022error_type\\u0022}. Every reply carries "
 "X-Request-Id (the client one when it is 1 to 128 visible ASCII characters, else a new one). "
-"When the server runs with --api-key (EMB_PROVIDER_API_KEY), every route but GET /health and "
-"GET /openapi.json needs Authorization: Bearer KEY; this document then declares the bearer "
-"scheme on those routes. The document is generated from the route table the server routes "
-"by, with this server limits.'},"
+"When the server runs with --api-key (EMB_PROVIDER_API_KEY), every route but the open ones "
+"needs Authorization: Bearer KEY; this document then declares the bearer scheme on those "
+"routes. The document is generated from the route table the server routes by, with this "
+"server limits.'},"
 "'tags': ["
 "  {'name': 'OpenAI', 'description': 'OpenAI embeddings API'},"
 "  {'name': 'TEI', 'description': 'Hugging Face Text Embeddings Inference API'},"
@@ -47,8 +48,8 @@ static const char frame[] = "{"
 "  {'name': 'Operations', 'description': 'Health, configuration, metrics, this document'}],"
 "'components': {"
 " 'securitySchemes': {'bearer': {'type': 'http', 'scheme': 'bearer', 'description': "
-"   'The key the server was started with (--api-key, EMB_PROVIDER_API_KEY). Not needed on GET "
-"/health and GET /openapi.json; not needed anywhere when the server has no key.'}},"
+"   'The key the server was started with (--api-key, EMB_PROVIDER_API_KEY); none needed when "
+"the server has none.'}},"
 " 'headers': {"
 "  'X-Request-Id': {'required': true, 'description': 'The request id: the client "
 "X-Request-Id when it is 1 to 128 visible ASCII characters, else one made by the server (32 "
@@ -191,7 +192,7 @@ const char embp_openapi_models[] = "{"
 
 const char embp_openapi_health[] = "{"
 "'tags': ['Operations'], 'summary': 'Liveness and readiness',"
-"'description': 'No API key needed.',"
+"'description': '200 once the models are loaded.',"
 "'responses': {"
 " '200': {'description': 'Models loaded, serving', 'content': " JSON_BODY("{'type': 'object', "
 "  'required': ['status'], 'properties': {'status': {'const': 'ok'}}}") "},"
@@ -233,7 +234,7 @@ const char embp_openapi_metrics[] = "{"
 
 const char embp_openapi_openapi[] = "{"
 "'tags': ['Operations'], 'summary': 'This document',"
-"'description': 'The OpenAPI 3.1 document of every route. No API key needed.',"
+"'description': 'The OpenAPI 3.1 document of every route.',"
 "'responses': {'200': {'description': 'The document', 'content': " JSON_BODY("{'type': "
 "'object', 'required': ['openapi', 'info', 'paths']}") "}}"
 "}";
@@ -571,6 +572,14 @@ static json_t *operation(const embp_route *row, const embp_config *cfg, embp_err
     int ok = json_object_set_new(op, "operationId", json_string(id)) == 0;
     if (ok && *cfg->api_key && row->open) /* the document's security does not apply here */
         ok = json_object_set_new(op, "security", json_array()) == 0;
+    const char *text = json_string_value(json_object_get(op, "description"));
+    if (ok && row->open && text) {
+        char *open = embp_malloc(strlen(text) + 32);
+        if (open)
+            sprintf(open, "%s No API key needed.", text);
+        ok = open && json_object_set_new(op, "description", json_string(open)) == 0;
+        embp_free(open);
+    }
     if (!ok || !complete_responses(op, row, cfg)) {
         json_decref(op);
         embp_fail(err, EMBP_ENOMEM, "openapi: out of memory");
@@ -629,9 +638,36 @@ static json_t *frame_with_schemas(embp_error *err) {
     return doc;
 }
 
+/* Appends to obj's "description" the table's open routes (served without the API key). 1, or
+ * 0 (oom). */
+static int name_open_routes(json_t *obj) {
+    size_t n;
+    const embp_route *rows = embp_route_table(&n);
+    const char *was = json_string_value(json_object_get(obj, "description"));
+    embp_buf b = {0};
+    embp_buf_puts(&b, was ? was : "");
+    embp_buf_puts(&b, " Open routes (no key):");
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (!rows[i].open)
+            continue;
+        embp_buf_puts(&b, k++ ? ", " : " ");
+        embp_buf_puts(&b, rows[i].method);
+        embp_buf_puts(&b, " ");
+        embp_buf_puts(&b, rows[i].url);
+    }
+    embp_buf_puts(&b, ".");
+    int ok = !b.oom && json_object_set_new(obj, "description", json_stringn(b.p, b.len)) == 0;
+    embp_buf_free(&b);
+    return ok;
+}
+
 char *embp_openapi_build(const embp_config *cfg, size_t *len, embp_error *err) {
     json_t *doc = frame_with_schemas(err);
+    json_t *bearer = json_object_get(json_object_get(json_object_get(doc, "components"),
+                                                     "securitySchemes"), "bearer");
     int ok = doc && add_paths(doc, cfg, err);
+    if (ok && (!name_open_routes(json_object_get(doc, "info")) || !name_open_routes(bearer)))
+        ok = oom(err);
     if (ok && *cfg->api_key &&
         json_object_set_new(doc, "security", json_pack("[{s:[]}]", "bearer")) != 0)
         ok = oom(err);

@@ -543,8 +543,8 @@ static int complete_responses(json_t *op, const embp_route *row, const embp_conf
     return ok;
 }
 
-/* Row's operation: its description, an operationId from its method and path (unique, as the
- * table holds each path once), its security and responses. New reference, or NULL with err. */
+/* Row's operation: its description, an operationId from its method and path (unique: add_paths
+ * refuses a path and method twice), its security and responses. New reference, or NULL with err. */
 static json_t *operation(const embp_route *row, const embp_config *cfg, embp_error *err) {
     if (!row->doc) {
         embp_fail(err, EMBP_EFORMAT, "openapi: %s %s has no description in the route table",
@@ -574,9 +574,10 @@ static json_t *operation(const embp_route *row, const embp_config *cfg, embp_err
         ok = json_object_set_new(op, "security", json_array()) == 0;
     const char *text = json_string_value(json_object_get(op, "description"));
     if (ok && row->open && text) {
-        char *open = embp_malloc(strlen(text) + 32);
+        size_t size = strlen(text) + 32;
+        char *open = embp_malloc(size);
         if (open)
-            sprintf(open, "%s No API key needed.", text);
+            snprintf(open, size, "%s No API key needed.", text);
         ok = open && json_object_set_new(op, "description", json_string(open)) == 0;
         embp_free(open);
     }

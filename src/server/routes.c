@@ -4,6 +4,7 @@
 
 #include "runtime/pooling.h"
 #include "runtime/registry.h"
+#include "server/openapi.h"
 #include "server/tei.h"
 
 #include <jansson.h>
@@ -52,47 +53,74 @@ static void reply_json(embp_reply *r, int status, json_t *v) {
 
 /* ---------------------------------------------------------------- routing and keys */
 
-enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS, R_TEI, R_RERANK, R_V1_RERANK };
+enum { R_NONE, R_EMBED, R_MODELS, R_HEALTH, R_INFO, R_METRICS, R_TEI, R_RERANK, R_V1_RERANK,
+       R_OPENAPI, R_PAGE };
 
-static const struct {
-    const char *url, *method;
-    int id;
-} routes[] = {{"/v1/embeddings", "POST", R_EMBED}, {"/embeddings", "POST", R_EMBED},
-              {"/v1/models", "GET", R_MODELS},    {"/models", "GET", R_MODELS},
-              {"/health", "GET", R_HEALTH},       {"/info", "GET", R_INFO},
-              {"/metrics", "GET", R_METRICS},
-              /* TEI's routes (server/tei.c) */
-              {"/embed", "POST", R_TEI},          {"/embed_all", "POST", R_TEI},
-              {"/tokenize", "POST", R_TEI},       {"/decode", "POST", R_TEI},
-              {"/similarity", "POST", R_TEI},     {"/", "POST", R_TEI},
-              /* reranking (server/rerank.c): TEI's /rerank (TEI's errors) and Infinity's */
-              {"/rerank", "POST", R_RERANK},      {"/v1/rerank", "POST", R_V1_RERANK}};
+/* clang-format off */
+static const embp_route routes[] = {
+    /* url              method  handler      tei open  OpenAPI operation (server/openapi.c) */
+    {"/v1/embeddings",  "POST", R_EMBED,     0,  0,    embp_openapi_embeddings},
+    {"/embeddings",     "POST", R_EMBED,     0,  0,    embp_openapi_embeddings},
+    {"/v1/models",      "GET",  R_MODELS,    0,  0,    embp_openapi_models},
+    {"/models",         "GET",  R_MODELS,    0,  0,    embp_openapi_models},
+    {"/health",         "GET",  R_HEALTH,    0,  1,    embp_openapi_health},
+    {"/info",           "GET",  R_INFO,      0,  0,    embp_openapi_info},
+    {"/metrics",        "GET",  R_METRICS,   0,  0,    embp_openapi_metrics},
+    {"/openapi.json",   "GET",  R_OPENAPI,   0,  1,    embp_openapi_openapi},
+    /* the web pages: server/static.c answers them first; here only GET / with the UI off */
+    {"/",               "GET",  R_PAGE,      0,  1,    embp_openapi_page_playground},
+    {"/docs",           "GET",  R_PAGE,      0,  1,    embp_openapi_page_docs},
+    /* TEI's routes (server/tei.c), TEI's errors */
+    {"/embed",          "POST", R_TEI,       1,  0,    embp_openapi_tei_embed},
+    {"/embed_all",      "POST", R_TEI,       1,  0,    embp_openapi_tei_embed_all},
+    {"/tokenize",       "POST", R_TEI,       1,  0,    embp_openapi_tei_tokenize},
+    {"/decode",         "POST", R_TEI,       1,  0,    embp_openapi_tei_decode},
+    {"/similarity",     "POST", R_TEI,       1,  0,    embp_openapi_tei_similarity},
+    {"/",               "POST", R_TEI,       1,  0,    embp_openapi_tei_embed},
+    /* reranking (server/rerank.c): TEI's /rerank (TEI's errors) and Infinity's */
+    {"/rerank",         "POST", R_RERANK,    1,  0,    embp_openapi_rerank},
+    {"/v1/rerank",      "POST", R_V1_RERANK, 0,  0,    embp_openapi_v1_rerank},
+};
+/* clang-format on */
 
-/* The index of url's row in routes, or -1. */
-static int route_index(const char *url) {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(url, routes[i].url) == 0)
-            return (int)i;
-    return -1;
+const embp_route *embp_route_table(size_t *n) {
+    *n = sizeof routes / sizeof routes[0];
+    return routes;
 }
 
-static int route_of(const char *url, const char **allow) {
-    int i = route_index(url);
-    if (i < 0)
-        return R_NONE;
-    *allow = routes[i].method;
-    return routes[i].id;
+/* 1 when row answers method (HEAD on a GET row too). */
+static int row_takes(const embp_route *row, const char *method) {
+    return !strcmp(method, row->method) ||
+           (!strcmp(method, "HEAD") && !strcmp(row->method, "GET"));
+}
+
+/* The row of url that takes method, else the first row of url (another method: a 405), else
+ * NULL. A path may have a row per method. */
+static const embp_route *row_of(const char *url, const char *method) {
+    const embp_route *any = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(url, routes[i].url) != 0)
+            continue;
+        if (row_takes(&routes[i], method))
+            return &routes[i];
+        any = any ? any : &routes[i];
+    }
+    return any;
+}
+
+/* The methods url's rows take, "GET, POST", into out. */
+static void allowed_methods(const char *url, char *out, size_t size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && used < size; i++)
+        if (!strcmp(url, routes[i].url))
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+                                     routes[i].method);
 }
 
 const char *embp_route_name(const char *url) {
-    int i = route_index(url);
-    return i < 0 ? NULL : routes[i].url;
-}
-
-/* Whether a route answers in TEI's family (its errors in TEI's shape): TEI's own routes and
- * /rerank. */
-static int tei_family(int route) {
-    return route == R_TEI || route == R_RERANK;
+    const embp_route *row = row_of(url, "");
+    return row ? row->url : NULL;
 }
 
 /* Compares in time that depends only on the expected key's length, not on where they differ. */
@@ -109,17 +137,16 @@ static int key_matches(const char *authorization, const char *key) {
 
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
                         const char *authorization, embp_reply *r) {
-    const char *allow = NULL;
-    int route = route_of(url, &allow);
+    const embp_route *row = row_of(url, method);
     embp_http_error e;
     const char *cors = x->cfg->cors_origin;
-    r->tei = tei_family(route);
+    r->tei = row && row->tei;
     if (cors && *cors) {
         add_header(r, "Access-Control-Allow-Origin", cors);
         if (strcmp(cors, "*") != 0)
             add_header(r, "Vary", "Origin");
         add_header(r, "Access-Control-Expose-Headers", "X-Request-Id");
-        if (!strcmp(method, "OPTIONS") && route != R_NONE) { /* the browser's preflight */
+        if (!strcmp(method, "OPTIONS") && row) { /* the browser's preflight */
             add_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
             add_header(r, "Access-Control-Allow-Headers",
                        "Authorization, Content-Type, X-Request-Id");
@@ -129,18 +156,20 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
             return 1;
         }
     }
-    if (route != R_HEALTH && *x->cfg->api_key && !key_matches(authorization, x->cfg->api_key)) {
+    if (!(row && row->open) && *x->cfg->api_key &&
+        !key_matches(authorization, x->cfg->api_key)) {
         embp_http_fail(&e, 401, "invalid_request_error", NULL, "invalid_api_key",
                        authorization ? "Incorrect API key provided" :
                        "You didn't provide an API key: send 'Authorization: Bearer KEY'");
         add_header(r, "WWW-Authenticate", "Bearer realm=\"embp\"");
-    } else if (route == R_NONE) {
+    } else if (!row) {
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url",
                        "Unknown request URL: %.16s %.200s", method, url);
-    } else if (strcmp(method, allow) != 0 && !(!strcmp(allow, "GET") && !strcmp(method, "HEAD"))) {
+    } else if (!row_takes(row, method)) {
+        allowed_methods(url, r->allow, sizeof r->allow);
         embp_http_fail(&e, 405, "invalid_request_error", NULL, "method_not_allowed",
-                       "%.200s takes %s, not %.16s", url, allow, method);
-        add_header(r, "Allow", allow);
+                       "%.200s takes %s, not %.16s", url, r->allow, method);
+        add_header(r, "Allow", r->allow);
     } else {
         return 0;
     }
@@ -539,10 +568,27 @@ static void route_info(embp_server_ctx *x, embp_reply *r) {
                                                   *c->api_key != '\0')));
 }
 
+/* The document built at start, or (a context no server started) one built now. */
+static void route_openapi(embp_server_ctx *x, embp_reply *r) {
+    embp_error err;
+    size_t len = x->openapi_len;
+    char *doc = x->openapi ? x->openapi : embp_openapi_build(x->cfg, &len, &err);
+    if (doc) {
+        r->status = 200;
+        embp_buf_append(&r->body, doc, len);
+    } else {
+        embp_http_error e;
+        embp_http_fail(&e, 500, "server_error", NULL, NULL, "%s", err.msg);
+        reply_error(r, &e);
+    }
+    if (doc != x->openapi)
+        embp_free(doc);
+}
+
 void embp_route_complete(embp_server_ctx *x, const char *method, const char *url,
                          const embp_buf *body, int too_big, embp_reply *r) {
-    const char *allow;
-    r->tei = tei_family(route_of(url, &allow));
+    const embp_route *row = row_of(url, method);
+    r->tei = row && row->tei;
     if (too_big) {
         embp_route_too_big(x, r);
     } else if (body->oom) {
@@ -558,10 +604,9 @@ void embp_route_complete(embp_server_ctx *x, const char *method, const char *url
 
 void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, const char *body,
                        size_t len, embp_reply *r) {
-    (void)method;
-    const char *allow;
-    int route = route_of(url, &allow);
-    r->tei = tei_family(route);
+    const embp_route *row = row_of(url, method);
+    int route = row && row_takes(row, method) ? row->id : R_NONE;
+    r->tei = row && row->tei;
     switch (route) {
     case R_EMBED:
         route_embeddings(x, body, len, r);
@@ -593,6 +638,16 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
     case R_V1_RERANK:
         embp_route_rerank(x, body, len, r, route == R_RERANK);
         break;
+    case R_OPENAPI:
+        route_openapi(x, r);
+        break;
+    case R_PAGE: { /* server/static.c answers the pages it serves; GET / with the UI off */
+        embp_http_error e;
+        embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url", "%.200s: the "
+                       "playground is off (EMB_PROVIDER_UI=false)", url);
+        reply_error(r, &e);
+        break;
+    }
     default: { /* the precheck answers unknown routes; kept for safety */
         embp_http_error e;
         embp_http_fail(&e, 404, "invalid_request_error", NULL, "unknown_url", "Unknown URL");

@@ -22,7 +22,23 @@ typedef struct {
     atomic_int quiescing;
     embp_quant_ranges ranges; /* int8/uint8 buckets (EMB_PROVIDER_QUANTIZE_RANGES) */
     embp_metrics *metrics;    /* GET /metrics; NULL: none kept */
+    char *openapi;            /* GET /openapi.json (server/openapi.h), built at start; NULL:
+                               * built per request */
+    size_t openapi_len;
 } embp_server_ctx;
+
+/* One row of the route table: what the router matches, and what GET /openapi.json documents
+ * (server/openapi.c assembles the document from these rows, so the two cannot drift). */
+typedef struct {
+    const char *url, *method; /* HEAD is also answered on a GET route */
+    int id;                   /* routes.c's handler */
+    int tei;                  /* errors in TEI's shape (server/tei.h), else OpenAI's */
+    int open;                 /* served without the API key (EMB_PROVIDER_API_KEY) */
+    const char *doc;          /* its OpenAPI operation (server/openapi.h) */
+} embp_route;
+
+/* The route table (static storage), *n rows. */
+const embp_route *embp_route_table(size_t *n /* OUT */);
 
 /* A reply: status, JSON body (heap, handed to libmicrohttpd), up to 6 extra headers (static
  * strings), and what the log line reports. */
@@ -42,12 +58,14 @@ typedef struct {
     int tei; /* a TEI route: errors in TEI's shape (server/tei.h) */
     const char *route; /* static; NULL: embp_route_name(url) (the web pages set their own) */
     char hdr_buf[48];  /* room for one header value made per request (server/static.c's ETag) */
+    char allow[48];    /* a 405's Allow header: the methods of the path's rows */
 } embp_reply;
 
 /* Before the body: CORS (with EMB_PROVIDER_CORS_ORIGIN set: the allow-origin header on every
  * reply, and a 204 to an OPTIONS preflight, which carries no API key), unknown route (404),
- * wrong method (405 + Allow), missing or wrong API key (401 + WWW-Authenticate; /health stays
- * open; /metrics needs the key like every other route). Returns 1 when r holds that answer. */
+ * wrong method (405 + Allow), missing or wrong API key (401 + WWW-Authenticate; the table's
+ * open routes, /health and /openapi.json, need none; /metrics needs the key like every other
+ * route). Returns 1 when r holds that answer. */
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
                         const char *authorization, embp_reply *r);
 

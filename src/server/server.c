@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "server/openapi.h"
 #include "server/response.h"
 #include "server/routes.h"
 #include "server/static.h"
@@ -376,6 +377,7 @@ static void server_release(embp_server *s) {
     pthread_cond_destroy(&s->conn_cv);
     embp_quant_ranges_free(&s->ctx.ranges);
     embp_metrics_free(s->ctx.metrics);
+    embp_free(s->ctx.openapi);
     embp_free(s);
 }
 
@@ -428,6 +430,10 @@ embp_status embp_server_start(const embp_config *cfg, embp_registry_model *model
     if (!(s->ctx.metrics = embp_metrics_create(models, n_models))) {
         server_release(s);
         return embp_fail(err, EMBP_ENOMEM, "server: out of memory for the metrics");
+    }
+    if (!(s->ctx.openapi = embp_openapi_build(cfg, &s->ctx.openapi_len, err))) {
+        server_release(s);
+        return err->code;
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) != 0) {
         server_release(s);

@@ -53,8 +53,8 @@ static const setting table[] = {
      NULL, NULL},
     {"port", "EMB_PROVIDER_PORT", "9000", "TCP port (0: any free port)", K_INT, F(port), 0, 65535,
      S, NULL, NULL},
-    {"api-key", "EMB_PROVIDER_API_KEY", "", "require 'Authorization: Bearer KEY' (not on /health)",
-     K_STR, F(api_key), 0, 0, S, NULL, NULL},
+    {"api-key", "EMB_PROVIDER_API_KEY", "", "require 'Authorization: Bearer KEY' (not on "
+     "/health, /openapi.json)", K_STR, F(api_key), 0, 0, S, NULL, NULL},
     {"max-batch-size", "EMB_PROVIDER_MAX_BATCH_SIZE", "2048", "most inputs in one request",
      K_INT, F(max_batch_size), 1, 1 << 20, S, NULL, NULL},
     {"max-context-length", "EMB_PROVIDER_MAX_CONTEXT_LENGTH", "0", "caps the model's "

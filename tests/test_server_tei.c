@@ -446,6 +446,9 @@ static void test_info_has_tei_fields_and_embps_own(void **state) {
     assert_true(json_integer_value(json_object_get(j, "max_batch_tokens")) >= 16);
     assert_true(json_is_true(json_object_get(j, "auto_truncate")));
     assert_string_equal(json_string_value(json_object_get(j, "model_dtype")), "float32");
+    assert_string_equal(json_string_value(json_object_get(j, "router")), "embp");
+    assert_true(json_is_null(json_object_get(j, "sha")));
+    assert_true(json_is_null(json_object_get(j, "docker_label")));
     json_t *pool = json_object_get(json_object_get(json_object_get(j, "model_type"),
                                                    "embedding"), "pooling");
     assert_string_equal(json_string_value(pool), "mean");

@@ -532,7 +532,7 @@ static json_t *model_type(const embp_model_info *i) {
 
 json_t *embp_tei_info(embp_server_ctx *x, json_t *embp) {
     const embp_config *c = x->cfg;
-    json_t *o = json_pack("{s:n, s:s, s:I, s:n, s:I, s:b, s:i, s:n, s:n}", "model_sha",
+    json_t *o = json_pack("{s:n, s:s, s:I, s:n, s:I, s:b, s:i, s:s, s:n, s:n}", "model_sha",
                           "version", EMBP_VERSION, "max_concurrent_requests",
                           (json_int_t)c->max_connections, "max_batch_requests",
                           "max_client_batch_size", (json_int_t)c->max_batch_size,

@@ -1,5 +1,6 @@
-/* Fuzzes embp_tokenizer_encode and embp_tokenizer_encode_pair: arbitrary bytes (valid UTF-8 or
- * not) through small tokenizer.json files embedded here, loaded once per process: BERT's
+/* Fuzzes embp_tokenizer_encode, embp_tokenizer_encode_pair and embp_tokenizer_encode_offsets
+ * (checked against encode's ids): arbitrary bytes (valid UTF-8 or not) through small
+ * tokenizer.json files embedded here, loaded once per process: BERT's
  * WordPiece pipeline, a Unigram one (SentencePiece Precompiled charsmap, Metaspace, byte
  * fallback, RobertaProcessing) and a byte-level BPE one (Qwen2's Split regex, Digits,
  * ByteLevel, a Sequence post-processor). The first byte picks the tokenizer, max_len and cap
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "tokenizer/tokenizer.h"
 
 static const char TOKENIZER_JSON[] =
@@ -136,6 +138,25 @@ static void fuzz_pair(const embp_tokenizer *t, const uint8_t *data, size_t size,
     }
 }
 
+/* embp_tokenizer_encode_offsets on the same text: the same ids as encode, in both units; every
+ * offset within the text, start <= stop; the special tokens at 0, 0. */
+static void check_offsets(const embp_tokenizer *t, const uint8_t *data, size_t size,
+                          const int32_t *ids, int n) {
+    for (int chars = 0; chars < 2; chars++) {
+        embp_token_offsets *o = NULL;
+        int m = -1;
+        if (embp_tokenizer_encode_offsets(t, (const char *)data, size, NULL, 0, true, chars, &o,
+                                          &m, NULL) != EMBP_OK ||
+            m != n)
+            abort();
+        for (int i = 0; i < m; i++)
+            if (o[i].id != ids[i] || o[i].start > o[i].stop || o[i].stop > size ||
+                (o[i].seq < 0 && (o[i].start || o[i].stop)) || o[i].seq > 0)
+                abort();
+        embp_free(o);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const json[3] = {TOKENIZER_JSON, UNIGRAM_JSON, BPE_JSON};
     static embp_tokenizer *toks[3]; /* one each per process, never freed: libFuzzer's usual */
@@ -166,6 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (n < 0 || n > cap || n > n_full || (max_len > 0 && n > max_len)) abort();
         for (int i = 0; i < n; i++)
             if (!embp_tokenizer_id_to_token(t, ids[i])) abort();
+        if (max_len == 0 && n == n_full) check_offsets(t, data, size, ids, n);
     } else if (st != EMBP_EINVAL || n != 0) {
         abort();
     }

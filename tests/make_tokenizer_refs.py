@@ -9,11 +9,15 @@ real Precompiled charsmap comes from), or is a tokenizer.json given on the comma
 real files packages ship, the fuzz corpus's valid files).
 Variants edit one stage of a trained file and reload it with Tokenizer.from_str, so HF itself
 computes every expected id. Writes OUT/<name>.json, OUT/<name>.expected.jsonl (one row per
-text and max_len: {"text", "max_len", "ids"}, and pair rows {"text", "pair", "ids",
-"type_ids"}, truncated pairs with "max_len" and "left"), left-truncation rows {"text", "max_len",
-"left": true, "ids"} (no "pair"), and decode rows {"decode": ids, "skip": bool, "text"}: HF's
-Tokenizer.decode of the encoded ids and of random ids, skip_special_tokens both ways) and
-OUT/manifest.txt (name, HF's special-token counts single and pair)."""
+text and max_len: {"text", "max_len", "ids"}, at max_len 0 with HF's "offsets" (chars, as
+Python's tokenizers gives them), "boffsets" (bytes, as the Rust crate and TEI give them) and
+those of add_special_tokens=False ("raw_ids", "raw_offsets", "raw_boffsets"); pair rows
+{"text", "pair", "ids", "type_ids", "offsets", "boffsets"}, truncated pairs with "max_len" and
+"left";
+left-truncation rows {"text", "max_len", "left": true, "ids"} (no "pair"); decode rows
+{"decode": ids, "skip": bool, "text"}: HF's Tokenizer.decode of the encoded ids and of random
+ids, skip_special_tokens both ways) and OUT/manifest.txt (name, HF's special-token counts
+single and pair)."""
 import json
 import os
 import random
@@ -284,6 +288,52 @@ def build():
     return toks
 
 
+def trim_passes(tok):
+    """add_prefix_space of each trim_offsets pass of the post-processor (ByteLevel,
+    RobertaProcessing; a Sequence's in order): what HF's process_offsets runs on offsets."""
+    pp = json.loads(tok.to_str()).get("post_processor") or {}
+    steps = pp.get("processors", []) if pp.get("type") == "Sequence" else [pp]
+    return [st.get("add_prefix_space", True) for st in steps
+            if st.get("type") in ("ByteLevel", "RobertaProcessing") and st.get("trim_offsets", True)]
+
+
+def untrimmed(tok):
+    """tok with every trim_offsets off: its offsets before HF's process_offsets."""
+    d = json.loads(tok.to_str())
+    pp = d.get("post_processor") or {}
+    for st in pp.get("processors", []) if pp.get("type") == "Sequence" else [pp]:
+        if "trim_offsets" in st:
+            st["trim_offsets"] = False
+    return Tokenizer.from_str(json.dumps(d))
+
+
+def rust_byte_offsets(raw, passes, texts):
+    """The byte offsets HF's Rust crate (TEI) answers: raw (an encoding of the untrimmed
+    tokenizer, char offsets) in bytes of each sequence's text, then each trim pass in bytes,
+    per sequence, as tokenizers' byte_level.rs process_offsets does it."""
+    out = []
+    for (a, b), seq in zip(raw.offsets, raw.sequence_ids):
+        t = texts[seq] if seq is not None else ""
+        out.append([len(t[:a].encode()), len(t[:b].encode())] if seq is not None else [0, 0])
+    def space(c):  # GPT-2's byte-level ' ', or Rust's char::is_whitespace
+        return c == "\u0120" or (c.isspace() and c not in "\x1c\x1d\x1e\x1f")
+
+    for prefix in passes:
+        for seq in set(x for x in raw.sequence_ids if x is not None):
+            idx = [k for k, x in enumerate(raw.sequence_ids) if x == seq]
+            for i, k in enumerate(idx):
+                tok, o = raw.tokens[k], out[k]
+                lead = next((n for n, c in enumerate(tok) if not space(c)), len(tok))
+                trail = next((n for n, c in enumerate(reversed(tok)) if not space(c)), len(tok))
+                if lead and prefix and lead == 1 and (i == 0 or o[0] == 0):
+                    lead = 0
+                if lead:
+                    o[0] = min(o[0] + lead, o[1])
+                if trail and o[1] >= trail:
+                    o[1] = max(o[1] - trail, o[0])
+    return out
+
+
 def main():
     toks = build()
     pairs = [(texts[i], texts[i + 1]) for i in range(0, 60, 3)]
@@ -291,6 +341,7 @@ def main():
         for name, tok in toks.items():
             tok.no_padding()
             tok.no_truncation()
+            passes, notrim = trim_passes(tok), untrimmed(tok)
             with open(os.path.join(OUT, name + ".json"), "w", encoding="utf-8") as f:
                 f.write(tok.to_str())
             with open(os.path.join(OUT, name + ".expected.jsonl"), "w", encoding="utf-8") as f:
@@ -300,7 +351,15 @@ def main():
                             tok.enable_truncation(max_length=max_len)
                         else:
                             tok.no_truncation()
-                        row = {"text": t, "max_len": max_len, "ids": tok.encode(t).ids}
+                        e = tok.encode(t)
+                        row = {"text": t, "max_len": max_len, "ids": e.ids}
+                        if not max_len:  # offsets (chars; bytes as the Rust crate's),
+                            raw = tok.encode(t, add_special_tokens=False)  # with, without
+                            row.update(offsets=e.offsets, raw_ids=raw.ids, raw_offsets=raw.offsets,
+                                       boffsets=rust_byte_offsets(notrim.encode(t), passes, [t]),
+                                       raw_boffsets=rust_byte_offsets(
+                                           notrim.encode(t, add_special_tokens=False), passes,
+                                           [t]))
                         f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 for max_len in (16, 5):
                     tok.enable_truncation(max_length=max_len, direction="left")
@@ -322,7 +381,10 @@ def main():
                 for a, b in pairs:
                     e = tok.encode(a, b)
                     f.write(json.dumps({"text": a, "pair": b, "ids": e.ids,
-                                        "type_ids": e.type_ids}, ensure_ascii=False) + "\n")
+                                        "type_ids": e.type_ids, "offsets": e.offsets,
+                                        "boffsets": rust_byte_offsets(notrim.encode(a, b),
+                                                                      passes, [a, b])},
+                                       ensure_ascii=False) + "\n")
                 # pairs truncated longest_first (a reranker's query and document): a budget
                 # of 1, 6 and 25 text tokens, both directions; short queries beside long texts
                 # too, where only the longer one is cut

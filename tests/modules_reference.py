@@ -13,7 +13,9 @@ exactly what sentence-transformers writes:
         Normalize, the e5 prompts without a default (multilingual-e5's layout)
 then embeds a corpus with SentenceTransformer.encode(texts, prompt_name=..., prompt=...) and
 with embp (`embp embed --prompt-name/--prompt`, `embp serve` with "prompt_name"/"prompt" and
-EMB_PROVIDER_DEFAULT_PROMPT_NAME), and fails unless every vector has cosine >= COS_MIN. The
+EMB_PROVIDER_DEFAULT_PROMPT_NAME on /v1/embeddings and on TEI's /embed), and fails unless every
+vector has cosine >= COS_MIN; TEI's /tokenize with prompt_name gives HF's ids of the prompted
+text with byte offsets into it. The
 other pooling modes (cls, mean, max, mean_sqrt_len_tokens, lasttoken), each with include_prompt
 false, run over the CLI on the bert model. The error paths: an unknown prompt_name (HTTP 400 and
 the CLI naming the known names), a default prompt name the model lacks (the load fails naming
@@ -141,8 +143,8 @@ def check(name, ref, got, texts, failures):
                  for k in range(len(texts)) if not cos[k] >= COS_MIN]
 
 
-def post(srv, body):
-    req = urllib.request.Request("http://127.0.0.1:%d/v1/embeddings" % srv.port,
+def post(srv, body, route="/v1/embeddings"):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (srv.port, route),
                                  data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     try:
@@ -156,6 +158,38 @@ def http_vectors(srv, texts, **kw):
     status, body = post(srv, dict(input=texts, **kw))
     assert status == 200, (status, body)
     return np.array([d["embedding"] for d in body["data"]], dtype=np.float32)
+
+
+def tei_vectors(srv, texts, **kw):
+    """TEI's POST /embed (normalize true, its default: these models end in Normalize)."""
+    status, body = post(srv, dict(inputs=texts, **kw), "/embed")
+    assert status == 200, (status, body)
+    return np.array(body, dtype=np.float32)
+
+
+def check_tei_tokenize(srv, name, model, texts, failures):
+    """TEI's POST /tokenize with prompt_name: the ids of the prompted text (HF's tokenizer), each
+    token's byte offsets into it and "text" the slice there (TEI's into_tokens)."""
+    tok = model.tokenizer
+    for t in texts[:20]:
+        status, body = post(srv, {"inputs": t, "prompt_name": "query"}, "/tokenize")
+        full = PROMPTS["query"] + t
+        enc = tok(full, return_offsets_mapping=True, return_special_tokens_mask=True)
+        raw = full.encode()
+        want = []
+        for i, (a, b), sp in zip(enc["input_ids"], enc["offset_mapping"],
+                                 enc["special_tokens_mask"]):
+            ba, bb = len(full[:a].encode()), len(full[:b].encode())
+            want.append((i, bool(sp), None if sp else ba, None if sp else bb,
+                         None if sp else raw[ba:bb].decode()))
+        got = [(d["id"], d["special"], d["start"], d["stop"], None if d["special"] else d["text"])
+               for d in body[0]] if status == 200 else None
+        if got != want:
+            failures.append("%s: /tokenize prompt_name query %r: %d %s, expected %s"
+                            % (name, t, status, got, want))
+            return
+    print("%s: TEI /tokenize prompt_name query, 20 texts: ids, byte offsets and texts as HF's"
+          % name)
 
 
 def run_cli(binary, path, args, env=None):
@@ -211,6 +245,11 @@ def main():
             check("%s: HTTP prompt + prompt_name" % name, refs["--prompt 'Represent: '"],
                   http_vectors(srv, texts, prompt="Represent: ", prompt_name="query"), texts,
                   failures)
+            # TEI's /embed: prompt_name (TEI's), prompt (embp's), none (the default prompt)
+            for label, _, kw in cases:
+                check("%s: TEI /embed %s" % (name, json.dumps(kw)), refs[label],
+                      tei_vectors(srv, texts, **kw), texts, failures)
+            check_tei_tokenize(srv, name, model, texts, failures)
             status, body = post(srv, {"input": ["x"], "prompt_name": "doc"})
             msg = body.get("error", {}).get("message", "")
             print("%s: HTTP prompt_name doc: %d %s" % (name, status, msg))

@@ -20,10 +20,14 @@ long texts share the room). One `embp serve` per folder serves it under four pla
 POST /rerank (raw_scores) and POST /v1/rerank must give the reference's logits: fp32 within
 FP32_TOL, the others within PLAN_TOL, and the same ranking wherever the reference's scores are
 further apart than twice that bound. Also checked: TEI's sigmoid scores and sorting,
-return_text, top_n, truncate false (422), the kinds in /v1/models, a rerank request to the
-embedding model and an embedding request to a reranker (naming the kind; /rerank's errors in TEI's
-shape and statuses, /v1/rerank's in OpenAI's), and `embp rerank`
+return_text, top_n, truncate false (422), Cohere's rank_fields and max_tokens_per_doc (against
+transformers on the joined fields and on the cut ids), fidelity on scores (`embp info
+--fidelity` against the Pearson r of the int8 and fp32 plans' logits of the probe pairs,
+computed here; auto's choice meets the floors), the kinds in /v1/models, a rerank
+request to the embedding model and an embedding request to a reranker (naming the kind;
+/rerank's errors in TEI's shape and statuses, /v1/rerank's in OpenAI's), and `embp rerank`
 on the command line (fp32 logits, best first)."""
+import ast
 import json
 import math
 import os
@@ -291,6 +295,117 @@ def check_shapes(srv, name, ref_logits, left_logits, queries, docs, failures):
         failures.append("%s: empty texts answered %d %s" % (name, st, err))
 
 
+def ids_reference(model, tok, query, doc, n_tok):
+    """The logit of (query, doc cut to its first n_tok tokens), the pair built by HF tokenizers'
+    own post-processor from the two encodings (the pair stays within MAX_LEN here)."""
+    import torch
+    bt = tok.backend_tokenizer
+    a, b = bt.encode(query, add_special_tokens=False), bt.encode(doc, add_special_tokens=False)
+    b.truncate(n_tok)
+    enc = bt.post_processor.process(a, b, add_special_tokens=True)
+    assert len(enc.ids) <= MAX_LEN
+    ids = torch.tensor([enc.ids])
+    kw = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "token_type_ids" in tok.model_input_names:
+        kw["token_type_ids"] = torch.tensor([enc.type_ids])
+    with torch.no_grad():
+        return float(model(**kw).logits[0, 0])
+
+
+def check_cohere(srv, name, model, tok, queries, docs, failures):
+    """Cohere's rank_fields (document objects ranked by those fields, as YAML "key: value"
+    lines) and max_tokens_per_doc (each document cut to its first N tokens), against
+    transformers' logits of those texts and ids; the 400s naming the field."""
+    q = queries[0]
+    objs = [{"title": docs[i][:40], "text": docs[i + 1], "id": i} for i in range(4)]
+    st, v1 = srv.post("/v1/rerank", {"model": "fp32", "query": q, "documents": objs,
+                                     "rank_fields": ["title", "text"], "raw_scores": True,
+                                     "return_documents": True})
+    joined = ["title: %s\ntext: %s\n" % (o["title"], o["text"]) for o in objs]
+    ref = reference(model, tok, q, joined)[0]
+    got = {r["index"]: r["relevance_score"] for r in v1.get("results", [])} if st == 200 else {}
+    if (st != 200 or len(got) != 4 or max(abs(got[i] - ref[i]) for i in range(4)) > FP32_TOL or
+            any(r["document"] != objs[r["index"]] for r in v1["results"])):
+        failures.append("%s: rank_fields answered %d %s, transformers' %s" % (name, st, v1,
+                                                                             ref.tolist()))
+    for n_tok in (3, 40):
+        st, v1 = srv.post("/v1/rerank", {"model": "fp32", "query": q, "documents": docs[:4],
+                                         "max_tokens_per_doc": n_tok, "raw_scores": True})
+        ref = [ids_reference(model, tok, q, d, n_tok) for d in docs[:4]]
+        got = {r["index"]: r["relevance_score"] for r in v1.get("results", [])} if st == 200 \
+            else {}
+        if st != 200 or len(got) != 4 or max(abs(got[i] - ref[i]) for i in range(4)) > FP32_TOL:
+            failures.append("%s: max_tokens_per_doc %d answered %d %s, transformers' %s"
+                            % (name, n_tok, st, v1, ref))
+    for body, field in (({"rank_fields": ["title", "missing"], "documents": objs}, "rank_fields"),
+                        ({"rank_fields": "title", "documents": objs}, "rank_fields"),
+                        ({"max_tokens_per_doc": 0, "documents": docs[:2]}, "max_tokens_per_doc"),
+                        ({"documents": [{"title": "no text"}]}, "documents")):
+        st, err = srv.post("/v1/rerank", dict(body, query=q))
+        if st != 400 or err["error"].get("param") != field:
+            failures.append("%s: %s answered %d %s (want 400 naming %s)" % (name, body, st, err,
+                                                                           field))
+
+
+def probe_texts(src):
+    """embp's built-in probe sentences (src/precision/probe.c's probe[] array)."""
+    with open(os.path.join(src, "src", "precision", "probe.c"), encoding="utf-8") as f:
+        body = f.read().split("probe[] = {", 1)[1].split("};", 1)[0]
+    out, end = [], 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"', body):  # C joins adjacent literals
+        part = ast.literal_eval(m.group(0))
+        if out and "," not in body[end:m.start()]:
+            out[-1] += part
+        else:
+            out.append(part)
+        end = m.end()
+    return out
+
+
+def check_fidelity(binary, src, path, srv, name, failures):
+    """A reranker's fidelity is measured on its scores: `embp info --fidelity --json` under int8
+    reports fidelity_measure "score_pearson", and its mean/min equal the Pearson r, per probe
+    query (the first 4 probe sentences against all of them), of the int8 plan's /rerank logits
+    with the fp32 plan's, computed here; `--precision auto` picks a plan meeting the floors by
+    that measure."""
+    texts = probe_texts(src)
+    rs = []
+    for q in texts[:4]:
+        got = {}
+        for plan in ("int8", "fp32"):
+            st, tei = srv.post("/rerank", {"model": plan, "query": q, "texts": texts,
+                                           "raw_scores": True})
+            got[plan] = np.zeros(len(texts))
+            for r in tei if st == 200 else []:
+                got[plan][r["index"]] = r["score"]
+        rs.append(float(np.corrcoef(got["int8"], got["fp32"])[0, 1]))
+    want = (float(np.mean(rs)), min(rs))
+    for prec in ("int8", "auto"):
+        r = subprocess.run([binary, "info", "--json", "--model", path, "--fidelity-cache", "off",
+                            "--precision", prec] + (["--fidelity"] if prec == "int8" else []),
+                           capture_output=True)
+        try:
+            p = json.loads(r.stdout)["precision"]
+        except (ValueError, KeyError):
+            failures.append("%s: embp info --precision %s: exit %d %s" % (
+                name, prec, r.returncode, r.stderr.decode()[-400:]))
+            continue
+        print("  embp info --precision %s: %s/%s, fidelity %s mean %s, min %s%s" % (
+            prec, p["storage"], p["compute"], p.get("fidelity_measure"), p["fidelity_mean"],
+            p["fidelity_min"], "; here (int8 vs fp32 /rerank): %.6f, %.6f" % want
+            if prec == "int8" else ""))
+        if p.get("fidelity_measure") != "score_pearson":
+            failures.append("%s: --precision %s fidelity_measure %s" % (name, prec, p))
+        elif prec == "int8" and (abs(p["fidelity_mean"] - want[0]) > 1e-4 or
+                                 abs(p["fidelity_min"] - want[1]) > 1e-4):
+            failures.append("%s: int8 fidelity %s/%s, the probe pairs' Pearson r here %s" % (
+                name, p["fidelity_mean"], p["fidelity_min"], want))
+        elif prec == "auto" and p["storage"] != "fp32" and not (
+                p["fidelity_mean"] >= 0.999 and p["fidelity_min"] >= 0.995):
+            failures.append("%s: auto chose %s/%s with fidelity %s/%s, below the floors" % (
+                name, p["storage"], p["compute"], p["fidelity_mean"], p["fidelity_min"]))
+
+
 def check_kinds(srv, name, failures):
     kinds = {m["id"]: m["embp"]["kind"] for m in srv.get("/v1/models")["data"]}
     if kinds.get("fp32") != "reranker" or kinds.get("embedder") != "embedding":
@@ -371,6 +486,8 @@ def main():
                       "(bound %g)" % (plan, worst, FP32_TOL if plan == "fp32" else
                                       PLAN_TOL[plan], r, PLAN_MIN_R[plan]))
             check_shapes(srv, name, ref_logits, left_logits, queries, docs, failures)
+            check_cohere(srv, name, model, tok, queries, docs, failures)
+            check_fidelity(binary, src, path, srv, name, failures)
             check_kinds(srv, name, failures)
         finally:
             rc, log = srv.stop()

@@ -509,6 +509,30 @@ static void test_fidelity_is_mean_and_min_cosine_worked_by_hand(void **state) {
     assert_int_equal(embp_fidelity(a, ref, 0, 2, &mean, &min, &err), EMBP_EINVAL);
 }
 
+/* A reranker's fidelity: per row the Pearson r of a plan's scores with fp32's, worked by hand.
+ * Row 0: a shifted, scaled copy (r 1: a plan may move every logit alike); row 1: reversed
+ * (r -1); row 2: x (1, 2, 3, 4) against y (1, 3, 2, 4): centered (-1.5, -0.5, 0.5, 1.5) and
+ * (-1.5, 0.5, -0.5, 1.5), sum of products 4, sums of squares 5 and 5: r 0.8. A cosine of the
+ * raw rows would call row 1 0.67 and miss the reversal. */
+static void test_score_fidelity_is_pearson_per_query_worked_by_hand(void **state) {
+    (void)state;
+    const float ref[3 * 4] = {1, 2, 3, 4, 1, 2, 3, 4, 1, 3, 2, 4};
+    const float a[3 * 4] = {12, 14, 16, 18, 4, 3, 2, 1, 1, 2, 3, 4};
+    double mean, min;
+    embp_error err;
+    assert_int_equal(embp_fidelity_scores(a, ref, 3, 4, &mean, &min, &err), EMBP_OK);
+    assert_true(fabs(mean - (1.0 - 1.0 + 0.8) / 3) < 1e-7);
+    assert_true(fabs(min + 1.0) < 1e-7);
+    const float flat[4] = {5, 5, 5, 5}, nan_row[4] = {1, NAN, 2, 3};
+    assert_int_equal(embp_fidelity_scores(flat, flat, 1, 4, &mean, &min, &err), EMBP_OK);
+    assert_true(mean == 1.0); /* constant and equal: nothing to order, nothing lost */
+    assert_int_equal(embp_fidelity_scores(flat, ref, 1, 4, &mean, &min, &err), EMBP_OK);
+    assert_true(mean == 0.0);
+    assert_int_equal(embp_fidelity_scores(nan_row, ref, 1, 4, &mean, &min, &err), EMBP_OK);
+    assert_true(mean == 0.0);
+    assert_int_equal(embp_fidelity_scores(a, ref, 3, 1, &mean, &min, &err), EMBP_EINVAL);
+}
+
 static void test_probe_set_has_forty_varied_sentences(void **state) {
     (void)state;
     int n;
@@ -667,6 +691,7 @@ int main(void) {
         cmocka_unit_test(test_pair_table_lists_each_pair_with_memory_cost),
         cmocka_unit_test(test_auto_candidates_are_fastest_first_and_pick_meets_thresholds),
         cmocka_unit_test(test_fidelity_is_mean_and_min_cosine_worked_by_hand),
+        cmocka_unit_test(test_score_fidelity_is_pearson_per_query_worked_by_hand),
         cmocka_unit_test(test_probe_set_has_forty_varied_sentences),
         cmocka_unit_test(test_fidelity_cache_round_trips_and_misses_on_changed_file),
         cmocka_unit_test(test_quantized_folder_takes_its_storage_when_nothing_or_auto_is_asked),

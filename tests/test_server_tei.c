@@ -1,6 +1,7 @@
 /* TEI's routes over real sockets with the tiny fixture, against independent references: /embed
  * rows against the ONNX Runtime peer's vectors (and /v1/embeddings), /tokenize ids against the
- * peer's (HF tokenizers') input_ids, left truncation against the peer's ids cut by hand,
+ * peer's (HF tokenizers') input_ids and hand-computed byte offsets, batches mixing strings and
+ * token ids against the peer's vectors, left truncation against the peer's ids cut by hand,
  * /similarity against the peer's cosines, /decode of hand-checked ids; TEI's error shape and
  * status codes; /info's TEI fields with embp's own object under "embp"; model aliases
  * (EMB_PROVIDER_MODEL_ALIASES) resolved, listed in /v1/models, and refused at load when they
@@ -201,14 +202,96 @@ static void test_tokenize_ids_are_hf_tokenizers_ids(void **state) {
                           "\"add_special_tokens\":false}", &reply), 200);
     json_t *one = json_array_get(reply, 0), *pair = json_array_get(reply, 1);
     assert_int_equal(json_array_size(one), 2);
+    /* TEI's text is the input's slice at the token's offsets, not the (lowercased) token */
     assert_string_equal(json_string_value(json_object_get(json_array_get(one, 0), "text")),
-                        "hello");
+                        "Hello");
     assert_int_equal(json_array_size(pair), 2);
     json_decref(reply);
     assert_int_equal(post("/tokenize", "{\"inputs\":[[\"Hello\",\"world\"]]}", &reply), 200);
     pair = json_array_get(reply, 0); /* [CLS] hello [SEP] world [SEP] */
     assert_int_equal(json_array_size(pair), 5);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(pair, 3), "id")), 137);
+    json_decref(reply);
+}
+
+/* One token of a /tokenize reply: its id, special flag, byte offsets (-1: null) and text. */
+static void expect_token(const json_t *t, int id, int special, int start, int stop,
+                         const char *text) {
+    const json_t *a = json_object_get(t, "start"), *b = json_object_get(t, "stop");
+    int got_a = json_is_null(a) ? -1 : (int)json_integer_value(a);
+    int got_b = json_is_null(b) ? -1 : (int)json_integer_value(b);
+    const char *got_t = json_string_value(json_object_get(t, "text"));
+    if (json_integer_value(json_object_get(t, "id")) != id ||
+        json_is_true(json_object_get(t, "special")) != special || !a || !b || got_a != start ||
+        got_b != stop || !got_t || strcmp(got_t, text) || json_object_size(t) != 5) {
+        char *s = json_dumps(t, 0);
+        fail_msg("expected {id %d, special %d, start %d, stop %d, text \"%s\"}, got %s", id,
+                 special, start, stop, text, s);
+    }
+}
+
+/* TEI's offsets (router's into_tokens): bytes into the input (UTF-8), null for the special
+ * tokens the template adds, "text" the input's slice there. Hand-computed: tiny's
+ * BertNormalizer lowercases and strips accents, so "Héllo wörld" is hello (136) world (137),
+ * "é" and "ö" two bytes each; a pair's offsets count in each text. */
+static void test_tokenize_offsets_are_teis_bytes(void **state) {
+    (void)state;
+    json_t *reply;
+    assert_int_equal(post("/tokenize", "{\"inputs\":[\"H\u00e9llo w\u00f6rld\",[\"Hello\","
+                          "\"  w\u00f6rld\"]]}", &reply), 200);
+    const json_t *one = json_array_get(reply, 0), *pair = json_array_get(reply, 1);
+    assert_int_equal(json_array_size(one), 4);
+    expect_token(json_array_get(one, 0), 2, 1, -1, -1, "[CLS]");
+    expect_token(json_array_get(one, 1), 136, 0, 0, 6, "H\xc3\xa9llo");
+    expect_token(json_array_get(one, 2), 137, 0, 7, 13, "w\xc3\xb6rld");
+    expect_token(json_array_get(one, 3), 3, 1, -1, -1, "[SEP]");
+    assert_int_equal(json_array_size(pair), 5);
+    expect_token(json_array_get(pair, 1), 136, 0, 0, 5, "Hello");
+    expect_token(json_array_get(pair, 2), 3, 1, -1, -1, "[SEP]");
+    expect_token(json_array_get(pair, 3), 137, 0, 2, 8, "w\xc3\xb6rld");
+    json_decref(reply);
+    assert_int_equal(post("/tokenize", "{\"inputs\":\"world\",\"add_special_tokens\":false}",
+                          &reply), 200);
+    assert_int_equal(json_array_size(json_array_get(reply, 0)), 1);
+    expect_token(json_array_get(json_array_get(reply, 0), 0), 137, 0, 0, 5, "world");
+    json_decref(reply);
+}
+
+/* TEI's Input takes each item of a batch as a string or token ids: a batch may mix them. Both
+ * forms of "Hello world" (the peer's input_ids) give the peer's vector, in either order. */
+static void test_embed_batches_mix_strings_and_ids(void **state) {
+    (void)state;
+    double want[MAXD];
+    int d = su_peer_vec(peer_row(0), want, MAXD);
+    char ids[256];
+    char *s = json_dumps(json_object_get(peer_row(0), "input_ids"), JSON_COMPACT);
+    snprintf(ids, sizeof ids, "%s", s);
+    free(s);
+    for (int order = 0; order < 2; order++) {
+        char body[512];
+        snprintf(body, sizeof body, order ? "{\"inputs\":[%s,\"%s\"]}" : "{\"inputs\":[\"%s\",%s]}",
+                 order ? ids : peer_text(0), order ? peer_text(0) : ids);
+        json_t *reply;
+        assert_int_equal(post("/embed", body, &reply), 200);
+        assert_int_equal((int)json_array_size(reply), 2);
+        for (size_t i = 0; i < 2; i++) {
+            float got[MAXD];
+            assert_int_equal(floats(json_array_get(reply, i), got, MAXD), d);
+            double cos = tu_cosine(got, want, d);
+            if (cos < 0.99999)
+                fail_msg("%s: row %zu cosine %.7f to the peer", body, i, cos);
+        }
+        json_decref(reply);
+    }
+    json_t *reply;
+    int st = post("/embed", "{\"inputs\":[\"a\",[2,3],7]}", &reply);
+    expect_tei_error(st, reply, 422, "validation",
+                     "input[2] must be a string or an array of token ids");
+    st = post("/embed", "{\"inputs\":[\"a\",[2,3]],\"prompt\":\"q: \"}", &reply);
+    expect_tei_error(st, reply, 422, "validation", "inputs[1] is token ids");
+    /* /v1/embeddings stays OpenAI's: one kind per batch */
+    st = post("/v1/embeddings", "{\"input\":[\"a\",[2,3]]}", &reply);
+    assert_int_equal(st, 400);
     json_decref(reply);
 }
 
@@ -363,6 +446,9 @@ static void test_info_has_tei_fields_and_embps_own(void **state) {
     assert_true(json_integer_value(json_object_get(j, "max_batch_tokens")) >= 16);
     assert_true(json_is_true(json_object_get(j, "auto_truncate")));
     assert_string_equal(json_string_value(json_object_get(j, "model_dtype")), "float32");
+    assert_string_equal(json_string_value(json_object_get(j, "router")), "embp");
+    assert_true(json_is_null(json_object_get(j, "sha")));
+    assert_true(json_is_null(json_object_get(j, "docker_label")));
     json_t *pool = json_object_get(json_object_get(json_object_get(j, "model_type"),
                                                    "embedding"), "pooling");
     assert_string_equal(json_string_value(pool), "mean");
@@ -459,6 +545,8 @@ int main(void) {
         cmocka_unit_test(test_embed_rows_are_the_peers_vectors),
         cmocka_unit_test(test_left_truncation_keeps_the_last_tokens),
         cmocka_unit_test(test_tokenize_ids_are_hf_tokenizers_ids),
+        cmocka_unit_test(test_tokenize_offsets_are_teis_bytes),
+        cmocka_unit_test(test_embed_batches_mix_strings_and_ids),
         cmocka_unit_test(test_decode_gives_text_back),
         cmocka_unit_test(test_similarity_is_the_peers_cosine),
         cmocka_unit_test(

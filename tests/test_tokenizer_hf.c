@@ -5,7 +5,9 @@
  * charsmaps; real files packages ship): ids equal on every text of a multilingual corpus, at
  * max_len 0 (none), 16 and 5 (cut on the right, and on the left), pairs with their type ids
  * (untruncated, and truncated longest_first from the right and from the left), the
- * special-token counts, and decode (every decoder: ids back to text equal to HF's
+ * special-token counts, the offsets (every token's span in its text, in chars as Python's
+ * tokenizers gives them and in bytes, with and without special tokens, of texts and pairs:
+ * embp_tokenizer_encode_offsets), and decode (every decoder: ids back to text equal to HF's
  * Tokenizer.decode, of each text's ids and of random ids, with and without the special
  * tokens). Exits 77
  * (skipped) when the Python venv cannot be made here. */
@@ -61,10 +63,67 @@ static int check_decode(const embp_tokenizer *t, const char *name, size_t r, jso
     return !same;
 }
 
+/* embp_tokenizer_encode_offsets of text (and pair) against HF's ids (want_ids) and offsets:
+ * in chars against Python's (want), in bytes against the Rust crate's (bwant). 1 when embp
+ * differs. */
+static int check_offsets_of(const embp_tokenizer *t, const char *name, size_t r, const char *text,
+                            const char *pair, bool special, json_t *want_ids, json_t *cwant,
+                            json_t *bwant) {
+    int bad = 0;
+    for (int chars = 1; chars >= 0 && !bad; chars--) {
+        json_t *want = chars ? cwant : bwant;
+        embp_token_offsets *o = NULL;
+        int n = 0;
+        embp_error err = {0};
+        embp_status st = embp_tokenizer_encode_offsets(t, text, strlen(text), pair,
+                                                       pair ? strlen(pair) : 0, special, chars,
+                                                       &o, &n, &err);
+        size_t k = 0;
+        bad = st != EMBP_OK || (size_t)n != json_array_size(want);
+        for (; !bad && k < (size_t)n; k++) {
+            json_t *w = json_array_get(want, k);
+            size_t ws = (size_t)json_integer_value(json_array_get(w, 0));
+            size_t we = (size_t)json_integer_value(json_array_get(w, 1));
+            bad = o[k].id != (int32_t)json_integer_value(json_array_get(want_ids, k)) ||
+                  o[k].start != ws || o[k].stop != we;
+        }
+        if (bad) {
+            fprintf(stderr, "%s row %zu: %s offsets differ%s at token %zu of %d (HF %zu): "
+                    "\"%.120s\"%s%.60s%s %s\n", name, r + 1, chars ? "char" : "byte",
+                    special ? "" : " (no special tokens)", k ? k - 1 : 0, n,
+                    json_array_size(want), text, pair ? " + \"" : "", pair ? pair : "",
+                    pair ? "\"" : "", st ? err.msg : "");
+            for (size_t i = 0; i < (size_t)n && i < 40; i++) {
+                json_t *w = json_array_get(want, i);
+                fprintf(stderr, "  %zu: embp %d [%u, %u)  HF %d [%d, %d)\n", i, (int)o[i].id,
+                        o[i].start, o[i].stop,
+                        (int)json_integer_value(json_array_get(want_ids, i)),
+                        (int)json_integer_value(json_array_get(w, 0)),
+                        (int)json_integer_value(json_array_get(w, 1)));
+            }
+        }
+        embp_free(o);
+    }
+    return bad;
+}
+
+static int check_offsets(const embp_tokenizer *t, const char *name, size_t r, json_t *row) {
+    const char *text = json_string_value(json_object_get(row, "text"));
+    const char *pair = json_string_value(json_object_get(row, "pair"));
+    int bad = check_offsets_of(t, name, r, text, pair, true, json_object_get(row, "ids"),
+                               json_object_get(row, "offsets"), json_object_get(row, "boffsets"));
+    if (json_object_get(row, "raw_offsets"))
+        bad |= check_offsets_of(t, name, r, text, NULL, false, json_object_get(row, "raw_ids"),
+                                json_object_get(row, "raw_offsets"),
+                                json_object_get(row, "raw_boffsets"));
+    return bad;
+}
+
 /* One row of <name>.expected.jsonl; 1 when embp differs from HF. */
 static int check_row(const embp_tokenizer *t, const char *name, size_t r, json_t *row) {
     static int32_t ids[CAP], want[CAP], types[CAP], want_types[CAP];
     if (json_object_get(row, "decode")) return check_decode(t, name, r, row);
+    if (json_object_get(row, "offsets") && check_offsets(t, name, r, row)) return 1;
     const char *text = json_string_value(json_object_get(row, "text"));
     json_t *pair = json_object_get(row, "pair");
     int n = 0, n_want = json_ids(json_object_get(row, "ids"), want), n_full = 0;

@@ -171,7 +171,8 @@ typedef struct {
                                * compute bf16", "fp32 (default)" */
     const char *plan_desc;    /* one line for logs: requested, resolved, memory, reasons */
     int quant_group_size;     /* int4 group along K; 0 unless storage is int4 */
-    double fidelity_mean;     /* cosine to fp32 on the built-in probe set; NaN: not measured */
+    double fidelity_mean;     /* to fp32 on the built-in probe set (fidelity_measure says how);
+                               * NaN: not measured */
     double fidelity_min;
     int n_prompts;            /* the folder's prompts (embp_model_prompt lists them) */
     const char *default_prompt_name; /* the prompt applied when none is named; NULL: none */
@@ -180,6 +181,10 @@ typedef struct {
     int num_labels;           /* 1: a reranker (a cross-encoder, config.json architectures
                                * *ForSequenceClassification): embp_score_pairs scores it, and
                                * embp_embed_* give its encoder's pooled states; 0: an embedder */
+    const char *fidelity_measure; /* what fidelity_mean/min measure: "cosine" (an embedder: the
+                               * probe texts' vectors) or "score_pearson" (a reranker: per
+                               * probe query, the Pearson r of its logits against each probe
+                               * text, as users get them) */
 } embp_model_info;
 
 EMBP_API void embp_model_get_info(const embp_model *m, embp_model_info *out /* OUT */);

@@ -332,7 +332,7 @@ static int rerank_texts(embp_registry_model *m, const char *query, int truncate,
         int full = 0;
         pi[i] = ids + i * cap, pt[i] = types + i * cap;
         embp_status st = embp_registry_tokenize_pair(m, query, strlen(query), l->texts[i],
-                                                     l->lens[i], truncate, 0, ids + i * cap,
+                                                     l->lens[i], truncate, 0, 0, ids + i * cap,
                                                      types + i * cap, &lens[i], &full, &err);
         if (st == EMBP_ETOOLONG)
             fprintf(stderr, "embp: the query with line %zu has %d tokens; the model takes at "
@@ -440,6 +440,9 @@ static void print_info_text(const embp_registry_model *m, const embp_cpu *cpu, c
         printf("int4 group    %d weights along K, fp16 scales\n", i->quant_group_size);
     if (isnan(i->fidelity_mean))
         printf("fidelity      not measured (embp info --fidelity measures it)\n");
+    else if (i->num_labels > 0)
+        printf("fidelity      scores: mean Pearson r %.6f, min %.6f to fp32's logits of the "
+               "probe pairs\n", i->fidelity_mean, i->fidelity_min);
     else
         printf("fidelity      mean cosine %.6f, min %.6f to fp32 on the probe set\n",
                i->fidelity_mean, i->fidelity_min);

@@ -93,6 +93,37 @@ embp_status embp_fidelity(const float *a, const float *ref, int n, int dim, doub
     return EMBP_OK;
 }
 
+embp_status embp_fidelity_scores(const float *a, const float *ref, int rows, int cols,
+                                 double *mean, double *min, embp_error *err) {
+    if (rows <= 0 || cols <= 1)
+        return embp_fail(err, EMBP_EINVAL, "score fidelity: %d rows of %d scores; need rows > 0 "
+                         "and at least 2 scores a row", rows, cols);
+    double sum = 0.0, lo = INFINITY;
+    for (int i = 0; i < rows; i++) {
+        const float *x = a + (size_t)i * cols, *y = ref + (size_t)i * cols;
+        double mx = 0.0, my = 0.0, sxy = 0.0, sxx = 0.0, syy = 0.0;
+        int finite = 1;
+        for (int j = 0; j < cols; j++) {
+            finite &= isfinite(x[j]) && isfinite(y[j]);
+            mx += x[j], my += y[j];
+        }
+        mx /= cols, my /= cols;
+        for (int j = 0; finite && j < cols; j++) {
+            sxy += (x[j] - mx) * (y[j] - my);
+            sxx += (x[j] - mx) * (x[j] - mx);
+            syy += (y[j] - my) * (y[j] - my);
+        }
+        /* two constant rows that agree count as 1; else a constant row as 0 */
+        double r = !finite ? 0.0
+                   : sxx > 0.0 && syy > 0.0 ? sxy / sqrt(sxx * syy)
+                   : sxx == 0.0 && syy == 0.0 && mx == my ? 1.0 : 0.0;
+        sum += r;
+        lo = r < lo ? r : lo;
+    }
+    *mean = sum / rows, *min = lo;
+    return EMBP_OK;
+}
+
 /* ---------------------------------------------------------------- cache */
 
 static int entry_matches(json_t *e, const embp_fidelity_key *key) {

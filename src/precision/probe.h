@@ -16,6 +16,14 @@ const char *const *embp_probe_texts(int *n /* OUT */);
 embp_status embp_fidelity(const float *a, const float *ref, int n, int dim, double *mean /* OUT */,
                           double *min /* OUT */, embp_error *err);
 
+/* A reranker's fidelity, on what its users get: a and ref are rows of cols scores (a plan's and
+ * fp32's logits of one query against each probe text); *mean and *min get the mean and
+ * smallest row Pearson correlation (how faithfully the plan orders and spaces each query's
+ * scores). Two constant rows that agree count as 1, another constant row or a non-finite
+ * value as 0. rows > 0, cols > 1. */
+embp_status embp_fidelity_scores(const float *a, const float *ref, int rows, int cols,
+                                 double *mean /* OUT */, double *min /* OUT */, embp_error *err);
+
 /* The cache is one JSON file:
  *   {"version": 1, "entries": [{"model": "/models/x/model.safetensors", "size": 90868376,
  *     "mtime": 1764048000, "plan": "int4/bf16/g32", "mean": 0.9991, "min": 0.9973}, ...]}

@@ -341,8 +341,9 @@ static void describe_plan(embp_model *m) {
                                  i ? "; " : "", p->reasons[i]);
     char fid[96] = "fidelity not measured";
     if (!isnan(p->fidelity_mean))
-        snprintf(fid, sizeof fid, "fidelity to fp32: mean cosine %.5f, min %.5f",
-                 p->fidelity_mean, p->fidelity_min);
+        snprintf(fid, sizeof fid, "fidelity to fp32: mean %s %.5f, min %.5f",
+                 m->cfg.num_labels > 0 ? "Pearson r of scores" : "cosine", p->fidelity_mean,
+                 p->fidelity_min);
     snprintf(m->plan_desc, sizeof m->plan_desc, "%s; %s", p->desc, fid);
 }
 
@@ -387,6 +388,7 @@ void embp_model_get_info(const embp_model *m, embp_model_info *o) {
                                  ? embp_config_prompt(c, m->default_prompt, NULL) : NULL;
     o->include_prompt = c->include_prompt;
     o->n_dense = c->n_dense;
+    o->fidelity_measure = c->num_labels > 0 ? "score_pearson" : "cosine";
 }
 
 int embp_model_max_batch_tokens(const embp_model *m) {
@@ -751,13 +753,13 @@ embp_status embp_embed_texts_prompt(embp_model *m, const embp_prompt *p, const c
 
 embp_status embp_model_tokenize_pair(const embp_model *m, const char *a, size_t a_len,
                                      const char *b, size_t b_len, int max_len, int from_left,
-                                     int32_t *ids, int32_t *types, int cap, int *n, int *n_full,
-                                     embp_error *err) {
+                                     int max_b, int32_t *ids, int32_t *types, int cap, int *n,
+                                     int *n_full, embp_error *err) {
     int full = 0;
     *n = 0;
-    embp_status rc = embp_tokenizer_encode_pair_truncated(m->tok, a, a_len, b, b_len, max_len,
-                                                          from_left, ids, types, cap, n, &full,
-                                                          err);
+    embp_status rc = embp_tokenizer_encode_pair_capped(m->tok, a, a_len, b, b_len, max_len,
+                                                       from_left, max_b, ids, types, cap, n,
+                                                       &full, err);
     if (n_full)
         *n_full = full;
     return rc;
@@ -784,8 +786,8 @@ embp_status embp_score_pairs(embp_model *m, const char *query, size_t query_len,
         int full = 0;
         pi[i] = ids + (size_t)i * cap, pt[i] = types + (size_t)i * cap;
         size_t len = text_lens ? text_lens[i] : strlen(texts[i]);
-        rc = embp_model_tokenize_pair(m, query, query_len, texts[i], len, cap, 0, pi[i], pt[i],
-                                      cap, &lens[i], &full, err);
+        rc = embp_model_tokenize_pair(m, query, query_len, texts[i], len, cap, 0, 0, pi[i],
+                                      pt[i], cap, &lens[i], &full, err);
         if (rc == EMBP_OK && !truncate && full > cap)
             rc = embp_fail(err, EMBP_ETOOLONG, "the pair has %d tokens, more than the model's "
                            "max_seq_len %d", full, cap);

@@ -73,12 +73,13 @@ embp_status embp_model_score_checked(embp_model *m, const int32_t *const *ids,
                                      float *out, embp_error *err);
 
 /* Tokenizes the pair (a, b) with the post-processor's pair template (BERT: [CLS] a [SEP] b
- * [SEP], b's ids of type 1; RoBERTa: <s> a </s></s> b </s>), truncated longest_first to max_len
- * ids (<= 0: not), from the start of each sequence when from_left (tokenizer.h). */
+ * [SEP], b's ids of type 1; RoBERTa: <s> a </s></s> b </s>), b first cut to its first max_b ids
+ * (<= 0: not), then truncated longest_first to max_len ids (<= 0: not), from the start of each
+ * sequence when from_left (tokenizer.h). */
 embp_status embp_model_tokenize_pair(const embp_model *m, const char *a, size_t a_len,
                                      const char *b, size_t b_len, int max_len, int from_left,
-                                     int32_t *ids, int32_t *types, int cap, int *n /* OUT */,
-                                     int *n_full /* OUT */, embp_error *err);
+                                     int max_b, int32_t *ids, int32_t *types, int cap,
+                                     int *n /* OUT */, int *n_full /* OUT */, embp_error *err);
 
 /* Tokenizes text with the post-processor's special tokens, truncated to max_len ids (special
  * tokens kept; <= 0: not truncated). Writes at most cap ids; *n_full (may be NULL) gets the

@@ -24,13 +24,45 @@ static embp_status embed_probe(embp_model *m, float *out, embp_error *err) {
     return embp_embed_texts(m, texts, NULL, n, 0, 1, out, err);
 }
 
-/* Fidelity of m against ref (fp32 of the same folder), as mean and minimum cosine. */
+/* A reranker's probe: the first PROBE_QUERIES probe texts as queries, each scored against every
+ * probe text (n of them) into out (PROBE_QUERIES x n logits). */
+#define PROBE_QUERIES 4
+static embp_status score_probe(embp_model *m, float *out, embp_error *err) {
+    int n;
+    const char *const *texts = embp_probe_texts(&n);
+    embp_status rc = EMBP_OK;
+    for (int q = 0; q < PROBE_QUERIES && q < n && rc == EMBP_OK; q++)
+        rc = embp_score_pairs(m, texts[q], strlen(texts[q]), texts, NULL, n, 1,
+                              out + (size_t)q * (size_t)n, err);
+    return rc;
+}
+
+/* A reranker's fidelity: per query, the Pearson r of m's logits against ref's. */
+static embp_status score_fidelity(embp_model *m, embp_model *ref, double *mean, double *min,
+                                  embp_error *err) {
+    int n;
+    embp_probe_texts(&n);
+    size_t cells = (size_t)PROBE_QUERIES * (size_t)n;
+    float *a = embp_malloc(cells * sizeof *a), *b = embp_malloc(cells * sizeof *b);
+    embp_status rc = !a || !b ? embp_fail(err, EMBP_ENOMEM, "out of memory measuring fidelity")
+                              : score_probe(m, a, err);
+    if (rc == EMBP_OK && (rc = score_probe(ref, b, err)) == EMBP_OK)
+        rc = embp_fidelity_scores(a, b, PROBE_QUERIES, n, mean, min, err);
+    embp_free(a);
+    embp_free(b);
+    return rc;
+}
+
+/* Fidelity of m against ref (fp32 of the same folder): an embedder's as mean and minimum cosine
+ * of the probe texts' vectors; a reranker's on its scores (score_fidelity). */
 embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *mean,
                                         double *min, embp_error *err) {
     int n;
     embp_probe_texts(&n);
     embp_model_info info;
     embp_model_get_info(m, &info);
+    if (info.num_labels > 0)
+        return score_fidelity(m, ref, mean, min, err);
     float *a = embp_malloc((size_t)n * (size_t)info.dim * sizeof *a);
     float *b = embp_malloc((size_t)n * (size_t)info.dim * sizeof *b);
     embp_status rc = !a || !b ? embp_fail(err, EMBP_ENOMEM, "out of memory measuring fidelity")
@@ -43,8 +75,8 @@ embp_status embp_model_fidelity_between(embp_model *m, embp_model *ref, double *
 }
 
 /* The cache key of dir's weights under plan p; 0 when the weights cannot be stat'ed. */
-static int cache_key(const char *dir, const embp_plan *p, char *path, size_t psize, char *plan,
-                     size_t plsize, embp_fidelity_key *key) {
+static int cache_key(const char *dir, const embp_plan *p, int scores, char *path, size_t psize,
+                     char *plan, size_t plsize, embp_fidelity_key *key) {
     struct stat sb;
     snprintf(path, psize, "%s/model.safetensors", dir);
     if (stat(path, &sb) != 0) {
@@ -53,6 +85,8 @@ static int cache_key(const char *dir, const embp_plan *p, char *path, size_t psi
             return 0;
     }
     embp_plan_key(p, plan, plsize);
+    if (scores) /* a reranker's fidelity is another measure: never a vector one's entry */
+        snprintf(plan + strlen(plan), plsize - strlen(plan), "/scores");
     *key = (embp_fidelity_key){path, (int64_t)sb.st_size, (int64_t)sb.st_mtime, plan};
     return 1;
 }
@@ -64,8 +98,11 @@ static embp_status fidelity_of(embp_folder *f, const embp_load_opts *o, embp_pla
     const char *dir = f->path;
     char wpath[4096], plan[64], cache[4096];
     embp_fidelity_key key;
+    embp_model_info info;
+    embp_model_get_info(m, &info);
     int have_key = o->fidelity_cache_dir && *o->fidelity_cache_dir &&
-                   cache_key(dir, p, wpath, sizeof wpath, plan, sizeof plan, &key);
+                   cache_key(dir, p, info.num_labels > 0, wpath, sizeof wpath, plan, sizeof plan,
+                             &key);
     if (have_key) {
         snprintf(cache, sizeof cache, "%s/fidelity.json", o->fidelity_cache_dir);
         int found = 0;

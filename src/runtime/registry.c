@@ -110,11 +110,11 @@ embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const ch
 
 embp_status embp_registry_tokenize_pair(const embp_registry_model *m, const char *a,
                                         size_t a_len, const char *b, size_t b_len, int truncate,
-                                        int from_left, int32_t *ids, int32_t *types, int *n,
-                                        int *n_full, embp_error *err) {
+                                        int from_left, int max_b, int32_t *ids, int32_t *types,
+                                        int *n, int *n_full, embp_error *err) {
     embp_status rc = embp_model_tokenize_pair(m->model, a, a_len, b, b_len, m->max_seq_len,
-                                              from_left, ids, types, m->max_seq_len, n, n_full,
-                                              err);
+                                              from_left, max_b, ids, types, m->max_seq_len, n,
+                                              n_full, err);
     if (rc == EMBP_OK && !truncate && *n_full > m->max_seq_len)
         return embp_fail(err, EMBP_ETOOLONG, "the pair has %d tokens; this model takes at most "
                          "%d", *n_full, m->max_seq_len);
@@ -221,5 +221,7 @@ json_t *embp_registry_precision_json(const embp_model_info *i) {
         json_object_set_new(o, "group_size", json_integer(i->quant_group_size));
     json_object_set_new(o, "fidelity_mean", fidelity_value(i->fidelity_mean));
     json_object_set_new(o, "fidelity_min", fidelity_value(i->fidelity_min));
+    json_object_set_new(o, "fidelity_measure", json_string(i->fidelity_measure ?
+                                                           i->fidelity_measure : "cosine"));
     return o;
 }

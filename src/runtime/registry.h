@@ -74,12 +74,13 @@ embp_status embp_registry_tokenize_prompt(const embp_registry_model *m, const ch
                                           int *n_prompt /* OUT */, embp_error *err);
 
 /* embp_registry_tokenize for a reranker's (a, b) pair: the tokenizer's pair template, token
- * types into types, truncated longest_first (from each sequence's start when from_left) to
- * m->max_seq_len ids when truncate, else EMBP_ETOOLONG for a longer pair. ids and types have
- * room for m->max_seq_len. */
+ * types into types, b cut to its first max_b ids (<= 0: not; Cohere's max_tokens_per_doc),
+ * then truncated longest_first (from each sequence's start when from_left) to m->max_seq_len
+ * ids when truncate, else EMBP_ETOOLONG for a longer pair. ids and types have room for
+ * m->max_seq_len. */
 embp_status embp_registry_tokenize_pair(const embp_registry_model *m, const char *a,
                                         size_t a_len, const char *b, size_t b_len, int truncate,
-                                        int from_left, int32_t *ids, int32_t *types,
+                                        int from_left, int max_b, int32_t *ids, int32_t *types,
                                         int *n /* OUT */, int *n_full /* OUT */, embp_error *err);
 
 /* What a model serves, for the routes and /v1/models: "reranker" (a cross-encoder: /rerank,

@@ -258,11 +258,18 @@ const char embp_openapi_openapi[] = "{"
 
 /* ---------------------------------------------------------------- TEI routes */
 
-/* TEI's inputs: as /v1/embeddings' input; an empty batch is TEI's 400 empty. */
-#define TEI_INPUTS "'inputs': " SCHEMA("Input") ","
+/* TEI's inputs: a text, one input of ids, or a batch whose items are each a text or ids (TEI's
+ * InputType per item, unlike OpenAI's one kind per batch); an empty batch is TEI's 400 empty. */
+#define TEI_INPUTS                                                                              \
+    "'inputs': {'description': 'A text, one input of token ids, or a batch whose items are "    \
+    "each a text or token ids', 'anyOf': [" SCHEMA("Text") ", " SCHEMA("TokenIds") ", "         \
+    "{'type': 'array', 'minItems': 1, 'maxItems': '$max_batch_size', 'items': {'anyOf': ["     \
+    SCHEMA("Text") ", " SCHEMA("TokenIds") "]}}]},"
 #define TEI_OPTIONS                                                                             \
     "'truncate': " SCHEMA("Truncate") ", 'truncation_direction': " SCHEMA("TruncationDirection") \
-    ", 'prompt_name': " SCHEMA("PromptName") ", 'model': " SCHEMA("Model")
+    ", 'prompt_name': " SCHEMA("PromptName") ", 'model': " SCHEMA("Model") ", 'prompt': "      \
+    "{'type': ['string', 'null'], 'description': 'embp: a text put before each text input; "   \
+    "wins over prompt_name'}"
 #define TEI_EMBED_ERRORS                                                                        \
     "'400': 'An empty batch (error_type empty)',"                                              \
     "'404': 'No served model has that name',"                                                  \
@@ -327,8 +334,7 @@ const char embp_openapi_tei_tokenize[] = "{"
 "'$max_batch_size', 'items': {'anyOf': [{'type': 'string'}, {'type': 'array', 'minItems': 2, "
 "'maxItems': 2, 'items': {'type': 'string'}}]}}]},"
 "   'add_special_tokens': {'type': ['boolean', 'null'], 'description': 'Default true'},"
-"   'prompt_name': {'type': ['string', 'null'], 'description': 'Not applied here: a name is "
-"a 422 (put the prompt text before the input)'},"
+"   'prompt_name': " SCHEMA("PromptName") ","
 "   'model': " SCHEMA("Model") "},"
 "  'example': {'inputs': 'hello world'}}") "},"
 "'responses': {"
@@ -340,7 +346,7 @@ const char embp_openapi_tei_tokenize[] = "{"
 " '400': 'An empty batch (error_type empty)',"
 " '404': 'No served model has that name',"
 " '422': 'Malformed JSON, a field of the wrong type, more inputs than "
-"EMB_PROVIDER_MAX_BATCH_SIZE, a prompt_name (error_type validation), or a text the tokenizer "
+"EMB_PROVIDER_MAX_BATCH_SIZE, an unknown prompt_name (error_type validation), or a text the tokenizer "
 "refuses (error_type tokenizer)',"
 " '503': 'No model loaded yet (error_type unhealthy)'}"
 "}";
@@ -410,8 +416,14 @@ const char embp_openapi_v1_rerank[] = "{"
 "'requestBody': {'required': true, 'content': " JSON_BODY("{"
 "  'type': 'object', 'required': ['query', 'documents'], 'properties': {" RERANK_OPTIONS ","
 "   'documents': {'type': 'array', 'minItems': 1, 'maxItems': '$max_batch_size', 'items': "
-"{'anyOf': [{'type': 'string'}, {'type': 'object', 'required': ['text'], 'properties': "
-"{'text': {'type': 'string'}}}]}},"
+"{'anyOf': [{'type': 'string'}, {'type': 'object', 'description': 'Ranked by its text, or "
+"with rank_fields by those string fields as key: value lines', 'properties': {'text': "
+"{'type': 'string'}}}]}},"
+"   'rank_fields': {'type': ['array', 'null'], 'minItems': 1, 'uniqueItems': true, 'items': "
+"{'type': 'string', 'minLength': 1}, 'description': 'Cohere: the document object fields "
+"ranked'},"
+"   'max_tokens_per_doc': {'type': ['integer', 'null'], 'minimum': 1, 'description': "
+"'Cohere: each document cut to its first N tokens before pairing'},"
 "   'top_n': {'type': ['integer', 'null'], 'minimum': 1},"
 "   'return_documents': {'type': ['boolean', 'null'], 'description': 'Echo each document'}},"
 "  'example': {'query': 'what is a panda?', 'documents': ['a bear of China', 'a city']}}") "},"
@@ -422,7 +434,8 @@ const char embp_openapi_v1_rerank[] = "{"
 "   'id': {'type': 'string'}, 'created': {'type': 'integer'},"
 "   'results': {'type': 'array', 'items': {'type': 'object', 'required': ['relevance_score', "
 "'index'], 'properties': {'relevance_score': {'type': 'number'}, 'index': {'type': "
-"'integer', 'minimum': 0}, 'document': {'type': 'string'}}}}}}") "},"
+"'integer', 'minimum': 0}, 'document': {'type': ['string', 'object'], 'description': "
+"'As sent'}}}}}}") "},"
 " '400': 'Malformed JSON, a field of the wrong type or value, more documents than "
 "EMB_PROVIDER_MAX_BATCH_SIZE, a pair too long with truncate false (code "
 "context_length_exceeded), no served reranker or an embedding model named "

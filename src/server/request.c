@@ -139,7 +139,8 @@ static int alloc_inputs(embp_request *r, int n, int is_tokens, embp_http_error *
 }
 
 /* arr is a non-empty array; its first element decides the form: strings, token ids (one
- * input) or arrays of token ids. Every element must have that form. */
+ * input) or arrays of token ids. Every element must have that form, unless lim->mixed allows
+ * strings and arrays of token ids side by side (TEI's batches). */
 static int parse_input_array(embp_request *r, const json_t *arr, const embp_request_limits *lim,
                              embp_http_error *e) {
     size_t n = json_array_size(arr);
@@ -152,11 +153,20 @@ static int parse_input_array(embp_request *r, const json_t *arr, const embp_requ
     if (n > (size_t)lim->max_inputs)
         return BAD(e, "input", "input has %zu items; at most %d are allowed per request "
                    "(EMB_PROVIDER_MAX_BATCH_SIZE)", n, lim->max_inputs);
-    int strings = json_is_string(first);
-    if (!alloc_inputs(r, (int)n, !strings, e))
+    int strings = json_is_string(first), mixed = 0;
+    for (size_t i = 1; lim->mixed && i < n; i++)
+        mixed |= json_is_string(json_array_get(arr, i)) != strings;
+    if (mixed ? !alloc_inputs(r, (int)n, 0, e) || !alloc_inputs(r, (int)n, 1, e)
+              : !alloc_inputs(r, (int)n, !strings, e))
         return 0;
+    r->is_tokens = !strings && !mixed;
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(arr, i);
+        if (mixed && (json_is_string(v) || json_is_array(v)))
+            strings = json_is_string(v); /* TEI: each item a string or token ids */
+        else if (mixed)
+            return BAD(e, "input", "input[%zu] must be a string or an array of token ids, "
+                       "found %s", i, type_name(v));
         if (strings ? !json_is_string(v) : !json_is_array(v))
             return BAD(e, "input", "input[%zu] must be %s like input[0] (arrays cannot mix "
                        "kinds), found %s", i, strings ? "a string" : "an array of token ids",
@@ -357,7 +367,9 @@ int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_s
     if (r->dimensions > dim)
         return BAD(e, "dimensions", "'dimensions' is %d but this model's embeddings have %d",
                    r->dimensions, dim);
-    for (int i = 0; r->is_tokens && i < r->n_inputs; i++) {
+    for (int i = 0; i < r->n_inputs; i++) {
+        if (!embp_request_is_ids(r, i))
+            continue;
         int bi, bj; /* the runtime's id rule; lengths are capped below, not refused */
         const int32_t *row = r->ids[i];
         if (embp_tokens_find_invalid(&row, &r->n_ids[i], 1, INT32_MAX, vocab_size, &bi, &bj) !=

@@ -27,8 +27,9 @@ int embp_http_fail(embp_http_error *e, int status, const char *type, const char 
 #endif
     ;
 
-/* A parsed request. Either texts (is_tokens 0) or token id arrays (is_tokens 1), n_inputs each.
- * Owns all its memory; free with embp_request_free. */
+/* A parsed request. Either texts (is_tokens 0) or token id arrays (is_tokens 1), n_inputs each;
+ * or, where the limits allow a mixed batch (TEI's), both arrays with is_tokens 0: input i is
+ * ids[i] when that is set, else texts[i]. Owns all its memory; free with embp_request_free. */
 typedef struct {
     char *model;          /* NULL: the default model */
     embp_encoding encoding; /* encoding_format: OpenAI's shape, one encoding */
@@ -56,7 +57,14 @@ typedef struct {
     int max_depth;        /* deepest JSON nesting accepted; 0: 16 */
     long max_values;      /* JSON values accepted (bounds the parse's memory, ~40 bytes per
                            * value); 0: max_inputs * 512 + 64 */
+    int mixed;            /* a batch may mix strings and arrays of token ids (TEI's Input:
+                           * each item a String or Ids); 0: all of input[0]'s kind (OpenAI's) */
 } embp_request_limits;
+
+/* 1 when input i of r is token ids (a mixed batch's, or all of them). */
+static inline int embp_request_is_ids(const embp_request *r, int i) {
+    return r->is_tokens || (r->ids && r->ids[i]);
+}
 
 /* Parses body (len bytes, need not be NUL-terminated). Returns 1 and fills *out, or returns 0,
  * leaves *out empty and fills e with a 400 naming the field, what was expected and what was

@@ -6,14 +6,18 @@
  *   POST /rerank     {"query", "texts": [..], "raw_scores", "return_text", "truncate",
  *                     "truncation_direction": "right"|"left", "model" (embp's: which reranker)}
  *                    -> [{"index", "score", "text"?}, ...]
- *   POST /v1/rerank  {"model", "query", "documents": [string or {"text"}], "top_n",
- *                     "return_documents", "raw_scores", "truncate" (embp's)}
+ *   POST /v1/rerank  {"model", "query", "documents": [string or object], "rank_fields",
+ *                     "top_n", "max_tokens_per_doc", "return_documents", "raw_scores",
+ *                     "truncate" (embp's)}
  *                    -> {"object": "rerank", "results": [{"relevance_score", "index",
  *                        "document"?}], "model", "usage": {"prompt_tokens", "total_tokens"},
  *                        "id", "created"}
  *
  * A score is the head's logit (raw_scores), else its sigmoid, as both servers answer for a
- * one-label model. */
+ * one-label model. A document object is ranked by its "text", or with rank_fields (Cohere v1)
+ * by those keys' string values in that order, written as the YAML lines "key: value" (the
+ * structured-document format Cohere documents for its rerankers); max_tokens_per_doc (Cohere
+ * v2) cuts each document to its first that many tokens before the pair is made. */
 #include "server/routes.h"
 
 #include <jansson.h>
@@ -34,10 +38,15 @@ typedef struct {
     const char *model;      /* NULL: the first served reranker */
     const char *query;
     size_t query_len;
-    const char **texts;     /* n, pointing into the parsed body */
+    const char **texts;     /* n, pointing into the parsed body (or into fields) */
     size_t *text_lens;
     int n;
     int truncate, from_left, raw_scores, return_text, top_n;
+    int max_doc_tokens;     /* max_tokens_per_doc; 0: none */
+    json_t *rank_fields;    /* the array, or NULL */
+    json_t *docs;           /* the texts' array as given */
+    embp_buf fields;        /* the documents' rank_fields texts, back to back */
+    size_t *field_at;       /* n: where document i's text starts in fields (SIZE_MAX: none) */
 } rerank_req;
 
 typedef struct {
@@ -74,16 +83,72 @@ static int get_bool(json_t *o, const char *key, int def, int *out, embp_http_err
     return 1;
 }
 
-/* texts[i] of the array: a string, or (Infinity/Cohere) an object {"text": string}. */
+/* Document object v's rank_fields as "key: value" lines into q->fields. */
+static int join_fields(rerank_req *q, json_t *v, int i, embp_http_error *e) {
+    size_t k;
+    json_t *f;
+    q->field_at[i] = q->fields.len;
+    json_array_foreach(q->rank_fields, k, f) {
+        const char *key = json_string_value(f);
+        json_t *val = json_object_get(v, key);
+        if (!json_is_string(val))
+            return BAD(e, "rank_fields", "documents[%d] %s \"%.64s\" (rank_fields[%zu]); "
+                       "each rank field must be a string of every document", i,
+                       val ? "has no string field" : "lacks the field", key, k);
+        embp_buf_puts(&q->fields, key);
+        embp_buf_puts(&q->fields, ": ");
+        embp_buf_append(&q->fields, json_string_value(val), json_string_length(val));
+        embp_buf_puts(&q->fields, "\n");
+    }
+    if (q->fields.oom)
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    q->text_lens[i] = q->fields.len - q->field_at[i];
+    return 1;
+}
+
+/* texts[i] of the array: a string, or (Infinity/Cohere) an object {"text": string}, or with
+ * rank_fields an object with those string fields. */
 static int get_text(rerank_req *q, json_t *arr, int i, embp_http_error *e) {
     json_t *v = json_array_get(arr, (size_t)i);
+    q->field_at[i] = SIZE_MAX;
+    if (json_is_object(v) && q->rank_fields)
+        return join_fields(q, v, i, e);
     if (json_is_object(v) && !q->tei)
         v = json_object_get(v, "text");
     if (!json_is_string(v))
         return BAD(e, q->texts_key, "%s[%d] must be a string%s", q->texts_key, i,
-                   q->tei ? "" : " or an object with a string \"text\"");
+                   q->tei ? "" : " or an object with a string \"text\" (or the rank_fields)");
     q->texts[i] = json_string_value(v);
     q->text_lens[i] = json_string_length(v);
+    return 1;
+}
+
+/* Cohere's rank_fields (a non-empty array of distinct keys) and max_tokens_per_doc (>= 1). */
+static int parse_cohere(json_t *o, rerank_req *q, embp_http_error *e) {
+    json_t *rf = json_object_get(o, "rank_fields");
+    json_t *mt = json_object_get(o, "max_tokens_per_doc");
+    if (rf && !json_is_null(rf)) {
+        size_t k;
+        json_t *f;
+        if (!json_is_array(rf) || json_array_size(rf) == 0)
+            return BAD(e, "rank_fields", "'rank_fields' must be a non-empty array of field "
+                       "names");
+        json_array_foreach(rf, k, f) {
+            if (!json_is_string(f) || json_string_length(f) == 0)
+                return BAD(e, "rank_fields", "rank_fields[%zu] must be a non-empty string", k);
+            for (size_t j = 0; j < k; j++)
+                if (json_equal(f, json_array_get(rf, j)))
+                    return BAD(e, "rank_fields", "rank_fields[%zu] repeats \"%.64s\"", k,
+                               json_string_value(f));
+        }
+        q->rank_fields = rf;
+    }
+    if (mt && !json_is_null(mt)) {
+        if (!json_is_integer(mt) || json_integer_value(mt) < 1)
+            return BAD(e, "max_tokens_per_doc", "'max_tokens_per_doc' must be an integer >= 1");
+        q->max_doc_tokens = json_integer_value(mt) < INT32_MAX ? (int)json_integer_value(mt)
+                                                               : INT32_MAX;
+    }
     return 1;
 }
 
@@ -121,14 +186,21 @@ static int parse(embp_server_ctx *x, json_t *o, rerank_req *q, embp_http_error *
         !get_bool(o, "raw_scores", 0, &q->raw_scores, e) ||
         !get_bool(o, q->tei ? "return_text" : "return_documents", 0, &q->return_text, e))
         return 0;
+    if (!q->tei && !parse_cohere(o, q, e))
+        return 0;
+    q->docs = arr;
     q->n = (int)json_array_size(arr);
     q->texts = embp_calloc((size_t)q->n, sizeof *q->texts);
     q->text_lens = embp_calloc((size_t)q->n, sizeof *q->text_lens);
-    if (!q->texts || !q->text_lens)
+    q->field_at = embp_calloc((size_t)q->n, sizeof *q->field_at);
+    if (!q->texts || !q->text_lens || !q->field_at)
         return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     for (int i = 0; i < q->n; i++)
         if (!get_text(q, arr, i, e))
             return 0;
+    for (int i = 0; i < q->n; i++) /* fields has stopped growing: point into it */
+        if (q->field_at[i] != SIZE_MAX)
+            q->texts[i] = q->fields.p + q->field_at[i];
     return 1;
 }
 
@@ -142,8 +214,9 @@ static int tokenize_pair(embp_registry_model *m, const rerank_req *q, int i, rer
     int n = 0, n_full = 0;
     embp_error err;
     embp_status rc = embp_registry_tokenize_pair(m, q->query, q->query_len, q->texts[i],
-                                                 q->text_lens[i], q->truncate, q->from_left, ids,
-                                                 types, &n, &n_full, &err);
+                                                 q->text_lens[i], q->truncate, q->from_left,
+                                                 q->max_doc_tokens, ids, types, &n, &n_full,
+                                                 &err);
     if (rc == EMBP_ENOMEM)
         return embp_http_fail(e, 500, "server_error", NULL, NULL, "%s[%d]: %s", q->texts_key, i,
                               err.msg);
@@ -254,7 +327,13 @@ static void write_v1(embp_buf *b, const rerank_req *q, const rerank_run *u, cons
         char idx[32];
         snprintf(idx, sizeof idx, ",\"index\":%d", i);
         embp_buf_puts(b, idx);
-        if (q->return_text) {
+        json_t *doc = json_array_get(q->docs, (size_t)i);
+        char *obj = q->return_text && json_is_object(doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
+        if (obj) { /* a document object comes back as it was given (Cohere) */
+            embp_buf_puts(b, ",\"document\":");
+            embp_buf_puts(b, obj);
+            free(obj);
+        } else if (q->return_text) {
             embp_buf_puts(b, ",\"document\":");
             embp_buf_json_string(b, q->texts[i], q->text_lens[i]);
         }
@@ -306,5 +385,7 @@ void embp_route_rerank(embp_server_ctx *x, const char *body, size_t len, embp_re
     json_decref(o);
     embp_free(q.texts);
     embp_free(q.text_lens);
+    embp_free(q.field_at);
+    embp_buf_free(&q.fields);
     run_free(&u);
 }

@@ -321,7 +321,7 @@ static int make_sequences(embp_server_ctx *x, embp_registry_model *m, const embp
         return embp_http_fail(e, 400, "invalid_request_error", "prompt_name", NULL, "%s",
                               err.msg);
     for (size_t i = 0; i < n; i++) {
-        if (q->is_tokens) {
+        if (embp_request_is_ids(q, (int)i)) {
             sq->ids[i] = q->ids[i];
             sq->lens[i] = q->n_ids[i];
         } else {

@@ -15,6 +15,7 @@
 #include "runtime/model.h"
 #include "runtime/pooling.h"
 #include "runtime/registry.h"
+#include "tokenizer/tokenizer.h"
 
 #ifndef EMBP_VERSION
 #define EMBP_VERSION "unknown"
@@ -94,14 +95,18 @@ static int get_str(const json_t *obj, const char *key, const char **out, embp_ht
 }
 
 /* The options TEI's embedding routes share (truncate, truncation_direction, prompt_name), from
- * obj (NULL: none given), and embp's "model" extension from root, into q. */
+ * obj (NULL: none given), and embp's "model" and "prompt" (a literal prompt, as on
+ * /v1/embeddings) extensions from root, into q. */
 static int parse_embed_options(embp_server_ctx *x, const json_t *obj, const json_t *root,
                                embp_request *q, embp_http_error *e) {
-    const char *dir, *prompt, *model;
+    const char *dir, *prompt, *model, *literal;
     if (!get_bool(obj, "truncate", x->cfg->truncate, &q->truncate, e) ||
         !get_str(obj, "truncation_direction", &dir, e) ||
-        !get_str(obj, "prompt_name", &prompt, e) || !get_str(root, "model", &model, e))
+        !get_str(obj, "prompt_name", &prompt, e) || !get_str(root, "model", &model, e) ||
+        !get_str(root, "prompt", &literal, e))
         return 0;
+    if (literal && !(q->prompt = embp_strdup(literal)))
+        return TEI_FAIL(e, "backend", 500, "out of memory");
     if (dir && strcmp(dir, "right") && strcmp(dir, "Right") && strcmp(dir, "left") &&
         strcmp(dir, "Left"))
         return INVALID(e, "`truncation_direction` must be \"left\" or \"right\", found "
@@ -116,7 +121,8 @@ static int parse_embed_options(embp_server_ctx *x, const json_t *obj, const json
 }
 
 /* The "inputs" of an embedding request into q (string, strings, token ids or arrays of them,
- * as /v1/embeddings reads "input"). An empty batch is TEI's 400 "empty". */
+ * as /v1/embeddings reads "input"; a batch may mix strings and arrays of ids, as TEI's Input
+ * takes each item as a String or Ids). An empty batch is TEI's 400 "empty". */
 static int take_inputs(embp_server_ctx *x, const json_t *in, embp_request *q,
                        embp_http_error *e) {
     if (!in)
@@ -124,11 +130,13 @@ static int take_inputs(embp_server_ctx *x, const json_t *in, embp_request *q,
                        "ids)");
     if (json_is_array(in) && json_array_size(in) == 0)
         return TEI_FAIL(e, "empty", 400, "`inputs` cannot be empty");
-    embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size};
+    embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size, .mixed = 1};
     if (!embp_request_take_input(q, in, &lim, e))
         return 0;
-    if (q->is_tokens && q->prompt_name)
-        return INVALID(e, "`prompt_name` applies to text inputs; these inputs are token ids");
+    for (int i = 0; (q->prompt_name || q->prompt) && i < q->n_inputs; i++)
+        if (embp_request_is_ids(q, i))
+            return INVALID(e, "`%s` applies to text inputs; inputs[%d] is token ids",
+                           q->prompt ? "prompt" : "prompt_name", i);
     return 1;
 }
 
@@ -302,13 +310,15 @@ static int tei_embed_all(embp_server_ctx *x, const json_t *root, embp_reply *r,
 
 /* ---------------------------------------------------------------- POST /tokenize, /decode */
 
-/* The tokenizer of the default model (or of "model"). */
+/* The tokenizer of the default model (or of "model"); *mp (may be NULL) gets the model. */
 static const embp_tokenizer *tokenizer_of(embp_server_ctx *x, const json_t *root,
-                                          embp_http_error *e) {
+                                          embp_registry_model **mp, embp_http_error *e) {
     const char *model;
     if (!get_str(root, "model", &model, e))
         return NULL;
     embp_registry_model *m = embp_route_find_model(x, model, e);
+    if (mp)
+        *mp = m;
     return m ? embp_model_folder(m->model)->tok : NULL;
 }
 
@@ -338,76 +348,69 @@ static int is_text(const json_t *v) {
     return json_is_string(v);
 }
 
-/* One text's (or pair's, when b) ids, with or without the special tokens: *ids (heap). */
-static int encode_item(const embp_tokenizer *t, const json_t *a, const json_t *b, int special,
-                       int32_t **ids, int *n, size_t i, embp_http_error *e) {
+/* TEI's tokens of one text (or pair, embp's extension: b): [{"id", "text", "special", "start",
+ * "stop"}], as TEI's into_tokens: a special token (HF's special_tokens_mask) has its token
+ * string and null offsets; any other its byte offsets into its text (the prompted text, with a
+ * prompt) and that slice of the text as "text" (invalid UTF-8 read as Rust's from_utf8_lossy). */
+static json_t *tokens_json(const embp_tokenizer *t, const char *a, size_t la, const char *b,
+                           size_t lb, int special, size_t i, embp_http_error *e) {
+    embp_token_offsets *o = NULL;
+    int n = 0;
     embp_error err;
-    const char *sa = json_string_value(a), *sb = b ? json_string_value(b) : NULL;
-    size_t la = json_string_length(a), lb = b ? json_string_length(b) : 0;
-    int full = 0, cap = 0, got = 0;
-    embp_status st = EMBP_OK;
-    *ids = NULL;
-    for (int pass = 0; pass < 2 && st == EMBP_OK; pass++) { /* count, then write */
-        if (pass && !(*ids = embp_malloc(((size_t)full + 1) * sizeof **ids)))
-            return TEI_FAIL(e, "backend", 500, "out of memory");
-        cap = pass ? full : 0;
-        if (b && special) {
-            st = embp_tokenizer_encode_pair(t, sa, la, sb, lb, *ids, NULL, cap, &got, &full, &err);
+    embp_status st = embp_tokenizer_encode_offsets(t, a, la, b, lb, special, false, &o, &n, &err);
+    if (st == EMBP_ENOMEM)
+        return TEI_FAIL(e, "backend", 500, "inputs[%zu]: %s", i, err.msg), NULL;
+    if (st != EMBP_OK)
+        return TEI_FAIL(e, "tokenizer", 422, "inputs[%zu]: %s", i, err.msg), NULL;
+    json_t *toks = json_array();
+    embp_buf slice = {0};
+    for (int k = 0; toks && k < n; k++) {
+        json_t *tok;
+        if (o[k].seq < 0) {
+            const char *s = embp_tokenizer_id_to_token(t, o[k].id);
+            tok = json_pack("{s:i, s:s, s:b, s:n, s:n}", "id", o[k].id, "text", s ? s : "",
+                            "special", 1, "start", "stop");
         } else {
-            int fa = 0, fb = 0;
-            st = special ? embp_tokenizer_encode(t, sa, la, 0, *ids, cap, &got, &fa, &err)
-                         : embp_tokenizer_encode_raw(t, sa, la, *ids, cap, &got, &fa, &err);
-            if (st == EMBP_OK && b) { /* no special tokens: HF concatenates the two */
-                int gb = 0;
-                st = embp_tokenizer_encode_raw(t, sb, lb, *ids ? *ids + got : NULL,
-                                               pass ? cap - got : 0, &gb, &fb, &err);
-                got += gb;
-            }
-            full = fa + fb;
+            const char *src = o[k].seq ? b : a;
+            slice.len = 0;
+            embp_utf8_lossy(&slice, (const unsigned char *)src + o[k].start,
+                            o[k].stop - o[k].start);
+            tok = json_pack("{s:i, s:s%, s:b, s:I, s:I}", "id", o[k].id, "text",
+                            slice.p ? slice.p : "", slice.len, "special", 0, "start",
+                            (json_int_t)o[k].start, "stop", (json_int_t)o[k].stop);
+        }
+        if (!tok || json_array_append_new(toks, tok) != 0) {
+            json_decref(toks);
+            toks = NULL;
         }
     }
-    if (st == EMBP_ENOMEM)
-        return TEI_FAIL(e, "backend", 500, "inputs[%zu]: %s", i, err.msg);
-    if (st != EMBP_OK)
-        return TEI_FAIL(e, "tokenizer", 422, "inputs[%zu]: %s", i, err.msg);
-    *n = got;
-    return 1;
-}
-
-/* TEI's "special" flags: HF's special_tokens_mask, the positions the post-processor added (an
- * added special token written in the text, or [UNK], is not one). n ids in all. */
-static int special_mask(const embp_tokenizer *t, const json_t *b, int special,
-                        int n, bool **mask, embp_http_error *e) {
-    if (!(*mask = embp_calloc((size_t)n + 1, sizeof **mask)))
-        return TEI_FAIL(e, "backend", 500, "out of memory");
-    if (!special)
-        return 1;
-    int n_a = n - embp_tokenizer_num_special(t, b != NULL), n_b = 0, got;
-    embp_error err;
-    if (b && (embp_tokenizer_encode_raw(t, json_string_value(b), json_string_length(b), NULL, 0,
-                                        &got, &n_b, &err) != EMBP_OK))
-        return TEI_FAIL(e, "tokenizer", 422, "%s", err.msg);
-    embp_tokenizer_special_mask(t, b != NULL, n_a - n_b, n_b, *mask, n);
-    return 1;
+    embp_buf_free(&slice);
+    embp_free(o);
+    if (!toks || slice.oom)
+        return TEI_FAIL(e, "backend", 500, "out of memory"), NULL;
+    return toks;
 }
 
 static int tei_tokenize(embp_server_ctx *x, const json_t *root, embp_reply *r,
                         embp_http_error *e) {
-    const embp_tokenizer *t = tokenizer_of(x, root, e);
+    embp_registry_model *m = NULL;
+    const embp_tokenizer *t = tokenizer_of(x, root, &m, e);
     int special;
-    const char *prompt;
+    const char *prompt_name, *prompt = "";
     json_t *items = NULL;
     if (!t || !get_bool(root, "add_special_tokens", 1, &special, e) ||
-        !get_str(root, "prompt_name", &prompt, e))
+        !get_str(root, "prompt_name", &prompt_name, e))
         return 0;
-    if (prompt)
-        return INVALID(e, "`prompt_name` \"%.64s\": /tokenize does not apply prompts in embp; "
-                       "put the prompt's text before the input (GET /v1/models lists each "
-                       "model's prompts)", prompt);
+    embp_error err;
+    embp_prompt choice = {NULL, prompt_name};
+    /* TEI: the named prompt before each text, offsets into the prompted text; none unnamed */
+    if (prompt_name && embp_prompt_resolve(m->model, &choice, &prompt, &err) != EMBP_OK)
+        return INVALID(e, "%s", err.msg);
     if (!batch_of(x, json_object_get(root, "inputs"), "inputs", is_text, &items, e))
         return 0;
     json_t *outer = json_array();
-    int ok = 1;
+    embp_buf text = {0};
+    int ok = outer != NULL || TEI_FAIL(e, "backend", 500, "out of memory");
     for (size_t i = 0; ok && i < json_array_size(items); i++) {
         const json_t *it = json_array_get(items, i), *a = it, *b = NULL;
         if (json_is_array(it) && json_array_size(it) == 2 &&
@@ -419,22 +422,23 @@ static int tei_tokenize(embp_server_ctx *x, const json_t *root, embp_reply *r,
                          i, kind_of(it));
             break;
         }
-        int32_t *ids = NULL;
-        bool *mask = NULL;
-        int n = 0;
-        ok = encode_item(t, a, b, special, &ids, &n, i, e) &&
-             special_mask(t, b, special, n, &mask, e);
-        json_t *toks = json_array();
-        for (int k = 0; ok && k < n; k++) {
-            const char *s = embp_tokenizer_id_to_token(t, ids[k]);
-            json_array_append_new(toks, json_pack("{s:i, s:s, s:b, s:n, s:n}", "id", ids[k],
-                                                  "text", s ? s : "", "special", mask[k],
-                                                  "start", "stop"));
+        if (b && *prompt) {
+            ok = INVALID(e, "`prompt_name` cannot be set with pairs (inputs[%zu])", i);
+            break;
         }
-        json_array_append_new(outer, toks);
-        embp_free(ids);
-        embp_free(mask);
+        text.len = 0;
+        embp_buf_puts(&text, prompt);
+        embp_buf_append(&text, json_string_value(a), json_string_length(a));
+        if (text.oom) {
+            ok = TEI_FAIL(e, "backend", 500, "out of memory");
+            break;
+        }
+        json_t *toks = tokens_json(t, text.p ? text.p : "", text.len,
+                                   b ? json_string_value(b) : NULL,
+                                   b ? json_string_length(b) : 0, special, i, e);
+        ok = toks && json_array_append_new(outer, toks) == 0;
     }
+    embp_buf_free(&text);
     json_decref(items);
     if (ok)
         embp_route_reply_json(r, 200, outer);
@@ -448,7 +452,7 @@ static int is_id_list(const json_t *v) {
 }
 
 static int tei_decode(embp_server_ctx *x, const json_t *root, embp_reply *r, embp_http_error *e) {
-    const embp_tokenizer *t = tokenizer_of(x, root, e);
+    const embp_tokenizer *t = tokenizer_of(x, root, NULL, e);
     int skip;
     json_t *items = NULL;
     if (!t || !get_bool(root, "skip_special_tokens", 1, &skip, e) ||

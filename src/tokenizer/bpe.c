@@ -154,6 +154,7 @@ void embp_bpe_clear(embp_bpe *m) {
 
 typedef struct {
     int32_t id, prev, next; /* prev/next: neighbour symbols, -1 at the ends */
+    uint32_t len;           /* bytes of the word it stands for, as HF's Word counts them */
     bool gone;
 } symbol;
 
@@ -190,11 +191,14 @@ static cand heap_pop(cand *h, size_t *n) {
     return top;
 }
 
-/* The word's initial symbols, as HF's BPE::merge_word builds them. */
+/* The word's initial symbols, as HF's BPE::merge_word builds them, each with HF's byte length
+ * (a char's bytes without prefix or suffix; 1 per byte-fallback id, prefix and suffix bytes
+ * included; an unknown run's bytes), from which its offsets follow. */
 static int initial_symbols(const embp_bpe *m, const char *w, size_t len, symbol *sy, size_t *n_sy,
                            char *tmp) {
     size_t n = 0;
     int32_t unk = -1; /* pending unknown (fused or not) */
+    uint32_t unk_len = 0;
     for (size_t i = 0; i < len;) {
         size_t cl = 1;
         while (i + cl < len && ((unsigned char)w[i + cl] & 0xC0) == 0x80)
@@ -213,9 +217,9 @@ static int initial_symbols(const embp_bpe *m, const char *w, size_t len, symbol 
         i += cl;
         int32_t id = embp_vocab_find(&m->vocab, "", 0, tmp, k);
         if (id >= 0) {
-            if (unk >= 0) sy[n++].id = unk;
+            if (unk >= 0) sy[n].len = unk_len, sy[n++].id = unk;
             unk = -1;
-            sy[n++].id = id;
+            sy[n].len = (uint32_t)cl, sy[n++].id = id;
             continue;
         }
         if (m->byte_fallback) {
@@ -224,15 +228,20 @@ static int initial_symbols(const embp_bpe *m, const char *w, size_t len, symbol 
                 all = m->byte_ids[(unsigned char)tmp[b]] >= 0;
             if (all) { /* HF leaves a pending unknown pending here */
                 for (size_t b = 0; b < k; b++)
-                    sy[n++].id = m->byte_ids[(unsigned char)tmp[b]];
+                    sy[n].len = 1, sy[n++].id = m->byte_ids[(unsigned char)tmp[b]];
                 continue;
             }
         }
         if (m->unk_id < 0) continue; /* no unk token: the char is dropped */
-        if (unk >= 0 && !m->fuse_unk) sy[n++].id = unk;
+        if (unk >= 0 && m->fuse_unk) {
+            unk_len += (uint32_t)cl;
+            continue;
+        }
+        if (unk >= 0) sy[n].len = unk_len, sy[n++].id = unk;
         unk = m->unk_id;
+        unk_len = (uint32_t)cl;
     }
-    if (unk >= 0) sy[n++].id = unk;
+    if (unk >= 0) sy[n].len = unk_len, sy[n++].id = unk;
     for (size_t i = 0; i < n; i++) {
         sy[i].prev = (int32_t)i - 1;
         sy[i].next = i + 1 < n ? (int32_t)i + 1 : -1;
@@ -243,11 +252,12 @@ static int initial_symbols(const embp_bpe *m, const char *w, size_t len, symbol 
 }
 
 int embp_bpe_tokenize(const embp_bpe *m, const char *w, size_t len, embp_idbuf *ids,
-                      embp_scratch *sc) {
+                      embp_scratch *sc, embp_alignbuf *offs) {
     if (len == 0) return 0;
     if (m->ignore_merges) {
         int32_t id = embp_vocab_find(&m->vocab, "", 0, w, len);
-        if (id >= 0) return embp_idbuf_push(ids, id);
+        if (id >= 0)
+            return embp_idbuf_push(ids, id) || (offs && embp_alignbuf_push(offs, 0, (uint32_t)len));
     }
     /* A char gives one symbol, or under byte fallback one per byte of prefix + char + suffix:
      * at most len + (prefix + suffix) per char symbols; a merge pushes at most two entries. */
@@ -272,6 +282,7 @@ int embp_bpe_tokenize(const embp_bpe *m, const char *w, size_t len, embp_idbuf *
         const embp_merge_slot *g = merge_find(m, cur->id, right->id);
         if (!g || g->new_id != top.new_id) continue; /* a stale entry */
         cur->id = top.new_id;
+        cur->len += right->len;
         right->gone = true;
         cur->next = right->next;
         if (right->next >= 0) sy[right->next].prev = (int32_t)top.pos;
@@ -280,7 +291,13 @@ int embp_bpe_tokenize(const embp_bpe *m, const char *w, size_t len, embp_idbuf *
         if (cur->next >= 0 && (g = merge_find(m, cur->id, sy[cur->next].id)))
             heap_push(heap, &n_heap, (cand){g->rank, top.pos, g->new_id});
     }
-    for (size_t i = 0; i < n_sy; i++)
-        if (!sy[i].gone && embp_idbuf_push(ids, sy[i].id) != 0) return -1;
+    uint32_t pos = 0;
+    for (size_t i = 0; i < n_sy; i++) {
+        if (sy[i].gone) continue;
+        if (embp_idbuf_push(ids, sy[i].id) != 0 ||
+            (offs && embp_alignbuf_push(offs, pos, pos + sy[i].len) != 0))
+            return -1;
+        pos += sy[i].len;
+    }
     return 0;
 }

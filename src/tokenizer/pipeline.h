@@ -10,6 +10,7 @@
 
 #include "core/buf.h"
 #include "core/status.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
 /* A half-open range [start, end) of code points in a buffer. flag: for a pre-token, that it
@@ -26,6 +27,43 @@ typedef struct {
 
 int embp_spanbuf_push(embp_spanbuf *b, uint32_t start, uint32_t end);
 void embp_spanbuf_free(embp_spanbuf *b);
+
+/* A growable array of ids (or other int32 values). -1 on no memory. */
+typedef struct {
+    int32_t *p;
+    size_t n, cap;
+} embp_idbuf;
+int embp_idbuf_push(embp_idbuf *b, int32_t id);
+
+/* Offsets, only computed when asked for (embp_tokenizer_encode_offsets): each normalized char's
+ * alignment, the range [s, e) of original code points it comes from (HF's NormalizedString
+ * alignments, kept per char instead of per byte: every byte of a char shares its alignment);
+ * for a model's tokens, byte ranges [s, e) within the word. */
+typedef struct {
+    uint32_t s, e;
+} embp_align;
+
+typedef struct {
+    embp_align *p;
+    size_t n, cap;
+} embp_alignbuf;
+
+int embp_alignbuf_reserve(embp_alignbuf *b, size_t extra);
+static inline int embp_alignbuf_push(embp_alignbuf *b, uint32_t s, uint32_t e) {
+    if (b->n == b->cap && embp_alignbuf_reserve(b, 1) != 0) return -1;
+    b->p[b->n].s = s;
+    b->p[b->n].e = e;
+    b->n++;
+    return 0;
+}
+void embp_alignbuf_free(embp_alignbuf *b);
+
+/* A normalizer's alignments: a is parallel to the text buffer, tmp is scratch; base is where
+ * the piece starts in the original (what HF gives a char inserted before every other). */
+typedef struct {
+    embp_alignbuf a, tmp;
+    uint32_t base;
+} embp_aligns;
 
 /* Growable scratch memory for the models' per-word work. */
 typedef struct {
@@ -65,6 +103,11 @@ void embp_precompiled_clear(embp_precompiled *pc);
 /* in normalized into out (cleared first). A first char mapped to nothing still leaves the
  * text starting at offset 0, as HF aligns it. 0, or -1 when out of memory. */
 int embp_precompiled_apply(const embp_precompiled *pc, const embp_cpbuf *in, embp_cpbuf *out);
+/* The same, with HF's change per output char (0: replaces one char, 1: inserted, -n: replaces
+ * one and removes n more) into changes (cleared first): what HF's NormalizedString::transform
+ * aligns by (HF's initial offset is 0 here). */
+int embp_precompiled_apply_changes(const embp_precompiled *pc, const embp_cpbuf *in,
+                                   embp_cpbuf *out, embp_idbuf *changes);
 
 /* ---------------------------------------------------------------- normalizer.c */
 
@@ -104,6 +147,10 @@ void embp_normalizer_clear(embp_normalizer *n);
  * char is dropped, so the result no longer starts at the original's offset 0 (HF's alignments,
  * which Metaspace's prepend_scheme "first" reads). 0, or -1 when out of memory. */
 int embp_normalizer_apply(const embp_normalizer *n, embp_cpbuf *buf, embp_cpbuf *tmp, bool *lead);
+/* The same, keeping al->a parallel to buf (NULL: no offsets): each char's original range as
+ * HF's NormalizedString aligns it. */
+int embp_normalizer_apply_aligned(const embp_normalizer *n, embp_cpbuf *buf, embp_cpbuf *tmp,
+                                  bool *lead, embp_aligns *al);
 
 /* ---------------------------------------------------------------- pretokenizer.c */
 
@@ -160,6 +207,12 @@ void embp_pretokenizer_clear(embp_pretokenizer *p);
  * memory (or over a regex limit). */
 int embp_pretokenizer_apply(const embp_pretokenizer *p, embp_cpbuf *buf, embp_spanbuf *words,
                             embp_pretok_scratch *sc);
+/* The same, appending to al (parallel to buf; NULL: no offsets) the alignment of each char a
+ * rewrite appends (Metaspace's and ByteLevel's prefix takes the piece's first char's, each
+ * byte-level char its source char's, as HF). */
+int embp_pretokenizer_apply_aligned(const embp_pretokenizer *p, embp_cpbuf *buf,
+                                    embp_spanbuf *words, embp_pretok_scratch *sc,
+                                    embp_alignbuf *al);
 
 /* GPT-2's byte-level alphabet: appends each UTF-8 byte of cp[0..n) to out as its char
  * (ByteLevel pre-tokenizer and normalizer). cp must not point into out unless out already has
@@ -213,8 +266,6 @@ embp_status embp_decoder_parse(json_t *j, const char *name, embp_decoder *d, emb
 void embp_decoder_clear(embp_decoder *d);
 /* HF's decode_chain: l's tokens rewritten in place. 0, or -1 when out of memory. */
 int embp_decoder_apply(const embp_decoder *d, embp_toklist *l);
-/* Appends bytes s[0..n) to out as Rust's String::from_utf8_lossy reads them. */
-void embp_utf8_lossy(embp_buf *out, const unsigned char *s, size_t n);
 
 /* ---------------------------------------------------------------- wordpiece.c */
 
@@ -264,15 +315,10 @@ int32_t embp_vocab_find_hashed(const embp_vocab *v, uint32_t h, const char *s, s
 /* The id of the token pre + s (either may be empty), or -1. */
 int32_t embp_vocab_find(const embp_vocab *v, const char *pre, size_t n_pre, const char *s,
                         size_t n);
-/* ids of word cp[0..n) appended to ids (grown as needed); bytes is scratch. -1 on no memory. */
-typedef struct {
-    int32_t *p;
-    size_t n, cap;
-} embp_idbuf;
-int embp_idbuf_push(embp_idbuf *b, int32_t id);
-/* The word as UTF-8 w[0..len), n_chars code points long. */
+/* The word as UTF-8 w[0..len), n_chars code points long. offs (NULL: not wanted) gets each
+ * id's byte range in w, as HF's model gives its tokens' offsets (every model below too). */
 int embp_wordpiece_tokenize(const embp_wordpiece *wp, const char *w, size_t len, size_t n_chars,
-                            embp_idbuf *ids);
+                            embp_idbuf *ids, embp_alignbuf *offs);
 
 /* ---------------------------------------------------------------- unigram.c */
 
@@ -290,7 +336,7 @@ typedef struct {
 embp_status embp_unigram_parse(json_t *j, const char *name, embp_unigram *ug, embp_error *err);
 void embp_unigram_clear(embp_unigram *ug);
 int embp_unigram_tokenize(const embp_unigram *ug, const char *w, size_t len, embp_idbuf *ids,
-                          embp_scratch *sc);
+                          embp_scratch *sc, embp_alignbuf *offs);
 
 /* ---------------------------------------------------------------- bpe.c */
 
@@ -314,7 +360,7 @@ typedef struct {
 embp_status embp_bpe_parse(json_t *j, const char *name, embp_bpe *m, embp_error *err);
 void embp_bpe_clear(embp_bpe *m);
 int embp_bpe_tokenize(const embp_bpe *m, const char *w, size_t len, embp_idbuf *ids,
-                      embp_scratch *sc);
+                      embp_scratch *sc, embp_alignbuf *offs);
 
 /* ---------------------------------------------------------------- postprocessor.c */
 
@@ -338,6 +384,10 @@ typedef struct {
     embp_template single, pair;
     int32_t *pre, *post;
     int n_pre, n_post;
+    /* trim_offsets of the ByteLevel / RobertaProcessing steps, in the order HF applies them
+     * (each pass trims again): bit k of trim_prefix is pass k's add_prefix_space. */
+    int n_trim;
+    uint32_t trim_prefix;
 } embp_postprocessor;
 
 embp_status embp_postprocessor_parse(json_t *j, const char *name, embp_postprocessor *pp,

@@ -1,7 +1,8 @@
 /* tokenizer.json "post_processor": TemplateProcessing (single and pair templates, type ids),
  * BertProcessing ([CLS] A [SEP] B [SEP]), RobertaProcessing (<s> A </s></s> B </s>),
  * ByteLevel (offsets only: no ids), Sequence (each wraps what the previous produced, as HF
- * applies them in turn), or null. All become templates; only ids and type ids matter here. */
+ * applies them in turn), or null. All become templates; besides ids and type ids, only the
+ * trim_offsets passes of ByteLevel and RobertaProcessing are kept (for offsets). */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -159,6 +160,10 @@ static embp_status parse_sequence(json_t *j, const char *name, embp_postprocesso
         }
         tmpl_free(&step.single);
         tmpl_free(&step.pair);
+        if (!st && step.n_trim && pp->n_trim + step.n_trim <= 32) { /* HF trims once per step */
+            pp->trim_prefix |= step.trim_prefix << pp->n_trim;
+            pp->n_trim += step.n_trim;
+        }
         if (st || rc) {
             tmpl_free(&s);
             tmpl_free(&p);
@@ -192,9 +197,17 @@ static embp_status parse_one(json_t *j, const char *name, embp_postprocessor *pp
         return rc ? embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name) : EMBP_OK;
     }
     if (strcmp(type, "BertProcessing") == 0) return parse_cls_sep(j, name, false, pp, err);
-    if (strcmp(type, "RobertaProcessing") == 0) return parse_cls_sep(j, name, true, pp, err);
-    if (strcmp(type, "ByteLevel") == 0)
+    bool roberta = strcmp(type, "RobertaProcessing") == 0, trim = true, prefix = true;
+    if (roberta || strcmp(type, "ByteLevel") == 0) { /* offsets only: trim_offsets */
+        const char *w = roberta ? "post_processor RobertaProcessing" : "post_processor ByteLevel";
+        if ((st = embp_json_bool(j, "trim_offsets", true, &trim, name, w, err)) ||
+            (st = embp_json_bool(j, "add_prefix_space", true, &prefix, name, w, err)))
+            return st;
+        pp->n_trim = trim;
+        pp->trim_prefix = trim && prefix;
+        if (roberta) return parse_cls_sep(j, name, true, pp, err);
         return tmpl_identity(pp) ? embp_fail(err, EMBP_ENOMEM, "%s: out of memory", name) : EMBP_OK;
+    }
     if (strcmp(type, "Sequence") == 0) return parse_sequence(j, name, pp, err);
     return embp_fail(err, EMBP_EUNSUPPORTED,
                      "%s: post_processor type '%.64s' is not supported (supported: " POST_SUPPORTED

@@ -120,17 +120,29 @@ static int64_t lookup(const embp_precompiled *pc, const unsigned char *key, size
     return -1;
 }
 
-/* Appends the replacement at strings[at] (to its NUL) to out as code points. */
-static int push_replacement(const embp_precompiled *pc, int64_t at, embp_cpbuf *out) {
+/* Appends the replacement at strings[at] (to its NUL) to out as code points; with chg, HF's
+ * changes for it replacing n_old chars (its Precompiled `replace`: the first chars replace one
+ * each; extra new chars are insertions; fewer new chars: the last one, or the char written
+ * before them when there is none, also removes the rest). */
+static int push_replacement(const embp_precompiled *pc, int64_t at, embp_cpbuf *out,
+                            embp_idbuf *chg, size_t n_old) {
     const char *s = pc->strings + at;
-    size_t n = strlen(s);
+    size_t n = strlen(s), n0 = out->n;
     const char *why;
     if (embp_utf8_check(s, n, &why) != n) return 0; /* not UTF-8: HF would fail; drop it */
-    return embp_utf8_decode(s, n, out);
+    if (embp_utf8_decode(s, n, out) != 0) return -1;
+    if (!chg) return 0;
+    size_t n_new = out->n - n0;
+    for (size_t k = 0; k < n_new; k++)
+        if (embp_idbuf_push(chg, k < n_old ? 0 : 1) != 0) return -1;
+    if (n_new < n_old && chg->n > 0) chg->p[chg->n - 1] -= (int32_t)(n_old - n_new);
+    return 0;
 }
 
-int embp_precompiled_apply(const embp_precompiled *pc, const embp_cpbuf *in, embp_cpbuf *out) {
+static int apply(const embp_precompiled *pc, const embp_cpbuf *in, embp_cpbuf *out,
+                 embp_idbuf *chg) {
     out->n = 0;
+    if (chg) chg->n = 0;
     if (embp_cpbuf_reserve(out, in->n) != 0) return -1;
     int32_t state = 0;
     unsigned char key[32];
@@ -143,16 +155,26 @@ int embp_precompiled_apply(const embp_precompiled *pc, const embp_cpbuf *in, emb
             bytes += (size_t)embp_utf8_put(in->p[i], (char *)key + bytes);
         int64_t at = bytes < 6 ? lookup(pc, key, bytes) : -1;
         if (at >= 0) {
-            if (push_replacement(pc, at, out) != 0) return -1;
+            if (push_replacement(pc, at, out, chg, ge - g) != 0) return -1;
         } else {
             for (size_t i = g; i < ge; i++) {
                 int k = embp_utf8_put(in->p[i], (char *)key);
                 at = lookup(pc, key, (size_t)k);
-                if (at >= 0 ? push_replacement(pc, at, out) : embp_cpbuf_push(out, in->p[i]))
+                if (at >= 0 ? push_replacement(pc, at, out, chg, 1)
+                            : embp_cpbuf_push(out, in->p[i]) || (chg && embp_idbuf_push(chg, 0)))
                     return -1;
             }
         }
         g = ge;
     }
     return 0;
+}
+
+int embp_precompiled_apply(const embp_precompiled *pc, const embp_cpbuf *in, embp_cpbuf *out) {
+    return apply(pc, in, out, NULL);
+}
+
+int embp_precompiled_apply_changes(const embp_precompiled *pc, const embp_cpbuf *in,
+                                   embp_cpbuf *out, embp_idbuf *changes) {
+    return apply(pc, in, out, changes);
 }

@@ -37,6 +37,23 @@ void embp_spanbuf_free(embp_spanbuf *b) {
     memset(b, 0, sizeof *b);
 }
 
+int embp_alignbuf_reserve(embp_alignbuf *b, size_t extra) {
+    if (b->cap - b->n >= extra) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->n < extra)
+        cap *= 2;
+    embp_align *p = embp_realloc(b->p, cap * sizeof *p);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+void embp_alignbuf_free(embp_alignbuf *b) {
+    embp_free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
 /* ---------------------------------------------------------------- parsing */
 
 static embp_status parse_behavior(json_t *j, const char *name, const char *type,
@@ -385,40 +402,55 @@ int embp_bytelevel_map(const uint32_t *cp, size_t n, embp_cpbuf *out) {
     return 0;
 }
 
-/* Appends piece buf[s..e) as byte-level chars to buf and pushes the new span onto out. */
+/* Appends piece buf[s..e) as byte-level chars to buf and pushes the new span onto out; al
+ * (NULL: no offsets) gets each new char's alignment, its source char's. */
 static int push_bytelevel(embp_cpbuf *buf, uint32_t s, uint32_t e, uint32_t flag,
-                          embp_spanbuf *out) {
+                          embp_spanbuf *out, embp_alignbuf *al) {
     if (embp_cpbuf_reserve(buf, 4 * (size_t)(e - s)) != 0 ||
         buf->n + 4 * (size_t)(e - s) > UINT32_MAX)
         return -1;
     uint32_t at = (uint32_t)buf->n;
     if (embp_bytelevel_map(buf->p + s, e - s, buf) != 0) return -1; /* room made: p stays */
+    if (al && embp_alignbuf_reserve(al, buf->n - at) != 0) return -1;
+    for (uint32_t i = s; al && i < e; i++) {
+        uint32_t c = buf->p[i];
+        int nb = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+        for (int b = 0; b < nb; b++)
+            embp_alignbuf_push(al, al->p[i].s, al->p[i].e);
+    }
     if (emit(out, at, (uint32_t)buf->n)) return -1;
     if (out->n && out->p[out->n - 1].start == at) out->p[out->n - 1].flag = flag;
     return 0;
 }
 
 /* Copies cp[s..e) to the end of buf with a leading char (0: none) and ' ' replaced by
- * repl (0: kept). The copy's span is [*ns, *ne). */
+ * repl (0: kept). The copy's span is [*ns, *ne). al (NULL: no offsets) follows buf: a replaced
+ * char keeps its alignment, the leading char takes the first char's (HF's prepend). */
 static int rewrite(embp_cpbuf *buf, uint32_t s, uint32_t e, uint32_t lead, uint32_t repl,
-                   uint32_t *ns, uint32_t *ne) {
+                   uint32_t *ns, uint32_t *ne, embp_alignbuf *al) {
     if (embp_cpbuf_reserve(buf, (size_t)(e - s) + 1) != 0 || buf->n + (e - s) + 1 > UINT32_MAX)
         return -1;
+    if (al && embp_alignbuf_reserve(al, (size_t)(e - s) + 1) != 0) return -1;
     *ns = (uint32_t)buf->n;
-    if (lead) buf->p[buf->n++] = lead;
-    for (uint32_t i = s; i < e; i++)
+    if (lead) {
+        buf->p[buf->n++] = lead;
+        if (al) embp_alignbuf_push(al, al->p[s].s, al->p[s].e);
+    }
+    for (uint32_t i = s; i < e; i++) {
         buf->p[buf->n++] = repl && buf->p[i] == ' ' ? repl : buf->p[i];
+        if (al) embp_alignbuf_push(al, al->p[i].s, al->p[i].e);
+    }
     *ne = (uint32_t)buf->n;
     return 0;
 }
 
 static int split_metaspace(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_span *w,
-                           embp_spanbuf *m, embp_spanbuf *out) {
+                           embp_spanbuf *m, embp_spanbuf *out, embp_alignbuf *al) {
     uint32_t first = buf->p[w->start] == ' ' ? p->replacement : buf->p[w->start];
     bool lead = first != p->replacement && (p->prepend == EMBP_PREPEND_ALWAYS ||
                                             (p->prepend == EMBP_PREPEND_FIRST && w->flag));
     uint32_t s, e;
-    if (rewrite(buf, w->start, w->end, lead ? p->replacement : 0, p->replacement, &s, &e))
+    if (rewrite(buf, w->start, w->end, lead ? p->replacement : 0, p->replacement, &s, &e, al))
         return -1;
     size_t k0 = out->n;
     if (!p->split) {
@@ -434,23 +466,25 @@ static int split_metaspace(const embp_pretokenizer *p, embp_cpbuf *buf, const em
 }
 
 static int split_bytelevel(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_span *w,
-                           embp_spanbuf *hits, embp_spanbuf *m, embp_spanbuf *out) {
+                           embp_spanbuf *hits, embp_spanbuf *m, embp_spanbuf *out,
+                           embp_alignbuf *al) {
     uint32_t s = w->start, e = w->end;
-    if (p->add_prefix && buf->p[s] != ' ' && rewrite(buf, s, e, ' ', 0, &s, &e)) return -1;
-    if (!p->re) return push_bytelevel(buf, s, e, w->flag, out);
+    if (p->add_prefix && buf->p[s] != ' ' && rewrite(buf, s, e, ' ', 0, &s, &e, al)) return -1;
+    if (!p->re) return push_bytelevel(buf, s, e, w->flag, out, al);
     m->n = 0;
     hits->n = 0;
     if (matches_pattern(p, p->re, buf->p, s, e, hits, m) != 0) return -1;
     for (size_t i = 0; i < m->n; i++) /* Isolated: every match and gap is a piece */
         if (m->p[i].start < m->p[i].end &&
-            push_bytelevel(buf, m->p[i].start, m->p[i].end, i == 0 ? w->flag : 0, out))
+            push_bytelevel(buf, m->p[i].start, m->p[i].end, i == 0 ? w->flag : 0, out, al))
             return -1;
     return 0;
 }
 
 /* Splits one piece w of buf onto out; m and hits are scratch. */
 static int split_piece(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_span *w,
-                       embp_spanbuf *m, embp_spanbuf *hits, embp_spanbuf *out) {
+                       embp_spanbuf *m, embp_spanbuf *hits, embp_spanbuf *out,
+                       embp_alignbuf *al) {
     const uint32_t *cp = buf->p;
     uint32_t s = w->start, e = w->end;
     m->n = 0;
@@ -475,9 +509,9 @@ static int split_piece(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_s
         return matches_pattern(p, p->re, cp, s, e, hits, m) ||
                apply_behavior(m, p->behavior, p->invert, out);
     case EMBP_PRE_METASPACE:
-        return split_metaspace(p, buf, w, m, out);
+        return split_metaspace(p, buf, w, m, out, al);
     case EMBP_PRE_BYTELEVEL:
-        return split_bytelevel(p, buf, w, hits, m, out);
+        return split_bytelevel(p, buf, w, hits, m, out, al);
     case EMBP_PRE_SEQUENCE:
         break;
     }
@@ -486,9 +520,15 @@ static int split_piece(const embp_pretokenizer *p, embp_cpbuf *buf, const embp_s
 
 int embp_pretokenizer_apply(const embp_pretokenizer *p, embp_cpbuf *buf, embp_spanbuf *words,
                             embp_pretok_scratch *sc) {
+    return embp_pretokenizer_apply_aligned(p, buf, words, sc, NULL);
+}
+
+int embp_pretokenizer_apply_aligned(const embp_pretokenizer *p, embp_cpbuf *buf,
+                                    embp_spanbuf *words, embp_pretok_scratch *sc,
+                                    embp_alignbuf *al) {
     if (p->kind == EMBP_PRE_SEQUENCE) {
         for (size_t i = 0; i < p->n_items; i++)
-            if (embp_pretokenizer_apply(&p->items[i], buf, words, sc) != 0) return -1;
+            if (embp_pretokenizer_apply_aligned(&p->items[i], buf, words, sc, al) != 0) return -1;
         return 0;
     }
     embp_spanbuf *tmp = &sc->out;
@@ -496,7 +536,7 @@ int embp_pretokenizer_apply(const embp_pretokenizer *p, embp_cpbuf *buf, embp_sp
     for (size_t i = 0; i < words->n; i++) {
         embp_span w = words->p[i];
         size_t k0 = tmp->n;
-        if (split_piece(p, buf, &w, &sc->m, &sc->hits, tmp) != 0) return -1;
+        if (split_piece(p, buf, &w, &sc->m, &sc->hits, tmp, al) != 0) return -1;
         if (w.flag && tmp->n > k0 && tmp->p[k0].start == w.start) tmp->p[k0].flag = 1;
     }
     embp_spanbuf t = *words;

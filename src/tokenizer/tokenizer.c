@@ -318,7 +318,8 @@ int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token) {
 /* ---------------------------------------------------------------- encoding */
 
 /* One encode call's working memory: everything grows as needed and is freed at the end, so
- * the tokenizer itself stays read-only. */
+ * the tokenizer itself stays read-only. With off set (offsets asked for), nal follows norm,
+ * woff gets the model's byte ranges in a word, outoff follows out (original code points). */
 typedef struct {
     embp_cpbuf raw, norm, tmp; /* the text; one piece normalized; scratch */
     embp_spanbuf pieces, sub, words;
@@ -327,6 +328,13 @@ typedef struct {
     char *bytes;
     size_t bytes_cap;
     embp_scratch model;
+    bool off;
+    embp_aligns nal;
+    embp_alignbuf woff, outoff;
+    embp_alignbuf outsp; /* follows out: an added token's leading and trailing White_Space
+                          * chars in the text it matched (HF's token value, which trim_offsets
+                          * reads); SPACES_OF_VOCAB: a model's token, whose value is its string */
+    uint32_t *b2c; /* [bytes_cap]: the word's byte -> its char's index */
 } encode_scratch;
 
 static void scratch_free(encode_scratch *s) {
@@ -344,27 +352,98 @@ static void scratch_free(encode_scratch *s) {
     embp_free(s->sub_ids.p);
     embp_free(s->out.p);
     embp_free(s->bytes);
+    embp_alignbuf_free(&s->nal.a);
+    embp_alignbuf_free(&s->nal.tmp);
+    embp_alignbuf_free(&s->woff);
+    embp_alignbuf_free(&s->outoff);
+    embp_alignbuf_free(&s->outsp);
+    embp_free(s->b2c);
 }
 
-/* The model's ids for word cp[0..n) appended to s->out. */
-static int encode_word(const embp_tokenizer *t, encode_scratch *s, const uint32_t *cp, size_t n) {
+#define SPACES_OF_VOCAB UINT32_MAX
+
+/* What ByteLevel's trim counts as a space: GPT-2's U+0120 (the byte ' ') or White_Space. */
+static bool is_space_char(uint32_t c) {
+    return c == 0x120 || embp_uc_is_whitespace(c);
+}
+
+/* Pushes id with original range [os, oe) when offsets are kept; an added token (val: the
+ * chars it matched, n of them) with its value's leading and trailing spaces. */
+static int push_out(encode_scratch *s, int32_t id, uint32_t os, uint32_t oe, const uint32_t *val,
+                    size_t n) {
+    if (embp_idbuf_push(&s->out, id) != 0) return -1;
+    if (!s->off) return 0;
+    uint32_t lead = 0, trail = 0;
+    while (lead < n && is_space_char(val[lead]))
+        lead++;
+    while (trail < n && is_space_char(val[n - 1 - trail]))
+        trail++;
+    return embp_alignbuf_push(&s->outoff, os, oe) || embp_alignbuf_push(&s->outsp, lead, trail);
+}
+
+/* The original range of normalized chars norm[a..b) (b > a): HF's expand_alignments, the first
+ * char's start to the last one's end. */
+static embp_align span_of(const encode_scratch *s, size_t a, size_t b) {
+    return (embp_align){s->nal.a.p[a].s, s->nal.a.p[b - 1].e};
+}
+
+/* The model's ids for word cp[0..n) appended to s->out; ws: where the word starts in norm. */
+static int encode_word(const embp_tokenizer *t, encode_scratch *s, const uint32_t *cp, size_t n,
+                       size_t ws) {
     if (s->bytes_cap < 4 * n + 1) {
         char *b = embp_realloc(s->bytes, 4 * n + 1);
-        if (!b) return -1;
-        s->bytes = b;
+        uint32_t *m = s->off ? embp_realloc(s->b2c, (4 * n + 1) * sizeof *m) : NULL;
+        if (b) s->bytes = b;
+        if (m) s->b2c = m;
+        if (!b || (s->off && !m)) return -1;
         s->bytes_cap = 4 * n + 1;
     }
     size_t len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)embp_utf8_put(cp[i], s->bytes + len);
+    bool off = s->off;
+    for (size_t i = 0; i < n; i++) {
+        int k = embp_utf8_put(cp[i], s->bytes + len);
+        for (int j = 0; off && j < k; j++)
+            s->b2c[len + (size_t)j] = (uint32_t)i;
+        len += (size_t)k;
+    }
     s->bytes[len] = '\0';
+    size_t first = s->out.n;
+    embp_alignbuf *offs = s->off ? &s->woff : NULL;
+    s->woff.n = 0;
+    int rc = 0;
     switch (t->kind) {
     case MODEL_WORDPIECE:
-        return embp_wordpiece_tokenize(&t->wp, s->bytes, len, n, &s->out);
+        rc = embp_wordpiece_tokenize(&t->wp, s->bytes, len, n, &s->out, offs);
+        break;
     case MODEL_UNIGRAM:
-        return embp_unigram_tokenize(&t->ug, s->bytes, len, &s->out, &s->model);
+        rc = embp_unigram_tokenize(&t->ug, s->bytes, len, &s->out, &s->model, offs);
+        break;
     case MODEL_BPE:
-        return embp_bpe_tokenize(&t->bpe, s->bytes, len, &s->out, &s->model);
+        rc = embp_bpe_tokenize(&t->bpe, s->bytes, len, &s->out, &s->model, offs);
+        break;
+    }
+    if (rc != 0 || !s->off) return rc;
+    if (embp_alignbuf_reserve(&s->outoff, s->out.n - first) != 0 ||
+        embp_alignbuf_reserve(&s->outsp, s->out.n - first) != 0)
+        return -1;
+    for (size_t k = 0; k < s->woff.n; k++) { /* word bytes -> its chars -> the original */
+        embp_align w = s->woff.p[k], o = {0, 0};
+        uint32_t lead = SPACES_OF_VOCAB, trail = 0;
+        if (w.e > w.s && w.e <= len) {
+            size_t c0 = s->b2c[w.s], c1 = s->b2c[w.e - 1] + 1;
+            o = span_of(s, ws + c0, ws + c1);
+            if (t->kind == MODEL_UNIGRAM && s->out.p[first + k] == t->ug.unk_id) {
+                lead = trail = 0; /* HF: an unknown piece's value is its text */
+                while (c0 + lead < c1 && is_space_char(cp[c0 + lead]))
+                    lead++;
+                while (c1 - trail > c0 && is_space_char(cp[c1 - 1 - trail]))
+                    trail++;
+            }
+        } else if (w.s < len) {
+            o.s = o.e = s->nal.a.p[ws + s->b2c[w.s]].s;
+        }
+        embp_alignbuf_push(&s->outoff, o.s, o.e);
+        embp_alignbuf_push(&s->outsp, lead, trail);
     }
     return 0;
 }
@@ -377,10 +456,13 @@ static int encode_words(const embp_tokenizer *t, encode_scratch *s, uint32_t fro
     if (from == to) return 0;
     if (embp_spanbuf_push(&s->words, from, to) != 0) return -1;
     s->words.p[0].flag = origin;
-    if (t->pre && embp_pretokenizer_apply(t->pre, &s->norm, &s->words, &s->pre) != 0) return -1;
+    if (t->pre && embp_pretokenizer_apply_aligned(t->pre, &s->norm, &s->words, &s->pre,
+                                                  s->off ? &s->nal.a : NULL) != 0)
+        return -1;
     for (size_t w = 0; w < s->words.n; w++) {
         const embp_span *sp = &s->words.p[w];
-        if (encode_word(t, s, s->norm.p + sp->start, sp->end - sp->start) != 0) return -1;
+        if (encode_word(t, s, s->norm.p + sp->start, sp->end - sp->start, sp->start) != 0)
+            return -1;
     }
     return 0;
 }
@@ -393,7 +475,16 @@ static int encode_piece(const embp_tokenizer *t, encode_scratch *s, uint32_t fro
     if (embp_cpbuf_reserve(&s->norm, to - from) != 0) return -1;
     memcpy(s->norm.p, s->raw.p + from, (to - from) * sizeof *s->raw.p);
     s->norm.n = to - from;
-    if (t->norm && embp_normalizer_apply(t->norm, &s->norm, &s->tmp, &origin) != 0) return -1;
+    if (s->off) { /* each char its own original range */
+        s->nal.a.n = 0;
+        s->nal.base = from;
+        if (embp_alignbuf_reserve(&s->nal.a, to - from) != 0) return -1;
+        for (uint32_t i = from; i < to; i++)
+            embp_alignbuf_push(&s->nal.a, i, i + 1);
+    }
+    if (t->norm && embp_normalizer_apply_aligned(t->norm, &s->norm, &s->tmp, &origin,
+                                                 s->off ? &s->nal : NULL) != 0)
+        return -1;
     if (s->norm.n > UINT32_MAX) return -1;
     if (!t->has_norm_added) return encode_words(t, s, 0, (uint32_t)s->norm.n, origin);
     s->sub.n = s->sub_ids.n = 0;
@@ -401,9 +492,12 @@ static int encode_piece(const embp_tokenizer *t, encode_scratch *s, uint32_t fro
                          &s->sub_ids) != 0)
         return -1;
     for (size_t i = 0; i < s->sub.n; i++) {
-        int rc = s->sub_ids.p[i] >= 0 ? embp_idbuf_push(&s->out, s->sub_ids.p[i])
-                                      : encode_words(t, s, s->sub.p[i].start, s->sub.p[i].end,
-                                                     origin && s->sub.p[i].start == 0);
+        const embp_span *sp = &s->sub.p[i];
+        embp_align o = s->off ? span_of(s, sp->start, sp->end) : (embp_align){0, 0};
+        int rc = s->sub_ids.p[i] >= 0
+                     ? push_out(s, s->sub_ids.p[i], o.s, o.e, s->norm.p + sp->start,
+                                sp->end - sp->start)
+                     : encode_words(t, s, sp->start, sp->end, origin && sp->start == 0);
         if (rc != 0) return -1;
     }
     return 0;
@@ -422,9 +516,11 @@ static int encode_sequence(const embp_tokenizer *t, encode_scratch *s, const cha
         return -1;
     }
     for (size_t i = 0; i < s->pieces.n; i++) {
+        const embp_span *sp = &s->pieces.p[i];
         int rc = s->piece_ids.p[i] >= 0
-                     ? embp_idbuf_push(&s->out, s->piece_ids.p[i])
-                     : encode_piece(t, s, s->pieces.p[i].start, s->pieces.p[i].end);
+                     ? push_out(s, s->piece_ids.p[i], sp->start, sp->end, s->raw.p + sp->start,
+                                sp->end - sp->start)
+                     : encode_piece(t, s, sp->start, sp->end);
         if (rc != 0) return -1;
     }
     return 0;
@@ -515,23 +611,32 @@ int embp_tokenizer_is_special(const embp_tokenizer *t, int32_t id) {
     return 0;
 }
 
+/* One text's ids (no special tokens), with offsets when off, into *s (the caller frees it with
+ * scratch_free, on error too). */
+static embp_status encode_checked(const embp_tokenizer *t, const char *text, size_t len, bool off,
+                                  encode_scratch *s, embp_error *err) {
+    const char *why = "";
+    size_t bad = len ? embp_utf8_check(text, len, &why) : 0;
+    memset(s, 0, sizeof *s);
+    s->off = off;
+    if (bad < len)
+        return embp_fail(err, EMBP_EINVAL, "text: invalid UTF-8 at byte offset %zu (%s)", bad, why);
+    if (encode_sequence(t, s, text, len) != 0 || s->out.n > (size_t)INT32_MAX / 4)
+        return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
+    return EMBP_OK;
+}
+
 /* The ids of one text (no special tokens) into *out (taken from the scratch, which is reset). */
 static embp_status encode_one(const embp_tokenizer *t, const char *text, size_t len,
                               embp_idbuf *out, embp_error *err) {
-    const char *why = "";
-    size_t bad = len ? embp_utf8_check(text, len, &why) : 0;
-    if (bad < len)
-        return embp_fail(err, EMBP_EINVAL, "text: invalid UTF-8 at byte offset %zu (%s)", bad, why);
     encode_scratch s;
-    memset(&s, 0, sizeof s);
-    if (encode_sequence(t, &s, text, len) != 0 || s.out.n > (size_t)INT32_MAX / 4) {
-        scratch_free(&s);
-        return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
+    embp_status st = encode_checked(t, text, len, false, &s, err);
+    if (st == EMBP_OK) {
+        *out = s.out;
+        s.out = (embp_idbuf){0};
     }
-    *out = s.out;
-    s.out = (embp_idbuf){0};
     scratch_free(&s);
-    return EMBP_OK;
+    return st;
 }
 
 embp_status embp_tokenizer_encode_raw(const embp_tokenizer *t, const char *text, size_t len,
@@ -576,6 +681,15 @@ embp_status embp_tokenizer_encode_pair_truncated(const embp_tokenizer *t, const 
                                                  int max_len, int from_left, int32_t *ids,
                                                  int32_t *type_ids, int cap, int *n_out,
                                                  int *n_full, embp_error *err) {
+    return embp_tokenizer_encode_pair_capped(t, a, a_len, b, b_len, max_len, from_left, 0, ids,
+                                             type_ids, cap, n_out, n_full, err);
+}
+
+embp_status embp_tokenizer_encode_pair_capped(const embp_tokenizer *t, const char *a,
+                                              size_t a_len, const char *b, size_t b_len,
+                                              int max_len, int from_left, int max_b, int32_t *ids,
+                                              int32_t *type_ids, int cap, int *n_out, int *n_full,
+                                              embp_error *err) {
     int n_special = t->post.pair.n_special;
     *n_out = 0;
     if (n_full) *n_full = 0;
@@ -588,6 +702,8 @@ embp_status embp_tokenizer_encode_pair_truncated(const embp_tokenizer *t, const 
     embp_idbuf seq[2] = {{0}, {0}};
     embp_status st = encode_one(t, a, a_len, &seq[0], err);
     if (!st) st = encode_one(t, b, b_len, &seq[1], err);
+    if (!st && max_b > 0 && seq[1].n > (size_t)max_b) /* b's first max_b ids, before the rest */
+        seq[1].n = (size_t)max_b;
     size_t keep[2] = {seq[0].n, seq[1].n}, first[2] = {0, 0};
     if (max_len > 0)
         longest_first(seq[0].n, seq[1].n, (size_t)(max_len - n_special), &keep[0], &keep[1]);
@@ -616,4 +732,114 @@ embp_status embp_tokenizer_encode_pair(const embp_tokenizer *t, const char *a, s
                                        int cap, int *n_out, int *n_full, embp_error *err) {
     return embp_tokenizer_encode_pair_truncated(t, a, a_len, b, b_len, 0, 0, ids, type_ids, cap,
                                                 n_out, n_full, err);
+}
+
+/* ---------------------------------------------------------------- offsets */
+
+/* HF's ByteLevel process_offsets, one pass over a sequence's tokens o[0..n): a token's leading
+ * and trailing spaces (GPT-2's U+0120 or White_Space chars of its value: a model token's
+ * string; an added token's matched text, sp[i]) come off its offsets, but not the one space
+ * add_prefix_space put before the sequence's first token. */
+static void trim_pass(const embp_tokenizer *t, embp_token_offsets *o, const embp_align *sp,
+                      int n, bool prefix) {
+    for (int i = 0; i < n; i++) {
+        size_t lead = sp[i].s, trail = sp[i].e;
+        const char *tok = embp_tokenizer_id_to_token(t, o[i].id);
+        if (sp[i].s == SPACES_OF_VOCAB) {
+            embp_cpbuf cps = {0};
+            lead = trail = 0;
+            if (tok && embp_utf8_decode(tok, strlen(tok), &cps) == 0) {
+                while (lead < cps.n && is_space_char(cps.p[lead]))
+                    lead++;
+                while (trail < cps.n && is_space_char(cps.p[cps.n - 1 - trail]))
+                    trail++;
+            }
+            embp_cpbuf_free(&cps);
+        }
+        if (lead > 0 && prefix && lead == 1 && (i == 0 || o[i].start == 0)) lead = 0;
+        if (lead > 0)
+            o[i].start = o[i].start + lead < o[i].stop ? o[i].start + (uint32_t)lead : o[i].stop;
+        if (trail > 0 && o[i].stop >= trail)
+            o[i].stop = o[i].stop - trail > o[i].start ? o[i].stop - (uint32_t)trail : o[i].start;
+    }
+}
+
+/* One sequence's ids and offsets (in the unit asked for, trimmed) into *seq (heap), *n. */
+static embp_status sequence_offsets(const embp_tokenizer *t, const char *text, size_t len,
+                                    bool chars, int which, embp_token_offsets **seq, int *n,
+                                    embp_error *err) {
+    *seq = NULL;
+    *n = 0;
+    encode_scratch s;
+    embp_status st = encode_checked(t, text, len, true, &s, err);
+    if (st != EMBP_OK) {
+        scratch_free(&s);
+        return st;
+    }
+    uint32_t *c2b = chars ? NULL : embp_malloc((s.raw.n + 1) * sizeof *c2b); /* cp -> byte */
+    embp_token_offsets *o = chars || c2b ? embp_calloc(s.out.n + 1, sizeof *o) : NULL;
+    if (!o) {
+        embp_free(c2b);
+        scratch_free(&s);
+        return embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory encoding %zu bytes", len);
+    }
+    if (c2b) {
+        uint32_t at = 0;
+        for (size_t i = 0; i < s.raw.n; i++) {
+            c2b[i] = at;
+            char u[4];
+            at += (uint32_t)embp_utf8_put(s.raw.p[i], u);
+        }
+        c2b[s.raw.n] = at;
+    }
+    for (size_t i = 0; i < s.out.n; i++) {
+        embp_align a = s.outoff.p[i];
+        if (a.s > s.raw.n) a.s = (uint32_t)s.raw.n;
+        if (a.e > s.raw.n) a.e = (uint32_t)s.raw.n;
+        o[i] = (embp_token_offsets){s.out.p[i], which, c2b ? c2b[a.s] : a.s, c2b ? c2b[a.e] : a.e};
+    }
+    for (int k = 0; k < t->post.n_trim; k++)
+        trim_pass(t, o, s.outsp.p, (int)s.out.n, (t->post.trim_prefix >> k) & 1);
+    *seq = o;
+    *n = (int)s.out.n;
+    embp_free(c2b);
+    scratch_free(&s);
+    return EMBP_OK;
+}
+
+embp_status embp_tokenizer_encode_offsets(const embp_tokenizer *t, const char *a, size_t a_len,
+                                          const char *b, size_t b_len, bool add_special,
+                                          bool chars, embp_token_offsets **out, int *n,
+                                          embp_error *err) {
+    embp_token_offsets *seq[2] = {NULL, NULL};
+    int ns[2] = {0, 0};
+    *out = NULL;
+    *n = 0;
+    if ((a_len > 0 && !a) || (b && b_len > 0 && !b))
+        return embp_fail(err, EMBP_EINVAL, "tokenizer: bad arguments");
+    embp_status st = sequence_offsets(t, a, a_len, chars, 0, &seq[0], &ns[0], err);
+    if (!st && b) st = sequence_offsets(t, b, b_len, chars, 1, &seq[1], &ns[1], err);
+    const embp_template *tp = b ? &t->post.pair : &t->post.single;
+    size_t total = (size_t)ns[0] + (size_t)ns[1] + (add_special ? (size_t)tp->n_special : 0);
+    embp_token_offsets *o = st ? NULL : embp_calloc(total + 1, sizeof *o);
+    if (!st && !o) st = embp_fail(err, EMBP_ENOMEM, "tokenizer: out of memory");
+    size_t k = 0;
+    for (int i = 0; o && !add_special && i < 2; i++) /* HF: the sequences back to back */
+        for (int j = 0; j < ns[i]; j++)
+            o[k++] = seq[i][j];
+    for (int i = 0; o && add_special && i < tp->n; i++) {
+        const embp_tmpl_item *it = &tp->p[i];
+        if (it->seq < 0) {
+            o[k++] = (embp_token_offsets){it->id, -1, 0, 0};
+            continue;
+        }
+        for (int j = 0; j < ns[it->seq]; j++)
+            o[k++] = seq[it->seq][j];
+    }
+    embp_free(seq[0]);
+    embp_free(seq[1]);
+    if (st) return st;
+    *out = o;
+    *n = (int)k;
+    return EMBP_OK;
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/status.h"
 
 typedef struct embp_tokenizer embp_tokenizer;
@@ -73,6 +74,36 @@ embp_status embp_tokenizer_encode_pair_truncated(const embp_tokenizer *t, const 
                                                  int32_t *type_ids, int cap, int *n_out /* OUT */,
                                                  int *n_full /* OUT */, embp_error *err);
 
+/* One id of an encoding with its offsets, as HF tokenizers' Encoding gives them. */
+typedef struct {
+    int32_t id;
+    int32_t seq;          /* 0: the text (a pair's first), 1: a pair's second, -1: a special
+                           * token the post-processor added (HF's special_tokens_mask) */
+    uint32_t start, stop; /* [start, stop) in seq's text; 0, 0 for a special token */
+} embp_token_offsets;
+
+/* Encodes a (b NULL) or the pair (a, b) as embp_tokenizer_encode / _encode_pair do (with the
+ * post-processor's special tokens when add_special, else the sequences' ids back to back), not
+ * truncated, with each id's offsets into its own text as HF tokenizers computes them: through
+ * the normalizer's alignments, the pre-tokenizer's splits and the model's pieces, then the
+ * ByteLevel / RobertaProcessing trim_offsets passes (an added token's span includes what its
+ * lstrip/rstrip took). chars: in code points (what Python's `tokenizers` answers), else in
+ * bytes (the Rust crate's, what TEI's /tokenize answers). *out (heap, embp_free) gets *n
+ * entries. Invalid UTF-8 is EMBP_EINVAL naming the byte offset. The embedding path does not
+ * pay for offsets: encode and its siblings keep none. */
+embp_status embp_tokenizer_encode_offsets(const embp_tokenizer *t, const char *a, size_t a_len,
+                                          const char *b, size_t b_len, bool add_special,
+                                          bool chars, embp_token_offsets **out /* OUT */,
+                                          int *n /* OUT */, embp_error *err);
+
+/* embp_tokenizer_encode_pair_truncated with b first cut to its first max_b ids (max_b <= 0: not
+ * cut; Cohere's max_tokens_per_doc), then the pair truncated as there; *n_full counts b cut. */
+embp_status embp_tokenizer_encode_pair_capped(const embp_tokenizer *t, const char *a,
+                                              size_t a_len, const char *b, size_t b_len,
+                                              int max_len, int from_left, int max_b, int32_t *ids,
+                                              int32_t *type_ids, int cap, int *n_out /* OUT */,
+                                              int *n_full /* OUT */, embp_error *err);
+
 /* HF's special_tokens_mask of an encoding with the special tokens: for a sequence of n_a text
  * ids (and n_b for the pair's second, pair 1), mask[k] tells whether position k is one the
  * post-processor added. Writes min(count, cap); returns the count. */
@@ -108,6 +139,9 @@ const char *embp_tokenizer_id_to_token(const embp_tokenizer *t, int32_t id);
 embp_status embp_tokenizer_decode(const embp_tokenizer *t, const int32_t *ids, size_t n,
                                   bool skip_special, char **out /* OUT */, size_t *len /* OUT */,
                                   embp_error *err);
+/* Appends bytes s[0..n) to out as Rust's String::from_utf8_lossy reads them (the decoder's
+ * and TEI's token texts). */
+void embp_utf8_lossy(embp_buf *out, const unsigned char *s, size_t n);
 /* The id of token, or -1. */
 int32_t embp_tokenizer_token_to_id(const embp_tokenizer *t, const char *token);
 

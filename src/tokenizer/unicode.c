@@ -220,6 +220,10 @@ static int combining_class(uint32_t c) {
     return utf8proc_get_property((utf8proc_int32_t)c)->combining_class;
 }
 
+int embp_uc_combining_class(uint32_t c) {
+    return c < 0x300 ? 0 : combining_class(c);
+}
+
 /* Sorts the run p[0..n) of non-starters stably by combining class, through tmp (n slots).
  * A counting sort: linear in the run, where an insertion sort was quadratic (a 1 MiB run of
  * alternating U+0301 U+0316 took minutes); short runs, the usual case, keep the insertion. */

@@ -48,6 +48,8 @@ bool embp_uc_grapheme_break(uint32_t a, uint32_t b, int32_t *state);
 
 /* Appends Rust's char::to_lowercase(c) to out (one code point, or two for U+0130). */
 int embp_uc_push_lower(embp_cpbuf *out, uint32_t c);
+/* c's canonical combining class (0: a starter). */
+int embp_uc_combining_class(uint32_t c);
 /* Replaces in[0..n) by its canonical (compat: compatibility) decomposition with canonical
  * ordering, written to out (cleared first); compose then recomposes (NFC, NFKC). */
 int embp_uc_normalize(const uint32_t *in, size_t n, bool compat, bool compose, embp_cpbuf *out);

@@ -96,24 +96,30 @@ typedef struct {
 
 /* Emits the piece w[s..e) (already a segmentation result): its id, else byte fallback, else
  * unk. Mirrors HF's Unigram::tokenize. */
-static int emit_piece(const embp_unigram *ug, const char *w, size_t s, size_t e, embp_idbuf *ids) {
+static int push_piece(embp_idbuf *ids, embp_alignbuf *offs, int32_t id, size_t s, size_t e) {
+    return embp_idbuf_push(ids, id) || (offs && embp_alignbuf_push(offs, (uint32_t)s, (uint32_t)e));
+}
+
+static int emit_piece(const embp_unigram *ug, const char *w, size_t s, size_t e, embp_idbuf *ids,
+                      embp_alignbuf *offs) {
     int32_t id = embp_vocab_find(&ug->vocab, "", 0, w + s, e - s);
-    if (id >= 0) return embp_idbuf_push(ids, id);
+    /* HF: every id of the piece, byte fallback's too, spans the whole piece */
+    if (id >= 0) return push_piece(ids, offs, id, s, e);
     if (ug->byte_fallback) {
         bool all = true;
         for (size_t i = s; i < e && all; i++)
             all = ug->byte_ids[(unsigned char)w[i]] >= 0;
         if (all) {
             for (size_t i = s; i < e; i++)
-                if (embp_idbuf_push(ids, ug->byte_ids[(unsigned char)w[i]]) != 0) return -1;
+                if (push_piece(ids, offs, ug->byte_ids[(unsigned char)w[i]], s, e)) return -1;
             return 0;
         }
     }
-    return ug->unk_id >= 0 ? embp_idbuf_push(ids, ug->unk_id) : 0;
+    return ug->unk_id >= 0 ? push_piece(ids, offs, ug->unk_id, s, e) : 0;
 }
 
 int embp_unigram_tokenize(const embp_unigram *ug, const char *w, size_t len, embp_idbuf *ids,
-                          embp_scratch *sc) {
+                          embp_scratch *sc, embp_alignbuf *offs) {
     if (len == 0) return 0;
     if (len >= INT32_MAX || embp_scratch_reserve(sc, (len + 1) * sizeof(node) + (len + 1) * 8) != 0)
         return -1;
@@ -167,6 +173,6 @@ int embp_unigram_tokenize(const embp_unigram *ug, const char *w, size_t len, emb
         e = s;
     }
     for (size_t k = n_cuts - 1; k > 0; k--)
-        if (emit_piece(ug, w, cuts[k], cuts[k - 1], ids) != 0) return -1;
+        if (emit_piece(ug, w, cuts[k], cuts[k - 1], ids, offs) != 0) return -1;
     return 0;
 }

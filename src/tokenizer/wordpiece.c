@@ -71,18 +71,23 @@ static size_t longest_piece(const embp_wordpiece *wp, const char *w, size_t star
 }
 
 int embp_wordpiece_tokenize(const embp_wordpiece *wp, const char *w, size_t len, size_t n_chars,
-                            embp_idbuf *ids) {
-    if (n_chars > (size_t)wp->max_chars) return embp_idbuf_push(ids, wp->unk_id);
-    size_t first = ids->n;
+                            embp_idbuf *ids, embp_alignbuf *offs) {
+    size_t first = ids->n, first_off = offs ? offs->n : 0;
+    if (n_chars > (size_t)wp->max_chars) goto unknown;
     for (size_t start = 0; start < len;) {
         int32_t id = -1;
         size_t end = longest_piece(wp, w, start, len, &id);
-        if (end == start) { /* a piece matches nothing: the whole word is unknown */
-            ids->n = first;
-            return embp_idbuf_push(ids, wp->unk_id);
-        }
-        if (embp_idbuf_push(ids, id) != 0) return -1;
+        if (end == start) /* a piece matches nothing: the whole word is unknown */
+            goto unknown;
+        if (embp_idbuf_push(ids, id) != 0 ||
+            (offs && embp_alignbuf_push(offs, (uint32_t)start, (uint32_t)end) != 0))
+            return -1;
         start = end;
     }
     return 0;
+unknown: /* HF: one [UNK] over the whole word */
+    ids->n = first;
+    if (offs) offs->n = first_off;
+    return embp_idbuf_push(ids, wp->unk_id) ||
+           (offs && embp_alignbuf_push(offs, 0, (uint32_t)len));
 }

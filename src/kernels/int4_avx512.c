@@ -30,24 +30,50 @@ static size_t scratch_bf16(int m, int k) {
     return (size_t)(m + MR - 1) / MR * MR * k * sizeof(uint16_t) + 64;
 }
 
-/* Rows [r0, r1) of a [m, k] fp32 into ap, round to nearest even (vcvtne2ps2bf16); k is even
- * (a multiple of the group). */
+/* 32 values of k from each of a tile's 4 rows (row stride k) as bf16 pairs, transposed to the
+ * tile's order: 16 k pairs x 4 rows, 64 words at dst. */
+static inline void tile_pairs32(const float *row0, size_t k, uint32_t *dst) {
+    __m512i R[4];
+    for (int r = 0; r < 4; r++) {
+        const float *x = row0 + r * k;
+        R[r] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x));
+    }
+    /* 4 x 4 transposes of words in each 128-bit lane, then of the lanes */
+    __m512i a = _mm512_unpacklo_epi32(R[0], R[1]), b = _mm512_unpackhi_epi32(R[0], R[1]);
+    __m512i c = _mm512_unpacklo_epi32(R[2], R[3]), d = _mm512_unpackhi_epi32(R[2], R[3]);
+    __m512i t0 = _mm512_unpacklo_epi64(a, c), t1 = _mm512_unpackhi_epi64(a, c);
+    __m512i t2 = _mm512_unpacklo_epi64(b, d), t3 = _mm512_unpackhi_epi64(b, d);
+    __m512i u0 = _mm512_shuffle_i32x4(t0, t1, _MM_SHUFFLE(1, 0, 1, 0));
+    __m512i u1 = _mm512_shuffle_i32x4(t2, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m512i u2 = _mm512_shuffle_i32x4(t0, t1, _MM_SHUFFLE(3, 2, 3, 2));
+    __m512i u3 = _mm512_shuffle_i32x4(t2, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    _mm512_storeu_si512(dst, _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(dst + 16, _mm512_shuffle_i32x4(u0, u1, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm512_storeu_si512(dst + 32, _mm512_shuffle_i32x4(u2, u3, _MM_SHUFFLE(2, 0, 2, 0)));
+    _mm512_storeu_si512(dst + 48, _mm512_shuffle_i32x4(u2, u3, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Rows [r0, r1) of a [m, k] fp32 into ap, round to nearest even (vcvtne2ps2bf16 and its scalar
+ * twin give the same bits); r0 is a multiple of MR, k is even (a multiple of the group). */
 static void to_bf16(const float *a, int k, int r0, int r1, uint32_t *ap) {
-    const __m512i lanes = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(MR));
-    for (int i = r0; i < r1; i++) {
-        const float *row = a + (size_t)i * k;
-        uint32_t *dst = ap + (size_t)(i / MR) * (k / 2) * MR + i % MR;
+    int i = r0;
+    for (; i + MR <= r1; i += MR) { /* whole tiles, 32 values of k at a time */
+        uint32_t *dst = ap + (size_t)(i / MR) * (k / 2) * MR;
         int kk = 0;
-        for (; kk + 32 <= k; kk += 32) {
-            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(row + kk + 16),
-                                             _mm512_loadu_ps(row + kk));
-            _mm512_i32scatter_epi32(dst + (size_t)kk / 2 * MR, lanes, (__m512i)v, 4);
-        }
+        for (; kk + 32 <= k; kk += 32)
+            tile_pairs32(a + (size_t)i * k + kk, (size_t)k, dst + (size_t)kk / 2 * MR);
         for (; kk < k; kk += 2)
-            dst[(size_t)kk / 2 * MR] = (uint32_t)embp_f32_to_bf16(row[kk]) |
-                                       (uint32_t)embp_f32_to_bf16(row[kk + 1]) << 16;
+            for (int r = 0; r < MR; r++) {
+                const float *x = a + (size_t)(i + r) * k + kk;
+                dst[(size_t)kk / 2 * MR + r] = (uint32_t)embp_f32_to_bf16(x[0]) |
+                                               (uint32_t)embp_f32_to_bf16(x[1]) << 16;
+            }
+    }
+    for (; i < r1; i++) { /* the last, partial tile */
+        uint32_t *dst = ap + (size_t)(i / MR) * (k / 2) * MR + i % MR;
+        for (int kk = 0; kk < k; kk += 2)
+            dst[(size_t)kk / 2 * MR] = (uint32_t)embp_f32_to_bf16(a[(size_t)i * k + kk]) |
+                                       (uint32_t)embp_f32_to_bf16(a[(size_t)i * k + kk + 1]) << 16;
     }
 }
 

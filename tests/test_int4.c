@@ -25,11 +25,14 @@ typedef struct {
 } shape;
 
 /* M = 1, 3, 17; K a multiple of the group; N not a multiple of 16 or 32 (the register block).
- * The last is past the AVX2 kernel's 192-row sweep and 256-value K slice, with a partial tile
- * and a partial panel. */
-static const shape shapes[] = {{1, 64, 40, 32},  {3, 96, 17, 32},  {17, 256, 33, 32},
-                               {3, 128, 50, 64}, {17, 64, 16, 16}, {5, 512, 70, 128},
-                               {200, 320, 40, 32}};
+ * {200, 320, 40} is past the AVX2 kernel's 192-row sweep and 256-value K slice, with a partial
+ * tile and a partial panel; the next two span AVX-512 bf16 jobs (96 rows, 3-panel blocks, K
+ * blocks of 256) with partial row blocks and the largest group; K 48 leaves 16 values of k past
+ * the bf16 kernel's 32-wide packing of A. */
+static const shape shapes[] = {{1, 64, 40, 32},   {3, 96, 17, 32},   {17, 256, 33, 32},
+                               {3, 128, 50, 64},  {17, 64, 16, 16},  {5, 512, 70, 128},
+                               {200, 320, 40, 32}, {101, 128, 100, 32}, {13, 512, 64, 256},
+                               {9, 48, 20, 16}};
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -67,14 +70,19 @@ static void problem_free(problem *p) {
     free(p->a), free(p->w), free(p->wd), free(p->bias), free(p->q), free(p->sc);
 }
 
-static float *run(const embp_int4_kernel *kern, const problem *p) {
+static float *run_post(const embp_int4_kernel *kern, const problem *p, embp_post_fn post) {
     embp_int4_weights w;
     embp_error err;
     assert_int_equal(embp_int4_pack(kern, p->q, p->sc, p->s.n, p->s.k, p->s.g, &w, &err), EMBP_OK);
     float *c = malloc(sizeof(float) * p->s.m * p->s.n);
-    assert_int_equal(embp_int4_gemm(kern, &w, p->a, p->s.m, p->bias, c, NULL, &err), EMBP_OK);
+    assert_int_equal(embp_int4_gemm(kern, &w, p->a, p->s.m, p->bias, post, c, NULL, &err),
+                     EMBP_OK);
     embp_int4_weights_free(&w);
     return c;
+}
+
+static float *run(const embp_int4_kernel *kern, const problem *p) {
+    return run_post(kern, p, NULL);
 }
 
 /* sum_k |a[i][k] * wd[j][k]|: the scale every error bound here is relative to. */
@@ -183,19 +191,47 @@ static void variant_matches_reference(const embp_int4_kernel *kern) {
     }
 }
 
+/* The fused GELU (post) of kern: every value of C gets it exactly once, after the bias: the
+ * same bytes as the kernel without it followed by GELU over all of C. The scalar table's GELU is
+ * elementwise in one code path, so however a kernel cuts its rows the bytes must match. */
+static void variant_applies_post_once(const embp_int4_kernel *kern) {
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        problem p;
+        problem_make(&p, shapes[t]);
+        float *fused = run_post(kern, &p, embp_kernels_scalar.gelu), *c = run(kern, &p);
+        embp_kernels_scalar.gelu(c, (size_t)p.s.m * p.s.n);
+        for (int i = 0; i < p.s.m * p.s.n; i++)
+            if (memcmp(&fused[i], &c[i], sizeof(float)))
+                fail_msg("%s M=%d K=%d N=%d: GELU fused gives C[%d][%d] %.9g, after the GEMM "
+                         "%.9g", kern->name, p.s.m, p.s.k, p.s.n, i / p.s.n, i % p.s.n,
+                         (double)fused[i], (double)c[i]);
+        free(fused), free(c);
+        problem_free(&p);
+    }
+}
+
+static void test_scalar_references_apply_gelu_once(void **state) {
+    (void)state;
+    variant_applies_post_once(&embp_int4_scalar);
+    variant_applies_post_once(&embp_int4_scalar_int8);
+}
+
 static void test_avx512_bf16_kernel_equals_scalar_reference(void **state) {
     (void)state;
     variant_matches_reference(&embp_int4_avx512_bf16);
+    variant_applies_post_once(&embp_int4_avx512_bf16);
 }
 
 static void test_avx512_vnni_kernel_equals_scalar_int8_reference(void **state) {
     (void)state;
     variant_matches_reference(&embp_int4_avx512_vnni);
+    variant_applies_post_once(&embp_int4_avx512_vnni);
 }
 
 static void test_avx2_kernel_equals_scalar_reference(void **state) {
     (void)state;
     variant_matches_reference(&embp_int4_avx2);
+    variant_applies_post_once(&embp_int4_avx2);
 }
 
 static void test_pick_follows_cpu_features(void **state) {
@@ -222,7 +258,7 @@ static void test_gemm_rejects_weights_packed_for_another_kernel(void **state) {
     assert_int_equal(embp_int4_pack(&embp_int4_avx512_bf16, p.q, p.sc, p.s.n, p.s.k, p.s.g, &w,
                                     &err), EMBP_OK);
     float c[40];
-    assert_int_equal(embp_int4_gemm(&embp_int4_scalar, &w, p.a, 1, NULL, c, NULL, &err),
+    assert_int_equal(embp_int4_gemm(&embp_int4_scalar, &w, p.a, 1, NULL, NULL, c, NULL, &err),
                      EMBP_EINVAL);
     assert_non_null(strstr(err.msg, "scalar"));
     embp_int4_weights_free(&w);
@@ -242,6 +278,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_scalar_bf16_reference_equals_fp64_matmul_within_bf16_rounding),
         cmocka_unit_test(test_scalar_int8_reference_equals_fp64_matmul_within_activation_rounding),
         cmocka_unit_test(test_gemm_rejects_weights_packed_for_another_kernel),
+        cmocka_unit_test(test_scalar_references_apply_gelu_once),
     };
     const struct CMUnitTest avx512_bf16[] = {
         cmocka_unit_test(test_avx512_bf16_kernel_equals_scalar_reference),

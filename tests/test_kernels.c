@@ -151,8 +151,8 @@ static void test_attention_bias_of_distance_zero_returns_each_value(void **state
 /* Q, K, V interleaved as in the fused QKV rows: (L, 3 * D) with a head at column 0. */
 static void test_simd_attention_matches_scalar(void **state) {
     const embp_kernels *t = table(state);
-    int Ls[] = {1, 5, 17, 128}, Ds[] = {16, 32, 24};
-    for (int li = 0; li < 4; li++)
+    int Ls[] = {1, 5, 17, 80, 128}, Ds[] = {16, 32, 24}; /* 80: 64 score columns, then 16 */
+    for (int li = 0; li < 5; li++)
         for (int di = 0; di < 3; di++) {
             int L = Ls[li], D = Ds[di], stride = 3 * D;
             float *qkv = rand_vec((size_t)L * stride, -2.0f, 2.0f);
@@ -174,6 +174,68 @@ static void test_simd_attention_matches_scalar(void **state) {
             snprintf(what, sizeof what, "attention_bias L=%d D=%d", L, D);
             expect_close(what, t->name, got, ref, (size_t)L * D, ATTN_TOL, 0);
             free(qkv), free(ref), free(got), free(scr), free(dist);
+        }
+}
+
+/* One head over (L, 3D) random rows in [-amp, amp]: got from the kernel, ref from reference;
+ * returns the largest and the mean |got - ref|. */
+typedef void (*attn_fn)(const float *, const float *, const float *, int, float *, int, int, int,
+                        float, float *);
+static void attn_diff(attn_fn kernel, attn_fn reference, int L, int D, float amp, double *max,
+                      double *mean) {
+    int stride = 3 * D;
+    float *qkv = rand_vec((size_t)L * stride, -amp, amp);
+    float *ref = malloc((size_t)L * D * 4), *got = malloc((size_t)L * D * 4);
+    float *scr = malloc(embp_attn_scratch_floats(L, D) * 4);
+    float scale = 1.0f / sqrtf((float)D);
+    reference(qkv, qkv + D, qkv + 2 * D, stride, ref, D, L, D, scale, scr);
+    kernel(qkv, qkv + D, qkv + 2 * D, stride, got, D, L, D, scale, scr);
+    *max = *mean = 0.0;
+    for (int i = 0; i < L * D; i++) {
+        double d = fabs((double)got[i] - ref[i]);
+        *max = d > *max || isnan(d) ? d : *max;
+        *mean += d / (L * D);
+    }
+    free(qkv), free(ref), free(got), free(scr);
+}
+
+/* attention_bf16 against its scalar twin: the same roundings, sums in another order (fp32 vs
+ * fp64) and exp by polynomial. An exponential a few ulps apart can round to the neighbouring
+ * bf16 (2^-8 relative) and move an output by up to 2^-8 of max |v| = 2, so that bounds each
+ * element, and the mean is held 20x tighter; a wrong pairing, transposition or scale misses
+ * both by orders of magnitude. D = 24 runs the fp32 kernel (kernels.h). */
+#define ATTN_BF16_TOL (2.0 * 0.00390625)
+static void test_attention_bf16_matches_its_scalar_twin(void **state) {
+    (void)state;
+    const embp_kernels *t = &embp_kernels_avx512_bf16;
+    assert_non_null(t->attention_bf16);
+    assert_null(embp_kernels_avx512.attention_bf16); /* no vdpbf16ps, no bf16 attention */
+    int Ls[] = {1, 5, 17, 80, 128}, Ds[] = {32, 64, 24};
+    for (int li = 0; li < 5; li++)
+        for (int di = 0; di < 3; di++) {
+            double max, mean;
+            attn_diff(t->attention_bf16, embp_attention_bf16_ref, Ls[li], Ds[di], 2.0f, &max,
+                      &mean);
+            if (!(max <= ATTN_BF16_TOL && mean <= ATTN_BF16_TOL / 20))
+                fail_msg("attention_bf16 L=%d D=%d vs its scalar twin: max |diff| %.3g (bound "
+                         "%.3g), mean %.3g (bound %.3g)", Ls[li], Ds[di], max, ATTN_BF16_TOL,
+                         mean, ATTN_BF16_TOL / 20);
+        }
+}
+
+/* The twin is attention: against the fp32 scalar attention, inputs in [-1, 1], it moves each
+ * output by what rounding q, k, v and the exponentials to bf16 does (a few 2^-9 of |v|). */
+static void test_attention_bf16_twin_is_attention_within_bf16_rounding(void **state) {
+    (void)state;
+    int Ls[] = {17, 128}, Ds[] = {32, 64};
+    for (int li = 0; li < 2; li++)
+        for (int di = 0; di < 2; di++) {
+            double max, mean;
+            attn_diff(embp_attention_bf16_ref, embp_kernels_scalar.attention, Ls[li], Ds[di],
+                      1.0f, &max, &mean);
+            if (!(max <= 0.01 && mean <= 0.002 && max > 0.0))
+                fail_msg("bf16 attention twin L=%d D=%d vs fp32: max |diff| %.3g, mean %.3g "
+                         "(want nonzero, <= 0.01 and <= 0.002)", Ls[li], Ds[di], max, mean);
         }
 }
 
@@ -263,6 +325,10 @@ int main(int argc, char **argv) {
         cmocka_unit_test_prestate(test_attention_bias_of_distance_zero_returns_each_value,
                                   (void *)(uintptr_t)&embp_kernels_scalar),
         cmocka_unit_test(test_pick_follows_the_cpu_mask),
+        cmocka_unit_test(test_attention_bf16_twin_is_attention_within_bf16_rounding),
+    };
+    const struct CMUnitTest avx512_bf16[] = {
+        cmocka_unit_test(test_attention_bf16_matches_its_scalar_twin),
     };
     /* Each SIMD table is its own path: on a CPU without AVX-512 the avx512 table shows as
      * Skipped in ctest, not left out. */
@@ -272,6 +338,7 @@ int main(int argc, char **argv) {
         TU_ALWAYS(always),
         TU_PATH("avx2", avx2, tu_missing_avx2),
         TU_PATH("avx512", avx512, tu_missing_avx512),
+        TU_PATH("avx512_bf16", avx512_bf16, tu_missing_avx512_bf16),
     };
     return tu_run_paths(argc, argv, paths, sizeof paths / sizeof paths[0]);
 }

@@ -16,6 +16,8 @@ head -20 "$fixtures/minilm.ref.jsonl" > "$work/fp32.jsonl"
 $PY -c "import json,sys; [print(json.loads(l)['text']) for l in open(sys.argv[1])]" "$work/ids.jsonl" > "$work/texts.txt"
 wmax=63
 "$bin" info --model "$m" | grep -Eq '^features .*(avx512_vnni|avx_vnni)' && wmax=127
+abf=() # bf16 plans attend in bf16 where the CPU has AVX512_BF16 (simulate_plan.py)
+"$bin" info --model "$m" | grep -Eq '^features .*avx512_bf16' && abf=(--attention-bf16)
 plans="fp16/fp32 bf16/fp32 fp16/bf16 bf16/bf16 int8/int8 int4/bf16/32 int4/bf16/64 int4/bf16/128 int4/int8/32"
 if [ -n "${EMBP_TEST_SANITIZER:-}" ]; then
   # The numerics are the release tree's; under ASan+UBSan one plan per compute path is enough
@@ -35,7 +37,7 @@ for plan in $plans; do
   read -r rs rc rg < <($PY -c "import json,sys; p=json.load(open(sys.argv[1]))['precision']; print(p['storage'], p['compute'], p.get('group_size') or 32)" "$work/info.json")
   [ "$rs/$rc" = "$storage/$compute" ] || echo "$plan runs here as $rs/$rc"
   "$bin" embed "${flags[@]}" < "$work/texts.txt" > "$work/embp.jsonl" 2> "$work/embed.err" || { cat "$work/embed.err"; exit 1; }
-  $PY "$src/tests/data/simulate_plan.py" "$m" "$rs" "$rc" --group "$rg" --int8-weight-max $wmax \
+  $PY "$src/tests/data/simulate_plan.py" "$m" "$rs" "$rc" --group "$rg" --int8-weight-max $wmax "${abf[@]}" \
     < "$work/ids.jsonl" > "$work/sim.jsonl"
   $PY "$src/tests/data/compare_plan.py" "minilm${group:+ g$rg}" "$rs" "$rc" "$work/embp.jsonl" "$work/sim.jsonl" \
     "$work/fp32.jsonl" || status=1

@@ -33,13 +33,15 @@ check() { # name precision [flags...]
 }
 wmax=63 # int8 weights as oneDNN multiplies them: 7-bit without VNNI (see test_plan_reference.sh)
 "$bin" info --model "$m" | grep -Eq '^features .*(avx512_vnni|avx_vnni)' && wmax=127
+abf=() # bf16 plans attend in bf16 where the CPU has AVX512_BF16 (simulate_plan.py)
+"$bin" info --model "$m" | grep -Eq '^features .*avx512_bf16' && abf=(--attention-bf16)
 compare() { # name [min_ratio]: embp's vectors of the folder against two independent references
   local name=$1 ratio=${2:-}
   # 1. The simulation of the plan the folder loads as (tests/data/simulate_plan.py), from the
   #    dequantized file's weights as they are: compare_plan.py's bounds (far tighter than fp32).
   read -r rs rc rg < <($PY -c "import json,sys; p=json.load(open(sys.argv[1]))['precision']; print(p['storage'], p['compute'], p.get('group_size') or 32)" "$work/$name-info.json")
   $PY "$src/tests/data/simulate_plan.py" "$work/$name-deq" "$rs" "$rc" --group "$rg" --weights-as-is \
-    --int8-weight-max $wmax < "$work/peer.jsonl" > "$work/$name-sim.jsonl"
+    --int8-weight-max $wmax "${abf[@]}" < "$work/peer.jsonl" > "$work/$name-sim.jsonl"
   $PY "$src/tests/data/compare_plan.py" "$name folder" "$rs" "$rc" "$work/$name-embp.jsonl" \
     "$work/$name-sim.jsonl" "$work/ref_fp32.jsonl" || fail "$name: embp's vectors are not the plan's arithmetic"
   # 2. numpy of the dequantized file in float64 (weights as stored, activations unrounded):

@@ -4,4 +4,4 @@
 #define VW 8
 #include "kernels/simd_body.h"
 
-const embp_kernels embp_kernels_avx2 = EMBP_SIMD_TABLE("avx2", &embp_int4_avx2, NULL);
+const embp_kernels embp_kernels_avx2 = EMBP_SIMD_TABLE("avx2", &embp_int4_avx2, NULL, NULL);

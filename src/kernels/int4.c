@@ -39,7 +39,7 @@ static float group_sum(const float *a, const uint8_t *qa, int i, int k, const ui
 /* The reference of both numerics, exactly as int4.h writes them: groups summed, each scaled
  * and added in fp32, then (int8) times the row's activation scale sa[i], plus bias. */
 static void scalar_ref(const embp_int4_weights *w, const float *a, const uint8_t *qa,
-                       const float *sa, int m, const float *bias, float *c) {
+                       const float *sa, int m, const float *bias, embp_post_fn post, float *c) {
     int n = w->n, k = w->k, g = w->group_size, ng = k / g;
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++) {
@@ -49,21 +49,23 @@ static void scalar_ref(const embp_int4_weights *w, const float *a, const uint8_t
                 acc += group_sum(a, qa, i, k, row, b * g, g) *
                        embp_fp16_to_f32(w->scales[(size_t)j * ng + b]);
             c[(size_t)i * n + j] = (qa ? acc * sa[i] : acc) + (bias ? bias[j] : 0.0f);
+            if (post && j == n - 1)
+                post(c + (size_t)i * n, (size_t)n);
         }
 }
 
 static void scalar_bf16(const embp_int4_weights *w, const float *a, int m, const float *bias,
-                        float *c, void *scratch) {
+                        embp_post_fn post, float *c, void *scratch) {
     (void)scratch;
-    scalar_ref(w, a, NULL, NULL, m, bias, c);
+    scalar_ref(w, a, NULL, NULL, m, bias, post, c);
 }
 
 static void scalar_int8(const embp_int4_weights *w, const float *a, int m, const float *bias,
-                        float *c, void *scratch) {
+                        embp_post_fn post, float *c, void *scratch) {
     uint8_t *qa = scratch;
     float *sa = (float *)(void *)(qa + (((size_t)m * w->k + 63) & ~(size_t)63));
     embp_kernels_scalar.quantize_u8(a, m, w->k, qa, sa);
-    scalar_ref(w, a, qa, sa, m, bias, c);
+    scalar_ref(w, a, qa, sa, m, bias, post, c);
 }
 
 const embp_int4_kernel embp_int4_scalar = {"scalar", 0, EMBP_INT4_LAYOUT_ROWS, scalar_bf16,
@@ -175,8 +177,8 @@ void embp_int4_weights_free(embp_int4_weights *w) {
 }
 
 embp_status embp_int4_gemm(const embp_int4_kernel *kernel, const embp_int4_weights *w,
-                           const float *a, int m, const float *bias, float *c, void *scratch,
-                           embp_error *err) {
+                           const float *a, int m, const float *bias, embp_post_fn post,
+                           float *c, void *scratch, embp_error *err) {
     if (w->layout != kernel->layout)
         return embp_fail(err, EMBP_EINVAL, "int4 gemm: weights packed for another kernel "
                          "than %s", kernel->name);
@@ -188,7 +190,7 @@ embp_status embp_int4_gemm(const embp_int4_kernel *kernel, const embp_int4_weigh
             return embp_fail(err, EMBP_ENOMEM, "int4 gemm: cannot allocate %zu bytes of "
                              "scratch for M = %d, K = %d", need, m, w->k);
     }
-    kernel->gemm(w, a, m, bias, c, scratch);
+    kernel->gemm(w, a, m, bias, post, c, scratch);
     embp_free_aligned(own);
     return EMBP_OK;
 }

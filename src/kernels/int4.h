@@ -50,13 +50,18 @@ typedef struct {
     size_t bytes;     /* memory held by q, scales, comp */
 } embp_int4_weights;
 
+/* An elementwise function run in place on n values (GELU): the kernels apply it to C after the
+ * bias, on runs of a row's values while they are in cache, so it must not care how a row is cut. */
+typedef void (*embp_post_fn)(float *x, size_t n);
+
 typedef struct {
     const char *name;     /* "avx512_bf16", "avx512_vnni", "avx2", "scalar", "scalar_int8" */
     int int8_compute;     /* 1: int8 numerics, 0: bf16 numerics */
     embp_int4_layout layout;
-    /* a is [m, k], c is [m, n], bias is [n] or NULL; scratch holds scratch_bytes(m, k). */
+    /* a is [m, k], c is [m, n], bias is [n] or NULL, post (GELU) or NULL; scratch holds
+     * scratch_bytes(m, k). */
     void (*gemm)(const embp_int4_weights *w, const float *a, int m, const float *bias,
-                 float *c, void *scratch);
+                 embp_post_fn post, float *c, void *scratch);
     size_t (*scratch_bytes)(int m, int k);
 } embp_int4_kernel;
 
@@ -76,7 +81,7 @@ void embp_int4_weights_free(embp_int4_weights *w); /* NULL and zeroed structs ar
 
 /* Runs kernel; scratch may be NULL (then allocated here, EMBP_ENOMEM if that fails). */
 embp_status embp_int4_gemm(const embp_int4_kernel *kernel, const embp_int4_weights *w,
-                           const float *a, int m, const float *bias, float *c, void *scratch,
-                           embp_error *err);
+                           const float *a, int m, const float *bias, embp_post_fn post,
+                           float *c, void *scratch, embp_error *err);
 
 #endif

@@ -145,18 +145,21 @@ static void unpack_block(const embp_int4_weights *w, int p, int k0, int kc, floa
 
 /* Rows [i0, i0 + mb) x columns [16 bp, 16 bp + 16) x K slice [k0, k0 + kc). */
 static void block(const embp_int4_weights *w, const float *ab, int i0, int mb, int k0, int kc,
-                  int bp, const float *bias, float *c, float *buf) {
+                  int bp, const float *bias, embp_post_fn post, float *c, float *buf) {
     size_t tile_stride = (size_t)w->k * MR;
     unpack_block(w, 2 * bp, k0, kc, buf);
     tile_rows(mb, kc, ab + (size_t)(i0 / MR) * tile_stride + (size_t)k0 * MR, tile_stride, buf,
               c + (size_t)i0 * w->n, w->n, 16 * bp, k0 == 0, k0 + kc == w->k ? bias : NULL);
+    int cols = w->n - 16 * bp < 16 ? w->n - 16 * bp : 16;
+    for (int r = 0; post && k0 + kc == w->k && r < mb; r++) /* the tile, still in cache */
+        post(c + (size_t)(i0 + r) * w->n + 16 * bp, (size_t)cols);
 }
 
 /* Loops: MB rows x KC of K (a 192 KB slice of A that stays in L2) outside, column blocks split
  * across threads inside, so A is read once per column sweep instead of once per column block
  * (which at M = 4096 cost more than the arithmetic). Weights unpack once per MB rows. */
 static void gemm_avx2(const embp_int4_weights *w, const float *a, int m, const float *bias,
-                      float *c, void *scratch) {
+                      embp_post_fn post, float *c, void *scratch) {
     float *ab = scratch;
     int nb = (w->n + 15) / 16, k = w->k;
     pack_a(a, m, k, ab);
@@ -168,7 +171,7 @@ static void gemm_avx2(const embp_int4_weights *w, const float *a, int m, const f
                 int mb = m - i0 < MB ? m - i0 : MB, kc = k - k0 < KC ? k - k0 : KC;
 #pragma omp for schedule(static)
                 for (int bp = 0; bp < nb; bp++)
-                    block(w, ab, i0, mb, k0, kc, bp, bias, c, buf);
+                    block(w, ab, i0, mb, k0, kc, bp, bias, post, c, buf);
             }
     }
 }

@@ -35,6 +35,15 @@ typedef struct {
     void (*attention_bias)(const float *q, const float *k, const float *v, int stride,
                            float *out, int out_stride, int L, int D, float scale,
                            const float *bias, float *scratch);
+    /* attention with its two products in bf16 (vdpbf16ps), for plans that compute in bf16;
+     * NULL where the CPU lacks AVX512_BF16. Same arguments and scratch as attention; q, k and
+     * v are rounded to bf16 (nearest even), s_ij = scale * sum_d q_id k_jd summed in fp32,
+     * p_ij = exp(s_ij - max_j s_ij), out_i = (sum_j bf16(p_ij) v_j) / sum_j p_ij. A head size
+     * that is not a multiple of 32 runs attention's fp32 numerics. embp_attention_bf16_ref is
+     * its scalar twin (tests only). */
+    void (*attention_bf16)(const float *q, const float *k, const float *v, int stride,
+                           float *out, int out_stride, int L, int D, float scale,
+                           float *scratch);
     /* One step of online-softmax attention (model/attend.c runs the blocks): up to 4 query rows
      * q[r] (D) against a block of keys given transposed, kt (D, Bp; Bp a multiple of 16, zero
      * past the block's keys), with values v (row j at v + j * v_stride). Row r sees the block's
@@ -76,11 +85,18 @@ typedef struct {
 } embp_kernels;
 
 /* Floats of scratch one attention call needs: K transposed (D, Lp) plus four score rows, with
- * Lp = L rounded up to 16 so the SIMD tables run whole vectors over the padding. */
+ * Lp = L rounded up to 16 so the SIMD tables run whole vectors over the padding; attention_bf16
+ * keeps K's and V's bf16 pairs (D Lp), four fp32 and four bf16 score rows and four q rows of
+ * pairs. */
 static inline size_t embp_attn_scratch_floats(int L, int D) {
     size_t lp = ((size_t)L + 15) / 16 * 16;
-    return (size_t)D * lp + 4 * lp + 16;
+    return (size_t)D * lp + 6 * lp + 2 * (size_t)D + 16;
 }
+
+/* attention_bf16's numerics (kernels.h) in scalar code with fp64 sums; scratch holds L floats. */
+void embp_attention_bf16_ref(const float *q, const float *k, const float *v, int stride,
+                             float *out, int out_stride, int L, int D, float scale,
+                             float *scratch);
 
 /* The best table the CPU can run; called once at model load. Never NULL. */
 const embp_kernels *embp_kernels_pick(const embp_cpu *cpu);

@@ -539,12 +539,11 @@ static embp_status int4_forward(embp_linear *l, const float *x, int M, float *y,
                                 embp_error *err) {
     embp_prof *p = l->e->prof;
     embp_prof_clock t = embp_prof_start(p);
-    embp_status rc = embp_int4_gemm(l->k4, &l->i4, x, M, l->bias, y, l->e->act, err);
+    /* GELU inside the kernel, on each tile while it is in cache (a pass of its own over y was
+     * ~5% of an int4 forward at 32 x 128) */
+    embp_status rc = embp_int4_gemm(l->k4, &l->i4, x, M, l->bias, l->gelu ? l->e->k->gelu : NULL,
+                                    y, l->e->act, err);
     embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
-    if (rc == EMBP_OK && l->gelu) {
-        l->e->k->gelu(y, (size_t)M * l->N);
-        embp_prof_mark(p, EMBP_OP_GELU, &t);
-    }
     return rc;
 }
 
@@ -565,6 +564,10 @@ void embp_linear_free(embp_linear *l) {
     embp_free(l->scales);
     embp_free(l->wsum);
     embp_free(l);
+}
+
+embp_mm_type embp_linear_type(const embp_linear *l) {
+    return l->type;
 }
 
 size_t embp_linear_bytes(const embp_linear *l) {
@@ -607,11 +610,33 @@ static void convert_rows(embp_linear *l, const float *x, int M) {
     }
 }
 
-/* Rows per step of the int8 epilogue: a few rows, so each step's rows stay in L1/L2 from the
- * dequantization through GELU to the next linear's quantization. */
-enum { EPI_ROWS = 8 };
+/* The rows [r0, r1) of x as next's forward converts them, into act2/xs2 (matmul.h). */
+void embp_linear_convert_rows(const embp_linear *next, const float *x, int r0, int r1) {
+    if (!next || r1 <= r0)
+        return;
+    embp_mm_engine *e = next->e;
+    size_t K = (size_t)next->K;
+    if (next->type == EMBP_MM_BF16)
+        e->k->f32_to_bf16(x + r0 * K, (uint16_t *)e->act2 + r0 * K, (size_t)(r1 - r0) * K);
+    else if (next->type == EMBP_MM_INT8)
+        e->k->quantize_u8(x + r0 * K, r1 - r0, next->K, (uint8_t *)e->act2 + r0 * K, e->xs2 + r0);
+}
 
-/* The int8 epilogue in one pass over each thread's rows, EPI_ROWS at a time: s32 -> fp32 with
+void embp_linear_set_ready(const embp_linear *next, const float *x, int M) {
+    if (!next)
+        return;
+    embp_mm_engine *e = next->e;
+    e->ready_for = NULL;
+    if (next->type == EMBP_MM_BF16 || next->type == EMBP_MM_INT8)
+        e->ready_for = next, e->ready_x = x, e->ready_m = M;
+}
+
+/* Values per step of the int8 epilogue: whole rows, about this many values, so each step's s32,
+ * fp32 and u8 rows (9 bytes a value) stay in L1 from the dequantization through GELU to the
+ * next linear's quantization (8 rows of N 1536 were 108 KiB: through L2). */
+enum { EPI_VALUES = 4096 };
+
+/* The int8 epilogue in one pass over each thread's rows, a few rows at a time: s32 -> fp32 with
  * both scales, the zero point and bias, then GELU, then (quant_next) the u8 quantization of the
  * result for the next linear into act2/xs2, while the rows are in cache. */
 static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_next) {
@@ -619,10 +644,10 @@ static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_n
     size_t N = (size_t)l->N;
 #pragma omp parallel if ((size_t)M * N >= PAR_MIN)
     {
-        int r0, r1;
+        int r0, r1, step = EPI_VALUES / l->N > 1 ? EPI_VALUES / l->N : 1;
         team_rows(M, &r0, &r1);
-        for (int r = r0; r < r1; r += EPI_ROWS) {
-            int rows = r1 - r < EPI_ROWS ? r1 - r : EPI_ROWS;
+        for (int r = r0; r < r1; r += step) {
+            int rows = r1 - r < step ? r1 - r : step;
             size_t at = (size_t)(row0 + r) * N;
             e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + row0 + r, l->scales, l->bias,
                               y + at, rows, l->N);
@@ -690,7 +715,7 @@ static embp_status forward(embp_linear *l, const float *x, int M, float *y,
     if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
         return rc;
     embp_prof_clock t = embp_prof_start(p);
-    void *src = (void *)(uintptr_t)x, *dst = l->dst_bf16 ? e->act2 : y;
+    void *src = (void *)(uintptr_t)x, *dst;
     if (take_ready(l, x, M)) {
         src = e->act;
     } else if (l->type == EMBP_MM_BF16 || l->type == EMBP_MM_INT8) {
@@ -698,6 +723,7 @@ static embp_status forward(embp_linear *l, const float *x, int M, float *y,
         embp_prof_mark(p, l->type == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &t);
         src = e->act;
     }
+    dst = l->dst_bf16 ? e->act2 : y; /* after take_ready: act2 is free only now */
     if (l->type != EMBP_MM_INT8) {
         rc = execute(l, s, src, dst, err);
         embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);

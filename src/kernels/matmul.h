@@ -7,7 +7,8 @@
  * Compute types: f32 (x f32, W f32); bf16 (x converted to bf16 per call, W bf16, dst f32);
  * int8 (x quantized per token to u8 with zero point 128, W s8 with per-output-channel scales,
  * s32 accumulators scaled back in our epilogue). Bias and GELU are oneDNN post-ops for f32 and
- * bf16, and part of the epilogue for int8.
+ * bf16, and part of the epilogue for int8. The int4 types run embp's own kernels
+ * (kernels/int4.h), GELU fused.
  */
 #ifndef EMBP_KERNELS_MATMUL_H
 #define EMBP_KERNELS_MATMUL_H
@@ -86,6 +87,19 @@ embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y,
  * engine in between drops the converted rows (and a bf16 next then reads y: don't). */
 embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, float *y,
                                       const embp_linear *next, embp_error *err);
+
+/* The same conversion at the producer of x: a parallel step that writes rows of x (a LayerNorm,
+ * the embeddings, attention) converts each thread's rows [r0, r1) for next (bf16, or u8 with
+ * per-row scales: the bytes next's forward would make) while they are in cache, then, once
+ * every row of x is written and converted, embp_linear_set_ready(next, x, M) from one thread;
+ * next's forward with that x and M then skips its own conversion and its parallel region.
+ * Types without an activation conversion (fp32, int4) and a NULL next ignore both. Any other
+ * call on the engine in between drops the rows, as for embp_linear_forward_chain. */
+void embp_linear_convert_rows(const embp_linear *next, const float *x, int r0, int r1);
+void embp_linear_set_ready(const embp_linear *next, const float *x, int M);
+
+/* The compute type l runs in. */
+embp_mm_type embp_linear_type(const embp_linear *l);
 
 /* Bytes held for the packed weights, bias and scales. */
 size_t embp_linear_bytes(const embp_linear *l);

@@ -16,10 +16,10 @@ typedef enum {
     EMBP_OP_GEMM_FFN_OUT,
     EMBP_OP_ATTENTION, /* softmax(q k^T) v per sequence and head */
     EMBP_OP_LAYERNORM, /* the two residual LayerNorms of each layer */
-    EMBP_OP_CONVERT,   /* fp32 -> bf16 activations before a bf16 GEMM */
-    EMBP_OP_QUANTIZE,  /* fp32 -> u8 activations before an int8 GEMM */
+    EMBP_OP_CONVERT,   /* fp32 -> bf16 activations before a bf16 GEMM (bert: where x is written) */
+    EMBP_OP_QUANTIZE,  /* fp32 -> u8 activations before an int8 GEMM (bert: where x is written) */
     EMBP_OP_EPILOGUE,  /* int8: s32 -> fp32 with scales, zero point and bias (and GELU) */
-    EMBP_OP_GELU,      /* GELU outside a GEMM (int4 path) */
+    EMBP_OP_GELU,      /* GELU outside a GEMM (rotenc.c's gated MLP; int4 fuses its own) */
     EMBP_OP_POOL,      /* pooling and normalization (runtime) */
     EMBP_OP_N
 } embp_op;

@@ -80,6 +80,44 @@ static void attention_scalar(const float *q, const float *k, const float *v, int
     attention_bias_scalar(q, k, v, stride, out, out_stride, L, D, scale, NULL, scratch);
 }
 
+static float to_bf16(float x) {
+    return embp_bf16_to_f32(embp_f32_to_bf16(x));
+}
+
+void embp_attention_bf16_ref(const float *q, const float *k, const float *v, int stride,
+                             float *out, int out_stride, int L, int D, float scale,
+                             float *scratch) {
+    if (D % 32) { /* kernels.h: these heads run attention's fp32 numerics */
+        attention_scalar(q, k, v, stride, out, out_stride, L, D, scale, scratch);
+        return;
+    }
+    float *s = scratch;
+    for (int i = 0; i < L; i++) {
+        const float *qi = q + (size_t)i * stride;
+        float mx = -INFINITY;
+        for (int j = 0; j < L; j++) {
+            const float *kj = k + (size_t)j * stride;
+            double acc = 0.0;
+            for (int d = 0; d < D; d++)
+                acc += (double)to_bf16(qi[d]) * to_bf16(kj[d]);
+            s[j] = (float)acc * scale;
+            mx = s[j] > mx ? s[j] : mx;
+        }
+        double sum = 0.0;
+        for (int j = 0; j < L; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += s[j];
+        }
+        float *oi = out + (size_t)i * out_stride;
+        for (int d = 0; d < D; d++) {
+            double acc = 0.0;
+            for (int j = 0; j < L; j++)
+                acc += (double)to_bf16(s[j]) * to_bf16(v[(size_t)j * stride + d]);
+            oi[d] = (float)(acc / sum);
+        }
+    }
+}
+
 static void f32_to_bf16_scalar(const float *x, uint16_t *y, size_t n) {
     for (size_t i = 0; i < n; i++)
         y[i] = embp_f32_to_bf16(x[i]);
@@ -166,6 +204,7 @@ const embp_kernels embp_kernels_scalar = {
     .softmax     = softmax_scalar,
     .attention   = attention_scalar,
     .attention_bias = attention_bias_scalar,
+    .attention_bf16 = NULL, /* no bf16 instructions: bf16 plans attend in fp32 */
     .attend4     = attend4_scalar,
     .f32_to_bf16 = f32_to_bf16_scalar,
     .bf16_to_f32 = bf16_to_f32_scalar,

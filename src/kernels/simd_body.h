@@ -459,13 +459,14 @@ static void dequant_s32_simd(const int32_t *acc, const int32_t *wsum, const floa
 }
 
 /* clang-format off */
-#define EMBP_SIMD_TABLE(NAME, INT4_BF16, INT4_INT8) { \
+#define EMBP_SIMD_TABLE(NAME, INT4_BF16, INT4_INT8, ATTN_BF16) { \
     .name        = NAME,                 \
     .layernorm   = layernorm_simd,       \
     .gelu        = gelu_simd,            \
     .softmax     = softmax_simd,         \
     .attention   = attention_simd,       \
     .attention_bias = attention_bias_simd, \
+    .attention_bf16 = ATTN_BF16,         \
     .attend4     = attend4_simd,         \
     .f32_to_bf16 = f32_to_bf16_simd,     \
     .bf16_to_f32 = bf16_to_f32_simd,     \

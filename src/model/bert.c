@@ -50,17 +50,18 @@ void embp_bert_word_row(const embp_bert *b, int id, float *x) {
     }
 }
 
-/* x (T, H) = LN(word[id] + pos[position] + type[token type]). BERT's positions run from 0 per
+/* x (T, H) = LN(word[id] + pos[position] + type[token type]), each sequence's rows converted
+ * for `next` (the first layer's QKV) while in cache. BERT's positions run from 0 per
  * sequence; RoBERTa's (pos0 = pad + 1) count the non-pad tokens from pos0, a pad token taking
  * row pad. types NULL, or a model without token types (DistilBERT, whose transformers forward
  * takes none): every token is type 0. */
 static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const int *offsets,
-                  int n) {
+                  int n, const embp_linear *next) {
     int H = b->H;
 #pragma omp parallel for schedule(static)
-    for (int s = 0; s < n; s++)
-        for (int t = offsets[s], next = b->pos0; t < offsets[s + 1]; t++) {
-            int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : next++;
+    for (int s = 0; s < n; s++) {
+        for (int t = offsets[s], pnext = b->pos0; t < offsets[s + 1]; t++) {
+            int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : pnext++;
             const float *p = b->pos + (size_t)at * H;
             const float *ty = b->type + (size_t)(types && !b->no_types ? types[t] : 0) * H;
             float *x = b->x + (size_t)t * H;
@@ -69,36 +70,56 @@ static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const 
                 x[c] += p[c] + ty[c];
             b->k->layernorm(x, NULL, b->emb_g, b->emb_b, 1, H, b->eps);
         }
+        embp_linear_convert_rows(next, b->x, offsets[s], offsets[s + 1]);
+    }
+    embp_linear_set_ready(next, b->x, offsets[n]);
 }
 
 /* ctx (T, H) = attention per sequence and head over the fused qkv (T, 3H), with MPNet's bias by
- * relative position when the family has one. */
-static void attention(embp_bert *b, const int *offsets, int n) {
-    int H = b->H, D = b->D, NH = b->NH;
+ * relative position when the family has one; then, in the same parallel region, ctx's rows
+ * converted for `next` (the attention output linear). A plan computing in bf16 runs both of
+ * attention's products in bf16 too where the CPU has them (kernels.h's attention_bf16). */
+static void attention(embp_bert *b, const int *offsets, int n, const embp_linear *next) {
+    int H = b->H, D = b->D, NH = b->NH, T = offsets[n];
     float scale = 1.0f / sqrtf((float)D);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int job = 0; job < n * NH; job++) {
-        int s = job / NH, h = job % NH, t0 = offsets[s], len = offsets[s + 1] - t0;
-        const float *q = b->qkv + (size_t)t0 * 3 * H + (size_t)h * D;
-        float *scr = b->attn + (size_t)omp_get_thread_num() * b->attn_per_thread;
-        float *ctx = b->ctx + (size_t)t0 * H + (size_t)h * D;
-        if (b->rel_bias) /* MPNet */
-            b->k->attention_bias(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale,
-                                 b->rel_bias + (size_t)h * b->rel_stride + b->rel_zero, scr);
-        else
-            b->k->attention(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale, scr);
+    embp_mm_type ct = embp_linear_type(next);
+    void (*attend)(const float *, const float *, const float *, int, float *, int, int, int,
+                   float, float *) = b->k->attention;
+    if (b->k->attention_bf16 && (ct == EMBP_MM_BF16 || ct == EMBP_MM_INT4_BF16))
+        attend = b->k->attention_bf16;
+#pragma omp parallel
+    {
+#pragma omp for schedule(dynamic, 1)
+        for (int job = 0; job < n * NH; job++) {
+            int s = job / NH, h = job % NH, t0 = offsets[s], len = offsets[s + 1] - t0;
+            const float *q = b->qkv + (size_t)t0 * 3 * H + (size_t)h * D;
+            float *scr = b->attn + (size_t)omp_get_thread_num() * b->attn_per_thread;
+            float *ctx = b->ctx + (size_t)t0 * H + (size_t)h * D;
+            if (b->rel_bias) /* MPNet */
+                b->k->attention_bias(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale,
+                                     b->rel_bias + (size_t)h * b->rel_stride + b->rel_zero, scr);
+            else
+                attend(q, q + H, q + 2 * H, 3 * H, ctx, H, len, D, scale, scr);
+        }
+        int nt = omp_get_num_threads(), me = omp_get_thread_num(), per = (T + nt - 1) / nt;
+        int r0 = me * per < T ? me * per : T, r1 = r0 + per < T ? r0 + per : T;
+        embp_linear_convert_rows(next, b->ctx, r0, r1);
     }
+    embp_linear_set_ready(next, b->ctx, T);
 }
 
-/* y (T, H) = LN(y + r), rows split across the threads. */
+/* y (T, H) = LN(y + r), rows split across the threads, each chunk converted for `next` (the
+ * linear that reads y next) while in cache. */
 static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g,
-                          const float *beta, int T) {
+                          const float *beta, int T, const embp_linear *next) {
     int H = b->H, chunk = 16;
 #pragma omp parallel for schedule(static)
     for (int t0 = 0; t0 < T; t0 += chunk) {
         int rows = T - t0 < chunk ? T - t0 : chunk;
         b->k->layernorm(y + (size_t)t0 * H, r + (size_t)t0 * H, g, beta, rows, H, b->eps);
+        embp_linear_convert_rows(next, y, t0, t0 + rows);
     }
+    embp_linear_set_ready(next, y, T);
 }
 
 embp_status embp_bert_check_types(const embp_bert *b, const int32_t *types, int n_tokens,
@@ -129,25 +150,26 @@ embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *t
     embp_prof *p = b->prof;
     embp_prof_clock t = embp_prof_start(p);
     omp_set_num_threads(b->n_threads);
-    embed(b, ids, types, offsets, n);
+    embed(b, ids, types, offsets, n, b->L ? b->layers[0].qkv : NULL);
     embp_prof_mark(p, EMBP_OP_EMBED, &t);
     for (int i = 0; i < b->L; i++) {
         bert_layer *l = &b->layers[i];
         if ((rc = linear(b, l->qkv, EMBP_OP_GEMM_QKV, b->x, T, b->qkv, NULL, err)))
             return rc;
         t = embp_prof_start(p);
-        attention(b, offsets, n);
+        attention(b, offsets, n, l->out);
         embp_prof_mark(p, EMBP_OP_ATTENTION, &t);
         if ((rc = linear(b, l->out, EMBP_OP_GEMM_OUT, b->ctx, T, b->tmp, NULL, err)))
             return rc;
         t = embp_prof_start(p);
-        add_layernorm(b, b->x, b->tmp, l->ln1_g, l->ln1_b, T); /* x = LN(x + attn) */
+        add_layernorm(b, b->x, b->tmp, l->ln1_g, l->ln1_b, T, l->ffn_in); /* x = LN(x + attn) */
         embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
         if ((rc = linear(b, l->ffn_in, EMBP_OP_GEMM_FFN_IN, b->x, T, b->ffn, l->ffn_out, err)) ||
             (rc = linear(b, l->ffn_out, EMBP_OP_GEMM_FFN_OUT, b->ffn, T, b->tmp, NULL, err)))
             return rc;
         t = embp_prof_start(p);
-        add_layernorm(b, b->x, b->tmp, l->ln2_g, l->ln2_b, T);
+        add_layernorm(b, b->x, b->tmp, l->ln2_g, l->ln2_b, T,
+                      i + 1 < b->L ? b->layers[i + 1].qkv : NULL);
         embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
     }
     *hidden = b->x;

@@ -4,7 +4,7 @@
 independent reference for a quantized plan, as reference_embed.py is for fp32.
 
   simulate_plan.py MODEL_DIR STORAGE COMPUTE [--group G] [--int8-weight-max 127|63]
-                   [--weights-as-is] < tokenized.jsonl > embeddings.jsonl
+                   [--weights-as-is] [--attention-bf16] < tokenized.jsonl > embeddings.jsonl
 
 Input lines carry "input_ids" (e.g. the fixtures' *.peer.jsonl); each output line is the input
 object plus "embedding". What the plan does, step by step:
@@ -21,8 +21,12 @@ object plus "embedding". What the plan does, step by step:
                         y = sum (q - 128) s * W_q; without VNNI (--int8-weight-max 63) int8
                         weights past 63 are requantized: f = 63 / max|q|, q' = rint(q f),
                         s' = s / f.
-  always                attention, softmax, GELU, LayerNorm, pooling and normalization unrounded
-                        (float64 here, fp32 in embp).
+  attention             unrounded, except compute bf16 on a CPU with AVX512_BF16
+                        (--attention-bf16) and a head size a multiple of 32: q, k and v rounded
+                        to bf16, p = exp(s - max s), out = (bf16(p) v) / sum p (kernels.h's
+                        attention_bf16).
+  always                softmax, GELU, LayerNorm, pooling and normalization unrounded (float64
+                        here, fp32 in embp).
 --weights-as-is: the folder's weights already hold the storage's values (a folder written by
 embp quantize, read back by tests/data/dequantize.py): only the compute rounding is applied."""
 import argparse, json, os, sys
@@ -80,9 +84,10 @@ def act_u8(x):
 
 
 class Plan:
-    def __init__(self, storage, compute, group, int8_weight_max, as_is):
+    def __init__(self, storage, compute, group, int8_weight_max, as_is, attention_bf16=False):
         self.storage, self.compute, self.group = storage, compute, group
         self.qmax, self.as_is = int8_weight_max, as_is
+        self.attn_bf16 = attention_bf16 and compute == "bf16"
 
     def table(self, w):
         """The word table as the storage keeps it."""
@@ -135,10 +140,13 @@ def forward(w, cfg, ids, plan):
         lin = lambda t, n: plan.act(t) @ plan.weight(w[p + n + ".weight"]).T + g(p + n + ".bias")
         heads = lambda t: t.reshape(S, nh, hd).transpose(1, 0, 2)
         q, k, v = (heads(lin(x, "attention.self." + n)) for n in ("query", "key", "value"))
+        rb = plan.attn_bf16 and hd % 32 == 0
+        if rb:
+            q, k, v = (bf16(np.asarray(t, F32)).astype(np.float64) for t in (q, k, v))
         s = q @ k.transpose(0, 2, 1) / np.sqrt(hd)
         s = np.exp(s - s.max(-1, keepdims=True))
-        s /= s.sum(-1, keepdims=True)
-        a = (s @ v).transpose(1, 0, 2).reshape(S, H)
+        pb = bf16(np.asarray(s, F32)).astype(np.float64) if rb else s
+        a = ((pb @ v) / s.sum(-1, keepdims=True)).transpose(1, 0, 2).reshape(S, H)
         x = _layer_norm(lin(a, "attention.output.dense") + x, g(p + "attention.output.LayerNorm.weight"),
                         g(p + "attention.output.LayerNorm.bias"), eps)
         f = lin(_gelu(lin(x, "intermediate.dense")), "output.dense")
@@ -154,11 +162,12 @@ def main():
     ap.add_argument("--group", type=int, default=32)
     ap.add_argument("--int8-weight-max", type=int, default=127, choices=[127, 63])
     ap.add_argument("--weights-as-is", action="store_true")
+    ap.add_argument("--attention-bf16", action="store_true")
     a = ap.parse_args()
     cfg = json.load(open(os.path.join(a.model, "config.json")))
     w = read_safetensors(os.path.join(a.model, "model.safetensors"))
     w = {k[5:] if k.startswith("bert.") else k: np.asarray(v, F32) for k, v in w.items()}
-    plan = Plan(a.storage, a.compute, a.group, a.int8_weight_max, a.weights_as_is)
+    plan = Plan(a.storage, a.compute, a.group, a.int8_weight_max, a.weights_as_is, a.attention_bf16)
     cache = {}
     plan.weight = (lambda f: lambda m: cache.setdefault(id(m), f(m)))(plan.weight)  # once per tensor
     mode, normalize = folder_pooling(a.model)

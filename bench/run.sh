@@ -209,12 +209,14 @@ head -64 build/fixtures/sentences.txt > "$work/texts64.txt"
 for m in $models; do
   d=$fx/$m; on=fixture
   if [ $m = minilm ] && [ -n "$real" ]; then d=$real; on=real; fi
-  i8=$(bench/peer_int8.sh "$d" --seconds "$secs" --threads "$threads" --texts "$work/texts64.txt" --json)
-  same_threads "peer_int8" "$(echo "$i8" | jq_threads)"
-  emit "$($PY -c "import json,sys; r=json.loads(sys.argv[1]); r.update(kind='int8peer', model=sys.argv[2], weights=sys.argv[3]); print(json.dumps(r))" "$i8" "$m" "$on")"
+  skip() { emit "$($PY -c "import json,sys; print(json.dumps({'kind':'skipped','what':sys.argv[1],'why':sys.argv[2]}))" "$1" "$(grep -v '^ *$' "$2" | tail -4)")"; }
+  if i8=$(bench/peer_int8.sh "$d" --seconds "$secs" --threads "$threads" --texts "$work/texts64.txt" --json 2> "$work/i8.err"); then
+    same_threads "peer_int8" "$(echo "$i8" | jq_threads)"
+    emit "$($PY -c "import json,sys; r=json.loads(sys.argv[1]); r.update(kind='int8peer', model=sys.argv[2], weights=sys.argv[3]); print(json.dumps(r))" "$i8" "$m" "$on")"
+  else skip "ONNX Runtime int8 on $m" "$work/i8.err"; fi
   corpus=(); [ $m = minilm ] && corpus=(--corpus "$fx/corpus.txt") # torch on the base shape: minutes per pass
   HF_HUB_OFFLINE=1 "$stpy" bench/peer_st.py "$d" --seconds "$secs" --threads "$threads" --texts "$work/texts64.txt" \
-    "${corpus[@]}" 2> "$work/st.err" > "$work/st.jsonl" || { cat "$work/st.err"; exit 1; }
+    "${corpus[@]}" 2> "$work/st.err" > "$work/st.jsonl" || skip "sentence-transformers on $m" "$work/st.err"
   while read -r l; do
     same_threads "peer_st" "$(echo "$l" | jq_threads)"
     emit "$($PY -c "import json,sys; r=json.loads(sys.argv[1]); r.update(kind='st', model=sys.argv[2], weights=sys.argv[3]); print(json.dumps(r))" "$l" "$m" "$on")"

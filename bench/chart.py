@@ -67,7 +67,8 @@ def draw(pts, run, end, out):
     plt.rcParams["svg.hashsalt"] = "embp-tradeoff"  # the same figures give the same SVG
     plt.rcParams["svg.fonttype"] = "none"  # text stays text: smaller, searchable
     models = sorted({p["model"] for p in pts}, key=lambda m: (m != REAL_MODEL, m))
-    fig, axes = plt.subplots(1, len(models), figsize=(5.4 * len(models), 5.2), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(max(9.5, 5.4 * len(models)), 5.6), dpi=110,
+                             squeeze=False)
     sources = sorted({p["source"] for p in pts if p["engine"] == "embp"})
     marker = {s: m for s, m in zip(sources, ["o", "s", "D"])}
     wmax = max(p["weights_mib"] for p in pts if p["engine"] == "embp")
@@ -117,8 +118,9 @@ def draw(pts, run, end, out):
     if any(p["engine"] != "embp" for p in pts):
         handles.append(plt.Line2D([], [], color="black", marker="x", ls="",
                                   label="ONNX Runtime (int8: quantize_dynamic, against its own fp32)"))
-    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=len(handles), frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=2 if len(models) < 2 else len(handles),
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(out + ".svg", metadata={"Date": None})
     fig.savefig(out + ".png", metadata={"Software": None})
     plt.close(fig)

@@ -110,6 +110,7 @@ for plan in fp32 int8; do
   start "embp-$plan" $port ./build/embp serve --model "$dir" --host 127.0.0.1 --port $port \
     --max-batch-tokens $budget --threads "$threads" --precision "$plan" --log-level warn
   embed $port "${texts[@]}" > "$work/embp-$plan.json"
+  embed $port "$sent" > "$work/sent-$plan.json" # its token count, from embp's usage
   load "embp $plan" $port > "$work/runs-embp-$plan.jsonl" || exit 1
   stop
 done
@@ -137,6 +138,8 @@ start infinity $iport env -C "$idir" "$PWD/$venv/bin/infinity_emb" v2 --model-id
 embed $iport "${texts[@]}" > "$work/infinity.json"
 load infinity $iport > "$work/runs-infinity.jsonl" || exit 1
 stop
+# Whether its ONNX graph optimization ran (it logs a failure as a warning and goes on unoptimized)
+grep -m1 -A2 'Optimization failed with' "$work/infinity.log" | tr -s ' \n' ' ' | cut -c1-300 > "$work/opt-error" || true
 
 /usr/bin/python3 - "$work" "$(cat "$work/up-infinity")" "$threads" "$optimized" "$("$venv/bin/python" -c '
 import importlib.metadata as m
@@ -152,23 +155,22 @@ worst = min(cos(a, b) for a, b in zip(ref["vectors"], inf["vectors"]))
 worst8 = min(cos(a, b) for a, b in zip(ref["vectors"], e8["vectors"]))
 if not worst >= 0.9999:
     sys.exit("infinity.sh: Infinity's vectors differ from embp fp32's: worst cosine %.6f" % worst)
-sent_tokens = None
+sent_tokens = load("sent-fp32")["prompt_tokens"]
 runs = []
 for name in ("embp-fp32", "embp-int8", "infinity"):
     for line in open("%s/runs-%s.jsonl" % (work, name)):
         r = json.loads(line)
         if r.get("errors", 1):
             sys.exit("infinity.sh: %s had %s errors at %s x %s" % (name, r.get("errors"), r["clients"], r["inputs"]))
-        if name == "embp-fp32" and r["clients"] == 1 and r["inputs"] == 1:
-            sent_tokens = r["tokens_per_s"] / r["inputs_per_s"]
         runs.append(r)
 for r in runs:  # tokens from embp's count of the sentence (Infinity's usage counts characters)
     r["usage_tokens_per_s"] = r["tokens_per_s"]
-    r["tokens_per_s"] = r["inputs_per_s"] * round(sent_tokens)
+    r["tokens_per_s"] = r["inputs_per_s"] * sent_tokens
     print(json.dumps(r))
 print(json.dumps({"kind": "infinity", "versions": versions, "threads": threads,
-                  "startup_s": iup, "optimized_graph_cached": cached, "embp_startup_s": {p: float(open("%s/up-embp-%s" % (work, p)).read())
+                  "startup_s": iup, "optimized_graph_cached": cached,
+                  "optimize_error": open(work + "/opt-error").read().strip() or None, "embp_startup_s": {p: float(open("%s/up-embp-%s" % (work, p)).read())
                                                       for p in ("fp32", "int8")},
-                  "sentence_tokens": round(sent_tokens), "check_texts": len(ref["vectors"]),
+                  "sentence_tokens": sent_tokens, "check_texts": len(ref["vectors"]),
                   "check_min_cos": worst, "int8_min_cos": worst8, "batch_size": 32}))
 PY

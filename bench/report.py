@@ -113,9 +113,9 @@ for m, i8 in int8peer.items():
             mix = e[pr]["mix"] if side == "embp" and e[pr] else (p.get("mix") if pr == "fp32" else None)
             line("%s %s%s" % (label, pr, " (quantize_dynamic)" if side == "ort" and pr == "int8" else ""),
                  r["t32"], r["p1"], mix, cosf(r))
-    for r in st.get(m, []):
+    for r in st.get(m, []):  # its fp32 against itself says nothing: left blank as the others'
         line("%s, %s" % (r["engine"], r["precision"]), r["tokens_per_second"], r["p50_ms_1x16"],
-             r.get("mixed_tokens_per_second"), cosf(r))
+             r.get("mixed_tokens_per_second"), cosf(r) if r["precision"] != "fp32" else "")
     say("")
 
 if inf:
@@ -131,6 +131,9 @@ if inf:
             " (its optimized graph cached by an earlier start)" if inf.get("optimized_graph_cached")
             else " (optimizing its graph first)",
             inf["embp_startup_s"]["fp32"], inf["embp_startup_s"]["int8"]))
+    if inf.get("optimize_error"):
+        say("Infinity's ONNX graph optimization failed at start-up and it ran the exported graph as "
+            "is (ONNX Runtime's own session optimizations apply): \"%s\"." % inf["optimize_error"])
     say("")
     say("| clients x inputs | server | tokens/s | vs Infinity | p50 ms | vs Infinity | p99 ms | errors |")
     say("|---|---|---|---|---|---|---|---|")

@@ -4,7 +4,8 @@
  *   bench_http --port P [--host 127.0.0.1] [--clients N] [--seconds S] [--text T] [--inputs K]
  *              [--api-key KEY]
  * Prints one JSON line: clients, inputs, requests, errors, rps, inputs_per_s, tokens_per_s (the
- * server's usage.prompt_tokens), p50_ms, p99_ms (of the good requests). Exits 1 when every
+ * server's usage.prompt_tokens), p50_ms, p99_ms (of the good requests), reconnects (requests
+ * sent again after the server closed an idle kept-alive connection). Exits 1 when every
  * request failed. Plain sockets and a hand-written reader, so no client library's overhead and
  * no process start-up lands in the figures (curl per request adds both). */
 #include <arpa/inet.h>
@@ -42,7 +43,7 @@ typedef struct {
 
 typedef struct {
     shared *s;
-    long requests, errors, tokens;
+    long requests, errors, tokens, reconnects;
     double *lat_ms; /* (requests) latencies of the good requests */
     size_t cap;
     char msg[160]; /* the first error */
@@ -256,18 +257,31 @@ static int count_embeddings(const char *body, long *tokens) {
 }
 
 /* One request on *fd (reconnecting first when *fd < 0). Returns 1 when it got 200 with the
- * expected embeddings; adds the prompt tokens to *tokens. */
+ * expected embeddings; adds the prompt tokens to *tokens. A kept-alive connection the server
+ * closed while it was idle (uvicorn closes them after 5 s; a client waiting at the start line
+ * idles that long) fails before any byte of the answer: that request is sent once more on a new
+ * connection, as HTTP clients do with a stale pooled connection, and counted in reconnects; its
+ * latency includes both attempts. */
 static int one_request(client *c, int *fd, rbuf *r, long *tokens) {
     const options *o = c->s->o;
-    if (*fd < 0 && (*fd = connect_to(o)) < 0) {
-        snprintf(c->msg, sizeof c->msg, "cannot connect to %s:%d: %s", o->host, o->port,
-                 strerror(errno));
-        return 0;
-    }
-    int status = 0, close_after = 0;
+    int reused = *fd >= 0, ok = 0, status = 0, close_after = 0;
     size_t off = 0, len = 0;
-    int ok = send_all(*fd, c->s->request, c->s->request_len) == 0 &&
+    for (int attempt = 0; attempt < 2 && !ok; attempt++) {
+        if (attempt > 0) {
+            if (!reused || r->len > 0)
+                break; /* a fresh connection broke, or the answer had begun: an error */
+            close(*fd);
+            *fd = -1;
+            c->reconnects++;
+        }
+        if (*fd < 0 && (*fd = connect_to(o)) < 0) {
+            snprintf(c->msg, sizeof c->msg, "cannot connect to %s:%d: %s", o->host, o->port,
+                     strerror(errno));
+            return 0;
+        }
+        ok = send_all(*fd, c->s->request, c->s->request_len) == 0 &&
              read_response(*fd, r, &status, &off, &len, &close_after);
+    }
     if (!ok) {
         snprintf(c->msg, sizeof c->msg, "connection broken mid-request");
         close(*fd);
@@ -410,12 +424,13 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    long requests = 0, errors = 0, tokens = 0;
+    long requests = 0, errors = 0, tokens = 0, reconnects = 0;
     for (int i = 0; i < o.clients; i++) {
         pthread_join(th[i], NULL);
         requests += cs[i].requests;
         errors += cs[i].errors;
         tokens += cs[i].tokens;
+        reconnects += cs[i].reconnects;
     }
     double *all = malloc((size_t)(requests > 0 ? requests : 1) * sizeof *all);
     long k = 0;
@@ -428,10 +443,10 @@ int main(int argc, char **argv) {
     double secs = s.finish - s.start;
     printf("{\"clients\":%d,\"inputs\":%d,\"seconds\":%.3f,\"requests\":%ld,\"errors\":%ld,"
            "\"rps\":%.2f,\"inputs_per_s\":%.1f,\"tokens_per_s\":%.1f,\"p50_ms\":%.3f,"
-           "\"p99_ms\":%.3f}\n",
+           "\"p99_ms\":%.3f,\"reconnects\":%ld}\n",
            o.clients, o.inputs, secs, requests, errors, (double)requests / secs,
            (double)requests * o.inputs / secs, (double)tokens / secs,
-           quantile(all, requests, 0.50), quantile(all, requests, 0.99));
+           quantile(all, requests, 0.50), quantile(all, requests, 0.99), reconnects);
     for (int i = 0; i < o.clients; i++) {
         if (cs[i].errors) {
             fprintf(stderr, "bench_http: client %d: %ld errors, e.g. %s\n", i, cs[i].errors,

@@ -3,13 +3,14 @@
 # int8 is onnxruntime.quantization.quantize_dynamic (s8 weights, u8 activations quantized at run
 # time: the int8 path Infinity runs on CPU), served by the same peer (../shared/tools/peer) as
 # ORT fp32. Fidelity: each int8's mean and minimum cosine to its own fp32 over the same texts.
-# Prints a Markdown table.
-#   bench/peer_int8.sh MODEL_DIR [--seconds S] [--threads N] [--texts FILE]
+# Prints a Markdown table, or with --json one JSON line of the same figures (bench/run.sh's).
+#   bench/peer_int8.sh MODEL_DIR [--seconds S] [--threads N] [--texts FILE] [--json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$1; shift
-secs=3; threads=2; texts=build/fixtures/sentences.txt
-while [ $# -gt 0 ]; do case $1 in --seconds) secs=$2; shift 2;; --threads) threads=$2; shift 2;; --texts) texts=$2; shift 2;; *) echo "unknown $1"; exit 2;; esac; done
+secs=3; threads=2; texts=build/fixtures/sentences.txt; json=0
+while [ $# -gt 0 ]; do case $1 in --seconds) secs=$2; shift 2;; --threads) threads=$2; shift 2;; --texts) texts=$2; shift 2;;
+  --json) json=1; shift;; *) echo "unknown $1"; exit 2;; esac; done
 peer=${EMBP_PEER_DIR:-build/peer}
 venv=build/venv-ort
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
@@ -36,9 +37,9 @@ for side in fp32 int8; do
   echo "$bf" | awk '/batch  1 x  16/{print $10}' > "$tmp/embp-$side-l"
   ./build/embp embed --model "$dir" --precision $side --threads "$threads" < "$tmp/texts" > "$tmp/embp-$side.jsonl"
 done
-/usr/bin/python3 - "$tmp" "$threads" <<'PY'
+/usr/bin/python3 - "$tmp" "$threads" "$json" "$(cd "$peer" && node -e "console.log(require('onnxruntime-node/package.json').version)")" <<'PY'
 import json, math, sys
-tmp, threads = sys.argv[1], sys.argv[2]
+tmp, threads, as_json, ort = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
 def vecs(name):
     return [json.loads(l)["embedding"] for l in open("%s/%s.jsonl" % (tmp, name))]
 def cos(a, b):
@@ -48,6 +49,14 @@ def fid(side):
     return sum(c) / len(c), min(c), len(c)
 num = lambda f: float(open("%s/%s" % (tmp, f)).read())
 ort8 = num("ort-int8-t")
+if as_json:
+    row = {"ort": ort, "threads": int(threads), "texts": fid("ort")[2]}
+    for side in ("ort", "embp"):
+        for p in ("fp32", "int8"):
+            row["%s_%s" % (side, p)] = {"t32": num("%s-%s-t" % (side, p)), "p1": num("%s-%s-l" % (side, p))}
+        row["%s_int8" % side].update(zip(("cos_mean", "cos_min"), fid(side)[:2]))
+    print(json.dumps(row))
+    sys.exit(0)
 print("| %s threads | 32x128 tokens/s | vs ORT int8 | 1x16 p50 ms | int8 cosine to own fp32 (mean / min, %d texts) |" % (threads, fid("ort")[2]))
 print("|---|---|---|---|---|")
 for side, label in (("ort", "ONNX Runtime"), ("embp", "embp")):

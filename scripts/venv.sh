@@ -7,7 +7,8 @@
 # sentence-transformers, transformers, tokenizers, huggingface_hub, sentencepiece and protobuf (the XLM-R tokenizer
 # converter of tests/arch_reference.py), which find torch already there, and prometheus_client
 # (its parser reads GET /metrics in tests/test_metrics.sh), openapi-spec-validator and schemathesis
-# (tests/test_openapi.sh checks GET /openapi.json with them). With --clients, also
+# (tests/test_openapi.sh checks GET /openapi.json with them) and matplotlib (bench/chart.py's
+# precision trade-off chart, checked by tests/test_chart.sh). With --clients, also
 # installs the clients tests/test_clients.sh drives (huggingface_hub, langchain-openai,
 # langchain-huggingface: no torch), holding torch/transformers/tokenizers at what is there.
 set -euo pipefail
@@ -24,7 +25,7 @@ if [ ! -x build/venv/bin/pip ]; then
 fi
 if [ "${1:-}" = --reference ] &&
    ! build/venv/bin/python -c 'import torch, sentence_transformers, tokenizers, sentencepiece
-import google.protobuf, prometheus_client, openapi_spec_validator, schemathesis' 2>/dev/null; then
+import google.protobuf, prometheus_client, openapi_spec_validator, schemathesis, matplotlib' 2>/dev/null; then
   pip=(build/venv/bin/pip install -q)
   # torch==2.13.0+cpu can only be a CPU build: the wheel on the machine's disk where pip's
   # find-links has it (its dependencies from the index), else PyTorch's CPU index.
@@ -35,6 +36,7 @@ import google.protobuf, prometheus_client, openapi_spec_validator, schemathesis'
     protobuf prometheus_client >&2
   "${pip[@]}" onnx >&2 # torch.onnx.export's TorchScript path (bench/families.sh)
   "${pip[@]}" openapi-spec-validator schemathesis >&2 # GET /openapi.json (tests/test_openapi.sh)
+  "${pip[@]}" matplotlib >&2 # bench/chart.py
 fi
 if [ "${1:-}" = --clients ] &&
    ! build/venv/bin/python -c 'import huggingface_hub, langchain_openai, langchain_huggingface' \

@@ -252,6 +252,58 @@ static void test_nan_or_inf_weights_are_named(void **state) {
     free(dir);
 }
 
+/* The scan reads blocks of 4096 elements without a branch, then finds the element in the bad
+ * block: a NaN or infinity anywhere in a large tensor (first, at a block's last or first
+ * element, in the short tail) is named at its index, in each float dtype; and a scanned file's
+ * tensors read back the same although the scan released their pages. */
+static void test_scan_names_the_element_in_a_large_tensor(void **state) {
+    (void)state;
+    enum { N = 3 * 4096 + 100 };
+    float *f = malloc(N * sizeof *f);
+    uint16_t *h = malloc(N * sizeof *h);
+    for (int i = 0; i < N; i++)
+        f[i] = (float)(i % 97) - 48.0f, h[i] = 0x3c00; /* fp16 and bf16 both finite */
+    const int at[] = {0, 4095, 4096, 3 * 4096 + 99};
+    char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    embp_error err;
+    for (int d = 0; d < 3; d++)
+        for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+            embp_dtype dt = d == 0 ? EMBP_DT_F32 : d == 1 ? EMBP_DT_F16 : EMBP_DT_BF16;
+            float fsave = f[at[k]];
+            uint16_t hsave = h[at[k]];
+            if (d == 0)
+                f[at[k]] = k % 2 ? __builtin_inff() : __builtin_nanf("");
+            else
+                h[at[k]] = d == 1 ? 0x7e00 : 0xff80; /* fp16 NaN, bf16 -inf */
+            embp_st_write_tensor ts[] = {{"big", dt, 1, {N}, d == 0 ? (void *)f : (void *)h}};
+            assert_int_equal(embp_st_write(path, ts, 1, NULL, NULL, 0, &err), EMBP_OK);
+            embp_safetensors *st;
+            assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
+            assert_int_equal(embp_st_check_finite(st, &err), EMBP_EFORMAT);
+            char want[64];
+            snprintf(want, sizeof want, "'big' holds NaN or infinity (element %d)", at[k]);
+            if (!strstr(err.msg, want))
+                fail_msg("dtype %s, bad element %d: %s", embp_dtype_name(dt), at[k], err.msg);
+            embp_st_close(st);
+            f[at[k]] = fsave, h[at[k]] = hsave;
+        }
+    embp_st_write_tensor ok[] = {{"f", EMBP_DT_F32, 1, {N}, f}, {"h", EMBP_DT_BF16, 1, {N}, h}};
+    assert_int_equal(embp_st_write(path, ok, 2, NULL, NULL, 0, &err), EMBP_OK);
+    embp_safetensors *st;
+    assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
+    assert_int_equal(embp_st_check_finite(st, &err), EMBP_OK);
+    assert_memory_equal(embp_st_find(st, "f")->data, f, N * sizeof *f);
+    assert_memory_equal(embp_st_find(st, "h")->data, h, N * sizeof *h);
+    embp_st_close(st);
+    unlink(path);
+    rmdir(dir);
+    free(dir);
+    free(f);
+    free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_fixture_tensors_with_config_shapes),
@@ -263,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_header_length_beyond_file_is_refused_before_parsing),
         cmocka_unit_test(test_out_of_memory_while_parsing_is_clean),
         cmocka_unit_test(test_nan_or_inf_weights_are_named),
+        cmocka_unit_test(test_scan_names_the_element_in_a_large_tensor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

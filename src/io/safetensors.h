@@ -81,7 +81,8 @@ const char *embp_st_metadata(const embp_safetensors *st, const char *key);
 
 /* EMBP_EFORMAT naming the first F32/F16/BF16 tensor holding a NaN or an infinity (and where),
  * EMBP_OK when every floating-point tensor is finite. A weight file with them would make every
- * embedding NaN, which a client cannot tell from an answer. */
+ * embedding NaN, which a client cannot tell from an answer. Each tensor's pages are released
+ * (embp_st_release_tensor) once scanned. */
 embp_status embp_st_check_finite(const embp_safetensors *st, embp_error *err);
 
 /* Total bytes of all mapped files, and a hint that the mapped pages are no longer needed
@@ -92,6 +93,9 @@ void embp_st_release_pages(embp_safetensors *st);
  * one tensor of the file at a time, not the file plus its converted copy. A no-op for a borrowed
  * buffer (embp_st_open_buffer). The mapping stays valid: a later read faults the pages back in. */
 void embp_st_release_tensor(const embp_safetensors *st, const embp_st_tensor *t);
+/* The same for the whole pages of n bytes from p, inside one of st's files (a tensor read in
+ * parts: a large table converted row by row); a no-op for bytes outside them. */
+void embp_st_release_range(const embp_safetensors *st, const void *p, size_t n);
 
 /* Writing (embp quantize, the demo model). Tensors are written in the given order. */
 typedef struct {

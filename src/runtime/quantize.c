@@ -363,8 +363,10 @@ embp_status embp_model_quantize(const char *in, const char *out, const embp_quan
     out_tensors o = {0};
     r->bytes_in = embp_st_mapped_bytes(st);
     const embp_kernels *k = embp_kernels_pick(embp_cpu_get());
-    for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++)
+    for (int i = 0; rc == EMBP_OK && i < embp_st_count(st); i++) {
         rc = convert(k, embp_st_at(st, i), s, g, arch->dense_weight, &o, err);
+        embp_st_release_tensor(st, embp_st_at(st, i)); /* read once: the source's pages go */
+    }
     char path[PATH_MAX], grp[16];
     const char *mk[EMBP_QF_META_MAX], *mv[EMBP_QF_META_MAX];
     int n_meta = embp_qf_meta_pairs(embp_storage_str(s), g, grp, mk, mv);

@@ -23,6 +23,7 @@
 typedef struct {
     embp_model_config cfg;
     embp_bert *bert;
+    embp_safetensors *st; /* outlives bert: the word table may be read from it in place */
     int n, T, *offsets;
     int32_t *ids;
     json_t *peer, *ref;
@@ -32,12 +33,10 @@ static void load_fixture(const char *name, fixture *f) {
     char *dir = tu_fixture("%s", name), *pp = tu_fixture("%s.peer.jsonl", name);
     char *rp = tu_fixture("%s.ref.jsonl", name);
     embp_error err = {0};
-    embp_safetensors *st = NULL;
     memset(f, 0, sizeof *f);
-    if (embp_config_load(dir, &f->cfg, &err) || embp_st_open_dir(dir, &st, &err) ||
-        embp_bert_load(&f->cfg, st, NULL, 16384, f->cfg.max_seq_len, 0, &f->bert, &err))
+    if (embp_config_load(dir, &f->cfg, &err) || embp_st_open_dir(dir, &f->st, &err) ||
+        embp_bert_load(&f->cfg, f->st, NULL, 16384, f->cfg.max_seq_len, 0, &f->bert, &err))
         fail_msg("%s: %s", dir, err.msg);
-    embp_st_close(st);
     f->peer = tu_read_jsonl(pp);
     f->ref = tu_read_jsonl(rp);
     f->n = (int)json_array_size(f->peer);
@@ -57,6 +56,7 @@ static void load_fixture(const char *name, fixture *f) {
 
 static void free_fixture(fixture *f) {
     embp_bert_free(f->bert);
+    embp_st_close(f->st);
     json_decref(f->peer);
     json_decref(f->ref);
     free(f->offsets), free(f->ids);

@@ -325,6 +325,75 @@ static const char *has_avx512f(void) {
     return NULL;
 }
 
+/* A linear on weights in place (a mapped file's tensor, read where it is: not copied, not
+ * packed) computes what the packed one does, against the same float64 matmul; after
+ * embp_mm_engine_prepare every bucket's primitive exists (made without a forward) and is not
+ * oneDNN's reference kernel; int8 in place is refused. */
+static void test_f32_in_place_matches_float64_and_prepares(void **state) {
+    (void)state;
+    embp_mm_engine *e = engine(300);
+    problem p = make_problem(300, 384, 1152);
+    embp_linear *l = NULL, *packed = NULL;
+    embp_error err = {0};
+    assert_int_equal(embp_linear_create_in_place(e, p.w, EMBP_MM_F32, p.b, p.K, p.N, 1, &l, &err),
+                     EMBP_OK);
+    assert_int_equal(embp_linear_create(e, p.w, p.b, p.K, p.N, EMBP_MM_F32, 1, &packed, &err),
+                     EMBP_OK);
+    assert_int_equal(embp_mm_engine_prepare(e, 300, &err), EMBP_OK);
+    for (int M = 1; M <= 300; M = embp_mm_bucket(M + 1)) {
+        const char *impl[2] = {embp_linear_impl(l, M), embp_linear_impl(packed, M)};
+        for (int i = 0; i < 2; i++)
+            if (!*impl[i] || strstr(impl[i], "ref"))
+                fail_msg("%s M=%d: prepared primitive '%s'", i ? "packed" : "in place", M,
+                         impl[i]);
+    }
+    int Ms[] = {1, 17, 300};
+    for (int i = 0; i < 3; i++) {
+        problem q = p;
+        q.M = Ms[i];
+        double *want = ref_matmul(q.x, q.w, q.b, q.M, q.K, q.N, 1);
+        float *got = malloc((size_t)embp_mm_bucket(q.M) * q.N * 4);
+        assert_int_equal(embp_linear_forward(l, q.x, q.M, got, &err), EMBP_OK);
+        char what[64];
+        snprintf(what, sizeof what, "f32 in place M=%d", q.M);
+        expect_near(what, got, want, q.M, q.N, F32_TOL);
+        free(want), free(got);
+    }
+    embp_linear *bad = NULL;
+    assert_int_equal(embp_linear_create_in_place(e, p.w, EMBP_MM_INT8, p.b, p.K, p.N, 0, &bad,
+                                                 &err), EMBP_EINVAL);
+    assert_null(bad);
+    embp_linear_free(l);
+    embp_linear_free(packed);
+    free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
+/* bf16 weights in place (a BF16 file's tensor) against the float64 matmul of the bf16 values. */
+static void test_bf16_in_place_matches_float64_of_bf16_rounded_inputs(void **state) {
+    (void)state;
+    embp_mm_engine *e = engine(256);
+    problem p = make_problem(77, 384, 1536);
+    size_t nx = (size_t)p.M * p.K, nw = (size_t)p.N * p.K;
+    float *xr = malloc(nx * 4), *wr = malloc(nw * 4);
+    uint16_t *wb = malloc(nw * 2);
+    for (size_t i = 0; i < nx; i++)
+        xr[i] = embp_bf16_to_f32(embp_f32_to_bf16(p.x[i]));
+    for (size_t i = 0; i < nw; i++)
+        wb[i] = embp_f32_to_bf16(p.w[i]), wr[i] = embp_bf16_to_f32(wb[i]);
+    double *want = ref_matmul(xr, wr, p.b, p.M, p.K, p.N, 0);
+    embp_linear *l = NULL;
+    embp_error err = {0};
+    float *got = malloc((size_t)embp_mm_bucket(p.M) * p.N * 4);
+    assert_int_equal(embp_linear_create_in_place(e, wb, EMBP_MM_BF16, p.b, p.K, p.N, 0, &l, &err),
+                     EMBP_OK);
+    assert_int_equal(embp_linear_forward(l, p.x, p.M, got, &err), EMBP_OK);
+    expect_near("bf16 in place vs float64 of rounded inputs", got, want, p.M, p.N, EMULATED_TOL);
+    embp_linear_free(l);
+    free(xr), free(wr), free(wb), free(want), free(got), free_problem(&p);
+    embp_mm_engine_free(e);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest always[] = {
         cmocka_unit_test(test_f32_matches_float64_for_every_bucket_kind),
@@ -333,8 +402,11 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_m_outside_the_engine_is_einval),
         cmocka_unit_test(test_failed_allocation_in_create_is_enomem_without_leak),
         cmocka_unit_test(test_peak_gflops_is_measured),
+        cmocka_unit_test(test_f32_in_place_matches_float64_and_prepares),
     };
-    const struct CMUnitTest bf16[] = {cmocka_unit_test(test_bf16_matches_float64_of_bf16_rounded_inputs)};
+    const struct CMUnitTest bf16[] = {
+        cmocka_unit_test(test_bf16_matches_float64_of_bf16_rounded_inputs),
+        cmocka_unit_test(test_bf16_in_place_matches_float64_of_bf16_rounded_inputs)};
     const struct CMUnitTest no_avx512[] = {cmocka_unit_test(test_bf16_without_avx512_is_edevice)};
     const tu_path paths[] = {
         TU_ALWAYS(always),

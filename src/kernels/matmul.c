@@ -36,6 +36,8 @@ struct embp_mm_engine {
     int ready_m;
     int wq_max;    /* int8 weights lie in [-wq_max, wq_max]: 127 with VNNI, else 63 */
     embp_prof *prof; /* NULL unless a benchmark profiles */
+    embp_linear **linears; /* the oneDNN linears made on it, for embp_mm_engine_prepare */
+    int n_linears, cap_linears;
 };
 
 typedef struct {
@@ -192,7 +194,29 @@ void embp_mm_engine_free(embp_mm_engine *e) {
     embp_free_aligned(e->xs);
     embp_free_aligned(e->act2);
     embp_free_aligned(e->xs2);
+    embp_free(e->linears);
     embp_free(e);
+}
+
+/* l joins e's list (made) or leaves it. */
+static embp_status enlist(embp_mm_engine *e, embp_linear *l, embp_error *err) {
+    if (e->n_linears == e->cap_linears) {
+        int cap = e->cap_linears ? 2 * e->cap_linears : 64;
+        void *p = embp_realloc(e->linears, (size_t)cap * sizeof *e->linears);
+        if (!p)
+            return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory");
+        e->linears = p, e->cap_linears = cap;
+    }
+    e->linears[e->n_linears++] = l;
+    return EMBP_OK;
+}
+
+static void delist(embp_mm_engine *e, const embp_linear *l) {
+    for (int i = 0; i < e->n_linears; i++)
+        if (e->linears[i] == l) {
+            e->linears[i] = e->linears[--e->n_linears];
+            return;
+        }
 }
 
 /* Grows a scratch buffer to n bytes: at load only, never in a forward. */
@@ -350,9 +374,23 @@ fail:
     return rc;
 }
 
-/* The parts every type shares: the struct, bias, slots, engine scratch; then packs w. */
+/* w (N, K) row-major, that is (K, N) in oneDNN's "ba" layout, used where it is: the primitives
+ * are made for that layout, nothing is copied, and w must outlive l. */
+static embp_status use_in_place(embp_linear *l, const void *w, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    DNNL_TRY(embp_dnnl_md_2d(&l->wmd, l->K, l->N, wei_dt(l->type), dnnl_ba), "weights md");
+    l->wbytes = dnnl_memory_desc_get_size(embp_dnnl_md_ref(&l->wmd));
+    DNNL_TRY(dnnl_memory_create(&l->wmem, embp_dnnl_md_ref(&l->wmd), l->e->eng, embp_unconst(w)),
+             "weights memory");
+fail:
+    return rc;
+}
+
+/* The parts every type shares: the struct, bias, slots, engine scratch; then packs w (or, in
+ * place, takes it as it is). */
 static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bias, int K, int N,
-                               embp_mm_type t, int gelu, embp_linear **out, embp_error *err) {
+                               embp_mm_type t, int gelu, int in_place, embp_linear **out,
+                               embp_error *err) {
     embp_status rc = EMBP_OK;
     embp_linear *l = embp_calloc(1, sizeof *l);
     if (!l)
@@ -383,7 +421,8 @@ static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bi
     if (t == EMBP_MM_INT8 && (rc = reserve((void **)&e->acc, &e->acc_bytes,
                                            (size_t)e->max_m * N * sizeof(int32_t), err)) != EMBP_OK)
         goto fail;
-    if ((rc = pack_weights(l, w, err)) != EMBP_OK)
+    if ((rc = in_place ? use_in_place(l, w, err) : pack_weights(l, w, err)) != EMBP_OK ||
+        (rc = enlist(e, l, err)) != EMBP_OK)
         goto fail;
     *out = l;
     return EMBP_OK;
@@ -404,14 +443,14 @@ embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *b
     *out = NULL;
     embp_status rc = check_shape(K, N, err);
     if (rc != EMBP_OK || compute == EMBP_MM_F32)
-        return rc ? rc : linear_init(e, w, bias, K, N, EMBP_MM_F32, gelu, out, err);
+        return rc ? rc : linear_init(e, w, bias, K, N, EMBP_MM_F32, gelu, 0, out, err);
     size_t n = (size_t)K * N;
     if (compute == EMBP_MM_BF16) {
         uint16_t *wb = embp_malloc(n * sizeof *wb);
         if (!wb)
             return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory converting weights");
         e->k->f32_to_bf16(w, wb, n);
-        rc = linear_init(e, wb, bias, K, N, EMBP_MM_BF16, gelu, out, err);
+        rc = linear_init(e, wb, bias, K, N, EMBP_MM_BF16, gelu, 0, out, err);
         embp_free(wb);
         return rc;
     }
@@ -426,6 +465,17 @@ embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *b
     embp_free(q);
     embp_free(sc);
     return rc;
+}
+
+embp_status embp_linear_create_in_place(embp_mm_engine *e, const void *w, embp_mm_type t,
+                                        const float *bias, int K, int N, int gelu,
+                                        embp_linear **out, embp_error *err) {
+    *out = NULL;
+    embp_status rc = check_shape(K, N, err);
+    if (rc == EMBP_OK && t != EMBP_MM_F32 && t != EMBP_MM_BF16)
+        rc = embp_fail(err, EMBP_EINVAL, "matmul: weights in place are fp32 or bf16, not %s",
+                       embp_mm_type_str(t));
+    return rc ? rc : linear_init(e, w, bias, K, N, t, gelu, 1, out, err);
 }
 
 /* Rows of w (N, K) with values past wq_max are requantized into range: w' = round(w f),
@@ -465,7 +515,7 @@ embp_status embp_linear_create_s8(embp_mm_engine *e, const int8_t *w, const floa
             sum += q[(size_t)r * K + k];
         ws[r] = sum;
     }
-    if ((rc = linear_init(e, q, bias, K, N, EMBP_MM_INT8, gelu, out, err)) != EMBP_OK)
+    if ((rc = linear_init(e, q, bias, K, N, EMBP_MM_INT8, gelu, 0, out, err)) != EMBP_OK)
         goto done;
     (*out)->scales = sc, (*out)->wsum = ws;
     sc = NULL, ws = NULL;
@@ -550,6 +600,8 @@ static embp_status int4_forward(embp_linear *l, const float *x, int M, float *y,
 void embp_linear_free(embp_linear *l) {
     if (!l)
         return;
+    if (l->e) /* NULL: an int4 linear that failed before it was filled */
+        delist(l->e, l);
     embp_int4_weights_free(&l->i4);
     for (int i = 0; l->slots && i < l->n_slots; i++)
         slot_clear(&l->slots[i]);
@@ -580,6 +632,16 @@ const char *embp_linear_impl(embp_linear *l, int M) {
         return l->k4->name;
     mm_slot *s = NULL;
     return get_slot(l, M, &s, NULL) == EMBP_OK ? s->impl : "";
+}
+
+embp_status embp_mm_engine_prepare(embp_mm_engine *e, int max_m, embp_error *err) {
+    int top = max_m < e->max_m ? max_m : e->max_m;
+    mm_slot *s;
+    embp_status rc = EMBP_OK;
+    for (int i = 0; i < e->n_linears && rc == EMBP_OK; i++)
+        for (int M = 1; M <= top && rc == EMBP_OK; M = embp_mm_bucket(M + 1))
+            rc = get_slot(e->linears[i], M, &s, err);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- forward */

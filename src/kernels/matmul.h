@@ -56,6 +56,13 @@ typedef struct embp_linear embp_linear;
 embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *bias, int K, int N,
                                embp_mm_type compute, int gelu, embp_linear **out /* OUT */,
                                embp_error *err);
+/* The same with w used where it is, not copied (a tensor of a mapped file): fp32 (t F32) or
+ * bf16 (t BF16) values (N, K) that must outlive the linear; the primitives read that layout, the
+ * same bits as packed. oneDNN 2.6 copies such weights per call: measured 1.5-6x slower at 1-16
+ * rows, equal at 64-512 (bench/bench_in_place.c), so the model loaders pack. */
+embp_status embp_linear_create_in_place(embp_mm_engine *e, const void *w, embp_mm_type t,
+                                        const float *bias, int K, int N, int gelu,
+                                        embp_linear **out /* OUT */, embp_error *err);
 /* The same from weights already quantized: w (N, K) s8 with scales (N), y = x (w * scale)^T. */
 embp_status embp_linear_create_s8(embp_mm_engine *e, const int8_t *w, const float *scales,
                                   const float *bias, int K, int N, int gelu,
@@ -105,6 +112,13 @@ embp_mm_type embp_linear_type(const embp_linear *l);
 size_t embp_linear_bytes(const embp_linear *l);
 /* oneDNN's implementation name for bucket(M), e.g. "brg:avx512_core" (creates it if needed). */
 const char *embp_linear_impl(embp_linear *l, int M);
+
+/* Makes the primitive of every bucket up to max_m rows (as a forward of that many rows would on
+ * first use) for each oneDNN linear on e, without computing: a model's warm-up. A bf16 linear
+ * chained into the next (embp_linear_forward_chain) settles its output type on its first
+ * forward: run one before, or its primitives are made again then. Identical shapes hit
+ * oneDNN's primitive cache, so a model's layers cost one creation per shape and bucket. */
+embp_status embp_mm_engine_prepare(embp_mm_engine *e, int max_m, embp_error *err);
 
 /* Times a pure (M, K) x (K, N) GEMM of the given type for about `seconds`, on random data;
  * returns GFLOP/s (2 M N K per call), or a negative value with err set. For machine peak. */

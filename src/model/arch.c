@@ -52,6 +52,10 @@ static void bert_set_prof(embp_encoder *e, embp_prof *p) {
     embp_bert_set_prof((embp_bert *)e, p);
 }
 
+static embp_status bert_prepare(embp_encoder *e, int tokens, embp_error *err) {
+    return embp_bert_prepare((embp_bert *)e, tokens, err);
+}
+
 static embp_status rotenc_load(const embp_model_config *cfg, const embp_safetensors *st,
                                const embp_plan *plan, int max_tokens, int max_len, int n_threads,
                                embp_encoder **out, embp_error *err) {
@@ -81,6 +85,10 @@ static void rotenc_set_prof(embp_encoder *e, embp_prof *p) {
     embp_rotenc_set_prof((embp_rotenc *)e, p);
 }
 
+static embp_status rotenc_prepare(embp_encoder *e, int tokens, embp_error *err) {
+    return embp_rotenc_prepare((embp_rotenc *)e, tokens, err);
+}
+
 /* BERT's recipe; the RoBERTa family (RoBERTa, XLM-RoBERTa, CamemBERT) is BERT's arithmetic with
  * positions from pad_token_id + 1 (its recipe's pos_after_pad) and one token type (config.json's
  * type_vocab_size), so its entries share bert's functions. DistilBERT is BERT's arithmetic
@@ -94,7 +102,7 @@ static void rotenc_set_prof(embp_encoder *e, embp_prof *p) {
      EMBP_HEADS_MHA, EMBP_MLP_GELU, 1}
 #define BERT_FUNCTIONS                                                                             \
     bert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                      \
-        embp_bert_dense_weight, bert_set_prof
+        embp_bert_dense_weight, bert_set_prof, bert_prepare
 /* MPNet: BERT's layers under other names (model/mpnet.c renames) with a bias by relative
  * position on the attention scores, which its load adds to the encoder for bert's forward. */
 #define MPNET_RECIPE                                                                               \
@@ -102,10 +110,10 @@ static void rotenc_set_prof(embp_encoder *e, embp_prof *p) {
      EMBP_HEADS_MHA, EMBP_MLP_GELU, 1}
 #define MPNET_FUNCTIONS                                                                            \
     mpnet_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                     \
-        embp_mpnet_dense_weight, bert_set_prof
+        embp_mpnet_dense_weight, bert_set_prof, bert_prepare
 #define DISTILBERT_FUNCTIONS                                                                       \
     distilbert_load, bert_forward, bert_free, bert_weight_bytes, bert_kernels_name,                \
-        embp_distilbert_dense_weight, bert_set_prof
+        embp_distilbert_dense_weight, bert_set_prof, bert_prepare
 
 /* The rotary encoders (model/rotenc.c). ModernBERT: pre-norm LayerNorm without biases, GeGLU,
  * a global layer every global_attn_every_n_layers (rotary base global_rope_theta) and +-64-token
@@ -113,7 +121,7 @@ static void rotenc_set_prof(embp_encoder *e, embp_prof *p) {
  * NomicBERT: BERT's post-norm LayerNorm, SwiGLU, every layer global, no linear biases. */
 #define ROTENC_FUNCTIONS(dense)                                                                    \
     rotenc_load, rotenc_forward, rotenc_free, rotenc_weight_bytes, rotenc_kernels_name, dense,     \
-        rotenc_set_prof
+        rotenc_set_prof, rotenc_prepare
 
 /* Qwen3 (model/qwen3.c): the decoder embedder's own functions. */
 static embp_status qwen3_load(const embp_model_config *cfg, const embp_safetensors *st,
@@ -140,6 +148,9 @@ static const char *qwen3_kernels_name(const embp_encoder *e) {
 static void qwen3_set_prof(embp_encoder *e, embp_prof *p) {
     embp_qwen3_set_prof((embp_qwen3 *)e, p);
 }
+static embp_status qwen3_prepare(embp_encoder *e, int tokens, embp_error *err) {
+    return embp_qwen3_prepare((embp_qwen3 *)e, tokens, err);
+}
 /* Rotary, pre-norm RMSNorm, causal GQA, SwiGLU; Mistral's window is config.json's
  * sliding_window, 0 in the table. Qwen2, Mistral and Llama are Qwen3 without its q/k RMSNorm
  * (and with Qwen2's q/k/v biases, Llama's optional ones): qwen3.c's functions, which read
@@ -149,7 +160,7 @@ static void qwen3_set_prof(embp_encoder *e, embp_prof *p) {
      EMBP_MLP_SWIGLU, 0}
 #define QWEN3_FUNCTIONS                                                                            \
     qwen3_load, qwen3_forward, qwen3_free, qwen3_weight_bytes, qwen3_kernels_name,                 \
-        embp_qwen3_dense_weight, qwen3_set_prof
+        embp_qwen3_dense_weight, qwen3_set_prof, qwen3_prepare
 
 static const embp_arch table[] = {
     {"bert", "bert", BERT_RECIPE, BERT_FUNCTIONS},

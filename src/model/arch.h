@@ -99,6 +99,9 @@ typedef struct {
     const char *(*kernels_name)(const embp_encoder *e);
     int (*dense_weight)(const char *tensor_name); /* the tensors embp quantize quantizes */
     void (*set_prof)(embp_encoder *e, embp_prof *p); /* per-op profile (kernels/prof.h) */
+    /* Makes what forwards of up to `tokens` rows need (each GEMM row bucket's primitive) without
+     * running them: embp_mm_engine_prepare on the family's engine, after one forward. */
+    embp_status (*prepare)(embp_encoder *e, int tokens, embp_error *err);
 } embp_arch;
 
 /* The family cfg names (model_type; "" is bert, the sentence-transformers default), or NULL

@@ -23,6 +23,10 @@ const char *embp_bert_kernels_name(const embp_bert *b) {
     return b->k->name;
 }
 
+embp_status embp_bert_prepare(embp_bert *b, int tokens, embp_error *err) {
+    return embp_mm_engine_prepare(b->eng, tokens, err);
+}
+
 void embp_bert_set_prof(embp_bert *b, embp_prof *p) {
     b->prof = p;
     embp_mm_engine_set_prof(b->eng, p);
@@ -133,11 +137,23 @@ embp_status embp_bert_check_types(const embp_bert *b, const int32_t *types, int 
 
 /* y = l x: one dense layer, its GEMM time counted under op when profiling; next (or NULL) is
  * the layer that reads y next (matmul.h: int8 into int8 quantizes y once, in l's epilogue). */
-static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
-                          float *y, const embp_linear *next, embp_error *err) {
+embp_status embp_bert_linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
+                             float *y, const embp_linear *next, embp_error *err) {
     if (b->prof)
         b->prof->gemm = op;
     return embp_linear_forward_chain(l, x, T, y, next, err);
+}
+
+void embp_bert_add_rows(const embp_bert *b, float *x, const float *y, int T) {
+    size_t n = (size_t)T * b->H;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
+                          float *y, const embp_linear *next, embp_error *err) {
+    return embp_bert_linear(b, l, op, x, T, y, next, err);
 }
 
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *types,

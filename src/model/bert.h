@@ -54,7 +54,8 @@ typedef struct embp_bert embp_bert;
  * says how the dense weights are rounded and packed and how the word table is held.
  * Allocates the forward's scratch for max_tokens packed tokens and sequences of up to max_len
  * tokens. n_threads: the OpenMP threads a forward uses (0: one per core). plan may be NULL for
- * fp32. st is only read: the caller may close it afterwards. */
+ * fp32. st is only read, but must outlive b: a word table the plan keeps in the file's format
+ * (fp32 from F32, bf16 from BF16, ...) is used in place from its mapping. */
 embp_status embp_bert_load(const embp_model_config *cfg, const embp_safetensors *st,
                            const embp_plan *plan, int max_tokens, int max_len,
                            int n_threads, embp_bert **out /* OUT */, embp_error *err);
@@ -76,6 +77,10 @@ int embp_bert_dense_weight(const char *name);
 /* Adds each later forward's per-op wall time to p (kernels/prof.h), for bench_forward --profile;
  * NULL stops. p must outlive its use. */
 void embp_bert_set_prof(embp_bert *b, embp_prof *p);
+
+/* The GEMM primitives of every row bucket up to `tokens` (kernels/matmul.h's
+ * embp_mm_engine_prepare): a warm-up without forward passes. */
+embp_status embp_bert_prepare(embp_bert *b, int tokens, embp_error *err);
 
 size_t embp_bert_weight_bytes(const embp_bert *b); /* packed weights + fp32 tables */
 int embp_bert_max_tokens(const embp_bert *b);

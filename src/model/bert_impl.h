@@ -27,6 +27,7 @@ struct embp_bert {
     int no_types;                       /* type_vocab_size 0 (DistilBERT): types are not read */
     float *pos, *type, *emb_g, *emb_b;  /* (P,H) (n_types,H) (H) (H); no types: one zero row */
     embp_table_format word_fmt;         /* word table (V,H): one of these, as word_fmt says */
+    int word_mapped;                    /* 1: the table is the file's mapped bytes, not owned */
     float *word;                        /* f32 */
     uint16_t *word16;                   /* bf16 or fp16 */
     int8_t *word8;                      /* int8 with word_scale (V) */
@@ -68,7 +69,9 @@ embp_status embp_bert_load_types(embp_bert *b, const embp_safetensors *st, const
 
 /* BERT's "embeddings.word_embeddings.weight" (b->rename'd) into b->word* as fmt says, (V, H). A
  * file from embp quantize may hold it as I8 with "_scale" (per row): taken as it is for an int8
- * table, else dequantized. */
+ * table, else dequantized. A table whose format is the file's (fp32 from F32, bf16 from BF16,
+ * fp16 from F16, int8 from embp quantize's int8) is used in place from st's mapping
+ * (b->word_mapped), which must then outlive b; else it is converted one row at a time. */
 embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
                                  embp_table_format fmt, embp_error *err);
 
@@ -92,6 +95,9 @@ embp_status embp_bert_loader_open(embp_bert_loader *ld, const embp_safetensors *
                                   int maxk, embp_error *err);
 void embp_bert_loader_close(embp_bert_loader *ld);
 
+/* The most tensors one stacked linear is loaded from (BERT's query, key, value). */
+#define EMBP_BERT_MAX_PARTS 3
+
 /* Loads tensors names[0..n) ("<name>.weight", each (rows, K), and "<name>.bias" (rows) when
  * bias) stacked into one (n * rows, K) linear on b's engine, rounded and packed as ld's plan
  * says: BERT's QKV is three, a fused or single weight one. Weights quantized ahead go to the
@@ -100,6 +106,30 @@ void embp_bert_loader_close(embp_bert_loader *ld);
 embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char *const *names,
                                   int n, int rows, int K, int bias, int gelu, embp_linear **out,
                                   embp_error *err);
+/* The same with rows[i] rows for part i (Qwen3's q, k and v differ with grouped-query heads). */
+embp_status embp_bert_load_parts(embp_bert *b, embp_bert_loader *ld, const char *const *names,
+                                 const int *rows, int n, int K, int bias, int gelu,
+                                 embp_linear **out, embp_error *err);
+
+/* embp_bert_load_parts of layer `layer`'s parts[i] named "<layers><layer>.<parts[i]>" ("layers."
+ * and "self_attn.q_proj": "layers.0.self_attn.q_proj"). */
+embp_status embp_bert_load_layer_parts(embp_bert *b, embp_bert_loader *ld, const char *layers,
+                                       int layer, const char *const *parts, const int *rows,
+                                       int n, int K, int bias, int gelu, embp_linear **out,
+                                       embp_error *err);
+
+/* The forward's scratch: one block of n parts of sizes[i] floats (each rounded up to 16, so
+ * aligned), *ptrs[i] pointing at part i; not cleared. For the message: max_tokens. */
+embp_status embp_bert_arena(void **arena, const size_t *sizes, float **const *ptrs, int n,
+                            int max_tokens, embp_error *err);
+
+/* y = l x for a forward: l's GEMM time counted under op when b profiles; next (or NULL) is the
+ * linear that reads y next (kernels/matmul.h's chain). */
+embp_status embp_bert_linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
+                             float *y, const embp_linear *next, embp_error *err);
+
+/* x (T, H) += y (T, H), rows split across the threads: a residual connection. */
+void embp_bert_add_rows(const embp_bert *b, float *x, const float *y, int T);
 
 /* The token types of a batch (types NULL: all 0) within b's [0, n_types); a model without
  * token types ignores them. The rest of the batch: embp_check_batch. */

@@ -57,27 +57,41 @@ static const embp_st_tensor *find_tensor(const embp_bert *b, const embp_safetens
     return NULL;
 }
 
-/* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
-static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
-                            const char *name, int d0, int d1, float *dst, embp_error *err) {
-    const embp_st_tensor *t = find_tensor(b, st, prefix, name);
-    char own[160];
-    if (!t)
-        return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
-                         b->rename ? b->rename(name, own, sizeof own) : name);
-    embp_status rc = embp_st_expect_shape(t, d0, d1, err);
-    if (rc != EMBP_OK)
-        return rc;
-    size_t n = (size_t)t->n_elems;
+/* n values of float tensor t from element `at` into dst as fp32. */
+static embp_status to_f32(const embp_bert *b, const embp_st_tensor *t, size_t at, size_t n,
+                          float *dst, embp_error *err) {
+    const char *p = (const char *)t->data + at * embp_dtype_size(t->dtype);
     if (t->dtype == EMBP_DT_F32)
-        memcpy(dst, t->data, n * sizeof(float));
+        memcpy(dst, p, n * sizeof(float));
     else if (t->dtype == EMBP_DT_F16)
-        b->k->fp16_to_f32(t->data, dst, n);
+        b->k->fp16_to_f32((const uint16_t *)(const void *)p, dst, n);
     else if (t->dtype == EMBP_DT_BF16)
-        b->k->bf16_to_f32(t->data, dst, n);
+        b->k->bf16_to_f32((const uint16_t *)(const void *)p, dst, n);
     else
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32, F16 or "
                          "BF16", t->file, t->name, embp_dtype_name(t->dtype));
+    return EMBP_OK;
+}
+
+/* The tensor of BERT name `name` (renamed), or EMBP_EFORMAT naming it. */
+static embp_status need_tensor(const embp_bert *b, const embp_safetensors *st, const char *prefix,
+                               const char *name, const embp_st_tensor **t, embp_error *err) {
+    char own[160];
+    if ((*t = find_tensor(b, st, prefix, name)))
+        return EMBP_OK;
+    return embp_fail(err, EMBP_EFORMAT, "model.safetensors: tensor '%s%s' is missing", prefix,
+                     b->rename ? b->rename(name, own, sizeof own) : name);
+}
+
+/* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
+static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
+                            const char *name, int d0, int d1, float *dst, embp_error *err) {
+    const embp_st_tensor *t;
+    embp_status rc;
+    if ((rc = need_tensor(b, st, prefix, name, &t, err)) ||
+        (rc = embp_st_expect_shape(t, d0, d1, err)) ||
+        (rc = to_f32(b, t, 0, (size_t)t->n_elems, dst, err)))
+        return rc;
     embp_st_release_tensor(st, t);
     return EMBP_OK;
 }
@@ -104,51 +118,92 @@ embp_status embp_bert_load_types(embp_bert *b, const embp_safetensors *st, const
     return EMBP_OK;
 }
 
+/* Whether the word table can be the file's bytes, used in place: its format is the table's
+ * (F32, BF16 or F16 for those tables, int8 rows with fp32 scales from embp quantize for an int8
+ * table) and its rows are aligned for their element type. */
+static int words_in_place(const embp_st_tensor *t, const embp_qf_weight *qw, int stored8,
+                          embp_table_format fmt) {
+    if (stored8)
+        return fmt == EMBP_TABLE_INT8 && (uintptr_t)qw->scales % sizeof(float) == 0;
+    embp_dtype want = fmt == EMBP_TABLE_F32 ? EMBP_DT_F32 : fmt == EMBP_TABLE_BF16 ? EMBP_DT_BF16
+                      : fmt == EMBP_TABLE_FP16 ? EMBP_DT_F16 : EMBP_DT_I8;
+    return t->dtype == want && want != EMBP_DT_I8 &&
+           (uintptr_t)t->data % embp_dtype_size(want) == 0;
+}
+
 embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const char *prefix,
                                  embp_table_format fmt, embp_error *err) {
-    const char *name = "embeddings.word_embeddings.weight";
-    const embp_st_tensor *t = find_tensor(b, st, prefix, name);
-    size_t n = (size_t)b->V * (size_t)b->H, nsc = (size_t)b->V * sizeof(float);
-    int stored8 = t && embp_qf_form_of(t) == EMBP_QF_INT8;
-    embp_qf_weight qw;
+    const embp_st_tensor *t;
+    size_t H = (size_t)b->H, n = (size_t)b->V * H, nsc = (size_t)b->V * sizeof(float);
+    embp_qf_weight qw = {0};
     embp_status rc;
     b->word_fmt = fmt;
-    if (stored8 && (rc = embp_qf_weight_read(st, t, b->V, b->H, &qw, err)))
+    if ((rc = need_tensor(b, st, prefix, "embeddings.word_embeddings.weight", &t, err)))
         return rc;
-    if (fmt == EMBP_TABLE_INT8) {
-        if (!(b->word8 = embp_malloc_aligned(n)) || !(b->word_scale = embp_malloc_aligned(nsc)))
-            return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
-        b->weight_bytes += n + nsc;
-        if (stored8) {
-            memcpy(b->word8, qw.q, n);
-            memcpy(b->word_scale, qw.scales, nsc);
-            embp_st_release_tensor(st, t);
-            return EMBP_OK;
+    int stored8 = embp_qf_form_of(t) == EMBP_QF_INT8;
+    if (stored8 ? (rc = embp_qf_weight_read(st, t, b->V, b->H, &qw, err))
+                : (rc = embp_st_expect_shape(t, b->V, b->H, err)))
+        return rc;
+    size_t bytes = fmt == EMBP_TABLE_F32 ? n * 4 : fmt == EMBP_TABLE_INT8 ? n + nsc : n * 2;
+    b->weight_bytes += bytes;
+    /* Used in place: the table is only gathered, one row a token, so its pages come in as the
+     * rows are used (the finiteness scan checked them; the mapping lives as long as the folder,
+     * which the model owns). */
+    if (words_in_place(t, &qw, stored8, fmt)) {
+        b->word_mapped = 1;
+        if (stored8)
+            b->word8 = embp_unconst(qw.q), b->word_scale = embp_unconst(qw.scales);
+        else if (fmt == EMBP_TABLE_F32)
+            b->word = embp_unconst(t->data);
+        else
+            b->word16 = embp_unconst(t->data);
+        return EMBP_OK;
+    }
+    if (!stored8 && t->dtype != EMBP_DT_F32 && t->dtype != EMBP_DT_F16 && t->dtype != EMBP_DT_BF16)
+        return to_f32(b, t, 0, 0, NULL, err); /* its dtype, named */
+    int ok = fmt == EMBP_TABLE_F32    ? !!(b->word = embp_malloc_aligned(n * sizeof(float)))
+             : fmt == EMBP_TABLE_INT8 ? (b->word8 = embp_malloc_aligned(n)) &&
+                                            (b->word_scale = embp_malloc_aligned(nsc))
+                                      : !!(b->word16 = embp_malloc_aligned(n * sizeof(uint16_t)));
+    float *row = embp_malloc_aligned(H * sizeof(float));
+    if (!ok || !row) {
+        embp_free_aligned(row);
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table (%zu MB)",
+                         bytes >> 20);
+    }
+    /* One row at a time (no fp32 copy of a 151k-row table kept in bf16 or int8), the file's
+     * pages released every few MB as they are read, so loading holds the table once. */
+    const size_t rows_per_release = 1024;
+    size_t row_bytes = stored8 ? H : H * embp_dtype_size(t->dtype);
+    const char *src = stored8 ? (const char *)qw.q : (const char *)t->data;
+    for (int v = 0; v < b->V && rc == EMBP_OK; v++) {
+        size_t at = (size_t)v * H;
+        if (stored8 && fmt == EMBP_TABLE_INT8) {
+            memcpy(b->word8 + at, (const int8_t *)qw.q + at, H);
+            memcpy(b->word_scale + v, (const char *)qw.scales + (size_t)v * sizeof(float),
+                   sizeof(float));
+        } else {
+            if (stored8)
+                embp_dequant_int8((const int8_t *)qw.q + at, (const float *)qw.scales + v, 1,
+                                  b->H, row);
+            else
+                to_f32(b, t, at, H, row, err); /* its dtype is one of the three */
+            if (fmt == EMBP_TABLE_F32)
+                memcpy(b->word + at, row, H * sizeof(float));
+            else if (fmt == EMBP_TABLE_INT8)
+                rc = embp_quant_int8(row, 1, b->H, b->word8 + at, b->word_scale + v, err);
+            else
+                for (size_t c = 0; c < H; c++)
+                    b->word16[at + c] = fmt == EMBP_TABLE_BF16 ? embp_f32_to_bf16(row[c])
+                                                               : embp_f32_to_fp16(row[c]);
+        }
+        if ((size_t)(v + 1) % rows_per_release == 0 || v + 1 == b->V) {
+            size_t first = (size_t)v + 1 - ((size_t)v % rows_per_release + 1);
+            embp_st_release_range(st, src + first * row_bytes,
+                                  ((size_t)v + 1 - first) * row_bytes);
         }
     }
-    float *f = embp_malloc_aligned(n * sizeof(float));
-    if (!f)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
-    if (stored8)
-        embp_dequant_int8(qw.q, qw.scales, b->V, b->H, f);
-    else if ((rc = load_f32(b, st, prefix, name, b->V, b->H, f, err))) {
-        embp_free_aligned(f);
-        return rc;
-    }
-    rc = EMBP_OK;
-    if (fmt == EMBP_TABLE_F32) {
-        b->word = f, f = NULL;
-        b->weight_bytes += n * sizeof(float);
-    } else if (fmt == EMBP_TABLE_INT8) {
-        rc = embp_quant_int8(f, b->V, b->H, b->word8, b->word_scale, err);
-    } else if (!(b->word16 = embp_malloc_aligned(n * sizeof(uint16_t)))) {
-        rc = embp_fail(err, EMBP_ENOMEM, "out of memory for the word table");
-    } else {
-        for (size_t i = 0; i < n; i++)
-            b->word16[i] = fmt == EMBP_TABLE_BF16 ? embp_f32_to_bf16(f[i]) : embp_f32_to_fp16(f[i]);
-        b->weight_bytes += n * sizeof(uint16_t);
-    }
-    embp_free_aligned(f);
+    embp_free_aligned(row);
     return rc;
 }
 
@@ -192,9 +247,8 @@ static embp_status quant_scratch(embp_bert_loader *ld, embp_qf_form f, embp_erro
     return EMBP_OK;
 }
 
-/* Copies quantized weight w (rows, K) and its scales (io/qformat.h checks both) into row block
- * `at` (of rows rows) of ld's scratch; *g gets the int4 group size, the same for every block of
- * a linear. */
+/* Copies quantized weight w (rows, K) and its scales (io/qformat.h checks both) into ld's scratch
+ * from row `at`; *g gets the int4 group size, the same for every part of a linear. */
 static embp_status load_quantized(const embp_bert_loader *ld, const embp_st_tensor *w, int rows, int K,
                                   int at, int *g, embp_error *err) {
     embp_qf_weight qw;
@@ -202,8 +256,8 @@ static embp_status load_quantized(const embp_bert_loader *ld, const embp_st_tens
     if (rc != EMBP_OK)
         return rc;
     if (qw.form == EMBP_QF_INT8) {
-        memcpy(ld->q8 + (size_t)at * rows * K, qw.q, (size_t)rows * K);
-        memcpy(ld->sc8 + (size_t)at * rows, qw.scales, (size_t)rows * sizeof(float));
+        memcpy(ld->q8 + (size_t)at * K, qw.q, (size_t)rows * K);
+        memcpy(ld->sc8 + at, qw.scales, (size_t)rows * sizeof(float));
         embp_st_release_tensor(ld->st, w);
         return EMBP_OK;
     }
@@ -212,9 +266,9 @@ static embp_status load_quantized(const embp_bert_loader *ld, const embp_st_tens
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s_scale' has group size %d, its "
                          "siblings %d", w->file, w->name, gs, *g);
     *g = gs;
-    memcpy(ld->q4 + (size_t)at * rows * (K / 2), qw.q, (size_t)rows * (K / 2));
+    memcpy(ld->q4 + (size_t)at * (K / 2), qw.q, (size_t)rows * (K / 2));
     embp_st_release_tensor(ld->st, w);
-    memcpy(ld->sc4 + (size_t)at * rows * (K / gs), qw.scales,
+    memcpy(ld->sc4 + (size_t)at * (K / gs), qw.scales,
            (size_t)rows * (K / gs) * sizeof(uint16_t));
     return EMBP_OK;
 }
@@ -222,11 +276,32 @@ static embp_status load_quantized(const embp_bert_loader *ld, const embp_st_tens
 embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char *const *names,
                                   int n, int rows, int K, int bias, int gelu, embp_linear **out,
                                   embp_error *err) {
-    embp_status rc;
+    int each[EMBP_BERT_MAX_PARTS];
+    for (int i = 0; i < n && i < EMBP_BERT_MAX_PARTS; i++)
+        each[i] = rows;
+    return embp_bert_load_parts(b, ld, names, each, n, K, bias, gelu, out, err);
+}
+
+/* The dense weights are packed even where the plan keeps the file's format (fp32 from F32, bf16
+ * from BF16), unlike the word table: oneDNN 2.6's brgemm on weights where they are (torch's
+ * (N, K), kernels/matmul.h's embp_linear_create_in_place) copies them per call, and measured
+ * (bench/bench_in_place.c, Qwen3-0.6B's shapes, 12 layers streamed from memory) that made 1 to
+ * 16 rows 1.5-6x slower in CPU time (fp32 3072 x 1024: 3.7-6.5x; bf16: 3-4.4x) and 64-512 rows
+ * equal: a short query would pay it. Packing reads each tensor once at load and releases its
+ * pages, so the load still holds one tensor of the file at a time. */
+embp_status embp_bert_load_parts(embp_bert *b, embp_bert_loader *ld, const char *const *names,
+                                 const int *rows, int n, int K, int bias, int gelu,
+                                 embp_linear **out, embp_error *err) {
+    embp_status rc = EMBP_OK;
     char name[192];
     embp_qf_form form = EMBP_QF_FLOAT;
-    int g = 0;
-    for (int i = 0; i < n; i++) {
+    int g = 0, N = 0;
+    for (int i = 0; i < n; i++)
+        N += rows[i];
+    if (n < 1 || n > EMBP_BERT_MAX_PARTS || (size_t)N > ld->maxn || (size_t)N * K > ld->big)
+        return embp_fail(err, EMBP_EINTERNAL, "loader: %d parts of %d rows x %d exceed its "
+                         "scratch (%zu rows, %zu values)", n, N, K, ld->maxn, ld->big);
+    for (int i = 0, at = 0; i < n; at += rows[i++]) {
         snprintf(name, sizeof name, "%s.weight", names[i]);
         const embp_st_tensor *t = find_tensor(b, ld->st, ld->prefix, name);
         embp_qf_form f = t ? embp_qf_form_of(t) : EMBP_QF_FLOAT;
@@ -238,19 +313,18 @@ embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char
                              "not", t->file, t->name, embp_dtype_name(t->dtype), names[0]);
         form = f;
         if (f == EMBP_QF_FLOAT)
-            rc = load_f32(b, ld->st, ld->prefix, name, rows, K, ld->w + (size_t)i * rows * K, err);
+            rc = load_f32(b, ld->st, ld->prefix, name, rows[i], K, ld->w + (size_t)at * K, err);
         else if ((rc = quant_scratch(ld, f, err)) == EMBP_OK)
-            rc = load_quantized(ld, t, rows, K, i, &g, err);
+            rc = load_quantized(ld, t, rows[i], K, at, &g, err);
         if (rc)
             return rc;
         snprintf(name, sizeof name, "%s.bias", names[i]);
-        if (bias && (rc = load_f32(b, ld->st, ld->prefix, name, rows, 0,
-                                   ld->bias + (size_t)i * rows, err)))
+        if (bias && (rc = load_f32(b, ld->st, ld->prefix, name, rows[i], 0, ld->bias + at, err)))
             return rc;
     }
     const float *bv = bias ? ld->bias : NULL;
     embp_mm_type c = ld->prec.compute;
-    int N = n * rows, int4 = c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8;
+    int int4 = c == EMBP_MM_INT4_BF16 || c == EMBP_MM_INT4_INT8;
     if (form == EMBP_QF_INT8 && c == EMBP_MM_INT8)
         rc = embp_linear_create_s8(b->eng, ld->q8, ld->sc8, bv, K, N, gelu, out, err);
     else if (form == EMBP_QF_INT4 && int4)
@@ -279,13 +353,22 @@ embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char
 static embp_status load_linear(embp_bert *b, embp_bert_loader *ld, int layer,
                                const char *const *parts, int n, int rows, int K, int gelu,
                                embp_linear **out, embp_error *err) {
-    char names[3][160];
-    const char *ptrs[3];
-    for (int i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "encoder.layer.%d.%s", layer, parts[i]);
+    int each[EMBP_BERT_MAX_PARTS] = {rows, rows, rows};
+    return embp_bert_load_layer_parts(b, ld, "encoder.layer.", layer, parts, each, n, K, 1, gelu,
+                                      out, err);
+}
+
+embp_status embp_bert_load_layer_parts(embp_bert *b, embp_bert_loader *ld, const char *layers,
+                                       int layer, const char *const *parts, const int *rows,
+                                       int n, int K, int bias, int gelu, embp_linear **out,
+                                       embp_error *err) {
+    char names[EMBP_BERT_MAX_PARTS][160];
+    const char *ptrs[EMBP_BERT_MAX_PARTS];
+    for (int i = 0; i < n && i < EMBP_BERT_MAX_PARTS; i++) {
+        snprintf(names[i], sizeof names[i], "%s%d.%s", layers, layer, parts[i]);
         ptrs[i] = names[i];
     }
-    return embp_bert_load_linear(b, ld, ptrs, n, rows, K, 1, gelu, out, err);
+    return embp_bert_load_parts(b, ld, ptrs, rows, n, K, bias, gelu, out, err);
 }
 
 static embp_status load_ln(embp_bert *b, embp_bert_loader *ld, int layer, const char *what,
@@ -362,17 +445,22 @@ static embp_status alloc_arena(embp_bert *b, embp_error *err) {
     size_t sizes[6] = {Tp * H, Tp * H, Tp * H, Tp * 3 * H, Tp * (size_t)b->I,
                        b->attn_per_thread * (size_t)b->n_threads};
     float **ptrs[6] = {&b->x, &b->tmp, &b->ctx, &b->qkv, &b->ffn, &b->attn};
+    return embp_bert_arena(&b->arena, sizes, ptrs, 6, b->max_tokens, err);
+}
+
+embp_status embp_bert_arena(void **arena, const size_t *sizes, float **const *ptrs, int n,
+                            int max_tokens, embp_error *err) {
     size_t total = 0;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < n; i++)
         total += (sizes[i] + 15) / 16 * 16;
-    if (!(b->arena = embp_malloc_aligned(total * sizeof(float))))
+    if (!(*arena = embp_malloc_aligned(total * sizeof(float))))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu MB of forward scratch "
-                         "(max_batch_tokens %d)", total * 4 >> 20, b->max_tokens);
+                         "(max_batch_tokens %d)", total * 4 >> 20, max_tokens);
     /* Not cleared: an allocation this size is fresh zero pages from the kernel, which take no
      * memory until a batch that large touches them, so resident memory follows the largest
      * batch run, not the budget. Rows past a batch's tokens are never read into its results. */
-    float *p = b->arena;
-    for (int i = 0; i < 6; i++) {
+    float *p = *arena;
+    for (int i = 0; i < n; i++) {
         *ptrs[i] = p;
         p += (sizes[i] + 15) / 16 * 16;
     }
@@ -459,10 +547,12 @@ void embp_bert_free(embp_bert *b) {
     }
     embp_free(b->layers);
     embp_mm_engine_free(b->eng);
-    embp_free_aligned(b->word);
-    embp_free_aligned(b->word16);
-    embp_free_aligned(b->word8);
-    embp_free_aligned(b->word_scale);
+    if (!b->word_mapped) {
+        embp_free_aligned(b->word);
+        embp_free_aligned(b->word16);
+        embp_free_aligned(b->word8);
+        embp_free_aligned(b->word_scale);
+    }
     embp_free_aligned(b->pos);
     embp_free_aligned(b->type);
     embp_free_aligned(b->emb_g);

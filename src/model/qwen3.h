@@ -31,5 +31,6 @@ int embp_qwen3_dense_weight(const char *name);
 size_t embp_qwen3_weight_bytes(const embp_qwen3 *m);
 const char *embp_qwen3_kernels_name(const embp_qwen3 *m);
 void embp_qwen3_set_prof(embp_qwen3 *m, embp_prof *p);
+embp_status embp_qwen3_prepare(embp_qwen3 *m, int tokens, embp_error *err); /* bert.h's */
 
 #endif

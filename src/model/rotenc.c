@@ -482,6 +482,10 @@ const char *embp_rotenc_kernels_name(const embp_rotenc *r) {
     return r->core->k->name;
 }
 
+embp_status embp_rotenc_prepare(embp_rotenc *r, int tokens, embp_error *err) {
+    return embp_bert_prepare(r->core, tokens, err);
+}
+
 void embp_rotenc_set_prof(embp_rotenc *r, embp_prof *p) {
     embp_bert_set_prof(r->core, p);
 }

@@ -36,6 +36,7 @@ embp_status embp_rotenc_forward(embp_rotenc *r, const int32_t *ids, const int32_
 size_t embp_rotenc_weight_bytes(const embp_rotenc *r);
 const char *embp_rotenc_kernels_name(const embp_rotenc *r);
 void embp_rotenc_set_prof(embp_rotenc *r, embp_prof *p);
+embp_status embp_rotenc_prepare(embp_rotenc *r, int tokens, embp_error *err); /* bert.h's */
 
 /* The tensors embp quantize quantizes: the dense layers' weights of each family. */
 int embp_modernbert_dense_weight(const char *name);

@@ -145,17 +145,13 @@ embp_status embp_folder_weights(embp_folder *f, const embp_safetensors **out, em
     if (!f->finite_checked) {
         if ((rc = embp_st_check_finite(f->st, err)))
             return rc;
-        f->finite_checked = 1;
-        embp_st_release_pages(f->st); /* the check read every page; building reads them again
-                                       * one tensor at a time */
+        f->finite_checked = 1; /* the scan released each tensor's pages as it went */
     }
     *out = f->st;
     return EMBP_OK;
 }
 
 void embp_folder_release_weights(embp_folder *f) {
-    if (f && f->st) {
-        embp_st_close(f->st);
-        f->st = NULL;
-    }
+    if (f && f->st)
+        embp_st_release_pages(f->st);
 }

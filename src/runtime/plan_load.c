@@ -224,7 +224,8 @@ embp_status embp_model_load(const char *dir, const embp_load_opts *opts, embp_mo
     }
     embp_free(name);
     embp_precision_request_free(&req);
-    if (rc == EMBP_OK) { /* every weight is packed: the mapping goes, the folder stays with m */
+    if (rc == EMBP_OK) { /* every weight is packed or in place: the pages go, the folder (and
+                          * its mapping) stays with m */
         embp_folder_release_weights(f);
         embp_model_own_folder(m);
         f = NULL;
@@ -259,11 +260,9 @@ embp_status embp_model_measure_fidelity(embp_model *m, const char *cache_dir, em
     o.max_batch_tokens = embp_model_max_batch_tokens(m);
     embp_model *ref = NULL; /* built from m's folder: no second parse */
     embp_folder *f = embp_model_folder(m);
-    int mapped = f->st != NULL; /* after a load the weights were released: map them again */
     embp_status rc = fidelity_of(f, &o, &p, m, &ref, err);
     embp_model_free(ref);
-    if (!mapped)
-        embp_folder_release_weights(f);
+    embp_folder_release_weights(f); /* the pages the fp32 build read */
     if (rc == EMBP_OK)
         embp_model_set_plan(m, &p);
     return rc;

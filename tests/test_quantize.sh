@@ -162,4 +162,9 @@ with open(os.path.join(dst, "model.safetensors"), "wb") as f:
     f.write(struct.pack("<Q", len(hb))); f.write(hb); f.write(data)
 PY
 expect_err "encoder.layer.2.output.dense.weight_scale' are missing" "$bin" embed --model "$work/broken" --text hi
+# A folder whose sequences are longer than the 4096-token budget quantize once fixed (as
+# Qwen3-Embedding's 8192) quantizes.
+$PY "$shared/tools/make_fixture_model.py" "$work/long" --max-pos 5000 --max-seq 5000 --seed 3 > /dev/null
+"$bin" quantize "$work/long" "$work/long-int8" --precision int8 --no-fidelity > /dev/null || fail "quantize a 5000-token folder"
+"$bin" embed --model "$work/long-int8" --text hi > /dev/null || fail "embed the 5000-token int8 folder"
 echo "quantize: ok"

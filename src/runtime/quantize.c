@@ -324,7 +324,10 @@ static embp_status open_source(const char *in, int keep_ref, embp_folder **f, em
     if (rc == EMBP_OK) {
         embp_load_opts lo;
         embp_load_opts_init(&lo);
-        lo.max_batch_tokens = 4096;
+        /* a budget the probe set's batches fill, and at least one sequence of the model's
+         * (Qwen3-Embedding: 8192 tokens; a fixed 4096 refused that folder) */
+        int len = (*f)->cfg.max_seq_len;
+        lo.max_batch_tokens = len > 4096 ? len : 4096;
         rc = embp_model_build(*f, NULL, &lo, ref, err);
     }
     if (!keep_ref) {

@@ -58,8 +58,9 @@ embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *b
                                embp_error *err);
 /* The same with w used where it is, not copied (a tensor of a mapped file): fp32 (t F32) or
  * bf16 (t BF16) values (N, K) that must outlive the linear; the primitives read that layout, the
- * same bits as packed. oneDNN 2.6 copies such weights per call: measured 1.5-6x slower at 1-16
- * rows, equal at 64-512 (bench/bench_in_place.c), so the model loaders pack. */
+ * same bits as packed. oneDNN 2.6 copies such weights per call: bf16 measured 3-4x slower at 1-16
+ * rows, fp32 inconclusive there, both equal at 64-512 (bench/bench_in_place.c), so the model
+ * loaders pack. */
 embp_status embp_linear_create_in_place(embp_mm_engine *e, const void *w, embp_mm_type t,
                                         const float *bias, int K, int N, int gelu,
                                         embp_linear **out /* OUT */, embp_error *err);

@@ -284,11 +284,12 @@ embp_status embp_bert_load_linear(embp_bert *b, embp_bert_loader *ld, const char
 
 /* The dense weights are packed even where the plan keeps the file's format (fp32 from F32, bf16
  * from BF16), unlike the word table: oneDNN 2.6's brgemm on weights where they are (torch's
- * (N, K), kernels/matmul.h's embp_linear_create_in_place) copies them per call, and measured
- * (bench/bench_in_place.c, Qwen3-0.6B's shapes, 12 layers streamed from memory) that made 1 to
- * 16 rows 1.5-6x slower in CPU time (fp32 3072 x 1024: 3.7-6.5x; bf16: 3-4.4x) and 64-512 rows
- * equal: a short query would pay it. Packing reads each tensor once at load and releases its
- * pages, so the load still holds one tensor of the file at a time. */
+ * (N, K), kernels/matmul.h's embp_linear_create_in_place) copies them into its blocks on every
+ * call. Measured (bench/bench_in_place.c, Qwen3-0.6B's shapes, 12 layers streamed from memory,
+ * on a machine at load ~20): bf16 3-4.4x slower at 1-16 rows in every run; fp32 between 0.7x and
+ * 6.5x at 1-16 rows from run to run (inconclusive there), equal at 64-512. A short query would
+ * pay it, so both pack; rerun the bench on an idle machine before using fp32 in place. Packing
+ * reads each tensor once at load and releases its pages: a load holds one tensor of the file. */
 embp_status embp_bert_load_parts(embp_bert *b, embp_bert_loader *ld, const char *const *names,
                                  const int *rows, int n, int K, int bias, int gelu,
                                  embp_linear **out, embp_error *err) {

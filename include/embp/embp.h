@@ -132,11 +132,11 @@ typedef struct {
     const char *fidelity_cache_dir; /* where measured fidelity is cached; NULL: not cached */
     int measure_fidelity;     /* nonzero: measure the plan against fp32 at load, even when not
                                * auto (auto always measures its candidates) */
-    int warmup_tokens;        /* > 0: run a pass per GEMM row count embp computes (its buckets) up
-                               * to this many tokens at load so the first requests find their
-                               * GEMM primitives made (a server sets it; each new batch size
-                               * otherwise costs ~0.5 ms per distinct layer shape on its first
-                               * use) */
+    int warmup_tokens;        /* > 0: at load, one 1-token pass, then the GEMM primitives of every
+                               * row count embp computes (its buckets) up to this many tokens,
+                               * made without computing, so the first requests find them made
+                               * (a server sets it; each new batch size otherwise costs ~0.5 ms
+                               * per distinct layer shape on its first use) */
     const char *default_prompt_name; /* the prompt applied when a call names none (see
                                * "prompts" below): a key of the folder's prompts, "" for no
                                * default; NULL: the folder's default_prompt_name. A name the

@@ -109,7 +109,8 @@ void embp_model_set_prof(embp_model *m, embp_prof *p);
 /* The kernel table the model runs ("avx512", "avx2", "scalar"). */
 const char *embp_model_kernels(const embp_model *m);
 
-/* Runs one pass per GEMM row bucket up to `tokens` (see model.c). */
+/* One 1-token pass, then every GEMM row bucket's primitive up to `tokens` made without computing
+ * (see model.c). */
 embp_status embp_model_warm_up(embp_model *m, int tokens, embp_error *err);
 /* Lets whichever thread runs the model own the cores (see model.c). */
 void embp_model_release_openmp_team(void);

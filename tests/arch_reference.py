@@ -35,7 +35,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from st_reference import cosines, embp_embed, embp_tokenize, hf_ids, st_encode, st_model  # noqa: E402,E501
+from refutil import (corpus_lines, cosines, embp_embed, embp_tokenize, finish, hf_ids,  # noqa: E402
+                     randomize, st_encode, st_model)
 
 COS_MIN = 0.99999
 # Fidelity of the reduced plans to the reference on these random models (measured: see the
@@ -46,11 +47,7 @@ SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
 
 def corpus(src):
-    lines = []
-    for p in ("tests/data/tokenizer_corpus.txt", "tests/data/tokenizer_corpus_multi.txt",
-              "tests/data/sentences_extra.txt"):
-        with open(os.path.join(src, p), encoding="utf-8") as f:
-            lines += [t for t in f.read().split("\n") if t.strip()]
+    lines = corpus_lines(src)
     # a literal <pad> (an added special token: its position is padding_idx, not the next one)
     # and texts cut at max_seq_length (the last position row that embp may use)
     lines += ["a <pad> b <pad>", "<pad>", "multilingual " * 200, "слово " * 300]
@@ -214,14 +211,7 @@ def make_models(work, texts):
         assert tok.pad_token_id == cfg["pad_token_id"], (name, tok.pad_token_id)
         torch.manual_seed(0)
         model = model_cls(config_cls(**dict(dict(vocab_size=len(tok)), **cfg))).eval()
-        # transformers initializes norms to (1, 0) and biases to 0: randomized, so that a norm
-        # or bias read from the wrong tensor shows
-        with torch.no_grad():
-            for n, p in model.named_parameters():
-                if n.endswith(".bias"):
-                    p.normal_(0.0, 0.1)
-                elif "norm" in n.lower():
-                    p.normal_(1.0, 0.2)
+        randomize(model)
         if scale:
             scale(model)
         path = os.path.join(work, name)
@@ -351,11 +341,7 @@ def main():
             failures += mpnet_plans(binary, path, texts, ref,
                                     model[0].auto_model.config.num_hidden_layers)
     failures += unsupported_model_type_fails(binary, os.path.join(work, "camembert"))
-    for f in failures:
-        print("FAIL:", f)
-    if failures:
-        sys.exit(1)
-    print("PASS")
+    finish(failures)
 
 
 if __name__ == "__main__":

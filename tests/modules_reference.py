@@ -25,14 +25,13 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arch_reference import spm_tokenizer  # noqa: E402
-from st_reference import Server, cosines, embp_embed  # noqa: E402
+from refutil import (CORPUS_FILES, Server, corpus_lines, cosines, embp_embed,  # noqa: E402
+                     finish, randomize)
 
 COS_MIN = 0.99999
 MAX_SEQ = 24
@@ -41,10 +40,7 @@ PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 def corpus(src):
     """The tokenizers' training text, and the texts embedded (a part of it, and a few more)."""
-    lines = []
-    for p in ("tests/data/tokenizer_corpus.txt", "tests/data/tokenizer_corpus_multi.txt"):
-        with open(os.path.join(src, p), encoding="utf-8") as f:
-            lines += [t for t in f.read().split("\n") if t.strip()]
+    lines = corpus_lines(src, CORPUS_FILES[:2])
     extra = ["How do I Bake Bread?", "Paris is the Capital of France.", "x",
              "a long text " * 30, "QUERY: shouting already", "Émile Zola wrote Germinal"]
     return lines, list(dict.fromkeys(lines[:40] + extra))
@@ -66,17 +62,6 @@ def wordpiece(texts):
     return BertTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
                              cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
                              do_lower_case=False)
-
-
-def randomize(model):
-    """transformers starts norms at (1, 0) and biases at 0: randomized so that a misread shows."""
-    import torch
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n.endswith(".bias"):
-                p.normal_(0.0, 0.1)
-            elif "norm" in n.lower():
-                p.normal_(1.0, 0.2)
 
 
 def st_model(hf_dir, pooling, include_prompt, dense, default_prompt, lower_case=False):
@@ -143,26 +128,9 @@ def check(name, ref, got, texts, failures):
                  for k in range(len(texts)) if not cos[k] >= COS_MIN]
 
 
-def post(srv, body, route="/v1/embeddings"):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (srv.port, route),
-                                 data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=300) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
-
-
-def http_vectors(srv, texts, **kw):
-    status, body = post(srv, dict(input=texts, **kw))
-    assert status == 200, (status, body)
-    return np.array([d["embedding"] for d in body["data"]], dtype=np.float32)
-
-
 def tei_vectors(srv, texts, **kw):
     """TEI's POST /embed (normalize true, its default: these models end in Normalize)."""
-    status, body = post(srv, dict(inputs=texts, **kw), "/embed")
+    status, body = srv.post("/embed", dict(inputs=texts, **kw))
     assert status == 200, (status, body)
     return np.array(body, dtype=np.float32)
 
@@ -172,7 +140,7 @@ def check_tei_tokenize(srv, name, model, texts, failures):
     token's byte offsets into it and "text" the slice there (TEI's into_tokens)."""
     tok = model.tokenizer
     for t in texts[:20]:
-        status, body = post(srv, {"inputs": t, "prompt_name": "query"}, "/tokenize")
+        status, body = srv.post("/tokenize", {"inputs": t, "prompt_name": "query"})
         full = PROMPTS["query"] + t
         enc = tok(full, return_offsets_mapping=True, return_special_tokens_mask=True)
         raw = full.encode()
@@ -240,23 +208,24 @@ def main():
                                 % (name, info["dim"], info["prompts"], want_dim, PROMPTS))
             for label, _, kw in cases:
                 check("%s: HTTP %s" % (name, json.dumps(kw)), refs[label],
-                      http_vectors(srv, texts, **kw), texts, failures)
+                      srv.embed(texts, **kw), texts, failures)
             # prompt wins over prompt_name (sentence-transformers ignores the name then)
             check("%s: HTTP prompt + prompt_name" % name, refs["--prompt 'Represent: '"],
-                  http_vectors(srv, texts, prompt="Represent: ", prompt_name="query"), texts,
+                  srv.embed(texts, prompt="Represent: ", prompt_name="query"), texts,
                   failures)
             # TEI's /embed: prompt_name (TEI's), prompt (embp's), none (the default prompt)
             for label, _, kw in cases:
                 check("%s: TEI /embed %s" % (name, json.dumps(kw)), refs[label],
                       tei_vectors(srv, texts, **kw), texts, failures)
             check_tei_tokenize(srv, name, model, texts, failures)
-            status, body = post(srv, {"input": ["x"], "prompt_name": "doc"})
+            status, body = srv.post("/v1/embeddings", {"input": ["x"], "prompt_name": "doc"})
             msg = body.get("error", {}).get("message", "")
             print("%s: HTTP prompt_name doc: %d %s" % (name, status, msg))
             if status != 400 or "'query'" not in msg or "'passage'" not in msg or \
                     body["error"].get("param") != "prompt_name":
                 failures.append("%s: an unknown prompt_name got %d %s" % (name, status, body))
-            status, body = post(srv, {"input": [[1, 2, 3]], "prompt_name": "query"})
+            status, body = srv.post("/v1/embeddings", {"input": [[1, 2, 3]],
+                                                       "prompt_name": "query"})
             if status != 400:
                 failures.append("%s: a prompt with token ids got %d" % (name, status))
         finally:
@@ -264,7 +233,7 @@ def main():
         srv = Server(binary, path, ["--default-prompt-name", "passage"])
         try:
             check("%s: HTTP, server default passage" % name,
-                  refs["--prompt-name passage"], http_vectors(srv, texts), texts, failures)
+                  refs["--prompt-name passage"], srv.embed(texts), texts, failures)
         finally:
             srv.stop()
         rc, err = run_cli(binary, path, ["--prompt-name", "doc", "--text", "x"])
@@ -306,12 +275,7 @@ def main():
         failures.append("a pytorch_model.bin-only Dense did not fail naming the file")
     shutil.rmtree(work, ignore_errors=True)
 
-    for f in failures[:40]:
-        print("FAIL " + f)
-    if failures:
-        print("%d failures" % len(failures))
-        sys.exit(1)
-    print("OK")
+    finish(failures)
 
 
 if __name__ == "__main__":

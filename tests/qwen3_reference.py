@@ -21,12 +21,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from st_reference import Server, cosines, embp_embed, embp_tokenize, hf_ids, st_encode, st_model  # noqa: E402,E501
+from refutil import (Server, corpus_lines, cosines, embp_embed, embp_tokenize,  # noqa: E402
+                     finish, hf_ids, st_encode, st_model)
 
 COS_MIN = 0.9999
 # Fidelity of the reduced plans to the reference on these random models (the bounds leave a
@@ -51,11 +51,7 @@ MAX_SEQ = 256
 
 
 def corpus(src):
-    lines = []
-    for p in ("tests/data/tokenizer_corpus.txt", "tests/data/tokenizer_corpus_multi.txt",
-              "tests/data/sentences_extra.txt"):
-        with open(os.path.join(src, p), encoding="utf-8") as f:
-            lines += [t for t in f.read().split("\n") if t.strip()]
+    lines = corpus_lines(src)
     lines += ["multilingual " * 200, "слово " * 300, "a\r\n\r\nb  c\t\td", "I'll've it's 12345"]
     return list(dict.fromkeys(lines))
 
@@ -229,12 +225,7 @@ def main():
     # the server: /v1/embeddings, one request and requests of 64, and prompt_name
     srv = Server(binary, path)
     try:
-        req = urllib.request.Request(
-            "http://127.0.0.1:%d/v1/embeddings" % srv.port,
-            data=json.dumps({"input": qtexts, "prompt_name": "query"}).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=600) as r:
-            got = np.array([d["embedding"] for d in json.load(r)["data"]], dtype=np.float32)
+        got = srv.embed(qtexts, prompt_name="query")
         c = cosines(qref, got)
         print("  /v1/embeddings prompt_name query: min cosine %.7f" % c.min())
         if c.min() < COS_MIN:
@@ -312,11 +303,7 @@ def main():
         if n < 2 or diff > 0:
             failures.append("sharded: %d files, max |diff| %.2e" % (n, diff))
 
-    for f in failures:
-        print("FAIL:", f)
-    if failures:
-        sys.exit(1)
-    print("PASS")
+    finish(failures)
 
 
 if __name__ == "__main__":

@@ -29,21 +29,16 @@ request to the embedding model and an embedding request to a reranker (naming th
 on the command line (fp32 logits, best first)."""
 import ast
 import json
-import math
 import os
-import re
 import resource
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arch_reference import corpus, spm_tokenizer, wordpiece_tokenizer  # noqa: E402
+from refutil import Server, finish, randomize  # noqa: E402
 
 FP32_TOL = 1e-4
 # max |logit - transformers'| of the reduced plans (measured on these models: see the printed
@@ -58,16 +53,6 @@ if SLOW:  # 12 layers of bge-reranker-base's shape: the reduced plans' errors ad
 # (garbage gives r ~ 0 +- 0.17 on 33 pairs). Measured over runs (the trained WordPiece, so the
 # ids, differ from run to run): bf16 >= 0.9995, int8 0.980-0.998, int4 0.75-0.995.
 PLAN_MIN_R = {"fp32": 0.999999, "bf16": 0.99, "int8": 0.9, "int4": 0.5}
-
-
-def randomize(model):
-    import torch
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n.endswith(".bias"):
-                p.normal_(0.0, 0.1)
-            elif "norm" in n.lower():
-                p.normal_(1.0, 0.2)
 
 
 def make_models(work, texts):
@@ -128,49 +113,6 @@ def reference(model, tok, query, docs, side="right"):
     lens = enc["attention_mask"].sum(1).tolist()
     tok.truncation_side = "right"
     return logits, lens
-
-
-class Server:
-    """`embp serve` on a free loopback port, stopped with SIGTERM (its own pid)."""
-
-    def __init__(self, binary, flags):
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([binary, "serve", "--host", "127.0.0.1", "--port", "0",
-                                      "--fidelity-cache", "off", *flags], stderr=self.log,
-                                     stdout=subprocess.DEVNULL)
-        deadline = time.time() + 900  # a loaded machine warms up slowly
-        self.port = None
-        while self.port is None:
-            self.log.seek(0)
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.log.read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None or time.time() > deadline:
-                self.log.seek(0)
-                raise RuntimeError("embp serve did not start: " + self.log.read().decode()[-3000:])
-            else:
-                time.sleep(0.1)
-
-    def post(self, path, body):
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path),
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=600) as r:
-                return r.status, json.load(r)
-        except urllib.error.HTTPError as e:
-            return e.code, json.load(e)
-
-    def get(self, path):
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=60) as r:
-            return json.load(r)
-
-    def stop(self):
-        """Stops it; its exit status (a sanitizer's report makes it nonzero) and log's tail."""
-        self.proc.terminate()
-        rc = self.proc.wait(timeout=120)
-        self.log.seek(0)
-        return rc, self.log.read().decode(errors="replace")[-3000:]
 
 
 def check_plan(srv, name, plan, ref_logits, queries, docs, failures):
@@ -259,15 +201,9 @@ def check_shapes(srv, name, ref_logits, left_logits, queries, docs, failures):
                        ({"query": "q", "documents": ["t"], "top_n": 0}, "/v1/rerank"),
                        ({"query": "q", "documents": "t"}, "/v1/rerank"),
                        ({"query": "q", "texts": ["t"], "raw_scores": "yes"}, "/rerank")):
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (srv.port, path), data=(
-            body if isinstance(body, bytes) else json.dumps(body).encode()))
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                failures.append("%s: %s %r answered %d" % (name, path, body, r.status))
-        except urllib.error.HTTPError as e:
-            err = json.load(e)
-            if e.code != want_status(path) or not error_message(path, err):
-                failures.append("%s: %s %r answered %d %s" % (name, path, body, e.code, err))
+        st, err = srv.post(path, body)
+        if st != want_status(path) or not error_message(path, err):
+            failures.append("%s: %s %r answered %d %s" % (name, path, body, st, err))
     ref = ref_logits[0]
     st, tei = srv.post("/rerank", {"query": queries[0], "texts": docs, "return_text": True})
     sig = 1 / (1 + np.exp(-ref))
@@ -474,9 +410,11 @@ def main():
                                 min(r.min() for r in ref_logits), max(r.max() for r in ref_logits)))
         assert cut >= 4, "too few pairs reach the model's length"
         plans = ["fp32", "bf16", "int8", "int4"]
-        srv = Server(binary, ["--model", ",".join([path] * 4 + [os.path.join(fixtures, "tiny")]),
-                              "--model-name", ",".join(plans + ["embedder"]),
-                              "--precision-overrides", json.dumps({p: p for p in plans[1:]})])
+        srv = Server(binary, flags=["--model", ",".join([path] * 4 + [os.path.join(fixtures,
+                                                                            "tiny")]),
+                                    "--model-name", ",".join(plans + ["embedder"]),
+                                    "--precision-overrides",
+                                    json.dumps({p: p for p in plans[1:]})])
         check_cli(binary, path, name, ref_logits[0], queries[0], docs, failures)
         print("  embp serve started, embp rerank run: CPU %.1f s, %.1f s" % cpu())
         try:
@@ -494,11 +432,7 @@ def main():
         if rc != 0:
             failures.append("%s: embp serve exited %d: %s" % (name, rc, log))
         print("  served: CPU %.1f s, %.1f s" % cpu())
-    for f in failures:
-        print("FAIL:", f)
-    if failures:
-        sys.exit(1)
-    print("PASS")
+    finish(failures)
 
 
 if __name__ == "__main__":

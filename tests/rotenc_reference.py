@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arch_reference import (corpus, embp_vs_reference, st_modules, trained_bpe,  # noqa: E402
                             wordpiece_tokenizer)
-from st_reference import cosines, embp_embed  # noqa: E402
+from refutil import cosines, embp_embed, finish, randomize  # noqa: E402
 
 COS_MIN = 0.99999
 # Fidelity of the reduced plans on these random models (measured minima are printed; quick
@@ -77,18 +77,6 @@ def bpe_tokenizer(texts):
 
 def st_files(path, hidden, pooling, normalize):
     st_modules(path, hidden, normalize, pooling, MAX_SEQ)
-
-
-def randomize(model):
-    """transformers initializes norms to 1 and biases to 0: randomized, so that one read from
-    the wrong tensor shows."""
-    import torch
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n.endswith(".bias"):
-                p.normal_(0.0, 0.1)
-            elif "norm" in n.lower():
-                p.normal_(1.0, 0.2)
 
 
 # ---------------------------------------------------------------- ModernBERT
@@ -453,11 +441,7 @@ def main():
 
     if not real:
         failures += refusals(path, os.path.join(work, "modernbert-cls"))
-    for f in failures:
-        print("FAIL:", f)
-    if failures:
-        sys.exit(1)
-    print("PASS")
+    finish(failures)
 
 
 if __name__ == "__main__":

@@ -8,130 +8,20 @@ the same through the CLI (`embp tokenize`, `embp embed`) and the server (`embp s
 over HTTP), and fails unless embp's token ids are equal on every text and its vectors have
 cosine >= COS_MIN and |difference| <= DIFF_MAX on every text.
 
-As a module (bench/fidelity.py): the same reference and the same embp drivers."""
-import json
+As a module (bench/fidelity.py, bench/qwen3_long.py): the same reference and embp drivers
+(from tests/refutil.py)."""
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refutil import (Server, cosines, embp_embed, embp_tokenize, finish, hf_ids,  # noqa: E402
+                     load_texts, st_encode, st_model)
+
 COS_MIN = 0.99999
 DIFF_MAX = 1e-4
-
-
-def load_texts(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
-
-
-def st_model(model_dir):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from sentence_transformers import SentenceTransformer
-    return SentenceTransformer(model_dir, device="cpu")
-
-
-def st_encode(model, texts):
-    """fp32 vectors as sentence-transformers gives them (its modules: pooling, Normalize)."""
-    import torch
-    torch.manual_seed(0)
-    return np.asarray(model.encode(texts, batch_size=32, convert_to_numpy=True), dtype=np.float32)
-
-
-def hf_ids(model_dir, max_len, texts):
-    """Token ids from HF tokenizers' Rust tokenizer.json reader, truncated as ST truncates."""
-    from tokenizers import Tokenizer
-    tok = Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
-    tok.no_padding()
-    tok.enable_truncation(max_len)
-    return [e.ids for e in tok.encode_batch(texts)]
-
-
-def _chunks(texts, n=200):
-    """embp takes at most 256 --text flags a run; texts go as arguments so newlines survive."""
-    for k in range(0, len(texts), n):
-        args = []
-        for t in texts[k:k + n]:
-            args += ["--text", t]
-        yield args
-
-
-def _run(argv, what):
-    r = subprocess.run(argv, capture_output=True)
-    if r.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (what, r.returncode, r.stderr.decode()[-2000:]))
-    rows = [json.loads(line) for line in r.stdout.decode().split("\n") if line.strip()]
-    return rows, r.stderr.decode()
-
-
-def embp_tokenize(binary, model_dir, texts):
-    ids = []
-    for args in _chunks(texts):
-        ids += [row["ids"] for row in _run([binary, "tokenize", "--model", model_dir] + args,
-                                           "embp tokenize")[0]]
-    return ids
-
-
-def embp_embed(binary, model_dir, texts, flags=()):
-    """Vectors from `embp embed` with flags, and its log."""
-    vecs, logs = [], ""
-    for args in _chunks(texts):
-        rows, log = _run([binary, "embed", "--model", model_dir, "--fidelity-cache", "off",
-                          *flags] + args, "embp embed " + " ".join(flags))
-        assert [row["index"] for row in rows] == list(range(len(args) // 2))
-        vecs += [row["embedding"] for row in rows]
-        logs += log
-    return np.array(vecs, dtype=np.float32), logs
-
-
-class Server:
-    """`embp serve` on a free loopback port, stopped with SIGTERM."""
-
-    def __init__(self, binary, model_dir, flags=()):
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([binary, "serve", "--model", model_dir, "--host",
-                                      "127.0.0.1", "--port", "0", "--fidelity-cache", "off",
-                                      *flags], stderr=self.log, stdout=subprocess.DEVNULL)
-        deadline = time.time() + 600  # a loaded machine warms up slowly
-        self.port = None
-        while self.port is None:
-            self.log.seek(0)
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.log.read())
-            if m:
-                self.port = int(m.group(1))
-            elif self.proc.poll() is not None or time.time() > deadline:
-                self.log.seek(0)
-                raise RuntimeError("embp serve did not start: " + self.log.read().decode()[-2000:])
-            else:
-                time.sleep(0.1)
-
-    def embed(self, texts, model=None):
-        body = {"input": texts}
-        if model:
-            body["model"] = model
-        req = urllib.request.Request("http://127.0.0.1:%d/v1/embeddings" % self.port,
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=300) as r:
-            data = json.load(r)["data"]
-        assert [d["index"] for d in data] == list(range(len(texts)))
-        return np.array([d["embedding"] for d in data], dtype=np.float32)
-
-    def get(self, path):
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=30) as r:
-            return json.load(r)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=60)
-
-
-def cosines(a, b):
-    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
 def compare(name, ref, got, texts):
@@ -194,12 +84,7 @@ def main():
     finally:
         srv.stop()
 
-    for f in failures[:40]:
-        print("FAIL " + f)
-    if failures:
-        print("%d failures" % len(failures))
-        sys.exit(1)
-    print("PASS")
+    finish(failures)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,8 @@
 # match, bf16/int8/int4 must stay close): see tests/arch_reference.py. The reference is the venv
 # that scripts/venv.sh --reference makes in build/venv; without it the test is skipped (77),
 # never passed.
-set -euo pipefail
-bin=${EMBP_BIN:?}; src=${EMBP_SOURCE:?}
-py=$src/build/venv/bin/python
-if ! "$py" -c 'import torch, transformers, sentence_transformers, sentencepiece, google.protobuf' \
-    2>/dev/null; then
-  echo "SKIP: no transformers/sentence-transformers/sentencepiece in $src/build/venv (scripts/setup-test.sh makes it; PyPI unreachable?)"
-  exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$py" "$src/tests/arch_reference.py" "$bin" "$work" \
-  "$src"
+. "$(dirname "$0")/lib.sh"
+need_venv 'import torch, transformers, sentence_transformers, sentencepiece, google.protobuf' \
+  transformers/sentence-transformers/sentencepiece
+make_work
+run_reference arch_reference.py "$bin" "$work" "$src"

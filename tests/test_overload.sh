@@ -5,40 +5,21 @@
 # no 5xx but 503 + Retry-After), 503s were produced (it really was over capacity), the server's
 # peak RSS stays under its idle RSS + 128 MB, and /health is 200 after. Then 8 clients on the
 # default queue: no shedding at all, requests/s and p50/p99 reported.
-set -euo pipefail
-bin=${EMBP_BIN:?EMBP_BIN: the embp binary}
+. "$(dirname "$0")/lib.sh"
 fx=${EMBP_FIXTURES:?EMBP_FIXTURES: the fixtures folder}
-src=${EMBP_SOURCE:-$(cd "$(dirname "$0")/.." && pwd)}
 secs=${EMBP_OVERLOAD_SECONDS:-8}
-fail() { echo "FAIL: $*" >&2; exit 1; }
 command -v node >/dev/null || fail "node is not installed (scripts/setup-test.sh installs it)"
 # Under ASan, freed memory sits in a 256 MB quarantine by default, which the RSS bound would
 # count as growth; a small quarantine keeps the bound meaningful there (no effect otherwise).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 
-pid="" log="" sampler=""
+sampler=""
 cleanup() {
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
-  [ -n "$log" ] && rm -f "$log" "$log.rss"
+  [ -n "$log" ] && rm -f "$log.rss"
+  lib_cleanup
 }
 trap cleanup EXIT
-
-# start_server ARGS...: starts embp serve on a free port; sets pid, port, log.
-start_server() {
-  log=$(mktemp)
-  "$bin" serve --model "$fx/minilm" --host 127.0.0.1 --port 0 --log-level info "$@" 2>"$log" &
-  pid=$!
-  port=""
-  for _ in $(seq 1 300); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
-    [ -n "$port" ] && return 0
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "embp serve exited before listening"; }
-    sleep 0.1
-  done
-  cat "$log" >&2; fail "embp serve did not listen within 30 s"
-}
 
 # Samples VmRSS (kB) of $pid every 100 ms into $log.rss, one number a line.
 start_sampler() {
@@ -48,16 +29,10 @@ start_sampler() {
   sampler=$!
 }
 
-stop_server() {
-  kill -TERM "$pid"
-  wait "$pid" || fail "embp serve exited with $? after SIGTERM"
-  pid=""
-}
-
 health() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health"; }
 
 # ---------------------------------------------------------------- 64 clients, small queue
-start_server --max-queue-tokens 2048
+start_server --model "$fx/minilm" --max-queue-tokens 2048
 # Idle RSS once the model is loaded and oneDNN's primitives for a few batch sizes exist.
 node "$src/tests/load_client.mjs" "http://127.0.0.1:$port" --clients 2 --seconds 1 \
   --inputs 8 >/dev/null || fail "warm-up run failed"
@@ -80,7 +55,8 @@ n503=$(echo "$out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end"
 stop_server
 
 # ---------------------------------------------------------------- 8 clients, default queue
-start_server
+rm -f "$log.rss"
+start_server --model "$fx/minilm"
 out=$(node "$src/tests/load_client.mjs" "http://127.0.0.1:$port" --clients 8 --seconds 5 \
       --inputs 8) || { echo "$out"; cat "$log" >&2; fail "load client failed at 8 clients"; }
 echo "steady (8 clients, default queue): $out"

@@ -4,20 +4,13 @@
 # save_pretrained into a sentence-transformers folder, embedded by sentence-transformers and by
 # embp (CLI and /v1/embeddings): tests/qwen3_reference.py. Without the reference venv
 # (scripts/venv.sh --reference) it is skipped (77), never passed.
-set -euo pipefail
-bin=${EMBP_BIN:?}; src=${EMBP_SOURCE:?}
-py=$src/build/venv/bin/python
-if ! "$py" -c 'import torch, transformers, sentence_transformers, tokenizers; transformers.Qwen3Model' \
-    2>/dev/null; then
-  echo "SKIP: no transformers (with Qwen3Model)/sentence-transformers in $src/build/venv (scripts/setup-test.sh makes it; PyPI unreachable?)"
-  exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-"$py" "$src/tests/qwen3_reference.py" "$bin" "$work" "$src"
+. "$(dirname "$0")/lib.sh"
+need_venv 'import torch, transformers, sentence_transformers, tokenizers; transformers.Qwen3Model' \
+  "transformers (with Qwen3Model)/sentence-transformers"
+make_work
+run_reference qwen3_reference.py "$bin" "$work" "$src"
 if [ "${EMBP_SLOW_TESTS:-0}" = 1 ]; then
-  "$py" "$src/tests/qwen3_reference.py" "$bin" "$work/real" "$src" --real
+  run_reference qwen3_reference.py "$bin" "$work/real" "$src" --real
 else
   echo "the Qwen3-Embedding-0.6B-shaped run (2.4 GB, minutes) needs EMBP_SLOW_TESTS=1"
 fi

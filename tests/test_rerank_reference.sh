@@ -5,17 +5,11 @@
 # transformers and by embp's POST /rerank and /v1/rerank under fp32, bf16, int8 and int4: see
 # tests/rerank_reference.py. The reference is the venv that scripts/venv.sh --reference makes
 # in build/venv; without it the test is skipped (77), never passed.
-set -euo pipefail
-bin=${EMBP_BIN:?}; src=${EMBP_SOURCE:?}; fixtures=${EMBP_FIXTURES:?}
-py=$src/build/venv/bin/python
-if ! "$py" -c 'import torch, transformers, sentencepiece, google.protobuf' 2>/dev/null; then
-  echo "SKIP: no transformers/sentencepiece in $src/build/venv (scripts/setup-test.sh makes it; PyPI unreachable?)"
-  exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib.sh"
+fixtures=${EMBP_FIXTURES:?}
+need_venv 'import torch, transformers, sentencepiece, google.protobuf' transformers/sentencepiece
+make_work
 # OMP_WAIT_POLICY=PASSIVE: OpenMP threads sleep instead of spinning between parallel regions;
 # beside other tests (ctest -j) a spinning team burned 10x the CPU of the work (measured: an
 # embp serve load took 12.9 s of CPU under load 30, 1.2 s passive). Only speed depends on it.
-OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$py" "$src/tests/rerank_reference.py" "$bin" \
-  "$work" "$src" "$fixtures"
+OMP_WAIT_POLICY=PASSIVE run_reference rerank_reference.py "$bin" "$work" "$src" "$fixtures"

@@ -6,14 +6,8 @@
 # embp quantize's int8 file must stay close: see tests/rotenc_reference.py. The published
 # shapes are test_rotenc_slow. Without the reference venv (scripts/venv.sh --reference) the
 # test is skipped (77), never passed.
-set -euo pipefail
-bin=${EMBP_BIN:?}; src=${EMBP_SOURCE:?}
-py=$src/build/venv/bin/python
-if ! "$py" -c 'import torch, transformers, sentence_transformers, safetensors' 2>/dev/null; then
-  echo "SKIP: no transformers/sentence-transformers/safetensors in $src/build/venv (scripts/setup-test.sh makes it; PyPI unreachable?)"
-  exit 77
-fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$py" "$src/tests/rotenc_reference.py" "$bin" \
-  "$work" "$src" ${ROTENC_REAL:+--real}
+. "$(dirname "$0")/lib.sh"
+need_venv 'import torch, transformers, sentence_transformers, safetensors' \
+  transformers/sentence-transformers/safetensors
+make_work
+run_reference rotenc_reference.py "$bin" "$work" "$src" ${ROTENC_REAL:+--real}

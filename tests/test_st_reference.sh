@@ -5,13 +5,8 @@
 # (HF cache, models/, embp pull, or PyPI, sha256-checked); the reference from the venv that
 # scripts/setup-test.sh makes in build/venv. Without either, the test is skipped (77), never
 # passed.
-set -euo pipefail
-bin=${EMBP_BIN:?}; src=${EMBP_SOURCE:?}
-py=$src/build/venv/bin/python
-if ! "$py" -c 'import sentence_transformers, tokenizers' 2>/dev/null; then
-  echo "SKIP: no sentence-transformers in $src/build/venv (scripts/setup-test.sh makes it; PyPI unreachable?)"
-  exit 77
-fi
+. "$(dirname "$0")/lib.sh"
+need_venv 'import sentence_transformers, tokenizers' sentence-transformers
 rc=0
 model=$("$src/scripts/get-model.sh") || rc=$?
 if [ $rc -eq 2 ]; then echo "FAIL: the model's files failed their sha256 check"; exit 1; fi
@@ -20,5 +15,4 @@ if [ $rc -ne 0 ]; then
   exit 77
 fi
 case $model in /*) ;; *) model=$src/$model ;; esac
-HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false "$py" "$src/tests/st_reference.py" "$bin" "$model" \
-  "$src/tests/data/st_corpus.jsonl"
+run_reference st_reference.py "$bin" "$model" "$src/tests/data/st_corpus.jsonl"

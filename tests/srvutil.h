@@ -19,6 +19,9 @@ typedef struct {
     int n_models;
     embp_server *srv;
     int port;
+    /* The rows of <name>.peer.jsonl (tu_fixture_jsonl) of each model named by a fixture name,
+     * in the list's order; NULL for a folder path. */
+    json_t *peers[8];
 } srv_fixture;
 
 /* Loads the comma list of models (fixture names, e.g. "tiny,minilm", or absolute folder paths)
@@ -28,11 +31,17 @@ static inline srv_fixture *su_load(const char *fixtures, void (*tweak)(embp_conf
     srv_fixture *f = calloc(1, sizeof *f);
     char list[1024];
     snprintf(list, sizeof list, "%s", fixtures);
-    size_t off = 0;
+    size_t off = 0, k = 0;
     for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         char *p = t[0] == '/' ? strdup(t) : tu_fixture("%s", t);
         off += (size_t)snprintf(f->paths + off, sizeof f->paths - off, "%s%s", off ? "," : "", p);
         free(p);
+        if (t[0] != '/' && k < sizeof f->peers / sizeof f->peers[0]) {
+            char name[256];
+            snprintf(name, sizeof name, "%s.peer.jsonl", t);
+            f->peers[k] = tu_fixture_jsonl(name);
+        }
+        k++;
     }
     embp_config_defaults(&f->cfg);
     f->cfg.model_path = f->paths;
@@ -62,8 +71,28 @@ static inline void su_stop(srv_fixture *f) {
         return;
     int left = f->srv ? embp_server_stop(f->srv, 10000) : 0;
     embp_registry_free(f->models, f->n_models);
+    for (size_t k = 0; k < sizeof f->peers / sizeof f->peers[0]; k++)
+        json_decref(f->peers[k]);
     free(f);
     assert_int_equal(left, 0);
+}
+
+/* The group teardown of a test whose group setup left its fixture in *state. */
+static inline int su_group_teardown(void **state) {
+    su_stop(*state);
+    return 0;
+}
+
+/* GETs path; fails the test unless the answer is 200 with a JSON body, which it returns (free
+ * it with json_decref). */
+static inline json_t *su_get_json(int port, const char *path) {
+    httpc_reply r = httpc_request(port, "GET", path, NULL, NULL, 0);
+    json_t *j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+    if (r.status != 200 || !j)
+        fail_msg("GET %s: expected 200 with JSON, got %d %.300s", path, r.status,
+                 r.body ? r.body : "");
+    httpc_free(&r);
+    return j;
 }
 
 /* POSTs v (a JSON value, not consumed) to /v1/embeddings; the reply's body parsed into *out

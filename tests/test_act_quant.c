@@ -120,11 +120,6 @@ static void test_quantize_u8_tables_agree_and_round_trip(void **state) {
     }
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quantize_u8_matches_hand_bytes_and_zero_row),
+TU_MAIN(cmocka_unit_test(test_quantize_u8_matches_hand_bytes_and_zero_row),
         cmocka_unit_test(test_quantize_u8_nan_and_inf_rows_give_non_finite_scales),
-        cmocka_unit_test(test_quantize_u8_tables_agree_and_round_trip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_quantize_u8_tables_agree_and_round_trip))

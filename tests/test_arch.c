@@ -12,14 +12,11 @@
 
 static void test_bert_is_found_by_model_type_and_by_default(void **state) {
     (void)state;
-    embp_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
     embp_error err;
-    const embp_arch *a = embp_arch_find(&cfg, &err); /* no model_type: sentence-transformers' BERT */
+    const embp_arch *a = tu_arch(NULL, &err); /* no model_type: sentence-transformers' BERT */
     assert_non_null(a);
     assert_string_equal(a->name, "bert");
-    strcpy(cfg.model_type, "bert");
-    assert_ptr_equal(embp_arch_find(&cfg, &err), a);
+    assert_ptr_equal(tu_arch("bert", &err), a);
     /* what bert.c does: learned absolute positions, post-LayerNorm, bidirectional full MHA, GELU */
     assert_int_equal(a->recipe.pos, EMBP_POS_ABSOLUTE);
     assert_int_equal(a->recipe.norm, EMBP_NORM_LAYER);
@@ -34,11 +31,8 @@ static void test_bert_is_found_by_model_type_and_by_default(void **state) {
 
 static void test_unknown_family_is_unsupported_naming_it(void **state) {
     (void)state;
-    embp_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    strcpy(cfg.model_type, "gpt2");
     embp_error err;
-    assert_null(embp_arch_find(&cfg, &err));
+    assert_null(tu_arch("gpt2", &err));
     assert_int_equal(err.code, EMBP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "'gpt2'"));
     assert_non_null(strstr(err.msg, "bert, roberta, xlm-roberta, camembert, distilbert"));
@@ -49,11 +43,8 @@ static void test_decoders_have_their_recipe(void **state) {
     (void)state;
     static const char *const types[] = {"qwen3", "qwen2", "mistral", "llama"};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        embp_model_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        strcpy(cfg.model_type, types[i]);
         embp_error err;
-        const embp_arch *a = embp_arch_find(&cfg, &err);
+        const embp_arch *a = tu_arch(types[i], &err);
         assert_non_null(a);
         assert_int_equal(a->recipe.pos, EMBP_POS_ROTARY);
         assert_int_equal(a->recipe.norm, EMBP_NORM_RMS);
@@ -72,14 +63,11 @@ static void test_decoders_have_their_recipe(void **state) {
  * but pos_after_pad, bert's functions, its own entry. */
 static void test_roberta_family_has_entries_sharing_bert(void **state) {
     (void)state;
-    embp_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
     embp_error err;
-    const embp_arch *bert = embp_arch_find(&cfg, &err);
+    const embp_arch *bert = tu_arch(NULL, &err);
     const char *types[] = {"roberta", "xlm-roberta", "camembert"};
     for (int i = 0; i < 3; i++) {
-        strcpy(cfg.model_type, types[i]);
-        const embp_arch *a = embp_arch_find(&cfg, &err);
+        const embp_arch *a = tu_arch(types[i], &err);
         assert_non_null(a);
         assert_string_equal(a->model_type, types[i]);
         assert_ptr_equal(a->forward, bert->forward);
@@ -90,8 +78,7 @@ static void test_roberta_family_has_entries_sharing_bert(void **state) {
     }
     assert_int_equal(bert->recipe.pos_after_pad, 0);
     /* DistilBERT: bert's recipe and forward, its own loader and dense tensor names */
-    strcpy(cfg.model_type, "distilbert");
-    const embp_arch *d = embp_arch_find(&cfg, &err);
+    const embp_arch *d = tu_arch("distilbert", &err);
     assert_non_null(d);
     assert_ptr_equal(d->forward, bert->forward);
     assert_memory_equal(&d->recipe, &bert->recipe, sizeof d->recipe);

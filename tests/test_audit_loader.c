@@ -108,11 +108,6 @@ static void test_negative_scale_is_refused_naming_the_tensor(void **state) {
     free(tiny);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shard_index_names_the_exact_file),
+TU_MAIN(cmocka_unit_test(test_shard_index_names_the_exact_file),
         cmocka_unit_test(test_more_than_16_model_paths_is_an_error),
-        cmocka_unit_test(test_negative_scale_is_refused_naming_the_tensor),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_negative_scale_is_refused_naming_the_tensor))

@@ -69,28 +69,20 @@ static void test_duplicate_keys_are_refused(void **state) {
     }
 }
 
-/* jansson allocating through embp's hooks, noting when one of its allocations failed. */
-static int jansson_failed;
-static void *json_alloc(size_t n) {
-    void *p = embp_malloc(n);
-    jansson_failed |= !p;
-    return p;
-}
-
 /* Every allocation of a parse failing in turn: each run is a correct parse or a 500 "out of
  * memory". The one exception, asserted as such: jansson's lexer turns a failed allocation of
  * a string token into a syntax error, which we cannot tell from the client's, so a 400 is
  * allowed only when the failed allocation was jansson's. */
 static void test_out_of_memory_while_parsing_is_a_500(void **state) {
     (void)state;
-    json_set_alloc_funcs(json_alloc, embp_free);
+    json_set_alloc_funcs(tu_json_alloc, embp_free);
     const char *body = "{\"input\":[\"hello world\",\"x\"],\"model\":\"m\",\"dimensions\":3}";
     int oom_seen = 0, parsed = 0;
     for (long k = 0; k < 200 && !parsed; k++) {
         embp_request r;
         embp_http_error e;
         memset(&e, 0, sizeof e);
-        jansson_failed = 0;
+        tu_json_failed = 0;
         embp_alloc_fail_after(k);
         int ok = embp_request_parse(body, strlen(body), &lim, &r, &e);
         embp_alloc_fail_after(-1);
@@ -101,7 +93,7 @@ static void test_out_of_memory_while_parsing_is_a_500(void **state) {
             parsed = 1;
             continue;
         }
-        if (e.status == 400 && jansson_failed && strstr(e.message, "not valid JSON"))
+        if (e.status == 400 && tu_json_failed && strstr(e.message, "not valid JSON"))
             continue;
         if (e.status != 500 || !strstr(e.message, "out of memory"))
             fail_msg("allocation %ld failing: expected 500 out of memory, got %d %s", k,

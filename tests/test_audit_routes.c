@@ -54,14 +54,13 @@ static int setup(void **state) {
     ctx.models = F->models;
     ctx.n_models = F->n_models;
     ctx.log_level = EMBP_LOG_WARN;
-    peer = tu_fixture_jsonl("tiny.peer.jsonl");
+    peer = F->peers[0];
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
     su_stop(F);
-    json_decref(peer);
     tu_remove_dir(nospecial_dir);
     return 0;
 }
@@ -382,13 +381,6 @@ static void test_body_buffering_out_of_memory_is_a_500(void **state) {
 
 /* ---------------------------------------------------------------- every allocation fails */
 
-static int jansson_failed;
-static void *json_alloc(size_t n) {
-    void *p = embp_malloc(n);
-    jansson_failed |= !p;
-    return p;
-}
-
 /* Fails the 1st, 2nd, ... allocation made on this thread while the route answers a
  * 3-input request (parse, tokenize, reply; the batcher's worker allocates on its own thread and
  * is not failed), until a run makes no allocation fail: once with that allocation alone failing
@@ -399,11 +391,11 @@ static void *json_alloc(size_t n) {
  * succeeds, a bug we cannot fix from here; a persistent shortage it reports as an error. */
 static void sweep(int once) {
     if (!once)
-        json_set_alloc_funcs(json_alloc, embp_free);
+        json_set_alloc_funcs(tu_json_alloc, embp_free);
     char *body = texts_body(3), why[128];
     long k, oom = 0, syntax = 0, tolerated = 0;
     for (k = 0;; k++) {
-        jansson_failed = 0;
+        tu_json_failed = 0;
         json_t *reply;
         int st = handle_failing(body, k, once, &reply);
         if (st == 200) { /* a failed allocation the code can do without, or none reached */
@@ -415,7 +407,7 @@ static void sweep(int once) {
             tolerated++;
             continue;
         }
-        if (st == 400 && jansson_failed && strstr(message_of(reply), "not valid JSON"))
+        if (st == 400 && tu_json_failed && strstr(message_of(reply), "not valid JSON"))
             syntax++; /* jansson's lexer reports its own failed string buffer as a syntax error */
         else if (st == 500 && (once ? strstr(message_of(reply), "out of memory") != NULL
                                     : !reply || strstr(message_of(reply), "out of memory")))

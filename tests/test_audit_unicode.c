@@ -83,10 +83,5 @@ static void test_long_alternating_mark_run_is_ordered_in_linear_time(void **stat
     free(in);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ordering_matches_utf8proc_on_random_mark_runs),
-        cmocka_unit_test(test_long_alternating_mark_run_is_ordered_in_linear_time),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(cmocka_unit_test(test_ordering_matches_utf8proc_on_random_mark_runs),
+        cmocka_unit_test(test_long_alternating_mark_run_is_ordered_in_linear_time))

@@ -136,38 +136,11 @@ static void check_model(const char *name) {
     free_fixture(&f);
 }
 
-static void test_tiny_mean_matches_references(void **s) {
-    (void)s;
-    check_model("tiny");
+/* One case per fixture of tests/make_fixtures.sh (TU_CASE: *state is its name). */
+static void test_fixture_matches_references(void **state) {
+    check_model(*state);
 }
-static void test_tiny_cls_matches_references(void **s) {
-    (void)s;
-    check_model("tiny_cls");
-}
-static void test_tiny_max_unnormalized_matches_references(void **s) {
-    (void)s;
-    check_model("tiny_max");
-}
-static void test_tiny_lasttoken_matches_references(void **s) {
-    (void)s;
-    check_model("tiny_last");
-}
-static void test_tiny_mean_sqrt_len_matches_references(void **s) {
-    (void)s;
-    check_model("tiny_sqrt");
-}
-static void test_tiny_f16_weights_match_references(void **s) {
-    (void)s;
-    check_model("tiny_f16");
-}
-static void test_tiny_bf16_weights_match_references(void **s) {
-    (void)s;
-    check_model("tiny_bf16");
-}
-static void test_minilm_shape_matches_references(void **s) {
-    (void)s;
-    check_model("minilm");
-}
+#define FIXTURE_CASE(name, fixture) TU_CASE(name, test_fixture_matches_references, fixture)
 
 /* ---------------------------------------------------------------- broken folders */
 
@@ -310,14 +283,14 @@ static void test_forward_rejects_bad_ids_and_lengths(void **s) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tiny_mean_matches_references),
-        cmocka_unit_test(test_tiny_cls_matches_references),
-        cmocka_unit_test(test_tiny_max_unnormalized_matches_references),
-        cmocka_unit_test(test_tiny_lasttoken_matches_references),
-        cmocka_unit_test(test_tiny_mean_sqrt_len_matches_references),
-        cmocka_unit_test(test_tiny_f16_weights_match_references),
-        cmocka_unit_test(test_tiny_bf16_weights_match_references),
-        cmocka_unit_test(test_minilm_shape_matches_references),
+        FIXTURE_CASE("test_tiny_mean_matches_references", "tiny"),
+        FIXTURE_CASE("test_tiny_cls_matches_references", "tiny_cls"),
+        FIXTURE_CASE("test_tiny_max_unnormalized_matches_references", "tiny_max"),
+        FIXTURE_CASE("test_tiny_lasttoken_matches_references", "tiny_last"),
+        FIXTURE_CASE("test_tiny_mean_sqrt_len_matches_references", "tiny_sqrt"),
+        FIXTURE_CASE("test_tiny_f16_weights_match_references", "tiny_f16"),
+        FIXTURE_CASE("test_tiny_bf16_weights_match_references", "tiny_bf16"),
+        FIXTURE_CASE("test_minilm_shape_matches_references", "minilm"),
         cmocka_unit_test(test_config_hidden_96_names_tensor_and_both_shapes),
         cmocka_unit_test(test_missing_tensor_is_named),
         cmocka_unit_test(test_integer_dtype_is_named),

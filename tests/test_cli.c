@@ -411,16 +411,22 @@ static void *send_big(void *p) {
     return NULL;
 }
 
-/* Sends b from a thread and SIGTERMs pid 100 ms after the body is out (the server has read it
- * and is embedding it); returns once b's reply (or its absence) is in. */
-static void sigterm_during(big_request *b, pid_t pid) {
+/* POSTs q (taken) to /v1/embeddings on port from a thread and SIGTERMs pid 100 ms after the
+ * body is out (the server has read it and is embedding it); returns the reply once it (or its
+ * absence: status -1) is in. Free it with httpc_free. */
+static httpc_reply sigterm_during(int port, json_t *q, pid_t pid) {
+    char *body = json_dumps(q, JSON_COMPACT);
+    json_decref(q);
+    big_request b = {.port = port, .body = body};
     pthread_t th;
-    pthread_create(&th, NULL, send_big, b);
-    while (!__atomic_load_n(&b->sent, __ATOMIC_SEQ_CST))
+    pthread_create(&th, NULL, send_big, &b);
+    while (!__atomic_load_n(&b.sent, __ATOMIC_SEQ_CST))
         usleep(1000);
     usleep(100000);
     kill(pid, SIGTERM);
     pthread_join(th, NULL);
+    free(body);
+    return b.reply;
 }
 
 /* Reads the child's stderr until "listening on HOST:PORT"; returns PORT. */
@@ -463,20 +469,18 @@ static void test_sigterm_lets_the_request_in_flight_finish_and_exits_0(void **st
                                                             "text")));
     }
     json_t *q = json_pack("{s:o, s:s}", "input", in, "encoding_format", "float");
-    char *body = json_dumps(q, JSON_COMPACT);
-    big_request b = {.port = port, .body = body};
-    sigterm_during(&b, c.pid);
+    httpc_reply reply = sigterm_during(port, q, c.pid);
     char *out, *err;
     int st = finish(c, &out, &err);
-    if (b.reply.status != 200)
-        fail_msg("request in flight at SIGTERM got %d: %.300s\nserver log:\n%s%s", b.reply.status,
-                 b.reply.body ? b.reply.body : "", log ? log : "", err);
-    json_t *reply = json_loads(b.reply.body, 0, NULL);
-    assert_int_equal(json_array_size(json_object_get(reply, "data")), N);
+    if (reply.status != 200)
+        fail_msg("request in flight at SIGTERM got %d: %.300s\nserver log:\n%s%s", reply.status,
+                 reply.body ? reply.body : "", log ? log : "", err);
+    json_t *answer = json_loads(reply.body, 0, NULL);
+    assert_int_equal(json_array_size(json_object_get(answer, "data")), N);
     for (int i = 0; i < N; i++) {
         float got[384];
         double want[384];
-        assert_int_equal(su_row(reply, i, got, 384), 384);
+        assert_int_equal(su_row(answer, i, got, 384), 384);
         su_peer_vec(json_array_get(peer, (size_t)rows[i]), want, 384);
         if (tu_cosine(got, want, 384) < 0.99999)
             fail_msg("row %d: cosine %.7f to the peer", i, tu_cosine(got, want, 384));
@@ -486,10 +490,8 @@ static void test_sigterm_lets_the_request_in_flight_finish_and_exits_0(void **st
     const char *sig = strstr(err, "SIGTERM"), *req = strstr(err, "POST /v1/embeddings status=200");
     if (!sig || !req || req < sig || !strstr(err, "stopped"))
         fail_msg("expected SIGTERM, then the request's line, then stopped:\n%s", err);
-    json_decref(reply);
-    httpc_free(&b.reply);
-    free(body);
-    json_decref(q);
+    json_decref(answer);
+    httpc_free(&reply);
     free(log);
     free(out);
     free(err);
@@ -519,19 +521,15 @@ static void test_sigterm_with_drain_timeout_0_closes_connections_at_once(void **
         json_array_append_new(in, json_string(text));
     }
     json_t *q = json_pack("{s:o}", "input", in);
-    char *body = json_dumps(q, JSON_COMPACT);
-    big_request b = {.port = port, .body = body};
-    sigterm_during(&b, c.pid);
+    httpc_reply reply = sigterm_during(port, q, c.pid);
     char *out, *err;
     int st = finish(c, &out, &err);
     expect_exit(st, 0, "embp serve after SIGTERM with --drain-timeout 0", err);
-    if (b.reply.status == 200 || !strstr(err, "1 requests were still running after 0 s") ||
+    if (reply.status == 200 || !strstr(err, "1 requests were still running after 0 s") ||
         !strstr(err, "EMB_PROVIDER_DRAIN_TIMEOUT_S"))
         fail_msg("expected no answer and the drain warning, got status %d; log:\n%s",
-                 b.reply.status, err);
-    httpc_free(&b.reply);
-    free(body);
-    json_decref(q);
+                 reply.status, err);
+    httpc_free(&reply);
     free(log);
     free(out);
     free(err);

@@ -86,9 +86,7 @@ static void test_task_head_architecture_uses_the_bert_prefix(void **state) {
     (void)state;
     const char *json = "{" SHAPES ",\"architectures\":[\"BertForMaskedLM\"]}";
     embp_model_config c;
-    memset(&c, 0, sizeof c);
-    embp_error err;
-    assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+    tu_model_config(json, &c);
     assert_string_equal(c.tensor_prefix, "bert.");
 }
 
@@ -104,9 +102,7 @@ static void test_roberta_family_config_reads_pad_token_id(void **state) {
         snprintf(json, sizeof json, "{" SHAPES ",\"model_type\":\"%s\",\"pad_token_id\":1,"
                  "\"type_vocab_size\":1}", types[i]);
         embp_model_config c;
-        memset(&c, 0, sizeof c);
-        embp_error err;
-        assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+        tu_model_config(json, &c);
         assert_int_equal(c.pad_token_id, 1);
         assert_int_equal(c.position_offset, 0);
         assert_string_equal(c.tensor_prefix, "");
@@ -122,9 +118,7 @@ static void test_distilbert_keys(void **state) {
                        "\"n_layers\":3,\"n_heads\":4,\"vocab_size\":100,"
                        "\"max_position_embeddings\":64,\"activation\":\"gelu\"}";
     embp_model_config c;
-    memset(&c, 0, sizeof c);
-    embp_error err;
-    assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+    tu_model_config(json, &c);
     assert_int_equal(c.hidden, 64);
     assert_int_equal(c.intermediate, 128);
     assert_int_equal(c.layers, 3);
@@ -214,9 +208,7 @@ static void test_sequence_classification_labels(void **state) {
         char json[512];
         snprintf(json, sizeof json, "{" SHAPES "%s}", cases[i].extra);
         embp_model_config c;
-        memset(&c, 0, sizeof c);
-        embp_error err;
-        assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+        tu_model_config(json, &c);
         assert_int_equal(c.num_labels, cases[i].labels);
     }
     expect_config_error("{" SHAPES ",\"architectures\":[\"BertForSequenceClassification\"],"
@@ -248,6 +240,12 @@ static void write_file(const char *dir, const char *name, const char *text) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     tu_write_file(path, text);
+}
+
+static void make_subdir(const char *dir, const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal(mkdir(path, 0755), 0);
 }
 
 static void test_folder_module_errors_name_the_file(void **state) {
@@ -324,21 +322,15 @@ static void test_decoder_fields(void **state) {
                                                            &err), EMBP_OK);
         assert_non_null(strstr(err.msg, "config.json"));
     }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 /* 2_Dense/config.json: shape, bias, activation; chained modules must agree on widths. */
 static void test_dense_modules(void **state) {
     (void)state;
     char *dir = tu_tmpdir();
-    char sub[1100];
-    snprintf(sub, sizeof sub, "%s/2_Dense", dir);
-    mkdir(sub, 0755);
-    snprintf(sub, sizeof sub, "%s/3_Dense", dir);
-    mkdir(sub, 0755);
+    make_subdir(dir, "2_Dense");
+    make_subdir(dir, "3_Dense");
     write_file(dir, "config.json", "{" SHAPES "}");
     write_file(dir, "modules.json", "[{\"path\":\"\",\"type\":\"x.Transformer\"},"
                "{\"path\":\"1\",\"type\":\"sentence_transformers.models.Dense\"}]");
@@ -375,10 +367,7 @@ static void test_dense_modules(void **state) {
                "{\"path\":\"2_Dense\",\"type\":\"sentence_transformers.models.Dense\"}]");
     assert_int_equal(embp_config_load(dir, &c, &err), EMBP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "after Normalize"));
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 /* config_sentence_transformers.json's prompts; sentence_bert_config.json's do_lower_case. */
@@ -418,10 +407,7 @@ static void test_prompts_and_lower_case(void **state) {
     assert_int_equal(c.default_prompt, -1);
     assert_int_equal(c.include_prompt, 1);
     assert_int_equal(c.dim, 64);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 /* tokenizer_config.json's model_max_length: max_seq_len without a sentence_bert_config.json
@@ -445,10 +431,7 @@ static void test_tokenizer_config_max_length(void **state) {
     assert_int_equal(c.max_seq_len, 48);
     write_file(dir, "tokenizer_config.json", "{broken");
     assert_int_equal(embp_config_load(dir, &c, &err), EMBP_OK);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
+    tu_remove_dir(dir);
 }
 
 int main(void) {

@@ -109,11 +109,6 @@ static void test_strict_mode_refuses_a_compute_fallback(void **state) {
     assert_non_null(strstr(err.msg, "AVX512_BF16"));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_is_in_effect),
+TU_MAIN(cmocka_unit_test(test_mask_is_in_effect),
         cmocka_unit_test(test_each_precision_falls_back_with_reason_and_matches_the_peer),
-        cmocka_unit_test(test_strict_mode_refuses_a_compute_fallback),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_strict_mode_refuses_a_compute_fallback))

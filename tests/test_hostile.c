@@ -18,16 +18,8 @@ static void tweak(embp_config *c) {
 }
 
 static int setup(void **state) {
-    (void)state;
-    F = su_start("tiny", tweak);
-    peer = tu_fixture_jsonl("tiny.peer.jsonl");
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    su_stop(F);
-    json_decref(peer);
+    *state = F = su_start("tiny", tweak);
+    peer = F->peers[0];
     return 0;
 }
 
@@ -495,5 +487,5 @@ int main(void) {
         cmocka_unit_test(test_100k_inputs_are_refused_quickly_in_bounded_memory),
         cmocka_unit_test(test_connection_limit_queues_extras_and_recovers),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, su_group_teardown);
 }

@@ -128,10 +128,5 @@ static void test_fp16_copy_of_a_folder_stays_within_fp16_rounding(void **state) 
     free(tiny);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sharded_bert_prefixed_checkpoint_gives_the_same_vectors),
-        cmocka_unit_test(test_fp16_copy_of_a_folder_stays_within_fp16_rounding),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TU_MAIN(cmocka_unit_test(test_sharded_bert_prefixed_checkpoint_gives_the_same_vectors),
+        cmocka_unit_test(test_fp16_copy_of_a_folder_stays_within_fp16_rounding))

@@ -39,17 +39,15 @@ static void test_config_json_of_mpnet(void **state) {
     (void)state;
     const char *json = MPNET_JSON("1", ",\"relative_attention_num_buckets\":40");
     embp_model_config c;
-    memset(&c, 0, sizeof c);
-    embp_error err;
-    assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+    tu_model_config(json, &c);
     assert_int_equal(c.type_vocab_size, 0);
     assert_int_equal(c.rel_buckets, 40);
     assert_string_equal(c.tensor_prefix, "mpnet.");
     assert_true(c.layer_norm_eps == 1e-5f);
-    json = MPNET_JSON("1", "");
-    assert_int_equal(embp_config_parse_config_json(json, strlen(json), "c", &c, &err), EMBP_OK);
+    tu_model_config(MPNET_JSON("1", ""), &c);
     assert_int_equal(c.rel_buckets, 32); /* MPNetConfig's default */
     json = MPNET_JSON("0", "");
+    embp_error err;
     assert_int_equal(embp_config_parse_config_json(json, strlen(json), "m/config.json", &c, &err),
                      EMBP_EUNSUPPORTED);
     assert_non_null(strstr(err.msg, "m/config.json: pad_token_id 0"));
@@ -59,12 +57,9 @@ static void test_config_json_of_mpnet(void **state) {
  * embp quantize. */
 static void test_entry_shares_bert_forward(void **state) {
     (void)state;
-    embp_model_config cfg;
-    memset(&cfg, 0, sizeof cfg);
     embp_error err;
-    const embp_arch *bert = embp_arch_find(&cfg, &err);
-    strcpy(cfg.model_type, "mpnet");
-    const embp_arch *a = embp_arch_find(&cfg, &err);
+    const embp_arch *bert = tu_arch(NULL, &err);
+    const embp_arch *a = tu_arch("mpnet", &err);
     assert_non_null(a);
     assert_string_equal(a->name, "mpnet");
     assert_int_equal(a->recipe.pos, EMBP_POS_RELATIVE);
@@ -86,11 +81,6 @@ static void test_entry_shares_bert_forward(void **state) {
         assert_false(a->dense_weight(other[i]));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buckets_at_their_boundaries),
+TU_MAIN(cmocka_unit_test(test_buckets_at_their_boundaries),
         cmocka_unit_test(test_config_json_of_mpnet),
-        cmocka_unit_test(test_entry_shares_bert_forward),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_entry_shares_bert_forward))

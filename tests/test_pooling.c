@@ -91,11 +91,6 @@ static void test_dense_activations_and_finish(void **state) {
     assert_float_equal(y[3], -2 / n, 1e-6);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_modes_without_and_with_a_prompt),
+TU_MAIN(cmocka_unit_test(test_modes_without_and_with_a_prompt),
         cmocka_unit_test(test_pool_skip_is_rows_then_finish),
-        cmocka_unit_test(test_dense_activations_and_finish),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_dense_activations_and_finish))

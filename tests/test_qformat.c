@@ -55,17 +55,34 @@ static void make_parts(file_parts *p, const char *drop, embp_dtype s4_dtype) {
     }
 }
 
-static embp_safetensors *write_and_open(const file_parts *p, const char *storage, int g) {
-    char *dir = tu_tmpdir(), path[512], grp[16];
-    const char *mk[EMBP_QF_META_MAX], *mv[EMBP_QF_META_MAX];
-    int nm = embp_qf_meta_pairs(storage, g, grp, mk, mv);
+/* Tensors t[0..n) with the n_meta metadata pairs keys/vals, written into a fresh temporary
+ * folder's model.safetensors, opened. */
+static embp_safetensors *write_tensors(const embp_st_write_tensor *t, int n,
+                                       const char *const *keys, const char *const *vals,
+                                       int n_meta) {
+    char *dir = tu_tmpdir(), path[512];
     embp_error err;
     embp_safetensors *st = NULL;
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    assert_int_equal(embp_st_write(path, p->t, p->n, mk, mv, nm, &err), EMBP_OK);
+    assert_int_equal(embp_st_write(path, t, n, keys, vals, n_meta, &err), EMBP_OK);
     assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
     free(dir);
     return st;
+}
+
+/* p's tensors in a file embp quantize would write for storage with group size g. */
+static embp_safetensors *write_and_open(const file_parts *p, const char *storage, int g) {
+    char grp[16];
+    const char *mk[EMBP_QF_META_MAX], *mv[EMBP_QF_META_MAX];
+    int nm = embp_qf_meta_pairs(storage, g, grp, mk, mv);
+    return write_tensors(p->t, p->n, mk, mv, nm);
+}
+
+/* make_parts, then write_and_open. */
+static embp_safetensors *open_parts(file_parts *p, const char *drop, embp_dtype s4_dtype,
+                                    const char *storage, int g) {
+    make_parts(p, drop, s4_dtype);
+    return write_and_open(p, storage, g);
 }
 
 /* st's metadata reads as storage (NULL: an ordinary file) with group size g. */
@@ -83,8 +100,7 @@ static void expect_meta(const embp_safetensors *st, const char *storage, int g) 
 static void test_written_weights_and_metadata_read_back(void **state) {
     (void)state;
     file_parts p;
-    make_parts(&p, NULL, EMBP_DT_F16);
-    embp_safetensors *st = write_and_open(&p, "int4", 32);
+    embp_safetensors *st = open_parts(&p, NULL, EMBP_DT_F16, "int4", 32);
     embp_error err;
     expect_meta(st, "int4", 32);
     assert_string_equal(embp_st_metadata(st, "embp.format"), "embp-quantized-1");
@@ -108,19 +124,13 @@ static void test_written_weights_and_metadata_read_back(void **state) {
 static void test_int8_file_has_no_group_and_plain_file_no_storage(void **state) {
     (void)state;
     file_parts p;
-    make_parts(&p, NULL, EMBP_DT_F16);
-    embp_safetensors *st = write_and_open(&p, "int8", 32);
-    embp_error err;
+    embp_safetensors *st = open_parts(&p, NULL, EMBP_DT_F16, "int8", 32);
     expect_meta(st, "int8", 0);
     assert_null(embp_st_metadata(st, "embp.group_size"));
     embp_st_close(st);
-    char *dir = tu_tmpdir(), path[512];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    assert_int_equal(embp_st_write(path, p.t, 1, NULL, NULL, 0, &err), EMBP_OK);
-    assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
+    st = write_tensors(p.t, 1, NULL, NULL, 0);
     expect_meta(st, NULL, 0);
     embp_st_close(st);
-    free(dir);
 }
 
 static void test_missing_or_mistyped_scales_are_errors_naming_them(void **state) {
@@ -128,14 +138,12 @@ static void test_missing_or_mistyped_scales_are_errors_naming_them(void **state)
     file_parts p;
     embp_error err;
     embp_qf_weight w;
-    make_parts(&p, "b.weight_scale", EMBP_DT_F16);
-    embp_safetensors *st = write_and_open(&p, "int4", 32);
+    embp_safetensors *st = open_parts(&p, "b.weight_scale", EMBP_DT_F16, "int4", 32);
     assert_int_equal(embp_qf_weight_read(st, embp_st_find(st, "b.weight"), N, K, &w, &err),
                      EMBP_EFORMAT);
     assert_non_null(strstr(err.msg, "scales 'b.weight_scale' are missing"));
     embp_st_close(st);
-    make_parts(&p, NULL, EMBP_DT_BF16);
-    st = write_and_open(&p, "int4", 32);
+    st = open_parts(&p, NULL, EMBP_DT_BF16, "int4", 32);
     assert_int_equal(embp_qf_weight_read(st, embp_st_find(st, "b.weight"), N, K, &w, &err),
                      EMBP_EFORMAT);
     assert_non_null(strstr(err.msg, "dtype BF16, expected F16 (int4 group scales)"));
@@ -153,15 +161,10 @@ static void test_bad_metadata_is_an_error_naming_the_key(void **state) {
     const char *const *ks[2] = {k1, k2}, *const *vs[2] = {v1, v2};
     const char *want[2] = {"\"embp.storage\" is \"fp32\"", "\"embp.group_size\" is \"48\""};
     for (int i = 0; i < 2; i++) {
-        char *dir = tu_tmpdir(), path[512];
-        embp_safetensors *st = NULL;
-        snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        assert_int_equal(embp_st_write(path, p.t, p.n, ks[i], vs[i], i + 1, &err), EMBP_OK);
-        assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
-        assert_int_equal(embp_qf_meta_read(st, path, &meta, &err), EMBP_EFORMAT);
+        embp_safetensors *st = write_tensors(p.t, p.n, ks[i], vs[i], i + 1);
+        assert_int_equal(embp_qf_meta_read(st, "m", &meta, &err), EMBP_EFORMAT);
         assert_non_null(strstr(err.msg, want[i]));
         embp_st_close(st);
-        free(dir);
     }
 }
 

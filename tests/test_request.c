@@ -30,36 +30,46 @@ static void expect_error(const char *body, int status, const char *param, const 
     assert_string_equal(e.type, "invalid_request_error");
 }
 
+/* body must parse; *r holds it (free it with embp_request_free). */
+static void parse_ok(const char *body, embp_request *r) {
+    embp_http_error e;
+    if (!embp_request_parse(body, strlen(body), &lim, r, &e))
+        fail_msg("body %s: expected it to parse, got %d %s", body, e.status, e.message);
+}
+
 static void test_request_rejects_each_malformed_body_precisely(void **state) {
     (void)state;
-    expect_error("{\"input\": \"a\"", 400, NULL, NULL, "not valid JSON");
-    expect_error("{\"input\": \"a\"", 400, NULL, NULL, "column");
-    expect_error("[1,2]", 400, NULL, NULL, "must be a JSON object, found an array");
-    expect_error("{}", 400, "input", NULL, "'input' is required");
-    expect_error("{\"input\": 5}", 400, "input", NULL, "found an integer");
-    expect_error("{\"input\": \"\"}", 400, "input", NULL, "empty string");
-    expect_error("{\"input\": [\"a\", \"\"]}", 400, "input", NULL, "input[1] is an empty string");
-    expect_error("{\"input\": []}", 400, "input", NULL, "empty array");
-    expect_error("{\"input\": [\"a\", 3]}", 400, "input", NULL, "input[1] must be a string");
-    expect_error("{\"input\": [[1,2], \"a\"]}", 400, "input", NULL, "input[1] must be an array");
-    expect_error("{\"input\": [1, \"a\"]}", 400, "input", NULL, "input[1] must be a token id");
-    expect_error("{\"input\": [[1], [1.5]]}", 400, "input", NULL, "input[1][0] must be a token");
-    expect_error("{\"input\": [[1], []]}", 400, "input", NULL, "input[1] is an empty array");
-    expect_error("{\"input\": [-1]}", 400, "input", NULL, "token id -1");
-    expect_error("{\"input\": [true]}", 400, "input", NULL, "found a boolean");
-    expect_error("{\"input\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", 400, "input", NULL,
-                 "input has 5 items; at most 4");
-    expect_error("{\"input\": \"a\\u0000b\"}", 400, "input", NULL, "NUL character");
-    expect_error("{\"input\": \"\xff\xfe\"}", 400, NULL, NULL, "UTF-8");
-    expect_error("{\"input\": \"a\", \"model\": 3}", 400, "model", NULL, "'model' must be");
-    expect_error("{\"input\": \"a\", \"encoding_format\": \"hex\"}", 400, "encoding_format",
-                 NULL, "found \"hex\"");
-    expect_error("{\"input\": \"a\", \"dimensions\": 0}", 400, "dimensions", NULL,
-                 "at least 1, found 0");
-    expect_error("{\"input\": \"a\", \"dimensions\": \"8\"}", 400, "dimensions", NULL,
-                 "found a string");
-    expect_error("{\"input\": \"a\", \"truncate\": 1}", 400, "truncate", NULL, "true or false");
-    expect_error("{\"input\": \"a\", \"user\": 1}", 400, "user", NULL, "'user' must be");
+    /* Every case is a 400 of type invalid_request_error without a code; param NULL: none. */
+    static const struct {
+        const char *body, *param, *needle;
+    } cases[] = {
+        {"{\"input\": \"a\"", NULL, "not valid JSON"},
+        {"{\"input\": \"a\"", NULL, "column"},
+        {"[1,2]", NULL, "must be a JSON object, found an array"},
+        {"{\"input\": \"\xff\xfe\"}", NULL, "UTF-8"},
+        {"{}", "input", "'input' is required"},
+        {"{\"input\": 5}", "input", "found an integer"},
+        {"{\"input\": \"\"}", "input", "empty string"},
+        {"{\"input\": [\"a\", \"\"]}", "input", "input[1] is an empty string"},
+        {"{\"input\": []}", "input", "empty array"},
+        {"{\"input\": [\"a\", 3]}", "input", "input[1] must be a string"},
+        {"{\"input\": [[1,2], \"a\"]}", "input", "input[1] must be an array"},
+        {"{\"input\": [1, \"a\"]}", "input", "input[1] must be a token id"},
+        {"{\"input\": [[1], [1.5]]}", "input", "input[1][0] must be a token"},
+        {"{\"input\": [[1], []]}", "input", "input[1] is an empty array"},
+        {"{\"input\": [-1]}", "input", "token id -1"},
+        {"{\"input\": [true]}", "input", "found a boolean"},
+        {"{\"input\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", "input", "input has 5 items; at most 4"},
+        {"{\"input\": \"a\\u0000b\"}", "input", "NUL character"},
+        {"{\"input\": \"a\", \"model\": 3}", "model", "'model' must be"},
+        {"{\"input\": \"a\", \"encoding_format\": \"hex\"}", "encoding_format", "found \"hex\""},
+        {"{\"input\": \"a\", \"dimensions\": 0}", "dimensions", "at least 1, found 0"},
+        {"{\"input\": \"a\", \"dimensions\": \"8\"}", "dimensions", "found a string"},
+        {"{\"input\": \"a\", \"truncate\": 1}", "truncate", "true or false"},
+        {"{\"input\": \"a\", \"user\": 1}", "user", "'user' must be"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_error(cases[i].body, 400, cases[i].param, NULL, cases[i].needle);
 }
 
 static void test_request_rejects_deep_nesting_before_jansson(void **state) {
@@ -72,9 +82,7 @@ static void test_request_rejects_deep_nesting_before_jansson(void **state) {
     expect_error(body, 400, NULL, NULL, "nests deeper than 16 levels");
     /* Brackets inside strings are text, not nesting. */
     embp_request r;
-    embp_http_error e;
-    const char *ok = "{\"input\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[\"}";
-    assert_true(embp_request_parse(ok, strlen(ok), &lim, &r, &e));
+    parse_ok("{\"input\": \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[\"}", &r);
     embp_request_free(&r);
 }
 
@@ -106,9 +114,7 @@ static void test_request_refuses_more_values_than_the_limits_allow(void **state)
 static void test_request_accepts_all_four_input_forms(void **state) {
     (void)state;
     embp_request r;
-    embp_http_error e;
-    const char *b1 = "{\"input\": \"héllo\", \"model\": \"m\", \"user\": \"u\"}";
-    assert_true(embp_request_parse(b1, strlen(b1), &lim, &r, &e));
+    parse_ok("{\"input\": \"héllo\", \"model\": \"m\", \"user\": \"u\"}", &r);
     assert_int_equal(r.n_inputs, 1);
     assert_false(r.is_tokens);
     assert_string_equal(r.texts[0], "héllo");
@@ -117,9 +123,8 @@ static void test_request_accepts_all_four_input_forms(void **state) {
     assert_int_equal(r.truncate, 1);
     embp_request_free(&r);
 
-    const char *b2 = "{\"input\": [\"a\", \"b c\"], \"encoding_format\": \"base64\", "
-                     "\"dimensions\": 8, \"truncate\": false}";
-    assert_true(embp_request_parse(b2, strlen(b2), &lim, &r, &e));
+    parse_ok("{\"input\": [\"a\", \"b c\"], \"encoding_format\": \"base64\", "
+             "\"dimensions\": 8, \"truncate\": false}", &r);
     assert_int_equal(r.n_inputs, 2);
     assert_string_equal(r.texts[1], "b c");
     assert_null(r.model);
@@ -128,16 +133,14 @@ static void test_request_accepts_all_four_input_forms(void **state) {
     assert_int_equal(r.truncate, 0);
     embp_request_free(&r);
 
-    const char *b3 = "{\"input\": [101, 7, 102]}";
-    assert_true(embp_request_parse(b3, strlen(b3), &lim, &r, &e));
+    parse_ok("{\"input\": [101, 7, 102]}", &r);
     assert_int_equal(r.n_inputs, 1);
     assert_true(r.is_tokens);
     assert_int_equal(r.n_ids[0], 3);
     assert_int_equal(r.ids[0][1], 7);
     embp_request_free(&r);
 
-    const char *b4 = "{\"input\": [[101, 102], [101, 5, 6, 102]]}";
-    assert_true(embp_request_parse(b4, strlen(b4), &lim, &r, &e));
+    parse_ok("{\"input\": [[101, 102], [101, 5, 6, 102]]}", &r);
     assert_int_equal(r.n_inputs, 2);
     assert_int_equal(r.n_ids[1], 4);
     assert_int_equal(r.ids[1][2], 6);
@@ -149,14 +152,11 @@ static void test_request_accepts_all_four_input_forms(void **state) {
 static void test_request_prompt_fields(void **state) {
     (void)state;
     embp_request r;
-    embp_http_error e;
-    const char *b = "{\"input\": [\"a\"], \"prompt_name\": \"query\", \"prompt\": \"q: \"}";
-    assert_true(embp_request_parse(b, strlen(b), &lim, &r, &e));
+    parse_ok("{\"input\": [\"a\"], \"prompt_name\": \"query\", \"prompt\": \"q: \"}", &r);
     assert_string_equal(r.prompt_name, "query");
     assert_string_equal(r.prompt, "q: ");
     embp_request_free(&r);
-    const char *none = "{\"input\": \"a\", \"prompt\": null}";
-    assert_true(embp_request_parse(none, strlen(none), &lim, &r, &e));
+    parse_ok("{\"input\": \"a\", \"prompt\": null}", &r);
     assert_null(r.prompt);
     assert_null(r.prompt_name);
     embp_request_free(&r);
@@ -172,8 +172,7 @@ static void test_request_check_model_limits_dimensions_ids_and_length(void **sta
     (void)state;
     embp_request r;
     embp_http_error e;
-    const char *b = "{\"input\": [[1, 2, 3, 4, 5]], \"dimensions\": 9}";
-    assert_true(embp_request_parse(b, strlen(b), &lim, &r, &e));
+    parse_ok("{\"input\": [[1, 2, 3, 4, 5]], \"dimensions\": 9}", &r);
     assert_false(embp_request_check_model(&r, 8, 100, 512, &e));
     assert_string_equal(e.param, "dimensions");
     assert_non_null(strstr(e.message, "'dimensions' is 9 but this model's embeddings have 8"));

@@ -84,11 +84,6 @@ static void test_bad_shapes_are_refused(void **state) {
     embp_rope_free(&r); /* after a refusal: nothing to free, no crash */
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rotation_is_the_hand_computed_one),
+TU_MAIN(cmocka_unit_test(test_rotation_is_the_hand_computed_one),
         cmocka_unit_test(test_scores_depend_on_relative_position),
-        cmocka_unit_test(test_bad_shapes_are_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_bad_shapes_are_refused))

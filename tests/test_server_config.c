@@ -76,18 +76,23 @@ static void expect_bad(const char *const *env, const char *needle1, const char *
 
 static void test_config_bad_values_name_variable_value_and_range(void **state) {
     (void)state;
-    static const char *const e1[] = {"EMB_PROVIDER_PORT", "90x", NULL};
-    expect_bad(e1, "EMB_PROVIDER_PORT=90x", "0..65535");
-    static const char *const e2[] = {"EMB_PROVIDER_PORT", "70000", NULL};
-    expect_bad(e2, "EMB_PROVIDER_PORT=70000", "0..65535");
-    static const char *const e3[] = {"EMB_PROVIDER_TRUNCATE", "maybe", NULL};
-    expect_bad(e3, "EMB_PROVIDER_TRUNCATE=maybe", "true|false");
-    static const char *const e4[] = {"EMB_PROVIDER_LOG_LEVEL", "loud", NULL};
-    expect_bad(e4, "EMB_PROVIDER_LOG_LEVEL=loud", "debug|info|warn|error");
-    static const char *const e5[] = {"EMB_PROVIDER_MAX_BATCH_TOKENS", "-1", NULL};
-    expect_bad(e5, "EMB_PROVIDER_MAX_BATCH_TOKENS=-1", "0..");
-    static const char *const e6[] = {"EMB_PROVIDER_DRAIN_TIMEOUT_S", "-5", NULL};
-    expect_bad(e6, "EMB_PROVIDER_DRAIN_TIMEOUT_S=-5", "0..86400");
+    /* each message names VARIABLE=value and the allowed range */
+    static const struct {
+        const char *const env[3];
+        const char *range;
+    } cases[] = {
+        {{"EMB_PROVIDER_PORT", "90x", NULL}, "0..65535"},
+        {{"EMB_PROVIDER_PORT", "70000", NULL}, "0..65535"},
+        {{"EMB_PROVIDER_TRUNCATE", "maybe", NULL}, "true|false"},
+        {{"EMB_PROVIDER_LOG_LEVEL", "loud", NULL}, "debug|info|warn|error"},
+        {{"EMB_PROVIDER_MAX_BATCH_TOKENS", "-1", NULL}, "0.."},
+        {{"EMB_PROVIDER_DRAIN_TIMEOUT_S", "-5", NULL}, "0..86400"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char named[128];
+        snprintf(named, sizeof named, "%s=%s", cases[k].env[0], cases[k].env[1]);
+        expect_bad(cases[k].env, named, cases[k].range);
+    }
     embp_config c;
     embp_error err;
     embp_config_defaults(&c);

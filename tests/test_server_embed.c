@@ -11,18 +11,9 @@ static srv_fixture *F;
 static json_t *peer_tiny, *peer_minilm;
 
 static int setup(void **state) {
-    (void)state;
-    F = su_start("tiny,minilm", NULL);
-    peer_tiny = tu_fixture_jsonl("tiny.peer.jsonl");
-    peer_minilm = tu_fixture_jsonl("minilm.peer.jsonl");
-    return 0;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    su_stop(F);
-    json_decref(peer_tiny);
-    json_decref(peer_minilm);
+    *state = F = su_start("tiny,minilm", NULL);
+    peer_tiny = F->peers[0];
+    peer_minilm = F->peers[1];
     return 0;
 }
 
@@ -244,12 +235,10 @@ static void test_long_input_without_truncate_is_context_length_exceeded(void **s
 
 static void test_models_route_lists_both_with_their_embp_objects(void **state) {
     (void)state;
-    httpc_reply r = httpc_request(F->port, "GET", "/v1/models", NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    json_t *j = json_loads(r.body, 0, NULL);
+    json_t *j = su_get_json(F->port, "/v1/models");
     json_t *data = json_object_get(j, "data");
     if (json_array_size(data) != 2)
-        fail_msg("expected 2 models: %s", r.body);
+        fail_msg("expected 2 models, got %zu", json_array_size(data));
     const struct {
         const char *id;
         int dim, max_seq_len;
@@ -267,7 +256,6 @@ static void test_models_route_lists_both_with_their_embp_objects(void **state) {
                                                               "storage")), "fp32");
     }
     json_decref(j);
-    httpc_free(&r);
     /* No "model": the first one configured answers. */
     json_t *q = json_pack("{s:s}", "input", peer_text(peer_tiny, 3));
     json_t *reply = post_ok(q);
@@ -357,5 +345,5 @@ int main(void) {
         cmocka_unit_test(test_models_route_lists_both_with_their_embp_objects),
         cmocka_unit_test(test_concurrent_clients_get_their_single_request_answers),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, su_group_teardown);
 }

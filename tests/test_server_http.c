@@ -55,15 +55,23 @@ static void expect_error(httpc_reply *r, int status, const char *param, const ch
     json_decref(j);
 }
 
+/* A request of method to url (with body, or none when NULL) must answer that OpenAI error. */
+static void expect_request_error(const fixture *f, const char *method, const char *url,
+                                 const char *body, int status, const char *param,
+                                 const char *code, const char *needle) {
+    httpc_reply r = httpc_request(f->port, method, url, NULL, body, body ? strlen(body) : 0);
+    expect_error(&r, status, param, code, needle);
+    httpc_free(&r);
+}
+
 static void test_health_is_503_loading_until_a_model_is_served(void **state) {
     (void)state;
     fixture *f = start("", 1 << 20, 30);
+    expect_request_error(f, "POST", "/v1/embeddings", "{\"input\":\"a\"}", 503, NULL, NULL,
+                         "no model is loaded");
     httpc_reply r = httpc_request(f->port, "GET", "/health", NULL, NULL, 0);
     assert_int_equal(r.status, 503);
     assert_string_equal(r.body, "{\"status\":\"loading\"}");
-    httpc_free(&r);
-    r = httpc_request(f->port, "POST", "/v1/embeddings", NULL, "{\"input\":\"a\"}", 13);
-    expect_error(&r, 503, NULL, NULL, "no model is loaded");
     httpc_free(&r);
     stop(f);
 }
@@ -71,17 +79,16 @@ static void test_health_is_503_loading_until_a_model_is_served(void **state) {
 static void test_unknown_route_is_404_and_wrong_method_405_with_allow(void **state) {
     (void)state;
     fixture *f = start("", 1 << 20, 30);
-    httpc_reply r = httpc_request(f->port, "GET", "/v2/nothing", NULL, NULL, 0);
-    expect_error(&r, 404, NULL, "unknown_url", "Unknown request URL: GET /v2/nothing");
-    httpc_free(&r);
-    r = httpc_request(f->port, "GET", "/v1/embeddings", NULL, NULL, 0);
+    expect_request_error(f, "GET", "/v2/nothing", NULL, 404, NULL, "unknown_url",
+                         "Unknown request URL: GET /v2/nothing");
+    expect_request_error(f, "DELETE", "/v1/models", NULL, 405, NULL, "method_not_allowed",
+                         "takes GET, not DELETE");
+    /* a 405 names the methods the route takes */
+    httpc_reply r = httpc_request(f->port, "GET", "/v1/embeddings", NULL, NULL, 0);
     expect_error(&r, 405, NULL, "method_not_allowed", "takes POST, not GET");
     char allow[64];
     assert_true(httpc_header(&r, "Allow", allow, sizeof allow));
     assert_string_equal(allow, "POST");
-    httpc_free(&r);
-    r = httpc_request(f->port, "DELETE", "/v1/models", NULL, NULL, 0);
-    expect_error(&r, 405, NULL, "method_not_allowed", "takes GET, not DELETE");
     httpc_free(&r);
     stop(f);
 }
@@ -89,13 +96,10 @@ static void test_unknown_route_is_404_and_wrong_method_405_with_allow(void **sta
 static void test_malformed_body_is_400_before_any_model_is_needed(void **state) {
     (void)state;
     fixture *f = start("", 1 << 20, 30);
-    const char *body = "{\"input\": [\"a\", 1]}";
-    httpc_reply r = httpc_request(f->port, "POST", "/embeddings", NULL, body, strlen(body));
-    expect_error(&r, 400, "input", NULL, "input[1] must be a string");
-    httpc_free(&r);
-    r = httpc_request(f->port, "POST", "/v1/embeddings", NULL, "{\"input\":", 9);
-    expect_error(&r, 400, NULL, NULL, "not valid JSON");
-    httpc_free(&r);
+    expect_request_error(f, "POST", "/embeddings", "{\"input\": [\"a\", 1]}", 400, "input", NULL,
+                         "input[1] must be a string");
+    expect_request_error(f, "POST", "/v1/embeddings", "{\"input\":", 400, NULL, NULL,
+                         "not valid JSON");
     stop(f);
 }
 

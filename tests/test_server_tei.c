@@ -25,18 +25,8 @@ static void with_aliases(embp_config *c) {
 }
 
 static int setup(void **state) {
-    (void)state;
-    char *p = tu_fixture("tiny.peer.jsonl");
-    peer = tu_read_jsonl(p);
-    free(p);
-    F = su_start("tiny", with_aliases);
-    return peer && F ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    su_stop(F);
-    json_decref(peer);
+    *state = F = su_start("tiny", with_aliases);
+    peer = F->peers[0];
     return 0;
 }
 
@@ -349,25 +339,29 @@ static void test_similarity_is_the_peers_cosine(void **state) {
 static void test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai_routes(
     void **state) {
     (void)state;
+    static const struct {
+        const char *url, *body;
+        int status;
+        const char *type, *needle;
+    } cases[] = {
+        {"/embed", "{\"inputs\":[]}", 400, "empty", "`inputs` cannot be empty"},
+        {"/embed", "{\"inputs\":", 422, "validation", "not valid JSON"},
+        {"/embed", "{\"inputs\":\"a\",\"truncation_direction\":\"up\"}",
+         422, "validation", "truncation_direction"},
+        {"/embed", "{\"inputs\":\"a\",\"model\":\"nope\"}", 404, "validation", "served: tiny"},
+        {"/embed", "{\"inputs\":\"a\",\"prompt_name\":\"query\"}",
+         422, "validation", "query"}, /* tiny has no prompts */
+        {"/embed", "{\"inputs\":[5,6],\"prompt_name\":\"query\"}", 422, "validation", "token ids"},
+        {"/embed", "{\"inputs\":\"a\",\"normalize\":false}", 422, "validation", "Normalize module"},
+        {"/embed", "{\"inputs\":\"a\",\"dimensions\":65}", 422, "validation", "dimensions"},
+        {"/embed_all", "{\"inputs\":[]}", 400, "empty", "`inputs` cannot be empty"},
+    };
     json_t *reply;
-    int st = post("/embed", "{\"inputs\":[]}", &reply);
-    expect_tei_error(st, reply, 400, "empty", "`inputs` cannot be empty");
-    st = post("/embed", "{\"inputs\":", &reply);
-    expect_tei_error(st, reply, 422, "validation", "not valid JSON");
-    st = post("/embed", "{\"inputs\":\"a\",\"truncation_direction\":\"up\"}", &reply);
-    expect_tei_error(st, reply, 422, "validation", "truncation_direction");
-    st = post("/embed", "{\"inputs\":\"a\",\"model\":\"nope\"}", &reply);
-    expect_tei_error(st, reply, 404, "validation", "served: tiny");
-    st = post("/embed", "{\"inputs\":\"a\",\"prompt_name\":\"query\"}", &reply);
-    expect_tei_error(st, reply, 422, "validation", "query"); /* tiny has no prompts */
-    st = post("/embed", "{\"inputs\":[5,6],\"prompt_name\":\"query\"}", &reply);
-    expect_tei_error(st, reply, 422, "validation", "token ids");
-    st = post("/embed", "{\"inputs\":\"a\",\"normalize\":false}", &reply);
-    expect_tei_error(st, reply, 422, "validation", "Normalize module");
-    st = post("/embed", "{\"inputs\":\"a\",\"dimensions\":65}", &reply);
-    expect_tei_error(st, reply, 422, "validation", "dimensions");
-    st = post("/embed_all", "{\"inputs\":[]}", &reply);
-    expect_tei_error(st, reply, 400, "empty", "`inputs` cannot be empty");
+    int st;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        st = post(cases[i].url, cases[i].body, &reply);
+        expect_tei_error(st, reply, cases[i].status, cases[i].type, cases[i].needle);
+    }
     httpc_reply r = httpc_request(F->port, "GET", "/tokenize", NULL, NULL, 0);
     reply = json_loads(r.body, 0, NULL);
     expect_tei_error(r.status, reply, 405, "validation", "takes POST");
@@ -437,10 +431,7 @@ static void test_dimensions_keep_the_first_values_renormalized(void **state) {
 
 static void test_info_has_tei_fields_and_embps_own(void **state) {
     (void)state;
-    httpc_reply r = httpc_request(F->port, "GET", "/info", NULL, NULL, 0);
-    assert_int_equal(r.status, 200);
-    json_t *j = json_loads(r.body, 0, NULL);
-    httpc_free(&r);
+    json_t *j = su_get_json(F->port, "/info");
     assert_string_equal(json_string_value(json_object_get(j, "model_id")), "tiny");
     assert_int_equal(json_integer_value(json_object_get(j, "max_input_length")), 16);
     assert_true(json_integer_value(json_object_get(j, "max_batch_tokens")) >= 16);
@@ -557,5 +548,5 @@ int main(void) {
         cmocka_unit_test(test_aliases_resolve_and_are_listed),
         cmocka_unit_test(test_bad_aliases_fail_at_start_naming_the_variable),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, su_group_teardown);
 }

@@ -43,46 +43,30 @@ static int check_component_file(const char *k) {
     return bad;
 }
 
-/* Sequence[NFD, StripAccents, Lowercase] + Whitespace + BertProcessing. */
-static void test_nfd_stripaccents_lowercase_whitespace_bertprocessing_match_hf(void **state) {
-    (void)state;
-    assert_int_equal(check_component_file("a"), 0);
-}
-
-/* Sequence[Strip, Replace, Lowercase] + Sequence[WhitespaceSplit, Punctuation
- * MergedWithPrevious], no post-processor. */
-static void test_strip_replace_sequence_merged_with_previous_match_hf(void **state) {
-    (void)state;
-    assert_int_equal(check_component_file("b"), 0);
-}
-
-/* Lowercase + Punctuation MergedWithNext + a template with two trailing [SEP]s, and added
- * tokens: normalized "Yesterday", lstrip/rstrip "<mask>", single_word "hi", all given new ids
- * as HF's add_tokens assigns them. */
-static void test_added_token_flags_and_template_match_hf(void **state) {
-    (void)state;
-    assert_int_equal(check_component_file("c"), 0);
-}
-
-/* NFKC + Punctuation Contiguous. */
-static void test_nfkc_punctuation_contiguous_match_hf(void **state) {
-    (void)state;
-    assert_int_equal(check_component_file("d"), 0);
-}
-
-/* No normalizer + Punctuation Removed. */
-static void test_no_normalizer_punctuation_removed_match_hf(void **state) {
-    (void)state;
-    assert_int_equal(check_component_file("e"), 0);
+/* One case per component file (TU_CASE: *state is its <k>). */
+static void test_component_file_matches_hf(void **state) {
+    assert_int_equal(check_component_file(*state), 0);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nfd_stripaccents_lowercase_whitespace_bertprocessing_match_hf),
-        cmocka_unit_test(test_strip_replace_sequence_merged_with_previous_match_hf),
-        cmocka_unit_test(test_added_token_flags_and_template_match_hf),
-        cmocka_unit_test(test_nfkc_punctuation_contiguous_match_hf),
-        cmocka_unit_test(test_no_normalizer_punctuation_removed_match_hf),
+        /* Sequence[NFD, StripAccents, Lowercase] + Whitespace + BertProcessing. */
+        TU_CASE("test_nfd_stripaccents_lowercase_whitespace_bertprocessing_match_hf",
+                test_component_file_matches_hf, "a"),
+        /* Sequence[Strip, Replace, Lowercase] + Sequence[WhitespaceSplit, Punctuation
+         * MergedWithPrevious], no post-processor. */
+        TU_CASE("test_strip_replace_sequence_merged_with_previous_match_hf",
+                test_component_file_matches_hf, "b"),
+        /* Lowercase + Punctuation MergedWithNext + a template with two trailing [SEP]s, and
+         * added tokens: normalized "Yesterday", lstrip/rstrip "<mask>", single_word "hi", all
+         * given new ids as HF's add_tokens assigns them. */
+        TU_CASE("test_added_token_flags_and_template_match_hf", test_component_file_matches_hf,
+                "c"),
+        /* NFKC + Punctuation Contiguous. */
+        TU_CASE("test_nfkc_punctuation_contiguous_match_hf", test_component_file_matches_hf, "d"),
+        /* No normalizer + Punctuation Removed. */
+        TU_CASE("test_no_normalizer_punctuation_removed_match_hf", test_component_file_matches_hf,
+                "e"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Shared test helpers. */
 #include "testutil.h"
 
+#include "core/alloc.h"
 #include "core/cpu.h"
 #include "core/file.h"
 #include "tokenizer/tokenizer.h"
@@ -23,6 +24,29 @@ const char *tu_source(void) {
 }
 const char *tu_bin(void) {
     return env_or("EMBP_BIN", "./embp");
+}
+
+int tu_json_failed;
+
+void *tu_json_alloc(size_t n) {
+    void *p = embp_malloc(n);
+    tu_json_failed |= !p;
+    return p;
+}
+
+const embp_arch *tu_arch(const char *model_type, embp_error *err) {
+    embp_model_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (model_type)
+        snprintf(cfg.model_type, sizeof cfg.model_type, "%s", model_type);
+    return embp_arch_find(&cfg, err);
+}
+
+void tu_model_config(const char *json, embp_model_config *c) {
+    memset(c, 0, sizeof *c);
+    embp_error err;
+    if (embp_config_parse_config_json(json, strlen(json), "c", c, &err) != EMBP_OK)
+        fail_msg("%s: %s", json, err.msg);
 }
 
 char *tu_fixture(const char *fmt, ...) {

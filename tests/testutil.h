@@ -10,6 +10,8 @@
 #include <jansson.h>
 
 #include "embp/embp.h"
+#include "io/config.h"
+#include "model/arch.h"
 
 /* $EMBP_FIXTURES (made by tests/make_fixtures.sh), joined with a relative path. Static buffer
  * per call site is not needed: returns heap memory the caller frees with free(). */
@@ -28,11 +30,24 @@ json_t *tu_fixture_jsonl(const char *name);
  * NULL-terminated list of NAME, VALUE pairs the test sets (NULL: nothing is set). */
 extern const char *const *tu_env;
 const char *tu_getenv(const char *name);
+/* jansson allocating through embp's hooks (json_set_alloc_funcs(tu_json_alloc, embp_free)), so
+ * that a test failing embp's allocations fails jansson's too; tu_json_failed turns 1 when one
+ * of them failed (the test clears it). */
+extern int tu_json_failed;
+void *tu_json_alloc(size_t n);
 /* A fresh temporary directory (mkdtemp); free the string with free(). */
 char *tu_tmpdir(void);
 /* The embp_precision whose embp_precision_str is name (the tests name plans as text); fails
  * the test for an unknown name. */
 embp_precision tu_precision(const char *name);
+
+/* config.json text parsed by embp_config_parse_config_json into *c (zeroed first; "c" is the
+ * file name its messages give); fails the test with the parser's message unless it parses. */
+void tu_model_config(const char *json, embp_model_config *c);
+
+/* The architecture entry embp_arch_find gives config.json's model_type (NULL: none written,
+ * BERT's); NULL with *err set when embp has none. */
+const embp_arch *tu_arch(const char *model_type, embp_error *err);
 
 /* A copy of fixture folder `fixture` in a fresh temporary directory; remove it with
  * tu_remove_dir. */
@@ -58,6 +73,20 @@ double tu_maxdiff(const float *a, const double *b, int n);
  * or `!(w <= bound)` so a NaN fails. */
 double tu_worst_min(double worst, double x);
 double tu_worst_max(double worst, double x);
+
+/* A case named `name` that runs fn with *state = arg: one function, a case per argument (a
+ * fixture's name, a file's). */
+#define TU_CASE(name, fn, arg) {name, fn, NULL, NULL, (void *)(arg)}
+
+/* main() of a test whose cases every CPU runs:
+ *     TU_MAIN(cmocka_unit_test(test_one),
+ *             cmocka_unit_test(test_two))
+ * (a test with paths for one CPU feature uses tu_run_paths below). */
+#define TU_MAIN(...)                                                                               \
+    int main(void) {                                                                               \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};                                           \
+        return cmocka_run_group_tests(tests, NULL, NULL);                                          \
+    }
 
 /* Cases that need one code path (an instruction set, a kernel table). cmocka 1.1.5's skip()
  * exits 0, so a skipped case would count as passed: instead each path is its own ctest test,

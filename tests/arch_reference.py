@@ -229,6 +229,9 @@ DENSE = {
                   r"ffn\.(lin1|lin2))\.weight$",
     "mpnet": r"(^|\.)encoder\.layer\.\d+\.(attention\.attn\.(q|k|v|o)|intermediate\.dense|"
              r"output\.dense)\.weight$",
+    # the rotary encoders (tests/rotenc_reference.py): 4 and 5 per layer
+    "modernbert": r"(^|\.)layers\.\d+\.(attn\.(Wqkv|Wo)|mlp\.(Wi|Wo))\.weight$",
+    "nomic_bert": r"(^|\.)layers\.\d+\.(attn\.(Wqkv|out_proj)|mlp\.(fc11|fc12|fc2))\.weight$",
 }
 
 
@@ -238,14 +241,17 @@ def safetensors_header(path):
         return json.loads(f.read(n))
 
 
-def quantized_folders_fail(binary, name, path, texts, ref, layers):
-    """embp quantize to int8 and int4: dense layers as codes, vectors within the plan's bound."""
+def quantized_folders_fail(binary, name, path, texts, ref, family, n_dense,
+                           plan_min=PLAN_COS_MIN, plans=("int8", "int4"), flags=()):
+    """embp quantize (with flags) to each of plans: the n_dense dense weights (DENSE[family]'s
+    names) as I8 / U8 codes with their _scale, the folder's vectors within plan_min[plan] of ref
+    and as embp embeds the source at that plan. Returns the failures."""
     import re
     failures = []
-    dense = re.compile(DENSE.get(name, DENSE["bert"]))
-    for plan in ("int8", "int4"):
+    dense = re.compile(DENSE[family])
+    for plan in plans:
         q = path + "-" + plan
-        r = subprocess.run([binary, "quantize", path, q, "--precision", plan],
+        r = subprocess.run([binary, "quantize", path, q, "--precision", plan, *flags],
                            capture_output=True)
         if r.returncode != 0:
             failures.append("%s: embp quantize --precision %s exits %d: %s"
@@ -259,17 +265,17 @@ def quantized_folders_fail(binary, name, path, texts, ref, layers):
         print("  quantize %s: %d encoder linear weights, %d as %s with a scale%s"
               % (plan, len(names), len(names) - len(wrong), want,
                  "; not: %s" % wrong[:3] if wrong else ""))
-        if len(names) != 6 * layers or wrong:
+        if len(names) != n_dense or wrong:
             failures.append("%s %s: %d linear weights (want %d), not quantized: %s"
-                            % (name, plan, len(names), 6 * layers, wrong[:4]))
+                            % (name, plan, len(names), n_dense, wrong[:4]))
         got, _ = embp_embed(binary, q, texts)
         at_load, _ = embp_embed(binary, path, texts, ["--precision", plan])
         cr, cl = cosines(ref, got), cosines(at_load, got)
         print("  %s folder vs transformers: min cosine %.5f; vs the source at --precision %s: "
               "min %.7f" % (plan, cr.min(), plan, cl.min()))
-        if cr.min() < PLAN_COS_MIN[plan]:
+        if cr.min() < plan_min[plan]:
             failures.append("%s %s folder: min cosine %.5f < %g" % (name, plan, cr.min(),
-                                                                    PLAN_COS_MIN[plan]))
+                                                                    plan_min[plan]))
         if cl.min() < COS_MIN:
             failures.append("%s %s folder: min cosine %.7f to the source quantized at load"
                             % (name, plan, cl.min()))
@@ -335,8 +341,9 @@ def main():
         failures += embp_vs_reference(binary, name, path, texts, ref, PLAN_COS_MIN)
         with open(os.path.join(path, "config.json")) as f:
             cfg = json.load(f)
-        failures += quantized_folders_fail(binary, name, path, texts, ref,
-                                           cfg.get("num_hidden_layers", cfg.get("n_layers")))
+        layers = cfg.get("num_hidden_layers", cfg.get("n_layers"))
+        family = name if name in DENSE else "bert"
+        failures += quantized_folders_fail(binary, name, path, texts, ref, family, 6 * layers)
         if name == "mpnet":
             failures += mpnet_plans(binary, path, texts, ref,
                                     model[0].auto_model.config.num_hidden_layers)

@@ -42,7 +42,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from arch_reference import (corpus, embp_vs_reference, st_modules, trained_bpe,  # noqa: E402
                             wordpiece_tokenizer)
-from refutil import cosines, embp_embed, finish, randomize  # noqa: E402
+from arch_reference import quantized_folders_fail  # noqa: E402
+from refutil import cosines, finish, randomize  # noqa: E402
 
 COS_MIN = 0.99999
 # Fidelity of the reduced plans on these random models (measured minima are printed; quick
@@ -357,28 +358,6 @@ def nomic_vs_transformers(cfg, w, ids):
 
 # ---------------------------------------------------------------- driver
 
-def quantized_file(name, path, texts, ref, n_dense):
-    """embp quantize --precision int8 must quantize the family's n_dense dense weights (I8 with
-    scales), and the file must load and embed as the int8 plan does. Returns the failures."""
-    from safetensors import safe_open
-    q = path + "-int8"
-    r = subprocess.run([BIN, "quantize", path, q, "--precision", "int8", "--no-fidelity"],
-                       capture_output=True)
-    if r.returncode:
-        return ["%s: embp quantize exited %d: %s" % (name, r.returncode,
-                                                      r.stderr.decode()[-300:])]
-    with safe_open(os.path.join(q, "model.safetensors"), "np") as f:
-        scaled = sorted(k for k in f.keys() if k.endswith("_scale"))
-    got, _ = embp_embed(BIN, q, texts, [])
-    c = cosines(ref, got).min()
-    print("  %s embp quantize int8: %d tensors with scales (%s ...), file vs reference min "
-          "cosine %.5f" % (name, len(scaled), scaled[0] if scaled else "", c))
-    if len(scaled) < n_dense:
-        return ["%s: embp quantize quantized %d tensors, not the %d dense layers"
-                % (name, len(scaled), n_dense)]
-    return [] if c >= PLAN_COS_MIN["int8"] else ["%s int8 file: min cosine %.5f" % (name, c)]
-
-
 def refusals(nomic, modern):
     """Variants embp does not run fail at load naming the field, never run wrongly."""
     cases = [(nomic, {"rotary_emb_interleaved": True}, "rotary_emb_interleaved"),
@@ -424,7 +403,9 @@ def main():
         if name == "modernbert-cls":
             failures += window_matters(path, texts, ref)
         failures += embp_vs_reference(BIN, name, path, texts, ref, PLAN_COS_MIN)
-        failures += quantized_file(name, path, texts, ref, 4 * (22 if real else 4))
+        failures += quantized_folders_fail(BIN, name, path, texts, ref, "modernbert",
+                                           4 * (22 if real else 4), PLAN_COS_MIN, ("int8",),
+                                           ["--no-fidelity"])
 
     path, cfg, w = make_nomic(work, texts, real)
     ref, ids = nomic_reference(path, cfg, w, texts)
@@ -437,7 +418,9 @@ def main():
             failures.append("the numpy NomicBERT forward disagrees with transformers' "
                             "NomicBertModel (min token cosine %.8f)" % worst)
     failures += embp_vs_reference(BIN, "nomic_bert", path, texts, ref, PLAN_COS_MIN)
-    failures += quantized_file("nomic_bert", path, texts, ref, 5 * cfg["n_layer"])
+    failures += quantized_folders_fail(BIN, "nomic_bert", path, texts, ref, "nomic_bert",
+                                       5 * cfg["n_layer"], PLAN_COS_MIN, ("int8",),
+                                       ["--no-fidelity"])
 
     if not real:
         failures += refusals(path, os.path.join(work, "modernbert-cls"))

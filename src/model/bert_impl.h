@@ -57,6 +57,13 @@ embp_status embp_bert_load_renamed(const embp_model_config *cfg, const embp_safe
  * it loads through these and gathers rows with embp_bert_word_row. Tensor names go through
  * b->rename and are tried under prefix, then none, then "bert.". */
 
+/* Tensor t, checked to be (d0) or (d0, d1) when d1 > 0, into dst as fp32: F32 copied, F16 and
+ * BF16 widened by k's row converters (exact); another dtype is EMBP_EFORMAT naming the file and
+ * the tensor. Its pages are released once copied (embp_st_release_tensor). */
+embp_status embp_bert_tensor_f32(const embp_kernels *k, const embp_safetensors *st,
+                                 const embp_st_tensor *t, int d0, int d1, float *dst,
+                                 embp_error *err);
+
 /* A fp32 table owned by the caller (*out, embp_free_aligned), counted in b->weight_bytes; shape
  * (d0) or (d0, d1) when d1 > 0, F32, F16 or BF16 in the file. */
 embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
@@ -76,7 +83,7 @@ embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const
                                  embp_table_format fmt, embp_error *err);
 
 /* The dense layers' load-time scratch: maxn x maxk floats must hold every linear's stacked
- * (n * rows, K) weight, maxn its bias. */
+ * (n * rows, K) weight, maxn its bias (one block, w then bias). */
 typedef struct {
     const embp_safetensors *st;
     const char *prefix;
@@ -84,7 +91,8 @@ typedef struct {
     float *w, *bias;
     size_t big, maxn; /* floats in w and in bias */
     /* weights quantized ahead (embp quantize), allocated on first use: int8 (max N, max K) with
-     * fp32 scales (max N); int4 (max N, max K / 2) bytes with fp16 scales (max N, max K / 16) */
+     * fp32 scales (max N); int4 (max N, max K / 2) bytes with fp16 scales (max N, max K / 16);
+     * each kind one block, its scales after its codes */
     int8_t *q8;
     float *sc8;
     uint8_t *q4;

@@ -58,15 +58,15 @@ static const embp_st_tensor *find_tensor(const embp_bert *b, const embp_safetens
 }
 
 /* n values of float tensor t from element `at` into dst as fp32. */
-static embp_status to_f32(const embp_bert *b, const embp_st_tensor *t, size_t at, size_t n,
+static embp_status to_f32(const embp_kernels *k, const embp_st_tensor *t, size_t at, size_t n,
                           float *dst, embp_error *err) {
     const char *p = (const char *)t->data + at * embp_dtype_size(t->dtype);
     if (t->dtype == EMBP_DT_F32)
         memcpy(dst, p, n * sizeof(float));
     else if (t->dtype == EMBP_DT_F16)
-        b->k->fp16_to_f32((const uint16_t *)(const void *)p, dst, n);
+        k->fp16_to_f32((const uint16_t *)(const void *)p, dst, n);
     else if (t->dtype == EMBP_DT_BF16)
-        b->k->bf16_to_f32((const uint16_t *)(const void *)p, dst, n);
+        k->bf16_to_f32((const uint16_t *)(const void *)p, dst, n);
     else
         return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32, F16 or "
                          "BF16", t->file, t->name, embp_dtype_name(t->dtype));
@@ -83,17 +83,23 @@ static embp_status need_tensor(const embp_bert *b, const embp_safetensors *st, c
                      b->rename ? b->rename(name, own, sizeof own) : name);
 }
 
+embp_status embp_bert_tensor_f32(const embp_kernels *k, const embp_safetensors *st,
+                                 const embp_st_tensor *t, int d0, int d1, float *dst,
+                                 embp_error *err) {
+    embp_status rc;
+    if ((rc = embp_st_expect_shape(t, d0, d1, err)) ||
+        (rc = to_f32(k, t, 0, (size_t)t->n_elems, dst, err)))
+        return rc;
+    embp_st_release_tensor(st, t);
+    return EMBP_OK;
+}
+
 /* Converts tensor `name`, expected shape (d0) or (d0, d1) when d1 > 0, into dst (fp32). */
 static embp_status load_f32(const embp_bert *b, const embp_safetensors *st, const char *prefix,
                             const char *name, int d0, int d1, float *dst, embp_error *err) {
     const embp_st_tensor *t;
-    embp_status rc;
-    if ((rc = need_tensor(b, st, prefix, name, &t, err)) ||
-        (rc = embp_st_expect_shape(t, d0, d1, err)) ||
-        (rc = to_f32(b, t, 0, (size_t)t->n_elems, dst, err)))
-        return rc;
-    embp_st_release_tensor(st, t);
-    return EMBP_OK;
+    embp_status rc = need_tensor(b, st, prefix, name, &t, err);
+    return rc != EMBP_OK ? rc : embp_bert_tensor_f32(b->k, st, t, d0, d1, dst, err);
 }
 
 embp_status embp_bert_load_table(embp_bert *b, const embp_safetensors *st, const char *prefix,
@@ -160,7 +166,7 @@ embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const
         return EMBP_OK;
     }
     if (!stored8 && t->dtype != EMBP_DT_F32 && t->dtype != EMBP_DT_F16 && t->dtype != EMBP_DT_BF16)
-        return to_f32(b, t, 0, 0, NULL, err); /* its dtype, named */
+        return to_f32(b->k, t, 0, 0, NULL, err); /* its dtype, named */
     int ok = fmt == EMBP_TABLE_F32    ? !!(b->word = embp_malloc_aligned(n * sizeof(float)))
              : fmt == EMBP_TABLE_INT8 ? (b->word8 = embp_malloc_aligned(n)) &&
                                             (b->word_scale = embp_malloc_aligned(nsc))
@@ -187,7 +193,7 @@ embp_status embp_bert_load_words(embp_bert *b, const embp_safetensors *st, const
                 embp_dequant_int8((const int8_t *)qw.q + at, (const float *)qw.scales + v, 1,
                                   b->H, row);
             else
-                to_f32(b, t, at, H, row, err); /* its dtype is one of the three */
+                to_f32(b->k, t, at, H, row, err); /* its dtype is one of the three */
             if (fmt == EMBP_TABLE_F32)
                 memcpy(b->word + at, row, H * sizeof(float));
             else if (fmt == EMBP_TABLE_INT8)
@@ -234,14 +240,13 @@ void embp_round_weights(float *w, size_t n, embp_weight_round r) {
 }
 
 static embp_status quant_scratch(embp_bert_loader *ld, embp_qf_form f, embp_error *err) {
-    size_t maxn = ld->maxn;
-    if (f == EMBP_QF_INT8 && !ld->q8) {
-        ld->q8 = embp_malloc(ld->big);
-        ld->sc8 = embp_malloc(maxn * sizeof(float));
-    } else if (f == EMBP_QF_INT4 && !ld->q4) {
-        ld->q4 = embp_malloc(ld->big / 2);
-        ld->sc4 = embp_malloc(ld->big / 16 * sizeof(uint16_t));
-    }
+    /* each kind's scales in the codes' block, after them at a multiple of 16 bytes */
+    size_t at8 = (ld->big + 15) & ~(size_t)15, at4 = (ld->big / 2 + 15) & ~(size_t)15;
+    if (f == EMBP_QF_INT8 && !ld->q8 && (ld->q8 = embp_malloc(at8 + ld->maxn * sizeof(float))))
+        ld->sc8 = (float *)(void *)(ld->q8 + at8);
+    else if (f == EMBP_QF_INT4 && !ld->q4 &&
+             (ld->q4 = embp_malloc(at4 + ld->big / 16 * sizeof(uint16_t))))
+        ld->sc4 = (uint16_t *)(void *)(ld->q4 + at4);
     if ((f == EMBP_QF_INT8 && (!ld->q8 || !ld->sc8)) || (f == EMBP_QF_INT4 && (!ld->q4 || !ld->sc4)))
         return embp_fail(err, EMBP_ENOMEM, "out of memory for the quantized-weight scratch");
     return EMBP_OK;
@@ -405,10 +410,10 @@ embp_status embp_bert_loader_open(embp_bert_loader *ld, const embp_safetensors *
                                   const char *prefix, const embp_bert_precision *prec, int maxn,
                                   int maxk, embp_error *err) {
     size_t big = (size_t)maxn * (size_t)maxk;
-    *ld = (embp_bert_loader){st, prefix, *prec, embp_malloc(big * sizeof(float)),
-                             embp_malloc((size_t)maxn * sizeof(float)), big, (size_t)maxn,
+    float *w = embp_malloc((big + (size_t)maxn) * sizeof(float)); /* the biases after */
+    *ld = (embp_bert_loader){st, prefix, *prec, w, w ? w + big : NULL, big, (size_t)maxn,
                              NULL, NULL, NULL, NULL};
-    if (!ld->w || !ld->bias) {
+    if (!ld->w) {
         embp_bert_loader_close(ld);
         return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu floats of load scratch", big);
     }
@@ -416,12 +421,9 @@ embp_status embp_bert_loader_open(embp_bert_loader *ld, const embp_safetensors *
 }
 
 void embp_bert_loader_close(embp_bert_loader *ld) {
-    embp_free(ld->w);
-    embp_free(ld->bias);
-    embp_free(ld->q8);
-    embp_free(ld->sc8);
-    embp_free(ld->q4);
-    embp_free(ld->sc4);
+    embp_free(ld->w);  /* and bias */
+    embp_free(ld->q8); /* and sc8 */
+    embp_free(ld->q4); /* and sc4 */
     memset(ld, 0, sizeof *ld);
 }
 

@@ -6,13 +6,15 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/fp.h"
+#include "core/cpu.h"
+#include "model/bert_impl.h"
 
 typedef enum { ACT_TANH, ACT_RELU } head_act;
 
 struct embp_classifier {
     int H, L;
     head_act act;
+    /* one allocation, starting at w1: */
     float *w1, *b1; /* (H, H) (H): the dense layer, weights (out, in) as torch stores them */
     float *w2, *b2; /* (L, H) (L): to the logits */
     float *h;       /* (H) scratch: one sequence's dense output */
@@ -33,9 +35,9 @@ static const head_recipe heads[] = {
 };
 
 /* Tensor name.suffix (under prefix, or without: BERT's pooler lives under "bert.", the
- * classifier beside it) as fp32 (rows, cols > 0 ? cols : none) into *out (heap). */
+ * classifier beside it) as fp32 (rows, cols > 0 ? cols : none) into out. */
 static embp_status load(const embp_safetensors *st, const char *prefix, const char *name,
-                        const char *suffix, int rows, int cols, float **out, embp_error *err) {
+                        const char *suffix, int rows, int cols, float *out, embp_error *err) {
     char full[160];
     const embp_st_tensor *t = NULL;
     for (int i = 0; i < 2 && !t; i++) {
@@ -46,25 +48,7 @@ static embp_status load(const embp_safetensors *st, const char *prefix, const ch
         return embp_fail(err, EMBP_EFORMAT, "model.safetensors: the classification head's "
                          "tensor '%s.%s' is missing (looked under '%s' and without a prefix)",
                          name, suffix, prefix);
-    embp_status rc = embp_st_expect_shape(t, rows, cols, err);
-    if (rc != EMBP_OK)
-        return rc;
-    size_t n = (size_t)t->n_elems;
-    if (!(*out = embp_malloc(n * sizeof(float))))
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for tensor '%s'", t->name);
-    const uint16_t *h = t->data;
-    if (t->dtype == EMBP_DT_F32)
-        memcpy(*out, t->data, n * sizeof(float));
-    else if (t->dtype == EMBP_DT_F16)
-        for (size_t i = 0; i < n; i++)
-            (*out)[i] = embp_fp16_to_f32(h[i]);
-    else if (t->dtype == EMBP_DT_BF16)
-        for (size_t i = 0; i < n; i++)
-            (*out)[i] = embp_bf16_to_f32(h[i]);
-    else
-        return embp_fail(err, EMBP_EFORMAT, "%s: tensor '%s' has dtype %s, expected F32, F16 or "
-                         "BF16", t->file, t->name, embp_dtype_name(t->dtype));
-    return EMBP_OK;
+    return embp_bert_tensor_f32(embp_kernels_pick(embp_cpu_get()), st, t, rows, cols, out, err);
 }
 
 embp_status embp_classifier_load(const embp_model_config *cfg, const embp_safetensors *st,
@@ -85,21 +69,26 @@ embp_status embp_classifier_load(const embp_model_config *cfg, const embp_safete
                          "%s)", cfg->architecture, type, names);
     if (cfg->num_labels < 1)
         return embp_fail(err, EMBP_EINVAL, "config.json: num_labels %d", cfg->num_labels);
+    size_t H = (size_t)cfg->hidden, L = (size_t)cfg->num_labels;
     embp_classifier *c = embp_calloc(1, sizeof *c);
-    if (!c)
-        return embp_fail(err, EMBP_ENOMEM, "out of memory");
-    *c = (embp_classifier){.H = cfg->hidden, .L = cfg->num_labels, .act = r->act};
+    float *block = embp_malloc((H * H + H + L * H + L + H) * sizeof(float));
+    if (!c || !block) {
+        embp_free(c);
+        embp_free(block);
+        return embp_fail(err, EMBP_ENOMEM, "out of memory for a %zu x %zu classification head",
+                         H, L);
+    }
+    *c = (embp_classifier){.H = cfg->hidden, .L = cfg->num_labels, .act = r->act, .w1 = block};
+    c->b1 = c->w1 + H * H;
+    c->w2 = c->b1 + H;
+    c->b2 = c->w2 + L * H;
+    c->h = c->b2 + L;
     const char *p = cfg->tensor_prefix;
     embp_status rc;
-    if ((rc = load(st, p, r->dense, "weight", c->H, c->H, &c->w1, err)) ||
-        (rc = load(st, p, r->dense, "bias", c->H, 0, &c->b1, err)) ||
-        (rc = load(st, p, r->out, "weight", c->L, c->H, &c->w2, err)) ||
-        (rc = load(st, p, r->out, "bias", c->L, 0, &c->b2, err))) {
-        embp_classifier_free(c);
-        return rc;
-    }
-    if (!(c->h = embp_malloc((size_t)c->H * sizeof(float)))) {
-        rc = embp_fail(err, EMBP_ENOMEM, "out of memory");
+    if ((rc = load(st, p, r->dense, "weight", c->H, c->H, c->w1, err)) ||
+        (rc = load(st, p, r->dense, "bias", c->H, 0, c->b1, err)) ||
+        (rc = load(st, p, r->out, "weight", c->L, c->H, c->w2, err)) ||
+        (rc = load(st, p, r->out, "bias", c->L, 0, c->b2, err))) {
         embp_classifier_free(c);
         return rc;
     }
@@ -108,13 +97,8 @@ embp_status embp_classifier_load(const embp_model_config *cfg, const embp_safete
 }
 
 void embp_classifier_free(embp_classifier *c) {
-    if (!c)
-        return;
-    embp_free(c->w1);
-    embp_free(c->b1);
-    embp_free(c->w2);
-    embp_free(c->b2);
-    embp_free(c->h);
+    if (c)
+        embp_free(c->w1); /* the block */
     embp_free(c);
 }
 

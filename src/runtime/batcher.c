@@ -25,7 +25,8 @@ struct embp_batcher {
     int stop;
     embp_batcher_stats stats;
     int last_done; /* requests the last batch finished: how many the next one waits for */
-    /* The batch being run: (max_batch_seqs) slots, id pointers, lengths; (seqs, dim) rows. */
+    /* The batch being run: (max_batch_seqs) slots, id pointers, lengths, ... (one block that
+     * slots starts, alloc_slot_arrays); (seqs, dim) rows. */
     slot *slots;
     const int32_t **ids;
     int *lens, *skip; /* skip: each slot's prompt ids pooling leaves out (embed_skip) */
@@ -404,15 +405,30 @@ static void *worker(void *arg) {
 /* ---------------------------------------------------------------- API */
 
 static void batcher_release(embp_batcher *b) {
-    embp_free(b->slots);
-    embp_free(b->ids);
-    embp_free(b->types);
-    embp_free(b->lens);
-    embp_free(b->skip);
+    embp_free(b->slots); /* and the other per-slot arrays */
     embp_free_aligned(b->rows);
-    embp_free(b->finished);
     embp_free(b->heap);
     embp_free(b);
+}
+
+/* The per-slot arrays, s entries each, zeroed, carved from one block that b->slots starts
+ * (each at a multiple of 16 bytes). 0, or -1 when out of memory. */
+static int alloc_slot_arrays(embp_batcher *b, size_t s) {
+#define SLOT_BYTES(field) ((s * sizeof *b->field + 15) & ~(size_t)15)
+    size_t off_ids = SLOT_BYTES(slots), off_types = off_ids + SLOT_BYTES(ids);
+    size_t off_lens = off_types + SLOT_BYTES(types), off_skip = off_lens + SLOT_BYTES(lens);
+    size_t off_finished = off_skip + SLOT_BYTES(skip);
+    char *block = embp_calloc(1, off_finished + SLOT_BYTES(finished));
+#undef SLOT_BYTES
+    if (!block)
+        return -1;
+    b->slots = (void *)block;
+    b->ids = (void *)(block + off_ids);
+    b->types = (void *)(block + off_types);
+    b->lens = (void *)(block + off_lens);
+    b->skip = (void *)(block + off_skip);
+    b->finished = (void *)(block + off_finished);
+    return 0;
 }
 
 embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **out,
@@ -430,14 +446,8 @@ embp_status embp_batcher_create(const embp_batcher_opts *opts, embp_batcher **ou
     if (b->o.max_batch_seqs == 0)
         b->o.max_batch_seqs = 1024;
     size_t s = (size_t)b->o.max_batch_seqs;
-    b->slots = embp_calloc(s, sizeof *b->slots);
-    b->ids = embp_calloc(s, sizeof *b->ids);
-    b->types = embp_calloc(s, sizeof *b->types);
-    b->lens = embp_calloc(s, sizeof *b->lens);
-    b->skip = embp_calloc(s, sizeof *b->skip);
-    b->finished = embp_calloc(s, sizeof *b->finished);
     b->rows = embp_malloc_aligned(s * (size_t)b->o.dim * sizeof(float));
-    if (!b->slots || !b->ids || !b->types || !b->lens || !b->skip || !b->finished || !b->rows) {
+    if (alloc_slot_arrays(b, s) != 0 || !b->rows) {
         batcher_release(b);
         return embp_fail(err, EMBP_ENOMEM, "batcher: out of memory for %zu rows of %d", s,
                          opts->dim);

@@ -19,7 +19,10 @@
 #define MAX_VOCAB (16 << 20)
 #define MAX_POSITIONS (1 << 20)
 
-static json_t *load_json(const char *text, size_t len, const char *fname, embp_error *err) {
+/* The JSON text of file fname, whose top level must be of type `type` (`what` names it in the
+ * error); NULL with err set when it is not. */
+static json_t *load_json_as(const char *text, size_t len, const char *fname, json_type type,
+                            const char *what, embp_error *err) {
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
@@ -27,25 +30,41 @@ static json_t *load_json(const char *text, size_t len, const char *fname, embp_e
                   je.line, je.column);
         return NULL;
     }
-    if (!json_is_object(root)) {
+    if (json_typeof(root) != type) {
         json_decref(root);
-        embp_fail(err, EMBP_EFORMAT, "%s: top level is not a JSON object", fname);
+        embp_fail(err, EMBP_EFORMAT, "%s: top level is not %s", fname, what);
         return NULL;
     }
     return root;
 }
 
+static json_t *load_json(const char *text, size_t len, const char *fname, embp_error *err) {
+    return load_json_as(text, len, fname, JSON_OBJECT, "a JSON object", err);
+}
+
+#define KIND(t) (1u << (t))
+/* o[name] into *v: NULL when absent or null; EMBP_EFORMAT naming the file and the field when it
+ * is there but of none of the JSON types `kinds` (KIND(JSON_STRING) | ...), `want` saying what
+ * it must be. */
+static embp_status field(json_t *o, const char *fname, const char *name, unsigned kinds,
+                         const char *want, json_t **v, embp_error *err) {
+    *v = json_object_get(o, name);
+    if (*v && json_is_null(*v))
+        *v = NULL;
+    if (*v && !(kinds & KIND(json_typeof(*v))))
+        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be %s", fname, name, want);
+    return EMBP_OK;
+}
+
 /* Reads the integer field name into *out, within [lo, hi]. required=0 keeps *out when absent. */
 static embp_status get_int(json_t *o, const char *fname, const char *name, int required, long lo,
                            long hi, int *out, embp_error *err) {
-    json_t *v = json_object_get(o, name);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' missing", fname, name);
-        return EMBP_OK;
-    }
-    if (!json_is_integer(v))
-        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be an integer", fname, name);
+    json_t *v;
+    embp_status s = field(o, fname, name, KIND(JSON_INTEGER), "an integer", &v, err);
+    if (s != EMBP_OK || !v)
+        return s != EMBP_OK || !required
+                   ? s
+                   : embp_fail(err, EMBP_EFORMAT, "%s: field '%s' missing", fname, name);
     json_int_t x = json_integer_value(v);
     if (x < lo || x > hi)
         return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' = %lld is outside [%ld, %ld]", fname,
@@ -56,11 +75,10 @@ static embp_status get_int(json_t *o, const char *fname, const char *name, int r
 
 static embp_status get_str(json_t *o, const char *fname, const char *name, char *out, size_t size,
                            embp_error *err) {
-    json_t *v = json_object_get(o, name);
-    if (!v || json_is_null(v))
-        return EMBP_OK;
-    if (!json_is_string(v))
-        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be a string", fname, name);
+    json_t *v;
+    embp_status s = field(o, fname, name, KIND(JSON_STRING), "a string", &v, err);
+    if (s != EMBP_OK || !v)
+        return s;
     if (json_string_length(v) >= size)
         return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' is too long", fname, name);
     memcpy(out, json_string_value(v), json_string_length(v) + 1);
@@ -278,14 +296,11 @@ static embp_status read_kind(json_t *o, const char *f, const shape_keys *k, embp
 
 static embp_status get_bool(json_t *o, const char *f, const char *name, int dflt, int *out,
                             embp_error *err) {
-    json_t *v = json_object_get(o, name);
-    *out = dflt;
-    if (!v || json_is_null(v))
-        return EMBP_OK;
-    if (!json_is_boolean(v))
-        return embp_fail(err, EMBP_EFORMAT, "%s: field '%s' must be true or false", f, name);
-    *out = json_is_true(v);
-    return EMBP_OK;
+    json_t *v;
+    embp_status s = field(o, f, name, KIND(JSON_TRUE) | KIND(JSON_FALSE), "true or false", &v,
+                          err);
+    *out = s == EMBP_OK && v ? json_is_true(v) : dflt;
+    return s;
 }
 
 /* Refuses a field that changes the arithmetic unless it is absent, null or `ok`. */
@@ -618,10 +633,10 @@ embp_status embp_config_parse_prompts_json(const char *text, size_t len, const c
     json_t *o = load_json(text, len, fname, err);
     if (!o)
         return err ? err->code : EMBP_EFORMAT;
-    embp_status s = EMBP_OK;
     json_t *prompts = json_object_get(o, "prompts"), *v;
     const char *name;
     size_t used = 0;
+    embp_status s = EMBP_OK;
     c->n_prompts = 0;
     c->default_prompt = -1;
     if (prompts && !json_is_null(prompts) && !json_is_object(prompts)) {
@@ -739,16 +754,10 @@ static int ends_with(const char *s, const char *suffix) {
  * last. Anything else (a custom module) changes the output: refused, not skipped. */
 static embp_status parse_modules(const char *text, size_t len, const char *fname,
                                  embp_model_config *c, embp_error *err, const char *dir) {
-    json_error_t je;
-    json_t *arr = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *arr = load_json_as(text, len, fname, JSON_ARRAY, "an array of modules", err);
     if (!arr)
-        return embp_fail(err, EMBP_EFORMAT, "%s: invalid JSON: %s (line %d)", fname, je.text,
-                         je.line);
+        return err ? err->code : EMBP_EFORMAT;
     embp_status s = EMBP_OK;
-    if (!json_is_array(arr)) {
-        s = embp_fail(err, EMBP_EFORMAT, "%s: top level is not an array of modules", fname);
-        goto done;
-    }
     for (size_t i = 0; i < json_array_size(arr) && s == EMBP_OK; i++) {
         json_t *m = json_array_get(arr, i);
         const char *type = json_string_value(json_object_get(m, "type"));
@@ -782,7 +791,6 @@ static embp_status parse_modules(const char *text, size_t len, const char *fname
                           "(supported: Transformer, Pooling, Dense, Normalize)", fname, i, type);
         }
     }
-done:
     json_decref(arr);
     return s;
 }

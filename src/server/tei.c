@@ -70,28 +70,38 @@ static const char *kind_of(const json_t *v) {
     return "a value";
 }
 
+/* obj[key] into *v, NULL when absent or null; 0 (a 422 naming the key, `want` and what was
+ * found) when it is there but `is_kind` is 0 for it. */
+static int get_field(const json_t *obj, const char *key, int (*is_kind)(const json_t *),
+                     const char *want, const json_t **v, embp_http_error *e) {
+    *v = json_object_get(obj, key);
+    if (*v && json_is_null(*v))
+        *v = NULL;
+    return !*v || is_kind(*v) || INVALID(e, "`%s` must be %s, found %s", key, want, kind_of(*v));
+}
+
+static int is_boolean(const json_t *v) {
+    return json_is_boolean(v);
+}
+
+static int is_string(const json_t *v) {
+    return json_is_string(v);
+}
+
 /* obj[key] as a boolean (absent or null: def). */
 static int get_bool(const json_t *obj, const char *key, int def, int *out, embp_http_error *e) {
-    const json_t *v = json_object_get(obj, key);
-    *out = def;
-    if (!v || json_is_null(v))
-        return 1;
-    if (!json_is_boolean(v))
-        return INVALID(e, "`%s` must be true or false, found %s", key, kind_of(v));
-    *out = json_is_true(v);
-    return 1;
+    const json_t *v;
+    int ok = get_field(obj, key, is_boolean, "true or false", &v, e);
+    *out = ok && v ? json_is_true(v) : def;
+    return ok;
 }
 
 /* obj[key] as a string (absent or null: NULL). */
 static int get_str(const json_t *obj, const char *key, const char **out, embp_http_error *e) {
-    const json_t *v = json_object_get(obj, key);
-    *out = NULL;
-    if (!v || json_is_null(v))
-        return 1;
-    if (!json_is_string(v))
-        return INVALID(e, "`%s` must be a string, found %s", key, kind_of(v));
-    *out = json_string_value(v);
-    return 1;
+    const json_t *v;
+    int ok = get_field(obj, key, is_string, "a string", &v, e);
+    *out = ok && v ? json_string_value(v) : NULL;
+    return ok;
 }
 
 /* The options TEI's embedding routes share (truncate, truncation_direction, prompt_name), from
@@ -391,6 +401,17 @@ static json_t *tokens_json(const embp_tokenizer *t, const char *a, size_t la, co
     return toks;
 }
 
+/* The end of /tokenize and /decode: items (the request's batch) freed, then out answered 200
+ * when ok, else dropped (e holds the error). Returns ok. */
+static int reply_batch(json_t *items, int ok, embp_reply *r, json_t *out) {
+    json_decref(items);
+    if (ok)
+        embp_route_reply_json(r, 200, out);
+    else
+        json_decref(out);
+    return ok;
+}
+
 static int tei_tokenize(embp_server_ctx *x, const json_t *root, embp_reply *r,
                         embp_http_error *e) {
     embp_registry_model *m = NULL;
@@ -439,12 +460,7 @@ static int tei_tokenize(embp_server_ctx *x, const json_t *root, embp_reply *r,
         ok = toks && json_array_append_new(outer, toks) == 0;
     }
     embp_buf_free(&text);
-    json_decref(items);
-    if (ok)
-        embp_route_reply_json(r, 200, outer);
-    else
-        json_decref(outer);
-    return ok;
+    return reply_batch(items, ok, r, outer);
 }
 
 static int is_id_list(const json_t *v) {
@@ -493,12 +509,7 @@ static int tei_decode(embp_server_ctx *x, const json_t *root, embp_reply *r, emb
         embp_free(text);
         embp_free(ids);
     }
-    json_decref(items);
-    if (ok)
-        embp_route_reply_json(r, 200, texts);
-    else
-        json_decref(texts);
-    return ok;
+    return reply_batch(items, ok, r, texts);
 }
 
 /* ---------------------------------------------------------------- GET /info */

@@ -240,34 +240,43 @@ static embp_status override_field(const char *where, const char *key, json_t *v,
                      "precision, storage, compute, group_size", where, o->model, key);
 }
 
-/* A setting's JSON text into *root; invalid JSON is EMBP_ECONFIG naming where and saying
- * what is expected. */
-static embp_status load_setting_json(const char *text, const char *where, const char *expected,
-                                     json_t **root, embp_error *err) {
+/* A setting's JSON text, an object of at most max members (what the rows hold), into *root
+ * (the caller's to json_decref). Invalid JSON, another type or too many members are
+ * EMBP_ECONFIG naming where and saying what is expected: `expected` after a JSON error, "must
+ * be a JSON object mapping <mapping>" after another type, "<n> <rows>; at most <max>". */
+static embp_status load_setting_object(const char *text, const char *where, const char *expected,
+                                       const char *mapping, const char *rows, size_t max,
+                                       json_t **root, embp_error *err) {
     json_error_t je;
+    embp_status rc = EMBP_OK;
     if (!(*root = json_loads(text, JSON_REJECT_DUPLICATES, &je)))
         return embp_fail(err, EMBP_ECONFIG, "%s: invalid JSON at line %d column %d: %s; %s",
                          where, je.line, je.column, je.text, expected);
-    return EMBP_OK;
+    if (!json_is_object(*root))
+        rc = embp_fail(err, EMBP_ECONFIG, "%s: must be a JSON object mapping %s", where, mapping);
+    else if (json_object_size(*root) > max)
+        rc = embp_fail(err, EMBP_ECONFIG, "%s: %zu %s; at most %zu", where,
+                       json_object_size(*root), rows, max);
+    if (rc != EMBP_OK) {
+        json_decref(*root);
+        *root = NULL;
+    }
+    return rc;
 }
 
 /* The overrides JSON text into c's rows (replacing them only on success). */
 static embp_status parse_overrides(embp_config *c, const char *text, const char *where,
                                    embp_error *err) {
     json_t *root;
-    if (load_setting_json(text, where, OVERRIDES_FORMAT, &root, err))
+    if (load_setting_object(text, where, OVERRIDES_FORMAT,
+                            "model names to precisions, e.g. {\"model-name\": \"int8\"}",
+                            "models", EMBP_CONFIG_OVERRIDES_MAX, &root, err))
         return err->code;
     embp_config_override rows[EMBP_CONFIG_OVERRIDES_MAX];
     embp_status rc = EMBP_OK;
     int n = 0;
     const char *key;
     json_t *v;
-    if (!json_is_object(root))
-        rc = embp_fail(err, EMBP_ECONFIG, "%s: must be a JSON object mapping model names to "
-                       "precisions, e.g. {\"model-name\": \"int8\"}", where);
-    else if (json_object_size(root) > EMBP_CONFIG_OVERRIDES_MAX)
-        rc = embp_fail(err, EMBP_ECONFIG, "%s: %zu models; at most %d", where,
-                       json_object_size(root), EMBP_CONFIG_OVERRIDES_MAX);
     json_object_foreach(root, key, v) {
         if (rc != EMBP_OK)
             break;
@@ -311,20 +320,15 @@ static embp_status parse_overrides(embp_config *c, const char *text, const char 
 static embp_status parse_aliases(embp_config *c, const char *text, const char *where,
                                  embp_error *err) {
     json_t *root;
-    if (load_setting_json(text, where, "expected {\"alias\": \"served-model-id\", ...}", &root,
-                          err))
+    if (load_setting_object(text, where, "expected {\"alias\": \"served-model-id\", ...}",
+                            "aliases to served model ids, e.g. {\"text-embedding-3-small\": "
+                            "\"all-MiniLM-L6-v2\"}",
+                            "aliases", EMBP_CONFIG_ALIASES_MAX, &root, err))
         return err->code;
     embp_status rc = EMBP_OK;
     int n = 0;
     const char *key;
     json_t *v;
-    if (!json_is_object(root))
-        rc = embp_fail(err, EMBP_ECONFIG, "%s: must be a JSON object mapping aliases to served "
-                       "model ids, e.g. {\"text-embedding-3-small\": \"all-MiniLM-L6-v2\"}",
-                       where);
-    else if (json_object_size(root) > EMBP_CONFIG_ALIASES_MAX)
-        rc = embp_fail(err, EMBP_ECONFIG, "%s: %zu aliases; at most %d", where,
-                       json_object_size(root), EMBP_CONFIG_ALIASES_MAX);
     embp_model_alias rows[EMBP_CONFIG_ALIASES_MAX];
     json_object_foreach(root, key, v) {
         if (rc != EMBP_OK)

@@ -29,6 +29,16 @@ static void usage(FILE *f) {
     embp_config_print_help(f, EMBP_CMD_ALL, 0);
 }
 
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+} commands[] = {
+    {"serve", embp_cli_serve},       {"embed", embp_cli_embed},
+    {"rerank", embp_cli_rerank},     {"tokenize", embp_cli_tokenize},
+    {"info", embp_cli_info},         {"quantize", embp_cli_quantize},
+    {"pull", embp_cli_pull},         {"demo-model", embp_cli_demo_model},
+};
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -43,22 +53,9 @@ int main(int argc, char **argv) {
         embp_config_print_help(stdout, EMBP_CMD_ALL, 1);
         return 0;
     }
-    if (!strcmp(cmd, "serve"))
-        return embp_cli_serve(argc - 1, argv + 1);
-    if (!strcmp(cmd, "embed"))
-        return embp_cli_embed(argc - 1, argv + 1);
-    if (!strcmp(cmd, "rerank"))
-        return embp_cli_rerank(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tokenize"))
-        return embp_cli_tokenize(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info"))
-        return embp_cli_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "quantize"))
-        return embp_cli_quantize(argc - 1, argv + 1);
-    if (!strcmp(cmd, "pull"))
-        return embp_cli_pull(argc - 1, argv + 1);
-    if (!strcmp(cmd, "demo-model"))
-        return embp_cli_demo_model(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "embp: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -5,17 +5,26 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float embp_bf16_to_f32(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
+/* A float's IEEE-754 bits and back (memcpy: the defined way to pun in C). */
+static inline uint32_t embp_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static inline float embp_f32_from_bits(uint32_t u) {
     float f;
     memcpy(&f, &u, 4);
     return f;
 }
 
+static inline float embp_bf16_to_f32(uint16_t h) {
+    return embp_f32_from_bits((uint32_t)h << 16);
+}
+
 /* Round to nearest even; NaN stays NaN. */
 static inline uint16_t embp_f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
+    uint32_t u = embp_f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u)
         return (uint16_t)((u >> 16) | 0x40);
     u += 0x7fffu + ((u >> 16) & 1);
@@ -41,15 +50,12 @@ static inline float embp_fp16_to_f32(uint16_t h) {
     } else {
         u = sign | ((exp + 127 - 15) << 23) | (man << 13);
     }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return embp_f32_from_bits(u);
 }
 
 /* Round to nearest even, overflow to infinity. */
 static inline uint16_t embp_f32_to_fp16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
+    uint32_t u = embp_f32_bits(f);
     uint32_t sign = (u >> 16) & 0x8000;
     uint32_t a = u & 0x7fffffffu;
     if (a > 0x7f800000u)
@@ -57,11 +63,8 @@ static inline uint16_t embp_f32_to_fp16(float f) {
     if (a >= 0x477ff000u) /* rounds to >= 65520: infinity */
         return (uint16_t)(sign | 0x7c00);
     if (a < 0x38800000u) { /* below fp16's smallest normal: subnormal or zero */
-        float af;
-        memcpy(&af, &a, 4);
-        af += 0.5f; /* 2^-1 aligns 2^-24 steps to the mantissa's last bit, rounding even */
-        uint32_t r;
-        memcpy(&r, &af, 4);
+        /* + 2^-1 aligns 2^-24 steps to the mantissa's last bit, rounding even */
+        uint32_t r = embp_f32_bits(embp_f32_from_bits(a) + 0.5f);
         return (uint16_t)(sign | (r - 0x3f000000u));
     }
     uint32_t m = a + 0xc8000fffu + ((a >> 13) & 1); /* rebias exponent by -112, round even */

@@ -24,6 +24,23 @@ typedef struct {
     json_t *peers[8];
 } srv_fixture;
 
+/* The settings of a test server: embp_config_defaults, on 127.0.0.1, any free port, warn log. */
+static inline void su_test_config(embp_config *c) {
+    embp_config_defaults(c);
+    c->host = "127.0.0.1";
+    c->port = 0;
+    c->log_level = "warn";
+}
+
+/* Serves f->models (none: f->n_models 0) with f->cfg; f->port gets the port. */
+static inline void su_serve(srv_fixture *f) {
+    embp_error err;
+    if (embp_server_start(&f->cfg, f->models, f->n_models, &f->srv, &err) != EMBP_OK)
+        fail_msg("server start: %s", err.msg);
+    f->port = embp_server_port(f->srv);
+    assert_true(f->port > 0);
+}
+
 /* Loads the comma list of models (fixture names, e.g. "tiny,minilm", or absolute folder paths)
  * into a registry, with cfg tweaked by tweak (may be NULL), without a server: the tests that
  * drive the routes in-process (embp_server_ctx over f->cfg and f->models). */
@@ -43,11 +60,8 @@ static inline srv_fixture *su_load(const char *fixtures, void (*tweak)(embp_conf
         }
         k++;
     }
-    embp_config_defaults(&f->cfg);
+    su_test_config(&f->cfg);
     f->cfg.model_path = f->paths;
-    f->cfg.host = "127.0.0.1";
-    f->cfg.port = 0;
-    f->cfg.log_level = "warn";
     if (tweak)
         tweak(&f->cfg);
     embp_error err;
@@ -59,10 +73,7 @@ static inline srv_fixture *su_load(const char *fixtures, void (*tweak)(embp_conf
 /* su_load, then serves the models on 127.0.0.1, any free port (f->port). */
 static inline srv_fixture *su_start(const char *fixtures, void (*tweak)(embp_config *)) {
     srv_fixture *f = su_load(fixtures, tweak);
-    embp_error err;
-    if (embp_server_start(&f->cfg, f->models, f->n_models, &f->srv, &err) != EMBP_OK)
-        fail_msg("server start: %s", err.msg);
-    f->port = embp_server_port(f->srv);
+    su_serve(f);
     return f;
 }
 

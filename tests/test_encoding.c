@@ -19,6 +19,13 @@ static embp_status parse_ranges(const char *text, embp_quant_ranges *r, embp_err
     return embp_quant_ranges_parse(text, "EMB_PROVIDER_QUANTIZE_RANGES", r, err);
 }
 
+/* text must parse; *r holds the ranges (free them with embp_quant_ranges_free). */
+static void ranges_ok(const char *text, embp_quant_ranges *r) {
+    embp_error err;
+    if (parse_ranges(text, r, &err) != EMBP_OK)
+        fail_msg("ranges %s: %s", text, err.msg);
+}
+
 static void expect_bytes(const uint8_t *got, const int *want, int n, int is_signed,
                          const char *what) {
     for (int i = 0; i < n; i++) {
@@ -47,8 +54,7 @@ static void test_binary_packs_sign_bits_big_endian_and_pads_like_packbits(void *
 static void test_int8_buckets_by_the_default_range_and_clamps(void **state) {
     (void)state;
     embp_quant_ranges r;
-    embp_error err;
-    assert_int_equal(parse_ranges("", &r, &err), EMBP_OK); /* [-1, 1] */
+    ranges_ok("", &r); /* [-1, 1] */
     assert_int_equal(r.dim, 0);
     /* step = 2/255: 0.5 -> floor(1.5 * 127.5) = 191; 0 -> floor(127.5) = 127; -1 -> 0;
      * 1.5 and -2 clamp to 255 and 0; 0.01 -> floor(1.01 * 127.5 = 128.775) = 128. */
@@ -64,11 +70,9 @@ static void test_int8_buckets_by_the_default_range_and_clamps(void **state) {
 static void test_int8_uses_each_dimensions_range_and_a_zero_width_one(void **state) {
     (void)state;
     embp_quant_ranges r;
-    embp_error err;
     /* dim 0: [0, 1], 0.3 -> floor(76.5) = 76; dim 1: [-0.5, 0.5], 0.25 -> floor(191.25) = 191;
      * dim 2: [0.2, 0.2], step 0 becomes 1: floor(0.7 - 0.2) = 0, floor(5.2 - 0.2) = 5. */
-    assert_int_equal(parse_ranges("[[0, -0.5, 0.2], [1, 0.5, 0.2]]", &r, &err),
-                     EMBP_OK);
+    ranges_ok("[[0, -0.5, 0.2], [1, 0.5, 0.2]]", &r);
     assert_int_equal(r.dim, 3);
     assert_true(embp_quant_ranges_fit(&r, 3));
     assert_false(embp_quant_ranges_fit(&r, 4));
@@ -93,18 +97,14 @@ static void expect_ranges_error(const char *text, const char *needle) {
 static void test_ranges_setting_forms_and_errors(void **state) {
     (void)state;
     embp_quant_ranges r;
-    embp_error err;
-    assert_int_equal(parse_ranges("-0.25,0.5", &r, &err), EMBP_OK);
+    ranges_ok("-0.25,0.5", &r);
     assert_int_equal(r.dim, 0);
     assert_true(r.lo[0] == -0.25f && r.hi[0] == 0.5f);
     embp_quant_ranges_free(&r);
     char *dir = tu_tmpdir(), path[512];
     snprintf(path, sizeof path, "%s/ranges.json", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("[[-0.1, -0.2], [0.1, 0.3]]\n", f);
-    fclose(f);
-    assert_int_equal(parse_ranges(path, &r, &err), EMBP_OK);
+    tu_write_file(path, "[[-0.1, -0.2], [0.1, 0.3]]\n");
+    ranges_ok(path, &r);
     assert_int_equal(r.dim, 2);
     assert_true(r.lo[1] == -0.2f && r.hi[1] == 0.3f);
     embp_quant_ranges_free(&r);
@@ -161,8 +161,7 @@ static void test_request_takes_every_encoding_and_embedding_types(void **state) 
 static void test_both_answer_shapes_parse_back(void **state) {
     (void)state;
     embp_quant_ranges r;
-    embp_error err;
-    assert_int_equal(parse_ranges("-1,1", &r, &err), EMBP_OK);
+    ranges_ok("-1,1", &r);
     const float rows[2][3] = {{0.5f, -0.5f, 0.0f}, {-0.25f, 1.0f, 0.75f}};
     embp_buf b = {0};
     embp_response_opts o = {.encoding = EMBP_ENCODING_INT8, .ranges = &r, .model = "m",

@@ -176,13 +176,8 @@ static void test_config_finds_models_from_list_hf_cache_or_demo(void **state) {
     tu_remove_dir(tmp);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config_defaults_are_the_documented_ones),
+TU_MAIN(cmocka_unit_test(test_config_defaults_are_the_documented_ones),
         cmocka_unit_test(test_config_flags_override_environment),
         cmocka_unit_test(test_config_bad_values_name_variable_value_and_range),
         cmocka_unit_test(test_config_help_lists_every_flag_with_its_variable),
-        cmocka_unit_test(test_config_finds_models_from_list_hf_cache_or_demo),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_config_finds_models_from_list_hf_cache_or_demo))

@@ -1,40 +1,35 @@
 /* HTTP plumbing over real sockets with no model loaded: routes, methods, API key, body limits,
  * slow clients. The model-backed routes are tested in test_server_embed.c. */
-#include "testutil.h"
+#include "srvutil.h"
 
 #include <strings.h>
 #include <time.h>
 
-#include "httpc.h"
 #include "core/cpu.h"
-#include "server/server.h"
 
-typedef struct {
-    embp_config cfg;
-    embp_server *srv;
-    int port;
-} fixture;
+typedef srv_fixture fixture;
 
-static fixture *start(const char *api_key, long max_bytes, long timeout_s) {
+/* A server without a model, these settings on su_test_config's; cors_origin NULL: the
+ * default. */
+static fixture *start_with(const char *api_key, long max_bytes, long timeout_s,
+                           const char *cors_origin) {
     fixture *f = calloc(1, sizeof *f);
-    embp_config_defaults(&f->cfg);
-    f->cfg.host = "127.0.0.1";
-    f->cfg.port = 0;
+    su_test_config(&f->cfg);
     f->cfg.api_key = api_key;
     f->cfg.max_request_bytes = max_bytes;
     f->cfg.timeout_s = timeout_s;
-    f->cfg.log_level = "warn";
-    embp_error err;
-    if (embp_server_start(&f->cfg, NULL, 0, &f->srv, &err) != EMBP_OK)
-        fail_msg("server start: %s", err.msg);
-    f->port = embp_server_port(f->srv);
-    assert_true(f->port > 0);
+    if (cors_origin)
+        f->cfg.cors_origin = cors_origin;
+    su_serve(f);
     return f;
 }
 
+static fixture *start(const char *api_key, long max_bytes, long timeout_s) {
+    return start_with(api_key, max_bytes, timeout_s, NULL);
+}
+
 static void stop(fixture *f) {
-    assert_int_equal(embp_server_stop(f->srv, 5000), 0);
-    free(f);
+    su_stop(f);
 }
 
 /* r is an OpenAI error with this status, type, param and code, its message containing needle. */
@@ -214,16 +209,7 @@ static void test_cors_is_off_by_default_and_answers_preflight_when_set(void **st
     httpc_free(&r);
     stop(f);
 
-    f = calloc(1, sizeof *f);
-    embp_config_defaults(&f->cfg);
-    f->cfg.host = "127.0.0.1";
-    f->cfg.port = 0;
-    f->cfg.api_key = "secret";
-    f->cfg.cors_origin = "https://app.example";
-    f->cfg.log_level = "warn";
-    embp_error err;
-    assert_int_equal(embp_server_start(&f->cfg, NULL, 0, &f->srv, &err), EMBP_OK);
-    f->port = embp_server_port(f->srv);
+    f = start_with("secret", 1 << 20, 30, "https://app.example");
     r = httpc_request(f->port, "OPTIONS", "/v1/embeddings", NULL, NULL, 0);
     assert_int_equal(r.status, 204); /* preflight carries no key and must not need one */
     assert_true(httpc_header(&r, "Access-Control-Allow-Origin", v, sizeof v));

@@ -30,6 +30,7 @@ on the command line (fp32 logits, best first)."""
 import ast
 import json
 import os
+import re
 import resource
 import subprocess
 import sys

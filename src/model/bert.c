@@ -151,11 +151,6 @@ void embp_bert_add_rows(const embp_bert *b, float *x, const float *y, int T) {
         x[i] += y[i];
 }
 
-static embp_status linear(embp_bert *b, embp_linear *l, embp_op op, const float *x, int T,
-                          float *y, const embp_linear *next, embp_error *err) {
-    return embp_bert_linear(b, l, op, x, T, y, next, err);
-}
-
 embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *types,
                               const int *offsets, int n, const float **hidden, embp_error *err) {
     embp_status rc;
@@ -170,18 +165,20 @@ embp_status embp_bert_forward(embp_bert *b, const int32_t *ids, const int32_t *t
     embp_prof_mark(p, EMBP_OP_EMBED, &t);
     for (int i = 0; i < b->L; i++) {
         bert_layer *l = &b->layers[i];
-        if ((rc = linear(b, l->qkv, EMBP_OP_GEMM_QKV, b->x, T, b->qkv, NULL, err)))
+        if ((rc = embp_bert_linear(b, l->qkv, EMBP_OP_GEMM_QKV, b->x, T, b->qkv, NULL, err)))
             return rc;
         t = embp_prof_start(p);
         attention(b, offsets, n, l->out);
         embp_prof_mark(p, EMBP_OP_ATTENTION, &t);
-        if ((rc = linear(b, l->out, EMBP_OP_GEMM_OUT, b->ctx, T, b->tmp, NULL, err)))
+        if ((rc = embp_bert_linear(b, l->out, EMBP_OP_GEMM_OUT, b->ctx, T, b->tmp, NULL, err)))
             return rc;
         t = embp_prof_start(p);
         add_layernorm(b, b->x, b->tmp, l->ln1_g, l->ln1_b, T, l->ffn_in); /* x = LN(x + attn) */
         embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
-        if ((rc = linear(b, l->ffn_in, EMBP_OP_GEMM_FFN_IN, b->x, T, b->ffn, l->ffn_out, err)) ||
-            (rc = linear(b, l->ffn_out, EMBP_OP_GEMM_FFN_OUT, b->ffn, T, b->tmp, NULL, err)))
+        if ((rc = embp_bert_linear(b, l->ffn_in, EMBP_OP_GEMM_FFN_IN, b->x, T, b->ffn, l->ffn_out,
+                                   err)) ||
+            (rc = embp_bert_linear(b, l->ffn_out, EMBP_OP_GEMM_FFN_OUT, b->ffn, T, b->tmp, NULL,
+                                   err)))
             return rc;
         t = embp_prof_start(p);
         add_layernorm(b, b->x, b->tmp, l->ln2_g, l->ln2_b, T,

@@ -158,18 +158,7 @@ static embp_status alloc_arena(embp_rotenc *r, int window, embp_error *err) {
     size_t sizes[8] = {Tp * H, Tp * H, Tp * H, Tp * H, Tp * 3 * H, Tp * 2 * I, Tp * I,
                        r->attn_per_thread * (size_t)b->n_threads};
     float **ptrs[8] = {&r->x, &r->h, &r->tmp, &r->ctx, &r->qkv, &r->up, &r->glu, &r->attn};
-    size_t total = 0;
-    for (int i = 0; i < 8; i++)
-        total += (sizes[i] + 15) / 16 * 16;
-    if (!(r->arena = embp_malloc_aligned(total * sizeof(float))))
-        return embp_fail(err, EMBP_ENOMEM, "out of memory for %zu MB of forward scratch "
-                         "(max_batch_tokens %d)", total * 4 >> 20, b->max_tokens);
-    float *p = r->arena; /* not cleared: see bert_load.c's alloc_arena */
-    for (int i = 0; i < 8; i++) {
-        *ptrs[i] = p;
-        p += (sizes[i] + 15) / 16 * 16;
-    }
-    return EMBP_OK;
+    return embp_bert_arena(&r->arena, sizes, ptrs, 8, b->max_tokens, err);
 }
 
 static embp_status check_config(const embp_model_config *cfg, const recipe *rc, int max_tokens,
@@ -388,26 +377,12 @@ static void norm(embp_rotenc *r, float *dst, const float *y, const float *res, c
     }
 }
 
-/* x += y, rows split across the threads. */
-static void add(embp_rotenc *r, const float *y, int T) {
-    size_t n = (size_t)T * r->core->H;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        r->x[i] += y[i];
-}
-
-static embp_status linear(embp_rotenc *r, embp_linear *l, embp_op op, const float *x, int T,
-                          float *y, embp_error *err) {
-    if (r->core->prof)
-        r->core->prof->gemm = op;
-    return embp_linear_forward(l, x, T, y, err);
-}
-
 /* One layer. Pre-norm (ModernBERT): x += attn(norm(x)); x += mlp(norm(x)). Post-norm
  * (NomicBERT): x = norm(x + attn(x)); x = norm(x + mlp(x)). */
 static embp_status layer(embp_rotenc *r, const rot_layer *l, const int *offsets, int n,
                          embp_error *err) {
-    embp_prof *p = r->core->prof;
+    embp_bert *b = r->core;
+    embp_prof *p = b->prof;
     int T = offsets[n], pre = r->rc->pre_norm;
     embp_status s;
     const float *in = r->x;
@@ -417,32 +392,33 @@ static embp_status layer(embp_rotenc *r, const rot_layer *l, const int *offsets,
         in = r->h;
     }
     embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
-    if ((s = linear(r, l->qkv, EMBP_OP_GEMM_QKV, in, T, r->qkv, err)))
+    if ((s = embp_bert_linear(b, l->qkv, EMBP_OP_GEMM_QKV, in, T, r->qkv, NULL, err)))
         return s;
     t = embp_prof_start(p);
     rotate(r, l->rope, offsets, n);
     attention(r, offsets, n, l->window);
     embp_prof_mark(p, EMBP_OP_ATTENTION, &t);
-    if ((s = linear(r, l->out, EMBP_OP_GEMM_OUT, r->ctx, T, r->tmp, err)))
+    if ((s = embp_bert_linear(b, l->out, EMBP_OP_GEMM_OUT, r->ctx, T, r->tmp, NULL, err)))
         return s;
     t = embp_prof_start(p);
     if (pre) {
-        add(r, r->tmp, T);
+        embp_bert_add_rows(b, r->x, r->tmp, T);
         norm(r, r->h, r->x, NULL, l->mlp_g, l->mlp_b, T);
     } else {
         norm(r, r->x, r->x, r->tmp, l->attn_g, l->attn_b, T);
     }
     embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);
-    if ((s = linear(r, l->up, EMBP_OP_GEMM_FFN_IN, pre ? r->h : r->x, T, r->up, err)))
+    if ((s = embp_bert_linear(b, l->up, EMBP_OP_GEMM_FFN_IN, pre ? r->h : r->x, T, r->up, NULL,
+                              err)))
         return s;
     t = embp_prof_start(p);
     glu(r, T);
     embp_prof_mark(p, EMBP_OP_GELU, &t);
-    if ((s = linear(r, l->down, EMBP_OP_GEMM_FFN_OUT, r->glu, T, r->tmp, err)))
+    if ((s = embp_bert_linear(b, l->down, EMBP_OP_GEMM_FFN_OUT, r->glu, T, r->tmp, NULL, err)))
         return s;
     t = embp_prof_start(p);
     if (pre)
-        add(r, r->tmp, T);
+        embp_bert_add_rows(b, r->x, r->tmp, T);
     else
         norm(r, r->x, r->x, r->tmp, l->mlp_g, l->mlp_b, T);
     embp_prof_mark(p, EMBP_OP_LAYERNORM, &t);

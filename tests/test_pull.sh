@@ -135,7 +135,7 @@ name() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['name'
   fail "EMB_PROVIDER_MODEL_NAME does not name a Hub model"
 echo "ok: a Hub model is named NAME (tiny-model), or as EMB_PROVIDER_MODEL_NAME says"
 # serve with an empty cache: pulls first, then serves the model as NAME
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 HF_HOME=$work/hf-serve "$bin" serve --model $repo --host 127.0.0.1 --port $port > "$work/serve.log" 2>&1 & spid=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/v1/models" > "$work/models.json" || { kill $spid; cat "$work/serve.log"; fail "serve --model $repo"; }

@@ -7,7 +7,7 @@ bin=${EMBP_BIN:?}; model=${EMBP_FIXTURES:?}/tiny
 work=$(mktemp -d); pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))
 key=sk-embp-test-7f3a9c1e
 EMB_PROVIDER_API_KEY=$key "$bin" serve --model "$model" --host 127.0.0.1 --port $port --log-level debug > "$work/log" 2>&1 & pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done

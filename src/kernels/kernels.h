@@ -35,7 +35,7 @@ typedef struct {
     void (*attention_bias)(const float *q, const float *k, const float *v, int stride,
                            float *out, int out_stride, int L, int D, float scale,
                            const float *bias, float *scratch);
-    /* attention with its two products in bf16 (vdpbf16ps), for plans that compute in bf16;
+    /* attention with its two products in bf16 (vdpbf16ps), for plans that compute in bf16 or int8;
      * NULL where the CPU lacks AVX512_BF16. Same arguments and scratch as attention; q, k and
      * v are rounded to bf16 (nearest even), s_ij = scale * sum_d q_id k_jd summed in fp32,
      * p_ij = exp(s_ij - max_j s_ij), out_i = (sum_j bf16(p_ij) v_j) / sum_j p_ij. A head size

@@ -21,7 +21,7 @@ object plus "embedding". What the plan does, step by step:
                         y = sum (q - 128) s * W_q; without VNNI (--int8-weight-max 63) int8
                         weights past 63 are requantized: f = 63 / max|q|, q' = rint(q f),
                         s' = s / f.
-  attention             unrounded, except compute bf16 on a CPU with AVX512_BF16
+  attention             unrounded, except compute bf16 or int8 on a CPU with AVX512_BF16
                         (--attention-bf16) and a head size a multiple of 32: q, k and v rounded
                         to bf16, p = exp(s - max s), out = (bf16(p) v) / sum p (kernels.h's
                         attention_bf16).
@@ -87,7 +87,7 @@ class Plan:
     def __init__(self, storage, compute, group, int8_weight_max, as_is, attention_bf16=False):
         self.storage, self.compute, self.group = storage, compute, group
         self.qmax, self.as_is = int8_weight_max, as_is
-        self.attn_bf16 = attention_bf16 and compute == "bf16"
+        self.attn_bf16 = attention_bf16 and compute in ("bf16", "int8")
 
     def table(self, w):
         """The word table as the storage keeps it."""

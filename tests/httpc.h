@@ -81,18 +81,21 @@ static inline void httpc_parse(char *raw, size_t len, httpc_reply *r) {
     r->head = raw;
 }
 
-/* Sends method url with body (may be NULL) and extra header lines (each ending "\r\n", may be
- * NULL); reads the whole reply. status -1 when the connection failed. */
-static inline httpc_reply httpc_request(int port, const char *method, const char *url,
-                                        const char *headers, const char *body, size_t body_len) {
+/* Sends method url with body (may be NULL), extra header lines (each ending "\r\n", may be
+ * NULL) and Content-Type content_type (NULL: none); reads the whole reply. status -1 when the
+ * connection failed. */
+static inline httpc_reply httpc_request_typed(int port, const char *method, const char *url,
+                                              const char *headers, const char *content_type,
+                                              const char *body, size_t body_len) {
     httpc_reply r = {-1, NULL, NULL, 0};
     int fd = httpc_connect(port);
     if (fd < 0)
         return r;
     char head[2048];
     int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close"
-                     "\r\n%s%s", method, url, headers ? headers : "",
-                     body ? "Content-Type: application/json\r\n" : "");
+                     "\r\n%s", method, url, headers ? headers : "");
+    if (content_type)
+        n += snprintf(head + n, sizeof head - (size_t)n, "Content-Type: %s\r\n", content_type);
     if (body)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", body_len);
     n += snprintf(head + n, sizeof head - (size_t)n, "\r\n");
@@ -104,6 +107,13 @@ static inline httpc_reply httpc_request(int port, const char *method, const char
     }
     close(fd);
     return r;
+}
+
+/* httpc_request_typed, a body sent as application/json. */
+static inline httpc_reply httpc_request(int port, const char *method, const char *url,
+                                        const char *headers, const char *body, size_t body_len) {
+    return httpc_request_typed(port, method, url, headers, body ? "application/json" : NULL,
+                               body, body_len);
 }
 
 static inline void httpc_free(httpc_reply *r) {

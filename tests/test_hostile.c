@@ -150,7 +150,7 @@ static void test_client_gone_mid_body_leaves_the_server_healthy(void **state) {
     for (int i = 0; i < 5; i++) {
         int fd = httpc_connect(F->port);
         const char *head = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
-                           "\r\n{\"input\": [\"abc";
+                           "Content-Type: application/json\r\n\r\n{\"input\": [\"abc";
         httpc_send_all(fd, head, strlen(head));
         usleep(20000);
         close(fd);
@@ -199,7 +199,8 @@ static void test_client_gone_while_its_batch_runs_others_still_get_answers(void 
         int fd = httpc_connect(F->port);
         char head[256];
         int n = snprintf(head, sizeof head, "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n"
-                         "Content-Length: %zu\r\n\r\n", strlen(body));
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                         strlen(body));
         httpc_send_all(fd, head, (size_t)n);
         httpc_send_all(fd, body, strlen(body));
         if (k == 0)
@@ -312,7 +313,8 @@ static void test_oversize_body_is_413_before_it_is_read(void **state) {
     (void)state;
     int fd = httpc_connect(F->port);
     const char *head = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n"
-                       "Connection: close\r\n\r\n{\"input\":\"";
+                       "Content-Type: application/json\r\nConnection: close\r\n\r\n"
+                       "{\"input\":\"";
     httpc_send_all(fd, head, strlen(head));
     double t0 = now_s();
     char *raw;
@@ -333,7 +335,7 @@ static void test_chunked_body_gets_the_same_answer(void **state) {
     size_t len = strlen(body), pos = 0;
     int fd = httpc_connect(F->port);
     const char *head = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n";
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     httpc_send_all(fd, head, strlen(head));
     while (pos < len) { /* 7-byte chunks, each its own write */
         size_t k = len - pos < 7 ? len - pos : 7;
@@ -434,6 +436,72 @@ static void test_100k_inputs_are_refused_quickly_in_bounded_memory(void **state)
     expect_healthy("100k inputs");
 }
 
+/* The message of the error body r (OpenAI's error.message or TEI's error); NULL if none. */
+static const char *error_message(json_t *j) {
+    json_t *e = json_object_get(j, "error");
+    return json_is_string(e) ? json_string_value(e)
+                             : json_string_value(json_object_get(e, "message"));
+}
+
+/* The rerank routes read their bodies with the embeddings routes' loader: the same depth and
+ * value bounds and the same message (TEI's /rerank as a 422, its status for a 400), before
+ * the body is parsed. Before, /v1/rerank parsed 100k values of a field no route reads and then
+ * refused the request for want of a reranker, and 200k nested arrays hit jansson's own depth
+ * limit (2048) as "not valid JSON". A "\u0000" in a text is refused as /v1/embeddings does. */
+static void small_batch_tweak(embp_config *c) {
+    c->max_batch_size = 4; /* the loader's bound: 4 * 512 + 64 = 2112 values */
+}
+
+static void test_rerank_bodies_are_bounded_as_embeddings_bodies(void **state) {
+    (void)state;
+    srv_fixture *g = su_start("tiny", small_batch_tweak);
+    size_t n = 100000, depth = 200000;
+    char *many = malloc(n * 2 + 64), *p = many;
+    p += sprintf(p, "{\"query\":\"q\",\"texts\":[\"a\"],\"input\":\"a\",\"extra\":[");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s1", i ? "," : "");
+    p += sprintf(p, "]}");
+    char *deep = malloc(depth * 2 + 64);
+    size_t k = (size_t)sprintf(deep, "{\"query\":\"q\",\"texts\":");
+    memset(deep + k, '[', depth);
+    memset(deep + k + depth, ']', depth);
+    k += 2 * depth;
+    deep[k++] = '}';
+    const char nul[] = "{\"query\":\"a\\u0000b\",\"texts\":[\"x\"],\"documents\":[\"x\"],"
+                       "\"input\":\"a\\u0000b\"}";
+    const struct {
+        const char *body;
+        size_t len;
+        const char *needle;
+    } cases[] = {{many, (size_t)(p - many), "the body holds more than 2112 values"},
+                 {deep, k, "nests deeper than 16 levels"},
+                 {nul, sizeof nul - 1, "contains a NUL character"}};
+    static const char *const urls[] = {"/v1/embeddings", "/v1/rerank", "/rerank"};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char first[512] = "";
+        for (size_t u = 0; u < 3; u++) {
+            httpc_reply r = httpc_request(g->port, "POST", urls[u], NULL, cases[c].body,
+                                          cases[c].len);
+            json_t *j = json_loads(r.body, 0, NULL);
+            const char *msg = error_message(j);
+            int want = u == 2 ? 422 : 400; /* TEI's status for a malformed body */
+            if (r.status != want || !msg || !strstr(msg, cases[c].needle))
+                fail_msg("%s, case %zu: expected %d with \"%s\", got %d: %.300s", urls[u], c,
+                         want, cases[c].needle, r.status, r.body);
+            if (u == 0)
+                snprintf(first, sizeof first, "%s", msg);
+            else if (c < 2 && strcmp(msg, first) != 0) /* the NUL names its field */
+                fail_msg("%s, case %zu: \"%s\", where /v1/embeddings says \"%s\"", urls[u], c,
+                         msg, first);
+            json_decref(j);
+            httpc_free(&r);
+        }
+    }
+    free(many);
+    free(deep);
+    su_stop(g);
+}
+
 /* ---------------------------------------------------------------- connection limit */
 
 static void limit_tweak(embp_config *c) {
@@ -485,6 +553,7 @@ int main(void) {
         cmocka_unit_test(test_chunked_body_gets_the_same_answer),
         cmocka_unit_test(test_non_utf8_nul_and_deep_nesting_are_400),
         cmocka_unit_test(test_100k_inputs_are_refused_quickly_in_bounded_memory),
+        cmocka_unit_test(test_rerank_bodies_are_bounded_as_embeddings_bodies),
         cmocka_unit_test(test_connection_limit_queues_extras_and_recovers),
     };
     return cmocka_run_group_tests(tests, setup, su_group_teardown);

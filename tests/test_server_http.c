@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/cpu.h"
+#include "server/routes.h"
 
 typedef srv_fixture fixture;
 
@@ -98,6 +99,66 @@ static void test_malformed_body_is_400_before_any_model_is_needed(void **state) 
     stop(f);
 }
 
+/* Every POST route of the table refuses a body not sent as JSON, as TEI does (axum's Json
+ * extractor: 415 for a missing or non-JSON Content-Type; curl -d alone sends a form type), in
+ * its family's error shape, and takes the JSON types real clients send (openai's SDKs and
+ * huggingface_hub send application/json; test_clients.sh runs them). */
+static void test_post_body_not_sent_as_json_is_415(void **state) {
+    (void)state;
+    fixture *f = start("", 1 << 20, 30);
+    static const char *const refused[] = {NULL, "application/x-www-form-urlencoded",
+                                          "text/plain", "application/jsonx", "application/",
+                                          "json", "application/+json",
+                                          "multipart/form-data; boundary=x"};
+    static const char *const taken[] = {"application/json", "application/json; charset=utf-8",
+                                        "Application/JSON", " application/json ;charset=UTF-8",
+                                        "application/vnd.api+json"};
+    const char body[] = "{\"input\": \"a\", \"inputs\": \"a\", \"query\": \"q\", \"texts\": "
+                        "[\"a\"], \"documents\": [\"a\"], \"ids\": [1]}";
+    size_t n, posts = 0;
+    const embp_route *rows = embp_route_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].method, "POST") != 0)
+            continue;
+        posts++;
+        for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+            httpc_reply r = httpc_request_typed(f->port, "POST", rows[i].url, NULL, refused[k],
+                                                body, sizeof body - 1);
+            json_t *j = json_loads(r.body, 0, NULL);
+            const char *msg = json_string_value(
+                rows[i].tei ? json_object_get(j, "error")
+                            : json_object_get(json_object_get(j, "error"), "message"));
+            const char *kind = json_string_value(
+                rows[i].tei ? json_object_get(j, "error_type")
+                            : json_object_get(json_object_get(j, "error"), "code"));
+            if (r.status != 415 || !msg || !strstr(msg, "Content-Type: application/json") ||
+                !kind || strcmp(kind, rows[i].tei ? "validation" : "unsupported_media_type"))
+                fail_msg("POST %s with Content-Type %s: expected 415 in %s's shape, got %d %s",
+                         rows[i].url, refused[k] ? refused[k] : "(none)",
+                         rows[i].tei ? "TEI" : "OpenAI", r.status, r.body);
+            if (!refused[k] && !strstr(msg, "found none"))
+                fail_msg("POST %s without Content-Type: the message should say none was "
+                         "sent: %s", rows[i].url, msg);
+            json_decref(j);
+            httpc_free(&r);
+        }
+        for (size_t k = 0; k < sizeof taken / sizeof taken[0]; k++) {
+            httpc_reply r = httpc_request_typed(f->port, "POST", rows[i].url, NULL, taken[k],
+                                                body, sizeof body - 1);
+            if (r.status == 415 || r.status < 400) /* no model: a 4xx/5xx of the route itself */
+                fail_msg("POST %s with Content-Type %s: expected the route's own answer, got "
+                         "%d %s", rows[i].url, taken[k], r.status, r.body);
+            httpc_free(&r);
+        }
+    }
+    assert_true(posts >= 9);
+    /* the route's own checks still come first: a GET to a POST route is 405, not 415 */
+    httpc_reply r = httpc_request_typed(f->port, "GET", "/embed", NULL, "text/plain", NULL, 0);
+    assert_int_equal(r.status, 405);
+    httpc_free(&r);
+    stop(f);
+}
+
 static void test_api_key_is_required_except_on_health(void **state) {
     (void)state;
     fixture *f = start("s3cret-key", 1 << 20, 30);
@@ -139,7 +200,7 @@ static void test_body_over_limit_is_413_announced_or_chunked(void **state) {
     /* Chunked: no length up front, so the limit is enforced while reading. */
     int fd = httpc_connect(f->port);
     const char *head = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                       "Transfer-Encoding: chunked\r\n\r\n";
+                       "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
     assert_int_equal(httpc_send_all(fd, head, strlen(head)), 0);
     for (int i = 0; i < 5; i++) {
         char chunk[600];
@@ -229,6 +290,7 @@ int main(void) {
         cmocka_unit_test(test_health_is_503_loading_until_a_model_is_served),
         cmocka_unit_test(test_unknown_route_is_404_and_wrong_method_405_with_allow),
         cmocka_unit_test(test_malformed_body_is_400_before_any_model_is_needed),
+        cmocka_unit_test(test_post_body_not_sent_as_json_is_415),
         cmocka_unit_test(test_api_key_is_required_except_on_health),
         cmocka_unit_test(test_body_over_limit_is_413_announced_or_chunked),
         cmocka_unit_test(test_slow_client_is_disconnected_after_timeout),

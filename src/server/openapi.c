@@ -558,6 +558,10 @@ static int complete_responses(json_t *op, const embp_route *row, const embp_conf
              add_error(responses, "413", too_big, row->tei) &&
              add_error(responses, "500", "Out of memory, or the model failed (a value that is "
                        "not a finite number came out of it)", row->tei);
+    if (ok && !strcmp(row->method, "POST"))
+        ok = add_error(responses, "415", "The body is not sent as JSON: Content-Type must be "
+                       "application/json (a charset parameter is fine) or application/*+json",
+                       row->tei);
     if (ok && *cfg->api_key && !row->open)
         ok = add_error(responses, "401", "No API key, or a wrong one (Authorization: Bearer "
                        "KEY)", row->tei);

@@ -83,6 +83,17 @@ static int get_bool(json_t *o, const char *key, int def, int *out, embp_http_err
     return 1;
 }
 
+/* 1 when s (n bytes) holds no NUL, else 0 with the 400 /v1/embeddings gives an input with
+ * one (the loader reads "\u0000" into a string; a C string would end there). */
+static int no_nul(const char *s, size_t n, const char *param, const char *where,
+                  embp_http_error *e) {
+    const char *z = memchr(s, '\0', n);
+    if (z)
+        return BAD(e, param, "%s contains a NUL character (\\u0000) at byte %zu", where,
+                   (size_t)(z - s));
+    return 1;
+}
+
 /* Document object v's rank_fields as "key: value" lines into q->fields. */
 static int join_fields(rerank_req *q, json_t *v, int i, embp_http_error *e) {
     size_t k;
@@ -95,6 +106,10 @@ static int join_fields(rerank_req *q, json_t *v, int i, embp_http_error *e) {
             return BAD(e, "rank_fields", "documents[%d] %s \"%.64s\" (rank_fields[%zu]); "
                        "each rank field must be a string of every document", i,
                        val ? "has no string field" : "lacks the field", key, k);
+        char where[96];
+        snprintf(where, sizeof where, "documents[%d].%.64s", i, key);
+        if (!no_nul(json_string_value(val), json_string_length(val), "documents", where, e))
+            return 0;
         embp_buf_puts(&q->fields, key);
         embp_buf_puts(&q->fields, ": ");
         embp_buf_append(&q->fields, json_string_value(val), json_string_length(val));
@@ -120,7 +135,9 @@ static int get_text(rerank_req *q, json_t *arr, int i, embp_http_error *e) {
                    q->tei ? "" : " or an object with a string \"text\" (or the rank_fields)");
     q->texts[i] = json_string_value(v);
     q->text_lens[i] = json_string_length(v);
-    return 1;
+    char where[48];
+    snprintf(where, sizeof where, "%s[%d]", q->texts_key, i);
+    return no_nul(q->texts[i], q->text_lens[i], q->texts_key, where, e);
 }
 
 /* Cohere's rank_fields (a non-empty array of distinct keys) and max_tokens_per_doc (>= 1). */
@@ -134,8 +151,10 @@ static int parse_cohere(json_t *o, rerank_req *q, embp_http_error *e) {
             return BAD(e, "rank_fields", "'rank_fields' must be a non-empty array of field "
                        "names");
         json_array_foreach(rf, k, f) {
-            if (!json_is_string(f) || json_string_length(f) == 0)
-                return BAD(e, "rank_fields", "rank_fields[%zu] must be a non-empty string", k);
+            if (!json_is_string(f) || json_string_length(f) == 0 ||
+                memchr(json_string_value(f), '\0', json_string_length(f)))
+                return BAD(e, "rank_fields", "rank_fields[%zu] must be a non-empty string "
+                           "without NUL", k);
             for (size_t j = 0; j < k; j++)
                 if (json_equal(f, json_array_get(rf, j)))
                     return BAD(e, "rank_fields", "rank_fields[%zu] repeats \"%.64s\"", k,
@@ -160,6 +179,8 @@ static int parse(embp_server_ctx *x, json_t *o, rerank_req *q, embp_http_error *
         return BAD(e, "query", "'query' must be a string%s", query ? "" : " (it is missing)");
     q->query = json_string_value(query);
     q->query_len = json_string_length(query);
+    if (!no_nul(q->query, q->query_len, "query", "query", e))
+        return 0;
     if (q->tei && json_is_array(arr) && json_array_size(arr) == 0) /* TEI's 400 "empty" */
         return embp_http_fail(e, 400, "empty", NULL, NULL, "`texts` cannot be empty");
     if (!json_is_array(arr) || json_array_size(arr) == 0)
@@ -355,15 +376,12 @@ void embp_route_rerank(embp_server_ctx *x, const char *body, size_t len, embp_re
     rerank_req q = {.tei = tei, .texts_key = tei ? "texts" : "documents"};
     rerank_run u = {0};
     double t0 = embp_route_cpu_ms();
-    json_error_t je;
+    embp_request_limits lim;
     json_t *o = NULL;
     embp_registry_model *m = NULL;
-    int ok = !embp_route_refuse_busy(x, NULL, r, &e);
-    if (ok && !(o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je)))
-        ok = BAD(&e, NULL, "the body is not valid JSON: %s (line %d, column %d)", je.text,
-                 je.line, je.column);
-    if (ok && !json_is_object(o))
-        ok = BAD(&e, NULL, "the body must be a JSON object");
+    /* the embeddings routes' loader: the same depth and value bounds, the same 400s */
+    int ok = !embp_route_refuse_busy(x, NULL, r, &e) &&
+             embp_request_load_json(body, len, embp_route_limits(x, &lim), &o, &e);
     ok = ok && parse(x, o, &q, &e) &&
          (m = embp_route_find_model_kind(x, q.model, "reranker", &e)) &&
          !embp_route_refuse_busy(x, m, r, &e) && embp_route_within_prepare_bound(x, t0, &e);

@@ -135,8 +135,27 @@ static int key_matches(const char *authorization, const char *key) {
     return d == 0;
 }
 
+/* 1 when content_type names JSON as TEI reads it (axum's Json extractor, 0.7): type
+ * application, subtype json or a +json suffix (application/vnd.api+json), any case, parameters
+ * such as charset ignored. Hand-written: libmicrohttpd parses no media types, and this is the
+ * whole of the rule. */
+static int json_content_type(const char *content_type) {
+    if (!content_type)
+        return 0;
+    const char *p = content_type + strspn(content_type, " \t");
+    size_t n = strcspn(p, ";");
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    const char *slash = memchr(p, '/', n);
+    if (!slash || (size_t)(slash - p) != 11 || strncasecmp(p, "application", 11) != 0)
+        return 0;
+    size_t sub = n - 12; /* the subtype's length */
+    return (sub == 4 && !strncasecmp(slash + 1, "json", 4)) ||
+           (sub > 5 && !strncasecmp(slash + 1 + sub - 5, "+json", 5));
+}
+
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
-                        const char *authorization, embp_reply *r) {
+                        const char *authorization, const char *content_type, embp_reply *r) {
     const embp_route *row = row_of(url, method);
     embp_http_error e;
     const char *cors = x->cfg->cors_origin;
@@ -170,6 +189,14 @@ int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
         embp_http_fail(&e, 405, "invalid_request_error", NULL, "method_not_allowed",
                        "%.200s takes %s, not %.16s", url, r->allow, method);
         add_header(r, "Allow", r->allow);
+    } else if (!strcmp(row->method, "POST") && !json_content_type(content_type)) {
+        /* as TEI (415) and OpenAI (which reads a form body as a form): curl -d alone sends
+         * application/x-www-form-urlencoded */
+        embp_http_fail(&e, 415, "invalid_request_error", NULL, "unsupported_media_type",
+                       "Expected request with `Content-Type: application/json`, found %s%.100s%s"
+                       " (with curl: -H 'Content-Type: application/json')",
+                       content_type ? "'" : "none", content_type ? content_type : "",
+                       content_type ? "'" : "");
     } else {
         return 0;
     }
@@ -448,15 +475,14 @@ static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_re
 static void route_embeddings(embp_server_ctx *x, const char *body, size_t len, embp_reply *r) {
     embp_http_error e;
     embp_request q;
-    embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size,
-                               .default_truncate = x->cfg->truncate, .max_depth = 16};
+    embp_request_limits lim;
     double t0 = thread_cpu_ms();
     if (all_queues_full(x)) {
         refuse_queue_full(x, r, &e);
         reply_error(r, &e);
         return;
     }
-    if (!embp_request_parse(body, len, &lim, &q, &e)) {
+    if (!embp_request_parse(body, len, embp_route_limits(x, &lim), &q, &e)) {
         reply_error(r, &e);
         return;
     }
@@ -657,6 +683,12 @@ void embp_route_handle(embp_server_ctx *x, const char *method, const char *url, 
 }
 
 /* ---------------------------------------------------------------- for the other route files */
+
+embp_request_limits *embp_route_limits(embp_server_ctx *x, embp_request_limits *lim) {
+    *lim = (embp_request_limits){.max_inputs = (int)x->cfg->max_batch_size,
+                                 .default_truncate = x->cfg->truncate, .max_depth = 16};
+    return lim;
+}
 
 embp_registry_model *embp_route_find_model_kind(embp_server_ctx *x, const char *name,
                                                 const char *kind, embp_http_error *e) {

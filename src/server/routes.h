@@ -65,9 +65,10 @@ typedef struct {
  * reply, and a 204 to an OPTIONS preflight, which carries no API key), unknown route (404),
  * wrong method (405 + Allow), missing or wrong API key (401 + WWW-Authenticate; the table's
  * open routes, /health and /openapi.json, need none; /metrics needs the key like every other
- * route). Returns 1 when r holds that answer. */
+ * route), a POST whose content_type (the header, NULL: none) is not JSON (415, as TEI).
+ * Returns 1 when r holds that answer. */
 int embp_route_precheck(embp_server_ctx *x, const char *method, const char *url,
-                        const char *authorization, embp_reply *r);
+                        const char *authorization, const char *content_type, embp_reply *r);
 
 /* The route table's path for url (static storage), or NULL when no route has it: what
  * /metrics counts requests by, so a route added to the table is counted without more code. */
@@ -103,6 +104,11 @@ embp_registry_model *embp_route_find_model(embp_server_ctx *x, const char *name,
 int embp_route_embed(embp_server_ctx *x, embp_request *q, embp_reply *r,
                      embp_registry_model **m /* OUT */, float **out /* OUT */,
                      int *dim /* OUT */, int **lens /* OUT */, embp_http_error *e);
+
+/* The bounds every route's JSON body is read under (server/request.h): at most
+ * EMB_PROVIDER_MAX_BATCH_SIZE inputs, the values that allows, 16 levels deep, truncate's
+ * default; one batch kind (lim->mixed 0). Fills and returns lim. */
+embp_request_limits *embp_route_limits(embp_server_ctx *x, embp_request_limits *lim);
 
 /* POST /rerank (tei nonzero: TEI's shape) and POST /v1/rerank (Infinity's / Cohere's):
  * server/rerank.c. */

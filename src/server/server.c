@@ -299,8 +299,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         embp_reply r = {.request_id = st->rid};
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+        const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
         if (embp_static_handle(&s->ctx, method, url, inm, &r) || /* the web pages: no key */
-            embp_route_precheck(&s->ctx, method, url, auth, &r))
+            embp_route_precheck(&s->ctx, method, url, auth, type, &r))
             return send_reply(c, s, &r, method, url, st);
         if (declared_too_big(s, c)) {
             embp_route_too_big(&s->ctx, &r);

@@ -140,7 +140,8 @@ static int take_inputs(embp_server_ctx *x, const json_t *in, embp_request *q,
                        "ids)");
     if (json_is_array(in) && json_array_size(in) == 0)
         return TEI_FAIL(e, "empty", 400, "`inputs` cannot be empty");
-    embp_request_limits lim = {.max_inputs = (int)x->cfg->max_batch_size, .mixed = 1};
+    embp_request_limits lim;
+    embp_route_limits(x, &lim)->mixed = 1; /* TEI's Input: each item a String or Ids */
     if (!embp_request_take_input(q, in, &lim, e))
         return 0;
     for (int i = 0; (q->prompt_name || q->prompt) && i < q->n_inputs; i++)
@@ -148,12 +149,6 @@ static int take_inputs(embp_server_ctx *x, const json_t *in, embp_request *q,
             return INVALID(e, "`%s` applies to text inputs; inputs[%d] is token ids",
                            q->prompt ? "prompt" : "prompt_name", i);
     return 1;
-}
-
-static const embp_request_limits *limits(embp_server_ctx *x, embp_request_limits *lim) {
-    *lim = (embp_request_limits){.max_inputs = (int)x->cfg->max_batch_size,
-                                 .default_truncate = x->cfg->truncate, .max_depth = 16};
-    return lim;
 }
 
 /* ---------------------------------------------------------------- writers */
@@ -573,7 +568,7 @@ void embp_tei_handle(embp_server_ctx *x, const char *url, const char *body, size
     embp_http_error e;
     embp_request_limits lim;
     json_t *root = NULL;
-    int ok = embp_request_load_json(body, len, limits(x, &lim), &root, &e);
+    int ok = embp_request_load_json(body, len, embp_route_limits(x, &lim), &root, &e);
     if (ok && (!strcmp(url, "/embed") || !strcmp(url, "/")))
         ok = tei_embed(x, root, r, &e);
     else if (ok && !strcmp(url, "/similarity"))

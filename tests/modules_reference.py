@@ -14,8 +14,9 @@ exactly what sentence-transformers writes:
 then embeds a corpus with SentenceTransformer.encode(texts, prompt_name=..., prompt=...) and
 with embp (`embp embed --prompt-name/--prompt`, `embp serve` with "prompt_name"/"prompt" and
 EMB_PROVIDER_DEFAULT_PROMPT_NAME on /v1/embeddings and on TEI's /embed), and fails unless every
-vector has cosine >= COS_MIN; TEI's /tokenize with prompt_name gives HF's ids of the prompted
-text with byte offsets into it. The
+vector has cosine >= COS_MIN; token ids with a prompt give sentence-transformers' vector of
+their decoded text with that prompt (TEI's rule); TEI's /tokenize with prompt_name gives HF's
+ids of the prompted text with byte offsets into it. The
 other pooling modes (cls, mean, max, mean_sqrt_len_tokens, lasttoken), each with include_prompt
 false, run over the CLI on the bert model. The error paths: an unknown prompt_name (HTTP 400 and
 the CLI naming the known names), a default prompt name the model lacks (the load fails naming
@@ -160,6 +161,27 @@ def check_tei_tokenize(srv, name, model, texts, failures):
           % name)
 
 
+def check_prompted_ids(srv, name, model, texts, failures):
+    """Token ids with a prompt, as TEI takes them: decoded (special tokens skipped, by HF's
+    Rust tokenizer as TEI's decode) and embedded as that text with the prompt; over
+    /v1/embeddings, TEI's /embed, and a TEI batch mixing a text and ids. The ids are whole
+    texts' (with their special tokens), many longer than max_seq_length: the prompt's text is
+    cut after decoding, as TEI cuts it."""
+    tok = model.tokenizer
+    ids = [tok(t)["input_ids"] for t in texts[:16]]
+    decoded = [tok.backend_tokenizer.decode(i, skip_special_tokens=True) for i in ids]
+    for kw in (dict(prompt_name="query"), dict(prompt="Represent: ")):
+        ref = encode(model, decoded, **kw)
+        check("%s: HTTP token ids %s" % (name, json.dumps(kw)), ref, srv.embed(ids, **kw),
+              decoded, failures)
+        check("%s: TEI /embed token ids %s" % (name, json.dumps(kw)), ref,
+              tei_vectors(srv, ids, **kw), decoded, failures)
+    mixed = [texts[0], ids[1]]
+    check("%s: TEI /embed [text, ids] prompt_name query" % name,
+          encode(model, [texts[0], decoded[1]], prompt_name="query"),
+          tei_vectors(srv, mixed, prompt_name="query"), [texts[0], decoded[1]], failures)
+
+
 def run_cli(binary, path, args, env=None):
     r = subprocess.run([binary, "embed", "--model", path, "--fidelity-cache", "off", *args],
                        capture_output=True, env=env)
@@ -224,10 +246,7 @@ def main():
             if status != 400 or "'query'" not in msg or "'passage'" not in msg or \
                     body["error"].get("param") != "prompt_name":
                 failures.append("%s: an unknown prompt_name got %d %s" % (name, status, body))
-            status, body = srv.post("/v1/embeddings", {"input": [[1, 2, 3]],
-                                                       "prompt_name": "query"})
-            if status != 400:
-                failures.append("%s: a prompt with token ids got %d" % (name, status))
+            check_prompted_ids(srv, name, model, texts, failures)
         finally:
             srv.stop()
         srv = Server(binary, path, ["--default-prompt-name", "passage"])

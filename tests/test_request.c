@@ -164,8 +164,11 @@ static void test_request_prompt_fields(void **state) {
                  "'prompt_name' must be a string, found an integer");
     expect_error("{\"input\": \"a\", \"prompt\": \"x\\u0000y\"}", 400, "prompt", NULL,
                  "NUL character");
-    expect_error("{\"input\": [1, 2], \"prompt_name\": \"query\"}", 400, "prompt_name", NULL,
-                 "applies to text inputs");
+    /* token ids take a prompt too: the route decodes them first (TEI's rule) */
+    parse_ok("{\"input\": [1, 2], \"prompt_name\": \"query\"}", &r);
+    assert_int_equal(r.is_tokens, 1);
+    assert_string_equal(r.prompt_name, "query");
+    embp_request_free(&r);
 }
 
 static void test_request_check_model_limits_dimensions_ids_and_length(void **state) {

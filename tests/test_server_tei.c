@@ -277,8 +277,24 @@ static void test_embed_batches_mix_strings_and_ids(void **state) {
     int st = post("/embed", "{\"inputs\":[\"a\",[2,3],7]}", &reply);
     expect_tei_error(st, reply, 422, "validation",
                      "input[2] must be a string or an array of token ids");
-    st = post("/embed", "{\"inputs\":[\"a\",[2,3]],\"prompt\":\"q: \"}", &reply);
-    expect_tei_error(st, reply, 422, "validation", "inputs[1] is token ids");
+    /* with a prompt, ids are decoded (specials skipped) and re-encoded with it, as TEI does:
+     * the peer's first text and its own ids then give one vector, not the unprompted one */
+    char body[512];
+    snprintf(body, sizeof body, "{\"inputs\":[\"%s\",%s],\"prompt\":\"q: \"}", peer_text(0),
+             ids);
+    assert_int_equal(post("/embed", body, &reply), 200);
+    float text_row[MAXD], ids_row[MAXD];
+    assert_int_equal(floats(json_array_get(reply, 0), text_row, MAXD), d);
+    assert_int_equal(floats(json_array_get(reply, 1), ids_row, MAXD), d);
+    double same = 0, moved = 0;
+    for (int k = 0; k < d; k++) {
+        same = fmax(same, fabs((double)text_row[k] - ids_row[k]));
+        moved = fmax(moved, fabs((double)text_row[k] - want[k]));
+    }
+    if (same > 1e-6 || moved < 1e-3)
+        fail_msg("%s: text and its ids differ by %g; the prompt moved the vector by %g", body,
+                 same, moved);
+    json_decref(reply);
     /* /v1/embeddings stays OpenAI's: one kind per batch */
     st = post("/v1/embeddings", "{\"input\":[\"a\",[2,3]]}", &reply);
     assert_int_equal(st, 400);
@@ -351,7 +367,7 @@ static void test_errors_are_tei_shaped_on_tei_routes_and_openai_shaped_on_openai
         {"/embed", "{\"inputs\":\"a\",\"model\":\"nope\"}", 404, "validation", "served: tiny"},
         {"/embed", "{\"inputs\":\"a\",\"prompt_name\":\"query\"}",
          422, "validation", "query"}, /* tiny has no prompts */
-        {"/embed", "{\"inputs\":[5,6],\"prompt_name\":\"query\"}", 422, "validation", "token ids"},
+        {"/embed", "{\"inputs\":[5,6],\"prompt_name\":\"query\"}", 422, "validation", "query"},
         {"/embed", "{\"inputs\":\"a\",\"normalize\":false}", 422, "validation", "Normalize module"},
         {"/embed", "{\"inputs\":\"a\",\"dimensions\":65}", 422, "validation", "dimensions"},
         {"/embed_all", "{\"inputs\":[]}", 400, "empty", "`inputs` cannot be empty"},

@@ -108,7 +108,8 @@ static const struct {
     {"TruncationDirection", "{'type': ['string', 'null'], 'enum': ['left', 'right', 'Left', "
     "'Right', null], 'description': 'Which end truncation cuts (default right: keep the start)'}"},
     {"PromptName", "{'type': ['string', 'null'], 'description': 'A key of the model "
-    "sentence-transformers prompts (GET /v1/models lists them), put before each text'}"},
+    "sentence-transformers prompts (GET /v1/models lists them), put before each text (token "
+    "ids are decoded to their text first, as TEI does)'}"},
     {"ModelEntry", "{'type': 'object', 'required': ['id', 'object', 'created', 'owned_by', "
     "'embp'], 'properties': {"
     "   'id': {'type': 'string'}, 'object': {'const': 'model'}, 'created': {'type': 'integer'},"
@@ -148,8 +149,8 @@ const char embp_openapi_embeddings[] = "{"
 "re-normalized when the model normalizes'},"
 "   'user': {'type': ['string', 'null'], 'description': 'Accepted and ignored'},"
 "   'truncate': " SCHEMA("Truncate") ","
-"   'prompt': {'type': ['string', 'null'], 'description': 'Text put before each input (text "
-"inputs only); wins over prompt_name'},"
+"   'prompt': {'type': ['string', 'null'], 'description': 'Text put before each input (token "
+"ids are decoded to their text first); wins over prompt_name'},"
 "   'prompt_name': " SCHEMA("PromptName") "},"
 "  'example': {'input': ['hello world', 'a second text']}}") "},"
 "'responses': {"
@@ -268,8 +269,8 @@ const char embp_openapi_openapi[] = "{"
 #define TEI_OPTIONS                                                                             \
     "'truncate': " SCHEMA("Truncate") ", 'truncation_direction': " SCHEMA("TruncationDirection") \
     ", 'prompt_name': " SCHEMA("PromptName") ", 'model': " SCHEMA("Model") ", 'prompt': "      \
-    "{'type': ['string', 'null'], 'description': 'embp: a text put before each text input; "   \
-    "wins over prompt_name'}"
+    "{'type': ['string', 'null'], 'description': 'embp: a text put before each input (token " \
+    "ids decoded to their text first); wins over prompt_name'}"
 #define TEI_EMBED_ERRORS                                                                        \
     "'400': 'An empty batch (error_type empty)',"                                              \
     "'404': 'No served model has that name',"                                                  \

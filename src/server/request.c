@@ -296,14 +296,6 @@ static int parse_options(embp_request *r, const json_t *root, embp_http_error *e
 
 /* ---------------------------------------------------------------- entry points */
 
-/* A prompt goes before a text; token ids are already past that step. */
-static int check_prompt_inputs(const embp_request *r, embp_http_error *e) {
-    if (r->is_tokens && (r->prompt || r->prompt_name))
-        return BAD(e, r->prompt ? "prompt" : "prompt_name", "'%s' applies to text inputs; this "
-                   "input is token ids", r->prompt ? "prompt" : "prompt_name");
-    return 1;
-}
-
 int embp_request_load_json(const char *body, size_t len, const embp_request_limits *lim,
                            json_t **root_out, embp_http_error *e) {
     *root_out = NULL;
@@ -354,8 +346,7 @@ int embp_request_parse(const char *body, size_t len, const embp_request_limits *
     json_t *root;
     if (!embp_request_load_json(body, len, lim, &root, e))
         return 0;
-    int ok = parse_options(out, root, e) && parse_input(out, root, lim, e) &&
-             check_prompt_inputs(out, e);
+    int ok = parse_options(out, root, e) && parse_input(out, root, lim, e);
     json_decref(root);
     if (!ok)
         embp_request_free(out);

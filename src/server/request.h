@@ -47,7 +47,8 @@ typedef struct {
     int32_t **ids;        /* n_inputs token id arrays (is_tokens) */
     int *n_ids;
     /* embp extensions: the prompt put before each text (embp_prompt: prompt wins over
-     * prompt_name, as sentence-transformers); NULL: not given. Text inputs only. */
+     * prompt_name, as sentence-transformers); NULL: not given. With one, token-id inputs are
+     * decoded to text first, as TEI does (server/routes.c). */
     char *prompt, *prompt_name;
 } embp_request;
 

@@ -16,6 +16,8 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/cpu.h"
+#include "runtime/model.h"
+#include "tokenizer/tokenizer.h"
 
 static const char demo_warning[] = "demo model: seeded random weights, the vectors carry no "
                                    "meaning";
@@ -331,6 +333,50 @@ static int within_prepare_bound(embp_server_ctx *x, double t0, embp_http_error *
                           "inputs per request", lim);
 }
 
+/* With a prompt asked for (prompt or prompt_name), each token-id input of q becomes the text
+ * its ids decode to (special tokens skipped, as HF's decode(ids, skip_special_tokens=True)),
+ * which then takes the prompt and is tokenized as a text input: what TEI does
+ * (core/src/tokenization.rs: decode, the prompt before the text, encode with special tokens,
+ * truncated then: so the ids are checked against m's vocabulary here, not cut). 1, or 0 with
+ * e. */
+static int decode_prompted_ids(embp_registry_model *m, embp_request *q, embp_http_error *e) {
+    if ((!q->prompt && !q->prompt_name) || !q->ids)
+        return 1;
+    if (!embp_request_check_model(q, m->info.dim, m->info.vocab_size, INT32_MAX, e))
+        return 0;
+    size_t n = (size_t)q->n_inputs;
+    if (!q->texts && (!(q->texts = embp_calloc(n, sizeof *q->texts)) ||
+                      !(q->text_lens = embp_calloc(n, sizeof *q->text_lens))))
+        return embp_http_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    const embp_tokenizer *t = embp_model_folder(m->model)->tok;
+    for (size_t i = 0; i < n; i++) {
+        if (!q->ids[i])
+            continue;
+        char *text;
+        size_t len;
+        embp_error err;
+        embp_status st = embp_tokenizer_decode(t, q->ids[i], (size_t)q->n_ids[i], true, &text,
+                                               &len, &err);
+        if (st != EMBP_OK)
+            return embp_http_fail(e, st == EMBP_ENOMEM ? 500 : 400, st == EMBP_ENOMEM ?
+                                  "server_error" : "invalid_request_error", "input", NULL,
+                                  "input[%zu]: decoding its token ids to put the prompt before "
+                                  "them: %s", i, err.msg);
+        if (memchr(text, '\0', len)) {
+            embp_free(text);
+            return embp_http_fail(e, 400, "invalid_request_error", "input", NULL, "input[%zu]'s "
+                                  "token ids decode to text with a NUL character, which takes "
+                                  "no prompt", i);
+        }
+        embp_free(q->ids[i]);
+        q->ids[i] = NULL;
+        q->texts[i] = text;
+        q->text_lens[i] = len;
+    }
+    q->is_tokens = 0;
+    return 1;
+}
+
 static int make_sequences(embp_server_ctx *x, embp_registry_model *m, const embp_request *q,
                           sequences *sq, double t0, embp_http_error *e) {
     size_t n = (size_t)q->n_inputs, cap = (size_t)m->max_seq_len;
@@ -439,8 +485,9 @@ static int embed_request(embp_server_ctx *x, embp_request *q, double t0, embp_re
     sequences sq = {0};
     float *out = NULL;
     embp_registry_model *m = find_model_kind(x, q->model, "embedding", e);
-    int ok = m && embp_request_check_model(q, m->info.dim, m->info.vocab_size, m->max_seq_len,
-                                           e) && ranges_fit(x, q, m, e);
+    int ok = m && decode_prompted_ids(m, q, e) &&
+             embp_request_check_model(q, m->info.dim, m->info.vocab_size, m->max_seq_len, e) &&
+             ranges_fit(x, q, m, e);
     if (ok && m->batcher && embp_batcher_full(m->batcher))
         ok = refuse_queue_full(x, r, e);
     ok = ok && within_prepare_bound(x, t0, e) && make_sequences(x, m, q, &sq, t0, e);

@@ -142,13 +142,7 @@ static int take_inputs(embp_server_ctx *x, const json_t *in, embp_request *q,
         return TEI_FAIL(e, "empty", 400, "`inputs` cannot be empty");
     embp_request_limits lim;
     embp_route_limits(x, &lim)->mixed = 1; /* TEI's Input: each item a String or Ids */
-    if (!embp_request_take_input(q, in, &lim, e))
-        return 0;
-    for (int i = 0; (q->prompt_name || q->prompt) && i < q->n_inputs; i++)
-        if (embp_request_is_ids(q, i))
-            return INVALID(e, "`%s` applies to text inputs; inputs[%d] is token ids",
-                           q->prompt ? "prompt" : "prompt_name", i);
-    return 1;
+    return embp_request_take_input(q, in, &lim, e); /* ids with a prompt: routes.c decodes */
 }
 
 /* ---------------------------------------------------------------- writers */

@@ -62,13 +62,7 @@ def modernbert(path, texts, layers):
     import transformers as tf
     import rotenc_reference as rr
     tok = rr.bpe_tokenizer(texts)
-    shape = dict(rr.modernbert_shape(True), num_hidden_layers=layers)
-    cfg = tf.ModernBertConfig(**shape, max_position_embeddings=8192, local_attention=128,
-                              global_attn_every_n_layers=3, global_rope_theta=160000.0,
-                              local_rope_theta=10000.0, norm_bias=False, attention_bias=False,
-                              mlp_bias=False, pad_token_id=tok.pad_token_id,
-                              cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id,
-                              bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id)
+    cfg = rr.modernbert_config(tok, True, num_hidden_layers=layers)
     cfg._attn_implementation = "eager"
     torch.manual_seed(0)
     model = tf.ModernBertModel(cfg).eval()

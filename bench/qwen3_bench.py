@@ -5,20 +5,18 @@ transformers on torch at the same threads, in one run.
 
 The model is tests/qwen3_reference.py's --real one (random weights at the real shapes, saved by
 save_pretrained: 2.4 GB fp32), made in WORK_DIR/qwen3 unless it is there. Each plan runs
-`embp serve` on it (embp_plan says how it is timed; best of REPEATS per shape after a warm-up);
-peak RSS is the server's VmHWM, which counts the weight file's pages while load reads them.
-transformers: Qwen3Model.forward on the same ids plus
-last-token pooling, torch.set_num_threads(N). Prints a markdown table."""
+`embp serve` on it (tests/refutil.Server; embp_plan says how it is timed; best of REPEATS per
+shape after a warm-up); peak RSS is the server's VmHWM, which counts the weight file's pages
+while load reads them. transformers: Qwen3Model.forward on the same ids plus last-token
+pooling, torch.set_num_threads(N). Prints a markdown table."""
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 from qwen3_reference import REAL, corpus, make_model, qwen_tokenizer, st_folder  # noqa: E402
+from refutil import Server  # noqa: E402
 
 SHAPES = [(1, 64), (1, 512), (8, 512)]
 REPEATS = 2
@@ -41,19 +39,9 @@ def texts_of(tok, n, k=0):
         words += n - got
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def post(port, texts, tokens):
-    body = json.dumps({"input": texts, "model": "qwen3"}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d/v1/embeddings" % port, body,
-                                 {"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=3600) as r:
-        out = json.load(r)
-    assert len(out["data"]) == len(texts), out
+def post(srv, texts, tokens):
+    status, out = srv.post("/v1/embeddings", {"input": texts, "model": "qwen3"})
+    assert status == 200 and len(out["data"]) == len(texts), (status, out)
     if out["usage"]["prompt_tokens"] != tokens:
         raise RuntimeError("embp counted %s tokens, expected %d" % (out["usage"], tokens))
 
@@ -71,38 +59,27 @@ def peak_rss_mib(pid):
 
 
 def embp_plan(binary, path, flags, threads, batches):
-    """One `embp serve` per plan: load wall and CPU time until /health answers, then per shape one
-    warm-up request (the first pass of a shape sizes and fills its scratch) and REPEATS timed
+    """One `embp serve` per plan (tests/refutil.Server): load wall and CPU time until it listens
+    (it loads the model first; the log is polled every 0.1 s), then per shape one warm-up
+    request (the first pass of a shape sizes and fills its scratch) and REPEATS timed
     /v1/embeddings requests (best kept), so tokens/s includes tokenizing, pooling and HTTP."""
-    port = free_port()
-    argv = [binary, "serve", "--model", path, "--model-name", "qwen3", "--host", "127.0.0.1",
-            "--port", str(port), "--fidelity-cache", "off", "--threads", str(threads),
-            "--timeout", "3600"] + flags
     t0 = time.time()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    srv = Server(binary, path, ["--model-name", "qwen3", "--threads", str(threads),
+                                "--timeout", "3600"] + flags)
     try:
-        while True:
-            if p.poll() is not None:
-                raise RuntimeError(p.stderr.read()[-1000:])
-            try:
-                urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.05)
-        load, load_cpu = time.time() - t0, cpu_s(p.pid)
+        load, load_cpu = time.time() - t0, cpu_s(srv.proc.pid)
         secs = []
         for (B, L), texts in zip(SHAPES, batches):
-            post(port, texts, B * L)
+            post(srv, texts, B * L)
             best = 1e9
             for _ in range(REPEATS):
                 t = time.time()
-                post(port, texts, B * L)
+                post(srv, texts, B * L)
                 best = min(best, time.time() - t)
             secs.append(best)
-        return load, load_cpu, peak_rss_mib(p.pid), secs
+        return load, load_cpu, peak_rss_mib(srv.proc.pid), secs
     finally:
-        p.terminate()
-        p.wait()
+        srv.stop()
 
 
 def torch_rates(path, tok, batches, threads):

@@ -14,6 +14,10 @@
 #                            (its stderr; a new file each call); a server that exits or does not
 #                            listen in 30 s fails
 #   stop_server              SIGTERM; fails unless the server drains and exits 0
+#   fixed_port               prints a random loopback port in 20000-31999, for a server whose
+#                            port must be known before it starts (HAProxy's backends, a URL
+#                            given up front): below the kernel's ephemeral range (32768-60999),
+#                            where another test's port-0 bind could take it first
 # At exit a server still running is killed and log and work are removed.
 set -euo pipefail
 bin=${EMBP_BIN:?EMBP_BIN: the embp binary}
@@ -70,3 +74,5 @@ stop_server() {
   pid=""
   [ "$rc" -eq 0 ] || fail "embp serve exited with $rc after SIGTERM"
 }
+
+fixed_port() { echo $((20000 + RANDOM % 12000)); }

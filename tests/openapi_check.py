@@ -32,7 +32,8 @@ except ImportError as e:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ops_reference import Server, fail  # noqa: E402
+from ops_reference import fail, stop_ok  # noqa: E402
+from refutil import Server  # noqa: E402
 
 KEY = "sk-embp-openapi-test"
 SEED = 16
@@ -87,7 +88,7 @@ def check(binary, tiny, work, max_examples):
     rerank = os.path.join(work, "tiny-rerank")
     make_reranker(tiny, rerank)
     srv = Server(binary, f"{tiny},{rerank}", env={"EMB_PROVIDER_API_KEY": KEY},
-                 args=["--model-name", "tiny,tiny-rerank", "--max-batch-size", "8"])
+                 flags=["--model-name", "tiny,tiny-rerank", "--max-batch-size", "8"])
     try:
         status, headers, raw = srv.request("GET", "/openapi.json")  # no key: an open route
         if status != 200 or not headers.get("Content-Type", "").startswith("application/json"):
@@ -117,7 +118,7 @@ def check(binary, tiny, work, max_examples):
         print("\n".join(summary[-3:]))
         print(f"schemathesis: no failure in {time.time() - t0:.1f} s")
     finally:
-        srv.stop()  # drains, exits 0; a sanitizer report at exit fails it
+        stop_ok(srv)  # drains, exits 0; a sanitizer report at exit fails it
     log = srv.text()
     for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
         if bad in log:

@@ -17,11 +17,11 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refutil import Server  # noqa: E402
 
 
 def fail(msg):
@@ -29,64 +29,19 @@ def fail(msg):
     sys.exit(1)
 
 
-class Server:
-    """`embp serve --model MODEL` on 127.0.0.1, any free port; stderr into a temporary file."""
+def post_ok(srv, body, path="/v1/embeddings", headers=None):
+    """The JSON answer of srv (refutil.Server) to a POST of body; anything but a 200 fails."""
+    status, _, raw = srv.request("POST", path, body, headers, timeout=60)
+    if status != 200:
+        fail(f"POST {path} {json.dumps(body)[:200]}: {status} {raw[:300]!r}")
+    return json.loads(raw)
 
-    def __init__(self, binary, model, env=None, args=()):
-        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
-        e = dict(os.environ)
-        e.update(env or {})
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--model", model, "--host", "127.0.0.1", "--port", "0",
-             *args], stdout=subprocess.DEVNULL, stderr=self.log, env=e)
-        self.port = None
-        for _ in range(600):
-            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.text())
-            if m:
-                self.port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                fail("embp serve exited before listening:\n" + self.text())
-            time.sleep(0.05)
-        self.proc.kill()
-        self.proc.wait()
-        fail("embp serve did not listen within 30 s:\n" + self.text())
 
-    def text(self):
-        with open(self.log.name) as f:
-            return f.read()
-
-    def request(self, method, path, body=None, headers=None):
-        """(status, headers, body bytes)."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                     method=method, headers=headers or {})
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=60) as r:
-                return r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
-
-    def post(self, body, path="/v1/embeddings", headers=None):
-        status, _, raw = self.request("POST", path, body, headers)
-        if status != 200:
-            fail(f"POST {path} {json.dumps(body)[:200]}: {status} {raw[:300]!r}")
-        return json.loads(raw)
-
-    def stop(self):
-        """SIGTERM; the server must drain and exit 0 (a sanitizer's report at exit fails)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                fail("embp serve did not exit within 60 s of SIGTERM:\n" + self.text()[-2000:])
-        if self.proc.returncode != 0:
-            fail(f"embp serve exited with {self.proc.returncode}:\n" + self.text()[-3000:])
+def stop_ok(srv):
+    """Stops srv (SIGTERM): it must drain and exit 0 (a sanitizer's report at exit fails)."""
+    rc, tail = srv.stop()
+    if rc != 0:
+        fail(f"embp serve exited with {rc}:\n{tail}")
 
 
 def read_sentences(path, n):
@@ -115,23 +70,23 @@ def check_encodings(srv, texts, ranges_of, label):
     seen = []
     for dims in (None, 13):
         extra = {"dimensions": dims} if dims else {}
-        ans = srv.post({"input": texts, "encoding_format": "float", **extra})
+        ans = post_ok(srv, {"input": texts, "encoding_format": "float", **extra})
         floats = np.array([d["embedding"] for d in ans["data"]], dtype=np.float32)
         d = floats.shape[1]
         seen.append(d)
         ranges = ranges_of(d)
         for enc in ("int8", "uint8", "binary", "ubinary"):
-            ans = srv.post({"input": texts, "encoding_format": enc, **extra})
+            ans = post_ok(srv, {"input": texts, "encoding_format": enc, **extra})
             got = [row["embedding"] for row in ans["data"]]
             want = quantize_embeddings(floats, precision=enc, ranges=ranges)
             expect_equal(f"{label} {enc} dim {d}", got, want)
-        b64 = srv.post({"input": texts, "encoding_format": "base64", **extra})
+        b64 = post_ok(srv, {"input": texts, "encoding_format": "base64", **extra})
         dec = np.array([np.frombuffer(base64.b64decode(r["embedding"]), dtype="<f4")
                         for r in b64["data"]])
         if not np.array_equal(dec, floats):
             fail(f"{label}: base64 float32 differs from the float answer at dim {d}")
         types = ["float", "int8", "ubinary", "binary", "uint8", "base64"]
-        co = srv.post({"input": texts, "embedding_types": types, **extra})
+        co = post_ok(srv, {"input": texts, "embedding_types": types, **extra})
         if co.get("response_type") != "embeddings_by_type" or list(co["embeddings"]) != types:
             fail(f"{label}: Cohere shape {json.dumps(co)[:300]}")
         if not np.array_equal(np.array(co["embeddings"]["float"], dtype=np.float32), floats):
@@ -176,14 +131,15 @@ def encodings(binary, model, sentences):
         check_encodings(srv, texts, default, "default ranges [-1, 1]")
         # A deployment's ranges: calibrated as sentence-transformers does (per-dimension min and
         # max of calibration embeddings), on texts other than the ones checked.
-        calib = srv.post({"input": read_sentences(sentences, 80)[40:], "encoding_format": "float"})
+        calib = post_ok(srv, {"input": read_sentences(sentences, 80)[40:],
+                              "encoding_format": "float"})
         cal = np.array([r["embedding"] for r in calib["data"]], dtype=np.float32)
         status, _, raw = srv.request("POST", "/v1/embeddings",
                                      {"input": "x", "encoding_format": "bogus"})
         if status != 400 or b"encoding_format" not in raw:
             fail(f"encoding_format bogus: {status} {raw[:200]!r}")
     finally:
-        srv.stop()
+        stop_ok(srv)
     ranges = np.stack([cal.min(axis=0), cal.max(axis=0)])
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(ranges.tolist(), f)
@@ -193,7 +149,7 @@ def encodings(binary, model, sentences):
         check_cli(binary, model, texts, lambda d: ranges[:, :d], ["--quantize-ranges", f.name],
                   "the calibrated ranges file")
     finally:
-        srv.stop()
+        stop_ok(srv)
         os.unlink(f.name)
     # Ranges of the wrong shape stop the server at start, naming the variable.
     e = dict(os.environ, EMB_PROVIDER_QUANTIZE_RANGES="[[0, 1], [1]]")
@@ -253,7 +209,7 @@ def metrics(binary, model, sentences):
         a, types = scrape(srv, key)
         tokens = inputs = 0
         for batch in (texts[:1], texts[1:11], texts[11:30]):
-            ans = srv.post({"input": batch}, headers=key)
+            ans = post_ok(srv, {"input": batch}, headers=key)
             tokens += ans["usage"]["prompt_tokens"]
             inputs += len(batch)
         srv.request("POST", "/v1/embeddings", {"input": "x", "encoding_format": "no"}, key)
@@ -266,7 +222,7 @@ def metrics(binary, model, sentences):
         with open(f"/proc/{pid}/status") as f:
             vmrss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
     finally:
-        srv.stop()
+        stop_ok(srv)
     req = "embp_http_requests_total"
     expect("requests /v1/embeddings 200", delta(a, b, req, route="/v1/embeddings", status="200"), 3)
     expect("requests /v1/embeddings 400", delta(a, b, req, route="/v1/embeddings", status="400"), 1)
@@ -333,7 +289,7 @@ def logs(binary, model, sentences):
         status, h, _ = srv.request("GET", "/q%22n%0Ax%FF", headers={"X-Request-Id": "odd-path"})
         sent.setdefault("odd-path", []).append(status)
     finally:
-        srv.stop()
+        stop_ok(srv)
     lines = srv.text().splitlines()
     records = []
     for n, line in enumerate(lines):

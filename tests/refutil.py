@@ -113,38 +113,52 @@ def embp_embed(binary, model_dir, texts, flags=()):
 
 
 class Server:
-    """`embp serve` (of model_dir, or of the --model in flags) on a free loopback port, stopped
-    with SIGTERM to its own pid."""
+    """`embp serve` (of model_dir, or of the --model in flags) on a free loopback port, its
+    stderr in a temporary file, env added to this process's environment; stopped with SIGTERM
+    to its own pid."""
 
-    def __init__(self, binary, model_dir=None, flags=()):
+    def __init__(self, binary, model_dir=None, flags=(), env=None):
         self.log = tempfile.TemporaryFile()
         model = ["--model", model_dir] if model_dir else []
         self.proc = subprocess.Popen([binary, "serve", *model, "--host", "127.0.0.1", "--port",
                                       "0", "--fidelity-cache", "off", *flags], stderr=self.log,
-                                     stdout=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, env=dict(os.environ, **(env or {})))
         deadline = time.time() + 900  # a loaded machine warms up slowly
         self.port = None
         while self.port is None:
-            self.log.seek(0)
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", self.log.read())
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.text())
             if m:
                 self.port = int(m.group(1))
             elif self.proc.poll() is not None or time.time() > deadline:
-                self.log.seek(0)
-                raise RuntimeError("embp serve did not start: " + self.log.read().decode()[-3000:])
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("embp serve did not start: " + self.text()[-3000:])
             else:
                 time.sleep(0.1)
 
-    def post(self, path, body):
-        """(HTTP status, the JSON answer) of a POST of body (bytes as they are, else as JSON)."""
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    def text(self):
+        """The server's log (stderr) so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def request(self, method, path, body=None, headers=None, timeout=600):
+        """(HTTP status, headers, body bytes) of method path; body: bytes as they are, else
+        JSON (None: no body), sent as application/json."""
+        data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
         req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data,
-                                     headers={"Content-Type": "application/json"})
+                                     method=method, headers=headers or {})
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(req, timeout=600) as r:
-                return r.status, json.load(r)
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, json.load(e)
+            return e.code, e.headers, e.read()
+
+    def post(self, path, body, headers=None):
+        """(HTTP status, the JSON answer) of a POST of body (bytes as they are, else as JSON)."""
+        status, _, raw = self.request("POST", path, body, headers)
+        return status, json.loads(raw)
 
     def embed(self, texts, model=None, **fields):
         """POST /v1/embeddings of texts (and the request's other fields): the vectors, in order."""
@@ -157,15 +171,21 @@ class Server:
         return np.array([d["embedding"] for d in ans["data"]], dtype=np.float32)
 
     def get(self, path):
-        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=60) as r:
-            return json.load(r)
+        status, _, raw = self.request("GET", path, timeout=60)
+        assert status == 200, (path, status, raw[:300])
+        return json.loads(raw)
 
     def stop(self):
-        """Stops it; its exit status (a sanitizer's report makes it nonzero) and log's tail."""
-        self.proc.terminate()
-        rc = self.proc.wait(timeout=120)
-        self.log.seek(0)
-        return rc, self.log.read().decode(errors="replace")[-3000:]
+        """Stops it (SIGTERM; killed after 120 s); its exit status (a sanitizer's report makes
+        it nonzero) and log's tail."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode, self.text()[-3000:]
 
 
 # ---------------------------------------------------------------- verdict

@@ -107,19 +107,28 @@ def hub_keys(path):
         json.dump(cfg, f, indent=2)
 
 
+def modernbert_config(tok, real, **over):
+    """transformers' ModernBertConfig at modernbert_shape(real) for tok's special tokens: local
+    attention over 128 tokens with a global layer every third, nomic-ai/modernbert-embed-base's
+    rope thetas, no biases; over replaces any field (bench/families.py: num_hidden_layers)."""
+    import transformers as tf
+    args = dict(modernbert_shape(real), max_position_embeddings=8192, local_attention=128,
+                global_attn_every_n_layers=3, global_rope_theta=160000.0,
+                local_rope_theta=10000.0, norm_bias=False, attention_bias=False,
+                mlp_bias=False, pad_token_id=tok.pad_token_id, cls_token_id=tok.cls_token_id,
+                sep_token_id=tok.sep_token_id, bos_token_id=tok.cls_token_id,
+                eos_token_id=tok.sep_token_id, initializer_range=0.02 if real else 0.1)
+    args.update(over)
+    return tf.ModernBertConfig(**args)
+
+
 def make_modernbert(work, texts, real):
     import torch
     import transformers as tf
     tok = bpe_tokenizer(texts)
     shape = modernbert_shape(real)
     assert len(tok) <= shape["vocab_size"]
-    cfg = tf.ModernBertConfig(**shape, max_position_embeddings=8192, local_attention=128,
-                              global_attn_every_n_layers=3, global_rope_theta=160000.0,
-                              local_rope_theta=10000.0, norm_bias=False, attention_bias=False,
-                              mlp_bias=False, pad_token_id=tok.pad_token_id,
-                              cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id,
-                              bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
-                              initializer_range=0.02 if real else 0.1)
+    cfg = modernbert_config(tok, real)
     torch.manual_seed(0)
     model = tf.ModernBertModel(cfg).eval()
     randomize(model)

@@ -14,13 +14,12 @@
 # huggingface_hub comes from build/venv when it has it (scripts/setup-test.sh), else from a
 # small venv this test makes once: build/venv-hub (pip install huggingface_hub, no torch).
 # No venv and no PyPI: exit 77 (skipped), never a pass.
-set -euo pipefail
-bin=${EMBP_BIN:?}; fixtures=${EMBP_FIXTURES:?}; src=${EMBP_SOURCE:?}
+. "$(dirname "$0")/lib.sh"
+fixtures=${EMBP_FIXTURES:?}
 build=$(dirname "$fixtures")
 work=$(mktemp -d); hub_pid=""
 cleanup() { [ -n "$hub_pid" ] && kill "$hub_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
 PY=""
 for v in "$build/venv" "$build/venv-hub"; do
@@ -135,7 +134,7 @@ name() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['name'
   fail "EMB_PROVIDER_MODEL_NAME does not name a Hub model"
 echo "ok: a Hub model is named NAME (tiny-model), or as EMB_PROVIDER_MODEL_NAME says"
 # serve with an empty cache: pulls first, then serves the model as NAME
-port=$((20000 + RANDOM % 12000))
+port=$(fixed_port)
 HF_HOME=$work/hf-serve "$bin" serve --model $repo --host 127.0.0.1 --port $port > "$work/serve.log" 2>&1 & spid=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/health" > /dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$port/v1/models" > "$work/models.json" || { kill $spid; cat "$work/serve.log"; fail "serve --model $repo"; }

@@ -56,7 +56,7 @@ static void make_parts(file_parts *p, const char *drop, embp_dtype s4_dtype) {
 }
 
 /* Tensors t[0..n) with the n_meta metadata pairs keys/vals, written into a fresh temporary
- * folder's model.safetensors, opened. */
+ * folder's model.safetensors, opened; the folder is removed at once (the file stays mapped). */
 static embp_safetensors *write_tensors(const embp_st_write_tensor *t, int n,
                                        const char *const *keys, const char *const *vals,
                                        int n_meta) {
@@ -66,7 +66,7 @@ static embp_safetensors *write_tensors(const embp_st_write_tensor *t, int n,
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     assert_int_equal(embp_st_write(path, t, n, keys, vals, n_meta, &err), EMBP_OK);
     assert_int_equal(embp_st_open_file(path, &st, &err), EMBP_OK);
-    free(dir);
+    tu_remove_dir(dir);
     return st;
 }
 

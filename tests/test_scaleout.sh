@@ -2,15 +2,13 @@
 # Scale-out on loopback: two embp replicas behind HAProxy (deploy/haproxy.cfg). Checks that both
 # replicas serve, that answers through the balancer equal a replica's own, and that when one
 # replica stops (SIGTERM) every request still succeeds on the other.
-set -euo pipefail
-bin=${EMBP_BIN:?}; src=${EMBP_SOURCE:?}; model=${EMBP_FIXTURES:?}/tiny
+. "$(dirname "$0")/lib.sh"
+model=${EMBP_FIXTURES:?}/tiny
 command -v haproxy >/dev/null || { echo "FAIL: haproxy not installed (apt-get install haproxy)"; exit 1; }
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-# below the kernel's ephemeral range (32768-60999 by default), where a parallel test's port 0
-# bind could take one first
-base=$((20000 + RANDOM % 12000)); lb=$base; p1=$((base + 1)); p2=$((base + 2))
+base=$(fixed_port); lb=$base; p1=$((base + 1)); p2=$((base + 2))
 "$bin" serve --model "$model" --host 127.0.0.1 --port $p1 > "$work/r1.log" 2>&1 & pids+=($!); r1=$!
 "$bin" serve --model "$model" --host 127.0.0.1 --port $p2 > "$work/r2.log" 2>&1 & pids+=($!)
 wait_up() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0; sleep 0.1; done

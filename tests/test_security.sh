@@ -2,12 +2,12 @@
 # Security properties seen from outside: the API key never reaches the log (neither the right
 # one nor a wrong one a client sent), every request line carries a request id, and a model name
 # shaped like a path is just an unknown model (404), never a file lookup.
-set -euo pipefail
-bin=${EMBP_BIN:?}; model=${EMBP_FIXTURES:?}/tiny
+. "$(dirname "$0")/lib.sh"
+model=${EMBP_FIXTURES:?}/tiny
 work=$(mktemp -d); pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-port=$((20000 + RANDOM % 12000))
+port=$(fixed_port)
 key=sk-embp-test-7f3a9c1e
 EMB_PROVIDER_API_KEY=$key "$bin" serve --model "$model" --host 127.0.0.1 --port $port --log-level debug > "$work/log" 2>&1 & pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done

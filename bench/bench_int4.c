@@ -3,7 +3,8 @@
  * reordered once) and a primitive for this fixed M (never runtime M with blocked weights: that
  * falls to a reference kernel), and bf16 activations converted outside the timing; the int4
  * timing includes its own activation conversion. Results are checked against the scalar
- * reference (first rows) before timing. Usage: bench_int4 [--quick] (M = 16 only) [--cpu-time]. */
+ * reference (first rows) before timing. Usage: bench_int4 [--quick] (M = 16 only) [--cpu-time]
+ * [--shape MxKxN] (that shape alone, instead of the table's). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -166,14 +167,19 @@ static void run_shape(dnnl_engine_t eng, dnnl_stream_t st, const embp_int4_kerne
 }
 
 int main(int argc, char **argv) {
-    int quick = 0;
+    int quick = 0, sm = 0, sk = 0, sn = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc &&
+                 sscanf(argv[++i], "%dx%dx%d", &sm, &sk, &sn) == 3 && sm > 0 && sk > 0 && sn > 0 &&
+                 sk % 32 == 0)
+            ;
         else if (!strcmp(argv[i], "--cpu-time"))
             g_clock = CLOCK_PROCESS_CPUTIME_ID;
         else
-            return fprintf(stderr, "usage: bench_int4 [--quick] [--cpu-time]\n"), 2;
+            return fprintf(stderr, "usage: bench_int4 [--quick] [--cpu-time] [--shape MxKxN] (K a "
+                                   "multiple of 32)\n"), 2;
     }
     static const int kn[][2] = {{384, 1152}, {384, 384},  {384, 1536}, {1536, 384},
                                 {768, 2304}, {768, 3072}, {3072, 768}};
@@ -197,7 +203,9 @@ int main(int argc, char **argv) {
         dnnl_stream_create(&st, eng, dnnl_stream_default_flags) != dnnl_success)
         return 1;
     static const int ms[] = {16, 4096};
-    for (int mi = 0; mi < (quick ? 1 : 2); mi++)
+    if (sm)
+        run_shape(eng, st, kern, sm, sk, sn);
+    for (int mi = 0; mi < (sm ? 0 : quick ? 1 : 2); mi++)
         for (size_t s = 0; s < sizeof kn / sizeof kn[0]; s++)
             run_shape(eng, st, kern, ms[mi], kn[s][0], kn[s][1]);
     dnnl_stream_destroy(st);

@@ -6,28 +6,41 @@
  * (12 accumulators). Packing A and plain stores for whole panels took M = 4096 from 142-150 to
  * 158-177 GFLOP/s (bench_int4, 2-core AVX2 EPYC). */
 #include <immintrin.h>
+#include <omp.h>
 #include <string.h>
 
 #include "core/fp.h"
 #include "kernels/int4.h"
+#include "kernels/kernels.h"
 
 #define KC 256 /* K per unpacked block: KC x 16 floats = 16 KB */
-#define MB 192 /* rows of A per sweep (a multiple of 6): 192 x KC floats = 192 KB */
+#define MB 384 /* rows of A per sweep (a multiple of 6): 384 x KC floats = 384 KB, in L2 */
 
 /* ---------------------------------------------------------------- the register tile */
 
 #define MR 6
 
-/* dst = the m rows of a (m, k), each value rounded to bf16, as tiles of 6 rows: tile t's k-th
- * column is the 6 floats at dst + (t * k + kk) * 6 (rows past m are 0). */
-static void pack_a(const float *a, int m, int k, float *dst) {
-    for (int i = 0; i < m; i += MR) {
-        float *d = dst + (size_t)(i / MR) * k * MR;
-        for (int r = 0; r < MR; r++)
-            for (int kk = 0; kk < k; kk++)
-                d[kk * MR + r] =
-                    i + r < m ? embp_bf16_to_f32(embp_f32_to_bf16(a[(size_t)(i + r) * k + kk]))
-                              : 0.0f;
+/* Tiles [t0, t1) of the m rows of a (m, k), each value rounded to bf16, as tiles of 6 rows:
+ * tile t's k-th column is the 6 floats at dst + (t * k + kk) * 6 (rows past m are 0). The
+ * rounding is the AVX2 table's f32_to_bf16 on 64 values of a row at a time; then the 6 rows
+ * interleave. */
+static void pack_a(const float *a, int m, int k, int t0, int t1, float *dst) {
+    uint16_t h[MR][64];
+    for (int t = t0; t < t1; t++) {
+        float *d = dst + (size_t)t * k * MR;
+        int rows = m - t * MR < MR ? m - t * MR : MR;
+        for (int k0 = 0; k0 < k; k0 += 64) {
+            int kc = k - k0 < 64 ? k - k0 : 64;
+            for (int r = 0; r < MR; r++)
+                if (r < rows)
+                    embp_kernels_avx2.f32_to_bf16(a + (size_t)(t * MR + r) * k + k0, h[r],
+                                                  (size_t)kc);
+                else
+                    memset(h[r], 0, sizeof h[r]);
+            for (int kk = 0; kk < kc; kk++)
+                for (int r = 0; r < MR; r++)
+                    d[(size_t)(k0 + kk) * MR + r] = embp_bf16_to_f32(h[r][kk]);
+        }
     }
 }
 
@@ -155,24 +168,51 @@ static void block(const embp_int4_weights *w, const float *ab, int i0, int mb, i
         post(c + (size_t)(i0 + r) * w->n + 16 * bp, (size_t)cols);
 }
 
-/* Loops: MB rows x KC of K (a 192 KB slice of A that stays in L2) outside, column blocks split
- * across threads inside, so A is read once per column sweep instead of once per column block
- * (which at M = 4096 cost more than the arithmetic). Weights unpack once per MB rows. */
+/* Rows [i0, i1) (i0 a multiple of MR) x column blocks [b0, b1): slices of MB rows x KC of K
+ * (a 384 KB slice of A that stays in L2) outside, the column blocks inside, so A is read once
+ * per column sweep instead of once per column block (which at M = 4096 cost more than the
+ * arithmetic). Weights unpack once per MB rows (192 rows, unpacking twice as often, took 2-4%
+ * more time). pack: each slice's rows are packed first, by this thread, just before their use
+ * (else A is packed already). */
+static void sweep(const embp_int4_weights *w, const float *a, int m, int i0, int i1, int b0,
+                  int b1, int pack, const float *bias, embp_post_fn post, float *c, float *ab,
+                  float *buf) {
+    int k = w->k;
+    for (; i0 < i1; i0 += MB) {
+        int mb = i1 - i0 < MB ? i1 - i0 : MB;
+        if (pack)
+            pack_a(a, m, k, i0 / MR, (i0 + mb + MR - 1) / MR, ab);
+        for (int k0 = 0; k0 < k; k0 += KC) {
+            int kc = k - k0 < KC ? k - k0 : KC;
+            for (int bp = b0; bp < b1; bp++)
+                block(w, ab, i0, mb, k0, kc, bp, bias, post, c, buf);
+        }
+    }
+}
+
+/* One parallel region. With rows enough for two sweeps a thread, each thread takes an equal run
+ * of rows (whole tiles) and every column block, packing each slice of its rows just before
+ * using it: no barrier at all. A short batch packs A by tiles split over the threads, waits at
+ * one barrier, then gives each thread its own contiguous run of column blocks over all rows.
+ * (The packing ran on one thread before, and an `omp for` per MB x KC slice put 44-132
+ * barriers in a 4096-row GEMM.) */
 static void gemm_avx2(const embp_int4_weights *w, const float *a, int m, const float *bias,
                       embp_post_fn post, float *c, void *scratch) {
     float *ab = scratch;
-    int nb = (w->n + 15) / 16, k = w->k;
-    pack_a(a, m, k, ab);
+    int nb = (w->n + 15) / 16, ntile = (m + MR - 1) / MR, nmb = (m + MB - 1) / MB;
 #pragma omp parallel if ((size_t)m * w->n * w->k > (1u << 18))
     {
         _Alignas(32) float buf[KC * 16];
-        for (int i0 = 0; i0 < m; i0 += MB)
-            for (int k0 = 0; k0 < k; k0 += KC) {
-                int mb = m - i0 < MB ? m - i0 : MB, kc = k - k0 < KC ? k - k0 : KC;
-#pragma omp for schedule(static)
-                for (int bp = 0; bp < nb; bp++)
-                    block(w, ab, i0, mb, k0, kc, bp, bias, post, c, buf);
-            }
+        int nt = omp_get_num_threads(), me = omp_get_thread_num();
+        if (nmb >= 2 * nt) {
+            int per = ((m + nt - 1) / nt + MR - 1) / MR * MR; /* whole tiles per thread */
+            int r0 = me * per < m ? me * per : m, r1 = r0 + per < m ? r0 + per : m;
+            sweep(w, a, m, r0, r1, 0, nb, 1, bias, post, c, ab, buf);
+        } else {
+            pack_a(a, m, w->k, ntile * me / nt, ntile * (me + 1) / nt, ab);
+#pragma omp barrier
+            sweep(w, a, m, 0, m, nb * me / nt, nb * (me + 1) / nt, 0, bias, post, c, ab, buf);
+        }
     }
 }
 

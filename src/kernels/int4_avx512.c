@@ -13,21 +13,24 @@
 
 /* ---------------------------------------------------------------- bf16 (vdpbf16ps) */
 
-/* Register block: MR rows of A x NR panels (16 columns each): 12 group sums and 12 totals in
- * zmm (24 chains, enough to cover vdpbf16ps's latency on two pipes), NR weight vectors and a
- * broadcast. Each group's sums are scaled into the totals in registers; the totals go to C
- * only between K blocks. The weights of a K block (KB values of k x NR panels, 24 KiB) are
- * unpacked to bf16 once per job (MB rows of A) into a buffer in L1, and every MR-row block of
- * the job reads them there. */
-#define MR 4
-#define NR 3
-#define MB (24 * MR)     /* rows of A per job */
-#define KB 256           /* k per block: a multiple of every group quant.h allows */
-/* A in bf16, packed in tiles of MR rows: tile i's k pair kp (k = 2 kp, 2 kp + 1) of row r is the
- * 32-bit word ap[(i * k/2 + kp) * MR + r], so a register block reads its rows' pairs from one
- * pointer (rows past m in the last tile are never read). */
+/* Register block: MR rows of A x NR panels (16 columns each): 16 group sums in zmm (vdpbf16ps
+ * has latency 6 and two pipes on this EPYC: 12 independent chains reach 92% of its issue rate,
+ * 16 reach all of it), NR weight vectors and a broadcast. At each group's end its sums are
+ * scaled into the block's totals, which the compiler keeps in registers or a 1 KiB buffer in
+ * L1. (4 x 3 with sums and totals in registers, 12 chains, ran at 0.69-0.80x oneDNN bf16's
+ * time in bench_int4 --cpu-time; 8 x 3, 24 chains, was slower still: 0.62-0.80x.) The
+ * weights of a K block (KB values of k x NR panels, 16 KiB) are unpacked to bf16 once per job
+ * (MB rows of A) into a buffer in L1, and every MR-row block of the job reads them there. */
+#define AT 4         /* rows per tile of packed A */
+#define MR (2 * AT)  /* rows of A per register block: two tiles */
+#define NR 2
+#define MB (12 * MR) /* rows of A per job */
+#define KB 256       /* k per block: a multiple of every group quant.h allows */
+/* A in bf16, packed in tiles of AT rows: tile i's k pair kp (k = 2 kp, 2 kp + 1) of row r is the
+ * 32-bit word ap[(i * k/2 + kp) * AT + r], so a register block reads its rows' pairs from two
+ * pointers (rows past m in the last tile are never read). */
 static size_t scratch_bf16(int m, int k) {
-    return (size_t)(m + MR - 1) / MR * MR * k * sizeof(uint16_t) + 64;
+    return (size_t)(m + AT - 1) / AT * AT * k * sizeof(uint16_t) + 64;
 }
 
 /* 32 values of k from each of a tile's 4 rows (row stride k) as bf16 pairs, transposed to the
@@ -54,25 +57,25 @@ static inline void tile_pairs32(const float *row0, size_t k, uint32_t *dst) {
 }
 
 /* Rows [r0, r1) of a [m, k] fp32 into ap, round to nearest even (vcvtne2ps2bf16 and its scalar
- * twin give the same bits); r0 is a multiple of MR, k is even (a multiple of the group). */
+ * twin give the same bits); r0 is a multiple of AT, k is even (a multiple of the group). */
 static void to_bf16(const float *a, int k, int r0, int r1, uint32_t *ap) {
     int i = r0;
-    for (; i + MR <= r1; i += MR) { /* whole tiles, 32 values of k at a time */
-        uint32_t *dst = ap + (size_t)(i / MR) * (k / 2) * MR;
+    for (; i + AT <= r1; i += AT) { /* whole tiles, 32 values of k at a time */
+        uint32_t *dst = ap + (size_t)(i / AT) * (k / 2) * AT;
         int kk = 0;
         for (; kk + 32 <= k; kk += 32)
-            tile_pairs32(a + (size_t)i * k + kk, (size_t)k, dst + (size_t)kk / 2 * MR);
+            tile_pairs32(a + (size_t)i * k + kk, (size_t)k, dst + (size_t)kk / 2 * AT);
         for (; kk < k; kk += 2)
-            for (int r = 0; r < MR; r++) {
+            for (int r = 0; r < AT; r++) {
                 const float *x = a + (size_t)(i + r) * k + kk;
-                dst[(size_t)kk / 2 * MR + r] = (uint32_t)embp_f32_to_bf16(x[0]) |
+                dst[(size_t)kk / 2 * AT + r] = (uint32_t)embp_f32_to_bf16(x[0]) |
                                                (uint32_t)embp_f32_to_bf16(x[1]) << 16;
             }
     }
     for (; i < r1; i++) { /* the last, partial tile */
-        uint32_t *dst = ap + (size_t)(i / MR) * (k / 2) * MR + i % MR;
+        uint32_t *dst = ap + (size_t)(i / AT) * (k / 2) * AT + i % AT;
         for (int kk = 0; kk < k; kk += 2)
-            dst[(size_t)kk / 2 * MR] = (uint32_t)embp_f32_to_bf16(a[(size_t)i * k + kk]) |
+            dst[(size_t)kk / 2 * AT] = (uint32_t)embp_f32_to_bf16(a[(size_t)i * k + kk]) |
                                        (uint32_t)embp_f32_to_bf16(a[(size_t)i * k + kk + 1]) << 16;
     }
 }
@@ -115,20 +118,24 @@ static inline __attribute__((always_inline)) void
 block_bf16(const embp_int4_weights *w, const uint32_t *ap, int i0, int mr, int p, int np, int k0,
            int kb, const __m512i *buf, const float *bias, float *c) {
     int k = w->k, g = w->group_size, ng = k / g, n = w->n, first = k0 == 0, last = k0 + kb == k;
-    __m512 acc[MR][NR], gacc[MR][NR];
+    _Alignas(64) float tot[MR][NR][16];
+    __m512 gacc[MR][NR];
     __mmask16 msk[NR];
     for (int t = 0; t < np; t++) {
         int col = 16 * (p + t), left = n - col;
         msk[t] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         for (int r = 0; r < mr; r++)
-            acc[r][t] = first ? _mm512_setzero_ps()
-                              : _mm512_maskz_loadu_ps(msk[t], c + (size_t)(i0 + r) * n + col);
+            _mm512_store_ps(tot[r][t],
+                            first ? _mm512_setzero_ps()
+                                  : _mm512_maskz_loadu_ps(msk[t], c + (size_t)(i0 + r) * n + col));
     }
+    /* the block's two tiles of A (the second only read when mr > AT) */
+    const uint32_t *t0 = ap + (size_t)(i0 / AT) * (k / 2) * AT, *t1 = t0 + (size_t)(k / 2) * AT;
     for (int b = k0 / g; b < (k0 + kb) / g; b++) {
         for (int r = 0; r < mr; r++)
             for (int t = 0; t < np; t++)
                 gacc[r][t] = _mm512_setzero_ps();
-        const uint32_t *a0 = ap + ((size_t)(i0 / MR) * (k / 2) + (size_t)b * g / 2) * MR;
+        const uint32_t *a0 = t0 + (size_t)b * g / 2 * AT, *a1 = t1 + (size_t)b * g / 2 * AT;
         const __m512i *bb = buf + (size_t)(b * g - k0) / 2 * NR;
         for (int kp = 0; kp < g / 2; kp++) {
             __m512i wv[NR];
@@ -137,7 +144,8 @@ block_bf16(const embp_int4_weights *w, const uint32_t *ap, int i0, int mr, int p
                 __asm__("" : "+v"(wv[t])); /* one load per weight vector, not one per row */
             }
             for (int r = 0; r < mr; r++) {
-                __m512bh av = (__m512bh)_mm512_set1_epi32((int32_t)a0[kp * MR + r]);
+                uint32_t pair = r < AT ? a0[kp * AT + r] : a1[kp * AT + r - AT];
+                __m512bh av = (__m512bh)_mm512_set1_epi32((int32_t)pair);
                 for (int t = 0; t < np; t++)
                     gacc[r][t] = _mm512_dpbf16_ps(gacc[r][t], av, (__m512bh)wv[t]);
             }
@@ -146,15 +154,18 @@ block_bf16(const embp_int4_weights *w, const uint32_t *ap, int i0, int mr, int p
             const uint16_t *s = w->scales + ((size_t)(p + t) * ng + b) * 16;
             __m512 sc = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)s));
             for (int r = 0; r < mr; r++)
-                acc[r][t] = _mm512_fmadd_ps(gacc[r][t], sc, acc[r][t]);
+                _mm512_store_ps(tot[r][t],
+                                _mm512_fmadd_ps(gacc[r][t], sc, _mm512_load_ps(tot[r][t])));
         }
     }
     for (int t = 0; t < np; t++) {
         int col = (p + t) * 16;
         __m512 bv = bias && last ? _mm512_maskz_loadu_ps(msk[t], bias + col) : _mm512_setzero_ps();
-        for (int r = 0; r < mr; r++)
+        for (int r = 0; r < mr; r++) {
+            __m512 v = _mm512_load_ps(tot[r][t]);
             _mm512_mask_storeu_ps(c + (size_t)(i0 + r) * n + col, msk[t],
-                                  last ? _mm512_add_ps(acc[r][t], bv) : acc[r][t]);
+                                  last ? _mm512_add_ps(v, bv) : v);
+        }
     }
 }
 
@@ -162,16 +173,21 @@ block_bf16(const embp_int4_weights *w, const uint32_t *ap, int i0, int mr, int p
 #define BLOCK_NP(mr)                                                                           \
     switch (np) {                                                                              \
     case 1: block_bf16(w, ap, i0, mr, p, 1, k0, kb, buf, bias, c); break;                      \
-    case 2: block_bf16(w, ap, i0, mr, p, 2, k0, kb, buf, bias, c); break;                      \
     default: block_bf16(w, ap, i0, mr, p, NR, k0, kb, buf, bias, c); break;                    \
     }
 static void block_any(const embp_int4_weights *w, const uint32_t *ap, int i0, int mr, int p,
                       int np, int k0, int kb, const __m512i *buf, const float *bias, float *c) {
     switch (mr) {
+    /* clang-format off */
     case 1: BLOCK_NP(1) break;
     case 2: BLOCK_NP(2) break;
     case 3: BLOCK_NP(3) break;
+    case 4: BLOCK_NP(4) break;
+    case 5: BLOCK_NP(5) break;
+    case 6: BLOCK_NP(6) break;
+    case 7: BLOCK_NP(7) break;
     default: BLOCK_NP(MR) break;
+    /* clang-format on */
     }
 }
 #undef BLOCK_NP
@@ -197,10 +213,13 @@ static void job_bf16(const embp_int4_weights *w, const uint32_t *ap, int r0, int
     }
 }
 
-/* A to bf16 and the jobs in one parallel region: the conversion's rows split over the
- * threads, one barrier, then the jobs in equal contiguous runs. A job is MB rows x every
- * panel when there are rows enough for two jobs a thread, else MB rows x NR panels (a short
- * batch still splits over the threads). */
+/* A to bf16 and the jobs in one parallel region. With rows enough for two jobs a thread,
+ * each thread takes an equal run of rows (whole tiles) in jobs of MB rows x every panel, and
+ * converts each job's rows just before running it, so they are still in L2 (converting all of
+ * A first sent it through L3 or memory and back: at K 1536 that pass was ~14% of the GEMM's
+ * time); no barrier, and the rows split evenly (whole jobs split over the threads left one
+ * thread a job more: 22 against 21 at M 4096). A short batch converts split over the threads,
+ * waits at one barrier, and splits jobs of MB rows x NR panels over the threads. */
 static void gemm_bf16(const embp_int4_weights *w, const float *a, int m, const float *bias,
                       embp_post_fn post, float *c, void *scratch) {
     uint32_t *ap = scratch;
@@ -210,22 +229,31 @@ static void gemm_bf16(const embp_int4_weights *w, const float *a, int m, const f
     {
         __m512i buf[KB / 2 * NR];
         int nt = omp_get_num_threads(), me = omp_get_thread_num();
-        int per = ((m + nt - 1) / nt + MR - 1) / MR * MR; /* whole tiles of A per thread */
+        int per = ((m + nt - 1) / nt + AT - 1) / AT * AT; /* whole tiles of A per thread */
         int r0 = me * per < m ? me * per : m, r1 = r0 + per < m ? r0 + per : m;
-        int pj = nmb >= 2 * nt ? (np + NR - 1) / NR * NR : NR, ncb = (np + pj - 1) / pj;
-        to_bf16(a, w->k, r0, r1, ap);
+        if (nmb >= 2 * nt) {
+            for (int i = r0; i < r1; i += MB) {
+                int i1 = r1 - i < MB ? r1 : i + MB;
+                to_bf16(a, w->k, i, i1, ap);
+                job_bf16(w, ap, i, i1, 0, np, bias, post, c, lut, buf);
+            }
+        } else {
+            int ncb = (np + NR - 1) / NR;
+            to_bf16(a, w->k, r0, r1, ap);
 #pragma omp barrier
 #pragma omp for schedule(static)
-        for (int j = 0; j < ncb * nmb; j++) {
-            int cb = j / nmb, mb = j % nmb, i1 = (mb + 1) * MB < m ? (mb + 1) * MB : m;
-            int p1 = (cb + 1) * pj < np ? (cb + 1) * pj : np;
-            job_bf16(w, ap, mb * MB, i1, cb * pj, p1, bias, post, c, lut, buf);
+            for (int j = 0; j < ncb * nmb; j++) {
+                int cb = j / nmb, mb = j % nmb, i1 = (mb + 1) * MB < m ? (mb + 1) * MB : m;
+                int p1 = (cb + 1) * NR < np ? (cb + 1) * NR : np;
+                job_bf16(w, ap, mb * MB, i1, cb * NR, p1, bias, post, c, lut, buf);
+            }
         }
     }
 }
 
 const embp_int4_kernel embp_int4_avx512_bf16 = {"avx512_bf16", 0, EMBP_INT4_LAYOUT_BF16,
                                                 gemm_bf16, scratch_bf16};
+#undef AT
 #undef MR
 #undef NR
 #undef MB

@@ -25,16 +25,17 @@ typedef struct {
 } shape;
 
 /* M = 1, 3, 17; K a multiple of the group; N not a multiple of 16 or 32 (the register block).
- * {200, 320, 40} is past the AVX2 kernel's 192-row sweep and 256-value K slice, with a partial
- * tile and a partial panel; the next two span AVX-512 bf16 jobs (96 rows, 3-panel blocks, K
- * blocks of 256) with partial row blocks and the largest group; K 48 leaves 16 values of k past
- * the bf16 kernel's 32-wide packing of A; M 1543 has rows enough for the AVX-512 and AVX2
- * kernels to split them over two threads (each converting and running its own rows, a partial
- * job and a partial tile at the end of each). */
+ * {200, 320, 40} is past the AVX2 kernel's 256-value K slice, with a partial tile and a partial
+ * panel; the next two span AVX-512 bf16 jobs (96 rows, 8-row blocks, 2-panel blocks) with
+ * partial row blocks and the largest group; K 48 leaves 16 values of k past the bf16 kernel's
+ * 32-wide packing of A; M 1543 has rows enough for the AVX-512 and AVX2 kernels to split them
+ * over two threads (each converting and running its own rows, a partial job and a partial tile
+ * at the end of each); K 768 is past the bf16 kernel's 512-value K blocks. */
 static const shape shapes[] = {{1, 64, 40, 32},   {3, 96, 17, 32},   {17, 256, 33, 32},
                                {3, 128, 50, 64},  {17, 64, 16, 16},  {5, 512, 70, 128},
                                {200, 320, 40, 32}, {101, 128, 100, 32}, {13, 512, 64, 256},
-                               {9, 48, 20, 16},   {1543, 64, 40, 32}};
+                               {9, 48, 20, 16},   {1543, 64, 40, 32},
+                               {21, 768, 36, 256}};
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) { /* uniform in [-1, 1) */

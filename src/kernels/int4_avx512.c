@@ -19,13 +19,15 @@
  * scaled into the block's totals, which the compiler keeps in registers or a 1 KiB buffer in
  * L1. (4 x 3 with sums and totals in registers, 12 chains, ran at 0.69-0.80x oneDNN bf16's
  * time in bench_int4 --cpu-time; 8 x 3, 24 chains, was slower still: 0.62-0.80x.) The
- * weights of a K block (KB values of k x NR panels, 16 KiB) are unpacked to bf16 once per job
- * (MB rows of A) into a buffer in L1, and every MR-row block of the job reads them there. */
+ * weights of a K block (KB values of k x NR panels, 32 KiB) are unpacked to bf16 once per job
+ * (MB rows of A) into a buffer in L1, and every MR-row block of the job reads them there. One
+ * block covers K 384 (blocks of 256 split it in two, each block's totals going through C:
+ * 0.75x -> 0.82x oneDNN's time at K 384 N 384). */
 #define AT 4         /* rows per tile of packed A */
 #define MR (2 * AT)  /* rows of A per register block: two tiles */
 #define NR 2
 #define MB (12 * MR) /* rows of A per job */
-#define KB 256       /* k per block: a multiple of every group quant.h allows */
+#define KB 512       /* k per block: a multiple of every group quant.h allows */
 /* A in bf16, packed in tiles of AT rows: tile i's k pair kp (k = 2 kp, 2 kp + 1) of row r is the
  * 32-bit word ap[(i * k/2 + kp) * AT + r], so a register block reads its rows' pairs from two
  * pointers (rows past m in the last tile are never read). */

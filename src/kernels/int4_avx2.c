@@ -20,26 +20,26 @@
 
 #define MR 6
 
-/* Tiles [t0, t1) of the m rows of a (m, k), each value rounded to bf16, as tiles of 6 rows:
- * tile t's k-th column is the 6 floats at dst + (t * k + kk) * 6 (rows past m are 0). The
- * rounding is the AVX2 table's f32_to_bf16 on 64 values of a row at a time; then the 6 rows
- * interleave. */
-static void pack_a(const float *a, int m, int k, int t0, int t1, float *dst) {
+/* Tiles [t0, t1) of the m rows of a (m, k), values of k in [k0, k1) (k0 a multiple of 64),
+ * each value rounded to bf16, as tiles of 6 rows: tile t's k-th column is the 6 floats at
+ * dst + (t * k + kk) * 6 (rows past m are 0). The rounding is the AVX2 table's f32_to_bf16 on
+ * 64 values of a row at a time; then the 6 rows interleave. */
+static void pack_a(const float *a, int m, int k, int t0, int t1, int k0, int k1, float *dst) {
     uint16_t h[MR][64];
     for (int t = t0; t < t1; t++) {
         float *d = dst + (size_t)t * k * MR;
         int rows = m - t * MR < MR ? m - t * MR : MR;
-        for (int k0 = 0; k0 < k; k0 += 64) {
-            int kc = k - k0 < 64 ? k - k0 : 64;
+        for (int c0 = k0; c0 < k1; c0 += 64) {
+            int kc = k1 - c0 < 64 ? k1 - c0 : 64;
             for (int r = 0; r < MR; r++)
                 if (r < rows)
-                    embp_kernels_avx2.f32_to_bf16(a + (size_t)(t * MR + r) * k + k0, h[r],
+                    embp_kernels_avx2.f32_to_bf16(a + (size_t)(t * MR + r) * k + c0, h[r],
                                                   (size_t)kc);
                 else
                     memset(h[r], 0, sizeof h[r]);
             for (int kk = 0; kk < kc; kk++)
                 for (int r = 0; r < MR; r++)
-                    d[(size_t)(k0 + kk) * MR + r] = embp_bf16_to_f32(h[r][kk]);
+                    d[(size_t)(c0 + kk) * MR + r] = embp_bf16_to_f32(h[r][kk]);
         }
     }
 }
@@ -172,18 +172,18 @@ static void block(const embp_int4_weights *w, const float *ab, int i0, int mb, i
  * (a 384 KB slice of A that stays in L2) outside, the column blocks inside, so A is read once
  * per column sweep instead of once per column block (which at M = 4096 cost more than the
  * arithmetic). Weights unpack once per MB rows (192 rows, unpacking twice as often, took 2-4%
- * more time). pack: each slice's rows are packed first, by this thread, just before their use
- * (else A is packed already). */
+ * more time). pack: each slice of A is packed by this thread just before its column sweep, so
+ * the sweep reads it from L2 (else A is packed already). */
 static void sweep(const embp_int4_weights *w, const float *a, int m, int i0, int i1, int b0,
                   int b1, int pack, const float *bias, embp_post_fn post, float *c, float *ab,
                   float *buf) {
     int k = w->k;
     for (; i0 < i1; i0 += MB) {
         int mb = i1 - i0 < MB ? i1 - i0 : MB;
-        if (pack)
-            pack_a(a, m, k, i0 / MR, (i0 + mb + MR - 1) / MR, ab);
         for (int k0 = 0; k0 < k; k0 += KC) {
             int kc = k - k0 < KC ? k - k0 : KC;
+            if (pack)
+                pack_a(a, m, k, i0 / MR, (i0 + mb + MR - 1) / MR, k0, k0 + kc, ab);
             for (int bp = b0; bp < b1; bp++)
                 block(w, ab, i0, mb, k0, kc, bp, bias, post, c, buf);
         }
@@ -209,7 +209,7 @@ static void gemm_avx2(const embp_int4_weights *w, const float *a, int m, const f
             int r0 = me * per < m ? me * per : m, r1 = r0 + per < m ? r0 + per : m;
             sweep(w, a, m, r0, r1, 0, nb, 1, bias, post, c, ab, buf);
         } else {
-            pack_a(a, m, w->k, ntile * me / nt, ntile * (me + 1) / nt, ab);
+            pack_a(a, m, w->k, ntile * me / nt, ntile * (me + 1) / nt, 0, w->k, ab);
 #pragma omp barrier
             sweep(w, a, m, 0, m, nb * me / nt, nb * (me + 1) / nt, 0, bias, post, c, ab, buf);
         }

@@ -1,10 +1,11 @@
 /* AVX2 int4 GEMM (int4.h, bf16 numerics in fp32 FMA): the path for CPUs without AVX512_BF16.
- * A is rounded to bf16 once into scratch (kept as fp32), packed 6 rows interleaved per k so the
- * 6 broadcasts of a k step read one 24-byte run instead of 6 rows K floats apart. Per block of
- * 16 output columns and KC values of K, the weights are unpacked once, times their scales, into
- * a 16 KB buffer that stays in L1, and every row of A runs over it in a 6 x 16 register tile
- * (12 accumulators). Packing A and plain stores for whole panels took M = 4096 from 142-150 to
- * 158-177 GFLOP/s (bench_int4, 2-core AVX2 EPYC). */
+ * A is rounded to bf16 into scratch (kept as fp32; gemm_avx2 says when and by which thread),
+ * packed 6 rows interleaved per k so the 6 broadcasts of a k step read one 24-byte run
+ * instead of 6 rows K floats apart. Per block of 16 output columns and KC values of K, the
+ * weights are unpacked once, times their scales, into a 16 KB buffer that stays in L1, and
+ * every row of A runs over it in a 6 x 16 register tile (12 accumulators). Packing A and
+ * plain stores for whole panels took M = 4096 from 142-150 to 158-177 GFLOP/s (bench_int4,
+ * 2-core AVX2 EPYC). */
 #include <immintrin.h>
 #include <omp.h>
 #include <string.h>

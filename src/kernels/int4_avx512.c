@@ -1,6 +1,7 @@
 /* AVX-512 int4 GEMM kernels (int4.h): bf16 numerics with vdpbf16ps, int8 with vpdpbusd.
- * bf16: jobs of 96 rows split across OpenMP threads, each K block's weights unpacked once per
- * job into L1 and read by 4 x 3 register blocks holding group sums and totals (below).
+ * bf16: jobs of 96 rows (each thread its own rows, converting a job's rows of A just before
+ * running them), each K block's weights unpacked once per job into L1 and read by 8 x 2
+ * register blocks of group sums (below).
  * int8: two 16-column panels at a time over 4 rows of A, a per-group accumulator and a total in
  * registers, panel pairs split across the threads. */
 #include <immintrin.h>

@@ -205,9 +205,8 @@ static void test_int8_matches_float64_of_quantized_inputs(void **state) {
 
 /* A pair chained (embp_linear_forward_chain: int8 quantizes, bf16 converts, the first's result
  * for the second in its epilogue) gives the same bytes as two plain calls, on the threaded path
- * (M 600: for int8 two oneDNN calls, of 512 and 88 rows) and the single-thread one (M 5); after
- * an unrelated call in between the second converts its input itself (int8, whose chained y is
- * still written). */
+ * (M 600: for int8 two oneDNN calls, of 512 and 88 rows) and the single-thread one (M 5), and
+ * leaves the first's y unwritten (the second never reads it). */
 static void test_chained_pair_matches_two_calls(void **state) {
     (void)state;
     embp_mm_type types[2] = {EMBP_MM_INT8, EMBP_MM_BF16};
@@ -232,14 +231,10 @@ static void test_chained_pair_matches_two_calls(void **state) {
             assert_int_equal(embp_linear_forward_chain(la, a.x, M, y2, lb, &err), EMBP_OK);
             assert_int_equal(embp_linear_forward(lb, y2, M, z2, &err), EMBP_OK);
             assert_memory_equal(z, z2, (size_t)M * 384 * 4);
-            if (types[t] == EMBP_MM_INT8) {
-                memset(z2, 0, (size_t)M * 384 * 4);
-                assert_int_equal(embp_linear_forward_chain(la, a.x, M, y2, lb, &err), EMBP_OK);
-                assert_memory_equal(y, y2, (size_t)M * 1536 * 4);
-                assert_int_equal(embp_linear_forward(la, b.x, M, y, &err), EMBP_OK); /* between */
-                assert_int_equal(embp_linear_forward(lb, y2, M, z2, &err), EMBP_OK);
-                assert_memory_equal(z, z2, (size_t)M * 384 * 4);
-            }
+            for (size_t v = 0; v < (size_t)Mb * 1536; v++)
+                if (y2[v] != 0.0f)
+                    fail_msg("%s M %d: the chained y was written at %zu", embp_mm_type_str(types[t]),
+                             M, v);
             ran++;
             free(y), free(y2), free(z), free(z2);
             embp_linear_free(la), embp_linear_free(lb);

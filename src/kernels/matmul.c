@@ -700,7 +700,10 @@ enum { EPI_VALUES = 4096 };
 
 /* The int8 epilogue in one pass over each thread's rows, a few rows at a time: s32 -> fp32 with
  * both scales, the zero point and bias, then GELU, then (quant_next) the u8 quantization of the
- * result for the next linear into act2/xs2, while the rows are in cache. */
+ * result for the next linear into act2/xs2, while the rows are in cache. With quant_next the
+ * fp32 rows are only that quantization's input: they are made over the s32 rows they come from
+ * (in cache, dirty already) and y is not written, which saves writing (and first reading) 4
+ * bytes a value: ffn-in's 1536 per token, ~150 MB per MiniLM 32 x 128 pass. */
 static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_next) {
     embp_mm_engine *e = l->e;
     size_t N = (size_t)l->N;
@@ -711,12 +714,13 @@ static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_n
         for (int r = r0; r < r1; r += step) {
             int rows = r1 - r < step ? r1 - r : step;
             size_t at = (size_t)(row0 + r) * N;
-            e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + row0 + r, l->scales, l->bias,
-                              y + at, rows, l->N);
+            float *out = quant_next ? (float *)(void *)(e->acc + r * N) : y + at;
+            e->k->dequant_s32(e->acc + r * N, l->wsum, e->xs + row0 + r, l->scales, l->bias, out,
+                              rows, l->N);
             if (l->gelu)
-                e->k->gelu(y + at, (size_t)rows * N);
+                e->k->gelu(out, (size_t)rows * N);
             if (quant_next)
-                e->k->quantize_u8(y + at, rows, l->N, (uint8_t *)e->act2 + at, e->xs2 + row0 + r);
+                e->k->quantize_u8(out, rows, l->N, (uint8_t *)e->act2 + at, e->xs2 + row0 + r);
         }
     }
 }

@@ -88,11 +88,11 @@ void embp_linear_free(embp_linear *l); /* NULL is fine */
  * a bucket creates its primitive (~0.5 ms); later ones reuse it. */
 embp_status embp_linear_forward(embp_linear *l, const float *x, int M, float *y, embp_error *err);
 
-/* The same, when y is only next's input: an int8 linear followed by an int8 next quantizes y's
+/* The same, when y is only next's input: an int8 linear followed by an int8 next quantizes its
  * rows for next in its epilogue (while they are in cache); a bf16 one followed by a bf16 next
- * has oneDNN write bf16 for next directly and leaves y unwritten. next's forward with x == y
+ * has oneDNN write bf16 for next directly. Both leave y unwritten. next's forward with x == y
  * then skips its own conversion. Other types: as embp_linear_forward. Any other call on the
- * engine in between drops the converted rows (and a bf16 next then reads y: don't). */
+ * engine in between drops the converted rows (and next then reads y: don't). */
 embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, float *y,
                                       const embp_linear *next, embp_error *err);
 

@@ -14,7 +14,7 @@
 
 /* clang-format off */
 #define LAYERNORM_TOL 2e-5  /* abs, outputs O(1): fp32 sums of 384 terms in another order */
-#define GELU_TOL      2e-6  /* abs over [-10, 10]: A&S erf is within 1.5e-7, times x/2      */
+#define GELU_TOL      1.2e-6 /* abs over [-10, 10]: 9.7e-7 measured (simd_body.h erf)     */
 #define SOFTMAX_TOL   1e-6  /* abs on probabilities: polynomial exp ~2e-7 relative         */
 #define ATTN_TOL      1e-5  /* abs on outputs O(1)                                          */
 #define DEQUANT_TOL   1e-6  /* relative                                                     */

@@ -99,18 +99,28 @@ static inline vf vexp(vf x) {
     return p * (vf)e;
 }
 
-/* erf(x) by Abramowitz and Stegun 7.1.26 (absolute error <= 1.5e-7). */
+/* erf(x) = x P(x^2) / Q(x^2) for |x| <= 3.95 (past it erf rounds to +-1 in fp32; the clamp
+ * gives that), P and Q of degrees 6 and 5 fitted to fp64 erf for this file (the fit's own error
+ * 2e-9; fp32 rounding makes it ~3e-7 near +-1). No exp and no select: GELU ran 2.5x faster
+ * than with Abramowitz and Stegun 7.1.26 and exp (0.93 -> 0.38 ns a value, one core), and
+ * GELU's max abs error over [-10, 10] against fp64 went from 4.7e-7 to 9.7e-7. */
 static inline vf verf(vf x) {
-    vf a = vabs(x);
-    vf t = 1.0f / (1.0f + 0.3275911f * a);
-    vf y = splat(1.061405429f);
-    y = y * t - 1.453152027f;
-    y = y * t + 1.421413741f;
-    y = y * t - 0.284496736f;
-    y = y * t + 0.254829592f;
-    y = 1.0f - y * t * vexp(-a * a);
-    vi sign = (vi)x & ((vi){0} + (int32_t)0x80000000u);
-    return (vf)((vi)y | sign);
+    x = vmin(vmax(x, splat(-3.95f)), splat(3.95f));
+    vf z = x * x;
+    vf p = splat(-1.3356330264002736e-08f);
+    p = fmadd(p, z, splat(4.72022399535324e-06f));
+    p = fmadd(p, z, splat(3.8037894574753347e-04f));
+    p = fmadd(p, z, splat(3.8318899336617644e-03f));
+    p = fmadd(p, z, splat(5.427859022931305e-02f));
+    p = fmadd(p, z, splat(1.8469511786717382e-01f));
+    p = fmadd(p, z, splat(1.1283791861551147f));
+    vf q = splat(6.343336615165663e-05f);
+    q = fmadd(q, z, splat(1.3048678578206384e-03f));
+    q = fmadd(q, z, splat(1.5430629417214875e-02f));
+    q = fmadd(q, z, splat(1.1377391814461815e-01f));
+    q = fmadd(q, z, splat(4.970153550558766e-01f));
+    q = fmadd(q, z, splat(1.0f));
+    return x * p / q;
 }
 
 /* ---------------------------------------------------------------- row kernels */
@@ -164,8 +174,8 @@ static void layernorm_simd(float *x, const float *r, const float *g, const float
 static void gelu_simd(float *x, size_t n) {
     size_t i = 0;
     for (; i + VW <= n; i += VW) {
-        vf v = ld(x + i);
-        st(x + i, 0.5f * v * (1.0f + verf(v * 0.70710678118654752f)));
+        vf h = ld(x + i) * 0.5f; /* x (1 + erf) / 2 as h + h erf */
+        st(x + i, fmadd(h, verf(ld(x + i) * 0.70710678118654752f), h));
     }
     for (; i < n; i++)
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));

@@ -700,10 +700,14 @@ enum { EPI_VALUES = 4096 };
 
 /* The int8 epilogue in one pass over each thread's rows, a few rows at a time: s32 -> fp32 with
  * both scales, the zero point and bias, then GELU, then (quant_next) the u8 quantization of the
- * result for the next linear into act2/xs2, while the rows are in cache. With quant_next the
- * fp32 rows are only that quantization's input: they are made over the s32 rows they come from
- * (in cache, dirty already) and y is not written, which saves writing (and first reading) 4
- * bytes a value: ffn-in's 1536 per token, ~150 MB per MiniLM 32 x 128 pass. */
+ * result for the next linear into act2/xs2, while the rows are in cache. Ours, not oneDNN
+ * post-ops: oneDNN 2.6's int8 brgemm matmul (avx512_core_vnni) takes a src zero point, per-N
+ * output scales, per-N binary operands and gelu_erf, but the per-token activation scale has
+ * nowhere to go: a binary mul by an (M, 1) operand falls to ref_int8:any and per-row output
+ * scales are unimplemented (probed on an AVX-512 VNNI EPYC, M 16-512 at MiniLM's shapes).
+ * With quant_next the fp32 rows are only that quantization's input: they are made over the s32
+ * rows they come from (in cache, dirty already) and y is not written, which saves writing (and
+ * first reading) 4 bytes a value: ffn-in's 1536 per token, ~150 MB per MiniLM 32 x 128 pass. */
 static void int8_epilogue(embp_linear *l, int row0, int M, float *y, int quant_next) {
     embp_mm_engine *e = l->e;
     size_t N = (size_t)l->N;

@@ -68,30 +68,30 @@ static inline __mmask16 first_lanes(int n) {
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-/* 2^x for x <= 0 (kernels.h's attention_bf16): x = n + f, f in [-1/2, 1/2], 2^f by a degree-5
- * polynomial fitted for the least largest relative error over that range (2.3e-7 in fp32, as
- * vexp's; degree 3's 7.5e-5, one bias the same way in every p, moved enough bf16(p) roundings
- * together to shift an output by 2^-7 at L 512, and degree 4's 2.7e-6 moved the bf16 plan off
- * its simulation in test_plan_reference), times 2^n by vscalefps, which underflows to 0
- * without a clamp; lanes outside live are 0. Nine instructions where vexp takes about twenty. */
+/* 2^x for x <= 0 (kernels.h's attention_bf16): f = x - floor(x) in [0, 1) by one vreduceps,
+ * 2^f by a degree-5 polynomial fitted for the least largest relative error over that range
+ * (1.6e-7 in fp32, under vexp's 2e-7), times 2^floor(x) by vscalefps, which underflows to 0
+ * without a clamp; lanes outside live are 0. Eight instructions where vexp takes about twenty.
+ * (Degree 3's 7.5e-5, one bias the same way in every p, moved enough bf16(p) roundings together
+ * to shift an output by 2^-7 at L 512; degree 4's 2.7e-6 moved the bf16 plan off its
+ * simulation in test_plan_reference.) */
 static inline __m512 exp2_bf16(__m512 x, __mmask16 live) {
-    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(0.00132764631f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.00967554096f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.0555071346f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240221202f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.693146944f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.00000012f));
-    return _mm512_maskz_scalef_ps(live, p, n);
+    __m512 f = _mm512_reduce_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 p = _mm512_set1_ps(0.00187757541f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.00898934249f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.0558263175f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240153611f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.693153083f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.99999994f));
+    return _mm512_maskz_scalef_ps(live, p, x);
 }
 
-/* T (4, Lp) = c * q_r . k_j over the bf16 pairs for columns [j, j + 16 NV): kb (Dh, 16 NV)
- * words of those keys' pairs (keys_bf16's block), qp (4, Dh) the rows' pairs; mx[r] takes the
- * running max of row r's columns below L. */
+/* S (4, Lp) = q_r . k_j over the bf16 pairs for columns [j, j + 16 NV): kb (Dh, 16 NV) words
+ * of those keys' pairs (keys_bf16's block), qp (4, Dh) the rows' pairs; mx[r] takes the running
+ * max of row r's columns below L. */
 static inline __attribute__((always_inline)) void
-scores4_bf16(const uint32_t *qp, const uint32_t *kb, int Dh, int Lp, int L, float c, float *T,
-             int j, int nv, __m512 mx[4]) {
+scores4_bf16(const uint32_t *qp, const uint32_t *kb, int Dh, int Lp, int L, float *S, int j,
+             int nv, __m512 mx[4]) {
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++)
         for (int u = 0; u < nv; u++)
@@ -111,12 +111,24 @@ scores4_bf16(const uint32_t *qp, const uint32_t *kb, int Dh, int Lp, int L, floa
     for (int u = 0; u < nv; u++) {
         __mmask16 live = first_lanes(L - j - 16 * u);
         for (int r = 0; r < 4; r++) {
-            __m512 t = _mm512_mul_ps(acc[r][u], _mm512_set1_ps(c));
-            _mm512_storeu_ps(T + (size_t)r * Lp + j + 16 * u, t);
-            mx[r] = _mm512_mask_max_ps(mx[r], live, mx[r], t);
+            _mm512_storeu_ps(S + (size_t)r * Lp + j + 16 * u, acc[r][u]);
+            mx[r] = _mm512_mask_max_ps(mx[r], live, mx[r], acc[r][u]);
         }
     }
 }
+
+/* scores4_bf16 for each constant vector count, each a function of its own: inlined into one
+ * function with the rest, GCC spilled the k vectors and accumulators to the stack. */
+#define SCORES4_BF16_N(nv)                                                                        \
+    static __attribute__((noinline)) void scores4_bf16_##nv(                                       \
+        const uint32_t *qp, const uint32_t *kb, int Dh, int Lp, int L, float *S, int j,           \
+        __m512 mx[4]) {                                                                            \
+        scores4_bf16(qp, kb, Dh, Lp, L, S, j, nv, mx);                                             \
+    }
+SCORES4_BF16_N(1)
+SCORES4_BF16_N(2)
+SCORES4_BF16_N(3)
+SCORES4_BF16_N(4)
 
 /* out rows [0, rows) (stride out_stride), columns [c, c + 16 nv) = inv_r * sum_j bf16(p_rj)
  * bf16(v_j): Pb (4, Lp) bf16 of the exponentials, v2 (Lp / 2, D) words of row pairs' values.
@@ -163,6 +175,58 @@ weighted4_bf16(const uint16_t *Pb, int Lp, const uint32_t *v2, int D, int npairs
         }
 }
 
+#define WEIGHTED4_BF16_N(nv)                                                                      \
+    static __attribute__((noinline)) void weighted4_bf16_##nv(                                     \
+        const uint16_t *Pb, int Lp, const uint32_t *v2, int D, int npairs, const float *inv,      \
+        float *out, int out_stride, int rows, int c) {                                             \
+        weighted4_bf16(Pb, Lp, v2, D, npairs, inv, out, out_stride, rows, c, nv);                  \
+    }
+WEIGHTED4_BF16_N(2)
+WEIGHTED4_BF16_N(4)
+
+static inline __m512 add_or_max(__m512 a, __m512 b, int add) {
+    return add ? _mm512_add_ps(a, b) : _mm512_max_ps(a, b);
+}
+
+/* Four rows' horizontal sums (add) or maxima in one tree of shuffles: 128-bit lane r of the
+ * result holds row v[r]'s in each of its four floats. A row at a time costs four times the
+ * instructions in four dependent chains. */
+static inline __m512 reduce4(const __m512 v[4], int add) {
+    __m512 a = add_or_max(_mm512_shuffle_f32x4(v[0], v[1], 0x44),
+                          _mm512_shuffle_f32x4(v[0], v[1], 0xEE), add);
+    __m512 b = add_or_max(_mm512_shuffle_f32x4(v[2], v[3], 0x44),
+                          _mm512_shuffle_f32x4(v[2], v[3], 0xEE), add);
+    __m512 u = add_or_max(_mm512_shuffle_f32x4(a, b, 0x88), _mm512_shuffle_f32x4(a, b, 0xDD), add);
+    u = add_or_max(u, _mm512_permute_ps(u, 0x4E), add);
+    return add_or_max(u, _mm512_permute_ps(u, 0xB1), add);
+}
+
+/* The softmax of four rows of scores S (4, Lp) whose maxima over the columns below L are in
+ * mx: Pb (4, Lp) = bf16(p) with p = 2^(c s - c max s), zero past L, and inv[r] = 1 / sum_j p,
+ * the rows side by side so that each step has four independent chains. */
+static void softmax4_bf16(const float *S, int Lp, int L, float c, const __m512 mx[4],
+                          uint16_t *Pb, float inv[4]) {
+    __m512 cm = _mm512_mul_ps(reduce4(mx, 0), _mm512_set1_ps(c)), m[4], sum[4];
+    for (int r = 0; r < 4; r++) {
+        m[r] = _mm512_shuffle_f32x4(cm, cm, 0x55 * r); /* row r's c max in every lane */
+        sum[r] = _mm512_setzero_ps();
+    }
+    const __m512 cv = _mm512_set1_ps(c);
+    for (int j = 0; j < Lp; j += 16) {
+        __mmask16 live = first_lanes(L - j);
+        for (int r = 0; r < 4; r++) {
+            __m512 x = _mm512_fmsub_ps(_mm512_loadu_ps(S + (size_t)r * Lp + j), cv, m[r]);
+            __m512 p = exp2_bf16(x, live);
+            sum[r] = _mm512_add_ps(sum[r], p);
+            _mm256_storeu_si256((__m256i *)(void *)(Pb + (size_t)r * Lp + j),
+                                (__m256i)_mm512_cvtneps_pbh(p));
+        }
+    }
+    __m512 iv = _mm512_div_ps(_mm512_set1_ps(1.0f), reduce4(sum, 1));
+    _mm_storeu_ps(inv, _mm512_castps512_ps128(_mm512_permutexvar_ps(
+                           _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), iv)));
+}
+
 /* k's pairs transposed in blocks of 64 keys (the last one 16, 32 or 48), each block (Dh, its
  * width) words from word Dh j0 on: word (e, j) = k_j's pair e, zero past L. A block is one
  * contiguous run that scores4_bf16 reads front to back (a (Dh, Lp) matrix read 64 columns at a
@@ -197,9 +261,9 @@ static void values_bf16(const float *v, int stride, int L, int D, uint32_t *v2) 
 }
 
 /* kernels.h's attention_bf16 (its numerics there). Head sizes other than a multiple of 32 run
- * the fp32 kernel. Four query rows at a time: their scores (in log2 units) with each row's max,
- * then one pass of 2^(t - max) giving the bf16 row and the fp32 sum, then the weighted values.
- * Scratch: kt2 (Lp, D/2) words (keys_bf16's blocks), v2 (Lp/2, D) words, T (4, Lp) floats, Pb
+ * the fp32 kernel. Four query rows at a time: their scores with each row's max, then one pass
+ * of 2^(c s - c max) giving the bf16 rows and the fp32 sums, then the weighted values.
+ * Scratch: kt2 (Lp, D/2) words (keys_bf16's blocks), v2 (Lp/2, D) words, S (4, Lp) floats, Pb
  * (4, Lp) bf16, q pairs (4, D/2) words: embp_attn_scratch_floats. */
 static void attention_bf16_avx512(const float *q, const float *k, const float *v, int stride,
                                   float *out, int out_stride, int L, int D, float scale,
@@ -210,8 +274,8 @@ static void attention_bf16_avx512(const float *q, const float *k, const float *v
     }
     int Lp = (L + 15) / 16 * 16, Dh = D / 2, npairs = (L + 1) / 2;
     uint32_t *kt2 = (uint32_t *)(void *)scratch, *v2 = kt2 + (size_t)Dh * Lp;
-    float *T = (float *)(void *)(v2 + (size_t)Lp / 2 * D);
-    uint16_t *Pb = (uint16_t *)(void *)(T + 4 * (size_t)Lp);
+    float *S = (float *)(void *)(v2 + (size_t)Lp / 2 * D);
+    uint16_t *Pb = (uint16_t *)(void *)(S + 4 * (size_t)Lp);
     uint32_t *qp = (uint32_t *)(void *)(Pb + 4 * (size_t)Lp);
     float c = scale * EMBP_LOG2E;
     keys_bf16(k, stride, L, Dh, Lp, kt2);
@@ -228,29 +292,19 @@ static void attention_bf16_avx512(const float *q, const float *k, const float *v
             mx[r] = _mm512_set1_ps(-INFINITY);
         for (int j = 0; j < Lp; j += 64)
             switch ((Lp - j) / 16) { /* constant counts: the accumulators stay in registers */
-            case 1: scores4_bf16(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, c, T, j, 1, mx); break;
-            case 2: scores4_bf16(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, c, T, j, 2, mx); break;
-            case 3: scores4_bf16(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, c, T, j, 3, mx); break;
-            default: scores4_bf16(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, c, T, j, 4, mx); break;
+            case 1: scores4_bf16_1(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, S, j, mx); break;
+            case 2: scores4_bf16_2(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, S, j, mx); break;
+            case 3: scores4_bf16_3(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, S, j, mx); break;
+            default: scores4_bf16_4(qp, kt2 + (size_t)j * Dh, Dh, Lp, L, S, j, mx); break;
             }
         float inv[4];
-        for (int r = 0; r < 4; r++) {
-            const float *t = T + (size_t)r * Lp;
-            __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r])), sum = _mm512_setzero_ps();
-            for (int j = 0; j < Lp; j += 16) { /* bf16 of the exponentials, zero past L */
-                __m512 p = exp2_bf16(_mm512_sub_ps(_mm512_loadu_ps(t + j), m), first_lanes(L - j));
-                sum = _mm512_add_ps(sum, p);
-                _mm256_storeu_si256((__m256i *)(void *)(Pb + (size_t)r * Lp + j),
-                                    (__m256i)_mm512_cvtneps_pbh(p));
-            }
-            inv[r] = 1.0f / _mm512_reduce_add_ps(sum);
-        }
+        softmax4_bf16(S, Lp, L, c, mx, Pb, inv);
         float *o = out + (size_t)i0 * out_stride;
         for (int col = 0; col < D; col += 64)
             if (D - col >= 64)
-                weighted4_bf16(Pb, Lp, v2, D, npairs, inv, o, out_stride, rows, col, 4);
+                weighted4_bf16_4(Pb, Lp, v2, D, npairs, inv, o, out_stride, rows, col);
             else
-                weighted4_bf16(Pb, Lp, v2, D, npairs, inv, o, out_stride, rows, col, 2);
+                weighted4_bf16_2(Pb, Lp, v2, D, npairs, inv, o, out_stride, rows, col);
     }
 }
 

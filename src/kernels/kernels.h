@@ -37,9 +37,10 @@ typedef struct {
                            const float *bias, float *scratch);
     /* attention with its two products in bf16 (vdpbf16ps), for plans that compute in bf16 or int8;
      * NULL where the CPU lacks AVX512_BF16. Same arguments and scratch as attention; q, k and
-     * v are rounded to bf16 (nearest even), t_ij = (sum_d q_id k_jd summed in fp32) * c with
-     * c = scale * EMBP_LOG2E in fp32 (the scores in log2 units), p_ij = 2^(t_ij - max_j t_ij)
-     * to a relative 3e-7 (as attention's exp), out_i = (sum_j bf16(p_ij) v_j) / sum_j p_ij.
+     * v are rounded to bf16 (nearest even), s_ij = sum_d q_id k_jd summed in fp32, p_ij =
+     * 2^(c s_ij - m_i) with c = scale * EMBP_LOG2E and m_i = c max_j s_ij in fp32 (the scores
+     * in log2 units; c s - m in one rounding), 2^x to a relative 2e-7 (as attention's exp),
+     * out_i = (sum_j bf16(p_ij) v_j) / sum_j p_ij.
      * A head size that is not a multiple of 32 runs attention's fp32 numerics.
      * embp_attention_bf16_ref is its scalar twin (tests only). */
     void (*attention_bf16)(const float *q, const float *k, const float *v, int stride,

@@ -100,12 +100,12 @@ void embp_attention_bf16_ref(const float *q, const float *k, const float *v, int
             double acc = 0.0;
             for (int d = 0; d < D; d++)
                 acc += (double)to_bf16(qi[d]) * to_bf16(kj[d]);
-            s[j] = (float)acc * c;
+            s[j] = (float)acc;
             mx = s[j] > mx ? s[j] : mx;
         }
-        double sum = 0.0;
+        double sum = 0.0, m = mx * c;
         for (int j = 0; j < L; j++) {
-            s[j] = exp2f(s[j] - mx);
+            s[j] = (float)exp2((double)s[j] * c - m);
             sum += s[j];
         }
         float *oi = out + (size_t)i * out_stride;

@@ -24,10 +24,6 @@ static inline __m512i bf16_zip(const float *a, const float *b) {
     return _mm512_permutexvar_epi16(idx, (__m512i)ab);
 }
 
-/* x stays in a register: GCC would otherwise load a vector again for each of its four uses
- * (it may, since memory still holds it), four times the loads the products need. */
-#define IN_REGISTER(x) __asm__("" : "+v"(x))
-
 static inline __m512i bcast32(const void *p) {
     int32_t x;
     memcpy(&x, p, 4);

@@ -33,6 +33,25 @@ static inline vf splat(float x) {
 static inline vf fmadd(vf a, vf b, vf c) {
     return (vf)SIMD(fmadd_ps)(a, b, c);
 }
+/* max / min as (v)maxps / (v)minps: a > b ? a : b (a < b ? a : b), so b when either is NaN or
+ * both are zeros; one instruction where a compare and a select take two or three. */
+static inline vf vmax(vf a, vf b) {
+    return (vf)SIMD(max_ps)(a, b);
+}
+static inline vf vmin(vf a, vf b) {
+    return (vf)SIMD(min_ps)(a, b);
+}
+/* p * 2^n for integral n (as floats) in [-126, 127]: vscalefps at AVX-512; at AVX2, 2^n built
+ * in the exponent bits (a normal float for those n) times p. One rounding either way, so both
+ * give the same bits. */
+static inline vf ldexp_n(vf p, vf n) {
+#if VW == 16
+    return (vf)_mm512_scalef_ps(p, n);
+#else
+    vi e = (__builtin_convertvector(n, vi) + 127) << 23;
+    return p * (vf)e;
+#endif
+}
 
 /* ---------------------------------------------------------------- vector helpers */
 
@@ -43,16 +62,6 @@ static inline vf ld(const float *p) {
 }
 static inline void st(float *p, vf v) {
     memcpy(p, &v, sizeof v);
-}
-/* Lane-wise select by mask m (all ones or zero per lane): m ? a : b. */
-static inline vf sel(vi m, vf a, vf b) {
-    return (vf)(((vi)a & m) | ((vi)b & ~m));
-}
-static inline vf vmax(vf a, vf b) {
-    return sel((vi)(a > b), a, b);
-}
-static inline vf vmin(vf a, vf b) {
-    return sel((vi)(a < b), a, b);
 }
 static inline vf vabs(vf a) {
     return (vf)((vi)a & ((vi){0} + 0x7fffffff));
@@ -71,8 +80,8 @@ static inline float hmax(vf v) {
 }
 
 /* exp(x) for x in [-87, 88] (clamped outside), relative error ~2e-7: x = n ln2 + r, Cephes'
- * degree-5 polynomial for exp(r), 2^n built in the exponent bits. Rounding to nearest uses the
- * 1.5 * 2^23 trick, which vector extensions have no floor for. */
+ * degree-5 polynomial for exp(r), times 2^n (ldexp_n; n in [-126, 127] after the clamp).
+ * Rounding to nearest uses the 1.5 * 2^23 trick, which vector extensions have no floor for. */
 static inline vf vexp(vf x) {
     const float magic = 12582912.0f;
     x = vmin(vmax(x, splat(-87.0f)), splat(88.0f));
@@ -86,8 +95,7 @@ static inline vf vexp(vf x) {
     p = fmadd(p, r, splat(1.6666665459e-1f));
     p = fmadd(p, r, splat(5.0000001201e-1f));
     p = fmadd(p, r * r, r + 1.0f);
-    vi e = ((vi)t - (vi){0} - 0x4B400000 + 127) << 23;
-    return p * (vf)e;
+    return ldexp_n(p, n);
 }
 
 /* erf(x) by Abramowitz and Stegun 7.1.26 (absolute error <= 1.5e-7). */

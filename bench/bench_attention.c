@@ -1,7 +1,8 @@
-/* bench_attention: one head of attention (kernels.h's attention, and attention_bf16 where the CPU
- * has it) at the sequence lengths and head sizes embp's encoders run (L 16..512, D 32 and 64),
- * one thread, each kernel checked against its scalar twin before it is timed. Prints us per
- * head, GFLOP/s of the two products (4 L^2 D flops) and the ratio bf16 / fp32.
+/* bench_attention: attention (kernels.h's attention, and attention_bf16 where the CPU has it) at
+ * the sequence lengths and head sizes embp's encoders run (L 16..512, D 32 and 64), over one
+ * sequence's 12 heads laid out as the models' fused QKV rows (row stride 3 x 12 D floats, as
+ * bert.c calls it), one thread, each kernel checked against its scalar twin before it is timed.
+ * Prints us per head, GFLOP/s of the two products (4 L^2 D flops) and the ratio bf16 / fp32.
  *   bench_attention [--seconds S] (per shape and kernel; default 0.2) [--cpu-time]
  *                   [--shape L D] (that shape only: for perf) */
 #include <math.h>
@@ -35,16 +36,26 @@ static double max_diff(const float *a, const float *b, size_t n) {
     return m;
 }
 
-/* Best-of-5 us per call of f over rounds of calls filling `seconds`; out gets the result. */
+#define NH 12 /* heads: MiniLM's at D 32, BERT-base's at D 64 */
+
+/* All NH heads of qkv (L, 3 NH D) into out (L, NH D). */
+static void all_heads(attn_fn f, const float *qkv, int L, int D, float *out, float *scr) {
+    int H = NH * D;
+    float scale = 1.0f / sqrtf((float)D);
+    for (int h = 0; h < NH; h++)
+        f(qkv + h * D, qkv + H + h * D, qkv + 2 * H + h * D, 3 * H, out + h * D, H, L, D, scale,
+          scr);
+}
+
+/* Best-of-5 us per head of f over rounds of calls filling `seconds`; out gets the result. */
 static double time_head(attn_fn f, const float *qkv, int L, int D, float *out, float *scr,
                         double seconds) {
-    float scale = 1.0f / sqrtf((float)D);
     int reps = 1;
     double best = 1e30;
     for (;;) { /* calibrate: a round of reps calls lasting >= seconds / 5 */
         double t = now();
         for (int i = 0; i < reps; i++)
-            f(qkv, qkv + D, qkv + 2 * D, 3 * D, out, D, L, D, scale, scr);
+            all_heads(f, qkv, L, D, out, scr);
         t = now() - t;
         if (t >= seconds / 5 || reps > (1 << 24)) {
             best = t / reps;
@@ -55,11 +66,11 @@ static double time_head(attn_fn f, const float *qkv, int L, int D, float *out, f
     for (int round = 1; round < 5; round++) {
         double t = now();
         for (int i = 0; i < reps; i++)
-            f(qkv, qkv + D, qkv + 2 * D, 3 * D, out, D, L, D, scale, scr);
+            all_heads(f, qkv, L, D, out, scr);
         t = (now() - t) / reps;
         best = t < best ? t : best;
     }
-    return best * 1e6;
+    return best * 1e6 / NH;
 }
 
 int main(int argc, char **argv) {
@@ -90,22 +101,20 @@ int main(int argc, char **argv) {
             int L = only_L ? only_L : Ls[li], D = only_D ? only_D : Ds[di];
             if (only_L && (li || di))
                 break;
-            size_t n = (size_t)L * 3 * D;
-            float *qkv = malloc(n * sizeof(float)), *ref = malloc((size_t)L * D * sizeof(float));
-            float *out = malloc((size_t)L * D * sizeof(float));
+            size_t n = (size_t)L * 3 * NH * D, no = (size_t)L * NH * D;
+            float *qkv = malloc(n * sizeof(float)), *ref = malloc(no * sizeof(float));
+            float *out = malloc(no * sizeof(float));
             float *scr = malloc(embp_attn_scratch_floats(L, D) * sizeof(float));
             for (size_t i = 0; i < n; i++) { /* in [-2, 2]: scores of a few units */
                 rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
                 qkv[i] = (float)((double)(rng >> 11) * ldexp(1.0, -51) - 1.0) * 2.0f;
             }
-            float scale = 1.0f / sqrtf((float)D);
             double flop = 4.0 * L * L * D;
-            embp_kernels_scalar.attention(qkv, qkv + D, qkv + 2 * D, 3 * D, ref, D, L, D, scale,
-                                          scr);
-            k->attention(qkv, qkv + D, qkv + 2 * D, 3 * D, out, D, L, D, scale, scr);
-            if (max_diff(out, ref, (size_t)L * D) > 1e-4) {
+            all_heads(embp_kernels_scalar.attention, qkv, L, D, ref, scr);
+            all_heads(k->attention, qkv, L, D, out, scr);
+            if (max_diff(out, ref, no) > 1e-4) {
                 fprintf(stderr, "bench_attention: attention L=%d D=%d differs from scalar by %g\n",
-                        L, D, max_diff(out, ref, (size_t)L * D));
+                        L, D, max_diff(out, ref, no));
                 return 1;
             }
             double f32 = time_head(k->attention, qkv, L, D, out, scr, seconds);
@@ -114,11 +123,14 @@ int main(int argc, char **argv) {
                 free(qkv), free(ref), free(out), free(scr);
                 continue;
             }
-            embp_attention_bf16_ref(qkv, qkv + D, qkv + 2 * D, 3 * D, ref, D, L, D, scale, scr);
-            k->attention_bf16(qkv, qkv + D, qkv + 2 * D, 3 * D, out, D, L, D, scale, scr);
-            if (max_diff(out, ref, (size_t)L * D) > 2.0 * 0.00390625) { /* test_kernels' bound */
+            all_heads(embp_attention_bf16_ref, qkv, L, D, ref, scr);
+            all_heads(k->attention_bf16, qkv, L, D, out, scr);
+            /* a bf16(p) rounding away from the twin's moves an output by up to 2^-7 of |v| <= 2
+             * (test_kernels' 2^-7 holds per head; over 12 it was seen at 0.00786); a wrong
+             * kernel misses by orders of magnitude */
+            if (max_diff(out, ref, no) > 0.015625) {
                 fprintf(stderr, "bench_attention: attention_bf16 L=%d D=%d differs from its "
-                        "twin by %g\n", L, D, max_diff(out, ref, (size_t)L * D));
+                        "twin by %g\n", L, D, max_diff(out, ref, no));
                 return 1;
             }
             double b16 = time_head(k->attention_bf16, qkv, L, D, out, scr, seconds);

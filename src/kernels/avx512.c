@@ -274,6 +274,7 @@ static void attention_bf16_avx512(const float *q, const float *k, const float *v
     uint16_t *Pb = (uint16_t *)(void *)(S + 4 * (size_t)Lp);
     uint32_t *qp = (uint32_t *)(void *)(Pb + 4 * (size_t)Lp);
     float c = scale * EMBP_LOG2E;
+    prefetch_head(q, k, v, stride, L, D);
     keys_bf16(k, stride, L, Dh, Lp, kt2);
     values_bf16(v, stride, L, D, v2);
     for (int i0 = 0; i0 < L; i0 += 4) {

@@ -214,6 +214,20 @@ static void softmax_simd(float *x, int n) {
 
 /* ---------------------------------------------------------------- attention */
 
+/* Asks for every line of one head's q, k and v rows at once (k and v into L1, read first; q
+ * into L2). In a forward pass the fused QKV rows are 3 H floats apart (4.6 KB at MiniLM's H,
+ * 9.2 at base's) and mostly not in cache: read row by row, each line's miss waited for the
+ * ones before it (bench_forward --threads 1, MiniLM bf16: attention 36.4 -> 33.3 CPU ms). */
+static void prefetch_head(const float *q, const float *k, const float *v, int stride, int L,
+                          int D) {
+    for (int j = 0; j < L; j++)
+        for (int d = 0; d < D; d += 16) {
+            _mm_prefetch((const char *)(k + (size_t)j * stride + d), _MM_HINT_T0);
+            _mm_prefetch((const char *)(v + (size_t)j * stride + d), _MM_HINT_T0);
+            _mm_prefetch((const char *)(q + (size_t)j * stride + d), _MM_HINT_T1);
+        }
+}
+
 /* kt = k transposed: (D, Lp), zero in the padding columns L..Lp. */
 static void transpose_k(const float *k, int stride, int L, int D, int Lp, float *kt) {
     for (int d = 0; d < D; d++) {
@@ -319,6 +333,7 @@ static void attention_bias_simd(const float *q, const float *k, const float *v, 
                                 const float *bias, float *scratch) {
     int Lp = (L + 15) / 16 * 16;
     float *kt = scratch, *P = scratch + (size_t)D * Lp;
+    prefetch_head(q, k, v, stride, L, D);
     transpose_k(k, stride, L, D, Lp, kt);
     for (int i0 = 0; i0 < L; i0 += 4) {
         int rows = L - i0 < 4 ? L - i0 : 4;

@@ -37,10 +37,12 @@ typedef struct {
                            const float *bias, float *scratch);
     /* attention with its two products in bf16 (vdpbf16ps), for plans that compute in bf16 or int8;
      * NULL where the CPU lacks AVX512_BF16. Same arguments and scratch as attention; q, k and
-     * v are rounded to bf16 (nearest even), s_ij = scale * sum_d q_id k_jd summed in fp32,
-     * p_ij = exp(s_ij - max_j s_ij), out_i = (sum_j bf16(p_ij) v_j) / sum_j p_ij. A head size
-     * that is not a multiple of 32 runs attention's fp32 numerics. embp_attention_bf16_ref is
-     * its scalar twin (tests only). */
+     * v are rounded to bf16 (nearest even), s_ij = sum_d q_id k_jd summed in fp32, p_ij =
+     * 2^(c s_ij - m_i) with c = scale * EMBP_LOG2E and m_i = c max_j s_ij in fp32 (the scores
+     * in log2 units; c s - m in one rounding), 2^x to a relative 2e-7 (as attention's exp),
+     * out_i = (sum_j bf16(p_ij) v_j) / sum_j p_ij.
+     * A head size that is not a multiple of 32 runs attention's fp32 numerics.
+     * embp_attention_bf16_ref is its scalar twin (tests only). */
     void (*attention_bf16)(const float *q, const float *k, const float *v, int stride,
                            float *out, int out_stride, int L, int D, float scale,
                            float *scratch);
@@ -93,7 +95,11 @@ static inline size_t embp_attn_scratch_floats(int L, int D) {
     return (size_t)D * lp + 6 * lp + 2 * (size_t)D + 16;
 }
 
-/* attention_bf16's numerics (kernels.h) in scalar code with fp64 sums; scratch holds L floats. */
+/* log2(e) in fp32: attention_bf16 scales its scores by scale * EMBP_LOG2E. */
+#define EMBP_LOG2E 1.44269504088896341f
+
+/* attention_bf16's numerics (kernels.h) in scalar code with fp64 sums and an exact 2^x;
+ * scratch holds L floats. */
 void embp_attention_bf16_ref(const float *q, const float *k, const float *v, int stride,
                              float *out, int out_stride, int L, int D, float scale,
                              float *scratch);

@@ -91,7 +91,7 @@ void embp_attention_bf16_ref(const float *q, const float *k, const float *v, int
         attention_scalar(q, k, v, stride, out, out_stride, L, D, scale, scratch);
         return;
     }
-    float *s = scratch;
+    float *s = scratch, c = scale * EMBP_LOG2E;
     for (int i = 0; i < L; i++) {
         const float *qi = q + (size_t)i * stride;
         float mx = -INFINITY;
@@ -100,12 +100,12 @@ void embp_attention_bf16_ref(const float *q, const float *k, const float *v, int
             double acc = 0.0;
             for (int d = 0; d < D; d++)
                 acc += (double)to_bf16(qi[d]) * to_bf16(kj[d]);
-            s[j] = (float)acc * scale;
+            s[j] = (float)acc;
             mx = s[j] > mx ? s[j] : mx;
         }
-        double sum = 0.0;
+        double sum = 0.0, m = mx * c;
         for (int j = 0; j < L; j++) {
-            s[j] = expf(s[j] - mx);
+            s[j] = (float)exp2((double)s[j] * c - m);
             sum += s[j];
         }
         float *oi = out + (size_t)i * out_stride;

@@ -2,7 +2,7 @@
  * GEMM peak.
  *   bench_forward MODEL_DIR [--seconds S] [--threads N] [--precision P] [--storage S]
  *                 [--compute C] [--group-size G]     (P, S, C, G: as embp's flags of those names)
- *                 [--profile PASSES] [--peaks] [--batch-only]
+ *                 [--profile PASSES] [--peaks] [--batch-only] [--no-peak]
  * Prints the threads it ran with, tokens/s at batch 32 x 128, p50/p99 latency at 1 x 16,
  * achieved GFLOP/s, and a pure oneDNN GEMM's GFLOP/s measured in the same run. Each timed call
  * tokenizes, embeds and pools the same texts `peer.mjs bench` times (B texts of L - 2 words
@@ -12,7 +12,8 @@
  * PASSES forward passes at 32 x 128 and at 1 x 16, each GEMM's rate against that limit.
  * --peaks: pure GEMMs of every type at the model's four shapes (M 4096), and their time ratios
  * to fp32 (the speed-up each plan's GEMMs allow).
- * --batch-only: only the 32 x 128 figure (for sampling profilers: bench/profile.sh). */
+ * --batch-only: only the 32 x 128 figure (for sampling profilers: bench/profile.sh).
+ * --no-peak: without the pure GEMM peak after the figures (bench/oversub.sh times many runs). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include "kernels/matmul.h"
 #include "runtime/model.h"
 #include "settings/config.h"
+#include "settings/openmp.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -267,7 +269,8 @@ static void peaks(const embp_model_info *info, double seconds) {
 int main(int argc, char **argv) {
     const char *dir = NULL;
     double seconds = 3.0;
-    int prof_passes = 0, do_peaks = 0, batch_only = 0;
+    int prof_passes = 0, do_peaks = 0, batch_only = 0, no_peak = 0;
+    embp_openmp_apply_default(argv); /* as embp's commands run: may re-execute, once */
     embp_load_opts o;
     embp_load_opts_init(&o);
     o.max_batch_tokens = 4096; /* one pass of 32 x 128 */
@@ -295,13 +298,15 @@ int main(int argc, char **argv) {
             do_peaks = 1;
         else if (!strcmp(argv[i], "--batch-only"))
             batch_only = 1;
+        else if (!strcmp(argv[i], "--no-peak"))
+            no_peak = 1;
         else
             dir = argv[i];
     }
     if (!dir)
         return fprintf(stderr, "usage: bench_forward MODEL_DIR [--seconds S] [--threads N] "
                        "[--precision P] [--storage S] [--compute C] [--group-size G] "
-                       "[--profile PASSES] [--peaks] [--batch-only]\n"), 2;
+                       "[--profile PASSES] [--peaks] [--batch-only] [--no-peak]\n"), 2;
     embp_model *m = NULL;
     embp_error err = {0};
     if (embp_model_load(dir, &o, &m, &err) != EMBP_OK)
@@ -309,10 +314,11 @@ int main(int argc, char **argv) {
     embp_model_info info;
     embp_model_get_info(m, &info);
     const embp_cpu *cpu = embp_cpu_get();
+    char omp[160];
     printf("model %s: H %d, %d layers, storage %s, compute %s, kernels %s, %d threads on %d "
-           "cores, %s\n", info.name, info.hidden, info.layers, info.storage, info.compute,
-           embp_model_kernels(m), o.n_threads > 0 ? o.n_threads : cpu->n_cores, cpu->n_cores,
-           cpu->brand);
+           "cores, %s\nopenmp %s\n", info.name, info.hidden, info.layers, info.storage,
+           info.compute, embp_model_kernels(m), o.n_threads > 0 ? o.n_threads : cpu->n_cores,
+           cpu->n_cores, cpu->brand, embp_openmp_describe(omp, sizeof omp));
     if (prof_passes > 0) {
         int threads = o.n_threads > 0 ? o.n_threads : cpu->n_cores;
         isa_peak isa = isa_measure(cpu);
@@ -339,7 +345,7 @@ int main(int argc, char **argv) {
     n = run(m, &info, 1, 16, seconds, times, CAP);
     report(&info, 1, 16, times, n);
     embp_mm_type types[3] = {EMBP_MM_F32, EMBP_MM_BF16, EMBP_MM_INT8};
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0; t < 3 && !no_peak; t++) {
         if (types[t] == EMBP_MM_BF16 && !embp_cpu_has_avx512(cpu))
             continue;
         double g = embp_mm_peak_gflops(types[t], 4096, info.hidden, info.intermediate,

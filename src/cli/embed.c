@@ -13,6 +13,7 @@
 #include "runtime/encoding.h"
 #include "runtime/model.h"
 #include "runtime/registry.h"
+#include "settings/openmp.h"
 #include "core/buf.h"
 
 /* Calls fn(text, len, index, ctx) for each --text, else each line of stdin (split on '\n'
@@ -448,6 +449,8 @@ static void print_info_text(const embp_registry_model *m, const embp_cpu *cpu, c
                i->fidelity_mean, i->fidelity_min);
     printf("cpu           %s (%s), %d cores\n", cpu->brand, cpu->vendor, cpu->n_cores);
     printf("features      %s\nmasked        %s\n", feats, *cpu->masked ? cpu->masked : "none");
+    char omp[160];
+    printf("openmp        %s\n", embp_openmp_describe(omp, sizeof omp));
     (void)all;
 }
 
@@ -471,6 +474,8 @@ static void print_info_json(const embp_registry_model *m, const embp_cpu *cpu, c
         json_object_set_new(o, "kind", json_string(embp_registry_kind(i)));
         json_object_set_new(o, "prompts", embp_registry_prompts_json(m));
         json_object_set_new(o, "dense_modules", json_integer(i->n_dense));
+        char omp[160];
+        json_object_set_new(o, "openmp", json_string(embp_openmp_describe(omp, sizeof omp)));
     }
     if (o && i->is_demo)
         json_object_set_new(o, "warning", json_string("demo model: seeded random weights, the "

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/demo.h"
+#include "settings/openmp.h"
 
 static void usage(FILE *f) {
     fputs("embp: embedding-model inference server for Hugging Face / sentence-transformers "
@@ -32,11 +33,12 @@ static void usage(FILE *f) {
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the command's name */
+    int computes; /* runs a model's forward: takes embp's OpenMP default (settings/openmp.h) */
 } commands[] = {
-    {"serve", embp_cli_serve},       {"embed", embp_cli_embed},
-    {"rerank", embp_cli_rerank},     {"tokenize", embp_cli_tokenize},
-    {"info", embp_cli_info},         {"quantize", embp_cli_quantize},
-    {"pull", embp_cli_pull},         {"demo-model", embp_cli_demo_model},
+    {"serve", embp_cli_serve, 1},   {"embed", embp_cli_embed, 1},
+    {"rerank", embp_cli_rerank, 1}, {"tokenize", embp_cli_tokenize, 0},
+    {"info", embp_cli_info, 1},     {"quantize", embp_cli_quantize, 1},
+    {"pull", embp_cli_pull, 0},     {"demo-model", embp_cli_demo_model, 0},
 };
 
 int main(int argc, char **argv) {
@@ -54,8 +56,11 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(cmd, commands[i].name))
+        if (!strcmp(cmd, commands[i].name)) {
+            if (commands[i].computes)
+                embp_openmp_apply_default(argv); /* may re-execute this program, once */
             return commands[i].run(argc - 1, argv + 1);
+        }
     fprintf(stderr, "embp: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -62,7 +62,7 @@ void embp_bert_word_row(const embp_bert *b, int id, float *x) {
 static void embed(embp_bert *b, const int32_t *ids, const int32_t *types, const int *offsets,
                   int n, const embp_linear *next) {
     int H = b->H;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n > 1) /* one sequence: no team to wait for */
     for (int s = 0; s < n; s++) {
         for (int t = offsets[s], pnext = b->pos0; t < offsets[s + 1]; t++) {
             int at = !b->pos0 ? t - offsets[s] : ids[t] == b->pad ? b->pad : pnext++;
@@ -120,7 +120,7 @@ static void attention(embp_bert *b, const int *offsets, int n, const embp_linear
 static void add_layernorm(embp_bert *b, float *y, const float *r, const float *g,
                           const float *beta, int T, const embp_linear *next) {
     int H = b->H, chunk = 16;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (T > chunk) /* one chunk: no team to wait for */
     for (int t0 = 0; t0 < T; t0 += chunk) {
         int rows = T - t0 < chunk ? T - t0 : chunk;
         b->k->layernorm(y + (size_t)t0 * H, r + (size_t)t0 * H, g, beta, rows, H, b->eps);

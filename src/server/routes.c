@@ -6,6 +6,7 @@
 #include "runtime/registry.h"
 #include "server/openapi.h"
 #include "server/tei.h"
+#include "settings/openmp.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -605,8 +606,10 @@ static json_t *cpu_json(void) {
     const embp_cpu *cpu = embp_cpu_get();
     char feats[512];
     embp_cpu_features_str(cpu, feats, sizeof feats);
-    return json_pack("{s:s, s:s, s:i, s:s, s:s}", "vendor", cpu->vendor, "brand", cpu->brand,
-                     "cores", cpu->n_cores, "features", feats, "masked", cpu->masked);
+    char omp[160]; /* how the compute threads wait: settings/openmp.h */
+    return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "vendor", cpu->vendor, "brand", cpu->brand,
+                     "cores", cpu->n_cores, "features", feats, "masked", cpu->masked, "openmp",
+                     embp_openmp_describe(omp, sizeof omp));
 }
 
 static void route_info(embp_server_ctx *x, embp_reply *r) {

@@ -274,6 +274,11 @@ static void test_m_outside_the_engine_is_einval(void **state) {
     embp_linear_free(l);
     assert_int_equal(embp_linear_create(e, p.w, p.b, 0, 8, EMBP_MM_F32, 0, &l, &err), EMBP_EINVAL);
     assert_null(l);
+    /* int4 types have their own constructor: this one made int8 linears of them before */
+    assert_int_equal(embp_linear_create(e, p.w, p.b, 16, 8, EMBP_MM_INT4_BF16, 0, &l, &err),
+                     EMBP_EINVAL);
+    assert_null(l);
+    assert_non_null(strstr(err.msg, "embp_linear_create_int4"));
     free_problem(&p);
     embp_mm_engine_free(e);
 }

@@ -442,6 +442,10 @@ embp_status embp_linear_create(embp_mm_engine *e, const float *w, const float *b
                                embp_error *err) {
     *out = NULL;
     embp_status rc = check_shape(K, N, err);
+    if (rc == EMBP_OK && compute != EMBP_MM_F32 && compute != EMBP_MM_BF16 &&
+        compute != EMBP_MM_INT8) /* int4 weights have their own constructor */
+        rc = embp_fail(err, EMBP_EINVAL, "matmul: embp_linear_create makes fp32, bf16 or int8 "
+                       "linears, not %s (embp_linear_create_int4 does)", embp_mm_type_str(compute));
     if (rc != EMBP_OK || compute == EMBP_MM_F32)
         return rc ? rc : linear_init(e, w, bias, K, N, EMBP_MM_F32, gelu, 0, out, err);
     size_t n = (size_t)K * N;
@@ -841,8 +845,10 @@ double embp_mm_peak_gflops(embp_mm_type t, int M, int K, int N, double seconds, 
         w[i] = (float)(r >> 8) / 16777216.0f - 0.5f;
     for (size_t i = 0; i < (size_t)Mb * K; i++, r = r * 1664525u + 1013904223u)
         x[i] = (float)(r >> 8) / 16777216.0f - 0.5f;
+    int int4 = t == EMBP_MM_INT4_BF16 || t == EMBP_MM_INT4_INT8;
     if (embp_mm_engine_create(embp_kernels_pick(embp_cpu_get()), M, &e, err) != EMBP_OK ||
-        embp_linear_create(e, w, NULL, K, N, t, 0, &l, err) != EMBP_OK ||
+        (int4 ? embp_linear_create_int4(e, w, NULL, K, N, 32, t, 0, &l, NULL, err)
+              : embp_linear_create(e, w, NULL, K, N, t, 0, &l, err)) != EMBP_OK ||
         embp_linear_forward(l, x, M, y, err) != EMBP_OK)
         goto done;
     long calls = 0;

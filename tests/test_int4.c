@@ -271,6 +271,43 @@ static void test_gemm_rejects_weights_packed_for_another_kernel(void **state) {
     problem_free(&p);
 }
 
+/* embp_int4_dequant_bf16 (int4.h) against quant.h's own dequantization rounded to bf16 here,
+ * word by word in oneDNN's BA16a16b2a order, over every shape (partial panels, every group
+ * size); the padding columns of the last panel are 0, and a panel range writes only its own
+ * panels. */
+static void test_avx512_bf16_dequant_matches_rounded_weights(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        problem p;
+        problem_make(&p, shapes[i]);
+        int n = p.s.n, k = p.s.k, np = (n + 15) / 16;
+        embp_int4_weights w;
+        embp_error err;
+        assert_int_equal(embp_int4_pack(&embp_int4_avx512_bf16, p.q, p.sc, n, k, p.s.g, &w, &err),
+                         EMBP_OK);
+        size_t words = (size_t)np * 16 * k;
+        uint16_t *out = malloc(words * 2);
+        memset(out, 0xff, words * 2);
+        embp_int4_dequant_bf16(&w, 1, np, out);
+        for (size_t v = 0; v < (size_t)16 * k; v++)
+            if (out[v] != 0xffff)
+                fail_msg("shape %zu: panels 1.. wrote panel 0's word %zu", i, v);
+        embp_int4_dequant_bf16(&w, 0, 1, out);
+        for (int col = 0; col < np * 16; col++)
+            for (int kk = 0; kk < k; kk++) {
+                int pnl = col / 16, j = 2 * (col % 16) + (kk & 1);
+                uint16_t got = out[((size_t)pnl * (k / 2) + kk / 2) * 32 + j];
+                uint16_t want = col < n ? embp_f32_to_bf16(p.wd[(size_t)col * k + kk]) : 0;
+                if (got != want)
+                    fail_msg("shape %zu (n %d k %d g %d): column %d k %d: bf16 0x%04x, want 0x%04x",
+                             i, n, k, p.s.g, col, kk, got, want);
+            }
+        free(out);
+        embp_int4_weights_free(&w);
+        problem_free(&p);
+    }
+}
+
 static const char *missing_bf16_and_vnni(void) {
     const char *why = tu_missing_avx512_bf16();
     return why ? why : tu_missing_avx512_vnni();
@@ -285,6 +322,7 @@ int main(int argc, char **argv) {
     };
     const struct CMUnitTest avx512_bf16[] = {
         cmocka_unit_test(test_avx512_bf16_kernel_equals_scalar_reference),
+        cmocka_unit_test(test_avx512_bf16_dequant_matches_rounded_weights),
     };
     const struct CMUnitTest avx512_vnni[] = {
         cmocka_unit_test(test_avx512_vnni_kernel_equals_scalar_int8_reference),

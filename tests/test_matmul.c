@@ -12,6 +12,7 @@
 #include "core/cpu.h"
 #include "core/fp.h"
 #include "kernels/matmul.h"
+#include "kernels/quant.h"
 #include <oneapi/dnnl/dnnl.h>
 
 /* clang-format off */
@@ -394,6 +395,84 @@ static void test_bf16_in_place_matches_float64_of_bf16_rounded_inputs(void **sta
     embp_mm_engine_free(e);
 }
 
+/* int4/bf16 (group 32) on both of its paths (matmul.h): below 256 rows the int4 kernel, the
+ * products of bf16(x) and q s exact; from 256 rows oneDNN's bf16 matmul on the weights
+ * dequantized to bf16(q s). Each against float64 over its own rounded values (N 1000: a
+ * partial 16-column panel), and the two references apart by far more than the tolerance, so
+ * a path with the other's numerics fails. Chained into a second int4 linear (ffn-in into
+ * ffn-out) the pair gives the bytes of two plain calls. */
+static void test_int4_bf16_paths_match_their_numerics(void **state) {
+    (void)state;
+    int K = 384, N = 1000, g = 32, Ms[2] = {100, 300};
+    embp_mm_engine *e = engine(300);
+    problem p = make_problem(300, K, N);
+    size_t nx = (size_t)p.M * K, nw = (size_t)N * K;
+    uint8_t *q = malloc(nw / 2);
+    uint16_t *sc = malloc(nw / g * 2);
+    float *xr = malloc(nx * 4), *wq = malloc(nw * 4), *wb = malloc(nw * 4);
+    embp_error err = {0};
+    assert_int_equal(embp_quant_int4(p.w, N, K, g, q, sc, &err), EMBP_OK);
+    embp_dequant_int4(q, sc, N, K, g, wq);
+    for (size_t i = 0; i < nx; i++)
+        xr[i] = embp_bf16_to_f32(embp_f32_to_bf16(p.x[i]));
+    for (size_t i = 0; i < nw; i++)
+        wb[i] = embp_bf16_to_f32(embp_f32_to_bf16(wq[i]));
+    double *want[2] = {ref_matmul(xr, wq, p.b, p.M, K, N, 1),
+                       ref_matmul(xr, wb, p.b, p.M, K, N, 1)};
+    double apart = 0.0;
+    for (size_t i = 0; i < (size_t)p.M * N; i++)
+        apart = fmax(apart, fabs(want[0][i] - want[1][i]));
+    print_message("int4/bf16: the two paths' references differ by up to %.3g\n", apart);
+    assert_true(apart > 10 * EMULATED_TOL);
+    embp_linear *l = NULL;
+    const char *kname = NULL;
+    assert_int_equal(embp_linear_create_int4_q(e, q, sc, p.b, K, N, g, EMBP_MM_INT4_BF16, 1, &l,
+                                               &kname, &err),
+                     EMBP_OK);
+    print_message("int4/bf16 kernel: %s; at 300 rows %s\n", kname, embp_linear_impl(l, 300));
+    assert_string_equal(embp_linear_impl(l, 100), "avx512_bf16");
+    assert_true(strncmp(embp_linear_impl(l, 300), "brg", 3) == 0);
+    float *y = malloc((size_t)embp_mm_bucket(p.M) * N * 4);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(embp_linear_forward(l, p.x, Ms[i], y, &err), EMBP_OK);
+        char what[64];
+        snprintf(what, sizeof what, "int4/bf16 M=%d", Ms[i]);
+        expect_near(what, y, want[i], Ms[i], N, EMULATED_TOL);
+    }
+    embp_linear_free(l);
+    free(y), free(q), free(sc), free(xr), free(wq), free(wb);
+    free(want[0]), free(want[1]), free_problem(&p);
+    /* ffn-in into ffn-out, both int4, at each path's M; chained on oneDNN, y stays unwritten */
+    problem a = make_problem(300, 384, 1536), b = make_problem(300, 1536, 384);
+    embp_linear *la = NULL, *lb = NULL;
+    assert_int_equal(embp_linear_create_int4(e, a.w, a.b, 384, 1536, g, EMBP_MM_INT4_BF16, 1, &la,
+                                             NULL, &err),
+                     EMBP_OK);
+    assert_int_equal(embp_linear_create_int4(e, b.w, b.b, 1536, 384, g, EMBP_MM_INT4_BF16, 0, &lb,
+                                             NULL, &err),
+                     EMBP_OK);
+    size_t Mb = (size_t)embp_mm_bucket(300);
+    float *h = malloc(Mb * 1536 * 4), *h2 = malloc(Mb * 1536 * 4);
+    float *z = malloc(Mb * 384 * 4), *z2 = malloc(Mb * 384 * 4);
+    for (int i = 0; i < 2; i++) {
+        int M = Ms[i];
+        assert_int_equal(embp_linear_forward(la, a.x, M, h, &err), EMBP_OK);
+        assert_int_equal(embp_linear_forward(lb, h, M, z, &err), EMBP_OK);
+        memset(h2, 0, Mb * 1536 * 4);
+        assert_int_equal(embp_linear_forward_chain(la, a.x, M, h2, lb, &err), EMBP_OK);
+        assert_int_equal(embp_linear_forward(lb, h2, M, z2, &err), EMBP_OK);
+        assert_memory_equal(z, z2, (size_t)M * 384 * 4);
+        size_t written = 0;
+        for (size_t v = 0; v < (size_t)M * 1536; v++)
+            written += h2[v] != 0.0f;
+        if (M >= 256 ? written != 0 : written == 0)
+            fail_msg("int4 chain M %d: %zu values of y written", M, written);
+    }
+    embp_linear_free(la), embp_linear_free(lb);
+    free(h), free(h2), free(z), free(z2), free_problem(&a), free_problem(&b);
+    embp_mm_engine_free(e);
+}
+
 int main(int argc, char **argv) {
     const struct CMUnitTest always[] = {
         cmocka_unit_test(test_f32_matches_float64_for_every_bucket_kind),
@@ -406,7 +485,8 @@ int main(int argc, char **argv) {
     };
     const struct CMUnitTest bf16[] = {
         cmocka_unit_test(test_bf16_matches_float64_of_bf16_rounded_inputs),
-        cmocka_unit_test(test_bf16_in_place_matches_float64_of_bf16_rounded_inputs)};
+        cmocka_unit_test(test_bf16_in_place_matches_float64_of_bf16_rounded_inputs),
+        cmocka_unit_test(test_int4_bf16_paths_match_their_numerics)};
     const struct CMUnitTest no_avx512[] = {cmocka_unit_test(test_bf16_without_avx512_is_edevice)};
     const tu_path paths[] = {
         TU_ALWAYS(always),

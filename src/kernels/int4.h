@@ -84,4 +84,11 @@ embp_status embp_int4_gemm(const embp_int4_kernel *kernel, const embp_int4_weigh
                            const float *a, int m, const float *bias, embp_post_fn post,
                            float *c, void *scratch, embp_error *err);
 
+/* BF16-packed weights (layout BF16, an AVX-512 BF16 CPU) dequantized for oneDNN's bf16 matmul:
+ * panels [p0, p1) of 16 output columns, w[k][n] = bf16(q[n][k] * s[n][k / g]) (q s exact in
+ * fp32, rounded to nearest even; padding columns 0), written in oneDNN's BA16a16b2a order for
+ * the (K, N) weights: panel p's k pair kp is the 32 words at out + (p * K/2 + kp) * 32, word j
+ * = column 16p + j/2, k = 2 kp + (j & 1). out holds ceil(N / 16) * 16 * K words. */
+void embp_int4_dequant_bf16(const embp_int4_weights *w, int p0, int p1, uint16_t *out);
+
 #endif

@@ -254,6 +254,36 @@ static void gemm_bf16(const embp_int4_weights *w, const float *a, int m, const f
     }
 }
 
+/* Panels [p0, p1) as bf16(q s) in oneDNN's BA16a16b2a (int4.h): a chunk's 32 bytes give two k
+ * pairs of 16 columns, word j of a pair being column j/2 (the packed order, so no shuffle but
+ * the scales'), q s exact in fp32 (4 x 11 bits) and rounded once, to nearest even. */
+void embp_int4_dequant_bf16(const embp_int4_weights *w, int p0, int p1, uint16_t *out) {
+    int k = w->k, g = w->group_size, ng = k / g;
+    const __m512i lo4 = _mm512_set1_epi16(15), eight = _mm512_set1_epi32(8);
+    const __m512i dup0 = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i dup1 = _mm512_add_epi32(dup0, eight);
+    for (int p = p0; p < p1; p++)
+        for (int b = 0; b < ng; b++) {
+            __m512 s = _mm512_cvtph_ps(
+                _mm256_load_si256((const __m256i *)(w->scales + ((size_t)p * ng + b) * 16)));
+            __m512 s0 = _mm512_permutexvar_ps(dup0, s), s1 = _mm512_permutexvar_ps(dup1, s);
+            for (int c = b * g / 4; c < (b + 1) * g / 4; c++) {
+                size_t at = (size_t)p * (k / 4) + c;
+                const __m256i *src = (const __m256i *)(w->q + at * 32);
+                __m512i x = _mm512_cvtepu8_epi16(_mm256_load_si256(src));
+                __m512i half[2] = {_mm512_and_si512(x, lo4), _mm512_srli_epi16(x, 4)};
+                for (int h = 0; h < 2; h++) {
+                    __m512i v0 = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(half[h]));
+                    __m512i v1 = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(half[h], 1));
+                    __m512 f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v0, eight)), s0);
+                    __m512 f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v1, eight)), s1);
+                    _mm512_storeu_si512(out + (at * 2 + h) * 32,
+                                        (__m512i)_mm512_cvtne2ps_pbh(f1, f0));
+                }
+            }
+        }
+}
+
 const embp_int4_kernel embp_int4_avx512_bf16 = {"avx512_bf16", 0, EMBP_INT4_LAYOUT_BF16,
                                                 gemm_bf16, scratch_bf16};
 #undef AT

@@ -34,6 +34,8 @@ struct embp_mm_engine {
     const embp_linear *ready_for; /* act2/xs2 hold ready_x quantized for ready_for, or NULL */
     const float *ready_x;
     int ready_m;
+    uint16_t *wdq; /* an int4 linear's weights dequantized to bf16 for oneDNN (DQ_MIN_ROWS) */
+    size_t wdq_bytes;
     int wq_max;    /* int8 weights lie in [-wq_max, wq_max]: 127 with VNNI, else 63 */
     embp_prof *prof; /* NULL unless a benchmark profiles */
     embp_linear **linears; /* the oneDNN linears made on it, for embp_mm_engine_prepare */
@@ -60,6 +62,8 @@ struct embp_linear {
     int32_t *wsum;          /* int8: (N) sum over k of the s8 weights, for the zero point */
     const embp_int4_kernel *k4; /* int4 types: the kernel and its packed weights */
     embp_int4_weights i4;
+    int dq;                 /* int4/bf16 that runs oneDNN bf16 on its dequantized weights at
+                             * DQ_MIN_ROWS rows and more (wmd, wmem: e->wdq, set per call) */
     int n_slots;
     mm_slot *slots;
 };
@@ -112,6 +116,14 @@ static int slot_of(int Mb) {
     }
     return slot + (Mb - lo) / k_buckets[i].step - 1;
 }
+
+/* From this many rows an int4/bf16 linear runs oneDNN's bf16 matmul on its weights dequantized
+ * to bf16 per call (embp_int4_dequant_bf16: K x N values, 0.1-0.3 ms for MiniLM's ffn against a
+ * GEMM of 7-15 ms at 4096 rows) instead of the int4 kernel, which reads 4x fewer weight bytes and
+ * wins below it. */
+#define DQ_MIN_ROWS 256
+#define DQ_STR2(n) #n
+#define DQ_STR(n) DQ_STR2(n)
 
 /* ---------------------------------------------------------------- engine */
 
@@ -194,6 +206,7 @@ void embp_mm_engine_free(embp_mm_engine *e) {
     embp_free_aligned(e->xs);
     embp_free_aligned(e->act2);
     embp_free_aligned(e->xs2);
+    embp_free_aligned(e->wdq);
     embp_free(e->linears);
     embp_free(e);
 }
@@ -234,6 +247,17 @@ static embp_status reserve(void **buf, size_t *have, size_t n, embp_error *err) 
 
 /* ---------------------------------------------------------------- primitives */
 
+/* The type a linear's oneDNN primitives compute in: an int4/bf16 one's dequantized weights are
+ * bf16 (DQ_MIN_ROWS). */
+static embp_mm_type dnnl_type(const embp_linear *l) {
+    return l->type == EMBP_MM_INT4_BF16 ? EMBP_MM_BF16 : l->type;
+}
+
+/* Whether a call of l with M rows runs a oneDNN primitive (not the int4 kernel). */
+static int on_dnnl(const embp_linear *l, int M) {
+    return !l->k4 || (l->dq && M >= DQ_MIN_ROWS);
+}
+
 static dnnl_data_type_t src_dt(embp_mm_type t) {
     return t == EMBP_MM_BF16 ? dnnl_bf16 : t == EMBP_MM_INT8 ? dnnl_u8 : dnnl_f32;
 }
@@ -246,14 +270,15 @@ static dnnl_data_type_t wei_dt(embp_mm_type t) {
 static embp_status make_pd(const embp_linear *l, int M, embp_dnnl_cmd wmd,
                            dnnl_primitive_desc_t *pd, embp_error *err) {
     embp_status rc = EMBP_OK;
-    int int8 = l->type == EMBP_MM_INT8;
+    embp_mm_type t = dnnl_type(l);
+    int int8 = t == EMBP_MM_INT8;
     dnnl_memory_desc_t smd = EMBP_DNNL_MD_INIT, wany = EMBP_DNNL_MD_INIT;
     dnnl_memory_desc_t bmd = EMBP_DNNL_MD_INIT, dmd = EMBP_DNNL_MD_INIT;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     *pd = NULL;
-    DNNL_TRY(embp_dnnl_md_2d(&smd, M, l->K, src_dt(l->type), dnnl_ab), "src md");
-    DNNL_TRY(embp_dnnl_md_2d(&wany, l->K, l->N, wei_dt(l->type), dnnl_format_tag_any),
+    DNNL_TRY(embp_dnnl_md_2d(&smd, M, l->K, src_dt(t), dnnl_ab), "src md");
+    DNNL_TRY(embp_dnnl_md_2d(&wany, l->K, l->N, wei_dt(t), dnnl_format_tag_any),
              "weights md");
     DNNL_TRY(embp_dnnl_md_2d(&bmd, 1, l->N, dnnl_f32, dnnl_ab), "bias md");
     DNNL_TRY(embp_dnnl_md_2d(&dmd, M, l->N, int8 ? dnnl_s32 : l->dst_bf16 ? dnnl_bf16 : dnnl_f32,
@@ -272,7 +297,7 @@ static embp_status make_pd(const embp_linear *l, int M, embp_dnnl_cmd wmd,
                                            embp_dnnl_md_ref(&dmd), attr);
     if (st == dnnl_unimplemented)
         rc = embp_fail(err, EMBP_EDEVICE, "matmul: oneDNN has no %s kernel for this CPU",
-                       embp_mm_type_str(l->type));
+                       embp_mm_type_str(t));
     else
         DNNL_TRY(st, "matmul pd_create");
 fail:
@@ -386,6 +411,22 @@ fail:
     return rc;
 }
 
+/* The primitive slots of l (one per bucket) and its bias as a oneDNN memory over l->bias. */
+static embp_status slots_init(embp_linear *l, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    l->n_slots = slot_of(l->e->max_m) + 1;
+    if (!(l->slots = embp_calloc((size_t)l->n_slots, sizeof *l->slots)))
+        return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory");
+    dnnl_memory_desc_t bmd = EMBP_DNNL_MD_INIT;
+    dnnl_status_t st = embp_dnnl_md_2d(&bmd, 1, l->N, dnnl_f32, dnnl_ab);
+    if (st == dnnl_success)
+        st = dnnl_memory_create(&l->bmem, embp_dnnl_md_ref(&bmd), l->e->eng, l->bias);
+    embp_dnnl_md_free(&bmd);
+    DNNL_TRY(st, "bias memory");
+fail:
+    return rc;
+}
+
 /* The parts every type shares: the struct, bias, slots, engine scratch; then packs w (or, in
  * place, takes it as it is). */
 static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bias, int K, int N,
@@ -396,21 +437,15 @@ static embp_status linear_init(embp_mm_engine *e, const void *w, const float *bi
     if (!l)
         return embp_fail(err, EMBP_ENOMEM, "matmul: out of memory");
     *l = (embp_linear){.e = e, .K = K, .N = N, .gelu = gelu, .type = t};
-    l->n_slots = slot_of(e->max_m) + 1;
-    l->slots = embp_calloc((size_t)l->n_slots, sizeof *l->slots);
     l->bias = embp_calloc((size_t)N, sizeof(float));
-    if (!l->slots || !l->bias) {
+    if (!l->bias) {
         rc = embp_fail(err, EMBP_ENOMEM, "matmul: out of memory");
         goto fail;
     }
     if (bias)
         memcpy(l->bias, bias, (size_t)N * sizeof(float));
-    dnnl_memory_desc_t bmd = EMBP_DNNL_MD_INIT;
-    dnnl_status_t st = embp_dnnl_md_2d(&bmd, 1, N, dnnl_f32, dnnl_ab);
-    if (st == dnnl_success)
-        st = dnnl_memory_create(&l->bmem, embp_dnnl_md_ref(&bmd), e->eng, l->bias);
-    embp_dnnl_md_free(&bmd);
-    DNNL_TRY(st, "bias memory");
+    if ((rc = slots_init(l, err)) != EMBP_OK)
+        goto fail;
     size_t row = t == EMBP_MM_BF16 ? 2 : 1;
     if (t != EMBP_MM_F32 && (rc = reserve(&e->act, &e->act_bytes, (size_t)e->max_m * K * row,
                                           err)) != EMBP_OK)
@@ -554,6 +589,35 @@ embp_status embp_linear_create_int4(embp_mm_engine *e, const float *w, const flo
     return rc;
 }
 
+/* Sets l up to run oneDNN's bf16 matmul on its weights dequantized per call (DQ_MIN_ROWS), if
+ * oneDNN takes them in the int4 panels' own order (BA16a16b2a) with its brgemm kernel; else l
+ * stays on the int4 kernel at every M. */
+static embp_status dq_init(embp_linear *l, embp_error *err) {
+    embp_status rc = EMBP_OK;
+    embp_mm_engine *e = l->e;
+    dnnl_primitive_desc_t pd = NULL;
+    const char *impl = NULL;
+    if ((rc = slots_init(l, err)) != EMBP_OK)
+        return rc;
+    DNNL_TRY(embp_dnnl_md_2d(&l->wmd, l->K, l->N, dnnl_bf16, dnnl_BA16a16b2a), "weights md");
+    if (make_pd(l, embp_mm_bucket(DQ_MIN_ROWS), embp_dnnl_md_ref(&l->wmd), &pd, NULL) != EMBP_OK)
+        return EMBP_OK;
+    int brg = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
+              impl && strncmp(impl, "brg", 3) == 0;
+    dnnl_primitive_desc_destroy(pd);
+    if (!brg)
+        return EMBP_OK;
+    DNNL_TRY(dnnl_memory_create(&l->wmem, embp_dnnl_md_ref(&l->wmd), e->eng, DNNL_MEMORY_NONE),
+             "weights memory");
+    if ((rc = reserve((void **)&e->wdq, &e->wdq_bytes,
+                      dnnl_memory_desc_get_size(embp_dnnl_md_ref(&l->wmd)), err)) != EMBP_OK ||
+        (rc = enlist(e, l, err)) != EMBP_OK)
+        return rc;
+    l->dq = 1;
+fail:
+    return rc;
+}
+
 embp_status embp_linear_create_int4_q(embp_mm_engine *e, const uint8_t *q, const uint16_t *scales,
                                       const float *bias, int K, int N, int g,
                                       embp_mm_type compute, int gelu, embp_linear **out,
@@ -577,16 +641,27 @@ embp_status embp_linear_create_int4_q(embp_mm_engine *e, const uint8_t *q, const
     if (bias)
         memcpy(l->bias, bias, (size_t)N * sizeof(float));
     if ((rc = embp_int4_pack(k4, q, scales, N, K, g, &l->i4, err)) ||
-        (rc = reserve(&e->act, &e->act_bytes, k4->scratch_bytes(e->max_m, K), err)))
+        (rc = reserve(&e->act, &e->act_bytes, k4->scratch_bytes(e->max_m, K), err)) ||
+        (rc = reserve(&e->act2, &e->act2_bytes, e->act_bytes, err)))
+        goto done;
+    if (k4 == &embp_int4_avx512_bf16 && e->max_m >= DQ_MIN_ROWS &&
+        (rc = dq_init(l, err)) != EMBP_OK)
         goto done;
     l->wbytes = l->i4.bytes;
     if (kernel_name)
-        *kernel_name = k4->name;
+        *kernel_name = l->dq ? embp_mm_int4_path(k4) : k4->name;
     *out = l;
     l = NULL;
 done:
     embp_linear_free(l);
     return rc;
+}
+
+const char *embp_mm_int4_path(const embp_int4_kernel *k) {
+    return k == &embp_int4_avx512_bf16 ? "avx512_bf16 below " DQ_STR(DQ_MIN_ROWS)
+                                         " rows a call, oneDNN bf16 on dequantized weights from "
+                                         DQ_STR(DQ_MIN_ROWS)
+                                       : k->name;
 }
 
 static embp_status int4_forward(embp_linear *l, const float *x, int M, float *y,
@@ -632,7 +707,7 @@ size_t embp_linear_bytes(const embp_linear *l) {
 }
 
 const char *embp_linear_impl(embp_linear *l, int M) {
-    if (l->k4)
+    if (!on_dnnl(l, M))
         return l->k4->name;
     mm_slot *s = NULL;
     return get_slot(l, M, &s, NULL) == EMBP_OK ? s->impl : "";
@@ -643,7 +718,8 @@ embp_status embp_mm_engine_prepare(embp_mm_engine *e, int max_m, embp_error *err
     mm_slot *s;
     embp_status rc = EMBP_OK;
     for (int i = 0; i < e->n_linears && rc == EMBP_OK; i++)
-        for (int M = 1; M <= top && rc == EMBP_OK; M = embp_mm_bucket(M + 1))
+        for (int M = e->linears[i]->k4 ? DQ_MIN_ROWS : 1; M <= top && rc == EMBP_OK;
+             M = embp_mm_bucket(M + 1))
             rc = get_slot(e->linears[i], M, &s, err);
     return rc;
 }
@@ -669,7 +745,7 @@ static void convert_rows(embp_linear *l, const float *x, int M) {
     {
         int r0, r1;
         team_rows(M, &r0, &r1);
-        if (r1 > r0 && l->type == EMBP_MM_BF16)
+        if (r1 > r0 && dnnl_type(l) == EMBP_MM_BF16)
             e->k->f32_to_bf16(x + r0 * K, (uint16_t *)e->act + r0 * K, (size_t)(r1 - r0) * K);
         else if (r1 > r0)
             e->k->quantize_u8(x + r0 * K, r1 - r0, l->K, (uint8_t *)e->act + r0 * K, e->xs + r0);
@@ -682,7 +758,7 @@ void embp_linear_convert_rows(const embp_linear *next, const float *x, int r0, i
         return;
     embp_mm_engine *e = next->e;
     size_t K = (size_t)next->K;
-    if (next->type == EMBP_MM_BF16)
+    if (next->type == EMBP_MM_BF16 || next->dq) /* int4: used only from DQ_MIN_ROWS */
         e->k->f32_to_bf16(x + r0 * K, (uint16_t *)e->act2 + r0 * K, (size_t)(r1 - r0) * K);
     else if (next->type == EMBP_MM_INT8)
         e->k->quantize_u8(x + r0 * K, r1 - r0, next->K, (uint8_t *)e->act2 + r0 * K, e->xs2 + r0);
@@ -693,8 +769,20 @@ void embp_linear_set_ready(const embp_linear *next, const float *x, int M) {
         return;
     embp_mm_engine *e = next->e;
     e->ready_for = NULL;
-    if (next->type == EMBP_MM_BF16 || next->type == EMBP_MM_INT8)
+    if ((next->type == EMBP_MM_BF16 || next->type == EMBP_MM_INT8 || next->dq) && on_dnnl(next, M))
         e->ready_for = next, e->ready_x = x, e->ready_m = M;
+}
+
+/* l's weights as bf16 into e->wdq (embp_int4_dequant_bf16), the panels split over the threads. */
+static void dequant_weights(embp_linear *l) {
+    int np = (l->N + 15) / 16;
+#pragma omp parallel if ((size_t)np * 16 * l->K >= PAR_MIN)
+    {
+        int p0, p1;
+        team_rows(np, &p0, &p1);
+        if (p1 > p0)
+            embp_int4_dequant_bf16(&l->i4, p0, p1, l->e->wdq);
+    }
 }
 
 /* Values per step of the int8 epilogue: whole rows, about this many values, so each step's s32,
@@ -747,8 +835,8 @@ static embp_status execute(embp_linear *l, mm_slot *s, const void *src, void *ds
                                {DNNL_ARG_WEIGHTS, l->wmem},
                                {DNNL_ARG_DST, s->dst},
                                {DNNL_ARG_BIAS, l->bmem}};
-    DNNL_TRY(dnnl_primitive_execute(s->prim, l->e->stream, l->type == EMBP_MM_INT8 ? 3 : 4, args),
-             "matmul execute");
+    int nargs = dnnl_type(l) == EMBP_MM_INT8 ? 3 : 4;
+    DNNL_TRY(dnnl_primitive_execute(s->prim, l->e->stream, nargs, args), "matmul execute");
     DNNL_TRY(dnnl_stream_wait(l->e->stream), "stream_wait");
 fail:
     return rc;
@@ -774,43 +862,50 @@ static embp_status forward(embp_linear *l, const float *x, int M, float *y,
     embp_prof *p = l->e->prof;
     if (p)
         p->flops[p->gemm] += 2.0 * M * (double)l->K * l->N;
-    if (l->k4)
+    if (!on_dnnl(l, M))
         return int4_forward(l, x, M, y, err);
     embp_status rc = EMBP_OK;
     embp_mm_engine *e = l->e;
     mm_slot *s = NULL;
-    int chain = next && next->type == l->type && !next->k4 && next->K == l->N &&
-                (l->type == EMBP_MM_INT8 || l->type == EMBP_MM_BF16);
-    if (l->type == EMBP_MM_BF16 && chain != l->dst_bf16) { /* once: its primitives change */
+    embp_mm_type t = dnnl_type(l);
+    int chain = next && dnnl_type(next) == t && on_dnnl(next, M) && next->K == l->N &&
+                (t == EMBP_MM_INT8 || t == EMBP_MM_BF16);
+    if (t == EMBP_MM_BF16 && chain != l->dst_bf16) { /* once: its primitives change */
         for (int i = 0; i < l->n_slots; i++)
             slot_clear(&l->slots[i]);
         l->dst_bf16 = chain;
     }
     if ((rc = get_slot(l, M, &s, err)) != EMBP_OK)
         return rc;
-    embp_prof_clock t = embp_prof_start(p);
+    embp_prof_clock tp = embp_prof_start(p);
     void *src = (void *)(uintptr_t)x, *dst;
+    if (l->dq) {
+        dequant_weights(l);
+        if (dnnl_memory_set_data_handle(l->wmem, e->wdq) != dnnl_success)
+            return embp_fail(err, EMBP_EINTERNAL, "oneDNN set weights failed");
+        embp_prof_mark(p, EMBP_OP_CONVERT, &tp);
+    }
     if (take_ready(l, x, M)) {
         src = e->act;
-    } else if (l->type == EMBP_MM_BF16 || l->type == EMBP_MM_INT8) {
+    } else if (t == EMBP_MM_BF16 || t == EMBP_MM_INT8) {
         convert_rows(l, x, M);
-        embp_prof_mark(p, l->type == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &t);
+        embp_prof_mark(p, t == EMBP_MM_BF16 ? EMBP_OP_CONVERT : EMBP_OP_QUANTIZE, &tp);
         src = e->act;
     }
     dst = l->dst_bf16 ? e->act2 : y; /* after take_ready: act2 is free only now */
-    if (l->type != EMBP_MM_INT8) {
+    if (t != EMBP_MM_INT8) {
         rc = execute(l, s, src, dst, err);
-        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &tp);
     }
-    for (int r = 0; l->type == EMBP_MM_INT8 && rc == EMBP_OK && r < M; r += INT8_CHUNK) {
+    for (int r = 0; t == EMBP_MM_INT8 && rc == EMBP_OK && r < M; r += INT8_CHUNK) {
         int rows = M - r < INT8_CHUNK ? M - r : INT8_CHUNK;
         if (rows != M && (rc = get_slot(l, rows, &s, err)) != EMBP_OK)
             break;
         if ((rc = execute(l, s, (const uint8_t *)e->act + (size_t)r * l->K, e->acc, err)))
             break;
-        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &t);
+        embp_prof_mark(p, p ? p->gemm : EMBP_OP_N, &tp);
         int8_epilogue(l, r, rows, y, chain);
-        embp_prof_mark(p, EMBP_OP_EPILOGUE, &t);
+        embp_prof_mark(p, EMBP_OP_EPILOGUE, &tp);
     }
     if (chain && rc == EMBP_OK)
         e->ready_for = next, e->ready_x = y, e->ready_m = M;

@@ -4,7 +4,8 @@
 independent reference for a quantized plan, as reference_embed.py is for fp32.
 
   simulate_plan.py MODEL_DIR STORAGE COMPUTE [--group G] [--int8-weight-max 127|63]
-                   [--weights-as-is] [--attention-bf16] < tokenized.jsonl > embeddings.jsonl
+                   [--weights-as-is] [--attention-bf16] [--int4-dequantized]
+                   < tokenized.jsonl > embeddings.jsonl
 
 Input lines carry "input_ids" (e.g. the fixtures' *.peer.jsonl); each output line is the input
 object plus "embedding". What the plan does, step by step:
@@ -14,6 +15,9 @@ object plus "embedding". What the plan does, step by step:
                         q = rint(W / s) in -127..127 (fp32 division, half to even).
   storage int4          groups of g along K: s = fp16(fp32(max|W| / 7)), q = rint(W / s) in
                         -7..7; the word table (int8 and int4 storage) is int8 per row.
+                        With compute bf16, a GEMM of 256 rows (a batch's tokens) or more on an
+                        AVX512_BF16 CPU runs on the weights dequantized to bf16(q s) (round to
+                        nearest even): --int4-dequantized simulates every GEMM so.
   compute bf16          GEMM inputs (activations and weights) rounded to bf16, products summed
                         exactly (fp32 in embp).
   compute int8          activations per token: s = fp32(max|x| / 127), q = rint(x * fp32(1/s))
@@ -84,8 +88,10 @@ def act_u8(x):
 
 
 class Plan:
-    def __init__(self, storage, compute, group, int8_weight_max, as_is, attention_bf16=False):
+    def __init__(self, storage, compute, group, int8_weight_max, as_is, attention_bf16=False,
+                 int4_dequantized=False):
         self.storage, self.compute, self.group = storage, compute, group
+        self.int4_dq = int4_dequantized and storage == "int4" and compute == "bf16"
         self.qmax, self.as_is = int8_weight_max, as_is
         self.attn_bf16 = attention_bf16 and compute in ("bf16", "int8")
 
@@ -103,8 +109,8 @@ class Plan:
         w = np.asarray(w, F32)
         if not self.as_is:
             if self.storage == "int4":
-                return int4_groups(w, self.group)
-            if self.storage == "int8":
+                w = int4_groups(w, self.group).astype(F32)  # q s, exact in fp32
+            elif self.storage == "int8":
                 q, s = int8_rows(w, self.qmax if self.compute == "int8" else 127)
                 return q.astype(np.float64) * s[:, None]
             if self.storage in ("bf16", "fp16"):
@@ -115,7 +121,7 @@ class Plan:
             q, _ = int8_rows(w)
             q2, s2 = int8_rows(q, self.qmax)  # q's own scale is 1
             return q2.astype(np.float64) * (s2 * s)[:, None]
-        if self.compute == "bf16" and self.storage != "int4":
+        if self.compute == "bf16" and (self.storage != "int4" or self.int4_dq):
             w = bf16(w)
         return w.astype(np.float64)
 
@@ -163,11 +169,13 @@ def main():
     ap.add_argument("--int8-weight-max", type=int, default=127, choices=[127, 63])
     ap.add_argument("--weights-as-is", action="store_true")
     ap.add_argument("--attention-bf16", action="store_true")
+    ap.add_argument("--int4-dequantized", action="store_true")
     a = ap.parse_args()
     cfg = json.load(open(os.path.join(a.model, "config.json")))
     w = read_safetensors(os.path.join(a.model, "model.safetensors"))
     w = {k[5:] if k.startswith("bert.") else k: np.asarray(v, F32) for k, v in w.items()}
-    plan = Plan(a.storage, a.compute, a.group, a.int8_weight_max, a.weights_as_is, a.attention_bf16)
+    plan = Plan(a.storage, a.compute, a.group, a.int8_weight_max, a.weights_as_is, a.attention_bf16,
+                a.int4_dequantized)
     cache = {}
     plan.weight = (lambda f: lambda m: cache.setdefault(id(m), f(m)))(plan.weight)  # once per tensor
     mode, normalize = folder_pooling(a.model)

@@ -254,8 +254,8 @@ static void test_shorthands_resolve_to_documented_pairs_on_zen5(void **state) {
     assert_true(p.bytes_per_weight == 2.0);
     p = plan_ok(REQ("EMB_PROVIDER_MODEL_PRECISION", "int4"), &cpu);
     assert_pair(&p, EMBP_STORAGE_INT4, EMBP_COMPUTE_BF16);
-    assert_string_equal(p.kernel, "avx512_bf16 below 256 rows a call, oneDNN bf16 on dequantized "
-                                  "weights from 256");
+    assert_string_equal(p.kernel, "avx512_bf16 below 512 rows a call, oneDNN bf16 on dequantized "
+                                  "weights from 512");
     assert_int_equal(p.group_size, 32);
     assert_true(p.bytes_per_weight == 0.5 + 2.0 / 32);
     assert_int_equal(p.n_reasons, 0);

@@ -5,8 +5,8 @@
 # (tests/data/compare_plan.py derives each bound). A plan this CPU runs differently (e.g. bf16
 # compute without a BF16 unit falls back to fp32) is simulated as it resolved, which embp info
 # reports; int8 weights are 7-bit where embp's CPU lacks VNNI (matmul.c), so the simulation is too.
-# A plan ending in "+dq" embeds 40 sentences (397 tokens, one forward: every GEMM at 397 rows),
-# where int4/bf16 runs oneDNN on weights dequantized to bf16 from 256 rows (kernels/matmul.h);
+# A plan ending in "+dq" embeds 60 sentences (896 tokens, one forward: every GEMM at 896 rows),
+# where int4/bf16 runs oneDNN on weights dequantized to bf16 from 512 rows (kernels/matmul.h);
 # the others embed 20 (234 tokens: the int4 kernel).
 set -euo pipefail
 bin=${EMBP_BIN:?}; fixtures=${EMBP_FIXTURES:?}; src=${EMBP_SOURCE:?}
@@ -14,7 +14,7 @@ export EMBP_SHARED=${EMBP_SHARED:?}
 PY=/usr/bin/python3
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 m=$fixtures/minilm
-for n in 20 40; do
+for n in 20 60; do
   head -$n "$fixtures/minilm.peer.jsonl" > "$work/ids$n.jsonl"
   head -$n "$fixtures/minilm.ref.jsonl" > "$work/fp32$n.jsonl"
   $PY -c "import json,sys; [print(json.loads(l)['text']) for l in open(sys.argv[1])]" "$work/ids$n.jsonl" > "$work/texts$n.txt"
@@ -33,7 +33,7 @@ fi
 status=0
 for plan in $plans; do
   n=20 dq=()
-  case $plan in *+dq) n=40 dq=(--int4-dequantized) ;; esac
+  case $plan in *+dq) n=60 dq=(--int4-dequantized) ;; esac
   IFS=/ read -r storage compute group <<< "${plan%+dq}"
   flags=(--model "$m" --storage-precision "$storage" --computation-precision "$compute")
   [ -n "$group" ] && flags+=(--quant-group-size "$group")

@@ -8,7 +8,7 @@
  * int8 (x quantized per token to u8 with zero point 128, W s8 with per-output-channel scales,
  * s32 accumulators scaled back in our epilogue). Bias and GELU are oneDNN post-ops for f32 and
  * bf16, and part of the epilogue for int8. The int4 types run embp's own kernels
- * (kernels/int4.h), GELU fused; except int4/bf16 on an AVX-512 BF16 CPU from 256 rows a call
+ * (kernels/int4.h), GELU fused; except int4/bf16 on an AVX-512 BF16 CPU from 512 rows a call
  * (below, EMBP_MM_INT4_BF16).
  */
 #ifndef EMBP_KERNELS_MATMUL_H
@@ -23,12 +23,12 @@
 
 /* INT4_BF16 / INT4_INT8: weights stay int4 (group-wise, kernels/quant.h) and run through
  * embp's own int4 kernels (kernels/int4.h) with bf16 or int8 numerics. INT4_BF16 where the
- * avx512_bf16 int4 kernel runs, at 256 rows a call or more: each call dequantizes the linear's
+ * avx512_bf16 int4 kernel runs, at 512 rows a call or more: each call dequantizes the linear's
  * weights to bf16 into the engine's scratch (K x N x 2 bytes, 1.2 MB for MiniLM's ffn; the
  * weights stay int4 in memory) and runs oneDNN's bf16 matmul on them, as EMBP_MM_BF16 does
  * (bias and GELU its post-ops): y = bias + sum_k bf16(x) bf16(q s) in fp32, the weight q s
  * (exact in fp32) rounded once to bf16, where the int4 kernel multiplies by q and scales each
- * group's fp32 sum by s. Below 256 rows the int4 kernel, reading 4x fewer weight bytes, wins. */
+ * group's fp32 sum by s. Below 512 rows the int4 kernel, reading 4x fewer weight bytes, wins. */
 typedef enum {
     EMBP_MM_F32,
     EMBP_MM_BF16,
@@ -92,7 +92,7 @@ embp_status embp_linear_create_int4_q(embp_mm_engine *e, const uint8_t *q, const
 void embp_linear_free(embp_linear *l); /* NULL is fine */
 
 /* What runs an int4 linear of kernel k (the plan's and embp info's "kernel"): k's name, and for
- * avx512_bf16 with bf16 numerics the oneDNN path from 256 rows (EMBP_MM_INT4_BF16). */
+ * avx512_bf16 with bf16 numerics the oneDNN path from 512 rows (EMBP_MM_INT4_BF16). */
 const char *embp_mm_int4_path(const embp_int4_kernel *k);
 
 /* y (M, N) = x (M, K) W + b. x and y have room for embp_mm_bucket(M) rows. The first call for
@@ -112,7 +112,7 @@ embp_status embp_linear_forward_chain(embp_linear *l, const float *x, int M, flo
  * per-row scales: the bytes next's forward would make) while they are in cache, then, once
  * every row of x is written and converted, embp_linear_set_ready(next, x, M) from one thread;
  * next's forward with that x and M then skips its own conversion and its parallel region.
- * Types without an activation conversion (fp32, int4 but for int4/bf16 from 256 rows, which
+ * Types without an activation conversion (fp32, int4 but for int4/bf16 from 512 rows, which
  * converts to bf16) and a NULL next ignore both. Any other
  * call on the engine in between drops the rows, as for embp_linear_forward_chain. */
 void embp_linear_convert_rows(const embp_linear *next, const float *x, int r0, int r1);

@@ -60,8 +60,8 @@ static const embp_precision_pair pairs[] = {
     {S(INT8), C(INT8), S(INT8), "1 + 4/K",   "VNNI (AVX2: 7-bit weights)", "oneDNN",
      "weights per output channel (symmetric), activations per token u8, zero point 128"},
     {S(INT4), C(BF16), S(INT4), "0.5 + 2/g", "AVX512_BF16 (else AVX2 or scalar, slower)",
-     "embp int4 kernel; oneDNN bf16 from 256 rows", "group g along K (default 32), fp16 scales; "
-     "weights stay int4 (from 256 rows a call on AVX512_BF16, dequantized to bf16 per call)"},
+     "embp int4 kernel; oneDNN bf16 from 512 rows", "group g along K (default 32), fp16 scales; "
+     "weights stay int4 (from 512 rows a call on AVX512_BF16, dequantized to bf16 per call)"},
     {S(INT4), C(INT8), S(INT4), "0.5 + 2/g", "AVX512_VNNI",                "embp int4 kernel",
      "group g along K, activations per token u8; weights stay int4"},
 };

@@ -15,7 +15,7 @@ object plus "embedding". What the plan does, step by step:
                         q = rint(W / s) in -127..127 (fp32 division, half to even).
   storage int4          groups of g along K: s = fp16(fp32(max|W| / 7)), q = rint(W / s) in
                         -7..7; the word table (int8 and int4 storage) is int8 per row.
-                        With compute bf16, a GEMM of 256 rows (a batch's tokens) or more on an
+                        With compute bf16, a GEMM of 512 rows (a batch's tokens) or more on an
                         AVX512_BF16 CPU runs on the weights dequantized to bf16(q s) (round to
                         nearest even): --int4-dequantized simulates every GEMM so.
   compute bf16          GEMM inputs (activations and weights) rounded to bf16, products summed

@@ -202,11 +202,12 @@ static inline __m512 reduce4(const __m512 v[4], int add) {
  * the rows side by side so that each step has four independent chains. */
 static void softmax4_bf16(const float *S, int Lp, int L, float c, const __m512 mx[4],
                           uint16_t *Pb, float inv[4]) {
-    __m512 cm = _mm512_mul_ps(reduce4(mx, 0), _mm512_set1_ps(c)), m[4], sum[4];
-    for (int r = 0; r < 4; r++) {
-        m[r] = _mm512_shuffle_f32x4(cm, cm, 0x55 * r); /* row r's c max in every lane */
+    __m512 cm = _mm512_mul_ps(reduce4(mx, 0), _mm512_set1_ps(c)), sum[4];
+    /* row r's c max in every lane (immediates spelled out: clang wants constants, not 0x55 r) */
+    __m512 m[4] = {_mm512_shuffle_f32x4(cm, cm, 0x00), _mm512_shuffle_f32x4(cm, cm, 0x55),
+                   _mm512_shuffle_f32x4(cm, cm, 0xAA), _mm512_shuffle_f32x4(cm, cm, 0xFF)};
+    for (int r = 0; r < 4; r++)
         sum[r] = _mm512_setzero_ps();
-    }
     const __m512 cv = _mm512_set1_ps(c);
     for (int j = 0; j < Lp; j += 16) {
         __mmask16 live = first_lanes(L - j);

@@ -75,6 +75,15 @@ static long scan_body(const char *body, size_t len, int max_depth, long *values)
 
 /* ---------------------------------------------------------------- input */
 
+int embp_request_no_nul(const char *s, size_t n, const char *param, const char *where,
+                        embp_http_error *e) {
+    const char *z = memchr(s, '\0', n);
+    if (z)
+        return BAD(e, param, "%s contains a NUL character (\\u0000) at byte %zu", where,
+                   (size_t)(z - s));
+    return 1;
+}
+
 /* v is the string input[idx] (idx -1: input itself). Copies it into r->texts[slot]. */
 static int take_text(embp_request *r, int slot, const json_t *v, int idx, embp_http_error *e) {
     const char *s = json_string_value(v);
@@ -85,9 +94,8 @@ static int take_text(embp_request *r, int slot, const json_t *v, int idx, embp_h
     if (n == 0)
         return BAD(e, "input", "%s is an empty string; every input must have at least one "
                    "character", where);
-    if (memchr(s, '\0', n))
-        return BAD(e, "input", "%s contains a NUL character (\\u0000) at byte %zu", where,
-                   (size_t)((const char *)memchr(s, '\0', n) - s));
+    if (!embp_request_no_nul(s, n, "input", where, e))
+        return 0;
     r->texts[slot] = embp_strndup(s, n);
     r->text_lens[slot] = n;
     if (!r->texts[slot])

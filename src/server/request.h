@@ -88,6 +88,10 @@ int embp_request_take_input(embp_request *out, const json_t *in,
 int embp_request_check_model(embp_request *r, int dim, int vocab_size, int max_seq_len,
                              embp_http_error *e);
 
+/* 1 when s (n bytes) holds no NUL, else 0 with the 400 an input with one gets (the JSON loader
+ * reads "\u0000" into a string; a C string would end there), naming param and where. */
+int embp_request_no_nul(const char *s, size_t n, const char *param, const char *where,
+                        embp_http_error *e);
 void embp_request_free(embp_request *r); /* NULL is fine; leaves *r zeroed */
 
 #endif

@@ -83,17 +83,6 @@ static int get_bool(json_t *o, const char *key, int def, int *out, embp_http_err
     return 1;
 }
 
-/* 1 when s (n bytes) holds no NUL, else 0 with the 400 /v1/embeddings gives an input with
- * one (the loader reads "\u0000" into a string; a C string would end there). */
-static int no_nul(const char *s, size_t n, const char *param, const char *where,
-                  embp_http_error *e) {
-    const char *z = memchr(s, '\0', n);
-    if (z)
-        return BAD(e, param, "%s contains a NUL character (\\u0000) at byte %zu", where,
-                   (size_t)(z - s));
-    return 1;
-}
-
 /* Document object v's rank_fields as "key: value" lines into q->fields. */
 static int join_fields(rerank_req *q, json_t *v, int i, embp_http_error *e) {
     size_t k;
@@ -108,7 +97,8 @@ static int join_fields(rerank_req *q, json_t *v, int i, embp_http_error *e) {
                        val ? "has no string field" : "lacks the field", key, k);
         char where[96];
         snprintf(where, sizeof where, "documents[%d].%.64s", i, key);
-        if (!no_nul(json_string_value(val), json_string_length(val), "documents", where, e))
+        if (!embp_request_no_nul(json_string_value(val), json_string_length(val), "documents",
+                                 where, e))
             return 0;
         embp_buf_puts(&q->fields, key);
         embp_buf_puts(&q->fields, ": ");
@@ -137,7 +127,7 @@ static int get_text(rerank_req *q, json_t *arr, int i, embp_http_error *e) {
     q->text_lens[i] = json_string_length(v);
     char where[48];
     snprintf(where, sizeof where, "%s[%d]", q->texts_key, i);
-    return no_nul(q->texts[i], q->text_lens[i], q->texts_key, where, e);
+    return embp_request_no_nul(q->texts[i], q->text_lens[i], q->texts_key, where, e);
 }
 
 /* Cohere's rank_fields (a non-empty array of distinct keys) and max_tokens_per_doc (>= 1). */
@@ -179,7 +169,7 @@ static int parse(embp_server_ctx *x, json_t *o, rerank_req *q, embp_http_error *
         return BAD(e, "query", "'query' must be a string%s", query ? "" : " (it is missing)");
     q->query = json_string_value(query);
     q->query_len = json_string_length(query);
-    if (!no_nul(q->query, q->query_len, "query", "query", e))
+    if (!embp_request_no_nul(q->query, q->query_len, "query", "query", e))
         return 0;
     if (q->tei && json_is_array(arr) && json_array_size(arr) == 0) /* TEI's 400 "empty" */
         return embp_http_fail(e, 400, "empty", NULL, NULL, "`texts` cannot be empty");
